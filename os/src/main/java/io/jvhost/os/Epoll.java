@@ -1,0 +1,136 @@
+package io.jvhost.os;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * An epoll instance with a preallocated event array, so waiting allocates nothing.
+ * <p>
+ * Registration ({@link #add}, {@link #modify}, {@link #remove}) is thread-safe; {@link #await} and the event
+ * accessors are for the single thread that owns the loop.
+ * <pre>
+ * struct epoll_event on x86-64 (packed, 12 bytes)     on aarch64 (16 bytes)
+ *  0               4                        12         0        4    8                 16
+ *  +---------------+------------------------+          +--------+----+-----------------+
+ *  | u32 events    | u64 data (our token)   |          | events |pad | u64 data        |
+ *  +---------------+------------------------+          +--------+----+-----------------+
+ * </pre>
+ */
+public final class Epoll implements AutoCloseable
+{
+    private static final int EVENT_SIZE = LibC.X86_64 ? 12 : 16;
+    private static final int DATA_OFFSET = LibC.X86_64 ? 4 : 8;
+    private static final ValueLayout.OfLong DATA = ValueLayout.JAVA_LONG_UNALIGNED;
+
+    private final int epfd;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment events;
+    private final int maxEvents;
+    private final ThreadLocal<MemorySegment> ctlEvent;
+    private boolean closed;
+
+    private Epoll(final int epfd, final int maxEvents)
+    {
+        this.epfd = epfd;
+        this.maxEvents = maxEvents;
+        this.events = arena.allocate((long)EVENT_SIZE * maxEvents, 8);
+        this.ctlEvent = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16, 8));
+    }
+
+    /**
+     * @param maxEvents how many events one {@link #await} can return.
+     */
+    public static Epoll create(final int maxEvents) throws NativeException
+    {
+        return new Epoll(LibC.epollCreate1(LibC.EPOLL_CLOEXEC), maxEvents);
+    }
+
+    private MemorySegment event(final int mask, final long token)
+    {
+        final MemorySegment e = ctlEvent.get();
+        e.set(ValueLayout.JAVA_INT, 0, mask);
+        e.set(DATA, DATA_OFFSET, token);
+        return e;
+    }
+
+    /**
+     * Watches {@code fd} for {@code mask} (e.g. {@link LibC#EPOLLIN}); ready events carry {@code token}.
+     */
+    public void add(final int fd, final int mask, final long token) throws NativeException
+    {
+        LibC.epollCtl(epfd, LibC.EPOLL_CTL_ADD, fd, event(mask, token));
+    }
+
+    /**
+     * Changes the mask or token of a watched descriptor.
+     */
+    public void modify(final int fd, final int mask, final long token) throws NativeException
+    {
+        LibC.epollCtl(epfd, LibC.EPOLL_CTL_MOD, fd, event(mask, token));
+    }
+
+    /**
+     * Stops watching {@code fd}; a descriptor that is not watched (ENOENT) or already closed (EBADF) is ignored.
+     */
+    public void remove(final int fd)
+    {
+        try
+        {
+            LibC.epollCtl(epfd, LibC.EPOLL_CTL_DEL, fd, event(0, 0));
+        }
+        catch (final NativeException e)
+        {
+            if (e.errno() != Errno.ENOENT && e.errno() != Errno.EBADF)
+            {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /**
+     * Waits for events.
+     *
+     * @param timeoutMs -1 to wait forever, 0 to poll.
+     * @return the number of ready events (0 on timeout or signal).
+     */
+    public int await(final int timeoutMs) throws NativeException
+    {
+        return LibC.epollWait(epfd, events, maxEvents, timeoutMs);
+    }
+
+    /**
+     * @return the token of ready event {@code i}.
+     */
+    public long token(final int i)
+    {
+        return events.get(DATA, (long)i * EVENT_SIZE + DATA_OFFSET);
+    }
+
+    /**
+     * @return the ready mask of event {@code i}.
+     */
+    public int readyMask(final int i)
+    {
+        return events.get(ValueLayout.JAVA_INT_UNALIGNED, (long)i * EVENT_SIZE);
+    }
+
+    /**
+     * @return the epoll descriptor.
+     */
+    public int fd()
+    {
+        return epfd;
+    }
+
+    @Override
+    public synchronized void close()
+    {
+        if (!closed)
+        {
+            closed = true;
+            LibC.closeQuietly(epfd);
+            arena.close();
+        }
+    }
+}

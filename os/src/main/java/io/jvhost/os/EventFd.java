@@ -1,0 +1,89 @@
+package io.jvhost.os;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A Linux eventfd: an 8-byte counter used for virtqueue kick and call notifications.
+ * Writes add to the counter, a read returns it and resets it to zero. Thread-safe.
+ */
+public final class EventFd implements AutoCloseable
+{
+    private final int fd;
+    private final boolean owned;
+    private volatile boolean closed;
+    private final ThreadLocal<MemorySegment> scratch =
+        ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_LONG));
+
+    private EventFd(final int fd, final boolean owned)
+    {
+        this.fd = fd;
+        this.owned = owned;
+    }
+
+    /**
+     * Creates a non-blocking, close-on-exec eventfd with counter 0.
+     */
+    public static EventFd create() throws NativeException
+    {
+        return new EventFd(LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC), true);
+    }
+
+    /**
+     * Takes ownership of an eventfd received from a peer (closed by {@link #close()}).
+     */
+    public static EventFd adopt(final int fd)
+    {
+        return new EventFd(fd, true);
+    }
+
+    /**
+     * @return the descriptor.
+     */
+    public int fd()
+    {
+        return fd;
+    }
+
+    /**
+     * Adds 1 to the counter, waking any reader. Returns false if the write failed (e.g. the peer's fd is broken).
+     */
+    public boolean signal()
+    {
+        final MemorySegment one = scratch.get();
+        one.set(ValueLayout.JAVA_LONG, 0, 1L);
+        return LibC.writeRaw(fd, one.address(), 8) == 8;
+    }
+
+    /**
+     * Reads and resets the counter without blocking.
+     *
+     * @return the counter value, or 0 when it was already zero (EAGAIN).
+     */
+    public long drain()
+    {
+        final MemorySegment value = scratch.get();
+        final long n = LibC.readRaw(fd, value.address(), 8);
+        return n == 8 ? value.get(ValueLayout.JAVA_LONG, 0) : 0L;
+    }
+
+    @Override
+    public void close()
+    {
+        if (!closed)
+        {
+            closed = true;
+            if (owned)
+            {
+                LibC.closeQuietly(fd);
+            }
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return "EventFd[fd=" + fd + "]";
+    }
+}

@@ -1,0 +1,761 @@
+package io.jvhost.os;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Hand-written FFM bindings for the libc functions jvhost needs, with errno captured by the linker
+ * ({@link Linker.Option#captureCallState}) so the JVM cannot clobber it between the call and the check.
+ * <p>
+ * Every wrapper returns the C result when it succeeded and throws {@link NativeException} naming the call,
+ * the errno and the offending arguments otherwise. Pointer arguments that point into guest memory are
+ * passed as raw {@code long} addresses so the hot path does not slice segments (which would allocate).
+ * <p>
+ * Only {@code read} and {@code write} retry on {@code EINTR}; callers of blocking calls handle it themselves.
+ */
+public final class LibC
+{
+    // Linux constants shared by x86-64 and aarch64.
+    public static final int AF_UNIX = 1;
+    public static final int SOCK_STREAM = 1;
+    public static final int SOCK_NONBLOCK = 0x800;
+    public static final int SOCK_CLOEXEC = 0x80000;
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_RCVTIMEO = 20;
+    public static final int SO_SNDTIMEO = 21;
+    public static final int SCM_RIGHTS = 1;
+    public static final int SHUT_RDWR = 2;
+    public static final int MSG_CTRUNC = 0x8;
+    public static final int MSG_TRUNC = 0x20;
+    public static final int MSG_DONTWAIT = 0x40;
+    public static final int MSG_NOSIGNAL = 0x4000;
+    public static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int MAP_SHARED = 1;
+    public static final int MAP_NORESERVE = 0x4000;
+    public static final int MFD_CLOEXEC = 1;
+    public static final int EFD_NONBLOCK = 0x800;
+    public static final int EFD_CLOEXEC = 0x80000;
+    public static final int EPOLL_CLOEXEC = 0x80000;
+    public static final int EPOLL_CTL_ADD = 1;
+    public static final int EPOLL_CTL_DEL = 2;
+    public static final int EPOLL_CTL_MOD = 3;
+    public static final int EPOLLIN = 0x1;
+    public static final int EPOLLOUT = 0x4;
+    public static final int EPOLLERR = 0x8;
+    public static final int EPOLLHUP = 0x10;
+    public static final int EPOLLRDHUP = 0x2000;
+    public static final int F_GETFD = 1;
+    public static final int F_SETFD = 2;
+    public static final int F_GETFL = 3;
+    public static final int F_SETFL = 4;
+    public static final int FD_CLOEXEC = 1;
+    public static final int O_NONBLOCK = 0x800;
+    public static final int S_IFMT = 0xF000;
+    public static final int S_IFSOCK = 0xC000;
+
+    /** True on x86-64, where {@code struct epoll_event} is packed and {@code struct stat} differs. */
+    public static final boolean X86_64 = "amd64".equals(System.getProperty("os.arch"))
+        || "x86_64".equals(System.getProperty("os.arch"));
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final ThreadLocal<MemorySegment> CAPTURE =
+        ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
+
+    private static final MethodHandle SOCKET = downcall("socket", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
+    private static final MethodHandle SOCKETPAIR = downcall("socketpair", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
+    private static final MethodHandle BIND = downcall("bind", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
+    private static final MethodHandle LISTEN = downcall("listen", JAVA_INT, JAVA_INT, JAVA_INT);
+    private static final MethodHandle ACCEPT4 = downcall("accept4", JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT);
+    private static final MethodHandle CONNECT = downcall("connect", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
+    private static final MethodHandle SENDMSG = downcall("sendmsg", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
+    private static final MethodHandle RECVMSG = downcall("recvmsg", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
+    private static final MethodHandle SETSOCKOPT =
+        downcall("setsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
+    private static final MethodHandle SHUTDOWN = downcall("shutdown", JAVA_INT, JAVA_INT, JAVA_INT);
+    private static final MethodHandle CLOSE = downcall("close", JAVA_INT, JAVA_INT);
+    private static final MethodHandle READ = downcall("read", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG);
+    private static final MethodHandle WRITE = downcall("write", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG);
+    private static final MethodHandle PREAD = downcall("pread", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG);
+    private static final MethodHandle MMAP =
+        downcall("mmap", JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG);
+    private static final MethodHandle MUNMAP = downcall("munmap", JAVA_INT, JAVA_LONG, JAVA_LONG);
+    private static final MethodHandle MEMFD_CREATE = downcall("memfd_create", JAVA_INT, ADDRESS, JAVA_INT);
+    private static final MethodHandle FTRUNCATE = downcall("ftruncate", JAVA_INT, JAVA_INT, JAVA_LONG);
+    private static final MethodHandle EVENTFD = downcall("eventfd", JAVA_INT, JAVA_INT, JAVA_INT);
+    private static final MethodHandle EPOLL_CREATE1 = downcall("epoll_create1", JAVA_INT, JAVA_INT);
+    private static final MethodHandle EPOLL_CTL = downcall("epoll_ctl", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
+    private static final MethodHandle EPOLL_WAIT = downcall("epoll_wait", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
+    private static final MethodHandle FSTAT = downcall("fstat", JAVA_INT, JAVA_INT, ADDRESS);
+    private static final MethodHandle FCNTL = LINKER.downcallHandle(
+        LINKER.defaultLookup().findOrThrow("fcntl"),
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+        Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle UNLINK = downcall("unlink", JAVA_INT, ADDRESS);
+    private static final MethodHandle OPEN = LINKER.downcallHandle(
+        LINKER.defaultLookup().findOrThrow("open"),
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+        Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
+
+    /** Size of {@code struct stat}: 144 bytes on x86-64, 128 on aarch64. */
+    public static final int STAT_SIZE = X86_64 ? 144 : 128;
+    private static final long STAT_MODE_OFFSET = X86_64 ? 24 : 16;
+    private static final long STAT_SIZE_OFFSET = 48;
+
+    private LibC()
+    {
+    }
+
+    private static MethodHandle downcall(final String name, final MemoryLayout result, final MemoryLayout... args)
+    {
+        return LINKER.downcallHandle(
+            LINKER.defaultLookup().findOrThrow(name),
+            FunctionDescriptor.of(result, args),
+            Linker.Option.captureCallState("errno"));
+    }
+
+    private static MemorySegment capture()
+    {
+        return CAPTURE.get();
+    }
+
+    private static int errno(final MemorySegment capture)
+    {
+        return (int)ERRNO.get(capture, 0L);
+    }
+
+    private static RuntimeException rethrow(final Throwable t)
+    {
+        if (t instanceof RuntimeException re)
+        {
+            return re;
+        }
+        if (t instanceof Error e)
+        {
+            throw e;
+        }
+        return new IllegalStateException(t);
+    }
+
+    private static int check(final int result, final MemorySegment capture, final String call, final String detail)
+        throws NativeException
+    {
+        if (result < 0)
+        {
+            throw new NativeException(call, errno(capture), detail);
+        }
+        return result;
+    }
+
+    private static long check(final long result, final MemorySegment capture, final String call, final String detail)
+        throws NativeException
+    {
+        if (result < 0)
+        {
+            throw new NativeException(call, errno(capture), detail);
+        }
+        return result;
+    }
+
+    public static int socket(final int domain, final int type, final int protocol) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            return check((int)SOCKET.invokeExact(c, domain, type, protocol), c, "socket", "");
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * @param fds a segment of at least 8 bytes receiving the two descriptors.
+     */
+    public static void socketpair(final int domain, final int type, final int protocol, final MemorySegment fds)
+        throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            check((int)SOCKETPAIR.invokeExact(c, domain, type, protocol, fds), c, "socketpair", "");
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    public static void bind(final int fd, final MemorySegment addr, final int addrLen, final String what)
+        throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            check((int)BIND.invokeExact(c, fd, addr, addrLen), c, "bind", what);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    public static void listen(final int fd, final int backlog) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            check((int)LISTEN.invokeExact(c, fd, backlog), c, "listen", "fd=" + fd);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    public static int accept4(final int fd, final int flags) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            return check((int)ACCEPT4.invokeExact(c, fd, MemorySegment.NULL, MemorySegment.NULL, flags), c,
+                "accept4", "fd=" + fd);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    public static void connect(final int fd, final MemorySegment addr, final int addrLen, final String what)
+        throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            check((int)CONNECT.invokeExact(c, fd, addr, addrLen), c, "connect", what);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * @return bytes sent, or {@code -errno} (negative) without throwing, so callers can treat EAGAIN/EPIPE cheaply.
+     */
+    public static long sendmsgRaw(final int fd, final MemorySegment msghdr, final int flags)
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            final long n = (long)SENDMSG.invokeExact(c, fd, msghdr, flags);
+            return n < 0 ? -errno(c) : n;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * @return bytes received (0 at end of stream), or {@code -errno} (negative) without throwing.
+     */
+    public static long recvmsgRaw(final int fd, final MemorySegment msghdr, final int flags)
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            final long n = (long)RECVMSG.invokeExact(c, fd, msghdr, flags);
+            return n < 0 ? -errno(c) : n;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    public static void setsockopt(final int fd, final int level, final int option, final MemorySegment value)
+        throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            check((int)SETSOCKOPT.invokeExact(c, fd, level, option, value, (int)value.byteSize()), c, "setsockopt",
+                "fd=" + fd + ", option=" + option);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Shuts a socket down; errors (e.g. ENOTCONN) are ignored: this is only used to wake blocked readers.
+     */
+    public static void shutdownQuietly(final int fd)
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            final int ignored = (int)SHUTDOWN.invokeExact(c, fd, SHUT_RDWR);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    public static void close(final int fd) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            // Never retry close on EINTR: on Linux the descriptor is already released.
+            check((int)CLOSE.invokeExact(c, fd), c, "close", "fd=" + fd);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Closes a descriptor, ignoring errors; negative values are skipped.
+     */
+    public static void closeQuietly(final int fd)
+    {
+        if (fd < 0)
+        {
+            return;
+        }
+        final MemorySegment c = capture();
+        try
+        {
+            final int ignored = (int)CLOSE.invokeExact(c, fd);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * @return bytes read (0 at end of file), or {@code -errno} without throwing; EINTR is retried.
+     */
+    public static long readRaw(final int fd, final long address, final long length)
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            while (true)
+            {
+                final long n = (long)READ.invokeExact(c, fd, address, length);
+                if (n >= 0)
+                {
+                    return n;
+                }
+                final int errno = errno(c);
+                if (errno != Errno.EINTR)
+                {
+                    return -errno;
+                }
+            }
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * @return bytes written, or {@code -errno} without throwing; EINTR is retried.
+     */
+    public static long writeRaw(final int fd, final long address, final long length)
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            while (true)
+            {
+                final long n = (long)WRITE.invokeExact(c, fd, address, length);
+                if (n >= 0)
+                {
+                    return n;
+                }
+                final int errno = errno(c);
+                if (errno != Errno.EINTR)
+                {
+                    return -errno;
+                }
+            }
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * @return bytes read, or {@code -errno} without throwing; EINTR is retried.
+     */
+    public static long preadRaw(final int fd, final long address, final long length, final long offset)
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            while (true)
+            {
+                final long n = (long)PREAD.invokeExact(c, fd, address, length, offset);
+                if (n >= 0)
+                {
+                    return n;
+                }
+                final int errno = errno(c);
+                if (errno != Errno.EINTR)
+                {
+                    return -errno;
+                }
+            }
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * @return the address of the new mapping.
+     */
+    public static long mmap(final long length, final int prot, final int flags, final int fd, final long offset)
+        throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            final long address = (long)MMAP.invokeExact(c, 0L, length, prot, flags, fd, offset);
+            if (address == -1L)
+            {
+                throw new NativeException("mmap", errno(c), "fd=" + fd + ", length=" + length + ", offset=" + offset);
+            }
+            return address;
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    public static void munmap(final long address, final long length) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            check((int)MUNMAP.invokeExact(c, address, length), c, "munmap",
+                "address=0x" + Long.toHexString(address) + ", length=" + length);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    public static int memfdCreate(final String name, final int flags) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try (Arena arena = Arena.ofConfined())
+        {
+            return check((int)MEMFD_CREATE.invokeExact(c, arena.allocateFrom(name), flags), c, "memfd_create",
+                "name=" + name);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    public static void ftruncate(final int fd, final long length) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            check((int)FTRUNCATE.invokeExact(c, fd, length), c, "ftruncate", "fd=" + fd + ", length=" + length);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    public static int eventfd(final int initial, final int flags) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            return check((int)EVENTFD.invokeExact(c, initial, flags), c, "eventfd", "");
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    public static int epollCreate1(final int flags) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            return check((int)EPOLL_CREATE1.invokeExact(c, flags), c, "epoll_create1", "");
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    public static void epollCtl(final int epfd, final int op, final int fd, final MemorySegment event)
+        throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            check((int)EPOLL_CTL.invokeExact(c, epfd, op, fd, event), c, "epoll_ctl",
+                "epfd=" + epfd + ", op=" + op + ", fd=" + fd);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * @return the number of ready events, 0 on timeout or EINTR.
+     */
+    public static int epollWait(final int epfd, final MemorySegment events, final int maxEvents, final int timeoutMs)
+        throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            final int n = (int)EPOLL_WAIT.invokeExact(c, epfd, events, maxEvents, timeoutMs);
+            if (n < 0)
+            {
+                final int errno = errno(c);
+                if (errno == Errno.EINTR)
+                {
+                    return 0;
+                }
+                throw new NativeException("epoll_wait", errno, "epfd=" + epfd);
+            }
+            return n;
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * @param stat a segment of at least {@link #STAT_SIZE} bytes.
+     */
+    public static void fstat(final int fd, final MemorySegment stat) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            check((int)FSTAT.invokeExact(c, fd, stat), c, "fstat", "fd=" + fd);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * @return {@code st_size} of the file behind {@code fd}.
+     */
+    public static long fileSize(final int fd) throws NativeException
+    {
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment stat = arena.allocate(STAT_SIZE, 8);
+            fstat(fd, stat);
+            return stat.get(JAVA_LONG, STAT_SIZE_OFFSET);
+        }
+    }
+
+    /**
+     * @return {@code st_mode} of the file behind {@code fd}.
+     */
+    public static int fileMode(final int fd) throws NativeException
+    {
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment stat = arena.allocate(STAT_SIZE, 8);
+            fstat(fd, stat);
+            return stat.get(JAVA_INT, STAT_MODE_OFFSET);
+        }
+    }
+
+    public static int fcntl(final int fd, final int cmd, final int arg) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            return check((int)FCNTL.invokeExact(c, fd, cmd, arg), c, "fcntl", "fd=" + fd + ", cmd=" + cmd);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * @return true when {@code fd} refers to an open descriptor.
+     */
+    public static boolean isOpen(final int fd)
+    {
+        try
+        {
+            fcntl(fd, F_GETFD, 0);
+            return true;
+        }
+        catch (final NativeException e)
+        {
+            return false;
+        }
+    }
+
+    public static void setNonBlocking(final int fd, final boolean nonBlocking) throws NativeException
+    {
+        final int flags = fcntl(fd, F_GETFL, 0);
+        fcntl(fd, F_SETFL, nonBlocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
+    }
+
+    public static int open(final String path, final int flags) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try (Arena arena = Arena.ofConfined())
+        {
+            return check((int)OPEN.invokeExact(c, arena.allocateFrom(path), flags, 0), c, "open", "path=" + path);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Removes a file; a missing file is not an error.
+     */
+    public static void unlinkIfExists(final String path) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try (Arena arena = Arena.ofConfined())
+        {
+            final int r = (int)UNLINK.invokeExact(c, arena.allocateFrom(path));
+            if (r < 0 && errno(c) != Errno.ENOENT)
+            {
+                throw new NativeException("unlink", errno(c), "path=" + path);
+            }
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+}

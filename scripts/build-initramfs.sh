@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Builds a gzip'd newc initramfs for a jvhost test guest.
+#
+#   scripts/build-initramfs.sh OUT.cpio.gz INIT_SCRIPT [MODULE...]
+#
+# The archive holds:
+#   /init                INIT_SCRIPT (use "#!/bin/sh" as its first line)
+#   /bin/busybox         busybox-static, with a symlink for every applet (/bin/sh, /sbin/insmod, ...)
+#   /lib/modules/*.ko    the MODULEs and everything they depend on (decompressed)
+#   /modules.order       those .ko paths, one a line, in load order
+#   /bin/load-modules    insmods every file in /modules.order, ignoring "File exists";
+#                        prints the failures and exits 1 if any module failed
+#   /dev/console, /dev/null, and empty /proc /sys /dev /tmp /run /root /etc /mnt
+# A typical /init: mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev;
+# /bin/load-modules; <test>; poweroff -f
+#
+# Names are resolved with modprobe --show-depends against the guest kernel from
+# `scripts/setup.sh guest` ($JVHOST_GUEST_DIR, else ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest).
+# Virtio drivers do not pull in their transport: list virtio_pci too for PCI devices.
+# Results are cached by content hash in ${JVHOST_CACHE:-$HOME/.cache/jvhost}/initramfs.
+set -euo pipefail
+
+die() { echo "build-initramfs: $*" >&2; exit 1; }
+
+[[ $# -ge 2 ]] || die "usage: build-initramfs.sh OUT.cpio.gz INIT_SCRIPT [MODULE...]"
+out=$1 init=$2
+shift 2
+[[ -f $init ]] || die "init script '$init' does not exist"
+
+cache=${JVHOST_CACHE:-$HOME/.cache/jvhost}
+guest=${JVHOST_GUEST_DIR:-$cache/guest}
+[[ -s $guest/kernel-version && -x $guest/busybox && -d $guest/root ]] \
+    || die "no guest kernel/busybox in $guest; run 'scripts/setup.sh guest' first"
+kver=$(<"$guest/kernel-version")
+
+hash=$( {
+    sha256sum "${BASH_SOURCE[0]}" "$init" "$guest/busybox"
+    echo "$kver" "$@"
+} | sha256sum | cut -c1-32)
+cached=$cache/initramfs/$hash.cpio.gz
+if [[ ! -s $cached ]]; then
+    PATH=$PATH:/usr/sbin:/sbin
+    for tool in cpio gzip modprobe; do
+        command -v "$tool" >/dev/null 2>&1 \
+            || die "'$tool' is missing; run 'scripts/setup.sh tools' (or apt-get install cpio gzip kmod)"
+    done
+    mkdir -p "$cache/initramfs"
+    stage=$(mktemp -d "$cache/initramfs/.stage.XXXXXX")
+    trap 'rm -rf "$stage"' EXIT
+    root=$stage/root
+    mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib/modules,proc,sys,dev,tmp,run,root,etc,mnt}
+
+    cp "$guest/busybox" "$root/bin/busybox"
+    while read -r applet; do
+        [[ $applet == bin/busybox ]] && continue
+        mkdir -p "$root/$(dirname "$applet")"
+        ln -sf /bin/busybox "$root/$applet"
+    done < <("$guest/busybox" --list-full)
+    cp "$init" "$root/init"
+    chmod 755 "$root/init"
+
+    # Resolve the modules and their dependencies in load order, without duplicates.
+    declare -A seen=()
+    : > "$root/modules.order"
+    for mod in "$@"; do
+        deps=$(modprobe -d "$guest/root" -S "$kver" --show-depends "$mod" 2>&1) \
+            || die "module '$mod' not found for kernel $kver: $deps"
+        while read -r kind path _; do
+            [[ $kind == insmod ]] || continue   # "builtin NAME" needs nothing
+            name=$(basename "$path")
+            name=${name%.xz}; name=${name%.zst}; name=${name%.gz}
+            [[ -n ${seen[$name]:-} ]] && continue
+            seen[$name]=1
+            case $path in
+                *.ko.xz)  xz -dc "$path" > "$root/lib/modules/$name" ;;
+                *.ko.zst) zstd -qdc "$path" > "$root/lib/modules/$name" ;;
+                *.ko.gz)  gzip -dc "$path" > "$root/lib/modules/$name" ;;
+                *)        cp "$path" "$root/lib/modules/$name" ;;
+            esac
+            echo "/lib/modules/$name" >> "$root/modules.order"
+        done <<< "$deps"
+    done
+
+    cat > "$root/bin/load-modules" <<'EOF'
+#!/bin/sh
+# Inserts every module listed in /modules.order, in order; "File exists" is not an error.
+rc=0
+while read -r ko; do
+    [ -n "$ko" ] || continue
+    if ! msg=$(insmod "$ko" 2>&1); then
+        case "$msg" in
+            *"File exists"*) ;;
+            *) echo "load-modules: $ko: $msg" >&2; rc=1 ;;
+        esac
+    fi
+done < /modules.order
+exit $rc
+EOF
+    chmod 755 "$root/bin/load-modules"
+
+    # Device nodes need root to mknod, so they go into a hand-written newc archive instead
+    # (the kernel unpacks concatenated archives): c_magic then 13 eight-digit hex fields.
+    newc_entry() { # name mode rdevmajor rdevminor
+        local name=$1 namesize=$(( ${#1} + 1 ))
+        printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
+            "$ino" "$2" 0 0 1 0 0 0 0 "$3" "$4" "$namesize" 0
+        printf '%s\0' "$name"
+        # pad header (110 bytes) + name to a multiple of 4
+        printf '%*s' $(( (4 - (110 + namesize) % 4) % 4 )) '' | tr ' ' '\0'
+        ino=$(( ino + 1 ))
+    }
+    ino=900001
+    {
+        newc_entry dev $(( 8#040755 )) 0 0
+        newc_entry dev/console $(( 8#020600 )) 5 1
+        newc_entry dev/null $(( 8#020666 )) 1 3
+        newc_entry TRAILER!!! 0 0 0
+    } > "$stage/nodes.cpio"
+
+    (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) > "$stage/files.cpio"
+    cat "$stage/nodes.cpio" "$stage/files.cpio" | gzip -6 -n > "$stage/out.cpio.gz"
+    mv "$stage/out.cpio.gz" "$cached"
+fi
+
+mkdir -p "$(dirname "$out")"
+cp "$cached" "$out.tmp.$$"
+mv "$out.tmp.$$" "$out"
