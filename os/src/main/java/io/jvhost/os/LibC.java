@@ -32,6 +32,7 @@ public final class LibC
     public static final int SOCK_CLOEXEC = 0x80000;
     public static final int SOL_SOCKET = 1;
     public static final int SO_RCVTIMEO = 20;
+    public static final int SO_ACCEPTCONN = 30;
     public static final int SO_SNDTIMEO = 21;
     public static final int SCM_RIGHTS = 1;
     public static final int SHUT_RDWR = 2;
@@ -85,6 +86,8 @@ public final class LibC
     private static final MethodHandle RECVMSG = downcall("recvmsg", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
     private static final MethodHandle SETSOCKOPT =
         downcall("setsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
+    private static final MethodHandle GETSOCKOPT =
+        downcall("getsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
     private static final MethodHandle SHUTDOWN = downcall("shutdown", JAVA_INT, JAVA_INT, JAVA_INT);
     private static final MethodHandle CLOSE = downcall("close", JAVA_INT, JAVA_INT);
     private static final MethodHandle READ = downcall("read", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG);
@@ -321,6 +324,31 @@ public final class LibC
         {
             check((int)SETSOCKOPT.invokeExact(c, fd, level, option, value, (int)value.byteSize()), c, "setsockopt",
                 "fd=" + fd + ", option=" + option);
+        }
+        catch (final NativeException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * @return true when {@code fd} is a socket in the listening state (SO_ACCEPTCONN).
+     */
+    public static boolean isListeningSocket(final int fd) throws NativeException
+    {
+        final MemorySegment c = capture();
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment value = arena.allocate(JAVA_INT);
+            final MemorySegment length = arena.allocate(JAVA_INT);
+            length.set(JAVA_INT, 0, 4);
+            check((int)GETSOCKOPT.invokeExact(c, fd, SOL_SOCKET, SO_ACCEPTCONN, value, length), c, "getsockopt",
+                "fd=" + fd + ", SO_ACCEPTCONN");
+            return value.get(JAVA_INT, 0) != 0;
         }
         catch (final NativeException e)
         {

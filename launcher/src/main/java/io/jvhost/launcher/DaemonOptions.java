@@ -1,0 +1,53 @@
+package io.jvhost.launcher;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import picocli.CommandLine.Option;
+
+/**
+ * The options every device back-end shares, following QEMU's vhost-user "back-end program conventions" and
+ * rust-vmm's vhost-device flags.
+ */
+public final class DaemonOptions
+{
+    @Option(names = {"-s", "--socket-path"}, paramLabel = "PATH",
+        description = "vhost-user Unix socket to listen on (with --socket-count N: PATH0..PATH<N-1>).")
+    Path socketPath;
+
+    @Option(names = "--fd", paramLabel = "FD",
+        description = "Serve an inherited socket descriptor instead of --socket-path: a listening socket is accepted"
+            + " on repeatedly, a connected one is served once.")
+    Integer fd;
+
+    @Option(names = {"-c", "--socket-count"}, paramLabel = "N", defaultValue = "1",
+        description = "Number of guests (sockets), one device each. Default: ${DEFAULT-VALUE}.")
+    int socketCount;
+
+    @Option(names = "--print-capabilities",
+        description = "Print the back-end's capabilities as JSON (QEMU's vhost-user.json) and exit.")
+    boolean printCapabilities;
+
+    @Option(names = {"-v", "--verbose"}, description = "Log every vhost-user message (debug level).")
+    boolean verbose;
+
+    /**
+     * @param alwaysSuffix true to append the index even for one socket (vhost-device-rng does).
+     * @return the socket paths to listen on.
+     */
+    List<Path> socketPaths(final boolean alwaysSuffix)
+    {
+        final List<Path> paths = new ArrayList<>();
+        if (socketCount == 1 && !alwaysSuffix)
+        {
+            paths.add(socketPath);
+            return paths;
+        }
+        for (int i = 0; i < socketCount; i++)
+        {
+            paths.add(socketPath.resolveSibling(socketPath.getFileName().toString() + i));
+        }
+        return paths;
+    }
+}

@@ -1,0 +1,100 @@
+package io.jvhost.launcher;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntFunction;
+
+import io.jvhost.device.VirtioDevice;
+import io.jvhost.os.NativeException;
+import io.jvhost.vhostuser.backend.VhostUserDaemon;
+import picocli.CommandLine;
+
+/**
+ * Starts one daemon per socket for a device type, each in its own thread, and stops them all cleanly on SIGTERM or
+ * SIGINT (the shutdown hook closes the listeners, which removes their socket files).
+ */
+final class DeviceRunner
+{
+    private DeviceRunner()
+    {
+    }
+
+    /**
+     * @param type    the device type name for --print-capabilities ({@code rng}, {@code gpu}, ...).
+     * @param devices makes the device for socket {@code i}.
+     * @return the process exit code.
+     */
+    static int run(final CommandLine.Model.CommandSpec spec, final DaemonOptions options, final String type,
+        final boolean alwaysSuffix, final IntFunction<VirtioDevice> devices)
+    {
+        if (options.printCapabilities)
+        {
+            System.out.println("{\n  \"type\": \"" + type + "\"\n}");
+            return 0;
+        }
+        if (options.verbose)
+        {
+            Logging.setLevel("debug");
+        }
+        if ((null == options.socketPath) == (null == options.fd))
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                "exactly one of --socket-path and --fd is required");
+        }
+        if (options.socketCount < 1)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                "--socket-count must be at least 1, got " + options.socketCount);
+        }
+        if (null != options.fd && options.socketCount != 1)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--fd serves one socket: drop --socket-count");
+        }
+        final List<VhostUserDaemon> daemons = new ArrayList<>();
+        try
+        {
+            if (null != options.fd)
+            {
+                daemons.add(VhostUserDaemon.inherit(type + "0", devices.apply(0), options.fd));
+            }
+            else
+            {
+                final List<Path> paths = options.socketPaths(alwaysSuffix);
+                for (int i = 0; i < paths.size(); i++)
+                {
+                    daemons.add(VhostUserDaemon.listen(type + i, devices.apply(i), paths.get(i)));
+                }
+            }
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            daemons.forEach(VhostUserDaemon::close);
+            System.err.println("jvhost " + type + ": " + (e instanceof NativeException ? "" : "")
+                + e.getMessage());
+            return 1;
+        }
+        final Thread hook = new Thread(() -> daemons.forEach(VhostUserDaemon::close), "jvhost-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        final List<Thread> threads = new ArrayList<>();
+        for (final VhostUserDaemon d : daemons)
+        {
+            threads.add(Thread.ofPlatform().name("jvhost-" + type + "-" + threads.size()).start(d::run));
+        }
+        for (final Thread t : threads)
+        {
+            try
+            {
+                t.join();
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        daemons.forEach(VhostUserDaemon::close);
+        return 0;
+    }
+}

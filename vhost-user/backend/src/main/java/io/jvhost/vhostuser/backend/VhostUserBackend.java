@@ -1,0 +1,808 @@
+package io.jvhost.vhostuser.backend;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.jvhost.device.VirtioDevice;
+import io.jvhost.memory.GuestMemory;
+import io.jvhost.memory.GuestMemoryAtomic;
+import io.jvhost.memory.GuestMemoryException;
+import io.jvhost.memory.MemoryRegion;
+import io.jvhost.os.EventFd;
+import io.jvhost.os.FdList;
+import io.jvhost.os.NativeException;
+import io.jvhost.os.UnixSocket;
+import io.jvhost.vhostuser.protocol.FrontendRequest;
+import io.jvhost.vhostuser.protocol.Message;
+import io.jvhost.vhostuser.protocol.MessageHeader;
+import io.jvhost.vhostuser.protocol.Payloads;
+import io.jvhost.vhostuser.protocol.ProtocolFeature;
+import io.jvhost.vhostuser.protocol.VhostUserConnection;
+import io.jvhost.virtqueue.VirtioFeatures;
+
+import static io.jvhost.vhostuser.protocol.FrontendRequest.*;
+
+/**
+ * The back-end side of one vhost-user connection: the protocol state machine between a front-end (QEMU, or our
+ * own front-end) and a {@link VirtioDevice}.
+ * <p>
+ * One thread (the caller of {@link #serve}) reads requests and answers them; worker threads serve the rings. Every
+ * request is validated; a bad one is refused with a failure reply when a reply is due, logged on one line, and the
+ * connection goes on. Descriptors that arrive with a message and are not kept are closed after it is handled.
+ * Replies carry exactly the flags QEMU accepts (version 1 | REPLY).
+ */
+public final class VhostUserBackend implements AutoCloseable
+{
+    private static final System.Logger LOG = System.getLogger(VhostUserBackend.class.getName());
+
+    /** Memory slots offered with CONFIGURE_MEM_SLOTS (libvhost-user's VHOST_USER_MAX_RAM_SLOTS). */
+    public static final int MAX_MEM_SLOTS = 509;
+
+    private final String name;
+    private final VirtioDevice device;
+    private final long offeredFeatures;
+    private final long offeredProtocolFeatures;
+    private final GuestMemoryAtomic memory = new GuestMemoryAtomic();
+    private final Vring[] vrings;
+    private final Worker[] workers;
+    private final Message request = new Message(MessageHeader.MAX_PAYLOAD);
+    private final Message reply = new Message(MessageHeader.MAX_PAYLOAD);
+    private long ackedFeatures;
+    private long ackedProtocolFeatures;
+    private boolean featuresSet;
+    private int status;
+    private UnixSocket backendChannel;
+    private boolean closed;
+
+    /**
+     * @param name   for logs, e.g. {@code rng0}.
+     * @param device the device served; it is reset when this connection ends.
+     */
+    public VhostUserBackend(final String name, final VirtioDevice device) throws NativeException
+    {
+        this.name = name;
+        this.device = device;
+        this.offeredFeatures = device.features() | VirtioFeatures.bit(VirtioFeatures.PROTOCOL_FEATURES)
+            | VirtioFeatures.bit(VirtioFeatures.VERSION_1);
+        long protocol = ProtocolFeature.bit(ProtocolFeature.MQ) | ProtocolFeature.bit(ProtocolFeature.REPLY_ACK)
+            | ProtocolFeature.bit(ProtocolFeature.CONFIGURE_MEM_SLOTS)
+            | ProtocolFeature.bit(ProtocolFeature.RESET_DEVICE) | ProtocolFeature.bit(ProtocolFeature.BACKEND_REQ)
+            | ProtocolFeature.bit(ProtocolFeature.STATUS);
+        if (device.configSize() > 0)
+        {
+            protocol |= ProtocolFeature.bit(ProtocolFeature.CONFIG);
+        }
+        this.offeredProtocolFeatures = protocol;
+
+        vrings = new Vring[device.queueCount()];
+        int workerCount = 0;
+        for (int q = 0; q < vrings.length; q++)
+        {
+            vrings[q] = new Vring(q, name, device.maxQueueSize());
+            workerCount = Math.max(workerCount, device.queueWorker(q) + 1);
+        }
+        workers = new Worker[workerCount];
+        try
+        {
+            for (int w = 0; w < workerCount; w++)
+            {
+                workers[w] = new Worker(name + "-worker" + w, device, memory);
+            }
+        }
+        catch (final NativeException e)
+        {
+            for (final Worker w : workers)
+            {
+                if (null != w)
+                {
+                    w.close();
+                }
+            }
+            throw e;
+        }
+        for (int q = 0; q < vrings.length; q++)
+        {
+            workers[device.queueWorker(q)].addVring(vrings[q]);
+        }
+        for (final Worker w : workers)
+        {
+            w.start();
+        }
+    }
+
+    /**
+     * @return the virtio features offered in GET_FEATURES.
+     */
+    public long offeredFeatures()
+    {
+        return offeredFeatures;
+    }
+
+    /**
+     * @return the protocol features offered in GET_PROTOCOL_FEATURES.
+     */
+    public long offeredProtocolFeatures()
+    {
+        return offeredProtocolFeatures;
+    }
+
+    /**
+     * Serves requests until the front-end disconnects, then stops the rings and resets the device.
+     *
+     * @throws IOException when the connection broke in a way that is not a clean disconnect (logged by callers).
+     */
+    public void serve(final VhostUserConnection connection) throws IOException
+    {
+        try
+        {
+            while (true)
+            {
+                final boolean got;
+                try
+                {
+                    got = connection.receive(request);
+                }
+                catch (final IOException e)
+                {
+                    request.fds().closeRemaining();
+                    throw e;
+                }
+                if (!got)
+                {
+                    return;
+                }
+                try
+                {
+                    handle(connection);
+                }
+                finally
+                {
+                    request.fds().closeRemaining();
+                }
+            }
+        }
+        finally
+        {
+            stopAll();
+        }
+    }
+
+    private void handle(final VhostUserConnection connection) throws NativeException
+    {
+        final int req = request.request();
+        if (LOG.isLoggable(Level.DEBUG))
+        {
+            LOG.log(Level.DEBUG, name + ": " + request.describe());
+        }
+        boolean ok = true;
+        boolean replied = false;
+        try
+        {
+            if (request.fds().dropped() > 0)
+            {
+                throw new RequestException("descriptors beyond " + FdList.MAX_FDS + " or truncated were dropped");
+            }
+            replied = dispatch(connection, req);
+        }
+        catch (final RequestException | GuestMemoryException e)
+        {
+            ok = false;
+            LOG.log(Level.WARNING, name + ": " + FrontendRequest.name(req) + " refused: " + e.getMessage());
+        }
+        catch (final NativeException e)
+        {
+            ok = false;
+            LOG.log(Level.WARNING, name + ": " + FrontendRequest.name(req) + " failed: " + e.getMessage());
+        }
+        catch (final RuntimeException e)
+        {
+            ok = false;
+            LOG.log(Level.ERROR, name + ": " + FrontendRequest.name(req) + " failed unexpectedly: " + e, e);
+        }
+        if (replied)
+        {
+            return;
+        }
+        if (FrontendRequest.hasReply(req))
+        {
+            // A request that always has a reply must get one even when it failed: a u64 error code.
+            reply.header(req, MessageHeader.REPLY_FLAGS, Payloads.U64_SIZE).u64(0, ok ? 0 : 1);
+            connection.send(reply);
+        }
+        else if (request.needsReply())
+        {
+            reply.header(req, MessageHeader.REPLY_FLAGS, Payloads.U64_SIZE).u64(0, ok ? 0 : 1);
+            connection.send(reply);
+        }
+    }
+
+    /**
+     * @return true when the handler already sent the reply itself.
+     */
+    private boolean dispatch(final VhostUserConnection connection, final int req)
+        throws RequestException, GuestMemoryException, NativeException
+    {
+        switch (req)
+        {
+            case GET_FEATURES -> replyU64(connection, offeredFeatures);
+            case SET_FEATURES -> setFeatures(requireU64());
+            case SET_OWNER ->
+            {
+            }
+            case RESET_OWNER, RESET_DEVICE -> resetDevice();
+            case GET_PROTOCOL_FEATURES -> replyU64(connection, offeredProtocolFeatures);
+            case SET_PROTOCOL_FEATURES -> setProtocolFeatures(requireU64());
+            case GET_QUEUE_NUM -> replyU64(connection, vrings.length);
+            case GET_MAX_MEM_SLOTS -> replyU64(connection, MAX_MEM_SLOTS);
+            case SET_MEM_TABLE -> setMemTable();
+            case ADD_MEM_REG -> addMemRegion();
+            case REM_MEM_REG -> removeMemRegion();
+            case SET_VRING_NUM -> setVringNum();
+            case SET_VRING_ADDR -> setVringAddr();
+            case SET_VRING_BASE -> setVringBase();
+            case GET_VRING_BASE ->
+            {
+                return getVringBase(connection);
+            }
+            case SET_VRING_KICK -> setVringKick();
+            case SET_VRING_CALL -> setVringCall();
+            case SET_VRING_ERR -> setVringErr();
+            case SET_VRING_ENABLE -> setVringEnable();
+            case GET_CONFIG ->
+            {
+                return getConfig(connection);
+            }
+            case SET_CONFIG -> setConfig();
+            case SET_STATUS -> setStatus((int)requireU64());
+            case GET_STATUS -> replyU64(connection, status);
+            case SET_BACKEND_REQ_FD -> setBackendReqFd();
+            default -> throw new RequestException("request not supported by this back-end: " + request.describe());
+        }
+        return FrontendRequest.hasReply(req);
+    }
+
+    private void replyU64(final VhostUserConnection connection, final long value) throws NativeException
+    {
+        reply.header(request.request(), MessageHeader.REPLY_FLAGS, Payloads.U64_SIZE).u64(0, value);
+        connection.send(reply);
+    }
+
+    private void requireSize(final int expected) throws RequestException
+    {
+        if (request.size() < expected)
+        {
+            throw new RequestException("payload too short: size=" + request.size() + ", expected " + expected);
+        }
+    }
+
+    private long requireU64() throws RequestException
+    {
+        requireSize(Payloads.U64_SIZE);
+        return request.u64(0);
+    }
+
+    private Vring vring(final long index) throws RequestException
+    {
+        if (index < 0 || index >= vrings.length)
+        {
+            throw new RequestException("no such queue: index=" + index + " (device has " + vrings.length + ")");
+        }
+        return vrings[(int)index];
+    }
+
+    private Worker workerOf(final Vring v)
+    {
+        return workers[device.queueWorker(v.index)];
+    }
+
+    private boolean protocolFeaturesAcked()
+    {
+        return VirtioFeatures.has(ackedFeatures, VirtioFeatures.PROTOCOL_FEATURES);
+    }
+
+    private void setFeatures(final long features)
+    {
+        final long unknown = features & ~offeredFeatures;
+        if (unknown != 0)
+        {
+            LOG.log(Level.WARNING, name + ": SET_FEATURES has bits never offered, ignoring them: 0x"
+                + Long.toHexString(unknown));
+        }
+        ackedFeatures = features & offeredFeatures;
+        featuresSet = true;
+        for (final Vring v : vrings)
+        {
+            v.lock.lock();
+            try
+            {
+                v.queue.setFeatures(ackedFeatures);
+                v.active.setAckedFeatures(ackedFeatures);
+                if (!protocolFeaturesAcked() && v.started && !v.enabled)
+                {
+                    v.enabled = true;
+                    workerOf(v).poke(v);
+                }
+            }
+            finally
+            {
+                v.lock.unlock();
+            }
+        }
+        device.featuresAcked(ackedFeatures);
+        LOG.log(Level.INFO, name + ": features negotiated 0x" + Long.toHexString(ackedFeatures));
+    }
+
+    private void setProtocolFeatures(final long features)
+    {
+        final long unknown = features & ~offeredProtocolFeatures;
+        if (unknown != 0)
+        {
+            LOG.log(Level.WARNING, name + ": SET_PROTOCOL_FEATURES has bits never offered, ignoring them: 0x"
+                + Long.toHexString(unknown));
+        }
+        ackedProtocolFeatures = features & offeredProtocolFeatures;
+    }
+
+    private void setMemTable() throws RequestException, GuestMemoryException, NativeException
+    {
+        requireSize(Payloads.MEMORY_TABLE_HEADER);
+        final int nregions = request.u32(Payloads.MEMORY_TABLE_NREGIONS);
+        if (nregions < 1 || nregions > Payloads.MEMORY_TABLE_MAX_REGIONS)
+        {
+            throw new RequestException("nregions=" + Integer.toUnsignedString(nregions) + " outside 1.."
+                + Payloads.MEMORY_TABLE_MAX_REGIONS);
+        }
+        requireSize(Payloads.MEMORY_TABLE_HEADER + nregions * Payloads.REGION_SIZE);
+        if (request.fds().count() != nregions)
+        {
+            throw new RequestException("nregions=" + nregions + " but " + request.fds().count() + " descriptors");
+        }
+        final List<MemoryRegion> mapped = new ArrayList<>(nregions);
+        try
+        {
+            for (int i = 0; i < nregions; i++)
+            {
+                mapped.add(mapRegion(Payloads.MEMORY_TABLE_HEADER + i * Payloads.REGION_SIZE, request.fds().peek(i)));
+            }
+            replaceMemory(GuestMemory.of(mapped, Payloads.MEMORY_TABLE_MAX_REGIONS));
+        }
+        catch (final GuestMemoryException | NativeException | RuntimeException e)
+        {
+            mapped.forEach(MemoryRegion::release);
+            throw e;
+        }
+        LOG.log(Level.INFO, name + ": memory table set, " + memory.peek());
+    }
+
+    private MemoryRegion mapRegion(final int offset, final int fd) throws GuestMemoryException, NativeException
+    {
+        return MemoryRegion.map(fd,
+            request.u64(offset + Payloads.REGION_GPA),
+            request.u64(offset + Payloads.REGION_MEMORY_SIZE),
+            request.u64(offset + Payloads.REGION_USER_ADDR),
+            request.u64(offset + Payloads.REGION_MMAP_OFFSET));
+    }
+
+    private void addMemRegion() throws RequestException, GuestMemoryException, NativeException
+    {
+        requireSize(Payloads.SINGLE_REGION_SIZE);
+        if (request.fds().count() != 1)
+        {
+            throw new RequestException("expected 1 descriptor, got " + request.fds().count());
+        }
+        final MemoryRegion region = mapRegion(Payloads.SINGLE_REGION_REGION, request.fds().peek(0));
+        final GuestMemory next;
+        try
+        {
+            next = memory.peek().with(region, MAX_MEM_SLOTS);
+        }
+        catch (final GuestMemoryException | RuntimeException e)
+        {
+            region.release();
+            throw e;
+        }
+        replaceMemory(next);
+        LOG.log(Level.INFO, name + ": memory region added, " + region);
+    }
+
+    private void removeMemRegion() throws RequestException, GuestMemoryException
+    {
+        requireSize(Payloads.SINGLE_REGION_SIZE);
+        final int r = Payloads.SINGLE_REGION_REGION;
+        replaceMemory(memory.peek().without(request.u64(r + Payloads.REGION_GPA),
+            request.u64(r + Payloads.REGION_MEMORY_SIZE), request.u64(r + Payloads.REGION_USER_ADDR)));
+        LOG.log(Level.INFO, name + ": memory region removed at gpa 0x" + Long.toHexString(request.u64(r)));
+    }
+
+    /**
+     * Publishes a new map; workers re-bind their rings to it at their next batch, and the old map is unmapped when
+     * the last batch using it ends.
+     */
+    private void replaceMemory(final GuestMemory next)
+    {
+        memory.replace(next);
+        for (final Vring v : vrings)
+        {
+            if (v.started)
+            {
+                workerOf(v).poke(v);
+            }
+        }
+    }
+
+    private void setVringNum() throws RequestException
+    {
+        requireSize(Payloads.VRING_STATE_SIZE);
+        final Vring v = vring(Integer.toUnsignedLong(request.u32(Payloads.VRING_STATE_INDEX)));
+        final int num = request.u32(Payloads.VRING_STATE_NUM);
+        v.lock.lock();
+        try
+        {
+            if (v.started)
+            {
+                throw new RequestException("queue " + v.index + " is running; stop it before resizing");
+            }
+            v.queue.setSize(num);
+        }
+        catch (final IllegalArgumentException e)
+        {
+            throw new RequestException(e.getMessage());
+        }
+        finally
+        {
+            v.lock.unlock();
+        }
+    }
+
+    private void setVringAddr() throws RequestException, GuestMemoryException
+    {
+        requireSize(Payloads.VRING_ADDR_SIZE);
+        final Vring v = vring(Integer.toUnsignedLong(request.u32(Payloads.VRING_ADDR_INDEX)));
+        v.lock.lock();
+        try
+        {
+            if (v.started)
+            {
+                throw new RequestException("queue " + v.index + " is running; stop it before moving it");
+            }
+            v.queue.unbind();
+            v.queue.setAddresses(request.u64(Payloads.VRING_ADDR_DESC), request.u64(Payloads.VRING_ADDR_AVAIL),
+                request.u64(Payloads.VRING_ADDR_USED));
+            // Validate now, against the current map, so the front-end hears about bad addresses.
+            v.queue.bind(memory.peek());
+        }
+        finally
+        {
+            v.lock.unlock();
+        }
+    }
+
+    private void setVringBase() throws RequestException
+    {
+        requireSize(Payloads.VRING_STATE_SIZE);
+        final Vring v = vring(Integer.toUnsignedLong(request.u32(Payloads.VRING_STATE_INDEX)));
+        v.lock.lock();
+        try
+        {
+            if (v.started)
+            {
+                throw new RequestException("queue " + v.index + " is running; stop it before setting its base");
+            }
+            v.queue.unbind();
+            v.queue.setNextAvail(request.u32(Payloads.VRING_STATE_NUM) & 0xFFFF);
+        }
+        finally
+        {
+            v.lock.unlock();
+        }
+    }
+
+    private boolean getVringBase(final VhostUserConnection connection) throws RequestException, NativeException
+    {
+        requireSize(Payloads.VRING_STATE_SIZE);
+        final Vring v = vring(Integer.toUnsignedLong(request.u32(Payloads.VRING_STATE_INDEX)));
+        final int next;
+        v.lock.lock();
+        try
+        {
+            stopLocked(v);
+            next = v.queue.nextAvail();
+        }
+        finally
+        {
+            v.lock.unlock();
+        }
+        reply.header(GET_VRING_BASE, MessageHeader.REPLY_FLAGS, Payloads.VRING_STATE_SIZE)
+            .u32(Payloads.VRING_STATE_INDEX, v.index).u32(Payloads.VRING_STATE_NUM, next);
+        connection.send(reply);
+        return true;
+    }
+
+    /**
+     * Stops a ring: the worker will not touch it again until the next SET_VRING_KICK. Caller holds the lock.
+     */
+    private void stopLocked(final Vring v)
+    {
+        final boolean wasStarted = v.started;
+        workerOf(v).unwatchKick(v);
+        v.started = false;
+        v.closeFds();
+        v.queue.unbind();
+        if (wasStarted)
+        {
+            device.queueStopped(v.index);
+            LOG.log(Level.INFO, name + ": queue " + v.index + " stopped at avail index " + v.queue.nextAvail());
+        }
+    }
+
+    private int vringFileIndex(final long value) throws RequestException
+    {
+        if ((value & ~(Payloads.VRING_FILE_INDEX_MASK | Payloads.VRING_FILE_NOFD)) != 0)
+        {
+            throw new RequestException("reserved bits set in vring file value 0x" + Long.toHexString(value));
+        }
+        return (int)(value & Payloads.VRING_FILE_INDEX_MASK);
+    }
+
+    /**
+     * @return the eventfd sent with a vring file message, or null when NOFD is set.
+     */
+    private EventFd takeVringFd(final long value) throws RequestException
+    {
+        if ((value & Payloads.VRING_FILE_NOFD) != 0)
+        {
+            return null;
+        }
+        if (request.fds().count() != 1)
+        {
+            throw new RequestException("expected 1 descriptor, got " + request.fds().count());
+        }
+        return EventFd.adopt(request.fds().take(0));
+    }
+
+    private void setVringKick() throws RequestException, NativeException
+    {
+        final long value = requireU64();
+        final Vring v = vring(vringFileIndex(value));
+        final EventFd kick = takeVringFd(value);
+        v.lock.lock();
+        try
+        {
+            final Worker worker = workerOf(v);
+            worker.unwatchKick(v);
+            if (null != v.kick)
+            {
+                v.kick.close();
+            }
+            v.kick = kick;
+            if (null != kick)
+            {
+                worker.watchKick(v);
+            }
+            else
+            {
+                LOG.log(Level.WARNING, name + ": queue " + v.index + " has no kick fd (polling is not supported);"
+                    + " it is served only when poked");
+            }
+            v.started = true;
+            if (!protocolFeaturesAcked())
+            {
+                v.enabled = true;
+            }
+            LOG.log(Level.INFO, name + ": queue " + v.index + " started, size " + v.queue.size() + ", avail index "
+                + v.queue.nextAvail() + (v.enabled ? "" : " (waiting for SET_VRING_ENABLE)"));
+            // Buffers may already be waiting: look at the ring once without a kick.
+            worker.poke(v);
+        }
+        finally
+        {
+            v.lock.unlock();
+        }
+    }
+
+    private void setVringCall() throws RequestException
+    {
+        final long value = requireU64();
+        final Vring v = vring(vringFileIndex(value));
+        final EventFd call = takeVringFd(value);
+        v.lock.lock();
+        try
+        {
+            if (null != v.call)
+            {
+                v.call.close();
+            }
+            v.call = call;
+        }
+        finally
+        {
+            v.lock.unlock();
+        }
+    }
+
+    private void setVringErr() throws RequestException
+    {
+        final long value = requireU64();
+        final Vring v = vring(vringFileIndex(value));
+        final EventFd err = takeVringFd(value);
+        v.lock.lock();
+        try
+        {
+            if (null != v.err)
+            {
+                v.err.close();
+            }
+            v.err = err;
+        }
+        finally
+        {
+            v.lock.unlock();
+        }
+    }
+
+    private void setVringEnable() throws RequestException
+    {
+        requireSize(Payloads.VRING_STATE_SIZE);
+        if (!protocolFeaturesAcked() && featuresSet)
+        {
+            throw new RequestException("SET_VRING_ENABLE without VHOST_USER_F_PROTOCOL_FEATURES negotiated");
+        }
+        final Vring v = vring(Integer.toUnsignedLong(request.u32(Payloads.VRING_STATE_INDEX)));
+        final int num = request.u32(Payloads.VRING_STATE_NUM);
+        if (num != 0 && num != 1)
+        {
+            throw new RequestException("enable must be 0 or 1, got " + Integer.toUnsignedString(num));
+        }
+        v.lock.lock();
+        try
+        {
+            v.enabled = num == 1;
+            if (v.enabled && v.started)
+            {
+                workerOf(v).poke(v);
+            }
+        }
+        finally
+        {
+            v.lock.unlock();
+        }
+    }
+
+    private boolean getConfig(final VhostUserConnection connection) throws RequestException, NativeException
+    {
+        requireSize(Payloads.CONFIG_HEADER);
+        final int offset = request.u32(Payloads.CONFIG_OFFSET);
+        final int size = request.u32(Payloads.CONFIG_SIZE);
+        checkConfigRange(offset, size);
+        reply.header(GET_CONFIG, MessageHeader.REPLY_FLAGS, Payloads.CONFIG_HEADER + size)
+            .u32(Payloads.CONFIG_OFFSET, offset).u32(Payloads.CONFIG_SIZE, size)
+            .u32(Payloads.CONFIG_FLAGS, request.u32(Payloads.CONFIG_FLAGS))
+            .clearPayload(Payloads.CONFIG_DATA, size);
+        if (size > 0)
+        {
+            device.readConfig(offset, reply.payload(Payloads.CONFIG_DATA, size));
+        }
+        connection.send(reply);
+        return true;
+    }
+
+    private void checkConfigRange(final int offset, final int size) throws RequestException
+    {
+        final long end = Integer.toUnsignedLong(offset) + Integer.toUnsignedLong(size);
+        if (Integer.toUnsignedLong(size) > Payloads.CONFIG_MAX_SIZE || end > device.configSize()
+            || request.size() < Payloads.CONFIG_HEADER + Integer.toUnsignedLong(size))
+        {
+            throw new RequestException("config range outside the device's config space: offset="
+                + Integer.toUnsignedString(offset) + ", size=" + Integer.toUnsignedString(size) + ", config size="
+                + device.configSize() + ", payload=" + request.size());
+        }
+    }
+
+    private void setConfig() throws RequestException
+    {
+        requireSize(Payloads.CONFIG_HEADER);
+        final int offset = request.u32(Payloads.CONFIG_OFFSET);
+        final int size = request.u32(Payloads.CONFIG_SIZE);
+        checkConfigRange(offset, size);
+        if (size > 0)
+        {
+            device.writeConfig(offset, request.payload(Payloads.CONFIG_DATA, size));
+        }
+    }
+
+    private void setStatus(final int value) throws RequestException
+    {
+        if ((value & ~0xFF) != 0)
+        {
+            throw new RequestException("status must fit in a byte, got 0x" + Integer.toHexString(value));
+        }
+        status = value;
+        if (value == 0)
+        {
+            device.reset();
+        }
+    }
+
+    private void setBackendReqFd() throws RequestException
+    {
+        if (request.fds().count() != 1)
+        {
+            throw new RequestException("expected 1 descriptor, got " + request.fds().count());
+        }
+        if (null != backendChannel)
+        {
+            backendChannel.close();
+        }
+        backendChannel = UnixSocket.adopt(request.fds().take(0));
+    }
+
+    private void resetDevice()
+    {
+        for (final Vring v : vrings)
+        {
+            v.lock.lock();
+            try
+            {
+                stopLocked(v);
+                v.enabled = false;
+                v.queue.setNextAvail(0);
+            }
+            finally
+            {
+                v.lock.unlock();
+            }
+        }
+        ackedFeatures = 0;
+        featuresSet = false;
+        status = 0;
+        device.reset();
+        LOG.log(Level.INFO, name + ": device reset");
+    }
+
+    /**
+     * Stops every ring and resets the device (end of connection).
+     */
+    private void stopAll()
+    {
+        for (final Vring v : vrings)
+        {
+            v.lock.lock();
+            try
+            {
+                stopLocked(v);
+                v.enabled = false;
+            }
+            finally
+            {
+                v.lock.unlock();
+            }
+        }
+        device.reset();
+    }
+
+    /**
+     * Stops the workers, unmaps guest memory and closes every descriptor this connection held.
+     */
+    @Override
+    public void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        stopAll();
+        for (final Worker w : workers)
+        {
+            w.close();
+        }
+        memory.replace(GuestMemory.EMPTY);
+        if (null != backendChannel)
+        {
+            backendChannel.close();
+            backendChannel = null;
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package io.jvhost.vhostuser.backend;
+
+import java.util.concurrent.locks.ReentrantLock;
+
+import io.jvhost.device.ActiveQueue;
+import io.jvhost.os.EventFd;
+import io.jvhost.virtqueue.SplitQueue;
+
+/**
+ * One virtqueue's vhost-user state: its ring, its eventfds, and the two independent flags of the spec's ring
+ * lifecycle: started (SET_VRING_KICK .. GET_VRING_BASE) and enabled (SET_VRING_ENABLE, or implied when protocol
+ * features were not negotiated).
+ * <p>
+ * {@link #lock} is held by the worker while it serves the ring and by the protocol thread while it reconfigures
+ * it, so GET_VRING_BASE always reads an index no batch is still moving.
+ */
+final class Vring
+{
+    final int index;
+    final SplitQueue queue;
+    final ActiveQueue active;
+    final ReentrantLock lock = new ReentrantLock();
+    EventFd kick;
+    EventFd call;
+    EventFd err;
+    boolean started;
+    boolean enabled;
+    /** Set by the protocol thread to make the worker look at the ring without a kick. */
+    volatile boolean pending;
+    /** System.nanoTime() at which the device asked to be served again, or 0. Worker-only. */
+    long retryAt;
+
+    Vring(final int index, final String name, final int maxQueueSize)
+    {
+        this.index = index;
+        this.queue = new SplitQueue(maxQueueSize);
+        this.active = new ActiveQueue(index, name + " q" + index, queue, maxQueueSize);
+        this.active.setNotifier(this::signalCall);
+    }
+
+    private void signalCall()
+    {
+        final EventFd c = call;
+        if (null != c)
+        {
+            c.signal();
+        }
+    }
+
+    boolean runnable()
+    {
+        return started && enabled;
+    }
+
+    void closeFds()
+    {
+        if (null != kick)
+        {
+            kick.close();
+            kick = null;
+        }
+        if (null != call)
+        {
+            call.close();
+            call = null;
+        }
+        if (null != err)
+        {
+            err.close();
+            err = null;
+        }
+    }
+}

@@ -1,0 +1,235 @@
+package io.jvhost.vhostuser.backend;
+
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.jvhost.device.VirtioDevice;
+import io.jvhost.memory.GuestMemory;
+import io.jvhost.memory.GuestMemoryAtomic;
+import io.jvhost.memory.GuestMemoryException;
+import io.jvhost.os.EventFd;
+import io.jvhost.os.LibC;
+import io.jvhost.os.NativeException;
+import io.jvhost.os.Epoll;
+
+/**
+ * A worker thread serving a group of virtqueues: it waits on their kick eventfds (epoll tokens are the queue
+ * indices) and on a wake eventfd the protocol thread uses to make it re-examine its rings.
+ */
+final class Worker implements AutoCloseable
+{
+    private static final System.Logger LOG = System.getLogger(Worker.class.getName());
+    private static final long WAKE_TOKEN = Long.MAX_VALUE;
+
+    private final String name;
+    private final VirtioDevice device;
+    private final GuestMemoryAtomic memory;
+    private final List<Vring> vrings = new ArrayList<>();
+    private final Epoll epoll;
+    private final EventFd wake;
+    private final Thread thread;
+    private Vring[] byIndex;
+    private volatile boolean running = true;
+
+    Worker(final String name, final VirtioDevice device, final GuestMemoryAtomic memory) throws NativeException
+    {
+        this.name = name;
+        this.device = device;
+        this.memory = memory;
+        this.epoll = Epoll.create(64);
+        this.wake = EventFd.create();
+        epoll.add(wake.fd(), LibC.EPOLLIN, WAKE_TOKEN);
+        this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::run);
+    }
+
+    void addVring(final Vring vring)
+    {
+        vrings.add(vring);
+    }
+
+    void start()
+    {
+        int max = 0;
+        for (final Vring v : vrings)
+        {
+            max = Math.max(max, v.index + 1);
+        }
+        byIndex = new Vring[max];
+        for (final Vring v : vrings)
+        {
+            byIndex[v.index] = v;
+        }
+        thread.start();
+    }
+
+    /**
+     * Starts watching a ring's kick descriptor (protocol thread).
+     */
+    void watchKick(final Vring vring) throws NativeException
+    {
+        epoll.add(vring.kick.fd(), LibC.EPOLLIN, vring.index);
+    }
+
+    /**
+     * Stops watching a ring's kick descriptor (protocol thread), before it is closed.
+     */
+    void unwatchKick(final Vring vring)
+    {
+        if (null != vring.kick)
+        {
+            epoll.remove(vring.kick.fd());
+        }
+    }
+
+    /**
+     * Makes the worker look at {@code vring} soon even without a kick.
+     */
+    void poke(final Vring vring)
+    {
+        vring.pending = true;
+        wake.signal();
+    }
+
+    private void run()
+    {
+        while (running)
+        {
+            try
+            {
+                final int n = epoll.await(timeoutMillis());
+                for (int i = 0; i < n; i++)
+                {
+                    final long token = epoll.token(i);
+                    if (token == WAKE_TOKEN)
+                    {
+                        wake.drain();
+                    }
+                    else if (token >= 0 && token < byIndex.length && null != byIndex[(int)token])
+                    {
+                        final Vring v = byIndex[(int)token];
+                        final EventFd k = v.kick;
+                        if (null != k)
+                        {
+                            k.drain();
+                        }
+                        v.pending = true;
+                    }
+                }
+                final long now = System.nanoTime();
+                for (final Vring v : vrings)
+                {
+                    if (v.pending || v.retryAt != 0 && now - v.retryAt >= 0)
+                    {
+                        v.pending = false;
+                        v.retryAt = 0;
+                        serve(v);
+                    }
+                }
+            }
+            catch (final NativeException e)
+            {
+                if (running)
+                {
+                    LOG.log(Level.ERROR, name + ": worker loop failed, stopping: " + e.getMessage());
+                }
+                return;
+            }
+            catch (final RuntimeException e)
+            {
+                LOG.log(Level.ERROR, name + ": unexpected error in worker loop: " + e, e);
+            }
+        }
+    }
+
+    private int timeoutMillis()
+    {
+        long earliest = Long.MAX_VALUE;
+        final long now = System.nanoTime();
+        for (final Vring v : vrings)
+        {
+            if (v.pending)
+            {
+                return 0;
+            }
+            if (v.retryAt != 0)
+            {
+                earliest = Math.min(earliest, Math.max(0, v.retryAt - now));
+            }
+        }
+        return earliest == Long.MAX_VALUE ? -1 : (int)Math.min(Integer.MAX_VALUE, (earliest + 999_999) / 1_000_000);
+    }
+
+    private void serve(final Vring v)
+    {
+        v.lock.lock();
+        try
+        {
+            if (!v.runnable() || v.queue.isBroken())
+            {
+                return;
+            }
+            final GuestMemory mem = memory.acquire();
+            try
+            {
+                if (v.queue.memory() != mem)
+                {
+                    try
+                    {
+                        v.queue.bind(mem);
+                    }
+                    catch (final GuestMemoryException e)
+                    {
+                        LOG.log(Level.ERROR, name + ": queue " + v.index + " is not in guest memory: " + e.getMessage());
+                        v.started = false;
+                        return;
+                    }
+                }
+                final long again = v.active.serve(device);
+                if (again > 0)
+                {
+                    v.retryAt = System.nanoTime() + again;
+                }
+                else if (again < 0)
+                {
+                    v.pending = true;
+                }
+            }
+            finally
+            {
+                mem.release();
+            }
+        }
+        finally
+        {
+            v.lock.unlock();
+        }
+    }
+
+    @Override
+    public void close()
+    {
+        running = false;
+        wake.signal();
+        if (Thread.currentThread() != thread && thread.isAlive())
+        {
+            try
+            {
+                thread.join(5000);
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (!thread.isAlive())
+        {
+            epoll.close();
+            wake.close();
+        }
+        else
+        {
+            LOG.log(Level.ERROR, name + ": worker did not stop within 5 s; leaving its descriptors open");
+        }
+    }
+}

@@ -1,0 +1,48 @@
+package io.jvhost.device;
+
+import io.jvhost.memory.GuestMemory;
+import io.jvhost.virtqueue.DescriptorChain;
+
+/**
+ * A running virtqueue as a device sees it, valid only during {@link VirtioDevice#processQueue}.
+ */
+public interface DeviceQueue
+{
+    /**
+     * @return the queue index.
+     */
+    int index();
+
+    /**
+     * @return the queue size the driver chose.
+     */
+    int size();
+
+    /**
+     * @return the next valid chain (a reused object: complete it before asking for another), or null when the ring
+     *     is empty or this batch's budget is used up. Invalid chains never reach the device: they are returned to
+     *     the driver with nothing written, and logged.
+     */
+    DescriptorChain next();
+
+    /**
+     * Returns a chain to the driver with {@code written} bytes written into its writable part.
+     */
+    void complete(DescriptorChain chain, long written);
+
+    /**
+     * Asks to be called again after {@code nanos} even without a kick (e.g. a rate limit): stop taking chains now.
+     * Chains already available stay in the ring.
+     */
+    void retryAfter(long nanos);
+
+    /**
+     * @return the guest memory the queue is bound to, for addresses carried inside requests.
+     */
+    GuestMemory memory();
+
+    /**
+     * @return the features the driver accepted.
+     */
+    long ackedFeatures();
+}

@@ -1,0 +1,99 @@
+package io.jvhost.device;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A virtio device's logic, independent of how it is attached to a VMM.
+ * <p>
+ * The same implementation runs behind the vhost-user back-end daemon or embedded in a Java VMM: it sees virtqueues
+ * through {@link DeviceQueue} (validated descriptor chains, bounds-checked guest memory), never a socket or a raw
+ * address. The transport calls {@link #processQueue} on a worker thread when the driver kicks a queue; queues that
+ * share a worker (see {@link #queueWorker}) are never processed concurrently.
+ */
+public interface VirtioDevice
+{
+    /**
+     * @return the virtio device ID (e.g. 4 for entropy, 16 for GPU).
+     */
+    int deviceType();
+
+    /**
+     * @return a short name for logs and capabilities, e.g. {@code rng}.
+     */
+    String name();
+
+    /**
+     * @return the number of virtqueues.
+     */
+    int queueCount();
+
+    /**
+     * @return the largest queue size the device accepts (a power of two).
+     */
+    int maxQueueSize();
+
+    /**
+     * @return the virtio feature bits offered: device-specific bits plus the transport bits the device handles
+     *     (VERSION_1 is required; the ring features INDIRECT_DESC, EVENT_IDX, NOTIFY_ON_EMPTY are implemented by the
+     *     queue layer and may be offered by any device).
+     */
+    long features();
+
+    /**
+     * Called with the features the driver accepted before any queue starts.
+     */
+    default void featuresAcked(final long features)
+    {
+    }
+
+    /**
+     * @return the size of the device's configuration space in bytes (0 when it has none).
+     */
+    default int configSize()
+    {
+        return 0;
+    }
+
+    /**
+     * Reads configuration space; the transport has already checked that the range lies inside {@link #configSize}.
+     */
+    default void readConfig(final int offset, final MemorySegment dst)
+    {
+    }
+
+    /**
+     * Writes configuration space; the range is inside {@link #configSize}.
+     */
+    default void writeConfig(final int offset, final MemorySegment src)
+    {
+    }
+
+    /**
+     * @return the worker thread (0-based) serving {@code queue}; queues on one worker are processed serially.
+     */
+    default int queueWorker(final int queue)
+    {
+        return 0;
+    }
+
+    /**
+     * Serves the buffers available on {@code queue}: take chains with {@link DeviceQueue#next()} until it returns
+     * null (or stop early and ask for {@link DeviceQueue#retryAfter}), completing each. Runs on the queue's worker.
+     * An exception thrown here is logged and the queue is served again on its next kick.
+     */
+    void processQueue(DeviceQueue queue);
+
+    /**
+     * The queue stopped (front-end stop, reset or disconnect); drop per-queue state.
+     */
+    default void queueStopped(final int queue)
+    {
+    }
+
+    /**
+     * The device was reset or its front-end went away: return to the freshly-created state.
+     */
+    default void reset()
+    {
+    }
+}
