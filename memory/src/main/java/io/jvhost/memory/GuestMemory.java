@@ -232,6 +232,11 @@ public final class GuestMemory
     public void read(final long gpa, final MemorySegment dst, final long dstOffset, final long length)
         throws GuestMemoryException
     {
+        // Check the whole range first so a failing access leaves guest memory untouched.
+        if (!isValidRange(gpa, length))
+        {
+            throw new GuestMemoryException("guest range not in memory: gpa=" + hex(gpa) + ", length=" + length);
+        }
         long addr = gpa;
         long done = 0;
         while (done < length)
@@ -255,6 +260,11 @@ public final class GuestMemory
     public void write(final long gpa, final MemorySegment src, final long srcOffset, final long length)
         throws GuestMemoryException
     {
+        // Check the whole range first so a failing access leaves guest memory untouched.
+        if (!isValidRange(gpa, length))
+        {
+            throw new GuestMemoryException("guest range not in memory: gpa=" + hex(gpa) + ", length=" + length);
+        }
         long addr = gpa;
         long done = 0;
         while (done < length)

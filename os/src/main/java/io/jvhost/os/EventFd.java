@@ -47,10 +47,16 @@ public final class EventFd implements AutoCloseable
     }
 
     /**
-     * Adds 1 to the counter, waking any reader. Returns false if the write failed (e.g. the peer's fd is broken).
+     * Adds 1 to the counter, waking any reader. Returns false if the write failed (e.g. the peer's fd is broken) or
+     * this eventfd is closed.
      */
     public boolean signal()
     {
+        if (closed)
+        {
+            // The number may already belong to another descriptor: never write to it.
+            return false;
+        }
         final MemorySegment one = scratch.get();
         one.set(ValueLayout.JAVA_LONG, 0, 1L);
         return LibC.writeRaw(fd, one.address(), 8) == 8;
@@ -59,10 +65,14 @@ public final class EventFd implements AutoCloseable
     /**
      * Reads and resets the counter without blocking.
      *
-     * @return the counter value, or 0 when it was already zero (EAGAIN).
+     * @return the counter value, or 0 when it was already zero (EAGAIN) or this eventfd is closed.
      */
     public long drain()
     {
+        if (closed)
+        {
+            return 0L;
+        }
         final MemorySegment value = scratch.get();
         final long n = LibC.readRaw(fd, value.address(), 8);
         return n == 8 ? value.get(ValueLayout.JAVA_LONG, 0) : 0L;

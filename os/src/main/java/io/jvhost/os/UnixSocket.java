@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.Objects;
 
 /**
  * An AF_UNIX stream socket that can pass file descriptors ({@code SCM_RIGHTS}), which {@code java.nio} cannot.
@@ -220,6 +221,9 @@ public final class UnixSocket implements AutoCloseable
      * {@code fds} attached to the first byte. Blocks until all bytes are written.
      *
      * @throws NativeException with EPIPE/ECONNRESET when the peer has gone.
+     * @throws IllegalArgumentException if descriptors come without data (a stream socket would drop them silently)
+     *                                  or {@code data} is not a native segment.
+     * @throws IndexOutOfBoundsException if the range is not inside {@code data}.
      */
     public void send(final MemorySegment data, final long offset, final long length, final int[] fds,
         final int fdCount) throws NativeException
@@ -228,6 +232,11 @@ public final class UnixSocket implements AutoCloseable
         {
             throw new IllegalArgumentException("too many fds for one message: " + fdCount);
         }
+        if (fdCount > 0 && length == 0)
+        {
+            throw new IllegalArgumentException("cannot send " + fdCount + " fds without data");
+        }
+        checkBuffer(data, offset, length);
         synchronized (sendLock)
         {
             long sent = 0;
@@ -277,10 +286,12 @@ public final class UnixSocket implements AutoCloseable
      *
      * @return bytes read, 0 when the peer closed the connection.
      * @throws NativeException on error; EAGAIN when a receive timeout expired.
+     * @throws IndexOutOfBoundsException if the range is not inside {@code buf}.
      */
     public long receive(final MemorySegment buf, final long offset, final long length, final FdList fds)
         throws NativeException
     {
+        checkBuffer(buf, offset, length);
         synchronized (receiveLock)
         {
             while (true)
@@ -304,6 +315,23 @@ public final class UnixSocket implements AutoCloseable
                 collectFds(fds);
                 return n;
             }
+        }
+    }
+
+    /**
+     * The kernel is handed raw addresses, which the FFM bounds and liveness checks cannot see: check them here so a
+     * wrong length or a freed buffer is an exception, not a corrupted heap.
+     */
+    private static void checkBuffer(final MemorySegment buffer, final long offset, final long length)
+    {
+        Objects.checkFromIndexSize(offset, length, buffer.byteSize());
+        if (!buffer.isNative())
+        {
+            throw new IllegalArgumentException("not a native segment: " + buffer);
+        }
+        if (!buffer.scope().isAlive())
+        {
+            throw new IllegalStateException("buffer already freed: " + buffer);
         }
     }
 
