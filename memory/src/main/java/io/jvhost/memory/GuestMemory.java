@@ -232,11 +232,7 @@ public final class GuestMemory
     public void read(final long gpa, final MemorySegment dst, final long dstOffset, final long length)
         throws GuestMemoryException
     {
-        // Check the whole range first so a failing access leaves guest memory untouched.
-        if (!isValidRange(gpa, length))
-        {
-            throw new GuestMemoryException("guest range not in memory: gpa=" + hex(gpa) + ", length=" + length);
-        }
+        checkRange(gpa, length);
         long addr = gpa;
         long done = 0;
         while (done < length)
@@ -260,11 +256,7 @@ public final class GuestMemory
     public void write(final long gpa, final MemorySegment src, final long srcOffset, final long length)
         throws GuestMemoryException
     {
-        // Check the whole range first so a failing access leaves guest memory untouched.
-        if (!isValidRange(gpa, length))
-        {
-            throw new GuestMemoryException("guest range not in memory: gpa=" + hex(gpa) + ", length=" + length);
-        }
+        checkRange(gpa, length);
         long addr = gpa;
         long done = 0;
         while (done < length)
@@ -279,6 +271,28 @@ public final class GuestMemory
             MemorySegment.copy(src, srcOffset + done, r.bytes(), addr - r.guestPhysAddr(), chunk);
             addr += chunk;
             done += chunk;
+        }
+    }
+
+    /**
+     * Checks the whole range before any byte moves, so a failing access leaves guest memory untouched.
+     */
+    private void checkRange(final long gpa, final long length) throws GuestMemoryException
+    {
+        if (length < 0 || gpa < 0 || gpa + length < 0)
+        {
+            throw new GuestMemoryException("invalid guest range: gpa=" + hex(gpa) + ", length=" + length);
+        }
+        long addr = gpa;
+        final long end = gpa + length;
+        while (addr < end)
+        {
+            final int index = regionIndexOf(addr);
+            if (index < 0)
+            {
+                throw outside(gpa, length, addr);
+            }
+            addr = regions[index].guestPhysEnd();
         }
     }
 
