@@ -120,6 +120,10 @@ EOF
     (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) > "$stage/files.cpio"
     cat "$stage/nodes.cpio" "$stage/files.cpio" | gzip -6 -n > "$stage/out.cpio.gz"
     mv "$stage/out.cpio.gz" "$cached"
+    # Forget images unused for two weeks (hits touch their file).
+    find "$cache/initramfs" -maxdepth 1 -name '*.cpio.gz' -mtime +14 -delete 2>/dev/null || true
+else
+    touch "$cached"
 fi
 
 mkdir -p "$(dirname "$out")"

@@ -144,22 +144,20 @@ jvhost_setup_qemu() (
     local major
     major=$(jvhost_setup__qemu_major)
     [[ -n $major && $major -ge 10 ]] && exit 0
-    if [[ -z $major ]]; then
-        jvhost_setup__say "qemu-system-x86_64 is missing; installing QEMU 10 from bookworm-backports"
-    else
-        jvhost_setup__say "qemu-system-x86_64 is version $major (need >= 10); installing QEMU 10 from bookworm-backports"
-    fi
+    local what="qemu-system-x86_64 is missing"
+    [[ -n $major ]] && what="qemu-system-x86_64 is version $major ($(command -v qemu-system-x86_64)), need >= 10"
     command -v apt-get >/dev/null 2>&1 \
-        || jvhost_setup__die "qemu-system-x86_64 >= 10 is missing and apt-get is not available; install QEMU 10 (qemu-system-x86) by hand"
+        || jvhost_setup__die "$what and apt-get is not available; install QEMU 10 (qemu-system-x86) by hand"
     [[ $(id -u) -eq 0 ]] \
-        || jvhost_setup__die "qemu-system-x86_64 >= 10 is missing; run 'scripts/setup.sh qemu' as root (it adds bookworm-backports and installs qemu-system-x86 qemu-system-gui)"
+        || jvhost_setup__die "$what; run 'scripts/setup.sh qemu' as root (it adds bookworm-backports and installs qemu-system-x86 qemu-system-gui)"
+    jvhost_setup__say "$what; installing QEMU 10 from bookworm-backports"
     jvhost_setup__add_backports
     jvhost_setup__apt update
     jvhost_setup__apt install -y -t bookworm-backports qemu-system-x86 qemu-system-gui
     hash -r
     major=$(jvhost_setup__qemu_major)
     [[ -n $major && $major -ge 10 ]] \
-        || jvhost_setup__die "installed QEMU from bookworm-backports but qemu-system-x86_64 --version still reports '${major:-nothing}'; check /tmp/jvhost-apt.log"
+        || jvhost_setup__die "installed QEMU from bookworm-backports but $(command -v qemu-system-x86_64 || echo qemu-system-x86_64) still reports version '${major:-nothing}'; remove that older QEMU from PATH or see /tmp/jvhost-apt.log"
     jvhost_setup__say "QEMU $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}') installed"
 )
 
@@ -199,7 +197,7 @@ jvhost_setup_guest() (
         exit 0
     fi
     jvhost_setup_tools
-    command -v apt-get >/dev/null 2>&1 && command -v apt-cache >/dev/null 2>&1 \
+    { command -v apt-get && command -v apt-cache; } >/dev/null 2>&1 \
         || jvhost_setup__die "apt-get is not available, so the guest kernel cannot be fetched; put a kernel and busybox into $g by hand (see the header of scripts/setup.sh)"
     PATH=$PATH:/usr/sbin:/sbin
     mkdir -p "$g"
@@ -223,7 +221,7 @@ jvhost_setup_guest() (
     if [[ ! -d $tmp/root/lib/modules && -d $tmp/root/usr/lib/modules ]]; then
         ln -s usr/lib "$tmp/root/lib"
     fi
-    kver=$(ls "$tmp/root/lib/modules" | head -n1)
+    kver=$(find "$tmp/root/lib/modules/" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | tail -n1)
     [[ -n $kver && -f $tmp/root/boot/vmlinuz-$kver ]] \
         || jvhost_setup__die "the package $pkg has no boot/vmlinuz-<version> and lib/modules/<version>; cannot use it as the guest kernel"
     depmod -b "$tmp/root" "$kver" \

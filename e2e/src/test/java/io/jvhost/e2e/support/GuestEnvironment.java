@@ -1,0 +1,227 @@
+package io.jvhost.e2e.support;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * Where the pieces of an end-to-end test are: the guest kernel and busybox prepared by
+ * {@code scripts/setup.sh guest}, the QEMU binary, and the repository's scripts.
+ *
+ * <p>Reads the variables that {@code ./jvhost test} exports: {@code JVHOST_GUEST_DIR} (else
+ * {@code $JVHOST_CACHE/guest}, else {@code ~/.cache/jvhost/guest}) and {@code JVHOST_QEMU} (else
+ * {@code qemu-system-x86_64} on {@code PATH}). Call {@link #requireOrSkip()} at the start of a test:
+ * when something is missing, the test is skipped, or fails when {@code JVHOST_REQUIRE_E2E=1}.
+ */
+public final class GuestEnvironment {
+
+    /** The lowest QEMU major version the tests are written for (vhost-user gpu/input under TCG). */
+    public static final int MIN_QEMU_MAJOR = 10;
+
+    private static volatile GuestEnvironment detected;
+
+    private final Path repoRoot;
+    private final Path guestDir;
+    private final Path qemu;
+    private volatile String qemuVersion;
+
+    private GuestEnvironment(Path repoRoot, Path guestDir, Path qemu) {
+        this.repoRoot = repoRoot;
+        this.guestDir = guestDir;
+        this.qemu = qemu;
+    }
+
+    /** The environment of this machine, looked up once. */
+    public static GuestEnvironment detect() {
+        GuestEnvironment env = detected;
+        if (env == null) {
+            synchronized (GuestEnvironment.class) {
+                env = detected;
+                if (env == null) {
+                    env = new GuestEnvironment(findRepoRoot(), findGuestDir(), findQemu());
+                    detected = env;
+                }
+            }
+        }
+        return env;
+    }
+
+    /** The repository's root (the folder holding {@code scripts/build-initramfs.sh}), or null. */
+    public Path repoRoot() {
+        return repoRoot;
+    }
+
+    /** The guest folder of {@code scripts/setup.sh guest}. */
+    public Path guestDir() {
+        return guestDir;
+    }
+
+    /** The guest kernel image. */
+    public Path kernel() {
+        return guestDir.resolve("vmlinuz");
+    }
+
+    /** The guest kernel's version (e.g. {@code 6.1.0-56-amd64}), or null when unknown. */
+    public String kernelVersion() {
+        try {
+            return Files.readString(guestDir.resolve("kernel-version"), StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** The QEMU binary, or null when none was found. */
+    public Path qemu() {
+        return qemu;
+    }
+
+    /** The first line of {@code qemu --version}, or null when QEMU is missing or does not answer. */
+    public String qemuVersion() {
+        String v = qemuVersion;
+        if (v == null && qemu != null && Files.isExecutable(qemu)) {
+            try {
+                Process p = new ProcessBuilder(qemu.toString(), "--version").redirectErrorStream(true).start();
+                p.getOutputStream().close();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                if (p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0) {
+                    v = out.lines().findFirst().orElse("").strip();
+                    qemuVersion = v;
+                }
+            } catch (IOException e) {
+                return null;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        }
+        return v;
+    }
+
+    /** The major version of {@link #qemu()}, or -1 when unknown. */
+    public int qemuMajor() {
+        String v = qemuVersion();
+        if (v == null) {
+            return -1;
+        }
+        Matcher m = Pattern.compile("version (\\d+)\\.").matcher(v);
+        return m.find() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    /** A script of the repository, e.g. {@code script("build-initramfs.sh")}. */
+    public Path script(String name) {
+        if (repoRoot == null) {
+            throw new IllegalStateException("the repository root (with scripts/" + name + ") was not found from "
+                    + Path.of("").toAbsolutePath());
+        }
+        return repoRoot.resolve("scripts").resolve(name);
+    }
+
+    /** The initramfs builder, {@code scripts/build-initramfs.sh}. */
+    public Path buildInitramfsScript() {
+        return script("build-initramfs.sh");
+    }
+
+    /** What is missing, one readable sentence each; empty when everything is there. */
+    public List<String> problems() {
+        List<String> problems = new ArrayList<>();
+        if (repoRoot == null) {
+            problems.add("scripts/build-initramfs.sh not found in " + Path.of("").toAbsolutePath() + " or its parents");
+        }
+        if (!Files.isRegularFile(kernel())) {
+            problems.add("no guest kernel at " + kernel());
+        }
+        if (!Files.isExecutable(guestDir.resolve("busybox"))) {
+            problems.add("no busybox at " + guestDir.resolve("busybox"));
+        }
+        if (qemu == null) {
+            problems.add("no qemu-system-x86_64 (JVHOST_QEMU unset and none on PATH)");
+        } else if (!Files.isExecutable(qemu)) {
+            problems.add("QEMU " + qemu + " is not executable");
+        } else if (qemuMajor() < MIN_QEMU_MAJOR) {
+            problems.add("QEMU " + qemu + " is '" + qemuVersion() + "', need version " + MIN_QEMU_MAJOR + " or newer");
+        }
+        return problems;
+    }
+
+    /**
+     * Skips the calling test when the environment is incomplete, or fails it when the variable
+     * {@code JVHOST_REQUIRE_E2E} is {@code 1} (as under {@code ./jvhost test}).
+     */
+    public void requireOrSkip() {
+        List<String> problems = problems();
+        if (problems.isEmpty()) {
+            return;
+        }
+        String message = "end-to-end environment incomplete: " + String.join("; ", problems)
+                + " (run ./jvhost setup, or scripts/setup.sh all)";
+        if ("1".equals(System.getenv("JVHOST_REQUIRE_E2E"))) {
+            Assertions.fail(message);
+        }
+        Assumptions.abort(message);
+    }
+
+    private static Path findRepoRoot() {
+        String prop = System.getProperty("jvhost.root");
+        if (prop != null && !prop.isBlank()) {
+            return Path.of(prop).toAbsolutePath();
+        }
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            if (Files.isRegularFile(dir.resolve("scripts/build-initramfs.sh"))) {
+                return dir;
+            }
+        }
+        return null;
+    }
+
+    private static Path findGuestDir() {
+        String dir = System.getenv("JVHOST_GUEST_DIR");
+        if (dir != null && !dir.isBlank()) {
+            return Path.of(dir).toAbsolutePath();
+        }
+        String cache = System.getenv("JVHOST_CACHE");
+        if (cache != null && !cache.isBlank()) {
+            return Path.of(cache, "guest").toAbsolutePath();
+        }
+        return Path.of(System.getProperty("user.home"), ".cache", "jvhost", "guest");
+    }
+
+    private static Path findQemu() {
+        String env = System.getenv("JVHOST_QEMU");
+        if (env != null && !env.isBlank()) {
+            return Path.of(env).toAbsolutePath();
+        }
+        return onPath("qemu-system-x86_64").orElse(null);
+    }
+
+    static Optional<Path> onPath(String name) {
+        String path = System.getenv("PATH");
+        if (path == null) {
+            return Optional.empty();
+        }
+        for (String dir : path.split(":")) {
+            if (dir.isEmpty()) {
+                continue;
+            }
+            Path candidate = Path.of(dir, name);
+            if (Files.isRegularFile(candidate) && Files.isExecutable(candidate)) {
+                return Optional.of(candidate);
+            }
+        }
+        return Optional.empty();
+    }
+
+    @Override
+    public String toString() {
+        return "GuestEnvironment[root=" + repoRoot + ", guest=" + guestDir + ", qemu=" + qemu + "]";
+    }
+}
