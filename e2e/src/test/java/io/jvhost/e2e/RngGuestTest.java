@@ -47,6 +47,7 @@ class RngGuestTest
             assertLooksRandom(second);
             assertThat(second).isNotEqualTo(java.util.Arrays.copyOf(first, second.length));
 
+            System.out.println("back-end log:\n" + backend.log());
             assertThat(backend.process().isAlive()).as("back-end survives both guests").isTrue();
             assertThat(backend.log()).contains("front-end disconnected").doesNotContain("ERROR");
             assertThat(backend.terminate(Duration.ofSeconds(10))).as("exit code after SIGTERM").isZero();
@@ -64,7 +65,7 @@ class RngGuestTest
             f.setLength(2L * ONE_MIB);
         }
         final Path initrd = Initramfs.build(dir, Initramfs.PROLOGUE + """
-            echo "JVHOST-RNG current=$(cat /sys/class/misc/hw_random/rng_current)"
+            echo "JVHOST-RNG current=$(cat /sys/class/misc/hw_random/rng_current) END"
             head -c %d /dev/hwrng > /dev/vda && sync
             echo "JVHOST-RNG-DONE md5=$(head -c %d /dev/vda | md5sum | cut -d' ' -f1)"
             poweroff -f
@@ -75,9 +76,9 @@ class RngGuestTest
             .args("-drive", "file=" + disk + ",format=raw,if=virtio")
             .start())
         {
-            assertThat(vm.awaitSerial(Pattern.compile("JVHOST-RNG current="), Duration.ofSeconds(120)))
+            assertThat(vm.awaitSerial(Pattern.compile("JVHOST-RNG current=.* END"), Duration.ofSeconds(120)))
                 .as("the guest's hwrng is the virtio one").contains("virtio_rng");
-            final String done = vm.awaitSerial(Pattern.compile("JVHOST-RNG-DONE"), Duration.ofSeconds(240));
+            final String done = vm.awaitSerial(Pattern.compile("JVHOST-RNG-DONE md5=[0-9a-f]{32}"), Duration.ofSeconds(240));
             assertThat(vm.awaitExit(Duration.ofSeconds(60))).isZero();
 
             final byte[] data = new byte[bytes];

@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.function.IntFunction;
 
 import io.jvhost.device.VirtioDevice;
-import io.jvhost.os.NativeException;
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import picocli.CommandLine;
 
@@ -71,12 +70,18 @@ final class DeviceRunner
         catch (final IOException | RuntimeException e)
         {
             daemons.forEach(VhostUserDaemon::close);
-            System.err.println("jvhost " + type + ": " + (e instanceof NativeException ? "" : "")
-                + e.getMessage());
+            System.err.println("jvhost " + type + ": " + e.getMessage());
             return 1;
         }
-        final Thread hook = new Thread(() -> daemons.forEach(VhostUserDaemon::close), "jvhost-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+        // SIGTERM/SIGINT stop the daemons and let run() return, so the process exits 0 after a clean stop; the
+        // shutdown hook covers every other way the JVM may go down.
+        final Runnable stopAll = () -> daemons.forEach(VhostUserDaemon::shutdown);
+        for (final String signal : new String[] {"TERM", "INT"})
+        {
+            sun.misc.Signal.handle(new sun.misc.Signal(signal), ignored -> stopAll.run());
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> daemons.forEach(VhostUserDaemon::close),
+            "jvhost-shutdown"));
         final List<Thread> threads = new ArrayList<>();
         for (final VhostUserDaemon d : daemons)
         {
