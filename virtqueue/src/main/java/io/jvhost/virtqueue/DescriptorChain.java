@@ -1,20 +1,56 @@
 package io.jvhost.virtqueue;
 
+import java.util.Objects;
+
+import io.jvhost.memory.GuestMemory;
+
 /**
  * One validated descriptor chain, as popped from a {@link SplitQueue}: its head index and its buffers in order,
  * device-readable ones first, then device-writable ones (indirect tables already flattened).
  * <p>
  * Reused across pops: create one per worker, not per request. The {@link #reader()} and {@link #writer()} views are
  * reset by each pop.
+ * <p>
+ * The buffers were copied out of the descriptor table while they were validated, so a guest rewriting its
+ * descriptors after the pop cannot change what the device reads or writes (no double fetch).
  */
 public final class DescriptorChain
 {
+    private final int maxDescriptors;
+    private final long[] addresses;
+    private final int[] lengths;
+    private final ChainReader reader;
+    private final ChainWriter writer;
+
+    private GuestMemory memory;
+    private int head = -1;
+    private int count;
+    private int readableCount;
+    private long readableBytes;
+    private long writableBytes;
+
     /**
      * @param maxDescriptors the most buffers a chain may have (pop rejects longer chains).
      */
     public DescriptorChain(final int maxDescriptors)
     {
-        throw new UnsupportedOperationException("TODO");
+        if (maxDescriptors < 1)
+        {
+            throw new IllegalArgumentException("maxDescriptors must be positive, maxDescriptors=" + maxDescriptors);
+        }
+        this.maxDescriptors = maxDescriptors;
+        this.addresses = new long[maxDescriptors];
+        this.lengths = new int[maxDescriptors];
+        this.reader = new ChainReader(this);
+        this.writer = new ChainWriter(this);
+    }
+
+    /**
+     * @return the most buffers a chain may have.
+     */
+    public int maxDescriptors()
+    {
+        return maxDescriptors;
     }
 
     /**
@@ -22,7 +58,7 @@ public final class DescriptorChain
      */
     public int head()
     {
-        throw new UnsupportedOperationException("TODO");
+        return head;
     }
 
     /**
@@ -30,7 +66,7 @@ public final class DescriptorChain
      */
     public int count()
     {
-        throw new UnsupportedOperationException("TODO");
+        return count;
     }
 
     /**
@@ -38,7 +74,7 @@ public final class DescriptorChain
      */
     public long address(final int i)
     {
-        throw new UnsupportedOperationException("TODO");
+        return addresses[Objects.checkIndex(i, count)];
     }
 
     /**
@@ -46,7 +82,7 @@ public final class DescriptorChain
      */
     public int length(final int i)
     {
-        throw new UnsupportedOperationException("TODO");
+        return lengths[Objects.checkIndex(i, count)];
     }
 
     /**
@@ -54,7 +90,7 @@ public final class DescriptorChain
      */
     public boolean isWritable(final int i)
     {
-        throw new UnsupportedOperationException("TODO");
+        return Objects.checkIndex(i, count) >= readableCount;
     }
 
     /**
@@ -62,7 +98,7 @@ public final class DescriptorChain
      */
     public int readableCount()
     {
-        throw new UnsupportedOperationException("TODO");
+        return readableCount;
     }
 
     /**
@@ -70,7 +106,7 @@ public final class DescriptorChain
      */
     public long readableBytes()
     {
-        throw new UnsupportedOperationException("TODO");
+        return readableBytes;
     }
 
     /**
@@ -78,7 +114,15 @@ public final class DescriptorChain
      */
     public long writableBytes()
     {
-        throw new UnsupportedOperationException("TODO");
+        return writableBytes;
+    }
+
+    /**
+     * @return the guest memory snapshot the chain was validated against (the readers and writers use it).
+     */
+    public GuestMemory memory()
+    {
+        return memory;
     }
 
     /**
@@ -86,7 +130,7 @@ public final class DescriptorChain
      */
     public ChainReader reader()
     {
-        throw new UnsupportedOperationException("TODO");
+        return reader;
     }
 
     /**
@@ -94,6 +138,80 @@ public final class DescriptorChain
      */
     public ChainWriter writer()
     {
-        throw new UnsupportedOperationException("TODO");
+        return writer;
+    }
+
+    @Override
+    public String toString()
+    {
+        final StringBuilder sb = new StringBuilder("DescriptorChain[head=").append(head).append(", buffers=[");
+        for (int i = 0; i < count; i++)
+        {
+            sb.append(i == 0 ? "" : ", ").append(i < readableCount ? "R " : "W ")
+                .append("0x").append(Long.toHexString(addresses[i])).append('+').append(lengths[i] & 0xFFFF_FFFFL);
+        }
+        return sb.append("]]").toString();
+    }
+
+    // ----------------------------------------------------------------------------------------------------------------
+    // Filled by SplitQueue.pop; the raw arrays are read by the cursors without per-access index checks.
+
+    void reset(final int head, final GuestMemory memory)
+    {
+        this.head = head;
+        this.memory = memory;
+        this.count = 0;
+        this.readableCount = 0;
+        this.readableBytes = 0;
+        this.writableBytes = 0;
+    }
+
+    /**
+     * Appends a buffer; the caller has checked the count against {@link #maxDescriptors} and the order.
+     */
+    void add(final long address, final int length, final boolean writable)
+    {
+        final int i = count;
+        addresses[i] = address;
+        lengths[i] = length;
+        count = i + 1;
+        if (writable)
+        {
+            writableBytes += length & 0xFFFF_FFFFL;
+        }
+        else
+        {
+            readableCount = i + 1;
+            readableBytes += length & 0xFFFF_FFFFL;
+        }
+    }
+
+    /**
+     * Leaves the chain empty after a failed walk, keeping the head for diagnostics.
+     */
+    void invalidate()
+    {
+        count = 0;
+        readableCount = 0;
+        readableBytes = 0;
+        writableBytes = 0;
+        reader.reset();
+        writer.reset();
+    }
+
+    void resetCursors()
+    {
+        reader.reset();
+        writer.reset();
+    }
+
+    long rawAddress(final int i)
+    {
+        return addresses[i];
+    }
+
+    long rawLength(final int i)
+    {
+        return lengths[i] & 0xFFFF_FFFFL;
     }
 }

@@ -14,7 +14,9 @@ public final class InvalidChainException extends Exception
 
     public InvalidChainException(final int head, final String message)
     {
-        super(message);
+        // No stack trace: a hostile guest can make these as fast as it can write descriptors, and the message says
+        // everything (the throw site is always SplitQueue.pop).
+        super(message, null, false, false);
         this.head = head;
     }
 
