@@ -1,0 +1,213 @@
+package io.jvhost.device;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.jvhost.memory.GuestMemory;
+import io.jvhost.memory.MemoryRegion;
+import io.jvhost.virtqueue.DescriptorChain;
+import io.jvhost.virtqueue.DriverQueue;
+import io.jvhost.virtqueue.SplitQueue;
+import io.jvhost.virtqueue.VirtioFeatures;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class ActiveQueueTest
+{
+    private static final int SIZE = 16;
+    private static final long DATA = 0x10000;
+
+    private final Arena arena = Arena.ofShared();
+    private DriverQueue driver;
+    private SplitQueue ring;
+    private ActiveQueue queue;
+    private final AtomicInteger interrupts = new AtomicInteger();
+
+    @BeforeEach
+    void setUp() throws Exception
+    {
+        final MemorySegment ram = arena.allocate(1 << 20, 4096);
+        final GuestMemory memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, ram, 0x5000_0000L)), 8);
+        driver = new DriverQueue(ram, 0, SIZE, 0x1000);
+        ring = new SplitQueue(SIZE);
+        ring.setSize(SIZE);
+        ring.setGuestPhysAddresses(driver.descGpa(), driver.availGpa(), driver.usedGpa());
+        ring.setFeatures(VirtioFeatures.bit(VirtioFeatures.VERSION_1));
+        ring.bind(memory);
+        queue = new ActiveQueue(0, "test q0", ring, SIZE);
+        queue.setNotifier(interrupts::incrementAndGet);
+    }
+
+    @AfterEach
+    void tearDown()
+    {
+        arena.close();
+    }
+
+    private int addWritable(final int index, final int length)
+    {
+        final int head = driver.add(new long[] {DATA + index * 0x1000L}, new int[] {length}, 0, 1);
+        driver.publish();
+        return head;
+    }
+
+    private static VirtioDevice device(final java.util.function.Consumer<DeviceQueue> body)
+    {
+        return new VirtioDevice()
+        {
+            @Override
+            public int deviceType()
+            {
+                return 0;
+            }
+
+            @Override
+            public String name()
+            {
+                return "test";
+            }
+
+            @Override
+            public int queueCount()
+            {
+                return 1;
+            }
+
+            @Override
+            public int maxQueueSize()
+            {
+                return SIZE;
+            }
+
+            @Override
+            public long features()
+            {
+                return VirtioFeatures.bit(VirtioFeatures.VERSION_1);
+            }
+
+            @Override
+            public void processQueue(final DeviceQueue q)
+            {
+                body.accept(q);
+            }
+        };
+    }
+
+    @Test
+    void everyAvailableChainReachesTheDeviceAndIsCompletedWithItsLength()
+    {
+        final List<Integer> seen = new ArrayList<>();
+        addWritable(0, 100);
+        addWritable(1, 200);
+        final long again = queue.serve(device(q ->
+        {
+            DescriptorChain c;
+            while (null != (c = q.next()))
+            {
+                seen.add((int)c.writableBytes());
+                q.complete(c, c.writableBytes());
+            }
+        }));
+        assertThat(again).isZero();
+        assertThat(seen).containsExactly(100, 200);
+        assertThat(driver.pollUsed() & 0xFFFFFFFFL).isEqualTo(100);
+        assertThat(driver.pollUsed() & 0xFFFFFFFFL).isEqualTo(200);
+        assertThat(interrupts.get()).as("one interrupt for the batch").isEqualTo(1);
+    }
+
+    @Test
+    void invalidChainIsReturnedWithZeroBytesAndNeverReachesTheDevice()
+    {
+        // A descriptor whose buffer lies outside guest memory.
+        final int bad = driver.add(new long[] {0x7fff_0000_0000L}, new int[] {64}, 0, 1);
+        driver.publish();
+        addWritable(1, 50);
+        final List<Integer> seen = new ArrayList<>();
+        queue.serve(device(q ->
+        {
+            DescriptorChain c;
+            while (null != (c = q.next()))
+            {
+                seen.add(c.head());
+                q.complete(c, 0);
+            }
+        }));
+        assertThat(seen).hasSize(1).doesNotContain(bad);
+        assertThat(queue.invalidChains()).isEqualTo(1);
+        assertThat(driver.pollUsed()).as("the invalid chain came back first, with length 0").isEqualTo((long)bad << 32);
+    }
+
+    @Test
+    void completionLengthIsCappedAtTheWritableSpace()
+    {
+        addWritable(0, 10);
+        queue.serve(device(q -> q.complete(q.next(), 1_000_000)));
+        assertThat(driver.pollUsed() & 0xFFFFFFFFL).isEqualTo(10);
+    }
+
+    @Test
+    void retryAfterStopsTheBatchAndLeavesChainsInTheRing()
+    {
+        addWritable(0, 10);
+        addWritable(1, 10);
+        final long again = queue.serve(device(q ->
+        {
+            q.complete(q.next(), 0);
+            q.retryAfter(5_000_000);
+        }));
+        assertThat(again).isEqualTo(5_000_000);
+        assertThat(ring.hasAvailable()).isTrue();
+        assertThat(driver.pollUsed()).isNotEqualTo(-1L);
+        assertThat(driver.pollUsed()).isEqualTo(-1L);
+    }
+
+    @Test
+    void aDeviceThatThrowsDoesNotStopTheQueue()
+    {
+        addWritable(0, 10);
+        queue.serve(device(q ->
+        {
+            q.next();
+            throw new IllegalStateException("device bug");
+        }));
+        addWritable(1, 10);
+        final AtomicInteger served = new AtomicInteger();
+        queue.serve(device(q ->
+        {
+            DescriptorChain c;
+            while (null != (c = q.next()))
+            {
+                served.incrementAndGet();
+                q.complete(c, 0);
+            }
+        }));
+        assertThat(served.get()).isEqualTo(1);
+    }
+
+    @Test
+    void aBatchIsCappedSoOneQueueCannotStarveItsWorker()
+    {
+        // A device that never drains (keeps completing and the driver keeps refilling) gets -1: "call me again".
+        for (int i = 0; i < SIZE; i++)
+        {
+            addWritable(i, 8);
+        }
+        final long again = queue.serve(device(q ->
+        {
+            DescriptorChain c;
+            while (null != (c = q.next()))
+            {
+                q.complete(c, 0);
+                driver.pollUsed();
+                addWritable(0, 8);
+            }
+        }));
+        assertThat(again).isEqualTo(-1);
+    }
+}
