@@ -40,6 +40,13 @@ public interface VirtioDevice
     long features();
 
     /**
+     * A driver connected: the context stays valid until {@link #reset()} (which ends the connection's use of it).
+     */
+    default void attach(final DeviceContext context)
+    {
+    }
+
+    /**
      * Called with the features the driver accepted before any queue starts.
      */
     default void featuresAcked(final long features)

@@ -153,6 +153,30 @@ public final class DescriptorChain
         return sb.append("]]").toString();
     }
 
+    /**
+     * Makes this chain a copy of {@code other} (same head, buffers and memory; cursors at the start), so a device can
+     * keep a request past {@code processQueue} and complete it later, e.g. when an answer it waits for arrives.
+     *
+     * @throws IllegalArgumentException if {@code other} has more buffers than this chain can hold.
+     */
+    public void copyFrom(final DescriptorChain other)
+    {
+        if (other.count > maxDescriptors)
+        {
+            throw new IllegalArgumentException("chain of " + other.count + " buffers does not fit in "
+                + maxDescriptors);
+        }
+        head = other.head;
+        memory = other.memory;
+        count = other.count;
+        readableCount = other.readableCount;
+        readableBytes = other.readableBytes;
+        writableBytes = other.writableBytes;
+        System.arraycopy(other.addresses, 0, addresses, 0, count);
+        System.arraycopy(other.lengths, 0, lengths, 0, count);
+        resetCursors();
+    }
+
     // ----------------------------------------------------------------------------------------------------------------
     // Filled by SplitQueue.pop; the raw arrays are read by the cursors without per-access index checks.
 

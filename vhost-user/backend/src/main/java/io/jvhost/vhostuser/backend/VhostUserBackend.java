@@ -42,6 +42,7 @@ public final class VhostUserBackend implements AutoCloseable
 
     private final String name;
     private final VirtioDevice device;
+    private final VhostUserExtension extension;
     private final long offeredFeatures;
     private final long offeredProtocolFeatures;
     private final GuestMemoryAtomic memory = new GuestMemoryAtomic();
@@ -62,8 +63,18 @@ public final class VhostUserBackend implements AutoCloseable
      */
     public VhostUserBackend(final String name, final VirtioDevice device) throws NativeException
     {
+        this(name, device, null);
+    }
+
+    /**
+     * @param extension handles the device type's own requests on this connection, or null.
+     */
+    public VhostUserBackend(final String name, final VirtioDevice device, final VhostUserExtension extension)
+        throws NativeException
+    {
         this.name = name;
         this.device = device;
+        this.extension = extension;
         this.offeredFeatures = device.features() | VirtioFeatures.bit(VirtioFeatures.PROTOCOL_FEATURES)
             | VirtioFeatures.bit(VirtioFeatures.VERSION_1);
         long protocol = ProtocolFeature.bit(ProtocolFeature.MQ) | ProtocolFeature.bit(ProtocolFeature.REPLY_ACK)
@@ -73,6 +84,10 @@ public final class VhostUserBackend implements AutoCloseable
         if (device.configSize() > 0)
         {
             protocol |= ProtocolFeature.bit(ProtocolFeature.CONFIG);
+        }
+        if (null != extension)
+        {
+            protocol |= extension.protocolFeatures();
         }
         this.offeredProtocolFeatures = protocol;
 
@@ -109,6 +124,18 @@ public final class VhostUserBackend implements AutoCloseable
         for (final Worker w : workers)
         {
             w.start();
+        }
+        device.attach(this::wake);
+    }
+
+    /**
+     * {@link io.jvhost.device.DeviceContext#wake}: any thread.
+     */
+    private void wake(final int queue)
+    {
+        if (queue >= 0 && queue < vrings.length)
+        {
+            workerOf(vrings[queue]).poke(vrings[queue]);
         }
     }
 
@@ -191,7 +218,7 @@ public final class VhostUserBackend implements AutoCloseable
             ok = false;
             LOG.log(Level.WARNING, name + ": " + FrontendRequest.name(req) + " refused: " + e.getMessage());
         }
-        catch (final NativeException e)
+        catch (final IOException | IllegalArgumentException e)
         {
             ok = false;
             LOG.log(Level.WARNING, name + ": " + FrontendRequest.name(req) + " failed: " + e.getMessage());
@@ -222,8 +249,12 @@ public final class VhostUserBackend implements AutoCloseable
      * @return true when the handler already sent the reply itself.
      */
     private boolean dispatch(final VhostUserConnection connection, final int req)
-        throws RequestException, GuestMemoryException, NativeException
+        throws RequestException, GuestMemoryException, IOException
     {
+        if (null != extension && extension.handle(request))
+        {
+            return false;
+        }
         switch (req)
         {
             case GET_FEATURES -> replyU64(connection, offeredFeatures);
@@ -766,6 +797,17 @@ public final class VhostUserBackend implements AutoCloseable
      */
     private void stopAll()
     {
+        if (null != extension)
+        {
+            try
+            {
+                extension.close();
+            }
+            catch (final RuntimeException e)
+            {
+                LOG.log(Level.ERROR, name + ": closing the " + device.name() + " extension failed: " + e, e);
+            }
+        }
         for (final Vring v : vrings)
         {
             v.lock.lock();

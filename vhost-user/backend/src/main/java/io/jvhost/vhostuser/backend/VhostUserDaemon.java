@@ -3,6 +3,7 @@ package io.jvhost.vhostuser.backend;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
+import java.util.function.Supplier;
 
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.os.LibC;
@@ -20,16 +21,18 @@ public final class VhostUserDaemon implements AutoCloseable
 
     private final String name;
     private final VirtioDevice device;
+    private final Supplier<VhostUserExtension> extensions;
     private final UnixSocket listener;
     private final boolean acceptLoop;
     private volatile boolean stopping;
     private volatile UnixSocket current;
 
-    private VhostUserDaemon(final String name, final VirtioDevice device, final UnixSocket listener,
-        final boolean acceptLoop)
+    private VhostUserDaemon(final String name, final VirtioDevice device, final Supplier<VhostUserExtension> extensions,
+        final UnixSocket listener, final boolean acceptLoop)
     {
         this.name = name;
         this.device = device;
+        this.extensions = extensions;
         this.listener = listener;
         this.acceptLoop = acceptLoop;
     }
@@ -40,7 +43,16 @@ public final class VhostUserDaemon implements AutoCloseable
     public static VhostUserDaemon listen(final String name, final VirtioDevice device, final Path path)
         throws IOException
     {
-        return new VhostUserDaemon(name, device, UnixSocket.listen(path, 1), true);
+        return listen(name, device, () -> null, path);
+    }
+
+    /**
+     * Listens on {@code path}; each connection gets a fresh extension from {@code extensions} (may supply null).
+     */
+    public static VhostUserDaemon listen(final String name, final VirtioDevice device,
+        final Supplier<VhostUserExtension> extensions, final Path path) throws IOException
+    {
+        return new VhostUserDaemon(name, device, extensions, UnixSocket.listen(path, 1), true);
     }
 
     /**
@@ -49,12 +61,21 @@ public final class VhostUserDaemon implements AutoCloseable
     public static VhostUserDaemon inherit(final String name, final VirtioDevice device, final int fd)
         throws NativeException
     {
+        return inherit(name, device, () -> null, fd);
+    }
+
+    /**
+     * Serves an inherited descriptor, with a fresh extension per connection.
+     */
+    public static VhostUserDaemon inherit(final String name, final VirtioDevice device,
+        final Supplier<VhostUserExtension> extensions, final int fd) throws NativeException
+    {
         if (!LibC.isOpen(fd))
         {
             throw new NativeException("fcntl", io.jvhost.os.Errno.EBADF, "inherited fd=" + fd + " is not open");
         }
         final boolean listening = LibC.isListeningSocket(fd);
-        return new VhostUserDaemon(name, device, UnixSocket.adopt(fd), listening);
+        return new VhostUserDaemon(name, device, extensions, UnixSocket.adopt(fd), listening);
     }
 
     /**
@@ -101,7 +122,7 @@ public final class VhostUserDaemon implements AutoCloseable
         current = connection;
         LOG.log(Level.INFO, name + ": front-end connected");
         try (VhostUserConnection conn = new VhostUserConnection(connection, true);
-             VhostUserBackend backend = new VhostUserBackend(name, device))
+             VhostUserBackend backend = new VhostUserBackend(name, device, extensions.get()))
         {
             backend.serve(conn);
             LOG.log(Level.INFO, name + ": front-end disconnected" + (acceptLoop ? ", waiting for the next" : ""));
