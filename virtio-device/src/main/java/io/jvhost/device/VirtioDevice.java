@@ -91,6 +91,14 @@ public interface VirtioDevice
     void processQueue(DeviceQueue queue);
 
     /**
+     * The queue started. {@code fresh} is true when both ring indices are 0: the driver (re)initialised the queue,
+     * as after a guest reset, rather than resuming one it was using (VM stop/cont, front-end reconnect).
+     */
+    default void queueStarted(final int queue, final boolean fresh)
+    {
+    }
+
+    /**
      * The queue stopped (front-end stop, reset or disconnect); drop per-queue state.
      */
     default void queueStopped(final int queue)

@@ -622,8 +622,24 @@ public final class VhostUserBackend implements AutoCloseable
             {
                 v.enabled = true;
             }
+            if (null == v.queue.memory())
+            {
+                // Bind now (reads used.idx) so we can tell a fresh ring from a resumed one; the worker re-binds
+                // whenever the map changes.
+                try
+                {
+                    v.queue.bind(memory.peek());
+                }
+                catch (final GuestMemoryException | IllegalStateException e)
+                {
+                    LOG.log(Level.WARNING, name + ": queue " + v.index + " is not in guest memory yet: "
+                        + e.getMessage());
+                }
+            }
+            final boolean fresh = v.queue.nextAvail() == 0 && null != v.queue.memory() && v.queue.nextUsed() == 0;
             LOG.log(Level.INFO, name + ": queue " + v.index + " started, size " + v.queue.size() + ", avail index "
-                + v.queue.nextAvail() + (v.enabled ? "" : " (waiting for SET_VRING_ENABLE)"));
+                + v.queue.nextAvail() + (fresh ? " (fresh)" : "") + (v.enabled ? "" : " (waiting for SET_VRING_ENABLE)"));
+            device.queueStarted(v.index, fresh);
             // Buffers may already be waiting: look at the ring once without a kick.
             worker.poke(v);
         }
@@ -641,11 +657,7 @@ public final class VhostUserBackend implements AutoCloseable
         v.lock.lock();
         try
         {
-            if (null != v.call)
-            {
-                v.call.close();
-            }
-            v.call = call;
+            v.replaceCall(call);
         }
         finally
         {
@@ -778,6 +790,7 @@ public final class VhostUserBackend implements AutoCloseable
             {
                 stopLocked(v);
                 v.enabled = false;
+                v.callPending = false;
                 v.queue.setNextAvail(0);
             }
             finally

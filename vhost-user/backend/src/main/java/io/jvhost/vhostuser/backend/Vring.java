@@ -38,12 +38,41 @@ final class Vring
         this.active.setNotifier(this::signalCall);
     }
 
+    /**
+     * Set when the device owed the driver an interrupt while no call descriptor was installed (a ring restarted by
+     * SET_VRING_KICK before its SET_VRING_CALL arrives); delivered on the next SET_VRING_CALL. Guarded by
+     * {@link #lock}.
+     */
+    boolean callPending;
+
     private void signalCall()
     {
         final EventFd c = call;
         if (null != c)
         {
             c.signal();
+        }
+        else
+        {
+            callPending = true;
+        }
+    }
+
+    /**
+     * Installs a new call descriptor (closing the old one) and delivers an interrupt owed while there was none.
+     * Caller holds {@link #lock}.
+     */
+    void replaceCall(final EventFd next)
+    {
+        if (null != call)
+        {
+            call.close();
+        }
+        call = next;
+        if (null != next && callPending)
+        {
+            callPending = false;
+            next.signal();
         }
     }
 

@@ -1,0 +1,53 @@
+package io.jvhost.device.gpu;
+
+import java.lang.foreign.MemorySegment;
+import java.util.function.Consumer;
+
+/**
+ * Where the GPU's scanouts are shown: QEMU's display through the vhost-user-gpu socket, or jvhost's own viewers.
+ * <p>
+ * Output methods are called on the GPU's worker threads and must never block on the display (a slow or stuck
+ * display drops or coalesces frames, it does not stall the guest). Requests for display information complete
+ * asynchronously, on any thread.
+ */
+public interface GpuDisplay
+{
+    /**
+     * Asks the display for its outputs (sizes the user chose, which are connected).
+     *
+     * @param done receives up to 16 modes, or null when the display could not answer (then defaults apply).
+     * @return false when this display cannot answer at all (done is never called).
+     */
+    boolean requestDisplayInfo(Consumer<DisplayMode[]> done);
+
+    /**
+     * Asks the display for the EDID of {@code scanout}.
+     *
+     * @param done receives the EDID bytes (128·n), or null when the display could not answer.
+     * @return false when this display cannot answer at all (done is never called).
+     */
+    boolean requestEdid(int scanout, Consumer<byte[]> done);
+
+    /**
+     * A scanout now shows a {@code width}×{@code height} image; 0×0 disables it.
+     */
+    void setScanout(int scanout, int width, int height);
+
+    /**
+     * Pixels of a scanout changed. {@code pixels} holds the rectangle's first pixel at {@code offset}, rows
+     * {@code stride} bytes apart, in virtio-gpu {@code format} (see {@link PixelFormat}); the display copies (and
+     * converts) what it needs before returning. Coordinates are relative to the scanout.
+     */
+    void updateScanout(int scanout, int x, int y, int width, int height, MemorySegment pixels, long offset, int stride,
+        PixelFormat format);
+
+    /**
+     * Defines the cursor image (64×64 ARGB8888, B,G,R,A in memory) and shows it at (x, y) with the given hotspot.
+     */
+    void defineCursor(int scanout, int x, int y, int hotX, int hotY, MemorySegment argb64x64);
+
+    /**
+     * Moves the cursor, or hides it when {@code visible} is false.
+     */
+    void moveCursor(int scanout, int x, int y, boolean visible);
+}
