@@ -1,0 +1,205 @@
+package io.jvhost.vhostuser.frontend;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import io.jvhost.vhostuser.protocol.FrontendRequest;
+import io.jvhost.vhostuser.protocol.ProtocolFeature;
+import io.jvhost.virtqueue.VirtioFeatures;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Ring start/stop/restart semantics: legacy (no protocol features) and protocol-feature lifecycles, GET_VRING_BASE
+ * as a consistent stop point, and resuming from it.
+ */
+@Timeout(60)
+class RingLifecycleTest
+{
+    private static final Duration WAIT = Duration.ofSeconds(5);
+
+    @TempDir
+    Path dir;
+
+    private EchoBackend backend;
+
+    @BeforeEach
+    void startBackend() throws Exception
+    {
+        backend = EchoBackend.start(dir);
+    }
+
+    @AfterEach
+    void stopBackend() throws Exception
+    {
+        backend.close();
+    }
+
+    @Test
+    void legacyFrontendNeverNegotiatesProtocolFeaturesAndRingsRunOnceStarted() throws Exception
+    {
+        final OpenFds baseline = OpenFds.snapshot();
+        try (GuestRam ram = GuestRam.create(8L << 20, 2);
+             VhostUserFrontend fe = backend.connect();
+             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 128).legacy(true).build())
+        {
+            final EchoTraffic traffic = new EchoTraffic(ram, session.queues(), 8, 1, true);
+            session.start();
+            assertThat(VirtioFeatures.has(session.offeredFeatures(), VirtioFeatures.PROTOCOL_FEATURES)).isTrue();
+            assertThat(session.protocolFeaturesInUse()).isFalse();
+            assertThat(session.protocolFeatures()).isZero();
+            assertThat(session.offeredProtocolFeatures()).isZero();
+            assertThat(fe.replyAck()).isFalse();
+            assertThat(session.backendChannel()).isNull();
+
+            traffic.run(300, WAIT);
+            // SET_VRING_ENABLE is only valid with protocol features: a back-end asked for a reply refuses it.
+            final MemorySegment enable = Arena.ofAuto().allocate(8);
+            enable.set(ValueLayout.JAVA_INT_UNALIGNED, 4, 1);
+            fe.sendRaw(FrontendRequest.SET_VRING_ENABLE, 0x9, enable, null);
+            final VhostUserFrontend.Reply refusal = fe.receiveReply();
+            assertThat(refusal.isAck(FrontendRequest.SET_VRING_ENABLE)).isTrue();
+            assertThat(refusal.u64(0)).isNotZero();
+            int[] bases = session.stop();
+            assertThat(bases).containsExactly((int)traffic.submitted(0), (int)traffic.submitted(1));
+
+            session.start();
+            traffic.run(300, WAIT);
+            bases = session.stop();
+            assertThat(bases).containsExactly((int)traffic.submitted(0), (int)traffic.submitted(1));
+            assertThat(traffic.completed(0) + traffic.completed(1)).isEqualTo(600);
+        }
+        OpenFds.awaitBaseline(baseline);
+    }
+
+    @ParameterizedTest(name = "legacy={0}")
+    @ValueSource(booleans = {false, true})
+    void getVringBaseStopsTheRingAtTheNextAvailIndexAndRestartResumesFromIt(final boolean legacy) throws Exception
+    {
+        try (GuestRam ram = GuestRam.create(8L << 20, 2);
+             VhostUserFrontend fe = backend.connect();
+             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 64).legacy(legacy).build())
+        {
+            final EchoTraffic traffic = new EchoTraffic(ram, session.queues(), 8, 2, true);
+            session.start();
+            // More requests than the ring size: the indices wrap around the ring.
+            traffic.run(250, WAIT);
+            final int[] stopped = session.stop();
+            assertThat(stopped).containsExactly((int)traffic.submitted(0), (int)traffic.submitted(1));
+            final long chains = backend.device().chains();
+
+            // While stopped, the back-end does not touch the ring even when kicked.
+            final FrontendQueue q0 = session.queue(0);
+            for (int i = 0; i < 5; i++)
+            {
+                assertThat(traffic.submit(0)).isTrue();
+            }
+            q0.publish();
+            q0.kickFd().signal();
+            assertThat(q0.awaitUsed(Duration.ofMillis(200))).isZero();
+            assertThat(backend.device().chains()).isEqualTo(chains);
+
+            // Restarting from the base serves what was published meanwhile, then new traffic.
+            session.start();
+            traffic.drain(WAIT);
+            assertThat(backend.device().chains()).isEqualTo(chains + 5);
+            traffic.run(100, WAIT);
+            final int[] again = session.stop();
+            assertThat(again).containsExactly((int)traffic.submitted(0), (int)traffic.submitted(1));
+        }
+    }
+
+    @Test
+    void restartAfterAQueueResetBeginsAtBaseZero() throws Exception
+    {
+        try (GuestRam ram = GuestRam.create(8L << 20, 1);
+             VhostUserFrontend fe = backend.connect();
+             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 32).build())
+        {
+            final EchoTraffic traffic = new EchoTraffic(ram, session.queues(), 4, 3, false);
+            session.start();
+            traffic.run(100, WAIT);
+            session.stop();
+
+            session.resetQueues();
+            session.start();
+            final long before0 = traffic.submitted(0);
+            final long before1 = traffic.submitted(1);
+            traffic.run(40, WAIT);
+            assertThat(session.stop()).containsExactly((int)(traffic.submitted(0) - before0),
+                (int)(traffic.submitted(1) - before1));
+        }
+    }
+
+    @Test
+    void statusFollowsTheDriverThroughStartAndStop() throws Exception
+    {
+        try (GuestRam ram = GuestRam.create(4L << 20, 1);
+             VhostUserFrontend fe = backend.connect();
+             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 32).build())
+        {
+            session.start();
+            assertThat(ProtocolFeature.has(session.protocolFeatures(), ProtocolFeature.STATUS)).isTrue();
+            assertThat(fe.getStatus()).isEqualTo(VirtioSession.STATUS_ACKNOWLEDGE | VirtioSession.STATUS_DRIVER
+                | VirtioSession.STATUS_FEATURES_OK | VirtioSession.STATUS_DRIVER_OK);
+            final long resets = backend.device().resets();
+            session.stop();
+            assertThat(fe.getStatus()).isZero();
+            assertThat(backend.device().resets()).isGreaterThan(resets);
+        }
+    }
+
+    @ParameterizedTest(name = "resetOwner={0}")
+    @ValueSource(booleans = {false, true})
+    void resetThenAFreshStartServesRequests(final boolean resetOwner) throws Exception
+    {
+        try (GuestRam ram = GuestRam.create(4L << 20, 1);
+             VhostUserFrontend fe = backend.connect();
+             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 32).build())
+        {
+            final EchoTraffic traffic = new EchoTraffic(ram, session.queues(), 4, 4, true);
+            session.start();
+            traffic.run(50, WAIT);
+            session.stop();
+            if (resetOwner)
+            {
+                fe.resetOwner();
+            }
+            else
+            {
+                fe.resetDevice();
+            }
+            session.resetQueues();
+            session.start();
+            traffic.run(50, WAIT);
+            session.stop();
+            assertThat(traffic.completed(0) + traffic.completed(1)).isEqualTo(100);
+        }
+    }
+
+    @Test
+    void backendRequestChannelIsHandedOverWhenBackendReqIsNegotiated() throws Exception
+    {
+        try (GuestRam ram = GuestRam.create(4L << 20, 1);
+             VhostUserFrontend fe = backend.connect();
+             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 32).build())
+        {
+            session.init();
+            assertThat(ProtocolFeature.has(session.protocolFeatures(), ProtocolFeature.BACKEND_REQ)).isTrue();
+            assertThat(session.backendChannel()).isNotNull();
+            assertThat(session.backendChannel().poll(100)).isNull();
+            assertThat(session.backendChannel().isConnected()).as("the back-end keeps its end open").isTrue();
+        }
+    }
+}
