@@ -35,6 +35,16 @@ public final class EventFd implements AutoCloseable
      */
     public static EventFd adopt(final int fd)
     {
+        // Signal and drain are critical downcalls that must never block: force O_NONBLOCK on whatever a peer
+        // handed us (QEMU's eventfds already are; a hostile front-end's might be a blocking fd of any kind).
+        try
+        {
+            LibC.setNonBlocking(fd, true);
+        }
+        catch (final NativeException e)
+        {
+            // Not a usable descriptor: signal and drain will simply fail on it.
+        }
         return new EventFd(fd, true);
     }
 
@@ -57,9 +67,7 @@ public final class EventFd implements AutoCloseable
             // The number may already belong to another descriptor: never write to it.
             return false;
         }
-        final MemorySegment one = scratch.get();
-        one.set(ValueLayout.JAVA_LONG, 0, 1L);
-        return LibC.writeRaw(fd, one.address(), 8) == 8;
+        return LibC.eventfdWrite(fd, 1L);
     }
 
     /**
@@ -74,8 +82,7 @@ public final class EventFd implements AutoCloseable
             return 0L;
         }
         final MemorySegment value = scratch.get();
-        final long n = LibC.readRaw(fd, value.address(), 8);
-        return n == 8 ? value.get(ValueLayout.JAVA_LONG, 0) : 0L;
+        return LibC.eventfdRead(fd, value.address()) ? value.get(ValueLayout.JAVA_LONG, 0) : 0L;
     }
 
     @Override

@@ -113,6 +113,15 @@ public final class LibC
         FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
         Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
 
+    // eventfd I/O on the data path: non-blocking, so it may be a critical downcall (no thread-state transition),
+    // and it needs no errno (any failure means "not signalled"), so nothing is captured either.
+    private static final MethodHandle EVENTFD_WRITE = LINKER.downcallHandle(
+        LINKER.defaultLookup().findOrThrow("eventfd_write"),
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), Linker.Option.critical(false));
+    private static final MethodHandle EVENTFD_READ = LINKER.downcallHandle(
+        LINKER.defaultLookup().findOrThrow("eventfd_read"),
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), Linker.Option.critical(false));
+
     /** Size of {@code struct stat}: 144 bytes on x86-64, 128 on aarch64. */
     public static final int STAT_SIZE = X86_64 ? 144 : 128;
     private static final long STAT_MODE_OFFSET = X86_64 ? 24 : 16;
@@ -463,6 +472,40 @@ public final class LibC
                     return -errno;
                 }
             }
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Adds {@code value} to a <em>non-blocking</em> eventfd's counter.
+     *
+     * @return true on success (false: the counter would overflow, or the fd is not an eventfd).
+     */
+    public static boolean eventfdWrite(final int fd, final long value)
+    {
+        try
+        {
+            return (int)EVENTFD_WRITE.invokeExact(fd, value) == 0;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Reads and resets a <em>non-blocking</em> eventfd's counter into the 8 bytes at {@code address}.
+     *
+     * @return true when a value was read (false: the counter was zero, or the fd is not an eventfd).
+     */
+    public static boolean eventfdRead(final int fd, final long address)
+    {
+        try
+        {
+            return (int)EVENTFD_READ.invokeExact(fd, address) == 0;
         }
         catch (final Throwable t)
         {

@@ -148,4 +148,23 @@ class EventFdTest
     {
         return LibC.fcntl(fd, 1030, 0);
     }
+
+    @Test
+    void adoptingABlockingNonEventfdDescriptorNeverBlocksDrainOrSignal() throws Exception
+    {
+        // A hostile front-end may send any descriptor as a kick or call fd: a blocking socket here.
+        final UnixSocket[] pair = UnixSocket.pair();
+        final EventFd adopted = EventFd.adopt(pair[0].fd());
+        try
+        {
+            assertThat(adopted.drain()).as("drain of an empty blocking socket returns at once").isZero();
+            assertThat(LibC.fcntl(pair[0].fd(), LibC.F_GETFL, 0) & LibC.O_NONBLOCK).isNotZero();
+            adopted.signal();
+        }
+        finally
+        {
+            adopted.close();
+            pair[1].close();
+        }
+    }
 }
