@@ -162,6 +162,29 @@ public final class LibC
         return new IllegalStateException(t);
     }
 
+    /**
+     * Calls an int-returning function on a cold path (set-up, not per request): boxes its arguments, captures errno,
+     * and throws {@link NativeException} naming the call when the result is negative.
+     */
+    private static int callInt(final MethodHandle handle, final String call, final String detail, final Object... args)
+        throws NativeException
+    {
+        final MemorySegment c = capture();
+        final Object[] all = new Object[args.length + 1];
+        all[0] = c;
+        System.arraycopy(args, 0, all, 1, args.length);
+        final int result;
+        try
+        {
+            result = (int)handle.invokeWithArguments(all);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+        return check(result, c, call, detail);
+    }
+
     private static int check(final int result, final MemorySegment capture, final String call, final String detail)
         throws NativeException
     {
@@ -184,19 +207,7 @@ public final class LibC
 
     public static int socket(final int domain, final int type, final int protocol) throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            return check((int)SOCKET.invokeExact(c, domain, type, protocol), c, "socket", "");
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        return callInt(SOCKET, "socket", "", domain, type, protocol);
     }
 
     /**
@@ -205,54 +216,18 @@ public final class LibC
     public static void socketpair(final int domain, final int type, final int protocol, final MemorySegment fds)
         throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            check((int)SOCKETPAIR.invokeExact(c, domain, type, protocol, fds), c, "socketpair", "");
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        callInt(SOCKETPAIR, "socketpair", "", domain, type, protocol, fds);
     }
 
     public static void bind(final int fd, final MemorySegment addr, final int addrLen, final String what)
         throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            check((int)BIND.invokeExact(c, fd, addr, addrLen), c, "bind", what);
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        callInt(BIND, "bind", what, fd, addr, addrLen);
     }
 
     public static void listen(final int fd, final int backlog) throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            check((int)LISTEN.invokeExact(c, fd, backlog), c, "listen", "fd=" + fd);
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        callInt(LISTEN, "listen", "fd=" + fd, fd, backlog);
     }
 
     public static int accept4(final int fd, final int flags) throws NativeException
@@ -276,19 +251,7 @@ public final class LibC
     public static void connect(final int fd, final MemorySegment addr, final int addrLen, final String what)
         throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            check((int)CONNECT.invokeExact(c, fd, addr, addrLen), c, "connect", what);
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        callInt(CONNECT, "connect", what, fd, addr, addrLen);
     }
 
     /**
@@ -328,20 +291,8 @@ public final class LibC
     public static void setsockopt(final int fd, final int level, final int option, final MemorySegment value)
         throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            check((int)SETSOCKOPT.invokeExact(c, fd, level, option, value, (int)value.byteSize()), c, "setsockopt",
-                "fd=" + fd + ", option=" + option);
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        callInt(SETSOCKOPT, "setsockopt", "fd=" + fd + ", option=" + option, fd, level, option, value,
+            (int)value.byteSize());
     }
 
     /**
@@ -569,20 +520,8 @@ public final class LibC
 
     public static void munmap(final long address, final long length) throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            check((int)MUNMAP.invokeExact(c, address, length), c, "munmap",
-                "address=0x" + Long.toHexString(address) + ", length=" + length);
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        callInt(MUNMAP, "munmap", "address=0x" + Long.toHexString(address) + ", length=" + length, address,
+            length);
     }
 
     public static int memfdCreate(final String name, final int flags) throws NativeException
@@ -605,72 +544,23 @@ public final class LibC
 
     public static void ftruncate(final int fd, final long length) throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            check((int)FTRUNCATE.invokeExact(c, fd, length), c, "ftruncate", "fd=" + fd + ", length=" + length);
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        callInt(FTRUNCATE, "ftruncate", "fd=" + fd + ", length=" + length, fd, length);
     }
 
     public static int eventfd(final int initial, final int flags) throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            return check((int)EVENTFD.invokeExact(c, initial, flags), c, "eventfd", "");
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        return callInt(EVENTFD, "eventfd", "", initial, flags);
     }
 
     public static int epollCreate1(final int flags) throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            return check((int)EPOLL_CREATE1.invokeExact(c, flags), c, "epoll_create1", "");
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        return callInt(EPOLL_CREATE1, "epoll_create1", "", flags);
     }
 
     public static void epollCtl(final int epfd, final int op, final int fd, final MemorySegment event)
         throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            check((int)EPOLL_CTL.invokeExact(c, epfd, op, fd, event), c, "epoll_ctl",
-                "epfd=" + epfd + ", op=" + op + ", fd=" + fd);
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        callInt(EPOLL_CTL, "epoll_ctl", "epfd=" + epfd + ", op=" + op + ", fd=" + fd, epfd, op, fd, event);
     }
 
     /**
@@ -709,19 +599,7 @@ public final class LibC
      */
     public static void fstat(final int fd, final MemorySegment stat) throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            check((int)FSTAT.invokeExact(c, fd, stat), c, "fstat", "fd=" + fd);
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        callInt(FSTAT, "fstat", "fd=" + fd, fd, stat);
     }
 
     /**
@@ -752,19 +630,7 @@ public final class LibC
 
     public static int fcntl(final int fd, final int cmd, final int arg) throws NativeException
     {
-        final MemorySegment c = capture();
-        try
-        {
-            return check((int)FCNTL.invokeExact(c, fd, cmd, arg), c, "fcntl", "fd=" + fd + ", cmd=" + cmd);
-        }
-        catch (final NativeException e)
-        {
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            throw rethrow(t);
-        }
+        return callInt(FCNTL, "fcntl", "fd=" + fd + ", cmd=" + cmd, fd, cmd, arg);
     }
 
     /**
