@@ -232,22 +232,7 @@ public final class GuestMemory
     public void read(final long gpa, final MemorySegment dst, final long dstOffset, final long length)
         throws GuestMemoryException
     {
-        checkRange(gpa, length);
-        long addr = gpa;
-        long done = 0;
-        while (done < length)
-        {
-            final int index = regionIndexOf(addr);
-            if (index < 0)
-            {
-                throw outside(gpa, length, addr);
-            }
-            final MemoryRegion r = regions[index];
-            final long chunk = Math.min(length - done, r.guestPhysEnd() - addr);
-            MemorySegment.copy(r.bytes(), addr - r.guestPhysAddr(), dst, dstOffset + done, chunk);
-            addr += chunk;
-            done += chunk;
-        }
+        copy(gpa, dst, dstOffset, length, false);
     }
 
     /**
@@ -256,19 +241,30 @@ public final class GuestMemory
     public void write(final long gpa, final MemorySegment src, final long srcOffset, final long length)
         throws GuestMemoryException
     {
+        copy(gpa, src, srcOffset, length, true);
+    }
+
+    /**
+     * Copies between guest memory and {@code host}, split at region boundaries, after checking the whole range.
+     */
+    private void copy(final long gpa, final MemorySegment host, final long hostOffset, final long length,
+        final boolean toGuest) throws GuestMemoryException
+    {
         checkRange(gpa, length);
         long addr = gpa;
         long done = 0;
         while (done < length)
         {
-            final int index = regionIndexOf(addr);
-            if (index < 0)
-            {
-                throw outside(gpa, length, addr);
-            }
-            final MemoryRegion r = regions[index];
+            final MemoryRegion r = regions[regionIndexOf(addr)];
             final long chunk = Math.min(length - done, r.guestPhysEnd() - addr);
-            MemorySegment.copy(src, srcOffset + done, r.bytes(), addr - r.guestPhysAddr(), chunk);
+            if (toGuest)
+            {
+                MemorySegment.copy(host, hostOffset + done, r.bytes(), addr - r.guestPhysAddr(), chunk);
+            }
+            else
+            {
+                MemorySegment.copy(r.bytes(), addr - r.guestPhysAddr(), host, hostOffset + done, chunk);
+            }
             addr += chunk;
             done += chunk;
         }
