@@ -1,0 +1,140 @@
+package io.jvhost.device.gpu;
+
+/**
+ * How a {@link GpuDevice} is configured.
+ *
+ * @param maxOutputs    scanouts (connectors) the guest sees: 1..16 (QEMU's {@code max_outputs}).
+ * @param maxHostMem    bytes of host images the guest may create before RESOURCE_CREATE_2D fails with
+ *                      OUT_OF_MEMORY (QEMU's {@code max_hostmem}).
+ * @param edid          offer VIRTIO_GPU_F_EDID (GET_EDID is answered by the display, or generated here).
+ * @param defaultWidth  the mode reported when no display answers (QEMU's {@code xres}): 1..4095, the largest an
+ *                      EDID detailed timing can describe.
+ * @param defaultHeight likewise ({@code yres}).
+ * @param resourceUuid  offer VIRTIO_GPU_F_RESOURCE_UUID (RESOURCE_ASSIGN_UUID).
+ * @param resourceBlob  offer VIRTIO_GPU_F_RESOURCE_BLOB (guest-memory blobs and SET_SCANOUT_BLOB).
+ */
+public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defaultWidth, int defaultHeight,
+    boolean resourceUuid, boolean resourceBlob)
+{
+    public static final int DEFAULT_MAX_OUTPUTS = 1;
+    public static final long DEFAULT_MAX_HOST_MEM = 256L << 20;
+    public static final int DEFAULT_WIDTH = 1280;
+    public static final int DEFAULT_HEIGHT = 800;
+    /** An EDID detailed timing has 12 bits for the active pixels. */
+    public static final int MAX_DEFAULT_DIMENSION = 4095;
+
+    /**
+     * @throws IllegalArgumentException naming the first value out of range.
+     */
+    public GpuOptions
+    {
+        if (maxOutputs < 1 || maxOutputs > GpuProtocol.MAX_SCANOUTS)
+        {
+            throw new IllegalArgumentException("maxOutputs must be 1.." + GpuProtocol.MAX_SCANOUTS + ", got "
+                + maxOutputs);
+        }
+        if (maxHostMem <= 0)
+        {
+            throw new IllegalArgumentException("maxHostMem must be positive, got " + maxHostMem);
+        }
+        if (defaultWidth < 1 || defaultWidth > MAX_DEFAULT_DIMENSION)
+        {
+            throw new IllegalArgumentException("defaultWidth must be 1.." + MAX_DEFAULT_DIMENSION + ", got "
+                + defaultWidth);
+        }
+        if (defaultHeight < 1 || defaultHeight > MAX_DEFAULT_DIMENSION)
+        {
+            throw new IllegalArgumentException("defaultHeight must be 1.." + MAX_DEFAULT_DIMENSION + ", got "
+                + defaultHeight);
+        }
+    }
+
+    /**
+     * @return QEMU's defaults: one output, 256 MiB, EDID, 1280×800, UUID and blob on.
+     */
+    public static GpuOptions defaults()
+    {
+        return builder().build();
+    }
+
+    /**
+     * @return a builder starting from the defaults.
+     */
+    public static Builder builder()
+    {
+        return new Builder();
+    }
+
+    /**
+     * @return a builder starting from these options.
+     */
+    public Builder toBuilder()
+    {
+        return new Builder().maxOutputs(maxOutputs).maxHostMem(maxHostMem).edid(edid)
+            .defaultMode(defaultWidth, defaultHeight).resourceUuid(resourceUuid).resourceBlob(resourceBlob);
+    }
+
+    /**
+     * Fluent construction; {@link #build()} validates.
+     */
+    public static final class Builder
+    {
+        private int maxOutputs = DEFAULT_MAX_OUTPUTS;
+        private long maxHostMem = DEFAULT_MAX_HOST_MEM;
+        private boolean edid = true;
+        private int defaultWidth = DEFAULT_WIDTH;
+        private int defaultHeight = DEFAULT_HEIGHT;
+        private boolean resourceUuid = true;
+        private boolean resourceBlob = true;
+
+        private Builder()
+        {
+        }
+
+        public Builder maxOutputs(final int maxOutputs)
+        {
+            this.maxOutputs = maxOutputs;
+            return this;
+        }
+
+        public Builder maxHostMem(final long maxHostMem)
+        {
+            this.maxHostMem = maxHostMem;
+            return this;
+        }
+
+        public Builder edid(final boolean edid)
+        {
+            this.edid = edid;
+            return this;
+        }
+
+        public Builder defaultMode(final int width, final int height)
+        {
+            this.defaultWidth = width;
+            this.defaultHeight = height;
+            return this;
+        }
+
+        public Builder resourceUuid(final boolean resourceUuid)
+        {
+            this.resourceUuid = resourceUuid;
+            return this;
+        }
+
+        public Builder resourceBlob(final boolean resourceBlob)
+        {
+            this.resourceBlob = resourceBlob;
+            return this;
+        }
+
+        /**
+         * @throws IllegalArgumentException naming the first value out of range.
+         */
+        public GpuOptions build()
+        {
+            return new GpuOptions(maxOutputs, maxHostMem, edid, defaultWidth, defaultHeight, resourceUuid,
+                resourceBlob);
+        }
+    }
+}
