@@ -338,7 +338,9 @@ public final class VhostUserBackend implements AutoCloseable
         final long unknown = features & ~offeredFeatures;
         if (unknown != 0)
         {
-            LOG.log(Level.WARNING, name + ": SET_FEATURES has bits never offered, ignoring them: 0x"
+            // QEMU passes on what the guest acked of QEMU's own offer (e.g. RING_RESET, bit 40): expected, not an
+            // error, but worth a line.
+            LOG.log(Level.INFO, name + ": SET_FEATURES has bits never offered, ignoring them: 0x"
                 + Long.toHexString(unknown));
         }
         ackedFeatures = features & offeredFeatures;
