@@ -5,9 +5,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntFunction;
+import java.util.function.Supplier;
 
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
+import io.jvhost.vhostuser.backend.VhostUserExtension;
 import picocli.CommandLine;
 
 /**
@@ -27,6 +29,19 @@ final class DeviceRunner
      */
     static int run(final CommandLine.Model.CommandSpec spec, final DaemonOptions options, final String type,
         final boolean alwaysSuffix, final IntFunction<VirtioDevice> devices)
+    {
+        return run(spec, options, type, alwaysSuffix, devices, i -> () -> null);
+    }
+
+    /**
+     * @param extensions for socket {@code i} (called after {@code devices} made its device): a supplier of one
+     *                   extension per connection (see {@link VhostUserDaemon#listen(String, VirtioDevice,
+     *                   Supplier, Path)}).
+     * @return the process exit code.
+     */
+    static int run(final CommandLine.Model.CommandSpec spec, final DaemonOptions options, final String type,
+        final boolean alwaysSuffix, final IntFunction<VirtioDevice> devices,
+        final IntFunction<Supplier<VhostUserExtension>> extensions)
     {
         if (options.printCapabilities)
         {
@@ -56,14 +71,16 @@ final class DeviceRunner
         {
             if (null != options.fd)
             {
-                daemons.add(VhostUserDaemon.inherit(type + "0", devices.apply(0), options.fd));
+                final VirtioDevice device = devices.apply(0);
+                daemons.add(VhostUserDaemon.inherit(type + "0", device, extensions.apply(0), options.fd));
             }
             else
             {
                 final List<Path> paths = options.socketPaths(alwaysSuffix);
                 for (int i = 0; i < paths.size(); i++)
                 {
-                    daemons.add(VhostUserDaemon.listen(type + i, devices.apply(i), paths.get(i)));
+                    final VirtioDevice device = devices.apply(i);
+                    daemons.add(VhostUserDaemon.listen(type + i, device, extensions.apply(i), paths.get(i)));
                 }
             }
         }

@@ -13,7 +13,9 @@ import java.util.List;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 
+import io.jvhost.os.Epoll;
 import io.jvhost.os.FdList;
+import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
 import io.jvhost.os.UnixSocket;
 import io.jvhost.vhostuser.frontend.FrontendException;
@@ -59,6 +61,7 @@ public final class QemuDisplayEmulator implements AutoCloseable
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
     private static final int HEADER = MessageHeader.LENGTH;
+    private static final int F_DUPFD_CLOEXEC = 1030;
     /** Refuse payloads beyond this (a 16384² UPDATE is 1 GiB): the stream is then unusable. */
     private static final long MAX_PAYLOAD = 1L << 30;
 
@@ -243,7 +246,9 @@ public final class QemuDisplayEmulator implements AutoCloseable
 
     private final String name;
     private final UnixSocket near;
-    private final UnixSocket far;
+    /** The back-end's end: a raw descriptor, closed without shutdown() (which would end the socket for the back-end
+     * too once it holds a copy). */
+    private final int far;
     private final long offeredFeatures;
     private final int maxOutputs;
     private final boolean keepTrace;
@@ -279,9 +284,13 @@ public final class QemuDisplayEmulator implements AutoCloseable
         this.messageDelayNanos = builder.messageDelay.toNanos();
         this.silent = builder.silent;
         this.keepTrace = builder.trace;
-        final UnixSocket[] pair = UnixSocket.pair();
-        this.near = pair[0];
-        this.far = pair[1];
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment fds = arena.allocate(8, 4);
+            LibC.socketpair(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0, fds);
+            this.near = UnixSocket.adopt(fds.get(ValueLayout.JAVA_INT, 0));
+            this.far = fds.get(ValueLayout.JAVA_INT, 4);
+        }
         this.thread = Thread.ofPlatform().daemon(true).name(name).unstarted(this::run);
     }
 
@@ -306,7 +315,7 @@ public final class QemuDisplayEmulator implements AutoCloseable
      */
     public int backendFd()
     {
-        return far.fd();
+        return far;
     }
 
     /**
@@ -315,8 +324,19 @@ public final class QemuDisplayEmulator implements AutoCloseable
      */
     public void sendSocket(final VhostUserFrontend frontend) throws FrontendException
     {
-        frontend.sendRaw(FrontendRequest.GPU_SET_SOCKET, MessageHeader.VERSION, null, new int[] {far.fd()});
+        frontend.sendRaw(FrontendRequest.GPU_SET_SOCKET, MessageHeader.VERSION, null, new int[] {far});
         releaseBackendEnd();
+    }
+
+    /**
+     * Hands the back-end's end to an in-process back-end: returns a duplicate the caller owns (close-on-exec) and
+     * closes this emulator's copy.
+     */
+    public int takeBackendFd() throws NativeException
+    {
+        final int fd = LibC.fcntl(far, F_DUPFD_CLOEXEC, 0);
+        releaseBackendEnd();
+        return fd;
     }
 
     /**
@@ -326,9 +346,13 @@ public final class QemuDisplayEmulator implements AutoCloseable
     {
         synchronized (lock)
         {
+            if (farHandedOut)
+            {
+                return;
+            }
             farHandedOut = true;
         }
-        far.close();
+        LibC.closeQuietly(far);
     }
 
     // ----------------------------------------------------------------------------------------------------------------
@@ -427,7 +451,7 @@ public final class QemuDisplayEmulator implements AutoCloseable
     }
 
     /**
-     * @return replies sent.
+     * @return replies sent (counted just before they are written).
      */
     public long replies()
     {
@@ -607,8 +631,10 @@ public final class QemuDisplayEmulator implements AutoCloseable
     private void run()
     {
         final FdList fds = new FdList();
-        try (Arena arena = Arena.ofConfined())
+        try (Arena arena = Arena.ofConfined();
+             Epoll epoll = Epoll.create(1))
         {
+            epoll.add(near.fd(), LibC.EPOLLIN, 0);
             final MemorySegment header = arena.allocate(HEADER, 8);
             final MemorySegment reply = arena.allocate(HEADER + GpuPayloads.EDID_REPLY_SIZE, 8);
             Arena payloadArena = Arena.ofConfined();
@@ -617,7 +643,7 @@ public final class QemuDisplayEmulator implements AutoCloseable
             {
                 while (true)
                 {
-                    if (!waitUntilReadable())
+                    if (!waitUntilReadable(epoll))
                     {
                         return;
                     }
@@ -676,44 +702,61 @@ public final class QemuDisplayEmulator implements AutoCloseable
     }
 
     /**
-     * Honours pause and delay before the next message.
+     * Waits until a message has begun to arrive while not paused, then honours the delay. Nothing is read before
+     * that, so {@link #pause()} takes effect at once between messages.
      *
      * @return false when closed.
      */
-    private boolean waitUntilReadable()
+    private boolean waitUntilReadable(final Epoll epoll) throws NativeException
     {
-        final long delay;
-        synchronized (lock)
+        while (true)
         {
-            while (paused && !closed)
+            synchronized (lock)
+            {
+                while (paused && !closed)
+                {
+                    try
+                    {
+                        lock.wait();
+                    }
+                    catch (final InterruptedException e)
+                    {
+                        return false;
+                    }
+                }
+                if (closed)
+                {
+                    return false;
+                }
+            }
+            // Readable, end of stream or error: the read that follows tells which. close() shuts the socket down,
+            // which makes it readable.
+            if (epoll.await(100) == 0)
+            {
+                continue;
+            }
+            final long delay;
+            synchronized (lock)
+            {
+                if (paused)
+                {
+                    continue;
+                }
+                delay = messageDelayNanos;
+            }
+            if (delay > 0)
             {
                 try
                 {
-                    lock.wait();
+                    Thread.sleep(Duration.ofNanos(delay));
                 }
                 catch (final InterruptedException e)
                 {
                     return false;
                 }
             }
-            if (closed)
-            {
-                return false;
-            }
-            delay = messageDelayNanos;
+            return true;
         }
-        if (delay > 0)
-        {
-            try
-            {
-                Thread.sleep(Duration.ofNanos(delay));
-            }
-            catch (final InterruptedException e)
-            {
-                return false;
-            }
-        }
-        return true;
     }
 
     private void handle(final int request, final int flags, final int size, final int fdCount,
@@ -744,15 +787,15 @@ public final class QemuDisplayEmulator implements AutoCloseable
             {
                 replySize = handleLocked(request, id, size, payload, reply);
             }
+            if (replySize >= 0)
+            {
+                repliesSent++;
+            }
             lock.notifyAll();
         }
         if (replySize >= 0)
         {
             near.send(reply, 0, HEADER + (long)replySize, null, 0);
-            synchronized (lock)
-            {
-                repliesSent++;
-            }
         }
     }
 
@@ -1064,12 +1107,13 @@ public final class QemuDisplayEmulator implements AutoCloseable
             }
             closed = true;
             handedOut = farHandedOut;
+            farHandedOut = true;
             lock.notifyAll();
         }
         near.shutdown();
         if (!handedOut)
         {
-            far.close();
+            LibC.closeQuietly(far);
         }
         try
         {

@@ -1,0 +1,1410 @@
+package io.jvhost.vhostuser.gpu;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+
+import io.jvhost.device.gpu.DisplayMode;
+import io.jvhost.device.gpu.GpuDisplay;
+import io.jvhost.device.gpu.PixelFormat;
+import io.jvhost.os.Epoll;
+import io.jvhost.os.Errno;
+import io.jvhost.os.EventFd;
+import io.jvhost.os.LibC;
+import io.jvhost.os.NativeException;
+import io.jvhost.os.UnixSocket;
+import io.jvhost.vhostuser.protocol.Message;
+import io.jvhost.vhostuser.protocol.MessageHeader;
+import io.jvhost.vhostuser.protocol.VhostUserConnection;
+import io.jvhost.vhostuser.protocol.gpu.GpuPayloads;
+import io.jvhost.vhostuser.protocol.gpu.GpuProtocolFeature;
+import io.jvhost.vhostuser.protocol.gpu.GpuRequest;
+
+/**
+ * QEMU's display, reached over the vhost-user-gpu socket QEMU hands the back-end with {@code GPU_SET_SOCKET}.
+ * <p>
+ * <b>Nothing here ever blocks on the socket</b> (a stuck QEMU must not stall the GPU worker, and the vhost-user
+ * control thread must never wait for the display: QEMU may be waiting for that thread at the same moment). The
+ * {@link GpuDisplay} methods only record state under a short lock and wake a dedicated writer thread; a reader
+ * thread takes QEMU's replies. The writer sends with {@code MSG_DONTWAIT | MSG_NOSIGNAL} and waits for
+ * writability in epoll together with a wake-up eventfd, so {@link #close()} always stops it.
+ * <p>
+ * What the writer sends next, in priority order:
+ * <ol>
+ * <li>GET_PROTOCOL_FEATURES (first message), then SET_PROTOCOL_FEATURES once QEMU answered: EDID is kept when
+ * offered, DMABUF2 is never asked for (pixels travel in UPDATE messages).</li>
+ * <li>Requests (GET_DISPLAY_INFO, GET_EDID) in FIFO order, once the protocol features are known. Replies are matched
+ * to sent requests in order. QEMU silently drops GET_EDID for a scanout beyond its {@code max_outputs}, and an EDID
+ * reply does not name its scanout, so every GET_EDID is followed by a GET_PROTOCOL_FEATURES that QEMU always answers:
+ * its reply arriving first proves the GET_EDID was dropped (the callback gets null at once) and keeps the next
+ * EDID reply from being taken for it. Each request also has a deadline ({@link Builder#replyTimeout}) after which its
+ * callback gets null, so a silent QEMU cannot hang a guest command; late replies still match their place in line.</li>
+ * <li>SCANOUT for every scanout whose size changed: only the latest size is sent.</li>
+ * <li>Cursor: CURSOR_UPDATE for a newly defined image, then CURSOR_POS / CURSOR_POS_HIDE for the latest position.
+ * Per scanout only the latest image and the latest position are kept.</li>
+ * <li>Pixels, coalesced: each scanout has a BGRX shadow framebuffer that {@link #updateScanout} converts the
+ * rectangle into, and one dirty rectangle (the union of what changed). The writer sends the dirty rectangle from the
+ * shadow as UPDATE messages of at most {@link Builder#maxUpdateBytes} each (horizontal bands), so a slow QEMU gets
+ * fewer, fresher updates, the latest pixels always win, and a request or cursor move can overtake a large frame.
+ * QEMU reads each UPDATE synchronously in its main loop, which bands also keep short.</li>
+ * </ol>
+ * An UPDATE for a scanout is only ever sent after that scanout's SCANOUT (QEMU dereferences a NULL surface
+ * otherwise), and a SCANOUT discards the scanout's dirty state and clears its shadow, as QEMU's new surface starts
+ * blank: QEMU's surface equals the shadow wherever an UPDATE was sent.
+ * <p>
+ * Steady state allocates nothing: the shadow is allocated when a scanout changes size, the writer's send buffer
+ * when the largest band grows, and the control buffer once.
+ * <p>
+ * When QEMU closes the socket (guest reset, VM stop, QEMU exit) or a send or receive fails, every pending request
+ * completes with null, later calls do nothing (requests return false), and the {@link Builder#onGone} listener runs
+ * once on its own thread. Request callbacks run on the reader thread (replies), the writer thread (timeouts) or the
+ * thread that closes the display: they must not block.
+ */
+public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
+{
+    private static final System.Logger LOG = System.getLogger(VhostUserGpuDisplay.class.getName());
+
+    /** How long a request may wait for QEMU's reply: below the 5 s a Linux guest waits for display info. */
+    public static final Duration DEFAULT_REPLY_TIMEOUT = Duration.ofSeconds(3);
+    /** Default largest UPDATE payload: 1 MiB (a 1920-pixel-wide band of 136 rows). */
+    public static final int DEFAULT_MAX_UPDATE_BYTES = 1 << 20;
+    /** Requests queued or awaiting a reply, at most; more are refused. */
+    public static final int MAX_OUTSTANDING_REQUESTS = 64;
+    /** Largest scanout width or height accepted. */
+    public static final int MAX_DIMENSION = 16384;
+
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
+    private static final int HEADER = MessageHeader.LENGTH;
+    private static final int MAX_REPLY_PAYLOAD = 4096;
+    private static final int UPDATE_PREFIX = HEADER + GpuPayloads.UPDATE_HEADER_SIZE;
+    private static final long TOKEN_WAKE = 1;
+    private static final long TOKEN_SOCKET = 2;
+    private static final int MAX_WAIT_MS = 1000;
+    private static final long JOIN_MS = 5000;
+
+    /**
+     * Options; {@link #start()} starts the display.
+     */
+    public static final class Builder
+    {
+        private final UnixSocket socket;
+        private String name = "gpu";
+        private Consumer<VhostUserGpuDisplay> onGone;
+        private Duration replyTimeout = DEFAULT_REPLY_TIMEOUT;
+        private int maxUpdateBytes = DEFAULT_MAX_UPDATE_BYTES;
+
+        private Builder(final UnixSocket socket)
+        {
+            this.socket = Objects.requireNonNull(socket, "socket");
+        }
+
+        /**
+         * For logs and thread names, e.g. {@code gpu0}.
+         */
+        public Builder name(final String displayName)
+        {
+            this.name = Objects.requireNonNull(displayName, "name");
+            return this;
+        }
+
+        /**
+         * Called once with the display, on a thread of its own, when QEMU closed the socket or it failed (not after
+         * {@link #close()}).
+         */
+        public Builder onGone(final Consumer<VhostUserGpuDisplay> listener)
+        {
+            this.onGone = listener;
+            return this;
+        }
+
+        /**
+         * How long a request may wait for its reply before its callback gets null. Default {@link
+         * #DEFAULT_REPLY_TIMEOUT}.
+         */
+        public Builder replyTimeout(final Duration timeout)
+        {
+            if (timeout.isNegative() || timeout.isZero())
+            {
+                throw new IllegalArgumentException("reply timeout must be positive, got " + timeout);
+            }
+            this.replyTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * The largest UPDATE payload (pixels) sent in one message; a larger dirty rectangle goes as several bands.
+         * A single row is always sent whole. Default {@link #DEFAULT_MAX_UPDATE_BYTES}.
+         */
+        public Builder maxUpdateBytes(final int bytes)
+        {
+            if (bytes < 4)
+            {
+                throw new IllegalArgumentException("maxUpdateBytes must be at least 4, got " + bytes);
+            }
+            this.maxUpdateBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Starts the reader and writer threads; the display owns the socket from now on (also when this fails).
+         */
+        public VhostUserGpuDisplay start() throws NativeException
+        {
+            final VhostUserGpuDisplay display;
+            try
+            {
+                display = new VhostUserGpuDisplay(this);
+            }
+            catch (final NativeException | RuntimeException e)
+            {
+                socket.close();
+                throw e;
+            }
+            display.writer.start();
+            display.reader.start();
+            return display;
+        }
+    }
+
+    /**
+     * A request waiting to be sent or answered.
+     */
+    private static final class Pending
+    {
+        final int request;
+        final int scanout;
+        final Consumer<?> done;
+        final long deadline;
+        /** A GET_PROTOCOL_FEATURES sent only as a marker after a GET_EDID: its answer is not used. */
+        final boolean sync;
+        boolean expired;
+
+        Pending(final int request, final int scanout, final Consumer<?> done, final long deadline, final boolean sync)
+        {
+            this.request = request;
+            this.scanout = scanout;
+            this.done = done;
+            this.deadline = deadline;
+            this.sync = sync;
+        }
+    }
+
+    /**
+     * One scanout's state; guarded by {@link #lock}.
+     */
+    private static final class Scanout
+    {
+        final int id;
+        int width;
+        int height;
+        /** A SCANOUT with the current size must be sent. */
+        boolean scanoutPending;
+        /** The SCANOUT for the current size is in the stream: UPDATEs may follow. */
+        boolean announced;
+        Arena shadowArena;
+        MemorySegment shadow;
+        long shadowCapacity;
+        int dirtyX0;
+        int dirtyY0;
+        int dirtyX1;
+        int dirtyY1;
+        MemorySegment cursorImage;
+        boolean cursorImagePending;
+        int cursorX;
+        int cursorY;
+        int hotX;
+        int hotY;
+        boolean movePending;
+        int moveX;
+        int moveY;
+        boolean moveVisible;
+
+        Scanout(final int id)
+        {
+            this.id = id;
+        }
+
+        boolean hasDirty()
+        {
+            return dirtyX1 > dirtyX0 && dirtyY1 > dirtyY0;
+        }
+
+        void clearDirty()
+        {
+            dirtyX0 = 0;
+            dirtyY0 = 0;
+            dirtyX1 = 0;
+            dirtyY1 = 0;
+        }
+
+        void addDirty(final int x0, final int y0, final int x1, final int y1)
+        {
+            if (!hasDirty())
+            {
+                dirtyX0 = x0;
+                dirtyY0 = y0;
+                dirtyX1 = x1;
+                dirtyY1 = y1;
+            }
+            else
+            {
+                dirtyX0 = Math.min(dirtyX0, x0);
+                dirtyY0 = Math.min(dirtyY0, y0);
+                dirtyX1 = Math.max(dirtyX1, x1);
+                dirtyY1 = Math.max(dirtyY1, y1);
+            }
+        }
+
+        void freeShadow()
+        {
+            if (null != shadowArena)
+            {
+                shadowArena.close();
+                shadowArena = null;
+                shadow = null;
+                shadowCapacity = 0;
+            }
+        }
+    }
+
+    private final String name;
+    private final UnixSocket socket;
+    private final int fd;
+    private final Consumer<VhostUserGpuDisplay> onGone;
+    private final long replyTimeoutNanos;
+    private final int maxUpdateBytes;
+    private final EventFd wake;
+    private final Epoll epoll;
+    private final Thread writer;
+    private final Thread reader;
+    private final AtomicBoolean writerSleeping = new AtomicBoolean();
+
+    private final Object lock = new Object();
+    private final Arena cursorArena = Arena.ofShared();
+    private final Scanout[] scanouts = new Scanout[GpuPayloads.MAX_SCANOUTS];
+    private final ArrayDeque<Pending> queued = new ArrayDeque<>();
+    private final ArrayDeque<Pending> awaiting = new ArrayDeque<>();
+    private boolean featuresRequested;
+    private boolean syncPending;
+    private boolean featuresKnown;
+    private boolean setFeaturesPending;
+    private long offeredFeatures;
+    private long negotiatedFeatures;
+    private boolean gone;
+    private boolean closed;
+    private int nextPixelScanout;
+    private long droppedUpdates;
+
+    // Writer thread only.
+    private final ArrayList<Pending> writerCompletions = new ArrayList<>();
+    private MemorySegment control;
+    private Arena pixelArena;
+    private MemorySegment pixels;
+    private MemorySegment out;
+    private MemorySegment sendMsg;
+    private MemorySegment sendIov;
+    private boolean socketWatched;
+
+    private final long[] sentByRequest = new long[GpuRequest.MAX_ID + 1];
+    private volatile long messagesSent;
+    private volatile long bytesSent;
+
+    private VhostUserGpuDisplay(final Builder builder) throws NativeException
+    {
+        this.name = builder.name;
+        this.socket = builder.socket;
+        this.fd = socket.fd();
+        this.onGone = builder.onGone;
+        this.replyTimeoutNanos = builder.replyTimeout.toNanos();
+        this.maxUpdateBytes = builder.maxUpdateBytes;
+        this.wake = EventFd.create();
+        try
+        {
+            this.epoll = Epoll.create(4);
+            epoll.add(wake.fd(), LibC.EPOLLIN, TOKEN_WAKE);
+        }
+        catch (final NativeException | RuntimeException e)
+        {
+            wake.close();
+            throw e;
+        }
+        this.writer = Thread.ofPlatform().daemon(true).name(name + "-display-writer").unstarted(this::writerLoop);
+        this.reader = Thread.ofPlatform().daemon(true).name(name + "-display-reader").unstarted(this::readerLoop);
+    }
+
+    /**
+     * @param socket the display socket QEMU sent with GPU_SET_SOCKET; the display owns it.
+     */
+    public static Builder builder(final UnixSocket socket)
+    {
+        return new Builder(socket);
+    }
+
+    // ----------------------------------------------------------------------------------------------------------------
+    // GpuDisplay: any thread, never blocks on the socket.
+
+    /**
+     * Queues GET_DISPLAY_INFO; {@code done} gets the 16 modes QEMU reports, or null on timeout or when the socket
+     * went away.
+     *
+     * @return false when the display is closed or gone, or too many requests are outstanding.
+     */
+    @Override
+    public boolean requestDisplayInfo(final Consumer<DisplayMode[]> done)
+    {
+        Objects.requireNonNull(done, "done");
+        return submit(GpuRequest.GET_DISPLAY_INFO, -1, done);
+    }
+
+    /**
+     * Queues GET_EDID for {@code scanout}; {@code done} gets the EDID bytes, or null on timeout, when the socket went
+     * away, or when QEMU turns out not to offer the EDID protocol feature (requests made before QEMU answered
+     * GET_PROTOCOL_FEATURES).
+     *
+     * @return false when QEMU does not offer the EDID protocol feature, {@code scanout} is outside 0..15, the display
+     *     is closed or gone, or too many requests are outstanding.
+     */
+    @Override
+    public boolean requestEdid(final int scanout, final Consumer<byte[]> done)
+    {
+        Objects.requireNonNull(done, "done");
+        if (scanout < 0 || scanout >= GpuPayloads.MAX_SCANOUTS)
+        {
+            LOG.log(Level.WARNING, name + ": GET_EDID for invalid scanout " + scanout + " not sent");
+            return false;
+        }
+        return submit(GpuRequest.GET_EDID, scanout, done);
+    }
+
+    private boolean submit(final int request, final int scanout, final Consumer<?> done)
+    {
+        synchronized (lock)
+        {
+            if (closed || gone)
+            {
+                return false;
+            }
+            if (request == GpuRequest.GET_EDID && featuresKnown
+                && !GpuProtocolFeature.has(negotiatedFeatures, GpuProtocolFeature.EDID))
+            {
+                return false;
+            }
+            if (queued.size() + awaiting.size() >= MAX_OUTSTANDING_REQUESTS)
+            {
+                LOG.log(Level.WARNING, name + ": " + GpuRequest.name(request) + " refused: "
+                    + MAX_OUTSTANDING_REQUESTS + " requests already outstanding (QEMU is not answering)");
+                return false;
+            }
+            queued.add(new Pending(request, scanout, done, System.nanoTime() + replyTimeoutNanos, false));
+        }
+        wakeWriter();
+        return true;
+    }
+
+    @Override
+    public void setScanout(final int scanout, final int width, final int height)
+    {
+        if (scanout < 0 || scanout >= GpuPayloads.MAX_SCANOUTS || width < 0 || height < 0 || width > MAX_DIMENSION
+            || height > MAX_DIMENSION)
+        {
+            LOG.log(Level.WARNING, name + ": setScanout ignored: scanout=" + scanout + ", " + width + "x" + height
+                + " (scanouts 0.." + (GpuPayloads.MAX_SCANOUTS - 1) + ", at most " + MAX_DIMENSION + " a side)");
+            return;
+        }
+        final boolean disable = width == 0 || height == 0;
+        synchronized (lock)
+        {
+            if (closed || gone)
+            {
+                return;
+            }
+            final Scanout s = scanoutLocked(scanout);
+            s.width = disable ? 0 : width;
+            s.height = disable ? 0 : height;
+            s.scanoutPending = true;
+            s.announced = false;
+            s.clearDirty();
+            if (!disable)
+            {
+                final long bytes = 4L * width * height;
+                if (s.shadowCapacity < bytes)
+                {
+                    s.freeShadow();
+                    Arena arena = Arena.ofShared();
+                    try
+                    {
+                        s.shadow = arena.allocate(bytes, 64);
+                    }
+                    catch (final OutOfMemoryError e)
+                    {
+                        arena.close();
+                        s.width = 0;
+                        s.height = 0;
+                        LOG.log(Level.ERROR, name + ": no memory for a " + width + "x" + height + " shadow of scanout "
+                            + scanout + " (" + bytes + " bytes); showing it disabled");
+                        arena = null;
+                    }
+                    if (null != arena)
+                    {
+                        s.shadowArena = arena;
+                        s.shadowCapacity = bytes;
+                    }
+                }
+                else
+                {
+                    // QEMU's new surface starts blank: so does the shadow.
+                    s.shadow.asSlice(0, bytes).fill((byte)0);
+                }
+            }
+        }
+        wakeWriter();
+    }
+
+    @Override
+    public void updateScanout(final int scanout, final int x, final int y, final int width, final int height,
+        final MemorySegment src, final long offset, final int stride, final PixelFormat format)
+    {
+        if (scanout < 0 || scanout >= GpuPayloads.MAX_SCANOUTS || width <= 0 || height <= 0)
+        {
+            return;
+        }
+        synchronized (lock)
+        {
+            if (closed || gone)
+            {
+                return;
+            }
+            final Scanout s = scanouts[scanout];
+            if (null == s || s.width == 0)
+            {
+                droppedUpdates++;
+                return;
+            }
+            final int x0 = Math.max(x, 0);
+            final int y0 = Math.max(y, 0);
+            final int x1 = (int)Math.min((long)x + width, s.width);
+            final int y1 = (int)Math.min((long)y + height, s.height);
+            if (x1 <= x0 || y1 <= y0)
+            {
+                droppedUpdates++;
+                return;
+            }
+            final int columns = x1 - x0;
+            final long shadowStride = 4L * s.width;
+            long from = offset + (long)(y0 - y) * stride + 4L * (x0 - x);
+            long to = y0 * shadowStride + 4L * x0;
+            for (int row = y0; row < y1; row++)
+            {
+                format.toBgrx(src, from, s.shadow, to, columns);
+                from += stride;
+                to += shadowStride;
+            }
+            s.addDirty(x0, y0, x1, y1);
+        }
+        wakeWriter();
+    }
+
+    @Override
+    public void defineCursor(final int scanout, final int x, final int y, final int hotX, final int hotY,
+        final MemorySegment argb64x64)
+    {
+        if (scanout < 0 || scanout >= GpuPayloads.MAX_SCANOUTS)
+        {
+            return;
+        }
+        synchronized (lock)
+        {
+            if (closed || gone)
+            {
+                return;
+            }
+            final Scanout s = scanoutLocked(scanout);
+            if (null == s.cursorImage)
+            {
+                s.cursorImage = cursorArena.allocate(GpuPayloads.CURSOR_DATA_SIZE, 8);
+            }
+            MemorySegment.copy(argb64x64, 0, s.cursorImage, 0, GpuPayloads.CURSOR_DATA_SIZE);
+            s.cursorX = x;
+            s.cursorY = y;
+            s.hotX = hotX;
+            s.hotY = hotY;
+            s.cursorImagePending = true;
+            // The new image is shown at its own position: an older move is superseded.
+            s.movePending = false;
+        }
+        wakeWriter();
+    }
+
+    @Override
+    public void moveCursor(final int scanout, final int x, final int y, final boolean visible)
+    {
+        if (scanout < 0 || scanout >= GpuPayloads.MAX_SCANOUTS)
+        {
+            return;
+        }
+        synchronized (lock)
+        {
+            if (closed || gone)
+            {
+                return;
+            }
+            final Scanout s = scanoutLocked(scanout);
+            s.movePending = true;
+            s.moveX = x;
+            s.moveY = y;
+            s.moveVisible = visible;
+        }
+        wakeWriter();
+    }
+
+    private Scanout scanoutLocked(final int scanout)
+    {
+        Scanout s = scanouts[scanout];
+        if (null == s)
+        {
+            s = new Scanout(scanout);
+            scanouts[scanout] = s;
+        }
+        return s;
+    }
+
+    private void wakeWriter()
+    {
+        if (writerSleeping.get() && writerSleeping.compareAndSet(true, false))
+        {
+            wake.signal();
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------------------------
+    // State for logs, tests and benchmarks.
+
+    /**
+     * @return the protocol features negotiated with QEMU, or -1 until QEMU answered GET_PROTOCOL_FEATURES.
+     */
+    public long protocolFeatures()
+    {
+        synchronized (lock)
+        {
+            return featuresKnown ? negotiatedFeatures : -1;
+        }
+    }
+
+    /**
+     * @return the protocol features QEMU offered, or -1 until it answered.
+     */
+    public long offeredProtocolFeatures()
+    {
+        synchronized (lock)
+        {
+            return featuresKnown ? offeredFeatures : -1;
+        }
+    }
+
+    /**
+     * @return true once QEMU closed the socket or it failed.
+     */
+    public boolean isGone()
+    {
+        synchronized (lock)
+        {
+            return gone;
+        }
+    }
+
+    /**
+     * @return messages fully handed to the socket.
+     */
+    public long messagesSent()
+    {
+        return messagesSent;
+    }
+
+    /**
+     * @return messages of type {@code request} fully handed to the socket.
+     */
+    public long messagesSent(final int request)
+    {
+        synchronized (sentByRequest)
+        {
+            return request >= 0 && request < sentByRequest.length ? sentByRequest[request] : 0;
+        }
+    }
+
+    /**
+     * @return bytes (headers included) handed to the socket.
+     */
+    public long bytesSent()
+    {
+        return bytesSent;
+    }
+
+    /**
+     * @return updates dropped because their scanout was not set or they lay outside it.
+     */
+    public long droppedUpdates()
+    {
+        synchronized (lock)
+        {
+            return droppedUpdates;
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------------------------
+    // Writer thread.
+
+    private void writerLoop()
+    {
+        try (Arena arena = Arena.ofConfined())
+        {
+            control = arena.allocate(HEADER + GpuPayloads.CURSOR_UPDATE_SIZE, 8);
+            sendMsg = arena.allocate(56, 8);
+            sendIov = arena.allocate(16, 8);
+            while (true)
+            {
+                final long length;
+                final long waitMs;
+                synchronized (lock)
+                {
+                    if (closed || gone)
+                    {
+                        break;
+                    }
+                    expireLocked(System.nanoTime());
+                    length = composeLocked();
+                    waitMs = length == 0 ? waitMillisLocked() : 0;
+                    if (length == 0)
+                    {
+                        writerSleeping.set(true);
+                    }
+                }
+                completeAll(writerCompletions, null);
+                if (length == 0)
+                {
+                    epoll.await((int)waitMs);
+                    writerSleeping.set(false);
+                    wake.drain();
+                    continue;
+                }
+                if (!sendFully(out, length))
+                {
+                    break;
+                }
+            }
+        }
+        catch (final RuntimeException | NativeException e)
+        {
+            if (!isClosed())
+            {
+                LOG.log(Level.ERROR, name + ": display writer failed: " + e, e);
+                gone("writer failed: " + e);
+            }
+        }
+        finally
+        {
+            if (null != pixelArena)
+            {
+                pixelArena.close();
+                pixelArena = null;
+            }
+        }
+    }
+
+    private boolean isClosed()
+    {
+        synchronized (lock)
+        {
+            return closed;
+        }
+    }
+
+    /**
+     * @return the length of the next message, composed into {@link #out}, or 0 when there is nothing to send.
+     */
+    private long composeLocked()
+    {
+        if (!featuresRequested)
+        {
+            featuresRequested = true;
+            awaiting.add(new Pending(GpuRequest.GET_PROTOCOL_FEATURES, -1, null,
+                System.nanoTime() + replyTimeoutNanos, false));
+            return controlHeader(GpuRequest.GET_PROTOCOL_FEATURES, 0);
+        }
+        if (syncPending)
+        {
+            // QEMU silently drops GET_EDID for a scanout >= its max_outputs, and EDID replies do not name their
+            // scanout: a request QEMU always answers right behind each GET_EDID tells a dropped one from a slow one.
+            syncPending = false;
+            awaiting.add(new Pending(GpuRequest.GET_PROTOCOL_FEATURES, -1, null,
+                System.nanoTime() + replyTimeoutNanos, true));
+            return controlHeader(GpuRequest.GET_PROTOCOL_FEATURES, 0);
+        }
+        if (setFeaturesPending)
+        {
+            setFeaturesPending = false;
+            control.set(U64, HEADER, negotiatedFeatures);
+            return controlHeader(GpuRequest.SET_PROTOCOL_FEATURES, GpuPayloads.U64_SIZE);
+        }
+        final boolean edid = GpuProtocolFeature.has(negotiatedFeatures, GpuProtocolFeature.EDID);
+        while (featuresKnown && !queued.isEmpty())
+        {
+            final Pending p = queued.poll();
+            if (p.request == GpuRequest.GET_EDID && !edid)
+            {
+                writerCompletions.add(p);
+                continue;
+            }
+            awaiting.add(p);
+            if (p.request == GpuRequest.GET_EDID)
+            {
+                control.set(U32, HEADER + GpuPayloads.EDID_REQUEST_SCANOUT_ID, p.scanout);
+                syncPending = true;
+                return controlHeader(GpuRequest.GET_EDID, GpuPayloads.EDID_REQUEST_SIZE);
+            }
+            return controlHeader(p.request, 0);
+        }
+        for (final Scanout s : scanouts)
+        {
+            if (null != s && s.scanoutPending)
+            {
+                s.scanoutPending = false;
+                s.announced = true;
+                control.set(U32, HEADER + GpuPayloads.SCANOUT_SCANOUT_ID, s.id);
+                control.set(U32, HEADER + GpuPayloads.SCANOUT_WIDTH, s.width);
+                control.set(U32, HEADER + GpuPayloads.SCANOUT_HEIGHT, s.height);
+                return controlHeader(GpuRequest.SCANOUT, GpuPayloads.SCANOUT_SIZE);
+            }
+        }
+        for (final Scanout s : scanouts)
+        {
+            if (null == s)
+            {
+                continue;
+            }
+            if (s.cursorImagePending)
+            {
+                s.cursorImagePending = false;
+                putCursorPos(s.id, s.cursorX, s.cursorY);
+                control.set(U32, HEADER + GpuPayloads.CURSOR_UPDATE_HOT_X, s.hotX);
+                control.set(U32, HEADER + GpuPayloads.CURSOR_UPDATE_HOT_Y, s.hotY);
+                MemorySegment.copy(s.cursorImage, 0, control, HEADER + GpuPayloads.CURSOR_UPDATE_DATA,
+                    GpuPayloads.CURSOR_DATA_SIZE);
+                return controlHeader(GpuRequest.CURSOR_UPDATE, GpuPayloads.CURSOR_UPDATE_SIZE);
+            }
+            if (s.movePending)
+            {
+                s.movePending = false;
+                putCursorPos(s.id, s.moveX, s.moveY);
+                return controlHeader(s.moveVisible ? GpuRequest.CURSOR_POS : GpuRequest.CURSOR_POS_HIDE,
+                    GpuPayloads.CURSOR_POS_SIZE);
+            }
+        }
+        for (int k = 0; k < scanouts.length; k++)
+        {
+            final int i = (nextPixelScanout + k) % scanouts.length;
+            final Scanout s = scanouts[i];
+            if (null != s && s.announced && s.width > 0 && s.hasDirty())
+            {
+                nextPixelScanout = (i + 1) % scanouts.length;
+                return composeBandLocked(s);
+            }
+        }
+        return 0;
+    }
+
+    private void putCursorPos(final int scanout, final int x, final int y)
+    {
+        control.set(U32, HEADER + GpuPayloads.CURSOR_POS_SCANOUT_ID, scanout);
+        control.set(U32, HEADER + GpuPayloads.CURSOR_POS_X, x);
+        control.set(U32, HEADER + GpuPayloads.CURSOR_POS_Y, y);
+    }
+
+    private long controlHeader(final int request, final int size)
+    {
+        control.set(U32, MessageHeader.REQUEST_OFFSET, request);
+        control.set(U32, MessageHeader.FLAGS_OFFSET, GpuRequest.REQUEST_FLAGS);
+        control.set(U32, MessageHeader.SIZE_OFFSET, size);
+        out = control;
+        return HEADER + size;
+    }
+
+    /**
+     * Takes the top band of the scanout's dirty rectangle (as many whole rows as fit {@link #maxUpdateBytes}),
+     * copies it from the shadow and shrinks the dirty rectangle by it.
+     */
+    private long composeBandLocked(final Scanout s)
+    {
+        final int columns = s.dirtyX1 - s.dirtyX0;
+        final long rowBytes = 4L * columns;
+        final int rows = (int)Math.max(1, Math.min(s.dirtyY1 - s.dirtyY0, maxUpdateBytes / rowBytes));
+        final long payload = GpuPayloads.UPDATE_HEADER_SIZE + rowBytes * rows;
+        final long frameBytes = 4L * s.width * s.height;
+        ensurePixelCapacity(HEADER + payload, HEADER + GpuPayloads.UPDATE_HEADER_SIZE
+            + Math.min(frameBytes, Math.max(rowBytes, maxUpdateBytes)));
+        pixels.set(U32, MessageHeader.REQUEST_OFFSET, GpuRequest.UPDATE);
+        pixels.set(U32, MessageHeader.FLAGS_OFFSET, GpuRequest.REQUEST_FLAGS);
+        pixels.set(U32, MessageHeader.SIZE_OFFSET, (int)payload);
+        pixels.set(U32, HEADER + GpuPayloads.UPDATE_SCANOUT_ID, s.id);
+        pixels.set(U32, HEADER + GpuPayloads.UPDATE_X, s.dirtyX0);
+        pixels.set(U32, HEADER + GpuPayloads.UPDATE_Y, s.dirtyY0);
+        pixels.set(U32, HEADER + GpuPayloads.UPDATE_WIDTH, columns);
+        pixels.set(U32, HEADER + GpuPayloads.UPDATE_HEIGHT, rows);
+        final long shadowStride = 4L * s.width;
+        long from = s.dirtyY0 * shadowStride + 4L * s.dirtyX0;
+        if (columns == s.width)
+        {
+            MemorySegment.copy(s.shadow, from, pixels, UPDATE_PREFIX, rowBytes * rows);
+        }
+        else
+        {
+            long to = UPDATE_PREFIX;
+            for (int row = 0; row < rows; row++)
+            {
+                MemorySegment.copy(s.shadow, from, pixels, to, rowBytes);
+                from += shadowStride;
+                to += rowBytes;
+            }
+        }
+        s.dirtyY0 += rows;
+        if (s.dirtyY0 >= s.dirtyY1)
+        {
+            s.clearDirty();
+        }
+        out = pixels;
+        return HEADER + payload;
+    }
+
+    private void ensurePixelCapacity(final long needed, final long preferred)
+    {
+        if (null != pixels && pixels.byteSize() >= needed)
+        {
+            return;
+        }
+        if (null != pixelArena)
+        {
+            pixelArena.close();
+        }
+        pixelArena = Arena.ofConfined();
+        pixels = pixelArena.allocate(Math.max(needed, preferred), 64);
+    }
+
+    /**
+     * Times out requests: queued ones are dropped, sent ones stay in line (so later replies still match in order)
+     * with their callback completed now.
+     */
+    private void expireLocked(final long now)
+    {
+        if (!queued.isEmpty())
+        {
+            for (final Iterator<Pending> it = queued.iterator(); it.hasNext(); )
+            {
+                final Pending p = it.next();
+                if (now - p.deadline >= 0)
+                {
+                    LOG.log(Level.WARNING, name + ": " + GpuRequest.name(p.request) + " not sent within "
+                        + replyTimeoutNanos / 1_000_000 + " ms; answering without QEMU");
+                    writerCompletions.add(p);
+                    it.remove();
+                }
+            }
+        }
+        if (awaiting.isEmpty())
+        {
+            return;
+        }
+        for (final Pending p : awaiting)
+        {
+            if (!p.expired && now - p.deadline >= 0)
+            {
+                p.expired = true;
+                if (p.sync)
+                {
+                    continue;
+                }
+                LOG.log(Level.WARNING, name + ": QEMU did not answer " + GpuRequest.name(p.request) + " within "
+                    + replyTimeoutNanos / 1_000_000 + " ms" + (p.request == GpuRequest.GET_PROTOCOL_FEATURES
+                    ? "; continuing without protocol features" : "; answering without QEMU"));
+                if (p.request == GpuRequest.GET_PROTOCOL_FEATURES)
+                {
+                    featuresKnown = true;
+                    offeredFeatures = 0;
+                    negotiatedFeatures = 0;
+                    setFeaturesPending = true;
+                }
+                else
+                {
+                    writerCompletions.add(p);
+                }
+            }
+        }
+    }
+
+    private long waitMillisLocked()
+    {
+        if (queued.isEmpty() && awaiting.isEmpty())
+        {
+            return -1;
+        }
+        long next = Long.MAX_VALUE;
+        final long now = System.nanoTime();
+        for (final Pending p : queued)
+        {
+            next = Math.min(next, p.deadline - now);
+        }
+        for (final Pending p : awaiting)
+        {
+            if (!p.expired)
+            {
+                next = Math.min(next, p.deadline - now);
+            }
+        }
+        if (next == Long.MAX_VALUE)
+        {
+            return -1;
+        }
+        return Math.max(1, Math.min(MAX_WAIT_MS, (next + 999_999) / 1_000_000));
+    }
+
+    /**
+     * Writes the whole message, waiting for room without blocking in the kernel.
+     *
+     * @return false when the display closed or the socket failed.
+     */
+    private boolean sendFully(final MemorySegment buffer, final long length) throws NativeException
+    {
+        long sent = 0;
+        while (sent < length)
+        {
+            sendIov.set(ValueLayout.JAVA_LONG, 0, buffer.address() + sent);
+            sendIov.set(ValueLayout.JAVA_LONG, 8, length - sent);
+            sendMsg.fill((byte)0);
+            sendMsg.set(ValueLayout.JAVA_LONG, 16, sendIov.address());
+            sendMsg.set(ValueLayout.JAVA_LONG, 24, 1L);
+            final long n = LibC.sendmsgRaw(fd, sendMsg, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+            if (n >= 0)
+            {
+                sent += n;
+                continue;
+            }
+            final int errno = (int)-n;
+            if (errno == Errno.EINTR)
+            {
+                continue;
+            }
+            if (errno != Errno.EAGAIN)
+            {
+                gone("send failed: " + Errno.name(errno) + " after " + sent + " of " + length + " bytes of "
+                    + GpuRequest.name(buffer.get(U32, MessageHeader.REQUEST_OFFSET)));
+                return false;
+            }
+            if (!awaitWritable())
+            {
+                return false;
+            }
+        }
+        if (socketWatched)
+        {
+            epoll.remove(fd);
+            socketWatched = false;
+        }
+        final int request = buffer.get(U32, MessageHeader.REQUEST_OFFSET);
+        synchronized (sentByRequest)
+        {
+            sentByRequest[request]++;
+        }
+        messagesSent = messagesSent + 1;
+        bytesSent = bytesSent + length;
+        return true;
+    }
+
+    /**
+     * QEMU is not reading: wait until it does, the display closes, or a request times out meanwhile.
+     *
+     * @return false when the display closed or went away.
+     */
+    private boolean awaitWritable() throws NativeException
+    {
+        if (!socketWatched)
+        {
+            epoll.add(fd, LibC.EPOLLOUT, TOKEN_SOCKET);
+            socketWatched = true;
+        }
+        while (true)
+        {
+            final long waitMs;
+            synchronized (lock)
+            {
+                if (closed || gone)
+                {
+                    return false;
+                }
+                expireLocked(System.nanoTime());
+                final long w = waitMillisLocked();
+                waitMs = w < 0 ? MAX_WAIT_MS : w;
+            }
+            completeAll(writerCompletions, null);
+            final int ready = epoll.await((int)waitMs);
+            for (int i = 0; i < ready; i++)
+            {
+                if (epoll.token(i) == TOKEN_SOCKET)
+                {
+                    return true;
+                }
+                wake.drain();
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------------------------
+    // Reader thread.
+
+    private void readerLoop()
+    {
+        final Message msg = new Message(MAX_REPLY_PAYLOAD);
+        final VhostUserConnection connection = new VhostUserConnection(socket, false);
+        try
+        {
+            while (true)
+            {
+                final boolean got = connection.receive(msg);
+                final int fds = msg.fds().count();
+                msg.fds().closeRemaining();
+                if (!got)
+                {
+                    gone("QEMU closed the display socket");
+                    return;
+                }
+                if (fds > 0)
+                {
+                    LOG.log(Level.WARNING, name + ": closed " + fds + " unexpected descriptors that came with "
+                        + GpuRequest.name(msg.request()));
+                }
+                onMessage(msg);
+            }
+        }
+        catch (final IOException e)
+        {
+            gone("receive failed: " + e.getMessage());
+        }
+        catch (final RuntimeException e)
+        {
+            if (!isClosed())
+            {
+                LOG.log(Level.ERROR, name + ": display reader failed: " + e, e);
+                gone("reader failed: " + e);
+            }
+        }
+    }
+
+    private void onMessage(final Message msg)
+    {
+        final int request = msg.request();
+        final int flags = msg.flags();
+        final int size = msg.size();
+        if ((flags & GpuRequest.REPLY_FLAGS) == 0)
+        {
+            LOG.log(Level.WARNING, name + ": QEMU sent request " + GpuRequest.name(request) + " (flags=0x"
+                + Integer.toHexString(flags) + ", size=" + size + ") on the display socket; ignored");
+            return;
+        }
+        if (flags != GpuRequest.REPLY_FLAGS)
+        {
+            LOG.log(Level.WARNING, name + ": reply " + GpuRequest.name(request) + " has flags 0x"
+                + Integer.toHexString(flags) + ", expected 0x4; accepted");
+        }
+        final Pending match;
+        final boolean expired;
+        List<Pending> skipped = null;
+        synchronized (lock)
+        {
+            // QEMU answers in order. The one request it may skip is GET_EDID (invalid scanout): a reply of another
+            // type while a GET_EDID heads the line means that GET_EDID was dropped.
+            Pending head = awaiting.peek();
+            while (null != head && head.request != request && head.request == GpuRequest.GET_EDID)
+            {
+                awaiting.poll();
+                if (!head.expired)
+                {
+                    if (null == skipped)
+                    {
+                        skipped = new ArrayList<>();
+                    }
+                    skipped.add(head);
+                }
+                head = awaiting.peek();
+            }
+            if (null == head || head.request != request)
+            {
+                match = null;
+                expired = false;
+            }
+            else
+            {
+                final Pending found = awaiting.poll();
+                match = found;
+                expired = found.expired || found.sync;
+                if (request == GpuRequest.GET_PROTOCOL_FEATURES && !expired)
+                {
+                    if (size != GpuPayloads.U64_SIZE)
+                    {
+                        LOG.log(Level.WARNING, name + ": GET_PROTOCOL_FEATURES reply has size " + size
+                            + ", expected 8; continuing without protocol features");
+                        offeredFeatures = 0;
+                    }
+                    else
+                    {
+                        offeredFeatures = msg.u64(0);
+                    }
+                    negotiatedFeatures = offeredFeatures & GpuProtocolFeature.bit(GpuProtocolFeature.EDID);
+                    featuresKnown = true;
+                    setFeaturesPending = true;
+                    LOG.log(Level.INFO, name + ": display protocol features offered 0x"
+                        + Long.toHexString(offeredFeatures) + ", using 0x" + Long.toHexString(negotiatedFeatures));
+                }
+            }
+        }
+        if (null != skipped)
+        {
+            for (final Pending p : skipped)
+            {
+                LOG.log(Level.WARNING, name + ": QEMU dropped GET_EDID for scanout " + p.scanout
+                    + " (beyond its max_outputs?); answering without QEMU");
+            }
+            completeAll(skipped, null);
+        }
+        if (null == match)
+        {
+            LOG.log(Level.WARNING, name + ": unexpected reply " + GpuRequest.name(request) + " (size=" + size
+                + "): not what the next outstanding request expects; ignored");
+            return;
+        }
+        if (match.sync)
+        {
+            return;
+        }
+        if (request == GpuRequest.GET_PROTOCOL_FEATURES)
+        {
+            wakeWriter();
+            return;
+        }
+        if (expired)
+        {
+            LOG.log(Level.INFO, name + ": late reply to " + GpuRequest.name(request) + " dropped");
+            return;
+        }
+        switch (request)
+        {
+            case GpuRequest.GET_DISPLAY_INFO -> complete(match, decodeDisplayInfo(msg));
+            case GpuRequest.GET_EDID -> complete(match, decodeEdid(msg));
+            default -> complete(match, null);
+        }
+    }
+
+    private DisplayMode[] decodeDisplayInfo(final Message msg)
+    {
+        if (msg.size() != GpuPayloads.DISPLAY_INFO_SIZE
+            || msg.u32(GpuPayloads.CTRL_HDR_TYPE) != GpuPayloads.RESP_OK_DISPLAY_INFO)
+        {
+            LOG.log(Level.WARNING, name + ": bad GET_DISPLAY_INFO reply: size=" + msg.size() + " (expected "
+                + GpuPayloads.DISPLAY_INFO_SIZE + "), type=0x" + Integer.toHexString(msg.u32(0)) + " (expected 0x"
+                + Integer.toHexString(GpuPayloads.RESP_OK_DISPLAY_INFO) + ")");
+            return null;
+        }
+        final DisplayMode[] modes = new DisplayMode[GpuPayloads.MAX_SCANOUTS];
+        for (int i = 0; i < modes.length; i++)
+        {
+            final int o = GpuPayloads.pmodeOffset(i);
+            modes[i] = new DisplayMode(msg.u32(o + GpuPayloads.PMODE_X), msg.u32(o + GpuPayloads.PMODE_Y),
+                msg.u32(o + GpuPayloads.PMODE_WIDTH), msg.u32(o + GpuPayloads.PMODE_HEIGHT),
+                msg.u32(o + GpuPayloads.PMODE_ENABLED) != 0);
+        }
+        return modes;
+    }
+
+    private byte[] decodeEdid(final Message msg)
+    {
+        final int size = msg.size() == GpuPayloads.EDID_REPLY_SIZE ? msg.u32(GpuPayloads.EDID_REPLY_SIZE_FIELD) : -1;
+        if (msg.size() != GpuPayloads.EDID_REPLY_SIZE || msg.u32(GpuPayloads.CTRL_HDR_TYPE) != GpuPayloads.RESP_OK_EDID
+            || size <= 0 || size > GpuPayloads.EDID_MAX_SIZE)
+        {
+            LOG.log(Level.WARNING, name + ": bad GET_EDID reply: size=" + msg.size() + " (expected "
+                + GpuPayloads.EDID_REPLY_SIZE + "), type=0x" + Integer.toHexString(msg.u32(0)) + ", edid size="
+                + size + " (expected 1.." + GpuPayloads.EDID_MAX_SIZE + ")");
+            return null;
+        }
+        return msg.payload(GpuPayloads.EDID_REPLY_DATA, size).toArray(ValueLayout.JAVA_BYTE);
+    }
+
+    @SuppressWarnings("unchecked")
+    private void complete(final Pending p, final Object value)
+    {
+        if (null == p.done)
+        {
+            return;
+        }
+        try
+        {
+            ((Consumer<Object>)p.done).accept(value);
+        }
+        catch (final RuntimeException e)
+        {
+            LOG.log(Level.ERROR, name + ": " + GpuRequest.name(p.request) + " callback failed: " + e, e);
+        }
+    }
+
+    private void completeAll(final List<Pending> list, final Object value)
+    {
+        if (list.isEmpty())
+        {
+            return;
+        }
+        for (int i = 0; i < list.size(); i++)
+        {
+            complete(list.get(i), value);
+        }
+        list.clear();
+    }
+
+    // ----------------------------------------------------------------------------------------------------------------
+    // End of life.
+
+    private List<Pending> drainPendingLocked()
+    {
+        final List<Pending> pending = new ArrayList<>();
+        pending.addAll(queued);
+        for (final Pending p : awaiting)
+        {
+            if (!p.expired)
+            {
+                pending.add(p);
+            }
+        }
+        queued.clear();
+        awaiting.clear();
+        return pending;
+    }
+
+    /**
+     * QEMU closed the socket or it failed: complete everything pending, stop both threads, tell the listener.
+     */
+    private void gone(final String reason)
+    {
+        final List<Pending> pending;
+        synchronized (lock)
+        {
+            if (gone || closed)
+            {
+                return;
+            }
+            gone = true;
+            pending = drainPendingLocked();
+        }
+        LOG.log(Level.INFO, name + ": display socket gone: " + reason);
+        wake.signal();
+        socket.shutdown();
+        completeAll(pending, null);
+        if (null != onGone)
+        {
+            Thread.ofPlatform().daemon(true).name(name + "-display-gone").start(() ->
+            {
+                try
+                {
+                    onGone.accept(this);
+                }
+                catch (final RuntimeException e)
+                {
+                    LOG.log(Level.ERROR, name + ": display-gone listener failed: " + e, e);
+                }
+            });
+        }
+    }
+
+    /**
+     * Stops both threads, completes pending requests with null and closes the socket. Idempotent; never waits for
+     * QEMU. Called on one of the display's own threads (from a callback), the release finishes on another thread.
+     */
+    @Override
+    public void close()
+    {
+        final List<Pending> pending;
+        synchronized (lock)
+        {
+            if (closed)
+            {
+                return;
+            }
+            closed = true;
+            pending = drainPendingLocked();
+        }
+        wake.signal();
+        socket.shutdown();
+        completeAll(pending, null);
+        final Thread current = Thread.currentThread();
+        if (current == writer || current == reader)
+        {
+            Thread.ofPlatform().daemon(true).name(name + "-display-close").start(this::release);
+        }
+        else
+        {
+            release();
+        }
+    }
+
+    private void release()
+    {
+        join(writer);
+        join(reader);
+        synchronized (lock)
+        {
+            for (final Scanout s : scanouts)
+            {
+                if (null != s)
+                {
+                    s.freeShadow();
+                    s.cursorImage = null;
+                }
+            }
+            cursorArena.close();
+        }
+        epoll.close();
+        wake.close();
+        socket.close();
+    }
+
+    private void join(final Thread thread)
+    {
+        if (thread.getState() == Thread.State.NEW)
+        {
+            return;
+        }
+        try
+        {
+            thread.join(JOIN_MS);
+            if (thread.isAlive())
+            {
+                LOG.log(Level.ERROR, name + ": " + thread.getName() + " did not stop within " + JOIN_MS + " ms");
+            }
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return "VhostUserGpuDisplay[" + name + ", fd=" + fd + "]";
+    }
+}
