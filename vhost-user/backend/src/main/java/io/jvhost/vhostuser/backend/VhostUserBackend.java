@@ -763,11 +763,10 @@ public final class VhostUserBackend implements AutoCloseable
         {
             throw new RequestException("status must fit in a byte, got 0x" + Integer.toHexString(value));
         }
+        // Only recorded. QEMU sends SET_STATUS 0 whenever it stops the device, also for a VM pause (stop/cont)
+        // after which the guest carries on with its resources: resetting here would lose them. A guest that really
+        // reset its device re-initialises the rings, which VirtioDevice.queueStarted reports as fresh.
         status = value;
-        if (value == 0)
-        {
-            device.reset();
-        }
     }
 
     private void setBackendReqFd() throws RequestException

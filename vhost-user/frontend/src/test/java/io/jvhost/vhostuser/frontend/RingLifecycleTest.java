@@ -143,7 +143,7 @@ class RingLifecycleTest
     }
 
     @Test
-    void statusFollowsTheDriverThroughStartAndStop() throws Exception
+    void statusFollowsTheDriverThroughStartAndStopWithoutResettingTheDevice() throws Exception
     {
         try (GuestRam ram = GuestRam.create(4L << 20, 1);
              VhostUserFrontend fe = backend.connect();
@@ -156,7 +156,8 @@ class RingLifecycleTest
             final long resets = backend.device().resets();
             session.stop();
             assertThat(fe.getStatus()).isZero();
-            assertThat(backend.device().resets()).isGreaterThan(resets);
+            // QEMU sends SET_STATUS 0 on every stop, VM pauses included: the device keeps its state.
+            assertThat(backend.device().resets()).isEqualTo(resets);
         }
     }
 
