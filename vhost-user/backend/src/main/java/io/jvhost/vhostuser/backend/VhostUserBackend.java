@@ -653,33 +653,26 @@ public final class VhostUserBackend implements AutoCloseable
 
     private void setVringCall() throws RequestException
     {
-        final long value = requireU64();
-        final Vring v = vring(vringFileIndex(value));
-        final EventFd call = takeVringFd(value);
-        v.lock.lock();
-        try
-        {
-            v.replaceCall(call);
-        }
-        finally
-        {
-            v.lock.unlock();
-        }
+        setVringFile(Vring::replaceCall);
     }
 
     private void setVringErr() throws RequestException
     {
+        setVringFile(Vring::replaceErr);
+    }
+
+    /**
+     * SET_VRING_CALL / SET_VRING_ERR: validates the vring file, then installs its eventfd (or none) under the lock.
+     */
+    private void setVringFile(final java.util.function.BiConsumer<Vring, EventFd> install) throws RequestException
+    {
         final long value = requireU64();
         final Vring v = vring(vringFileIndex(value));
-        final EventFd err = takeVringFd(value);
+        final EventFd fd = takeVringFd(value);
         v.lock.lock();
         try
         {
-            if (null != v.err)
-            {
-                v.err.close();
-            }
-            v.err = err;
+            install.accept(v, fd);
         }
         finally
         {

@@ -76,6 +76,18 @@ final class Vring
         }
     }
 
+    /**
+     * Installs a new error descriptor, closing the old one. Caller holds {@link #lock}.
+     */
+    void replaceErr(final EventFd next)
+    {
+        if (null != err)
+        {
+            err.close();
+        }
+        err = next;
+    }
+
     boolean runnable()
     {
         return started && enabled;
