@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "vhost-user device back-ends in Java. Each subcommand serves one device type on a vhost-user socket.",
-    subcommands = {RngCommand.class, GpuCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {RngCommand.class, GpuCommand.class, InputCommand.class, DemoCommand.class,
+        CommandLine.HelpCommand.class})
 public final class Main implements Runnable
 {
     @CommandLine.Spec

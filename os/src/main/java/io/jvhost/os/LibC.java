@@ -108,6 +108,10 @@ public final class LibC
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
         Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle UNLINK = downcall("unlink", JAVA_INT, ADDRESS);
+    private static final MethodHandle IOCTL = LINKER.downcallHandle(
+        LINKER.defaultLookup().findOrThrow("ioctl"),
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
+        Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle OPEN = LINKER.downcallHandle(
         LINKER.defaultLookup().findOrThrow("open"),
         FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
@@ -631,6 +635,19 @@ public final class LibC
     public static int fcntl(final int fd, final int cmd, final int arg) throws NativeException
     {
         return callInt(FCNTL, "fcntl", "fd=" + fd + ", cmd=" + cmd, fd, cmd, arg);
+    }
+
+    /**
+     * {@code ioctl(fd, request, arg)}: {@code int ioctl(int, unsigned long, ...)} with one variadic argument, a
+     * pointer (a buffer the kernel reads or fills) or, for requests that take a plain integer, that integer as an
+     * address ({@code MemorySegment.ofAddress(value)}). Cold path: the call boxes its arguments.
+     *
+     * @return the non-negative result (for many requests, the bytes the kernel copied).
+     * @throws NativeException naming the request in hex and the fd when the call fails.
+     */
+    public static int ioctl(final int fd, final long request, final MemorySegment arg) throws NativeException
+    {
+        return callInt(IOCTL, "ioctl", "fd=" + fd + ", request=0x" + Long.toHexString(request), fd, request, arg);
     }
 
     /**

@@ -189,7 +189,8 @@ public final class QemuVm implements AutoCloseable {
     /**
      * Waits for a serial console line in which {@code pattern} is found, and returns that line.
      * The search starts after the line the previous call matched (expect-style), so a sequence of
-     * calls follows the console in order; the incomplete last line is searched too. Fails the test,
+     * calls follows the console in order. Only complete lines are searched: a line still being printed could
+     * match a prefix of the pattern's intent (e.g. a number cut short). Fails the test,
      * with the last 40 console lines, on timeout or when QEMU exits first.
      */
     public String awaitSerial(Pattern pattern, Duration timeout) {
@@ -203,11 +204,6 @@ public final class QemuVm implements AutoCloseable {
                         cursor++;
                         return line;
                     }
-                }
-                if (!partial.isEmpty() && pattern.matcher(partial).find()) {
-                    String line = partial.toString();
-                    cursor = lines.size() + 1;
-                    return line;
                 }
                 if (serialClosed) {
                     awaitQuietly(process, Duration.ofSeconds(2));
