@@ -9,6 +9,7 @@
 #   guest  make sure the guest kernel, its modules and busybox are in the cache:
 #          ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest (nothing is installed into the host's /boot)
 #   tools  make sure the host tools the initramfs builder needs are there (cpio, kmod, ...)
+#   chromium  make sure Debian's chromium is installed (/usr/bin/chromium: the web console's browser test)
 #   all    all of the above
 # Sourced:   . scripts/setup.sh [subcommand]
 #   defines jvhost_setup_{jdk,qemu,guest,tools,all}; with a subcommand it runs it, and for `jdk`
@@ -237,19 +238,34 @@ jvhost_setup_guest() (
     jvhost_setup__say "guest kernel $kver and busybox are in $g"
 )
 
+# Debian's Chromium for the web console's end-to-end test (headless, driven over the DevTools protocol).
+# About 20 s on a fresh machine; nothing else is downloaded (no browser of a test tool's own).
+jvhost_setup_chromium() (
+    set -euo pipefail
+    [[ -x /usr/bin/chromium ]] && exit 0
+    if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        jvhost_setup__die "chromium is missing; install it (as root: apt-get install -y chromium) or the web console's browser test is skipped"
+    fi
+    jvhost_setup__say "installing chromium (for the web console's browser test)"
+    jvhost_setup__apt install -y chromium \
+        || { jvhost_setup__apt update; jvhost_setup__apt install -y chromium; }
+    [[ -x /usr/bin/chromium ]] || jvhost_setup__die "installed chromium but /usr/bin/chromium is missing; see /tmp/jvhost-apt.log"
+)
+
 jvhost_setup_all() (
     set -euo pipefail
     jvhost_setup_jdk >/dev/null
     jvhost_setup_tools
     jvhost_setup_qemu
     jvhost_setup_guest
+    jvhost_setup_chromium
 )
 
 jvhost_setup() {
     case "${1:-}" in
-        jdk|qemu|guest|tools|all) "jvhost_setup_$1" ;;
+        jdk|qemu|guest|tools|chromium|all) "jvhost_setup_$1" ;;
         -h|--help|help|'') sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" ;;
-        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, tools or all)" >&2; return 2 ;;
+        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, tools, chromium or all)" >&2; return 2 ;;
     esac
 }
 

@@ -1,5 +1,11 @@
 package io.jvhost.launcher;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -8,9 +14,15 @@ import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import io.jvhost.device.gpu.CompositeDisplay;
 import io.jvhost.device.gpu.GpuDevice;
 import io.jvhost.device.gpu.GpuOptions;
+import io.jvhost.device.input.InputDevice;
+import io.jvhost.device.input.VirtualProfile;
+import io.jvhost.display.DisplayServer;
+import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.gpu.GpuSocketExtension;
+import io.jvhost.vhostuser.gpu.VhostUserGpuDisplay;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -20,6 +32,12 @@ import picocli.CommandLine.Option;
  * picture on QEMU's display through the vhost-user-gpu socket. Flags follow rust-vmm's vhost-device-gpu where they
  * apply ({@code -s}, {@code -g}, {@code -c}, {@code --headless}); {@code -c} is the capset there, so the socket count
  * is only {@code --socket-count} here.
+ * <p>
+ * jvhost's own display ({@code --display web=ADDR}, {@code --display vnc=ADDR}) shows the same scanouts to browsers
+ * and VNC viewers beside QEMU's display: the device drives a {@link CompositeDisplay} holding QEMU's display (while
+ * its socket is there; its xres/yres answer the guest's display-info requests) and a {@link DisplayServer}. With
+ * {@code --input-socket PATH} the viewers' keyboard and pointer reach the guest through a virtio-input device (keyboard
+ * and tablet) served on a second vhost-user socket by the same process.
  */
 @Command(name = "gpu", mixinStandardHelpOptions = true,
     description = {"virtio-gpu 2D back-end; the picture goes to QEMU's display over the vhost-user-gpu socket.",
@@ -83,21 +101,239 @@ final class GpuCommand implements Callable<Integer>
             + " QEMU's xres/yres. Default: ${DEFAULT-VALUE}.")
     private String resolution;
 
+    @Option(names = "--display", paramLabel = "KIND=ADDR",
+        description = {"Also show the scanouts to viewers (repeatable): web=HOST:PORT serves a web page with noVNC,"
+            + " vnc=HOST:PORT[,scanout=N] an RFB (VNC) server for scanout N (default 0). HOST defaults to 127.0.0.1;"
+            + " anything beyond loopback is logged as a warning.",
+            "E.g. --display web=127.0.0.1:8080 --display vnc=127.0.0.1:5900"})
+    private List<String> displays;
+
+    @Option(names = "--display-password", paramLabel = "PASSWORD",
+        description = "Require VNC Authentication (first 8 characters count) from VNC and web viewers. Visible in"
+            + " the process list: prefer --display-password-file.")
+    private String displayPassword;
+
+    @Option(names = "--display-password-file", paramLabel = "FILE",
+        description = "Read the VNC password from the first line of FILE.")
+    private Path displayPasswordFile;
+
+    @Option(names = "--input-socket", paramLabel = "PATH",
+        description = "Serve a virtio-input device (keyboard + tablet) fed by the viewers on this vhost-user socket"
+            + " (QEMU: -device vhost-user-input-pci).")
+    private Path inputSocket;
+
     @Override
     public Integer call()
     {
         final GpuOptions options = gpuOptions();
         final DaemonOptions daemon = daemonOptions();
+        final List<DisplaySpec> specs = displaySpecs(displays, spec.commandLine());
+        final String password = displayPassword();
+        if (daemon.printCapabilities || specs.isEmpty() && null == inputSocket)
+        {
+            return runGpu(options, daemon, null);
+        }
+        if (daemon.socketCount != 1)
+        {
+            throw usage("--display and --input-socket serve one GPU: drop --socket-count " + daemon.socketCount);
+        }
+        if (null != password && specs.isEmpty())
+        {
+            throw usage("--display-password needs a --display");
+        }
+        final InputDevice input = null == inputSocket ? null
+            : new InputDevice("input0", VirtualProfile.COMBINED.capabilities());
+        DisplayServer server = null;
+        VhostUserDaemon inputDaemon = null;
+        try
+        {
+            if (!specs.isEmpty())
+            {
+                server = startDisplay("gpu0", specs, password, input);
+            }
+            if (null != input)
+            {
+                inputDaemon = VhostUserDaemon.listen("input0", input, inputSocket);
+                final VhostUserDaemon d = inputDaemon;
+                Thread.ofPlatform().name("jvhost-input-0").start(d::run);
+                System.err.println("jvhost gpu: viewers' keyboard and tablet on " + inputSocket
+                    + " (QEMU: -chardev socket,id=in0,path=" + inputSocket + " -device vhost-user-input-pci,chardev=in0)");
+            }
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            if (null != server)
+            {
+                server.close();
+            }
+            if (null != inputDaemon)
+            {
+                inputDaemon.close();
+            }
+            System.err.println("jvhost gpu: " + e.getMessage());
+            return 1;
+        }
+        try
+        {
+            return runGpu(options, daemon, server);
+        }
+        finally
+        {
+            if (null != inputDaemon)
+            {
+                inputDaemon.shutdown();
+                inputDaemon.close();
+            }
+            if (null != server)
+            {
+                server.close();
+            }
+        }
+    }
+
+    /**
+     * Runs the GPU daemons; with {@code server}, each device drives a composite of QEMU's display and the server.
+     */
+    private int runGpu(final GpuOptions options, final DaemonOptions daemon, final DisplayServer server)
+    {
         // Socket i's connections get extensions for device i; the daemons' threads start after all are made.
         final List<GpuDevice> devices = new ArrayList<>();
+        final List<CompositeDisplay> composites = new ArrayList<>();
         return DeviceRunner.run(spec, daemon, "gpu", false,
             i ->
             {
                 final GpuDevice device = new GpuDevice("gpu" + i, options);
                 devices.add(device);
+                if (null != server)
+                {
+                    final CompositeDisplay composite = new CompositeDisplay("gpu" + i);
+                    composite.add(server);
+                    composite.attachTo(device);
+                    composites.add(composite);
+                }
                 return device;
             },
-            i -> () -> new GpuSocketExtension("gpu" + i, devices.get(i), headless));
+            i -> () -> null == server ? new GpuSocketExtension("gpu" + i, devices.get(i), headless)
+                : new GpuSocketExtension("gpu" + i, GpuSocketExtension.DisplayHost.of(composites.get(i)), headless,
+                VhostUserGpuDisplay.DEFAULT_REPLY_TIMEOUT));
+    }
+
+    /**
+     * Starts jvhost's display with {@code specs}; it logs where viewers connect.
+     */
+    static DisplayServer startDisplay(final String name, final List<DisplaySpec> specs, final String password,
+        final InputDevice input) throws IOException
+    {
+        final DisplayServer.Builder builder = DisplayServer.builder().name(name).password(password).input(input);
+        for (final DisplaySpec d : specs)
+        {
+            if (d.web())
+            {
+                builder.web(d.address());
+            }
+            else
+            {
+                builder.vnc(d.address(), d.scanout());
+            }
+        }
+        final DisplayServer server = builder.start();
+        return server;
+    }
+
+    /**
+     * One {@code --display} value.
+     *
+     * @param web     true for the web console, false for VNC.
+     * @param scanout for VNC: the scanout served.
+     */
+    record DisplaySpec(boolean web, InetSocketAddress address, int scanout)
+    {
+    }
+
+    private static final Pattern DISPLAY = Pattern.compile(
+        "(web|vnc)=(?:(\\[[0-9A-Fa-f:.]+\\]|[^:,\\[\\]]+):)?(\\d{1,5})(?:,scanout=(\\d{1,2}))?");
+
+    /**
+     * @return the parsed {@code --display} values.
+     * @throws CommandLine.ParameterException naming the bad value.
+     */
+    static List<DisplaySpec> displaySpecs(final List<String> values, final CommandLine cli)
+    {
+        final List<DisplaySpec> result = new ArrayList<>();
+        if (null == values)
+        {
+            return result;
+        }
+        for (final String value : values)
+        {
+            final Matcher m = DISPLAY.matcher(value.trim());
+            if (!m.matches())
+            {
+                throw new CommandLine.ParameterException(cli, "--display '" + value + "' is not web=HOST:PORT or"
+                    + " vnc=HOST:PORT[,scanout=N] (e.g. web=127.0.0.1:8080, vnc=127.0.0.1:5900,scanout=1)");
+            }
+            final boolean web = "web".equals(m.group(1));
+            final String host = null == m.group(2) ? "127.0.0.1" : m.group(2).replaceAll("^\\[|\\]$", "");
+            final int port = Integer.parseInt(m.group(3));
+            if (port > 65535)
+            {
+                throw new CommandLine.ParameterException(cli, "--display '" + value + "': port " + port
+                    + " is not 0..65535");
+            }
+            if (web && null != m.group(4))
+            {
+                throw new CommandLine.ParameterException(cli, "--display '" + value + "': the web console shows"
+                    + " every scanout (pick one in the page); scanout= is for vnc");
+            }
+            final int scanout = null == m.group(4) ? 0 : Integer.parseInt(m.group(4));
+            if (scanout >= DisplayServer.MAX_SCANOUTS)
+            {
+                throw new CommandLine.ParameterException(cli, "--display '" + value + "': scanout must be 0.."
+                    + (DisplayServer.MAX_SCANOUTS - 1) + ", got " + scanout);
+            }
+            final InetAddress address;
+            try
+            {
+                address = InetAddress.getByName(host);
+            }
+            catch (final UnknownHostException e)
+            {
+                throw new CommandLine.ParameterException(cli, "--display '" + value + "': unknown host '" + host
+                    + "'");
+            }
+            result.add(new DisplaySpec(web, new InetSocketAddress(address, port), scanout));
+        }
+        return result;
+    }
+
+    private String displayPassword()
+    {
+        if (null != displayPassword && null != displayPasswordFile)
+        {
+            throw usage("give --display-password or --display-password-file, not both");
+        }
+        if (null != displayPasswordFile)
+        {
+            try
+            {
+                final String line = Files.readAllLines(displayPasswordFile, StandardCharsets.UTF_8).stream()
+                    .findFirst().orElse("");
+                if (line.isEmpty())
+                {
+                    throw usage("--display-password-file " + displayPasswordFile + " has an empty first line");
+                }
+                return line;
+            }
+            catch (final IOException e)
+            {
+                throw usage("cannot read --display-password-file " + displayPasswordFile + ": " + e.getMessage());
+            }
+        }
+        if (null != displayPassword && displayPassword.isEmpty())
+        {
+            throw usage("--display-password must not be empty");
+        }
+        return displayPassword;
     }
 
     /**

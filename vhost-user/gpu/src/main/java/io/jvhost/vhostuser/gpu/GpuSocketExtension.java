@@ -5,7 +5,9 @@ import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.Objects;
 
+import io.jvhost.device.gpu.CompositeDisplay;
 import io.jvhost.device.gpu.GpuDevice;
+import io.jvhost.device.gpu.GpuDisplay;
 import io.jvhost.os.UnixSocket;
 import io.jvhost.vhostuser.backend.VhostUserExtension;
 import io.jvhost.vhostuser.protocol.FrontendRequest;
@@ -27,13 +29,16 @@ import io.jvhost.vhostuser.protocol.Message;
  * <p>
  * One instance per connection; {@link #handle} runs on the connection's control thread, the display-gone callback on
  * a display thread.
+ * <p>
+ * Where QEMU's display goes is a {@link DisplayHost}: straight into the device (the default), or into a
+ * {@link CompositeDisplay} beside jvhost's own viewers.
  */
 public final class GpuSocketExtension implements VhostUserExtension
 {
     private static final System.Logger LOG = System.getLogger(GpuSocketExtension.class.getName());
 
     private final String name;
-    private final GpuDevice device;
+    private final DisplayHost host;
     private final boolean headless;
     private final Duration replyTimeout;
     private VhostUserGpuDisplay display;
@@ -58,10 +63,81 @@ public final class GpuSocketExtension implements VhostUserExtension
     public GpuSocketExtension(final String name, final GpuDevice device, final boolean headless,
         final Duration replyTimeout)
     {
+        this(name, DisplayHost.of(device), headless, replyTimeout);
+    }
+
+    /**
+     * @param host where QEMU's displays are attached and detached (e.g. {@link DisplayHost#of(CompositeDisplay)}).
+     */
+    public GpuSocketExtension(final String name, final DisplayHost host, final boolean headless,
+        final Duration replyTimeout)
+    {
         this.name = Objects.requireNonNull(name, "name");
-        this.device = Objects.requireNonNull(device, "device");
+        this.host = Objects.requireNonNull(host, "host");
         this.headless = headless;
         this.replyTimeout = replyTimeout;
+    }
+
+    /**
+     * Where QEMU's display is attached: the device itself, or a composite display that also feeds other viewers.
+     * Called under the extension's lock; must not block.
+     */
+    public interface DisplayHost
+    {
+        /**
+         * {@code next} replaces {@code previous} (null: there was none).
+         */
+        void attach(GpuDisplay previous, GpuDisplay next);
+
+        /**
+         * {@code display} went away.
+         */
+        void detach(GpuDisplay display);
+
+        /**
+         * @return a host that attaches QEMU's display as the device's only display.
+         */
+        static DisplayHost of(final GpuDevice device)
+        {
+            Objects.requireNonNull(device, "device");
+            return new DisplayHost()
+            {
+                @Override
+                public void attach(final GpuDisplay previous, final GpuDisplay next)
+                {
+                    device.setDisplay(next);
+                }
+
+                @Override
+                public void detach(final GpuDisplay display)
+                {
+                    device.clearDisplay();
+                }
+            };
+        }
+
+        /**
+         * @return a host that puts QEMU's display first in {@code composite} (so its display info and EDID win) and
+         *     takes it out again when it goes.
+         */
+        static DisplayHost of(final CompositeDisplay composite)
+        {
+            Objects.requireNonNull(composite, "composite");
+            return new DisplayHost()
+            {
+                @Override
+                public void attach(final GpuDisplay previous, final GpuDisplay next)
+                {
+                    composite.replace(previous, next, true);
+                }
+
+                @Override
+                public void detach(final GpuDisplay display)
+                {
+                    composite.remove(display);
+                }
+            };
+        }
     }
 
     @Override
@@ -101,7 +177,7 @@ public final class GpuSocketExtension implements VhostUserExtension
                 idleSocket = socket;
                 if (null != previous)
                 {
-                    device.clearDisplay();
+                    host.detach(previous);
                 }
             }
             else
@@ -111,7 +187,7 @@ public final class GpuSocketExtension implements VhostUserExtension
                 display = next;
                 // Replaces the previous display in the device before the old one is closed: the device never
                 // holds a closed display, and re-announces its scanouts to the new one.
-                device.setDisplay(next);
+                host.attach(previous, next);
             }
         }
         LOG.log(Level.INFO, name + ": display socket " + sockets + " (fd " + fd + ")" + (headless
@@ -140,7 +216,7 @@ public final class GpuSocketExtension implements VhostUserExtension
                 return;
             }
             display = null;
-            device.clearDisplay();
+            host.detach(gone);
         }
         LOG.log(Level.INFO, name + ": QEMU closed the display socket; the device runs on its defaults until the"
             + " next GPU_SET_SOCKET");
@@ -184,7 +260,7 @@ public final class GpuSocketExtension implements VhostUserExtension
             idleSocket = null;
             if (null != d)
             {
-                device.clearDisplay();
+                host.detach(d);
             }
         }
         if (null != d)

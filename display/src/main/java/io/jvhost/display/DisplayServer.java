@@ -1,0 +1,416 @@
+package io.jvhost.display;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.MemorySegment;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.Consumer;
+
+import io.jvhost.device.gpu.DisplayMode;
+import io.jvhost.device.gpu.GpuDisplay;
+import io.jvhost.device.gpu.PixelFormat;
+import io.jvhost.device.input.InputSink;
+import io.jvhost.display.http.HttpServer;
+import io.jvhost.display.rfb.Framebuffer;
+import io.jvhost.display.rfb.InputForwarder;
+import io.jvhost.display.rfb.RfbConfig;
+import io.jvhost.display.rfb.RfbListener;
+import io.jvhost.display.rfb.SessionRegistry;
+
+/**
+ * jvhost's own display: the GPU's scanouts served to VNC viewers (RFB 3.8 on TCP) and to browsers (a web page with
+ * noVNC, RFB over WebSocket, PNG snapshots), with the viewers' keyboard and pointer fed to an {@link InputSink}.
+ * <p>
+ * As a {@link GpuDisplay} it keeps one {@link Framebuffer} per scanout (B,G,R,X, created when first used) and never
+ * blocks the GPU worker: an update is a conversion into the framebuffer plus a note of the damage for each viewer,
+ * who sends it at its own pace. It cannot answer display-info or EDID requests (the guest's mode comes from QEMU's
+ * display when there is one, else from the GPU's defaults).
+ * <p>
+ * Listens on loopback unless told otherwise; an address beyond loopback is logged as a warning, since anyone who
+ * reaches it sees the guest's screen and types on its keyboard (VNC Authentication's DES challenge is no protection
+ * on an untrusted network, and the page is plain HTTP).
+ */
+public final class DisplayServer implements GpuDisplay, AutoCloseable
+{
+    private static final System.Logger LOG = System.getLogger(DisplayServer.class.getName());
+
+    /** Scanouts a GPU may have. */
+    public static final int MAX_SCANOUTS = 16;
+    /** Default bound on viewers connected at once, VNC and web together. */
+    public static final int DEFAULT_MAX_VIEWERS = 32;
+    /** Default handshake step timeout. */
+    public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(30);
+    /** Default delay before a failed VNC authentication is answered. */
+    public static final Duration DEFAULT_AUTH_FAILURE_DELAY = Duration.ofMillis(500);
+
+    /**
+     * A VNC (RFB over TCP) listener for one scanout.
+     */
+    public record VncEndpoint(InetSocketAddress address, int scanout)
+    {
+        public VncEndpoint
+        {
+            Objects.requireNonNull(address, "address");
+            if (scanout < 0 || scanout >= MAX_SCANOUTS)
+            {
+                throw new IllegalArgumentException("scanout must be 0.." + (MAX_SCANOUTS - 1) + ", got " + scanout);
+            }
+        }
+    }
+
+    /**
+     * Options; {@link #start()} binds every listener.
+     */
+    public static final class Builder
+    {
+        private String name = "display";
+        private final List<VncEndpoint> vnc = new ArrayList<>();
+        private final List<InetSocketAddress> web = new ArrayList<>();
+        private String password;
+        private InputSink input;
+        private Random random;
+        private int maxViewers = DEFAULT_MAX_VIEWERS;
+        private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
+        private Duration authFailureDelay = DEFAULT_AUTH_FAILURE_DELAY;
+
+        private Builder()
+        {
+        }
+
+        /**
+         * For logs, thread names and the desktop name viewers show, e.g. {@code gpu0}.
+         */
+        public Builder name(final String displayName)
+        {
+            this.name = Objects.requireNonNull(displayName, "name");
+            return this;
+        }
+
+        /**
+         * Serves scanout 0 to VNC viewers on {@code address} (port 0: any free port).
+         */
+        public Builder vnc(final InetSocketAddress address)
+        {
+            return vnc(address, 0);
+        }
+
+        /**
+         * Serves {@code scanout} to VNC viewers on {@code address}.
+         */
+        public Builder vnc(final InetSocketAddress address, final int scanout)
+        {
+            vnc.add(new VncEndpoint(address, scanout));
+            return this;
+        }
+
+        /**
+         * Serves the web console (page, noVNC, snapshots, WebSocket) on {@code address}.
+         */
+        public Builder web(final InetSocketAddress address)
+        {
+            web.add(Objects.requireNonNull(address, "address"));
+            return this;
+        }
+
+        /**
+         * Requires VNC Authentication with this password (its first 8 Latin-1 characters count); null: none.
+         */
+        public Builder password(final String vncPassword)
+        {
+            if (null != vncPassword && vncPassword.isEmpty())
+            {
+                throw new IllegalArgumentException("the VNC password must not be empty (leave it unset for none)");
+            }
+            this.password = vncPassword;
+            return this;
+        }
+
+        /**
+         * Where viewers' keys and pointer go (a virtio-input device); null drops them.
+         */
+        public Builder input(final InputSink sink)
+        {
+            this.input = sink;
+            return this;
+        }
+
+        /**
+         * The source of VNC Authentication challenges (default: a SecureRandom); for tests with known vectors.
+         */
+        public Builder random(final Random challengeSource)
+        {
+            this.random = Objects.requireNonNull(challengeSource, "random");
+            return this;
+        }
+
+        public Builder maxViewers(final int viewers)
+        {
+            if (viewers < 1)
+            {
+                throw new IllegalArgumentException("maxViewers must be at least 1, got " + viewers);
+            }
+            this.maxViewers = viewers;
+            return this;
+        }
+
+        public Builder handshakeTimeout(final Duration timeout)
+        {
+            this.handshakeTimeout = Objects.requireNonNull(timeout, "timeout");
+            return this;
+        }
+
+        public Builder authFailureDelay(final Duration delay)
+        {
+            this.authFailureDelay = Objects.requireNonNull(delay, "delay");
+            return this;
+        }
+
+        /**
+         * Binds every listener and starts serving.
+         *
+         * @throws IOException naming the address that could not be bound (nothing is left listening then).
+         */
+        public DisplayServer start() throws IOException
+        {
+            final DisplayServer server = new DisplayServer(this);
+            try
+            {
+                server.bind(vnc, web);
+            }
+            catch (final IOException | RuntimeException e)
+            {
+                server.close();
+                throw e;
+            }
+            return server;
+        }
+    }
+
+    private final String name;
+    private final AtomicReferenceArray<Framebuffer> framebuffers = new AtomicReferenceArray<>(MAX_SCANOUTS);
+    private final InputForwarder input;
+    private final RfbConfig config;
+    private final SessionRegistry sessions;
+    private final List<RfbListener> vncListeners = new ArrayList<>();
+    private final List<HttpServer> webServers = new ArrayList<>();
+    private final boolean passwordSet;
+    private volatile boolean closed;
+
+    private DisplayServer(final Builder b)
+    {
+        this.name = b.name;
+        this.input = new InputForwarder(b.input);
+        this.passwordSet = null != b.password;
+        this.config = new RfbConfig("jvhost " + b.name, b.password, input,
+            null == b.random ? new SecureRandom() : b.random, (int)Math.min(Integer.MAX_VALUE,
+            b.handshakeTimeout.toMillis()), (int)Math.min(Integer.MAX_VALUE, b.authFailureDelay.toMillis()));
+        this.sessions = new SessionRegistry(b.maxViewers);
+    }
+
+    public static Builder builder()
+    {
+        return new Builder();
+    }
+
+    private void bind(final List<VncEndpoint> vnc, final List<InetSocketAddress> web) throws IOException
+    {
+        for (final VncEndpoint e : vnc)
+        {
+            final RfbListener l = new RfbListener(name, e.address(), framebuffer(e.scanout()), config, sessions);
+            vncListeners.add(l);
+            LOG.log(Level.INFO, name + ": VNC viewers of scanout " + e.scanout() + " on " + describe(l.address())
+                + (passwordSet ? " (VNC password)" : " (no password)"));
+            warnIfExposed("VNC", l.address());
+        }
+        for (final InetSocketAddress a : web)
+        {
+            final HttpServer s = new HttpServer(name, a, new WebConsole(name, this, config, sessions));
+            webServers.add(s);
+            LOG.log(Level.INFO, name + ": web console at " + url(s.address()));
+            warnIfExposed("web console", s.address());
+        }
+    }
+
+    private void warnIfExposed(final String what, final InetSocketAddress address)
+    {
+        final InetAddress ip = address.getAddress();
+        if (null == ip || !ip.isLoopbackAddress())
+        {
+            LOG.log(Level.WARNING, name + ": the " + what + " listens on " + describe(address) + ", beyond loopback:"
+                + " anyone who can reach it sees the guest's screen and types on its keyboard" + (passwordSet
+                ? "; a VNC password is no protection on an untrusted network (DES challenge, unencrypted traffic)"
+                : " with no password (--display-password)") + ". Prefer 127.0.0.1 and an SSH tunnel.");
+        }
+    }
+
+    private static String describe(final InetSocketAddress a)
+    {
+        final String host = a.getAddress().getHostAddress();
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+    }
+
+    /**
+     * @return the URL of a web console bound to {@code a}.
+     */
+    public static String url(final InetSocketAddress a)
+    {
+        final InetAddress ip = a.getAddress();
+        final String host = ip.isAnyLocalAddress() ? "127.0.0.1" : describe(a).substring(0,
+            describe(a).lastIndexOf(':'));
+        return "http://" + host + ":" + a.getPort() + "/";
+    }
+
+    /**
+     * @return the addresses VNC viewers connect to, in the order given.
+     */
+    public List<InetSocketAddress> vncAddresses()
+    {
+        return vncListeners.stream().map(RfbListener::address).toList();
+    }
+
+    /**
+     * @return the addresses of the web consoles, in the order given.
+     */
+    public List<InetSocketAddress> webAddresses()
+    {
+        return webServers.stream().map(HttpServer::address).toList();
+    }
+
+    /**
+     * @return the URLs of the web consoles.
+     */
+    public List<String> webUrls()
+    {
+        return webAddresses().stream().map(DisplayServer::url).toList();
+    }
+
+    /**
+     * @return scanout {@code index}'s framebuffer (created black at {@link Framebuffer#DEFAULT_WIDTH}×{@link
+     *     Framebuffer#DEFAULT_HEIGHT} when first asked for).
+     */
+    public Framebuffer framebuffer(final int index)
+    {
+        if (index < 0 || index >= MAX_SCANOUTS)
+        {
+            throw new IllegalArgumentException("scanout must be 0.." + (MAX_SCANOUTS - 1) + ", got " + index);
+        }
+        Framebuffer fb = framebuffers.get(index);
+        if (null == fb)
+        {
+            framebuffers.compareAndSet(index, null, new Framebuffer(index));
+            fb = framebuffers.get(index);
+        }
+        return fb;
+    }
+
+    /**
+     * @return scanout {@code index}'s framebuffer if it was ever used, else null.
+     */
+    public Framebuffer existingFramebuffer(final int index)
+    {
+        return index < 0 || index >= MAX_SCANOUTS ? null : framebuffers.get(index);
+    }
+
+    /**
+     * @return viewers connected now.
+     */
+    public int viewers()
+    {
+        return sessions.size();
+    }
+
+    /**
+     * @return whether viewers' input goes anywhere.
+     */
+    public boolean hasInput()
+    {
+        return input.connected();
+    }
+
+    // ----------------------------------------------------------------------------------------------------------------
+    // GpuDisplay: the GPU worker's thread.
+
+    /**
+     * Viewers do not choose the guest's mode: always false.
+     */
+    @Override
+    public boolean requestDisplayInfo(final Consumer<DisplayMode[]> done)
+    {
+        return false;
+    }
+
+    /**
+     * Viewers have no EDID: always false.
+     */
+    @Override
+    public boolean requestEdid(final int scanout, final Consumer<byte[]> done)
+    {
+        return false;
+    }
+
+    @Override
+    public void setScanout(final int scanout, final int width, final int height)
+    {
+        if (closed || scanout < 0 || scanout >= MAX_SCANOUTS)
+        {
+            return;
+        }
+        LOG.log(Level.DEBUG, () -> name + ": scanout " + scanout + " is " + width + "x" + height);
+        framebuffer(scanout).resize(width, height);
+    }
+
+    @Override
+    public void updateScanout(final int scanout, final int x, final int y, final int width, final int height,
+        final MemorySegment pixels, final long offset, final int stride, final PixelFormat format)
+    {
+        if (closed || scanout < 0 || scanout >= MAX_SCANOUTS || width <= 0 || height <= 0)
+        {
+            return;
+        }
+        framebuffer(scanout).update(x, y, width, height, pixels, offset, stride, format);
+    }
+
+    /**
+     * The guest's cursor is not drawn for viewers yet (they show their own pointer).
+     */
+    @Override
+    public void defineCursor(final int scanout, final int x, final int y, final int hotX, final int hotY,
+        final MemorySegment argb64x64)
+    {
+    }
+
+    @Override
+    public void moveCursor(final int scanout, final int x, final int y, final boolean visible)
+    {
+    }
+
+    /**
+     * Stops listening and disconnects every viewer. Idempotent.
+     */
+    @Override
+    public void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        vncListeners.forEach(RfbListener::close);
+        webServers.forEach(HttpServer::close);
+        sessions.closeAll();
+    }
+
+    @Override
+    public String toString()
+    {
+        return "DisplayServer[" + name + "]";
+    }
+}

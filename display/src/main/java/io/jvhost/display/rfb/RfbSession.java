@@ -1,0 +1,708 @@
+package io.jvhost.display.rfb;
+
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.System.Logger.Level;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+
+/**
+ * One viewer of one scanout, speaking RFB 3.8 (RFC 6143; 3.3 and 3.7 clients are served too) as the server.
+ * <p>
+ * Two threads: the caller of {@link #run()} handshakes and then reads the client's messages (input goes straight to
+ * the {@link InputForwarder}); a writer thread sends framebuffer updates. The session is a {@link Framebuffer.Listener}:
+ * the GPU worker only adds damage to {@link Damage} under this session's monitor and wakes the writer, so a slow
+ * client never holds up the guest or other clients; its damage just coalesces until it asks for the next update.
+ * <p>
+ * Each update answers one FramebufferUpdateRequest and carries only the damaged rectangles (a non-incremental request
+ * damages the area it names), encoded in the first of ZRLE, Zlib and Raw the client listed. When the scanout's size
+ * changes, a client that announced DesktopSize gets an update with only that pseudo-rectangle and then the whole new
+ * picture; other clients keep their size and see the part that fits. A client that announced QEMU's extended key
+ * events gets the -258 pseudo-rectangle in its first update, and then may send XT scancodes.
+ * <p>
+ * Anything the client sends that breaks the protocol closes this session only, with one log line naming it.
+ */
+public final class RfbSession implements Framebuffer.Listener
+{
+    private static final System.Logger LOG = System.getLogger(RfbSession.class.getName());
+
+    public static final int SECURITY_NONE = 1;
+    public static final int SECURITY_VNC_AUTH = 2;
+
+    public static final int ENCODING_RAW = 0;
+    public static final int ENCODING_COPY_RECT = 1;
+    public static final int ENCODING_ZLIB = 6;
+    public static final int ENCODING_ZRLE = 16;
+    public static final int ENCODING_DESKTOP_SIZE = -223;
+    public static final int ENCODING_QEMU_EXTENDED_KEY = -258;
+
+    public static final int MSG_SET_PIXEL_FORMAT = 0;
+    public static final int MSG_SET_ENCODINGS = 2;
+    public static final int MSG_UPDATE_REQUEST = 3;
+    public static final int MSG_KEY = 4;
+    public static final int MSG_POINTER = 5;
+    public static final int MSG_CUT_TEXT = 6;
+    public static final int MSG_QEMU = 255;
+
+    /** The largest ClientCutText accepted (its text is read and dropped). */
+    public static final int MAX_CUT_TEXT = 1 << 20;
+    private static final int ZLIB_LEVEL = 1;
+    private static final byte[] VERSION = "RFB 003.008\n".getBytes(StandardCharsets.US_ASCII);
+
+    private final String name;
+    private final RfbTransport transport;
+    private final Framebuffer framebuffer;
+    private final RfbConfig config;
+
+    // Guarded by this.
+    private final Damage damage = new Damage();
+    private boolean closed;
+    private boolean updateRequested;
+    private boolean resizePending;
+    private boolean extendedKeyAckPending;
+    private ClientPixelFormat format = ClientPixelFormat.SERVER;
+    private int encoding = ENCODING_RAW;
+    private boolean desktopSize;
+    private boolean extendedKeys;
+    private int clientWidth;
+    private int clientHeight;
+    private long updatesSent;
+    private long bytesSent;
+
+    // Reader thread only.
+    private int buttons;
+    private int minor;
+
+    /**
+     * @param name        for logs, e.g. {@code vnc 127.0.0.1:40000 scanout 0}.
+     * @param transport   the client's streams; the session closes it.
+     * @param framebuffer the scanout shown.
+     */
+    public RfbSession(final String name, final RfbTransport transport, final Framebuffer framebuffer,
+        final RfbConfig config)
+    {
+        this.name = Objects.requireNonNull(name, "name");
+        this.transport = Objects.requireNonNull(transport, "transport");
+        this.framebuffer = Objects.requireNonNull(framebuffer, "framebuffer");
+        this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /**
+     * Serves the client until it leaves, breaks the protocol or {@link #close()} is called. Never throws for the
+     * client's faults.
+     */
+    public void run()
+    {
+        Thread writer = null;
+        String reason = "client closed the connection";
+        Level level = Level.INFO;
+        try
+        {
+            final DataInputStream in = new DataInputStream(new BufferedInputStream(transport.input(), 16 * 1024));
+            final OutputStream out = transport.output();
+            if (handshake(in, out))
+            {
+                writer = Thread.ofVirtual().name("rfb-writer " + name).start(() -> writeLoop(out));
+                readLoop(in);
+            }
+            else
+            {
+                reason = "authentication failed";
+                level = Level.WARNING;
+            }
+        }
+        catch (final EOFException e)
+        {
+            reason = "client closed the connection";
+        }
+        catch (final SocketTimeoutException e)
+        {
+            reason = "client timed out in the handshake";
+        }
+        catch (final ProtocolException e)
+        {
+            reason = "protocol error: " + e.getMessage();
+            level = Level.WARNING;
+        }
+        catch (final IOException e)
+        {
+            reason = isClosed() ? "closed" : "connection failed: " + e.getMessage();
+        }
+        catch (final RuntimeException e)
+        {
+            reason = "failed: " + e;
+            level = Level.ERROR;
+        }
+        finally
+        {
+            close();
+            if (null != writer)
+            {
+                try
+                {
+                    writer.join(5000);
+                }
+                catch (final InterruptedException e)
+                {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+        final String why = reason;
+        LOG.log(level, () -> name + ": disconnected (" + why + ") after " + updatesSent() + " updates, "
+            + bytesSent() + " bytes");
+    }
+
+    /**
+     * Ends the session from any thread: the transport closes, both threads stop.
+     */
+    public void close()
+    {
+        synchronized (this)
+        {
+            if (closed)
+            {
+                return;
+            }
+            closed = true;
+            notifyAll();
+        }
+        framebuffer.removeListener(this);
+        transport.close();
+    }
+
+    public synchronized boolean isClosed()
+    {
+        return closed;
+    }
+
+    public synchronized long updatesSent()
+    {
+        return updatesSent;
+    }
+
+    public synchronized long bytesSent()
+    {
+        return bytesSent;
+    }
+
+    /**
+     * @return the encoding pixel rectangles are sent in now.
+     */
+    public synchronized int encoding()
+    {
+        return encoding;
+    }
+
+    // ----------------------------------------------------------------------------------------------------------------
+    // Handshake (RFC 6143 §7.1, §7.2, §7.3)
+
+    private boolean handshake(final DataInputStream in, final OutputStream out) throws IOException
+    {
+        transport.readTimeout(config.handshakeMillis());
+        out.write(VERSION);
+        out.flush();
+        final byte[] version = new byte[12];
+        in.readFully(version);
+        minor = parseVersion(version);
+        final int type = null == config.password() ? SECURITY_NONE : SECURITY_VNC_AUTH;
+        final ByteSink msg = new ByteSink(64);
+        if (minor >= 7)
+        {
+            msg.u8(1);
+            msg.u8(type);
+            send(out, msg);
+            final int chosen = in.readUnsignedByte();
+            if (chosen != type)
+            {
+                fail(out, msg, "security type " + chosen + " was not offered (offered " + type + ")");
+                throw new ProtocolException("client chose security type " + chosen + ", offered only " + type);
+            }
+        }
+        else
+        {
+            msg.u32(type);
+            send(out, msg);
+        }
+        if (type == SECURITY_VNC_AUTH)
+        {
+            final byte[] challenge = new byte[VncAuth.CHALLENGE_LENGTH];
+            config.random().nextBytes(challenge);
+            msg.bytes(challenge);
+            send(out, msg);
+            final byte[] answer = new byte[VncAuth.CHALLENGE_LENGTH];
+            in.readFully(answer);
+            if (!VncAuth.verify(config.password(), challenge, answer))
+            {
+                sleep(config.authFailureDelayMillis());
+                fail(out, msg, "authentication failed");
+                close();
+                return false;
+            }
+        }
+        if (type == SECURITY_VNC_AUTH || minor >= 8)
+        {
+            msg.u32(0);
+            send(out, msg);
+        }
+        in.readUnsignedByte(); // ClientInit shared-flag: every session is shared.
+        framebuffer.addListener(this);
+        final int width;
+        final int height;
+        synchronized (this)
+        {
+            width = framebuffer.width();
+            height = framebuffer.height();
+            clientWidth = width;
+            clientHeight = height;
+        }
+        msg.u16(width);
+        msg.u16(height);
+        ClientPixelFormat.SERVER.write(msg);
+        final byte[] desktop = config.desktopName().getBytes(StandardCharsets.UTF_8);
+        msg.u32(desktop.length);
+        msg.bytes(desktop);
+        send(out, msg);
+        transport.readTimeout(0);
+        LOG.log(Level.INFO, name + ": connected, RFB 3." + minor + ", " + (type == SECURITY_NONE ? "no password"
+            : "VNC password") + ", " + width + "x" + height);
+        return true;
+    }
+
+    /**
+     * @return the minor version to speak: 8 for 3.8 and later, 7, or 3 (RFC 6143 §7.1.1: others are 3.3).
+     */
+    private static int parseVersion(final byte[] v) throws ProtocolException
+    {
+        final String text = new String(v, StandardCharsets.US_ASCII);
+        if (!text.matches("RFB \\d{3}\\.\\d{3}\n"))
+        {
+            throw new ProtocolException("bad ProtocolVersion " + printable(v));
+        }
+        final int major = Integer.parseInt(text.substring(4, 7));
+        final int minorVersion = Integer.parseInt(text.substring(8, 11));
+        if (major != 3)
+        {
+            throw new ProtocolException("unsupported RFB version " + major + "." + minorVersion);
+        }
+        return minorVersion >= 8 ? 8 : minorVersion == 7 ? 7 : 3;
+    }
+
+    private void fail(final OutputStream out, final ByteSink msg, final String reason) throws IOException
+    {
+        msg.reset();
+        msg.u32(1);
+        if (minor >= 8)
+        {
+            final byte[] text = reason.getBytes(StandardCharsets.UTF_8);
+            msg.u32(text.length);
+            msg.bytes(text);
+        }
+        send(out, msg);
+    }
+
+    private static void send(final OutputStream out, final ByteSink msg) throws IOException
+    {
+        out.write(msg.array(), 0, msg.length());
+        out.flush();
+        msg.reset();
+    }
+
+    // ----------------------------------------------------------------------------------------------------------------
+    // Client messages (RFC 6143 §7.5)
+
+    private void readLoop(final DataInputStream in) throws IOException
+    {
+        final byte[] buffer = new byte[16];
+        while (true)
+        {
+            final int type = in.read();
+            if (type < 0)
+            {
+                throw new EOFException();
+            }
+            switch (type)
+            {
+                case MSG_SET_PIXEL_FORMAT ->
+                {
+                    in.readFully(buffer, 0, 3);
+                    in.readFully(buffer, 0, ClientPixelFormat.SIZE);
+                    final ClientPixelFormat f;
+                    try
+                    {
+                        f = ClientPixelFormat.read(buffer, 0);
+                    }
+                    catch (final IllegalArgumentException e)
+                    {
+                        throw new ProtocolException("SetPixelFormat: " + e.getMessage());
+                    }
+                    synchronized (this)
+                    {
+                        format = f;
+                    }
+                }
+                case MSG_SET_ENCODINGS ->
+                {
+                    in.readUnsignedByte();
+                    final int count = in.readUnsignedShort();
+                    int chosen = -1;
+                    boolean size = false;
+                    boolean keys = false;
+                    for (int i = 0; i < count; i++)
+                    {
+                        final int e = in.readInt();
+                        if (chosen < 0 && (e == ENCODING_ZRLE || e == ENCODING_ZLIB || e == ENCODING_RAW))
+                        {
+                            chosen = e;
+                        }
+                        size |= e == ENCODING_DESKTOP_SIZE;
+                        keys |= e == ENCODING_QEMU_EXTENDED_KEY;
+                    }
+                    synchronized (this)
+                    {
+                        encoding = chosen < 0 ? ENCODING_RAW : chosen;
+                        desktopSize = size;
+                        if (keys && !extendedKeys)
+                        {
+                            extendedKeyAckPending = true;
+                        }
+                        extendedKeys = keys;
+                    }
+                    final boolean sizeSupported = size;
+                    final boolean keysSupported = keys;
+                    LOG.log(Level.DEBUG, () -> name + ": " + count + " encodings, sending " + encodingName(encoding())
+                        + (sizeSupported ? ", DesktopSize" : "") + (keysSupported ? ", QEMU extended keys" : ""));
+                }
+                case MSG_UPDATE_REQUEST ->
+                {
+                    final boolean incremental = in.readUnsignedByte() != 0;
+                    final int x = in.readUnsignedShort();
+                    final int y = in.readUnsignedShort();
+                    final int w = in.readUnsignedShort();
+                    final int h = in.readUnsignedShort();
+                    synchronized (this)
+                    {
+                        updateRequested = true;
+                        if (!incremental)
+                        {
+                            damage.add(x, y, w, h);
+                        }
+                        notifyAll();
+                    }
+                }
+                case MSG_KEY ->
+                {
+                    final boolean down = in.readUnsignedByte() != 0;
+                    in.readUnsignedShort();
+                    final int keysym = in.readInt();
+                    config.input().key(KeyMap.keysymToEvdev(keysym), down);
+                }
+                case MSG_POINTER ->
+                {
+                    final int mask = in.readUnsignedByte();
+                    final int x = in.readUnsignedShort();
+                    final int y = in.readUnsignedShort();
+                    final int w;
+                    final int h;
+                    synchronized (this)
+                    {
+                        w = clientWidth;
+                        h = clientHeight;
+                    }
+                    config.input().pointer(x, y, w, h, mask, buttons);
+                    buttons = mask;
+                }
+                case MSG_CUT_TEXT ->
+                {
+                    in.readFully(buffer, 0, 3);
+                    final int length = in.readInt();
+                    if (length < 0 || length > MAX_CUT_TEXT)
+                    {
+                        throw new ProtocolException("ClientCutText of " + length + " bytes (at most " + MAX_CUT_TEXT
+                            + ")");
+                    }
+                    in.skipNBytes(length);
+                }
+                case MSG_QEMU ->
+                {
+                    final int subtype = in.readUnsignedByte();
+                    if (subtype != 0)
+                    {
+                        throw new ProtocolException("QEMU client message subtype " + subtype + " (only 0, extended"
+                            + " key event, is known)");
+                    }
+                    final boolean down = in.readUnsignedShort() != 0;
+                    final int keysym = in.readInt();
+                    final int keycode = in.readInt();
+                    final int code = KeyMap.xtToEvdev(keycode);
+                    config.input().key(code != 0 ? code : KeyMap.keysymToEvdev(keysym), down);
+                }
+                default -> throw new ProtocolException("unknown client message type " + type);
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------------------------
+    // Framebuffer.Listener: the GPU worker's thread; never blocks beyond this monitor.
+
+    @Override
+    public void damaged(final int x, final int y, final int width, final int height)
+    {
+        synchronized (this)
+        {
+            damage.add(x, y, width, height);
+            if (updateRequested)
+            {
+                notifyAll();
+            }
+        }
+    }
+
+    @Override
+    public void resized(final int width, final int height)
+    {
+        synchronized (this)
+        {
+            resizePending = true;
+            damage.clear();
+            damage.add(0, 0, width, height);
+            notifyAll();
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------------------------
+    // Updates (RFC 6143 §7.6.1): the writer thread
+
+    private void writeLoop(final OutputStream out)
+    {
+        final ByteSink msg = new ByteSink(64 * 1024);
+        final ByteSink scratch = new ByteSink(64 * 1024);
+        final int[] rects = new int[4 * Damage.MAX_RECTS];
+        final int[] size = new int[2];
+        final Framebuffer.IntBuffer pixels = new Framebuffer.IntBuffer();
+        try (ZlibStream zlib = new ZlibStream(ZLIB_LEVEL);
+             ZrleEncoder zrle = new ZrleEncoder(ZLIB_LEVEL))
+        {
+            while (true)
+            {
+                int count;
+                final ClientPixelFormat f;
+                final int enc;
+                boolean ackKeys = false;
+                final int maxWidth;
+                final int maxHeight;
+                synchronized (this)
+                {
+                    while (!closed && !(updateRequested && (resizePending || extendedKeyAckPending
+                        || !damage.isEmpty())))
+                    {
+                        wait();
+                    }
+                    if (closed)
+                    {
+                        return;
+                    }
+                    if (resizePending)
+                    {
+                        resizePending = false;
+                        if (desktopSize)
+                        {
+                            final int w = framebuffer.width();
+                            final int h = framebuffer.height();
+                            if (w != clientWidth || h != clientHeight)
+                            {
+                                clientWidth = w;
+                                clientHeight = h;
+                                updateRequested = false;
+                                msg.reset();
+                                msg.u8(0);
+                                msg.u8(0);
+                                msg.u16(1);
+                                rectHeader(msg, 0, 0, w, h, ENCODING_DESKTOP_SIZE);
+                            }
+                        }
+                    }
+                    if (msg.length() > 0)
+                    {
+                        count = -1;
+                        f = null;
+                        enc = 0;
+                        maxWidth = 0;
+                        maxHeight = 0;
+                    }
+                    else
+                    {
+                        count = damage.drainTo(rects);
+                        ackKeys = extendedKeyAckPending;
+                        extendedKeyAckPending = false;
+                        f = format;
+                        enc = encoding;
+                        maxWidth = clientWidth;
+                        maxHeight = clientHeight;
+                        updateRequested = false;
+                    }
+                }
+                if (count < 0)
+                {
+                    write(out, msg);
+                    continue;
+                }
+                count = framebuffer.capture(rects, count, maxWidth, maxHeight, size, pixels);
+                if (count == 0 && !ackKeys)
+                {
+                    // Everything fell outside the client's picture: the request still waits for real damage.
+                    synchronized (this)
+                    {
+                        updateRequested = true;
+                    }
+                    continue;
+                }
+                msg.reset();
+                msg.u8(0);
+                msg.u8(0);
+                msg.u16(count + (ackKeys ? 1 : 0));
+                if (ackKeys)
+                {
+                    rectHeader(msg, 0, 0, 0, 0, ENCODING_QEMU_EXTENDED_KEY);
+                }
+                int at = 0;
+                for (int i = 0; i < count; i++)
+                {
+                    final int x = rects[4 * i];
+                    final int y = rects[4 * i + 1];
+                    final int w = rects[4 * i + 2];
+                    final int h = rects[4 * i + 3];
+                    rectHeader(msg, x, y, w, h, enc);
+                    final int[] rgb = pixels.array();
+                    switch (enc)
+                    {
+                        case ENCODING_ZRLE -> zrle.encode(f, rgb, at, w, h, msg);
+                        case ENCODING_ZLIB ->
+                        {
+                            scratch.reset();
+                            f.writePixels(scratch, rgb, at, w * h);
+                            zlib.compress(scratch, msg);
+                        }
+                        default -> f.writePixels(msg, rgb, at, w * h);
+                    }
+                    at += w * h;
+                }
+                write(out, msg);
+            }
+        }
+        catch (final IOException e)
+        {
+            if (!isClosed())
+            {
+                LOG.log(Level.INFO, name + ": sending failed: " + e.getMessage());
+            }
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+        }
+        catch (final RuntimeException e)
+        {
+            LOG.log(Level.ERROR, name + ": writer failed: " + e, e);
+        }
+        finally
+        {
+            close();
+        }
+    }
+
+    private void write(final OutputStream out, final ByteSink msg) throws IOException
+    {
+        out.write(msg.array(), 0, msg.length());
+        out.flush();
+        synchronized (this)
+        {
+            updatesSent++;
+            bytesSent += msg.length();
+        }
+        msg.reset();
+    }
+
+    private static void rectHeader(final ByteSink msg, final int x, final int y, final int w, final int h,
+        final int enc)
+    {
+        msg.u16(x);
+        msg.u16(y);
+        msg.u16(w);
+        msg.u16(h);
+        msg.u32(enc);
+    }
+
+    /**
+     * @return a readable name of an encoding number.
+     */
+    public static String encodingName(final int encoding)
+    {
+        return switch (encoding)
+        {
+            case ENCODING_RAW -> "Raw";
+            case ENCODING_COPY_RECT -> "CopyRect";
+            case ENCODING_ZLIB -> "Zlib";
+            case ENCODING_ZRLE -> "ZRLE";
+            case ENCODING_DESKTOP_SIZE -> "DesktopSize";
+            case ENCODING_QEMU_EXTENDED_KEY -> "QEMUExtendedKeyEvent";
+            default -> "encoding " + encoding;
+        };
+    }
+
+    private static String printable(final byte[] bytes)
+    {
+        final StringBuilder sb = new StringBuilder("'");
+        for (final byte b : bytes)
+        {
+            final int c = b & 0xFF;
+            if (c >= 0x20 && c < 0x7F)
+            {
+                sb.append((char)c);
+            }
+            else
+            {
+                sb.append(String.format("\\x%02x", c));
+            }
+        }
+        return sb.append('\'').toString();
+    }
+
+    private static void sleep(final int millis)
+    {
+        if (millis <= 0)
+        {
+            return;
+        }
+        try
+        {
+            Thread.sleep(millis);
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * The client broke the protocol.
+     */
+    static final class ProtocolException extends IOException
+    {
+        ProtocolException(final String message)
+        {
+            super(message);
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return "RfbSession[" + name + "]";
+    }
+}

@@ -1,0 +1,109 @@
+// jvhost web console: noVNC (served from this back-end) connected to the back-end's own WebSocket, one RFB
+// connection per scanout. Keyboard and pointer go to the guest through the back-end's virtio-input device.
+import RFB from '@novnc/novnc';
+
+const params = new URLSearchParams(location.search);
+const picker = document.getElementById('scanout');
+const statusText = document.getElementById('status');
+const scale = document.getElementById('scale');
+const snapshot = document.getElementById('snapshot');
+const screen = document.getElementById('screen');
+
+let scanout = Number.parseInt(params.get('scanout') ?? '0', 10) || 0;
+let rfb = null;
+let retry = null;
+let password = null;
+
+function status(text, error = false) {
+    statusText.textContent = text;
+    statusText.classList.toggle('error', error);
+}
+
+function socketUrl() {
+    const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
+    return scheme + location.host + '/websockify?scanout=' + scanout;
+}
+
+function connect() {
+    clearTimeout(retry);
+    if (rfb) {
+        rfb.disconnect();
+    }
+    snapshot.href = 'snapshot/' + scanout + '.png';
+    status('connecting to scanout ' + scanout + '…');
+    const options = { shared: true, wsProtocols: ['binary'] };
+    if (password !== null) {
+        options.credentials = { password };
+    }
+    const current = new RFB(screen, socketUrl(), options);
+    current.scaleViewport = scale.checked;
+    current.resizeSession = false;
+    current.focusOnClick = true;
+    current.addEventListener('connect', () => {
+        status('scanout ' + scanout + ': connected');
+        current.focus();
+    });
+    current.addEventListener('disconnect', (e) => {
+        if (rfb !== current) {
+            return;
+        }
+        status('scanout ' + scanout + ': ' + (e.detail.clean ? 'disconnected' : 'connection lost')
+            + ', retrying…', true);
+        retry = setTimeout(connect, 2000);
+    });
+    current.addEventListener('credentialsrequired', () => {
+        password = window.prompt('VNC password for this display');
+        current.sendCredentials({ password: password ?? '' });
+    });
+    current.addEventListener('securityfailure', (e) => {
+        password = null;
+        status('authentication failed: ' + (e.detail.reason || e.detail.status), true);
+    });
+    current.addEventListener('desktopname', (e) => {
+        document.title = e.detail.name + ' — scanout ' + scanout;
+    });
+    rfb = current;
+    // For tests and the curious: the live connection.
+    window.jvhost = { rfb: current, scanout };
+}
+
+async function refreshScanouts() {
+    try {
+        const response = await fetch('scanouts', { cache: 'no-store' });
+        const info = await response.json();
+        const wanted = info.scanouts.map((s) => String(s.index));
+        const have = Array.from(picker.options, (o) => o.value);
+        if (wanted.join() !== have.join()) {
+            picker.replaceChildren(...info.scanouts.map((s) => new Option(String(s.index), String(s.index))));
+        }
+        for (const s of info.scanouts) {
+            const option = picker.querySelector('option[value="' + s.index + '"]');
+            option.textContent = s.index + (s.enabled ? ' (' + s.width + '×' + s.height + ')' : ' (off)');
+        }
+        picker.value = String(scanout);
+    } catch (e) {
+        // The back-end is restarting: the RFB connection's own retry reports it.
+    }
+}
+
+picker.addEventListener('change', () => {
+    scanout = Number.parseInt(picker.value, 10);
+    params.set('scanout', String(scanout));
+    history.replaceState(null, '', '?' + params.toString());
+    connect();
+});
+scale.addEventListener('change', () => {
+    if (rfb) {
+        rfb.scaleViewport = scale.checked;
+    }
+});
+document.getElementById('ctrl-alt-del').addEventListener('click', () => {
+    if (rfb) {
+        rfb.sendCtrlAltDel();
+        rfb.focus();
+    }
+});
+
+connect();
+refreshScanouts();
+setInterval(refreshScanouts, 3000);
