@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# jvhost benchmarks: builds the launcher and benchmark jars, then runs GpuBench, which measures jvhost's GPU
+# back-end against QEMU's C vhost-user-gpu (and jvhost rng, the same-run baselines and the JMH microbenchmarks)
+# and prints the Markdown for BENCHMARKS.md. See BENCHMARKS.md for what every figure means.
+#
+#   scripts/bench.sh [--no-build] [--update] [GpuBench options]
+#     --no-build   use the jars as they are (launcher/target/jvhost.jar, benchmarks/target/jvhost-benchmarks.jar)
+#     --update     splice the report into BENCHMARKS.md (between the gpubench markers)
+#     GpuBench options, e.g. --quick (a short validation run), --rounds 5, --duration 10, --no-peer,
+#     --jmh REGEX, --no-jmh, --peer-gpu CMD; --help lists them all.
+# The report is also saved as benchmarks/target/gpubench/report-<UTC time>.md.
+# Run it on an otherwise idle machine: every figure is compared with a same-run baseline, but two cores
+# shared with a compiler make the numbers meaningless.
+# MAVEN_ARGS adds Maven options to the build (e.g. MAVEN_ARGS=-o to build offline).
+set -euo pipefail
+
+root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+die() { echo "bench: $*" >&2; exit 1; }
+
+build=1
+update=0
+args=()
+for a in "$@"; do
+    case "$a" in
+        --no-build) build=0 ;;
+        --update) update=1 ;;
+        -h|--help)
+            sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            echo
+            build=0
+            args+=("$a")
+            ;;
+        *) args+=("$a") ;;
+    esac
+done
+
+JAVA_HOME=$("$root/scripts/setup.sh" jdk) || die "no JDK 25 found (scripts/setup.sh jdk)"
+export JAVA_HOME
+
+bench_jar=$root/benchmarks/target/jvhost-benchmarks.jar
+if [[ $build -eq 1 ]]; then
+    echo "bench: building the launcher and benchmark jars…" >&2
+    # shellcheck disable=SC2086 # MAVEN_ARGS is a list of options
+    (cd "$root" && ./mvnw -q -B -ntp -Dstyle.color=never ${MAVEN_ARGS:-} -DskipTests package \
+        -pl launcher,benchmarks -am) >&2 \
+        || die "the build failed (run: ./mvnw -B -DskipTests package -pl launcher,benchmarks -am)"
+fi
+[[ -f $bench_jar ]] || die "$bench_jar is missing: run without --no-build"
+
+out_dir=$root/benchmarks/target/gpubench
+mkdir -p "$out_dir"
+report=$out_dir/report-$(date -u +%Y%m%dT%H%M%SZ).md
+extra=(--root "$root" --out "$report")
+if [[ $update -eq 1 ]]; then
+    extra+=(--update-doc "$root/BENCHMARKS.md")
+fi
+
+cd "$root"
+exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$bench_jar" \
+    io.jvhost.benchmarks.gpu.GpuBench "${extra[@]}" ${args[@]+"${args[@]}"}
