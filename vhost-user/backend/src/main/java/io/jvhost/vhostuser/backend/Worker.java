@@ -25,7 +25,9 @@ final class Worker implements AutoCloseable
     private final String name;
     private final VirtioDevice device;
     private final GuestMemoryAtomic memory;
-    private final List<Vring> vrings = new ArrayList<>();
+    private final List<Vring> added = new ArrayList<>();
+    /** The rings served, as an array: the loop below runs per wake-up and must not allocate iterators. */
+    private Vring[] vrings = new Vring[0];
     private final Epoll epoll;
     private final EventFd wake;
     private final Thread thread;
@@ -45,11 +47,12 @@ final class Worker implements AutoCloseable
 
     void addVring(final Vring vring)
     {
-        vrings.add(vring);
+        added.add(vring);
     }
 
     void start()
     {
+        vrings = added.toArray(new Vring[0]);
         int max = 0;
         for (final Vring v : vrings)
         {
