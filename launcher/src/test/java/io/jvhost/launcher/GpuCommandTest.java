@@ -32,31 +32,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(60)
 class GpuCommandTest
 {
-    private record Run(int exitCode, String out, String err)
+    private static CliRun run(final String... args)
     {
-    }
-
-    private static Run run(final String... args)
-    {
-        final PrintStream oldOut = System.out;
-        final PrintStream oldErr = System.err;
-        final ByteArrayOutputStream out = new ByteArrayOutputStream();
-        final ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try
-        {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            final var cli = Main.commandLine();
-            cli.setOut(new java.io.PrintWriter(System.out, true));
-            cli.setErr(new java.io.PrintWriter(System.err, true));
-            final int code = cli.execute(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        }
-        finally
-        {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+        return CliRun.of(args);
     }
 
     private static GpuCommand parse(final String... args)
@@ -69,7 +47,7 @@ class GpuCommandTest
     @Test
     void printCapabilitiesPrintsTheGpuTypeAsJson()
     {
-        final Run r = run("gpu", "--print-capabilities");
+        final CliRun r = run("gpu", "--print-capabilities");
         assertThat(r.exitCode()).isZero();
         assertThat(r.out().replaceAll("\\s", "")).isEqualTo("{\"type\":\"gpu\"}");
     }
@@ -78,7 +56,7 @@ class GpuCommandTest
     void mainListsTheGpuSubcommand()
     {
         assertThat(run("--help").out()).contains("gpu");
-        final Run help = run("gpu", "--help");
+        final CliRun help = run("gpu", "--help");
         assertThat(help.exitCode()).isZero();
         assertThat(help.out()).contains("--gpu-mode").contains("--capset").contains("--headless")
             .contains("--max-outputs").contains("--max-hostmem").contains("--resolution").contains("--socket-count")
@@ -89,7 +67,7 @@ class GpuCommandTest
     @ValueSource(strings = {"virglrenderer", "virgl-renderer", "gfxstream", "VirglRenderer"})
     void threeDModesAreRefusedAsNotSupportedYet(final String mode)
     {
-        final Run r = run("gpu", "-s", "/tmp/x.sock", "-g", mode);
+        final CliRun r = run("gpu", "-s", "/tmp/x.sock", "-g", mode);
         assertThat(r.exitCode()).isEqualTo(2);
         assertThat(r.err()).contains("--gpu-mode " + mode + " is not supported yet").contains("2D only");
         assertThat(run("gpu", "-s", "/tmp/x.sock", "--gpu-mode", mode).exitCode()).isEqualTo(2);
@@ -98,7 +76,7 @@ class GpuCommandTest
     @Test
     void unknownModesAreRefusedNamingTheChoices()
     {
-        final Run r = run("gpu", "-s", "/tmp/x.sock", "-g", "3d");
+        final CliRun r = run("gpu", "-s", "/tmp/x.sock", "-g", "3d");
         assertThat(r.exitCode()).isEqualTo(2);
         assertThat(r.err()).contains("unknown --gpu-mode '3d'").contains("expected 2d");
     }
@@ -106,7 +84,7 @@ class GpuCommandTest
     @Test
     void capsetsNeedA3dMode()
     {
-        final Run r = run("gpu", "-s", "/tmp/x.sock", "-c", "virgl,virgl2");
+        final CliRun r = run("gpu", "-s", "/tmp/x.sock", "-c", "virgl,virgl2");
         assertThat(r.exitCode()).isEqualTo(2);
         assertThat(r.err()).contains("--capset virgl,virgl2 needs a 3D --gpu-mode");
         assertThat(run("gpu", "-s", "/tmp/x.sock", "--capset", "virgl2").exitCode()).isEqualTo(2);
@@ -119,7 +97,7 @@ class GpuCommandTest
     @CsvSource({"0", "17", "-1"})
     void maxOutputsMustBeOneToSixteen(final String outputs)
     {
-        final Run r = run("gpu", "-s", "/tmp/x.sock", "--max-outputs", outputs);
+        final CliRun r = run("gpu", "-s", "/tmp/x.sock", "--max-outputs", outputs);
         assertThat(r.exitCode()).isEqualTo(2);
         assertThat(r.err()).contains("--max-outputs must be 1..16, got " + outputs);
     }
@@ -135,7 +113,7 @@ class GpuCommandTest
     @ValueSource(strings = {"0", "lots", "-5M", "12Q", "99999999999999999999"})
     void badMaxHostmemIsRefused(final String text)
     {
-        final Run r = run("gpu", "-s", "/tmp/x.sock", "--max-hostmem", text);
+        final CliRun r = run("gpu", "-s", "/tmp/x.sock", "--max-hostmem", text);
         assertThat(r.exitCode()).isEqualTo(2);
         assertThat(r.err()).contains("--max-hostmem");
     }
@@ -144,7 +122,7 @@ class GpuCommandTest
     @ValueSource(strings = {"1280", "0x600", "800x0", "4096x768", "axb", "800x600x2"})
     void badResolutionsAreRefused(final String text)
     {
-        final Run r = run("gpu", "-s", "/tmp/x.sock", "--resolution", text);
+        final CliRun r = run("gpu", "-s", "/tmp/x.sock", "--resolution", text);
         assertThat(r.exitCode()).isEqualTo(2);
         assertThat(r.err()).contains("--resolution must be WIDTHxHEIGHT with each side 1..4095");
     }

@@ -16,31 +16,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class InputCommandTest
 {
-    private record Run(int exitCode, String out, String err)
+    private static CliRun run(final String... args)
     {
-    }
-
-    private static Run run(final String... args)
-    {
-        final PrintStream oldOut = System.out;
-        final PrintStream oldErr = System.err;
-        final ByteArrayOutputStream out = new ByteArrayOutputStream();
-        final ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try
-        {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            final var cli = Main.commandLine();
-            cli.setOut(new java.io.PrintWriter(System.out, true));
-            cli.setErr(new java.io.PrintWriter(System.err, true));
-            final int code = cli.execute(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        }
-        finally
-        {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+        return CliRun.of(args);
     }
 
     private static InputCommand parse(final String... args)
@@ -53,7 +31,7 @@ class InputCommandTest
     @Test
     void printCapabilitiesPrintsTheInputTypeAsJson()
     {
-        final Run r = run("input", "--print-capabilities");
+        final CliRun r = run("input", "--print-capabilities");
         assertThat(r.exitCode()).isZero();
         assertThat(r.out().replaceAll("\\s", "")).isEqualTo("{\"type\":\"input\"}");
     }
@@ -86,10 +64,10 @@ class InputCommandTest
     @Test
     void exactlyOneKindOfDeviceIsRequired()
     {
-        final Run neither = run("input", "-s", "/tmp/in.sock");
+        final CliRun neither = run("input", "-s", "/tmp/in.sock");
         assertThat(neither.exitCode()).isEqualTo(2);
         assertThat(neither.err()).contains("one of --event-list (host devices) or --virtual");
-        final Run both = run("input", "-s", "/tmp/in.sock", "-e", "/dev/input/event0", "--virtual", "keyboard");
+        final CliRun both = run("input", "-s", "/tmp/in.sock", "-e", "/dev/input/event0", "--virtual", "keyboard");
         assertThat(both.exitCode()).isEqualTo(2);
         assertThat(both.err()).contains("--event-list and --virtual are exclusive");
         assertThat(run("input", "--virtual", "keyboard").err()).contains("exactly one of --socket-path and --fd");
@@ -113,7 +91,7 @@ class InputCommandTest
     @Test
     void flagsThatBelongToTheOtherKindOfDeviceAreRefused()
     {
-        final Run control = run("input", "-s", "/tmp/in.sock", "-e", "/dev/input/event0", "--control-socket",
+        final CliRun control = run("input", "-s", "/tmp/in.sock", "-e", "/dev/input/event0", "--control-socket",
             "/tmp/c.sock");
         assertThat(control.exitCode()).isEqualTo(2);
         assertThat(control.err()).contains("--control-socket drives a --virtual device");
@@ -126,10 +104,10 @@ class InputCommandTest
     @Test
     void anEvdevDeviceThatCannotBeOpenedFailsWithItsPathAndErrno()
     {
-        final Run missing = run("input", "-s", "/tmp/in.sock", "-e", "/nonexistent/event0");
+        final CliRun missing = run("input", "-s", "/tmp/in.sock", "-e", "/nonexistent/event0");
         assertThat(missing.exitCode()).isEqualTo(1);
         assertThat(missing.err()).contains("cannot open input device /nonexistent/event0: ENOENT");
-        final Run notEvdev = run("input", "-s", "/tmp/in.sock", "-e", "/dev/null");
+        final CliRun notEvdev = run("input", "-s", "/tmp/in.sock", "-e", "/dev/null");
         assertThat(notEvdev.exitCode()).isEqualTo(1);
         assertThat(notEvdev.err()).contains("/dev/null is not an evdev input device").contains("ENOTTY");
     }
@@ -138,7 +116,7 @@ class InputCommandTest
     void aControlSocketInAMissingDirectoryFailsWithItsPath(@TempDir final Path dir)
     {
         final Path control = dir.resolve("missing/control.sock");
-        final Run r = run("input", "-s", dir.resolve("in.sock").toString(), "--virtual", "combined",
+        final CliRun r = run("input", "-s", dir.resolve("in.sock").toString(), "--virtual", "combined",
             "--control-socket", control.toString());
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.err()).contains("cannot listen on control socket " + control);
@@ -150,7 +128,7 @@ class InputCommandTest
         throws Exception
     {
         final Path control = dir.resolve("control.sock");
-        final Run r = run("input", "-s", dir.resolve("missing/in.sock").toString(), "--virtual", "keyboard",
+        final CliRun r = run("input", "-s", dir.resolve("missing/in.sock").toString(), "--virtual", "keyboard",
             "--control-socket", control.toString());
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.err()).contains("bind failed: ENOENT");

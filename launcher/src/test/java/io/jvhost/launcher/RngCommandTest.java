@@ -13,37 +13,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class RngCommandTest
 {
-    private record Run(int exitCode, String out, String err)
+    private static CliRun run(final String... args)
     {
-    }
-
-    private static Run run(final String... args)
-    {
-        final PrintStream oldOut = System.out;
-        final PrintStream oldErr = System.err;
-        final ByteArrayOutputStream out = new ByteArrayOutputStream();
-        final ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try
-        {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            final var cli = Main.commandLine();
-            cli.setOut(new java.io.PrintWriter(System.out, true));
-            cli.setErr(new java.io.PrintWriter(System.err, true));
-            final int code = cli.execute(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        }
-        finally
-        {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+        return CliRun.of(args);
     }
 
     @Test
     void printCapabilitiesPrintsTheRngTypeAsJson()
     {
-        final Run r = run("rng", "--print-capabilities");
+        final CliRun r = run("rng", "--print-capabilities");
         assertThat(r.exitCode()).isZero();
         assertThat(r.out().replaceAll("\\s", "")).isEqualTo("{\"type\":\"rng\"}");
     }
@@ -51,7 +29,7 @@ class RngCommandTest
     @Test
     void versionNamesTheProjectVersion()
     {
-        final Run r = run("--version");
+        final CliRun r = run("--version");
         assertThat(r.exitCode()).isZero();
         assertThat(r.out()).startsWith("jvhost 0.");
     }
@@ -79,7 +57,7 @@ class RngCommandTest
     @Test
     void unreadableRngSourceFailsWithItsPath()
     {
-        final Run r = run("rng", "-s", "/tmp/x.sock", "-f", "/nonexistent/entropy");
+        final CliRun r = run("rng", "-s", "/tmp/x.sock", "-f", "/nonexistent/entropy");
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.err()).contains("/nonexistent/entropy").contains("ENOENT");
     }
@@ -87,7 +65,7 @@ class RngCommandTest
     @Test
     void socketInAMissingDirectoryFailsWithTheErrno(@TempDir final Path dir)
     {
-        final Run r = run("rng", "-s", dir.resolve("missing/rng.sock").toString());
+        final CliRun r = run("rng", "-s", dir.resolve("missing/rng.sock").toString());
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.err()).contains("bind failed: ENOENT");
     }
