@@ -8,7 +8,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
@@ -18,6 +17,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+
+import io.jvhost.display.TcpAcceptor;
 
 /**
  * A small HTTP/1.1 server for the web console: GET and HEAD only, keep-alive, one virtual thread per connection, and
@@ -36,9 +37,8 @@ public final class HttpServer implements AutoCloseable
     public static final int MAX_CONNECTIONS = 256;
 
     private final String name;
-    private final ServerSocket server;
     private final HttpHandler handler;
-    private final Thread acceptor;
+    private final TcpAcceptor acceptor;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
@@ -52,19 +52,7 @@ public final class HttpServer implements AutoCloseable
     {
         this.name = Objects.requireNonNull(name, "name");
         this.handler = Objects.requireNonNull(handler, "handler");
-        final ServerSocket s = new ServerSocket();
-        try
-        {
-            s.setReuseAddress(true);
-            s.bind(address, 64);
-        }
-        catch (final IOException e)
-        {
-            s.close();
-            throw new IOException("cannot listen for HTTP on " + address + ": " + e.getMessage(), e);
-        }
-        this.server = s;
-        this.acceptor = Thread.ofPlatform().daemon(true).name(name + "-http-accept").start(this::acceptLoop);
+        this.acceptor = new TcpAcceptor(name, "HTTP", address, 64, this::admit);
     }
 
     /**
@@ -72,36 +60,23 @@ public final class HttpServer implements AutoCloseable
      */
     public InetSocketAddress address()
     {
-        return (InetSocketAddress)server.getLocalSocketAddress();
+        return acceptor.address();
     }
 
-    private void acceptLoop()
+    /**
+     * On the accept thread: refuses the connection past {@link #MAX_CONNECTIONS}, else serves it on a virtual thread.
+     */
+    private void admit(final Socket socket)
     {
-        while (!closed)
+        if (open.size() >= MAX_CONNECTIONS)
         {
-            final Socket socket;
-            try
-            {
-                socket = server.accept();
-            }
-            catch (final IOException e)
-            {
-                if (!closed)
-                {
-                    LOG.log(Level.ERROR, name + ": HTTP accept on " + address() + " failed: " + e.getMessage());
-                }
-                return;
-            }
-            if (open.size() >= MAX_CONNECTIONS)
-            {
-                LOG.log(Level.WARNING, name + ": refused " + socket.getRemoteSocketAddress() + ": "
-                    + MAX_CONNECTIONS + " connections open");
-                closeQuietly(socket);
-                continue;
-            }
-            open.add(socket);
-            Thread.ofVirtual().name(name + "-http-client").start(() -> serve(socket));
+            LOG.log(Level.WARNING, name + ": refused " + socket.getRemoteSocketAddress() + ": "
+                + MAX_CONNECTIONS + " connections open");
+            closeQuietly(socket);
+            return;
         }
+        open.add(socket);
+        Thread.ofVirtual().name(name + "-http-client").start(() -> serve(socket));
     }
 
     private void serve(final Socket socket)
@@ -310,30 +285,10 @@ public final class HttpServer implements AutoCloseable
     public void close()
     {
         closed = true;
-        closeQuietly(server);
+        acceptor.close();
         for (final Socket s : open)
         {
             closeQuietly(s);
-        }
-        try
-        {
-            acceptor.join(2000);
-        }
-        catch (final InterruptedException e)
-        {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private static void closeQuietly(final ServerSocket socket)
-    {
-        try
-        {
-            socket.close();
-        }
-        catch (final IOException e)
-        {
-            // Closing anyway.
         }
     }
 

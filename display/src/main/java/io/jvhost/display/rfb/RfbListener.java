@@ -3,9 +3,10 @@ package io.jvhost.display.rfb;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.Objects;
+
+import io.jvhost.display.TcpAcceptor;
 
 /**
  * A TCP port speaking RFB (a native VNC viewer's port): one virtual thread per client, each client a
@@ -16,12 +17,10 @@ public final class RfbListener implements AutoCloseable
     private static final System.Logger LOG = System.getLogger(RfbListener.class.getName());
 
     private final String name;
-    private final ServerSocket server;
+    private final TcpAcceptor acceptor;
     private final Framebuffer framebuffer;
     private final RfbConfig config;
     private final SessionRegistry sessions;
-    private final Thread acceptor;
-    private volatile boolean closed;
 
     /**
      * Binds and starts accepting.
@@ -35,19 +34,8 @@ public final class RfbListener implements AutoCloseable
         this.framebuffer = Objects.requireNonNull(framebuffer, "framebuffer");
         this.config = Objects.requireNonNull(config, "config");
         this.sessions = Objects.requireNonNull(sessions, "sessions");
-        final ServerSocket s = new ServerSocket();
-        try
-        {
-            s.setReuseAddress(true);
-            s.bind(address, 16);
-        }
-        catch (final IOException e)
-        {
-            s.close();
-            throw new IOException("cannot listen for VNC on " + address + ": " + e.getMessage(), e);
-        }
-        this.server = s;
-        this.acceptor = Thread.ofPlatform().daemon(true).name(name + "-vnc-accept").start(this::acceptLoop);
+        this.acceptor = new TcpAcceptor(name, "VNC", address, 16,
+            socket -> Thread.ofVirtual().name(name + "-vnc-client").start(() -> serve(socket)));
     }
 
     /**
@@ -55,28 +43,7 @@ public final class RfbListener implements AutoCloseable
      */
     public InetSocketAddress address()
     {
-        return (InetSocketAddress)server.getLocalSocketAddress();
-    }
-
-    private void acceptLoop()
-    {
-        while (!closed)
-        {
-            final Socket socket;
-            try
-            {
-                socket = server.accept();
-            }
-            catch (final IOException e)
-            {
-                if (!closed)
-                {
-                    LOG.log(Level.ERROR, name + ": VNC accept on " + address() + " failed: " + e.getMessage());
-                }
-                return;
-            }
-            Thread.ofVirtual().name(name + "-vnc-client").start(() -> serve(socket));
-        }
+        return acceptor.address();
     }
 
     private void serve(final Socket socket)
@@ -102,22 +69,6 @@ public final class RfbListener implements AutoCloseable
     @Override
     public void close()
     {
-        closed = true;
-        try
-        {
-            server.close();
-        }
-        catch (final IOException e)
-        {
-            // Closing anyway.
-        }
-        try
-        {
-            acceptor.join(2000);
-        }
-        catch (final InterruptedException e)
-        {
-            Thread.currentThread().interrupt();
-        }
+        acceptor.close();
     }
 }
