@@ -1,5 +1,10 @@
 package io.jvhost.launcher;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+
+import io.jvhost.os.LibC;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -11,25 +16,75 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "vhost-user device back-ends in Java. Each subcommand serves one device type on a vhost-user socket.",
-    subcommands = {RngCommand.class, GpuCommand.class, InputCommand.class, DemoCommand.class,
-        CommandLine.HelpCommand.class})
+    // Subcommands are added in commandLine(String[]).
+    subcommands = {})
 public final class Main implements Runnable
 {
+    /** The device subcommands, by name; each is a picocli command class with a no-argument constructor. */
+    private static final Map<String, Supplier<Object>> SUBCOMMANDS = subcommands();
+
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
     public static void main(final String[] args)
     {
+        // The FFM downcall handles take a cold JVM about as long as picocli's reflection over the options:
+        // build them on a second core meanwhile. A thread that needs LibC
+        // earlier simply waits for the initialisation to finish.
+        Thread.ofPlatform().name("jvhost-preload").daemon().start(Main::preloadNativeCalls);
         Logging.configure();
-        System.exit(commandLine().execute(args));
+        System.exit(commandLine(args).execute(args));
     }
 
     /**
-     * @return the configured command line (also used by tests).
+     * @return the command line with every subcommand (help, tests).
      */
     public static CommandLine commandLine()
     {
-        return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
+        return commandLine(new String[0]);
+    }
+
+    /**
+     * The command line for {@code args}: when the first argument names a device subcommand, only that one is
+     * modelled (picocli reflects over every option of every subcommand it is given, a cost paid before the
+     * back-end can listen); otherwise all of them, for help and error messages.
+     */
+    static CommandLine commandLine(final String[] args)
+    {
+        final CommandLine cli = new CommandLine(new Main());
+        final Supplier<Object> only = args.length > 0 ? SUBCOMMANDS.get(args[0]) : null;
+        if (null != only)
+        {
+            cli.addSubcommand(args[0], only.get());
+        }
+        else
+        {
+            SUBCOMMANDS.forEach((name, command) -> cli.addSubcommand(name, command.get()));
+            cli.addSubcommand(new CommandLine.HelpCommand());
+        }
+        return cli.setCaseInsensitiveEnumValuesAllowed(true);
+    }
+
+    private static Map<String, Supplier<Object>> subcommands()
+    {
+        final Map<String, Supplier<Object>> commands = new LinkedHashMap<>();
+        commands.put("rng", RngCommand::new);
+        commands.put("gpu", GpuCommand::new);
+        commands.put("input", InputCommand::new);
+        commands.put("demo", DemoCommand::new);
+        return commands;
+    }
+
+    private static void preloadNativeCalls()
+    {
+        try
+        {
+            LibC.preload();
+        }
+        catch (final RuntimeException | LinkageError e)
+        {
+            // The main thread meets the same error where it first uses LibC, and reports it there.
+        }
     }
 
     @Override

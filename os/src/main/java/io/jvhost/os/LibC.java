@@ -7,6 +7,7 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -31,6 +32,7 @@ public final class LibC
     public static final int SOCK_NONBLOCK = 0x800;
     public static final int SOCK_CLOEXEC = 0x80000;
     public static final int SOL_SOCKET = 1;
+    public static final int SO_SNDBUF = 7;
     public static final int SO_RCVTIMEO = 20;
     public static final int SO_ACCEPTCONN = 30;
     public static final int SO_SNDTIMEO = 21;
@@ -76,55 +78,72 @@ public final class LibC
     private static final ThreadLocal<MemorySegment> CAPTURE =
         ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
 
-    private static final MethodHandle SOCKET = downcall("socket", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
-    private static final MethodHandle SOCKETPAIR = downcall("socketpair", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
-    private static final MethodHandle BIND = downcall("bind", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
-    private static final MethodHandle LISTEN = downcall("listen", JAVA_INT, JAVA_INT, JAVA_INT);
-    private static final MethodHandle ACCEPT4 = downcall("accept4", JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT);
-    private static final MethodHandle CONNECT = downcall("connect", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
-    private static final MethodHandle SENDMSG = downcall("sendmsg", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
-    private static final MethodHandle RECVMSG = downcall("recvmsg", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
-    private static final MethodHandle SETSOCKOPT =
-        downcall("setsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
-    private static final MethodHandle GETSOCKOPT =
-        downcall("getsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
-    private static final MethodHandle SHUTDOWN = downcall("shutdown", JAVA_INT, JAVA_INT, JAVA_INT);
-    private static final MethodHandle CLOSE = downcall("close", JAVA_INT, JAVA_INT);
-    private static final MethodHandle READ = downcall("read", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG);
-    private static final MethodHandle WRITE = downcall("write", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG);
-    private static final MethodHandle PREAD = downcall("pread", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG);
-    private static final MethodHandle MMAP =
-        downcall("mmap", JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG);
-    private static final MethodHandle MUNMAP = downcall("munmap", JAVA_INT, JAVA_LONG, JAVA_LONG);
-    private static final MethodHandle MEMFD_CREATE = downcall("memfd_create", JAVA_INT, ADDRESS, JAVA_INT);
-    private static final MethodHandle FTRUNCATE = downcall("ftruncate", JAVA_INT, JAVA_INT, JAVA_LONG);
-    private static final MethodHandle EVENTFD = downcall("eventfd", JAVA_INT, JAVA_INT, JAVA_INT);
-    private static final MethodHandle EPOLL_CREATE1 = downcall("epoll_create1", JAVA_INT, JAVA_INT);
-    private static final MethodHandle EPOLL_CTL = downcall("epoll_ctl", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
-    private static final MethodHandle EPOLL_WAIT = downcall("epoll_wait", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
-    private static final MethodHandle FSTAT = downcall("fstat", JAVA_INT, JAVA_INT, ADDRESS);
-    private static final MethodHandle FCNTL = LINKER.downcallHandle(
-        LINKER.defaultLookup().findOrThrow("fcntl"),
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
-        Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle UNLINK = downcall("unlink", JAVA_INT, ADDRESS);
-    private static final MethodHandle IOCTL = LINKER.downcallHandle(
-        LINKER.defaultLookup().findOrThrow("ioctl"),
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
-        Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle OPEN = LINKER.downcallHandle(
-        LINKER.defaultLookup().findOrThrow("open"),
-        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-        Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
+    // Downcall handles are created in three holder classes, initialised on first use (or ahead of it by
+    // preload()): each costs a cold JVM milliseconds of stub generation, and a back-end needs only the first
+    // group before it can listen. Static finals in a holder are constants to the JIT like any other.
 
-    // eventfd I/O on the data path: non-blocking, so it may be a critical downcall (no thread-state transition),
-    // and it needs no errno (any failure means "not signalled"), so nothing is captured either.
-    private static final MethodHandle EVENTFD_WRITE = LINKER.downcallHandle(
-        LINKER.defaultLookup().findOrThrow("eventfd_write"),
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), Linker.Option.critical(false));
-    private static final MethodHandle EVENTFD_READ = LINKER.downcallHandle(
-        LINKER.defaultLookup().findOrThrow("eventfd_read"),
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), Linker.Option.critical(false));
+    /** Calls a back-end makes before it listens and accepts. */
+    private static final class Listen
+    {
+        static final MethodHandle SOCKET = downcall("socket", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
+        static final MethodHandle BIND = downcall("bind", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
+        static final MethodHandle LISTEN = downcall("listen", JAVA_INT, JAVA_INT, JAVA_INT);
+        static final MethodHandle ACCEPT4 = downcall("accept4", JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT);
+        static final MethodHandle CLOSE = downcall("close", JAVA_INT, JAVA_INT);
+        static final MethodHandle FCNTL = LINKER.downcallHandle(
+            LINKER.defaultLookup().findOrThrow("fcntl"),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+            Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
+        static final MethodHandle UNLINK = downcall("unlink", JAVA_INT, ADDRESS);
+        static final MethodHandle SETSOCKOPT =
+            downcall("setsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
+        static final MethodHandle GETSOCKOPT =
+            downcall("getsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
+        static final MethodHandle FSTAT = downcall("fstat", JAVA_INT, JAVA_INT, ADDRESS);
+    }
+
+    /** Calls that serve a front-end's messages and the rings' eventfds. */
+    private static final class Serve
+    {
+        static final MethodHandle SENDMSG = downcall("sendmsg", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
+        static final MethodHandle RECVMSG = downcall("recvmsg", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
+        static final MethodHandle EVENTFD = downcall("eventfd", JAVA_INT, JAVA_INT, JAVA_INT);
+        static final MethodHandle EPOLL_CREATE1 = downcall("epoll_create1", JAVA_INT, JAVA_INT);
+        static final MethodHandle EPOLL_CTL = downcall("epoll_ctl", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
+        static final MethodHandle EPOLL_WAIT = downcall("epoll_wait", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
+        // eventfd I/O on the data path: non-blocking, so it may be a critical downcall (no thread-state transition),
+        // and it needs no errno (any failure means "not signalled"), so nothing is captured either.
+        static final MethodHandle EVENTFD_WRITE = LINKER.downcallHandle(
+            LINKER.defaultLookup().findOrThrow("eventfd_write"),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), Linker.Option.critical(false));
+        static final MethodHandle EVENTFD_READ = LINKER.downcallHandle(
+            LINKER.defaultLookup().findOrThrow("eventfd_read"),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), Linker.Option.critical(false));
+        static final MethodHandle SHUTDOWN = downcall("shutdown", JAVA_INT, JAVA_INT, JAVA_INT);
+    }
+
+    /** Everything else: guest memory, files, ioctls, the front-end side. */
+    private static final class Other
+    {
+        static final MethodHandle SOCKETPAIR = downcall("socketpair", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
+        static final MethodHandle CONNECT = downcall("connect", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
+        static final MethodHandle READ = downcall("read", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG);
+        static final MethodHandle WRITE = downcall("write", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG);
+        static final MethodHandle PREAD = downcall("pread", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG);
+        static final MethodHandle MMAP =
+            downcall("mmap", JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG);
+        static final MethodHandle MUNMAP = downcall("munmap", JAVA_INT, JAVA_LONG, JAVA_LONG);
+        static final MethodHandle MEMFD_CREATE = downcall("memfd_create", JAVA_INT, ADDRESS, JAVA_INT);
+        static final MethodHandle FTRUNCATE = downcall("ftruncate", JAVA_INT, JAVA_INT, JAVA_LONG);
+        static final MethodHandle IOCTL = LINKER.downcallHandle(
+            LINKER.defaultLookup().findOrThrow("ioctl"),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
+            Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
+        static final MethodHandle OPEN = LINKER.downcallHandle(
+            LINKER.defaultLookup().findOrThrow("open"),
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+            Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
+    }
 
     /** Size of {@code struct stat}: 144 bytes on x86-64, 128 on aarch64. */
     public static final int STAT_SIZE = X86_64 ? 144 : 128;
@@ -133,6 +152,25 @@ public final class LibC
 
     private LibC()
     {
+    }
+
+    /**
+     * Creates every downcall handle now, in the order a back-end needs them (listen, serve, the rest), so that a
+     * thread started early at launch can do it while the main thread parses its command line.
+     */
+    public static void preload()
+    {
+        for (final Class<?> holder : new Class<?>[] {Listen.class, Serve.class, Other.class})
+        {
+            try
+            {
+                MethodHandles.lookup().ensureInitialized(holder);
+            }
+            catch (final IllegalAccessException e)
+            {
+                throw new AssertionError(e);
+            }
+        }
     }
 
     private static MethodHandle downcall(final String name, final MemoryLayout result, final MemoryLayout... args)
@@ -211,7 +249,7 @@ public final class LibC
 
     public static int socket(final int domain, final int type, final int protocol) throws NativeException
     {
-        return callInt(SOCKET, "socket", "", domain, type, protocol);
+        return callInt(Listen.SOCKET, "socket", "", domain, type, protocol);
     }
 
     /**
@@ -220,18 +258,18 @@ public final class LibC
     public static void socketpair(final int domain, final int type, final int protocol, final MemorySegment fds)
         throws NativeException
     {
-        callInt(SOCKETPAIR, "socketpair", "", domain, type, protocol, fds);
+        callInt(Other.SOCKETPAIR, "socketpair", "", domain, type, protocol, fds);
     }
 
     public static void bind(final int fd, final MemorySegment addr, final int addrLen, final String what)
         throws NativeException
     {
-        callInt(BIND, "bind", what, fd, addr, addrLen);
+        callInt(Listen.BIND, "bind", what, fd, addr, addrLen);
     }
 
     public static void listen(final int fd, final int backlog) throws NativeException
     {
-        callInt(LISTEN, "listen", "fd=" + fd, fd, backlog);
+        callInt(Listen.LISTEN, "listen", "fd=" + fd, fd, backlog);
     }
 
     public static int accept4(final int fd, final int flags) throws NativeException
@@ -239,7 +277,7 @@ public final class LibC
         final MemorySegment c = capture();
         try
         {
-            return check((int)ACCEPT4.invokeExact(c, fd, MemorySegment.NULL, MemorySegment.NULL, flags), c,
+            return check((int)Listen.ACCEPT4.invokeExact(c, fd, MemorySegment.NULL, MemorySegment.NULL, flags), c,
                 "accept4", "fd=" + fd);
         }
         catch (final NativeException e)
@@ -255,7 +293,7 @@ public final class LibC
     public static void connect(final int fd, final MemorySegment addr, final int addrLen, final String what)
         throws NativeException
     {
-        callInt(CONNECT, "connect", what, fd, addr, addrLen);
+        callInt(Other.CONNECT, "connect", what, fd, addr, addrLen);
     }
 
     /**
@@ -266,7 +304,7 @@ public final class LibC
         final MemorySegment c = capture();
         try
         {
-            final long n = (long)SENDMSG.invokeExact(c, fd, msghdr, flags);
+            final long n = (long)Serve.SENDMSG.invokeExact(c, fd, msghdr, flags);
             return n < 0 ? -errno(c) : n;
         }
         catch (final Throwable t)
@@ -283,7 +321,7 @@ public final class LibC
         final MemorySegment c = capture();
         try
         {
-            final long n = (long)RECVMSG.invokeExact(c, fd, msghdr, flags);
+            final long n = (long)Serve.RECVMSG.invokeExact(c, fd, msghdr, flags);
             return n < 0 ? -errno(c) : n;
         }
         catch (final Throwable t)
@@ -295,7 +333,7 @@ public final class LibC
     public static void setsockopt(final int fd, final int level, final int option, final MemorySegment value)
         throws NativeException
     {
-        callInt(SETSOCKOPT, "setsockopt", "fd=" + fd + ", option=" + option, fd, level, option, value,
+        callInt(Listen.SETSOCKOPT, "setsockopt", "fd=" + fd + ", option=" + option, fd, level, option, value,
             (int)value.byteSize());
     }
 
@@ -310,7 +348,7 @@ public final class LibC
             final MemorySegment value = arena.allocate(JAVA_INT);
             final MemorySegment length = arena.allocate(JAVA_INT);
             length.set(JAVA_INT, 0, 4);
-            check((int)GETSOCKOPT.invokeExact(c, fd, SOL_SOCKET, SO_ACCEPTCONN, value, length), c, "getsockopt",
+            check((int)Listen.GETSOCKOPT.invokeExact(c, fd, SOL_SOCKET, SO_ACCEPTCONN, value, length), c, "getsockopt",
                 "fd=" + fd + ", SO_ACCEPTCONN");
             return value.get(JAVA_INT, 0) != 0;
         }
@@ -332,7 +370,7 @@ public final class LibC
         final MemorySegment c = capture();
         try
         {
-            final int ignored = (int)SHUTDOWN.invokeExact(c, fd, SHUT_RDWR);
+            final int ignored = (int)Serve.SHUTDOWN.invokeExact(c, fd, SHUT_RDWR);
         }
         catch (final Throwable t)
         {
@@ -346,7 +384,7 @@ public final class LibC
         try
         {
             // Never retry close on EINTR: on Linux the descriptor is already released.
-            check((int)CLOSE.invokeExact(c, fd), c, "close", "fd=" + fd);
+            check((int)Listen.CLOSE.invokeExact(c, fd), c, "close", "fd=" + fd);
         }
         catch (final NativeException e)
         {
@@ -370,7 +408,7 @@ public final class LibC
         final MemorySegment c = capture();
         try
         {
-            final int ignored = (int)CLOSE.invokeExact(c, fd);
+            final int ignored = (int)Listen.CLOSE.invokeExact(c, fd);
         }
         catch (final Throwable t)
         {
@@ -388,7 +426,7 @@ public final class LibC
         {
             while (true)
             {
-                final long n = (long)READ.invokeExact(c, fd, address, length);
+                final long n = (long)Other.READ.invokeExact(c, fd, address, length);
                 if (n >= 0)
                 {
                     return n;
@@ -416,7 +454,7 @@ public final class LibC
         {
             while (true)
             {
-                final long n = (long)WRITE.invokeExact(c, fd, address, length);
+                final long n = (long)Other.WRITE.invokeExact(c, fd, address, length);
                 if (n >= 0)
                 {
                     return n;
@@ -443,7 +481,7 @@ public final class LibC
     {
         try
         {
-            return (int)EVENTFD_WRITE.invokeExact(fd, value) == 0;
+            return (int)Serve.EVENTFD_WRITE.invokeExact(fd, value) == 0;
         }
         catch (final Throwable t)
         {
@@ -460,7 +498,7 @@ public final class LibC
     {
         try
         {
-            return (int)EVENTFD_READ.invokeExact(fd, address) == 0;
+            return (int)Serve.EVENTFD_READ.invokeExact(fd, address) == 0;
         }
         catch (final Throwable t)
         {
@@ -478,7 +516,7 @@ public final class LibC
         {
             while (true)
             {
-                final long n = (long)PREAD.invokeExact(c, fd, address, length, offset);
+                final long n = (long)Other.PREAD.invokeExact(c, fd, address, length, offset);
                 if (n >= 0)
                 {
                     return n;
@@ -505,7 +543,7 @@ public final class LibC
         final MemorySegment c = capture();
         try
         {
-            final long address = (long)MMAP.invokeExact(c, 0L, length, prot, flags, fd, offset);
+            final long address = (long)Other.MMAP.invokeExact(c, 0L, length, prot, flags, fd, offset);
             if (address == -1L)
             {
                 throw new NativeException("mmap", errno(c), "fd=" + fd + ", length=" + length + ", offset=" + offset);
@@ -524,7 +562,7 @@ public final class LibC
 
     public static void munmap(final long address, final long length) throws NativeException
     {
-        callInt(MUNMAP, "munmap", "address=0x" + Long.toHexString(address) + ", length=" + length, address,
+        callInt(Other.MUNMAP, "munmap", "address=0x" + Long.toHexString(address) + ", length=" + length, address,
             length);
     }
 
@@ -533,7 +571,7 @@ public final class LibC
         final MemorySegment c = capture();
         try (Arena arena = Arena.ofConfined())
         {
-            return check((int)MEMFD_CREATE.invokeExact(c, arena.allocateFrom(name), flags), c, "memfd_create",
+            return check((int)Other.MEMFD_CREATE.invokeExact(c, arena.allocateFrom(name), flags), c, "memfd_create",
                 "name=" + name);
         }
         catch (final NativeException e)
@@ -548,23 +586,23 @@ public final class LibC
 
     public static void ftruncate(final int fd, final long length) throws NativeException
     {
-        callInt(FTRUNCATE, "ftruncate", "fd=" + fd + ", length=" + length, fd, length);
+        callInt(Other.FTRUNCATE, "ftruncate", "fd=" + fd + ", length=" + length, fd, length);
     }
 
     public static int eventfd(final int initial, final int flags) throws NativeException
     {
-        return callInt(EVENTFD, "eventfd", "", initial, flags);
+        return callInt(Serve.EVENTFD, "eventfd", "", initial, flags);
     }
 
     public static int epollCreate1(final int flags) throws NativeException
     {
-        return callInt(EPOLL_CREATE1, "epoll_create1", "", flags);
+        return callInt(Serve.EPOLL_CREATE1, "epoll_create1", "", flags);
     }
 
     public static void epollCtl(final int epfd, final int op, final int fd, final MemorySegment event)
         throws NativeException
     {
-        callInt(EPOLL_CTL, "epoll_ctl", "epfd=" + epfd + ", op=" + op + ", fd=" + fd, epfd, op, fd, event);
+        callInt(Serve.EPOLL_CTL, "epoll_ctl", "epfd=" + epfd + ", op=" + op + ", fd=" + fd, epfd, op, fd, event);
     }
 
     /**
@@ -576,7 +614,7 @@ public final class LibC
         final MemorySegment c = capture();
         try
         {
-            final int n = (int)EPOLL_WAIT.invokeExact(c, epfd, events, maxEvents, timeoutMs);
+            final int n = (int)Serve.EPOLL_WAIT.invokeExact(c, epfd, events, maxEvents, timeoutMs);
             if (n < 0)
             {
                 final int errno = errno(c);
@@ -603,7 +641,7 @@ public final class LibC
      */
     public static void fstat(final int fd, final MemorySegment stat) throws NativeException
     {
-        callInt(FSTAT, "fstat", "fd=" + fd, fd, stat);
+        callInt(Listen.FSTAT, "fstat", "fd=" + fd, fd, stat);
     }
 
     /**
@@ -634,7 +672,7 @@ public final class LibC
 
     public static int fcntl(final int fd, final int cmd, final int arg) throws NativeException
     {
-        return callInt(FCNTL, "fcntl", "fd=" + fd + ", cmd=" + cmd, fd, cmd, arg);
+        return callInt(Listen.FCNTL, "fcntl", "fd=" + fd + ", cmd=" + cmd, fd, cmd, arg);
     }
 
     /**
@@ -647,7 +685,7 @@ public final class LibC
      */
     public static int ioctl(final int fd, final long request, final MemorySegment arg) throws NativeException
     {
-        return callInt(IOCTL, "ioctl", "fd=" + fd + ", request=0x" + Long.toHexString(request), fd, request, arg);
+        return callInt(Other.IOCTL, "ioctl", "fd=" + fd + ", request=0x" + Long.toHexString(request), fd, request, arg);
     }
 
     /**
@@ -677,7 +715,7 @@ public final class LibC
         final MemorySegment c = capture();
         try (Arena arena = Arena.ofConfined())
         {
-            return check((int)OPEN.invokeExact(c, arena.allocateFrom(path), flags, 0), c, "open", "path=" + path);
+            return check((int)Other.OPEN.invokeExact(c, arena.allocateFrom(path), flags, 0), c, "open", "path=" + path);
         }
         catch (final NativeException e)
         {
@@ -697,7 +735,7 @@ public final class LibC
         final MemorySegment c = capture();
         try (Arena arena = Arena.ofConfined())
         {
-            final int r = (int)UNLINK.invokeExact(c, arena.allocateFrom(path));
+            final int r = (int)Listen.UNLINK.invokeExact(c, arena.allocateFrom(path));
             if (r < 0 && errno(c) != Errno.ENOENT)
             {
                 throw new NativeException("unlink", errno(c), "path=" + path);

@@ -205,6 +205,20 @@ public final class UnixSocket implements AutoCloseable
         setTimeout(LibC.SO_SNDTIMEO, millis);
     }
 
+    /**
+     * Asks for a send buffer of {@code bytes} (SO_SNDBUF; the kernel doubles it for its bookkeeping and caps the
+     * request at {@code net.core.wmem_max}).
+     */
+    public void setSendBufferSize(final int bytes) throws NativeException
+    {
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment value = arena.allocate(4, 4);
+            value.set(ValueLayout.JAVA_INT, 0, bytes);
+            LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, value);
+        }
+    }
+
     private void setTimeout(final int option, final long millis) throws NativeException
     {
         try (Arena arena = Arena.ofConfined())

@@ -92,6 +92,19 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private static final long TOKEN_SOCKET = 2;
     private static final int MAX_WAIT_MS = 1000;
     private static final long JOIN_MS = 5000;
+    /** Linux's IOV_MAX: an UPDATE of a partial-width rectangle has one iovec per row after its prefix. */
+    private static final int MAX_IOVECS = 1024;
+    private static final long IOVEC_SIZE = 16;
+    private static final long MSGHDR_SIZE = 56;
+    private static final long MSGHDR_IOV = 16;
+    private static final long MSGHDR_IOVLEN = 24;
+    /** Requested SO_SNDBUF (capped by net.core.wmem_max). */
+    private static final int SEND_BUFFER_BYTES = 4 << 20;
+    /**
+     * Largest message a caller sends itself (non-blocking, when the socket is idle) instead of waking the writer
+     * thread: small updates and requests skip a thread hop; frames go through the writer.
+     */
+    static final long DIRECT_MAX_BYTES = 256 << 10;
 
     /**
      * Options; {@link #start()} starts the display.
@@ -306,15 +319,42 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private int nextPixelScanout;
     private long droppedUpdates;
 
-    // Writer thread only.
+    /** Callbacks settled while composing or expiring (under the lock); the writer runs them outside it. */
+    private final ArrayList<Pending> completions = new ArrayList<>();
+    /** The writer's batch of {@link #completions}. */
     private final ArrayList<Pending> writerCompletions = new ArrayList<>();
-    private MemorySegment control;
-    private Arena pixelArena;
-    private MemorySegment pixels;
-    private MemorySegment out;
-    private MemorySegment sendMsg;
-    private MemorySegment sendIov;
+    /**
+     * A thread owns the socket's write side and the outgoing message: the writer, or a caller of {@link
+     * #updateScanout}, {@link #moveCursor} or a request sending directly. Guarded by the lock.
+     */
+    private boolean sending;
+    /** When the sleeping writer wakes on its own (System.nanoTime), or Long.MAX_VALUE: never. */
+    private long writerWakeAt = Long.MAX_VALUE;
+    /** A caller sent a request due before {@link #writerWakeAt}: the writer must re-arm its timer. */
+    private boolean rearmWriter;
+    /** A composed message is not completely sent: whoever takes {@link #sending} next resumes it. */
+    private boolean outgoing;
+    /** The shadow the outgoing UPDATE gathers its pixels from: kept alive until the message is sent. */
+    private Arena pinnedShadow;
+    /** A shadow replaced while pinned; freed when the outgoing message completes. */
+    private Arena retiredShadow;
+
+    // The outgoing message, used only by the thread holding `sending` (handed over under the lock): a control
+    // message in `control`, or an UPDATE gathered from its prefix and the shadow's rows without a copy.
+    private final Arena sendArena;
+    private final MemorySegment control;
+    private final MemorySegment updatePrefix;
+    private final MemorySegment iov;
+    private final MemorySegment msghdr;
+    private int iovCount;
+    private int iovIndex;
+    private long outLength;
+    private long outSent;
+    private int outRequest;
+
+    // Writer thread only.
     private boolean socketWatched;
+    private boolean writerSends;
 
     private final long[] sentByRequest = new long[GpuRequest.MAX_ID + 1];
     private volatile long messagesSent;
@@ -328,17 +368,37 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         this.onGone = builder.onGone;
         this.replyTimeoutNanos = builder.replyTimeout.toNanos();
         this.maxUpdateBytes = builder.maxUpdateBytes;
-        this.wake = EventFd.create();
+        this.sendArena = Arena.ofShared();
+        this.control = sendArena.allocate(HEADER + GpuPayloads.CURSOR_UPDATE_SIZE, 8);
+        this.updatePrefix = sendArena.allocate(UPDATE_PREFIX, 8);
+        this.iov = sendArena.allocate(IOVEC_SIZE * MAX_IOVECS, 8);
+        this.msghdr = sendArena.allocate(MSGHDR_SIZE, 8);
         try
         {
+            // Room for a few bands in the kernel: fewer waits for QEMU, and small updates fit at once.
+            socket.setSendBufferSize(SEND_BUFFER_BYTES);
+        }
+        catch (final NativeException e)
+        {
+            LOG.log(Level.DEBUG, () -> name + ": keeping the default send buffer: " + e.getMessage());
+        }
+        EventFd wakeFd = null;
+        try
+        {
+            wakeFd = EventFd.create();
             this.epoll = Epoll.create(4);
-            epoll.add(wake.fd(), LibC.EPOLLIN, TOKEN_WAKE);
+            epoll.add(wakeFd.fd(), LibC.EPOLLIN, TOKEN_WAKE);
         }
         catch (final NativeException | RuntimeException e)
         {
-            wake.close();
+            if (null != wakeFd)
+            {
+                wakeFd.close();
+            }
+            sendArena.close();
             throw e;
         }
+        this.wake = wakeFd;
         this.writer = Thread.ofPlatform().daemon(true).name(name + "-display-writer").unstarted(this::writerLoop);
         this.reader = Thread.ofPlatform().daemon(true).name(name + "-display-reader").unstarted(this::readerLoop);
     }
@@ -408,7 +468,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             }
             queued.add(new Pending(request, scanout, done, System.nanoTime() + replyTimeoutNanos, false));
         }
-        wakeWriter();
+        sendNowOrWake();
         return true;
     }
 
@@ -440,6 +500,14 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 final long bytes = 4L * width * height;
                 if (s.shadowCapacity < bytes)
                 {
+                    if (null != s.shadowArena && s.shadowArena == pinnedShadow)
+                    {
+                        // The outgoing UPDATE is still reading it: free it when that message is sent.
+                        retiredShadow = s.shadowArena;
+                        s.shadowArena = null;
+                        s.shadow = null;
+                        s.shadowCapacity = 0;
+                    }
                     s.freeShadow();
                     Arena arena = Arena.ofShared();
                     try
@@ -512,7 +580,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             }
             s.addDirty(x0, y0, x1, y1);
         }
-        wakeWriter();
+        sendNowOrWake();
     }
 
     @Override
@@ -565,7 +633,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             s.moveY = y;
             s.moveVisible = visible;
         }
-        wakeWriter();
+        sendNowOrWake();
     }
 
     private Scanout scanoutLocked(final int scanout)
@@ -666,14 +734,11 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
 
     private void writerLoop()
     {
-        try (Arena arena = Arena.ofConfined())
+        try
         {
-            control = arena.allocate(HEADER + GpuPayloads.CURSOR_UPDATE_SIZE, 8);
-            sendMsg = arena.allocate(56, 8);
-            sendIov = arena.allocate(16, 8);
             while (true)
             {
-                final long length;
+                final boolean haveMessage;
                 final long waitMs;
                 synchronized (lock)
                 {
@@ -682,22 +747,41 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                         break;
                     }
                     expireLocked(System.nanoTime());
-                    length = composeLocked();
-                    waitMs = length == 0 ? waitMillisLocked() : 0;
-                    if (length == 0)
+                    haveMessage = takeMessageLocked();
+                    waitMs = haveMessage ? 0 : waitMillisLocked();
+                    if (!haveMessage)
                     {
                         writerSleeping.set(true);
+                        writerWakeAt = waitMs < 0 ? Long.MAX_VALUE : System.nanoTime() + waitMs * 1_000_000;
                     }
+                    takeCompletionsLocked();
                 }
                 completeAll(writerCompletions, null);
-                if (length == 0)
+                if (!haveMessage)
                 {
                     epoll.await((int)waitMs);
                     writerSleeping.set(false);
                     wake.drain();
                     continue;
                 }
-                if (!sendFully(out, length))
+                writerSends = true;
+                int result;
+                while ((result = sendOutgoing()) == SEND_WOULD_BLOCK)
+                {
+                    if (!awaitWritable())
+                    {
+                        result = SEND_FAILED;
+                        break;
+                    }
+                }
+                if (socketWatched)
+                {
+                    epoll.remove(fd);
+                    socketWatched = false;
+                }
+                writerSends = false;
+                releaseSending(result == SEND_DONE);
+                if (result == SEND_FAILED)
                 {
                     break;
                 }
@@ -710,14 +794,125 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 LOG.log(Level.ERROR, name + ": display writer failed: " + e, e);
                 gone("writer failed: " + e);
             }
-        }
-        finally
-        {
-            if (null != pixelArena)
+            if (writerSends)
             {
-                pixelArena.close();
-                pixelArena = null;
+                writerSends = false;
+                releaseSending(false);
             }
+        }
+    }
+
+    /**
+     * Sends the next message on the calling thread when the socket is idle and the message is small, else leaves it
+     * to the writer thread. Never blocks: the send is non-blocking, and a message the socket cannot take at once is
+     * finished by the writer.
+     */
+    private void sendNowOrWake()
+    {
+        synchronized (lock)
+        {
+            if (closed || gone || sending || outgoing || !takeMessageLocked())
+            {
+                // Busy (the owner looks for more work when it lets go), or nothing to send, or a message a caller
+                // could not finish: the writer's turn.
+                if (!sending && !closed && !gone && (outgoing || !completions.isEmpty()))
+                {
+                    wakeWriter();
+                }
+                return;
+            }
+        }
+        final int result = outLength - outSent <= DIRECT_MAX_BYTES ? sendOutgoing() : SEND_WOULD_BLOCK;
+        releaseSending(result == SEND_DONE);
+    }
+
+    /**
+     * Takes the socket for the calling thread with a message to send: one a caller left unfinished, or the next one
+     * composed. Under the lock.
+     *
+     * @return false when another thread is sending or there is nothing to send.
+     */
+    private boolean takeMessageLocked()
+    {
+        if (sending)
+        {
+            return false;
+        }
+        if (!outgoing)
+        {
+            if (composeLocked() == 0)
+            {
+                return false;
+            }
+            outgoing = true;
+        }
+        sending = true;
+        return true;
+    }
+
+    /**
+     * Gives the socket back after sending; {@code complete} when the outgoing message went out whole. Wakes the writer
+     * when work is left that the calling thread does not do (a caller sends one message at most).
+     */
+    private void releaseSending(final boolean complete)
+    {
+        synchronized (lock)
+        {
+            if (complete)
+            {
+                outgoing = false;
+                sentByRequest[outRequest]++;
+                messagesSent = messagesSent + 1;
+                bytesSent = bytesSent + outLength;
+                unpinShadowLocked();
+            }
+            sending = false;
+            lock.notifyAll();
+            if (Thread.currentThread() != writer
+                && (rearmWriter || outgoing || !completions.isEmpty() || hasWorkLocked()))
+            {
+                rearmWriter = false;
+                wakeWriter();
+            }
+        }
+    }
+
+    private void unpinShadowLocked()
+    {
+        pinnedShadow = null;
+        if (null != retiredShadow)
+        {
+            retiredShadow.close();
+            retiredShadow = null;
+        }
+    }
+
+    /**
+     * @return true when {@link #composeLocked} would produce a message.
+     */
+    private boolean hasWorkLocked()
+    {
+        if (!featuresRequested || syncPending || setFeaturesPending || (featuresKnown && !queued.isEmpty()))
+        {
+            return true;
+        }
+        for (final Scanout s : scanouts)
+        {
+            if (null != s && (s.scanoutPending || s.cursorImagePending || s.movePending
+                || (s.announced && s.width > 0 && s.hasDirty())))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void takeCompletionsLocked()
+    {
+        if (!completions.isEmpty())
+        {
+            writerCompletions.addAll(completions);
+            completions.clear();
         }
     }
 
@@ -730,14 +925,14 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     }
 
     /**
-     * @return the length of the next message, composed into {@link #out}, or 0 when there is nothing to send.
+     * @return the length of the next message, composed as the outgoing message, or 0 when there is nothing to send.
      */
     private long composeLocked()
     {
         if (!featuresRequested)
         {
             featuresRequested = true;
-            awaiting.add(new Pending(GpuRequest.GET_PROTOCOL_FEATURES, -1, null,
+            awaitReply(new Pending(GpuRequest.GET_PROTOCOL_FEATURES, -1, null,
                 System.nanoTime() + replyTimeoutNanos, false));
             return controlHeader(GpuRequest.GET_PROTOCOL_FEATURES, 0);
         }
@@ -746,7 +941,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             // QEMU silently drops GET_EDID for a scanout >= its max_outputs, and EDID replies do not name their
             // scanout: a request QEMU always answers right behind each GET_EDID tells a dropped one from a slow one.
             syncPending = false;
-            awaiting.add(new Pending(GpuRequest.GET_PROTOCOL_FEATURES, -1, null,
+            awaitReply(new Pending(GpuRequest.GET_PROTOCOL_FEATURES, -1, null,
                 System.nanoTime() + replyTimeoutNanos, true));
             return controlHeader(GpuRequest.GET_PROTOCOL_FEATURES, 0);
         }
@@ -762,10 +957,10 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             final Pending p = queued.poll();
             if (p.request == GpuRequest.GET_EDID && !edid)
             {
-                writerCompletions.add(p);
+                completions.add(p);
                 continue;
             }
-            awaiting.add(p);
+            awaitReply(p);
             if (p.request == GpuRequest.GET_EDID)
             {
                 control.set(U32, HEADER + GpuPayloads.EDID_REQUEST_SCANOUT_ID, p.scanout);
@@ -823,6 +1018,19 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         return 0;
     }
 
+    /**
+     * A request goes out: its reply is awaited in order. When a caller sends it, the sleeping writer may have no
+     * timer running (or a later one) for its deadline: it is woken once the request is sent.
+     */
+    private void awaitReply(final Pending p)
+    {
+        awaiting.add(p);
+        if (writerSleeping.get() && (writerWakeAt == Long.MAX_VALUE || p.deadline - writerWakeAt < 0))
+        {
+            rearmWriter = true;
+        }
+    }
+
     private void putCursorPos(final int scanout, final int x, final int y)
     {
         control.set(U32, HEADER + GpuPayloads.CURSOR_POS_SCANOUT_ID, scanout);
@@ -835,68 +1043,80 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         control.set(U32, MessageHeader.REQUEST_OFFSET, request);
         control.set(U32, MessageHeader.FLAGS_OFFSET, GpuRequest.REQUEST_FLAGS);
         control.set(U32, MessageHeader.SIZE_OFFSET, size);
-        out = control;
-        return HEADER + size;
+        iovCount = 0;
+        putIovec(control.address(), HEADER + size);
+        return startOutgoing(request);
     }
 
     /**
-     * Takes the top band of the scanout's dirty rectangle (as many whole rows as fit {@link #maxUpdateBytes}),
-     * copies it from the shadow and shrinks the dirty rectangle by it.
+     * Takes the top band of the scanout's dirty rectangle (as many whole rows as fit {@link #maxUpdateBytes}) as an
+     * UPDATE whose pixels are gathered from the shadow, and shrinks the dirty rectangle by it. The shadow stays
+     * pinned until the message is sent; pixels changed meanwhile are marked dirty again, so the latest always
+     * follow.
      */
     private long composeBandLocked(final Scanout s)
     {
         final int columns = s.dirtyX1 - s.dirtyX0;
         final long rowBytes = 4L * columns;
-        final int rows = (int)Math.max(1, Math.min(s.dirtyY1 - s.dirtyY0, maxUpdateBytes / rowBytes));
-        final long payload = GpuPayloads.UPDATE_HEADER_SIZE + rowBytes * rows;
-        final long frameBytes = 4L * s.width * s.height;
-        ensurePixelCapacity(HEADER + payload, HEADER + GpuPayloads.UPDATE_HEADER_SIZE
-            + Math.min(frameBytes, Math.max(rowBytes, maxUpdateBytes)));
-        pixels.set(U32, MessageHeader.REQUEST_OFFSET, GpuRequest.UPDATE);
-        pixels.set(U32, MessageHeader.FLAGS_OFFSET, GpuRequest.REQUEST_FLAGS);
-        pixels.set(U32, MessageHeader.SIZE_OFFSET, (int)payload);
-        pixels.set(U32, HEADER + GpuPayloads.UPDATE_SCANOUT_ID, s.id);
-        pixels.set(U32, HEADER + GpuPayloads.UPDATE_X, s.dirtyX0);
-        pixels.set(U32, HEADER + GpuPayloads.UPDATE_Y, s.dirtyY0);
-        pixels.set(U32, HEADER + GpuPayloads.UPDATE_WIDTH, columns);
-        pixels.set(U32, HEADER + GpuPayloads.UPDATE_HEIGHT, rows);
-        final long shadowStride = 4L * s.width;
-        long from = s.dirtyY0 * shadowStride + 4L * s.dirtyX0;
-        if (columns == s.width)
+        final boolean contiguous = columns == s.width;
+        int rows = (int)Math.max(1, Math.min(s.dirtyY1 - s.dirtyY0, maxUpdateBytes / rowBytes));
+        if (!contiguous)
         {
-            MemorySegment.copy(s.shadow, from, pixels, UPDATE_PREFIX, rowBytes * rows);
+            rows = Math.min(rows, MAX_IOVECS - 1);
+        }
+        final long payload = GpuPayloads.UPDATE_HEADER_SIZE + rowBytes * rows;
+        updatePrefix.set(U32, MessageHeader.REQUEST_OFFSET, GpuRequest.UPDATE);
+        updatePrefix.set(U32, MessageHeader.FLAGS_OFFSET, GpuRequest.REQUEST_FLAGS);
+        updatePrefix.set(U32, MessageHeader.SIZE_OFFSET, (int)payload);
+        updatePrefix.set(U32, HEADER + GpuPayloads.UPDATE_SCANOUT_ID, s.id);
+        updatePrefix.set(U32, HEADER + GpuPayloads.UPDATE_X, s.dirtyX0);
+        updatePrefix.set(U32, HEADER + GpuPayloads.UPDATE_Y, s.dirtyY0);
+        updatePrefix.set(U32, HEADER + GpuPayloads.UPDATE_WIDTH, columns);
+        updatePrefix.set(U32, HEADER + GpuPayloads.UPDATE_HEIGHT, rows);
+        iovCount = 0;
+        putIovec(updatePrefix.address(), UPDATE_PREFIX);
+        final long shadowStride = 4L * s.width;
+        final long first = s.shadow.address() + s.dirtyY0 * shadowStride + 4L * s.dirtyX0;
+        if (contiguous)
+        {
+            putIovec(first, rowBytes * rows);
         }
         else
         {
-            long to = UPDATE_PREFIX;
             for (int row = 0; row < rows; row++)
             {
-                MemorySegment.copy(s.shadow, from, pixels, to, rowBytes);
-                from += shadowStride;
-                to += rowBytes;
+                putIovec(first + row * shadowStride, rowBytes);
             }
         }
+        pinnedShadow = s.shadowArena;
         s.dirtyY0 += rows;
         if (s.dirtyY0 >= s.dirtyY1)
         {
             s.clearDirty();
         }
-        out = pixels;
-        return HEADER + payload;
+        return startOutgoing(GpuRequest.UPDATE);
     }
 
-    private void ensurePixelCapacity(final long needed, final long preferred)
+    private void putIovec(final long address, final long length)
     {
-        if (null != pixels && pixels.byteSize() >= needed)
+        final long at = iovCount * IOVEC_SIZE;
+        iov.set(U64, at, address);
+        iov.set(U64, at + 8, length);
+        iovCount++;
+    }
+
+    private long startOutgoing(final int request)
+    {
+        long length = 0;
+        for (int i = 0; i < iovCount; i++)
         {
-            return;
+            length += iov.get(U64, i * IOVEC_SIZE + 8);
         }
-        if (null != pixelArena)
-        {
-            pixelArena.close();
-        }
-        pixelArena = Arena.ofConfined();
-        pixels = pixelArena.allocate(Math.max(needed, preferred), 64);
+        iovIndex = 0;
+        outSent = 0;
+        outLength = length;
+        outRequest = request;
+        return length;
     }
 
     /**
@@ -914,7 +1134,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 {
                     LOG.log(Level.WARNING, name + ": " + GpuRequest.name(p.request) + " not sent within "
                         + replyTimeoutNanos / 1_000_000 + " ms; answering without QEMU");
-                    writerCompletions.add(p);
+                    completions.add(p);
                     it.remove();
                 }
             }
@@ -944,7 +1164,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 }
                 else
                 {
-                    writerCompletions.add(p);
+                    completions.add(p);
                 }
             }
         }
@@ -976,25 +1196,27 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         return Math.max(1, Math.min(MAX_WAIT_MS, (next + 999_999) / 1_000_000));
     }
 
+    /** {@link #sendOutgoing}: the message went out whole. */
+    private static final int SEND_DONE = 1;
+    /** {@link #sendOutgoing}: the socket is full; the rest goes when it drains. */
+    private static final int SEND_WOULD_BLOCK = 0;
+    /** {@link #sendOutgoing}: the socket failed ({@link #gone} was called). */
+    private static final int SEND_FAILED = -1;
+
     /**
-     * Writes the whole message, waiting for room without blocking in the kernel.
-     *
-     * @return false when the display closed or the socket failed.
+     * Sends what is left of the outgoing message without blocking. Only the thread holding {@link #sending}.
      */
-    private boolean sendFully(final MemorySegment buffer, final long length) throws NativeException
+    private int sendOutgoing()
     {
-        long sent = 0;
-        while (sent < length)
+        while (outSent < outLength)
         {
-            sendIov.set(ValueLayout.JAVA_LONG, 0, buffer.address() + sent);
-            sendIov.set(ValueLayout.JAVA_LONG, 8, length - sent);
-            sendMsg.fill((byte)0);
-            sendMsg.set(ValueLayout.JAVA_LONG, 16, sendIov.address());
-            sendMsg.set(ValueLayout.JAVA_LONG, 24, 1L);
-            final long n = LibC.sendmsgRaw(fd, sendMsg, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+            msghdr.fill((byte)0);
+            msghdr.set(U64, MSGHDR_IOV, iov.address() + iovIndex * IOVEC_SIZE);
+            msghdr.set(U64, MSGHDR_IOVLEN, iovCount - iovIndex);
+            final long n = LibC.sendmsgRaw(fd, msghdr, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
             if (n >= 0)
             {
-                sent += n;
+                advance(n);
                 continue;
             }
             final int errno = (int)-n;
@@ -1002,30 +1224,40 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             {
                 continue;
             }
-            if (errno != Errno.EAGAIN)
+            if (errno == Errno.EAGAIN)
             {
-                gone("send failed: " + Errno.name(errno) + " after " + sent + " of " + length + " bytes of "
-                    + GpuRequest.name(buffer.get(U32, MessageHeader.REQUEST_OFFSET)));
-                return false;
+                return SEND_WOULD_BLOCK;
             }
-            if (!awaitWritable())
+            gone("send failed: " + Errno.name(errno) + " after " + outSent + " of " + outLength + " bytes of "
+                + GpuRequest.name(outRequest));
+            return SEND_FAILED;
+        }
+        return SEND_DONE;
+    }
+
+    /**
+     * Moves past {@code n} sent bytes: whole iovecs are skipped, a partly sent one is shortened in place.
+     */
+    private void advance(final long n)
+    {
+        outSent += n;
+        long left = n;
+        while (left > 0 && iovIndex < iovCount)
+        {
+            final long at = iovIndex * IOVEC_SIZE;
+            final long length = iov.get(U64, at + 8);
+            if (left >= length)
             {
-                return false;
+                left -= length;
+                iovIndex++;
+            }
+            else
+            {
+                iov.set(U64, at, iov.get(U64, at) + left);
+                iov.set(U64, at + 8, length - left);
+                left = 0;
             }
         }
-        if (socketWatched)
-        {
-            epoll.remove(fd);
-            socketWatched = false;
-        }
-        final int request = buffer.get(U32, MessageHeader.REQUEST_OFFSET);
-        synchronized (sentByRequest)
-        {
-            sentByRequest[request]++;
-        }
-        messagesSent = messagesSent + 1;
-        bytesSent = bytesSent + length;
-        return true;
     }
 
     /**
@@ -1052,6 +1284,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 expireLocked(System.nanoTime());
                 final long w = waitMillisLocked();
                 waitMs = w < 0 ? MAX_WAIT_MS : w;
+                takeCompletionsLocked();
             }
             completeAll(writerCompletions, null);
             final int ready = epoll.await((int)waitMs);
@@ -1367,15 +1600,40 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         join(reader);
         synchronized (lock)
         {
-            for (final Scanout s : scanouts)
+            // A caller may be in its (non-blocking) direct send, reading a shadow and the send buffers.
+            final long deadline = System.nanoTime() + JOIN_MS * 1_000_000;
+            long left;
+            while (sending && (left = deadline - System.nanoTime()) > 0)
             {
-                if (null != s)
+                try
                 {
-                    s.freeShadow();
-                    s.cursorImage = null;
+                    lock.wait(Math.max(1, left / 1_000_000));
+                }
+                catch (final InterruptedException e)
+                {
+                    Thread.currentThread().interrupt();
+                    break;
                 }
             }
-            cursorArena.close();
+            if (sending)
+            {
+                LOG.log(Level.ERROR, name + ": a direct send did not finish within " + JOIN_MS
+                    + " ms; its buffers are not freed");
+            }
+            else
+            {
+                for (final Scanout s : scanouts)
+                {
+                    if (null != s)
+                    {
+                        s.freeShadow();
+                        s.cursorImage = null;
+                    }
+                }
+                unpinShadowLocked();
+                cursorArena.close();
+                sendArena.close();
+            }
         }
         epoll.close();
         wake.close();

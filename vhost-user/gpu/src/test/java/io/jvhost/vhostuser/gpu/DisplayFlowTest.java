@@ -240,6 +240,15 @@ class DisplayFlowTest
         connect(QemuDisplayEmulator.builder(), 1 << 20);
         assertThat(qemu.await(() -> qemu.negotiatedFeatures() >= 0, WAIT)).isTrue();
         qemu.pause();
+        // Two frames more than fill the socket's buffer (at most 8 MiB): the writer stalls, and the cursor calls
+        // below pile up behind it.
+        display.setScanout(0, 1920, 1080);
+        for (int i = 0; i < 2; i++)
+        {
+            display.updateScanout(0, 0, 0, 1920, 1080, frame(1920, 1080, 0x100000 + i), 0, 1920 * 4,
+                PixelFormat.B8G8R8X8);
+            Thread.sleep(100);
+        }
         final MemorySegment image = arena.allocate(64 * 64 * 4);
         for (int i = 0; i < 100; i++)
         {
