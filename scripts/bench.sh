@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # jvhost benchmarks: builds the launcher and benchmark jars, then runs GpuBench, which measures jvhost's GPU
-# back-end against QEMU's C vhost-user-gpu (and jvhost rng, the same-run baselines and the JMH microbenchmarks)
+# back-end against QEMU's C vhost-user-gpu (and jvhost rng, the same-run baselines and the JMH microbenchmarks),
+# then DisplayBench (jvhost's own display: frame latency and bytes per frame over the web console's WebSocket),
 # and prints the Markdown for BENCHMARKS.md. See BENCHMARKS.md for what every figure means.
 #
-#   scripts/bench.sh [--no-build] [--update] [GpuBench options]
+#   scripts/bench.sh [--no-build] [--update] [--no-display] [GpuBench options]
 #     --no-build   use the jars as they are (launcher/target/jvhost.jar, benchmarks/target/jvhost-benchmarks.jar)
-#     --update     splice the report into BENCHMARKS.md (between the gpubench markers)
+#     --update     splice the reports into BENCHMARKS.md (between the gpubench and displaybench markers)
+#     --no-display skip DisplayBench
 #     GpuBench options, e.g. --quick (a short validation run), --rounds 5, --duration 10, --no-peer,
-#     --jmh REGEX, --no-jmh, --peer-gpu CMD; --help lists them all.
-# The report is also saved as benchmarks/target/gpubench/report-<UTC time>.md.
+#     --jmh REGEX, --no-jmh, --peer-gpu CMD; --help lists them all. DisplayBench gets --quick, --warmup,
+#     --duration and --verbose too.
+# The reports are also saved as benchmarks/target/gpubench/report-<UTC time>.md and
+# benchmarks/target/displaybench/report-<UTC time>.md.
 # Run it on an otherwise idle machine: every figure is compared with a same-run baseline, but two cores
 # shared with a compiler make the numbers meaningless.
 # MAVEN_ARGS adds Maven options to the build (e.g. MAVEN_ARGS=-o to build offline).
@@ -19,16 +23,33 @@ die() { echo "bench: $*" >&2; exit 1; }
 
 build=1
 update=0
+display=1
+help=0
 args=()
-for a in "$@"; do
+display_args=()
+while [[ $# -gt 0 ]]; do
+    a=$1
+    shift
     case "$a" in
         --no-build) build=0 ;;
         --update) update=1 ;;
+        --no-display) display=0 ;;
         -h|--help)
-            sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             echo
             build=0
+            help=1
             args+=("$a")
+            ;;
+        --quick|--verbose)
+            args+=("$a")
+            display_args+=("$a")
+            ;;
+        --warmup|--duration)
+            [[ $# -gt 0 ]] || die "$a needs a value"
+            args+=("$a" "$1")
+            display_args+=("$a" "$1")
+            shift
             ;;
         *) args+=("$a") ;;
     esac
@@ -47,14 +68,31 @@ if [[ $build -eq 1 ]]; then
 fi
 [[ -f $bench_jar ]] || die "$bench_jar is missing: run without --no-build"
 
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out_dir=$root/benchmarks/target/gpubench
 mkdir -p "$out_dir"
-report=$out_dir/report-$(date -u +%Y%m%dT%H%M%SZ).md
+report=$out_dir/report-$stamp.md
 extra=(--root "$root" --out "$report")
+display_dir=$root/benchmarks/target/displaybench
+display_extra=(--out "$display_dir/report-$stamp.md")
 if [[ $update -eq 1 ]]; then
     extra+=(--update-doc "$root/BENCHMARKS.md")
+    display_extra+=(--update-doc "$root/BENCHMARKS.md")
 fi
 
 cd "$root"
-exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$bench_jar" \
-    io.jvhost.benchmarks.gpu.GpuBench "${extra[@]}" ${args[@]+"${args[@]}"}
+java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$bench_jar")
+status=0
+"${java[@]}" io.jvhost.benchmarks.gpu.GpuBench "${extra[@]}" ${args[@]+"${args[@]}"} || status=$?
+if [[ $help -eq 1 ]]; then
+    echo
+    "${java[@]}" io.jvhost.benchmarks.display.DisplayBench --help
+    exit "$status"
+fi
+# 2: a bad command line or a missing jar; the display run would fail the same way.
+if [[ $display -eq 1 && $status -ne 2 ]]; then
+    mkdir -p "$display_dir"
+    "${java[@]}" io.jvhost.benchmarks.display.DisplayBench "${display_extra[@]}" \
+        ${display_args[@]+"${display_args[@]}"} || { s=$?; [[ $status -ne 0 ]] || status=$s; }
+fi
+exit "$status"

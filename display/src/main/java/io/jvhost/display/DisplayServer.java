@@ -32,7 +32,8 @@ import io.jvhost.display.rfb.SessionRegistry;
  * As a {@link GpuDisplay} it keeps one {@link Framebuffer} per scanout (B,G,R,X, created when first used) and never
  * blocks the GPU worker: an update is a conversion into the framebuffer plus a note of the damage for each viewer,
  * who sends it at its own pace. It cannot answer display-info or EDID requests (the guest's mode comes from QEMU's
- * display when there is one, else from the GPU's defaults).
+ * display when there is one, else from the GPU's defaults). The guest's cursor is kept per scanout and sent to viewers
+ * that draw cursors themselves (RFB's Cursor pseudo-encoding); other viewers see only their own pointer.
  * <p>
  * Listens on loopback unless told otherwise; an address beyond loopback is logged as a warning, since anyone who
  * reaches it sees the guest's screen and types on its keyboard (VNC Authentication's DES challenge is no protection
@@ -203,6 +204,8 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
     private final List<HttpServer> webServers = new ArrayList<>();
     private final boolean passwordSet;
     private volatile boolean closed;
+    /** The scanout the guest's cursor is on, -1 before it has one (GPU worker only). */
+    private volatile int cursorScanout = -1;
 
     private DisplayServer(final Builder b)
     {
@@ -379,17 +382,52 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
     }
 
     /**
-     * The guest's cursor is not drawn for viewers yet (they show their own pointer).
+     * Keeps the cursor image for the scanout's viewers, who draw it themselves (RFB's Cursor pseudo-encoding): the
+     * guest's pointer is an absolute tablet, so a viewer's local pointer is where the guest's cursor is.
      */
     @Override
     public void defineCursor(final int scanout, final int x, final int y, final int hotX, final int hotY,
         final MemorySegment argb64x64)
     {
+        if (closed || scanout < 0 || scanout >= MAX_SCANOUTS)
+        {
+            return;
+        }
+        moveCursorTo(scanout);
+        framebuffer(scanout).defineCursor(hotX, hotY, argb64x64);
     }
 
+    /**
+     * Viewers only hear of showing and hiding (and of the cursor moving to another scanout); positions are theirs.
+     */
     @Override
     public void moveCursor(final int scanout, final int x, final int y, final boolean visible)
     {
+        if (closed || scanout < 0 || scanout >= MAX_SCANOUTS)
+        {
+            return;
+        }
+        moveCursorTo(scanout);
+        framebuffer(scanout).showCursor(visible);
+    }
+
+    /**
+     * The guest has one cursor: when it changes scanout, the image goes along and the old scanout's viewers lose it.
+     */
+    private void moveCursorTo(final int scanout)
+    {
+        final int previous = cursorScanout;
+        cursorScanout = scanout;
+        if (previous < 0 || previous == scanout)
+        {
+            return;
+        }
+        final Framebuffer from = framebuffers.get(previous);
+        if (null != from)
+        {
+            framebuffer(scanout).copyCursorFrom(from);
+            from.showCursor(false);
+        }
     }
 
     /**

@@ -20,7 +20,7 @@ import io.jvhost.display.rfb.ClientPixelFormat;
 
 /**
  * A small RFB 3.8 client written from RFC 6143 for the tests: handshake (None or VNC Authentication), SetPixelFormat,
- * SetEncodings, update requests, input messages, and a decoder for Raw, Zlib, ZRLE, DesktopSize and QEMU's
+ * SetEncodings, update requests, input messages, and a decoder for Raw, Zlib, ZRLE, DesktopSize, Cursor and QEMU's
  * extended-key pseudo-rectangle that keeps its own copy of the framebuffer as {@code 0x00RRGGBB} ints.
  */
 final class RfbTestClient implements Closeable
@@ -40,6 +40,14 @@ final class RfbTestClient implements Closeable
     String desktopName;
     int[] pixels;
     boolean extendedKeysAcknowledged;
+    /** The last Cursor pseudo-rectangle: its size, hotspot, pixels ({@code 0x00RRGGBB}) and mask; how many came. */
+    int cursorWidth;
+    int cursorHeight;
+    int cursorHotX;
+    int cursorHotY;
+    int[] cursorPixels;
+    boolean[] cursorMask;
+    int cursorUpdates;
 
     RfbTestClient(final InputStream input, final OutputStream output, final Closeable connection)
     {
@@ -251,6 +259,7 @@ final class RfbTestClient implements Closeable
                     pixels = new int[width * height];
                 }
                 case -258 -> extendedKeysAcknowledged = true;
+                case -239 -> readCursor(r);
                 default -> throw new IOException("unexpected encoding " + r.encoding());
             }
         }
@@ -287,6 +296,34 @@ final class RfbTestClient implements Closeable
                 pixels[(r.y() + y) * width + r.x() + x] = readPixel(src, format.bytesPerPixel());
             }
         }
+    }
+
+    private void readCursor(final Rect r) throws IOException
+    {
+        final int w = r.width();
+        final int h = r.height();
+        final int[] p = new int[w * h];
+        for (int i = 0; i < p.length; i++)
+        {
+            p[i] = readPixel(in, format.bytesPerPixel());
+        }
+        final int rowBytes = (w + 7) / 8;
+        final byte[] bits = in.readNBytes(rowBytes * h);
+        final boolean[] mask = new boolean[w * h];
+        for (int y = 0; y < h; y++)
+        {
+            for (int x = 0; x < w; x++)
+            {
+                mask[y * w + x] = (bits[y * rowBytes + x / 8] & 0x80 >>> (x % 8)) != 0;
+            }
+        }
+        cursorWidth = w;
+        cursorHeight = h;
+        cursorHotX = r.x();
+        cursorHotY = r.y();
+        cursorPixels = p;
+        cursorMask = mask;
+        cursorUpdates++;
     }
 
     private void readZlib(final Rect r) throws IOException

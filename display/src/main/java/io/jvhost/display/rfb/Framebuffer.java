@@ -5,7 +5,6 @@ import java.awt.image.DataBufferInt;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 import io.jvhost.device.gpu.PixelFormat;
 
@@ -46,10 +45,18 @@ public final class Framebuffer
          * The size changed; the whole picture is new.
          */
         void resized(int width, int height);
+
+        /**
+         * The guest's cursor on this scanout changed: a new image, or shown or hidden ({@link #cursor()}).
+         */
+        void cursorChanged();
     }
 
     private final int index;
-    private final CopyOnWriteArrayList<Listener> listeners = new CopyOnWriteArrayList<>();
+    /** Copied on change, so that telling listeners allocates nothing (an iterator would, on every update). */
+    private volatile Listener[] listeners = new Listener[0];
+    private final Object listenersLock = new Object();
+    private final Cursor cursor = new Cursor();
     private int width;
     private int height;
     private boolean enabled;
@@ -102,12 +109,32 @@ public final class Framebuffer
 
     public void addListener(final Listener listener)
     {
-        listeners.add(listener);
+        synchronized (listenersLock)
+        {
+            final Listener[] now = listeners;
+            final Listener[] next = Arrays.copyOf(now, now.length + 1);
+            next[now.length] = listener;
+            listeners = next;
+        }
     }
 
     public void removeListener(final Listener listener)
     {
-        listeners.remove(listener);
+        synchronized (listenersLock)
+        {
+            final Listener[] now = listeners;
+            for (int i = 0; i < now.length; i++)
+            {
+                if (now[i] == listener)
+                {
+                    final Listener[] next = new Listener[now.length - 1];
+                    System.arraycopy(now, 0, next, 0, i);
+                    System.arraycopy(now, i + 1, next, i, now.length - i - 1);
+                    listeners = next;
+                    return;
+                }
+            }
+        }
     }
 
     /**
@@ -205,6 +232,55 @@ public final class Framebuffer
         for (final Listener l : listeners)
         {
             l.damaged(x0, y0, x1 - x0, y1 - y0);
+        }
+    }
+
+    /**
+     * @return the guest's cursor on this scanout (its own monitor, not the framebuffer's).
+     */
+    public Cursor cursor()
+    {
+        return cursor;
+    }
+
+    /**
+     * Copies a new cursor image (64×64, B,G,R,A) with its hotspot, shows it and tells the listeners.
+     */
+    public void defineCursor(final int hotX, final int hotY, final MemorySegment argb64x64)
+    {
+        cursor.define(hotX, hotY, argb64x64);
+        cursorChanged();
+    }
+
+    /**
+     * Shows or hides the cursor; listeners hear only of a change (the guest moves its cursor far more often than it
+     * shows or hides it, and the viewers draw the moves themselves).
+     */
+    public void showCursor(final boolean visible)
+    {
+        if (cursor.show(visible))
+        {
+            cursorChanged();
+        }
+    }
+
+    /**
+     * Takes {@code from}'s cursor image (the guest's cursor moved here from another scanout); visibility is left to
+     * {@link #showCursor}.
+     */
+    public void copyCursorFrom(final Framebuffer from)
+    {
+        if (cursor.copyImageFrom(from.cursor) && cursor.visible())
+        {
+            cursorChanged();
+        }
+    }
+
+    private void cursorChanged()
+    {
+        for (final Listener l : listeners)
+        {
+            l.cursorChanged();
         }
     }
 

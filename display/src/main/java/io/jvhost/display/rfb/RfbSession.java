@@ -25,6 +25,10 @@ import java.util.Objects;
  * picture; other clients keep their size and see the part that fits. A client that announced QEMU's extended key
  * events gets the -258 pseudo-rectangle in its first update, and then may send XT scancodes.
  * <p>
+ * A client that announced the Cursor pseudo-encoding (-239) draws the guest's cursor itself: each change of the
+ * scanout's {@link Cursor} (a new image, shown, hidden) puts one Cursor rectangle into its next update, and answers a
+ * pending request even without pixel damage. Other clients get no cursor (they see their own pointer only).
+ * <p>
  * Anything the client sends that breaks the protocol closes this session only, with one log line naming it.
  */
 public final class RfbSession implements Framebuffer.Listener
@@ -39,6 +43,7 @@ public final class RfbSession implements Framebuffer.Listener
     public static final int ENCODING_ZLIB = 6;
     public static final int ENCODING_ZRLE = 16;
     public static final int ENCODING_DESKTOP_SIZE = -223;
+    public static final int ENCODING_CURSOR = -239;
     public static final int ENCODING_QEMU_EXTENDED_KEY = -258;
 
     public static final int MSG_SET_PIXEL_FORMAT = 0;
@@ -69,6 +74,8 @@ public final class RfbSession implements Framebuffer.Listener
     private int encoding = ENCODING_RAW;
     private boolean desktopSize;
     private boolean extendedKeys;
+    private boolean clientDrawsCursor;
+    private boolean cursorPending;
     private int clientWidth;
     private int clientHeight;
     private long updatesSent;
@@ -353,6 +360,7 @@ public final class RfbSession implements Framebuffer.Listener
                     int chosen = -1;
                     boolean size = false;
                     boolean keys = false;
+                    boolean cursor = false;
                     for (int i = 0; i < count; i++)
                     {
                         final int e = in.readInt();
@@ -362,7 +370,10 @@ public final class RfbSession implements Framebuffer.Listener
                         }
                         size |= e == ENCODING_DESKTOP_SIZE;
                         keys |= e == ENCODING_QEMU_EXTENDED_KEY;
+                        cursor |= e == ENCODING_CURSOR;
                     }
+                    // A client that starts drawing the cursor needs the current one, without waiting for a change.
+                    final boolean haveCursor = cursor && framebuffer.cursor().defined();
                     synchronized (this)
                     {
                         encoding = chosen < 0 ? ENCODING_RAW : chosen;
@@ -372,11 +383,15 @@ public final class RfbSession implements Framebuffer.Listener
                             extendedKeyAckPending = true;
                         }
                         extendedKeys = keys;
+                        cursorPending = cursor && (cursorPending || haveCursor && !clientDrawsCursor);
+                        clientDrawsCursor = cursor;
                     }
                     final boolean sizeSupported = size;
                     final boolean keysSupported = keys;
+                    final boolean cursorSupported = cursor;
                     LOG.log(Level.DEBUG, () -> name + ": " + count + " encodings, sending " + encodingName(encoding())
-                        + (sizeSupported ? ", DesktopSize" : "") + (keysSupported ? ", QEMU extended keys" : ""));
+                        + (sizeSupported ? ", DesktopSize" : "") + (keysSupported ? ", QEMU extended keys" : "")
+                        + (cursorSupported ? ", Cursor" : ""));
                 }
                 case MSG_UPDATE_REQUEST ->
                 {
@@ -475,6 +490,23 @@ public final class RfbSession implements Framebuffer.Listener
         }
     }
 
+    @Override
+    public void cursorChanged()
+    {
+        synchronized (this)
+        {
+            if (!clientDrawsCursor)
+            {
+                return;
+            }
+            cursorPending = true;
+            if (updateRequested)
+            {
+                notifyAll();
+            }
+        }
+    }
+
     // ----------------------------------------------------------------------------------------------------------------
     // Updates (RFC 6143 §7.6.1): the writer thread
 
@@ -485,6 +517,8 @@ public final class RfbSession implements Framebuffer.Listener
         final int[] rects = new int[4 * Damage.MAX_RECTS];
         final int[] size = new int[2];
         final Framebuffer.IntBuffer pixels = new Framebuffer.IntBuffer();
+        int[] cursorImage = null;
+        final int[] hotspot = new int[2];
         try (ZlibStream zlib = new ZlibStream(ZLIB_LEVEL);
              ZrleEncoder zrle = new ZrleEncoder(ZLIB_LEVEL))
         {
@@ -494,11 +528,12 @@ public final class RfbSession implements Framebuffer.Listener
                 final ClientPixelFormat f;
                 final int enc;
                 boolean ackKeys = false;
+                boolean sendCursor = false;
                 final int maxWidth;
                 final int maxHeight;
                 synchronized (this)
                 {
-                    while (!closed && !(updateRequested && (resizePending || extendedKeyAckPending
+                    while (!closed && !(updateRequested && (resizePending || extendedKeyAckPending || cursorPending
                         || !damage.isEmpty())))
                     {
                         wait();
@@ -540,6 +575,8 @@ public final class RfbSession implements Framebuffer.Listener
                         count = damage.drainTo(rects);
                         ackKeys = extendedKeyAckPending;
                         extendedKeyAckPending = false;
+                        sendCursor = cursorPending;
+                        cursorPending = false;
                         f = format;
                         enc = encoding;
                         maxWidth = clientWidth;
@@ -553,7 +590,7 @@ public final class RfbSession implements Framebuffer.Listener
                     continue;
                 }
                 count = framebuffer.capture(rects, count, maxWidth, maxHeight, size, pixels);
-                if (count == 0 && !ackKeys)
+                if (count == 0 && !ackKeys && !sendCursor)
                 {
                     // Everything fell outside the client's picture: the request still waits for real damage.
                     synchronized (this)
@@ -565,10 +602,19 @@ public final class RfbSession implements Framebuffer.Listener
                 msg.reset();
                 msg.u8(0);
                 msg.u8(0);
-                msg.u16(count + (ackKeys ? 1 : 0));
+                msg.u16(count + (ackKeys ? 1 : 0) + (sendCursor ? 1 : 0));
                 if (ackKeys)
                 {
                     rectHeader(msg, 0, 0, 0, 0, ENCODING_QEMU_EXTENDED_KEY);
+                }
+                if (sendCursor)
+                {
+                    if (null == cursorImage)
+                    {
+                        cursorImage = new int[Cursor.PIXELS];
+                    }
+                    final boolean visible = framebuffer.cursor().copyTo(cursorImage, hotspot);
+                    writeCursor(msg, f, visible ? cursorImage : null, hotspot[0], hotspot[1]);
                 }
                 int at = 0;
                 for (int i = 0; i < count; i++)
@@ -628,6 +674,79 @@ public final class RfbSession implements Framebuffer.Listener
         msg.reset();
     }
 
+    /**
+     * Appends a Cursor pseudo-rectangle (RFC 6143 §7.8.1): x, y the hotspot, then the pixels in the client's format
+     * and a bit mask, a bit per pixel, most significant first, rows padded to whole bytes. Only the bounding box of
+     * the pixels with alpha of at least 128 is sent (widened to hold the hotspot); a hidden cursor ({@code argb}
+     * null) or one with nothing opaque is a single transparent pixel, which every viewer draws as "no cursor".
+     * (noVNC 1.7.0 reads these pixels as B,G,R,X whatever format it asked for, so it shows a coloured cursor with red
+     * and blue swapped; the pixels follow the RFC, which native viewers read right.)
+     */
+    private static void writeCursor(final ByteSink msg, final ClientPixelFormat f, final int[] argb, final int hotX,
+        final int hotY)
+    {
+        int x0 = Cursor.SIZE;
+        int y0 = Cursor.SIZE;
+        int x1 = -1;
+        int y1 = -1;
+        if (null != argb)
+        {
+            for (int y = 0; y < Cursor.SIZE; y++)
+            {
+                for (int x = 0; x < Cursor.SIZE; x++)
+                {
+                    if (opaque(argb[y * Cursor.SIZE + x]))
+                    {
+                        x0 = Math.min(x0, x);
+                        x1 = Math.max(x1, x);
+                        y0 = Math.min(y0, y);
+                        y1 = Math.max(y1, y);
+                    }
+                }
+            }
+        }
+        if (x1 < 0)
+        {
+            rectHeader(msg, 0, 0, 1, 1, ENCODING_CURSOR);
+            f.writePixel(msg, 0);
+            msg.u8(0);
+            return;
+        }
+        x0 = Math.min(x0, hotX);
+        y0 = Math.min(y0, hotY);
+        x1 = Math.max(x1, hotX);
+        y1 = Math.max(y1, hotY);
+        final int w = x1 - x0 + 1;
+        final int h = y1 - y0 + 1;
+        rectHeader(msg, hotX - x0, hotY - y0, w, h, ENCODING_CURSOR);
+        for (int y = y0; y <= y1; y++)
+        {
+            f.writePixels(msg, argb, y * Cursor.SIZE + x0, w);
+        }
+        for (int y = y0; y <= y1; y++)
+        {
+            int bits = 0;
+            for (int x = 0; x < w; x++)
+            {
+                bits = bits << 1 | (opaque(argb[y * Cursor.SIZE + x0 + x]) ? 1 : 0);
+                if ((x & 7) == 7)
+                {
+                    msg.u8(bits);
+                    bits = 0;
+                }
+            }
+            if ((w & 7) != 0)
+            {
+                msg.u8(bits << (8 - (w & 7)));
+            }
+        }
+    }
+
+    private static boolean opaque(final int argb)
+    {
+        return argb >>> 24 >= 128;
+    }
+
     private static void rectHeader(final ByteSink msg, final int x, final int y, final int w, final int h,
         final int enc)
     {
@@ -650,6 +769,7 @@ public final class RfbSession implements Framebuffer.Listener
             case ENCODING_ZLIB -> "Zlib";
             case ENCODING_ZRLE -> "ZRLE";
             case ENCODING_DESKTOP_SIZE -> "DesktopSize";
+            case ENCODING_CURSOR -> "Cursor";
             case ENCODING_QEMU_EXTENDED_KEY -> "QEMUExtendedKeyEvent";
             default -> "encoding " + encoding;
         };
