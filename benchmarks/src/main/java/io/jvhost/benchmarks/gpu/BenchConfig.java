@@ -21,13 +21,12 @@ final class BenchConfig
           --quick               a short validation run: 2 rounds, 0.3 s warm-up, 1 s measured, short JMH
           --root DIR            jvhost checkout (default: the system property jvhost.root, else the current directory)
           --jvhost-gpu CMD      jvhost GPU back-end (default: {java} --enable-native-access=ALL-UNNAMED
-                                @{root}/launcher/jvm.options -jar {root}/launcher/target/jvhost.jar gpu
-                                --socket-path {socket}, the JVM options ./jvhost uses)
+                                @{root}/launcher/jvm.options -XX:AOTCache={root}/launcher/target/jvhost.aot
+                                -jar {root}/launcher/target/jvhost.jar gpu --socket-path {socket}: the JVM
+                                options and AOT cache ./jvhost uses)
           --peer-gpu CMD        the peer GPU back-end (default: /usr/lib/qemu/vhost-user-gpu --socket-path={socket})
           --no-peer             measure jvhost only
-          --jvhost-rng CMD      jvhost rng back-end (default: {java} --enable-native-access=ALL-UNNAMED
-                                @{root}/launcher/jvm.options -jar {root}/launcher/target/jvhost.jar rng
-                                --socket-path {socket}); it listens on
+          --jvhost-rng CMD      jvhost rng back-end (default: as --jvhost-gpu with rng); it listens on
                                 {socket} + --rng-socket-suffix
           --rng-socket-suffix S suffix the rng back-end appends to its socket path (default 0, as vhost-device-rng)
           --width W --height H  framebuffer size (default 1920 x 1080)
@@ -52,11 +51,13 @@ final class BenchConfig
     private boolean quick;
     private Path root;
     private String jvhostGpu = "{java} --enable-native-access=ALL-UNNAMED @{root}/launcher/jvm.options"
-        + " -jar {root}/launcher/target/jvhost.jar gpu --socket-path {socket}";
+        + " -XX:AOTCache={root}/launcher/target/jvhost.aot -jar {root}/launcher/target/jvhost.jar gpu"
+        + " --socket-path {socket}";
     private String peerGpu = DEFAULT_PEER_GPU + " --socket-path={socket}";
     private boolean noPeer;
     private String jvhostRng = "{java} --enable-native-access=ALL-UNNAMED @{root}/launcher/jvm.options"
-        + " -jar {root}/launcher/target/jvhost.jar rng --socket-path {socket}";
+        + " -XX:AOTCache={root}/launcher/target/jvhost.aot -jar {root}/launcher/target/jvhost.jar rng"
+        + " --socket-path {socket}";
     private String rngSocketSuffix = "0";
     private int width = 1920;
     private int height = 1080;
