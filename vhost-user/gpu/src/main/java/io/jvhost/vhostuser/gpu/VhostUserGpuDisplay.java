@@ -35,9 +35,13 @@ import io.jvhost.vhostuser.protocol.gpu.GpuRequest;
  * <p>
  * <b>Nothing here ever blocks on the socket</b> (a stuck QEMU must not stall the GPU worker, and the vhost-user
  * control thread must never wait for the display: QEMU may be waiting for that thread at the same moment). The
- * {@link GpuDisplay} methods only record state under a short lock and wake a dedicated writer thread; a reader
- * thread takes QEMU's replies. The writer sends with {@code MSG_DONTWAIT | MSG_NOSIGNAL} and waits for
- * writability in epoll together with a wake-up eventfd, so {@link #close()} always stops it.
+ * {@link GpuDisplay} methods record state under a short lock; then, when no message is on its way and the next one
+ * is small (at most {@link #DIRECT_MAX_BYTES}: a text cell, a cursor move, a request), the calling thread sends it
+ * itself with one non-blocking {@code sendmsg}, which spares the guest a thread hop; anything else, or the rest of
+ * a message the socket could not take at once, is sent by a dedicated writer thread. One thread at a time owns the
+ * socket's write side and the outgoing message. A reader thread takes QEMU's replies. Sends use {@code
+ * MSG_DONTWAIT | MSG_NOSIGNAL}; the writer waits for writability in epoll together with a wake-up eventfd, so
+ * {@link #close()} always stops it.
  * <p>
  * What the writer sends next, in priority order:
  * <ol>
@@ -62,8 +66,11 @@ import io.jvhost.vhostuser.protocol.gpu.GpuRequest;
  * otherwise), and a SCANOUT discards the scanout's dirty state and clears its shadow, as QEMU's new surface starts
  * blank: QEMU's surface equals the shadow wherever an UPDATE was sent.
  * <p>
- * Steady state allocates nothing: the shadow is allocated when a scanout changes size, the writer's send buffer
- * when the largest band grows, and the control buffer once.
+ * UPDATE pixels are never copied into a message: the kernel gathers them from the shadow (one iovec for a band of
+ * whole rows, else one per row, at most 1024 a message); the shadow is kept alive while a message
+ * reads it, and pixels changed meanwhile are dirty again, so the latest follow.
+ * <p>
+ * Steady state allocates nothing: the shadow is allocated when a scanout changes size, the message buffers once.
  * <p>
  * When QEMU closes the socket (guest reset, VM stop, QEMU exit) or a send or receive fails, every pending request
  * completes with null, later calls do nothing (requests return false), and the {@link Builder#onGone} listener runs
