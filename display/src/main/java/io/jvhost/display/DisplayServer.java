@@ -33,7 +33,8 @@ import io.jvhost.display.rfb.SessionRegistry;
  * blocks the GPU worker: an update is a conversion into the framebuffer plus a note of the damage for each viewer,
  * who sends it at its own pace. It cannot answer display-info or EDID requests (the guest's mode comes from QEMU's
  * display when there is one, else from the GPU's defaults). The guest's cursor is kept per scanout and sent to viewers
- * that draw cursors themselves (RFB's Cursor pseudo-encoding); other viewers see only their own pointer.
+ * that draw cursors themselves (VMware's alpha cursor, as noVNC wants, or RFB's Cursor pseudo-encoding); other viewers
+ * see only their own pointer.
  * <p>
  * Listens on loopback unless told otherwise; an address beyond loopback is logged as a warning, since anyone who
  * reaches it sees the guest's screen and types on its keyboard (VNC Authentication's DES challenge is no protection
@@ -382,7 +383,7 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
     }
 
     /**
-     * Keeps the cursor image for the scanout's viewers, who draw it themselves (RFB's Cursor pseudo-encoding): the
+     * Keeps the cursor image for the scanout's viewers, who draw it themselves (VMware or RFB cursor): the
      * guest's pointer is an absolute tablet, so a viewer's local pointer is where the guest's cursor is.
      */
     @Override

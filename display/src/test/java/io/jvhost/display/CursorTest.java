@@ -20,13 +20,15 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The guest's cursor for viewers (RFB Cursor pseudo-encoding, -239): the pixels and mask a client decodes match the
  * defined 64×64 B,G,R,A image in its own pixel format, hiding sends a transparent cursor, a cursor change alone
  * answers a pending request, clients that did not announce -239 get nothing, and the GPU worker's calls allocate
- * nothing once warm.
+ * nothing once warm. Clients that announce VMware's cursor pseudo-encoding (noVNC) get its alpha cursor instead: the
+ * image's R,G,B,A bytes exactly, whatever their pixel format, and a 1×1 transparent one when hidden.
  */
 @Timeout(30)
 class CursorTest
 {
     private static final InetSocketAddress LOOPBACK = new InetSocketAddress("127.0.0.1", 0);
     private static final int CURSOR = -239;
+    private static final int VMWARE_CURSOR = 0x574d5664;
     /** 16 bits a pixel, R5 G6 B5, little-endian. */
     private static final ClientPixelFormat RGB565 = new ClientPixelFormat(16, 16, false, 31, 63, 31, 11, 5, 0);
 
@@ -319,8 +321,180 @@ class CursorTest
         }
     }
 
+    // ----------------------------------------------------------------------------------------------------------------
+    // VMware alpha cursor (0x574d5664, type 1): what noVNC draws right.
+
+    /**
+     * Checks the client's last VMware cursor against {@code argb} with hotspot ({@code hotX}, {@code hotY}): every
+     * pixel of the 64×64 image that is not fully transparent is in the rectangle, and every pixel in the rectangle is
+     * sent as the bytes R, G, B, A of the image.
+     */
+    private static void assertVMwareCursor(final RfbTestClient c, final int[] argb, final int hotX, final int hotY)
+    {
+        assertThat(c.cursorRgba).hasSize(4 * c.cursorWidth * c.cursorHeight);
+        final int left = hotX - c.cursorHotX;
+        final int top = hotY - c.cursorHotY;
+        for (int y = 0; y < 64; y++)
+        {
+            for (int x = 0; x < 64; x++)
+            {
+                final int pixel = argb[y * 64 + x];
+                final int cx = x - left;
+                final int cy = y - top;
+                if (cx < 0 || cy < 0 || cx >= c.cursorWidth || cy >= c.cursorHeight)
+                {
+                    assertThat(pixel >>> 24).as("alpha of (%d, %d) outside the cursor rectangle", x, y).isZero();
+                    continue;
+                }
+                final int i = 4 * (cy * c.cursorWidth + cx);
+                assertThat(new byte[] {c.cursorRgba[i], c.cursorRgba[i + 1], c.cursorRgba[i + 2], c.cursorRgba[i + 3]})
+                    .as("R,G,B,A of (%d, %d)", x, y)
+                    .containsExactly((byte)(pixel >>> 16), (byte)(pixel >>> 8), (byte)pixel, (byte)(pixel >>> 24));
+            }
+        }
+    }
+
+    /**
+     * @return the R,G,B,A bytes the client got for the image's pixel ({@code x}, {@code y}).
+     */
+    private static byte[] rgbaAt(final RfbTestClient c, final int hotX, final int hotY, final int x, final int y)
+    {
+        final int i = 4 * ((y - hotY + c.cursorHotY) * c.cursorWidth + x - hotX + c.cursorHotX);
+        return java.util.Arrays.copyOfRange(c.cursorRgba, i, i + 4);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"server", "novnc", "rgb565"})
+    void theVMwareAlphaCursorCarriesTheImagesColoursAndAlphaExactly(final String formatName) throws Exception
+    {
+        start(DisplayServer.builder().vnc(LOOPBACK));
+        final ClientPixelFormat f = switch (formatName)
+        {
+            case "novnc" -> RfbServerTest.NOVNC;
+            case "rgb565" -> RGB565;
+            default -> ClientPixelFormat.SERVER;
+        };
+        final int[] image = arrow(10);
+        image[7 * 64 + 10] = 0xFFFF_0000;
+        image[20 * 64 + 12] = 0xFF00_FF00;
+        image[30 * 64 + 20] = 0x4000_00FF;
+        image[40 * 64 + 2] = 0x0112_3456;
+        server.defineCursor(0, 30, 20, 10, 7, bgra(image));
+        try (RfbTestClient c = connect(0))
+        {
+            c.setPixelFormat(f);
+            // noVNC's list, shortened: the VMware cursor before -239.
+            c.setEncodings(16, 6, 0, -223, -258, VMWARE_CURSOR, CURSOR);
+            c.requestUpdate(false);
+            assertThat(c.readUpdate()).extracting(RfbTestClient.Rect::encoding)
+                .contains(VMWARE_CURSOR, 16).doesNotContain(CURSOR);
+            assertVMwareCursor(c, image, 10, 7);
+            assertThat(rgbaAt(c, 10, 7, 10, 7)).as("red").containsExactly(0xFF, 0, 0, 0xFF);
+            assertThat(rgbaAt(c, 10, 7, 12, 20)).as("green").containsExactly(0, 0xFF, 0, 0xFF);
+            assertThat(rgbaAt(c, 10, 7, 20, 30)).as("translucent blue").containsExactly(0, 0, 0xFF, 0x40);
+            assertThat(rgbaAt(c, 10, 7, 2, 40)).as("nearly transparent").containsExactly(0x12, 0x34, 0x56, 0x01);
+            assertThat(c.vmwareCursorUpdates).isEqualTo(1);
+            assertThat(c.cursorUpdates).isZero();
+        }
+    }
+
     @Test
-    void definingShowingAndHidingAllocatesNothingOnTheGpuWorkersThreadOnceWarm() throws Exception
+    void theVMwareCursorIsCroppedToThePixelsNotFullyTransparentAndTheHotspot() throws Exception
+    {
+        start(DisplayServer.builder().vnc(LOOPBACK));
+        final int[] image = new int[64 * 64];
+        for (int y = 20; y < 30; y++)
+        {
+            for (int x = 20; x < 30; x++)
+            {
+                image[y * 64 + x] = 0xFF00_0000 | x << 16 | y;
+            }
+        }
+        // A faint shadow pixel widens the rectangle; colour in fully transparent pixels does not.
+        image[45 * 64 + 50] = 0x0100_0000;
+        image[60 * 64 + 60] = 0x00FF_FFFF;
+        server.defineCursor(0, 0, 0, 2, 3, bgra(image));
+        try (RfbTestClient c = connect(0))
+        {
+            c.setEncodings(0, VMWARE_CURSOR);
+            c.requestUpdate(false);
+            c.readUpdate();
+            assertThat(c.cursorWidth).isEqualTo(49);
+            assertThat(c.cursorHeight).isEqualTo(43);
+            assertThat(c.cursorHotX).isZero();
+            assertThat(c.cursorHotY).isZero();
+            assertVMwareCursor(c, image, 2, 3);
+        }
+    }
+
+    @ParameterizedTest(name = "announced {0}")
+    @ValueSource(strings = {"VMware first", "Cursor first"})
+    void theVMwareCursorIsPreferredWhenBothAreAnnounced(final String order) throws Exception
+    {
+        start(DisplayServer.builder().vnc(LOOPBACK));
+        final int[] first = arrow(11);
+        server.defineCursor(0, 5, 5, 10, 7, bgra(first));
+        try (RfbTestClient c = connect(0))
+        {
+            if (order.startsWith("VMware"))
+            {
+                c.setEncodings(0, VMWARE_CURSOR, CURSOR);
+            }
+            else
+            {
+                c.setEncodings(0, CURSOR, VMWARE_CURSOR);
+            }
+            c.requestUpdate(false);
+            assertThat(c.readUpdate()).extracting(RfbTestClient.Rect::encoding).containsOnly(0, VMWARE_CURSOR);
+            assertVMwareCursor(c, first, 10, 7);
+
+            c.requestUpdate(true);
+            final int[] second = arrow(12);
+            server.defineCursor(0, 5, 5, 3, 4, bgra(second));
+            assertThat(c.readUpdate()).extracting(RfbTestClient.Rect::encoding).containsExactly(VMWARE_CURSOR);
+            assertVMwareCursor(c, second, 3, 4);
+            assertThat(c.vmwareCursorUpdates).isEqualTo(2);
+            assertThat(c.cursorUpdates).isZero();
+
+            // Dropping the VMware cursor: the current one comes again as -239.
+            c.setEncodings(0, CURSOR);
+            c.requestUpdate(true);
+            assertThat(c.readUpdate()).extracting(RfbTestClient.Rect::encoding).containsExactly(CURSOR);
+            assertCursor(c, ClientPixelFormat.SERVER, second, 3, 4);
+            assertThat(c.vmwareCursorUpdates).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void hidingSendsATransparentVMwareCursorAndShowingBringsItBack() throws Exception
+    {
+        start(DisplayServer.builder().vnc(LOOPBACK));
+        final int[] image = arrow(13);
+        server.defineCursor(0, 5, 5, 10, 7, bgra(image));
+        try (RfbTestClient c = connect(0))
+        {
+            c.setPixelFormat(RfbServerTest.NOVNC);
+            c.setEncodings(6, VMWARE_CURSOR, CURSOR);
+            c.requestUpdate(false);
+            c.readUpdate();
+            assertThat(c.vmwareCursorUpdates).isEqualTo(1);
+
+            c.requestUpdate(true);
+            server.moveCursor(0, 5, 5, false);
+            assertThat(c.readUpdate()).containsExactly(new RfbTestClient.Rect(0, 0, 1, 1, VMWARE_CURSOR));
+            assertThat(c.cursorRgba).containsExactly(0, 0, 0, 0);
+
+            c.requestUpdate(true);
+            server.moveCursor(0, 8, 9, true);
+            assertThat(c.readUpdate()).extracting(RfbTestClient.Rect::encoding).containsExactly(VMWARE_CURSOR);
+            assertVMwareCursor(c, image, 10, 7);
+            assertThat(c.cursorUpdates).isZero();
+        }
+    }
+
+    @ParameterizedTest(name = "encoding {0}")
+    @ValueSource(ints = {CURSOR, VMWARE_CURSOR})
+    void definingShowingAndHidingAllocatesNothingOnTheGpuWorkersThreadOnceWarm(final int encoding) throws Exception
     {
         start(DisplayServer.builder().vnc(LOOPBACK));
         final com.sun.management.ThreadMXBean threads =
@@ -332,7 +506,7 @@ class CursorTest
             // Off-heap, as GpuDevice's cursor image is; a session that draws the cursor listens.
             final MemorySegment image = arena.allocate(64 * 64 * 4, 64);
             image.copyFrom(bgra(arrow(9)));
-            c.setEncodings(0, CURSOR);
+            c.setEncodings(0, encoding);
             c.requestUpdate(false);
             c.readUpdate();
             long least = Long.MAX_VALUE;

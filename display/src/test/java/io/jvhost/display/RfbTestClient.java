@@ -20,8 +20,9 @@ import io.jvhost.display.rfb.ClientPixelFormat;
 
 /**
  * A small RFB 3.8 client written from RFC 6143 for the tests: handshake (None or VNC Authentication), SetPixelFormat,
- * SetEncodings, update requests, input messages, and a decoder for Raw, Zlib, ZRLE, DesktopSize, Cursor and QEMU's
- * extended-key pseudo-rectangle that keeps its own copy of the framebuffer as {@code 0x00RRGGBB} ints.
+ * SetEncodings, update requests, input messages, and a decoder for Raw, Zlib, ZRLE, DesktopSize, Cursor, VMware's alpha
+ * cursor and QEMU's extended-key pseudo-rectangle that keeps its own copy of the framebuffer as {@code 0x00RRGGBB}
+ * ints.
  */
 final class RfbTestClient implements Closeable
 {
@@ -40,7 +41,11 @@ final class RfbTestClient implements Closeable
     String desktopName;
     int[] pixels;
     boolean extendedKeysAcknowledged;
-    /** The last Cursor pseudo-rectangle: its size, hotspot, pixels ({@code 0x00RRGGBB}) and mask; how many came. */
+    /**
+     * The last cursor pseudo-rectangle of either kind: its size and hotspot. For Cursor (-239) its pixels
+     * ({@code 0x00RRGGBB}) and mask; for the VMware alpha cursor its pixels' bytes as sent (R,G,B,A). How many of
+     * each came.
+     */
     int cursorWidth;
     int cursorHeight;
     int cursorHotX;
@@ -48,6 +53,8 @@ final class RfbTestClient implements Closeable
     int[] cursorPixels;
     boolean[] cursorMask;
     int cursorUpdates;
+    byte[] cursorRgba;
+    int vmwareCursorUpdates;
 
     RfbTestClient(final InputStream input, final OutputStream output, final Closeable connection)
     {
@@ -260,6 +267,7 @@ final class RfbTestClient implements Closeable
                 }
                 case -258 -> extendedKeysAcknowledged = true;
                 case -239 -> readCursor(r);
+                case 0x574d5664 -> readVMwareCursor(r);
                 default -> throw new IOException("unexpected encoding " + r.encoding());
             }
         }
@@ -324,6 +332,35 @@ final class RfbTestClient implements Closeable
         cursorPixels = p;
         cursorMask = mask;
         cursorUpdates++;
+    }
+
+    /**
+     * VMware cursor: a cursor type (only 1, alpha, is expected), a padding byte, then a big-endian
+     * {@code R<<24|G<<16|B<<8|A} per pixel.
+     */
+    private void readVMwareCursor(final Rect r) throws IOException
+    {
+        final int type = in.readUnsignedByte();
+        if (type != 1)
+        {
+            throw new IOException("expected the VMware alpha cursor (type 1), got type " + type);
+        }
+        final int padding = in.readUnsignedByte();
+        if (padding != 0)
+        {
+            throw new IOException("VMware cursor padding " + padding);
+        }
+        final byte[] rgba = in.readNBytes(4 * r.width() * r.height());
+        if (rgba.length != 4 * r.width() * r.height())
+        {
+            throw new IOException("short VMware cursor");
+        }
+        cursorWidth = r.width();
+        cursorHeight = r.height();
+        cursorHotX = r.x();
+        cursorHotY = r.y();
+        cursorRgba = rgba;
+        vmwareCursorUpdates++;
     }
 
     private void readZlib(final Rect r) throws IOException

@@ -68,7 +68,10 @@ class WebConsoleTest
         assertThat(rfb.statusCode()).as("noVNC packed at build time").isEqualTo(200);
         assertThat(rfb.headers().firstValue("content-type")).hasValue("text/javascript; charset=utf-8");
         assertThat(get("/novnc/vendor/pako/lib/zlib/inflate.js").statusCode()).isEqualTo(200);
-        assertThat(get("/app.js").statusCode()).isEqualTo(200);
+        final HttpResponse<byte[]> app = get("/app.js");
+        assertThat(app.statusCode()).isEqualTo(200);
+        assertThat(new String(app.body(), StandardCharsets.UTF_8)).as("a dot while the guest shows no cursor")
+            .contains("showDotCursor = true");
         assertThat(get("/novnc/../../DisplayServer.class").statusCode()).isEqualTo(404);
         assertThat(get("/nothing-here.js").statusCode()).isEqualTo(404);
         assertThat(new String(get("/scanouts").body(), StandardCharsets.UTF_8))

@@ -25,9 +25,12 @@ import java.util.Objects;
  * picture; other clients keep their size and see the part that fits. A client that announced QEMU's extended key
  * events gets the -258 pseudo-rectangle in its first update, and then may send XT scancodes.
  * <p>
- * A client that announced the Cursor pseudo-encoding (-239) draws the guest's cursor itself: each change of the
- * scanout's {@link Cursor} (a new image, shown, hidden) puts one Cursor rectangle into its next update, and answers a
- * pending request even without pixel damage. Other clients get no cursor (they see their own pointer only).
+ * A client that announced the VMware cursor pseudo-encoding ({@code 0x574d5664}, noVNC does) or the Cursor one (-239)
+ * draws the guest's cursor itself: each change of the scanout's {@link Cursor} (a new image, shown, hidden) puts one
+ * cursor rectangle into its next update, and answers a pending request even without pixel damage. The VMware alpha
+ * cursor is preferred when both were announced: it keeps the image's alpha and its colours do not depend on the
+ * client's pixel format (noVNC 1.7.0 misreads -239 pixels). Other clients get no cursor (they see their own pointer
+ * only).
  * <p>
  * Anything the client sends that breaks the protocol closes this session only, with one log line naming it.
  */
@@ -44,7 +47,11 @@ public final class RfbSession implements Framebuffer.Listener
     public static final int ENCODING_ZRLE = 16;
     public static final int ENCODING_DESKTOP_SIZE = -223;
     public static final int ENCODING_CURSOR = -239;
+    /** VMware's cursor pseudo-encoding ("WMVd"); only its alpha cursor type is sent. */
+    public static final int ENCODING_VMWARE_CURSOR = 0x574d5664;
     public static final int ENCODING_QEMU_EXTENDED_KEY = -258;
+    /** The VMware cursor type with R,G,B,A pixels (0 is the classic AND/XOR one). */
+    private static final int VMWARE_CURSOR_ALPHA = 1;
 
     public static final int MSG_SET_PIXEL_FORMAT = 0;
     public static final int MSG_SET_ENCODINGS = 2;
@@ -74,7 +81,8 @@ public final class RfbSession implements Framebuffer.Listener
     private int encoding = ENCODING_RAW;
     private boolean desktopSize;
     private boolean extendedKeys;
-    private boolean clientDrawsCursor;
+    /** How the client draws the cursor: {@link #ENCODING_VMWARE_CURSOR}, {@link #ENCODING_CURSOR}, or 0 (not). */
+    private int cursorEncoding;
     private boolean cursorPending;
     private int clientWidth;
     private int clientHeight;
@@ -361,6 +369,7 @@ public final class RfbSession implements Framebuffer.Listener
                     boolean size = false;
                     boolean keys = false;
                     boolean cursor = false;
+                    boolean vmwareCursor = false;
                     for (int i = 0; i < count; i++)
                     {
                         final int e = in.readInt();
@@ -371,9 +380,12 @@ public final class RfbSession implements Framebuffer.Listener
                         size |= e == ENCODING_DESKTOP_SIZE;
                         keys |= e == ENCODING_QEMU_EXTENDED_KEY;
                         cursor |= e == ENCODING_CURSOR;
+                        vmwareCursor |= e == ENCODING_VMWARE_CURSOR;
                     }
-                    // A client that starts drawing the cursor needs the current one, without waiting for a change.
-                    final boolean haveCursor = cursor && framebuffer.cursor().defined();
+                    final int drawn = vmwareCursor ? ENCODING_VMWARE_CURSOR : cursor ? ENCODING_CURSOR : 0;
+                    // A client that starts drawing the cursor (or draws it another way now) needs the current one,
+                    // without waiting for a change.
+                    final boolean haveCursor = drawn != 0 && framebuffer.cursor().defined();
                     synchronized (this)
                     {
                         encoding = chosen < 0 ? ENCODING_RAW : chosen;
@@ -383,15 +395,14 @@ public final class RfbSession implements Framebuffer.Listener
                             extendedKeyAckPending = true;
                         }
                         extendedKeys = keys;
-                        cursorPending = cursor && (cursorPending || haveCursor && !clientDrawsCursor);
-                        clientDrawsCursor = cursor;
+                        cursorPending = drawn != 0 && (cursorPending || haveCursor && cursorEncoding != drawn);
+                        cursorEncoding = drawn;
                     }
                     final boolean sizeSupported = size;
                     final boolean keysSupported = keys;
-                    final boolean cursorSupported = cursor;
                     LOG.log(Level.DEBUG, () -> name + ": " + count + " encodings, sending " + encodingName(encoding())
                         + (sizeSupported ? ", DesktopSize" : "") + (keysSupported ? ", QEMU extended keys" : "")
-                        + (cursorSupported ? ", Cursor" : ""));
+                        + (drawn != 0 ? ", " + encodingName(drawn) : ""));
                 }
                 case MSG_UPDATE_REQUEST ->
                 {
@@ -495,7 +506,7 @@ public final class RfbSession implements Framebuffer.Listener
     {
         synchronized (this)
         {
-            if (!clientDrawsCursor)
+            if (cursorEncoding == 0)
             {
                 return;
             }
@@ -529,6 +540,7 @@ public final class RfbSession implements Framebuffer.Listener
                 final int enc;
                 boolean ackKeys = false;
                 boolean sendCursor = false;
+                int cursorAs = 0;
                 final int maxWidth;
                 final int maxHeight;
                 synchronized (this)
@@ -577,6 +589,7 @@ public final class RfbSession implements Framebuffer.Listener
                         extendedKeyAckPending = false;
                         sendCursor = cursorPending;
                         cursorPending = false;
+                        cursorAs = cursorEncoding;
                         f = format;
                         enc = encoding;
                         maxWidth = clientWidth;
@@ -614,7 +627,14 @@ public final class RfbSession implements Framebuffer.Listener
                         cursorImage = new int[Cursor.PIXELS];
                     }
                     final boolean visible = framebuffer.cursor().copyTo(cursorImage, hotspot);
-                    writeCursor(msg, f, visible ? cursorImage : null, hotspot[0], hotspot[1]);
+                    if (cursorAs == ENCODING_VMWARE_CURSOR)
+                    {
+                        writeVMwareCursor(msg, visible ? cursorImage : null, hotspot[0], hotspot[1]);
+                    }
+                    else
+                    {
+                        writeCursor(msg, f, visible ? cursorImage : null, hotspot[0], hotspot[1]);
+                    }
                 }
                 int at = 0;
                 for (int i = 0; i < count; i++)
@@ -679,8 +699,8 @@ public final class RfbSession implements Framebuffer.Listener
      * and a bit mask, a bit per pixel, most significant first, rows padded to whole bytes. Only the bounding box of
      * the pixels with alpha of at least 128 is sent (widened to hold the hotspot); a hidden cursor ({@code argb}
      * null) or one with nothing opaque is a single transparent pixel, which every viewer draws as "no cursor".
-     * (noVNC 1.7.0 reads these pixels as B,G,R,X whatever format it asked for, so it shows a coloured cursor with red
-     * and blue swapped; the pixels follow the RFC, which native viewers read right.)
+     * (noVNC 1.7.0 reads these pixels as B,G,R,X whatever format it asked for, which would swap red and blue; it gets
+     * {@link #writeVMwareCursor} instead, as it announces VMware's cursor too.)
      */
     private static void writeCursor(final ByteSink msg, final ClientPixelFormat f, final int[] argb, final int hotX,
         final int hotY)
@@ -742,6 +762,62 @@ public final class RfbSession implements Framebuffer.Listener
         }
     }
 
+    /**
+     * Appends a VMware alpha cursor pseudo-rectangle: x, y the hotspot, then the cursor type (1, alpha), a padding
+     * byte and a big-endian {@code R<<24|G<<16|B<<8|A} per pixel, so bytes R,G,B,A, alpha as the guest gave it. Only
+     * the bounding box of the pixels that are not fully transparent is sent (widened to hold the hotspot); a hidden
+     * cursor ({@code argb} null) or a fully transparent one is a single transparent pixel.
+     */
+    private static void writeVMwareCursor(final ByteSink msg, final int[] argb, final int hotX, final int hotY)
+    {
+        int x0 = Cursor.SIZE;
+        int y0 = Cursor.SIZE;
+        int x1 = -1;
+        int y1 = -1;
+        if (null != argb)
+        {
+            for (int y = 0; y < Cursor.SIZE; y++)
+            {
+                for (int x = 0; x < Cursor.SIZE; x++)
+                {
+                    if (argb[y * Cursor.SIZE + x] >>> 24 != 0)
+                    {
+                        x0 = Math.min(x0, x);
+                        x1 = Math.max(x1, x);
+                        y0 = Math.min(y0, y);
+                        y1 = Math.max(y1, y);
+                    }
+                }
+            }
+        }
+        if (x1 < 0)
+        {
+            rectHeader(msg, 0, 0, 1, 1, ENCODING_VMWARE_CURSOR);
+            msg.u8(VMWARE_CURSOR_ALPHA);
+            msg.u8(0);
+            msg.u32(0);
+            return;
+        }
+        x0 = Math.min(x0, hotX);
+        y0 = Math.min(y0, hotY);
+        x1 = Math.max(x1, hotX);
+        y1 = Math.max(y1, hotY);
+        final int w = x1 - x0 + 1;
+        final int h = y1 - y0 + 1;
+        rectHeader(msg, hotX - x0, hotY - y0, w, h, ENCODING_VMWARE_CURSOR);
+        msg.u8(VMWARE_CURSOR_ALPHA);
+        msg.u8(0);
+        msg.ensure(4 * w * h);
+        for (int y = y0; y <= y1; y++)
+        {
+            for (int x = x0; x <= x1; x++)
+            {
+                final int pixel = argb[y * Cursor.SIZE + x];
+                msg.u32(pixel << 8 | pixel >>> 24);
+            }
+        }
+    }
+
     private static boolean opaque(final int argb)
     {
         return argb >>> 24 >= 128;
@@ -770,6 +846,7 @@ public final class RfbSession implements Framebuffer.Listener
             case ENCODING_ZRLE -> "ZRLE";
             case ENCODING_DESKTOP_SIZE -> "DesktopSize";
             case ENCODING_CURSOR -> "Cursor";
+            case ENCODING_VMWARE_CURSOR -> "VMwareCursor";
             case ENCODING_QEMU_EXTENDED_KEY -> "QEMUExtendedKeyEvent";
             default -> "encoding " + encoding;
         };

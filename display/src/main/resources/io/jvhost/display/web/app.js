@@ -39,6 +39,9 @@ function connect() {
     current.scaleViewport = scale.checked;
     current.resizeSession = false;
     current.focusOnClick = true;
+    // The guest's cursor comes from the back-end; until the guest defines one (fbcon never does), or while it hides
+    // it, noVNC shows a dot instead of nothing.
+    current.showDotCursor = true;
     current.addEventListener('connect', () => {
         status('scanout ' + scanout + ': connected');
         current.focus();
