@@ -22,6 +22,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
+import io.jvhost.benchmarks.MachineInfo;
 import io.jvhost.device.gpu.PixelFormat;
 import io.jvhost.display.DisplayServer;
 import org.HdrHistogram.Histogram;
@@ -234,13 +235,15 @@ public final class DisplayBench
 
     private static int run(final Options options) throws Exception
     {
-        final String loadStart = Machine.loadAverage();
-        final double load = Machine.loadAverage1();
+        log("waiting for a quiet machine (at most 90 s)");
+        final double busy = MachineInfo.awaitQuiet(Duration.ofSeconds(90));
+        final String loadStart = MachineInfo.loadAverage();
         final List<String> notes = new ArrayList<>();
-        if (load > 0.5)
+        if (busy > MachineInfo.QUIET)
         {
-            final String warning = String.format(Locale.ROOT, "The 1-minute load average was %.2f when the run started"
-                + " (on %d CPUs): the machine was not idle and the figures are noisy.", load, Machine.onlineCpus());
+            final String warning = String.format(Locale.ROOT, "Other processes kept %.0f %% of the %d CPUs busy just"
+                + " before the run (after waiting 90 s for quiet): the figures are noisy.", 100 * busy,
+                MachineInfo.onlineCpus());
             log("WARNING: " + warning);
             notes.add(warning);
         }
@@ -267,7 +270,7 @@ public final class DisplayBench
             }
         }
         final Instant finished = Instant.now();
-        final String markdown = render(options, rows, notes, started, finished, loadStart, Machine.loadAverage());
+        final String markdown = render(options, rows, notes, started, finished, loadStart, MachineInfo.loadAverage());
         System.out.print(markdown);
         System.out.flush();
         if (null != options.out())
@@ -576,7 +579,7 @@ public final class DisplayBench
             md.append("> **Shortened run** (shorter warm-up or measurement than the defaults): indicative only.\n\n");
         }
         md.append("#### Machine and run\n\n");
-        md.append("- CPU: ").append(Machine.cpuModel()).append(", ").append(Machine.onlineCpus())
+        md.append("- CPU: ").append(MachineInfo.cpuModel()).append(", ").append(MachineInfo.onlineCpus())
             .append(" online CPU(s) (").append(Runtime.getRuntime().availableProcessors())
             .append(" available to the JVM); ").append(System.getProperty("os.name")).append(' ')
             .append(System.getProperty("os.version")).append('\n');
@@ -667,59 +670,5 @@ public final class DisplayBench
     private static void log(final String message)
     {
         System.err.println("[displaybench " + LocalTime.now().withNano(0) + "] " + message);
-    }
-
-    /**
-     * What the numbers were measured on (from /proc).
-     */
-    private static final class Machine
-    {
-        private Machine()
-        {
-        }
-
-        static String cpuModel()
-        {
-            return lines("/proc/cpuinfo").stream().filter(l -> l.startsWith("model name"))
-                .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst()
-                .orElse(System.getProperty("os.arch"));
-        }
-
-        static int onlineCpus()
-        {
-            final long n = lines("/proc/cpuinfo").stream().filter(l -> l.startsWith("processor")).count();
-            return n > 0 ? (int)n : Runtime.getRuntime().availableProcessors();
-        }
-
-        static String loadAverage()
-        {
-            final List<String> l = lines("/proc/loadavg");
-            final String[] f = l.isEmpty() ? new String[0] : l.getFirst().split("\\s+");
-            return f.length >= 3 ? f[0] + " " + f[1] + " " + f[2] : "?";
-        }
-
-        static double loadAverage1()
-        {
-            try
-            {
-                return Double.parseDouble(loadAverage().split(" ")[0]);
-            }
-            catch (final NumberFormatException e)
-            {
-                return 0;
-            }
-        }
-
-        private static List<String> lines(final String file)
-        {
-            try
-            {
-                return Files.readAllLines(Path.of(file), StandardCharsets.UTF_8);
-            }
-            catch (final IOException e)
-            {
-                return List.of();
-            }
-        }
     }
 }

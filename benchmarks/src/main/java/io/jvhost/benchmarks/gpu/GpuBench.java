@@ -18,6 +18,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 
+import io.jvhost.benchmarks.MachineInfo;
 import io.jvhost.vhostuser.frontend.gpu.QemuDisplayEmulator;
 
 /**
@@ -115,12 +116,13 @@ public final class GpuBench
             notes.add("The C peer was not run (" + (config.arguments().contains("--no-peer") ? "--no-peer"
                 : BenchConfig.DEFAULT_PEER_GPU + " is missing: install Debian's qemu-system-gui") + ").");
         }
+        Log.info("waiting for a quiet machine (at most 90 s)");
+        final double busy = MachineInfo.awaitQuiet(Duration.ofSeconds(90));
         final String loadStart = MachineInfo.loadAverage();
-        final double load = MachineInfo.loadAverage1();
-        if (load > 0.5)
+        if (busy > MachineInfo.QUIET)
         {
-            final String warning = String.format("The 1-minute load average was %.2f when the run started (on %d"
-                + " CPUs): the machine was not idle and the figures are noisy.", load, MachineInfo.onlineCpus());
+            final String warning = String.format("Other processes kept %.0f %% of the %d CPUs busy just before the"
+                + " run (after waiting 90 s for quiet): the figures are noisy.", 100 * busy, MachineInfo.onlineCpus());
             Log.info("WARNING: " + warning);
             notes.add(warning);
         }

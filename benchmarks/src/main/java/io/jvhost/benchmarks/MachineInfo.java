@@ -1,22 +1,23 @@
-package io.jvhost.benchmarks.gpu;
+package io.jvhost.benchmarks;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * What the numbers were measured on.
+ * What the numbers were measured on, and whether anything else was using the machine.
  */
-final class MachineInfo
+public final class MachineInfo
 {
     private MachineInfo()
     {
     }
 
-    static String cpuModel()
+    public static String cpuModel()
     {
         for (final String line : lines("/proc/cpuinfo"))
         {
@@ -28,7 +29,7 @@ final class MachineInfo
         return System.getProperty("os.arch");
     }
 
-    static int onlineCpus()
+    public static int onlineCpus()
     {
         int n = 0;
         for (final String line : lines("/proc/cpuinfo"))
@@ -41,7 +42,7 @@ final class MachineInfo
         return n > 0 ? n : Runtime.getRuntime().availableProcessors();
     }
 
-    static String memory()
+    public static String memory()
     {
         for (final String line : lines("/proc/meminfo"))
         {
@@ -54,18 +55,18 @@ final class MachineInfo
         return "?";
     }
 
-    static String kernel()
+    public static String kernel()
     {
         return System.getProperty("os.name") + " " + System.getProperty("os.version");
     }
 
-    static String jdk()
+    public static String jdk()
     {
         return System.getProperty("java.vm.vendor") + " " + System.getProperty("java.runtime.name") + " "
             + System.getProperty("java.runtime.version");
     }
 
-    static String loadAverage()
+    public static String loadAverage()
     {
         final List<String> l = lines("/proc/loadavg");
         if (l.isEmpty())
@@ -79,7 +80,7 @@ final class MachineInfo
     /**
      * @return the 1-minute load average, or 0 when unknown.
      */
-    static double loadAverage1()
+    public static double loadAverage1()
     {
         final List<String> l = lines("/proc/loadavg");
         try
@@ -93,9 +94,56 @@ final class MachineInfo
     }
 
     /**
+     * Waits, up to {@code max}, for one second in which other processes keep less than a tenth of the CPUs busy (the
+     * load average lags a build that just finished by minutes; /proc/stat does not). Call it before the benchmark
+     * starts anything of its own.
+     *
+     * @return the busy fraction of all CPUs in the last second sampled (0..1), or 0 when /proc/stat is unreadable.
+     */
+    public static double awaitQuiet(final Duration max) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + max.toNanos();
+        double busy;
+        do
+        {
+            final long[] before = cpuTimes();
+            Thread.sleep(1000);
+            final long[] after = cpuTimes();
+            final long total = after[0] - before[0];
+            busy = total <= 0 ? 0 : 1.0 - (double)(after[1] - before[1]) / total;
+        }
+        while (busy > QUIET && System.nanoTime() < deadline);
+        return busy;
+    }
+
+    /** Busy fraction of all CPUs below which the machine counts as quiet. */
+    public static final double QUIET = 0.1;
+
+    /**
+     * @return {total, idle + iowait} jiffies of all CPUs from /proc/stat, or zeros.
+     */
+    private static long[] cpuTimes()
+    {
+        for (final String line : lines("/proc/stat"))
+        {
+            if (line.startsWith("cpu "))
+            {
+                final String[] f = line.trim().split("\\s+");
+                long total = 0;
+                for (int i = 1; i < f.length && i <= 8; i++)
+                {
+                    total += Long.parseLong(f[i]);
+                }
+                return new long[] {total, Long.parseLong(f[4]) + Long.parseLong(f[5])};
+            }
+        }
+        return new long[] {0, 0};
+    }
+
+    /**
      * @return the first line of {@code qemu-system-x86_64 --version}, or a note why not.
      */
-    static String qemuVersion()
+    public static String qemuVersion()
     {
         final String v = run("qemu-system-x86_64", "--version");
         return null == v ? "qemu-system-x86_64 not found" : v.lines().findFirst().orElse("?");
@@ -105,7 +153,7 @@ final class MachineInfo
      * @return the Debian package owning {@code path} and its version, e.g. {@code qemu-system-gui 1:10.0.2+ds-...},
      *     or null.
      */
-    static String packageOf(final String path)
+    public static String packageOf(final String path)
     {
         final String owner = run("dpkg-query", "-S", path);
         if (null == owner || !owner.contains(":"))
