@@ -23,6 +23,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import io.jvhost.benchmarks.MachineInfo;
+import io.jvhost.benchmarks.MarkdownSplice;
 import io.jvhost.device.gpu.PixelFormat;
 import io.jvhost.display.DisplayServer;
 import org.HdrHistogram.Histogram;
@@ -647,24 +648,7 @@ public final class DisplayBench
      */
     static void updateDoc(final Path doc, final String markdown) throws IOException
     {
-        final String text = Files.exists(doc) ? Files.readString(doc, StandardCharsets.UTF_8) : "";
-        final int begin = text.indexOf(BEGIN_MARKER);
-        final int end = text.indexOf(END_MARKER);
-        final String updated;
-        if (begin >= 0 && end > begin)
-        {
-            int after = end + END_MARKER.length();
-            if (after < text.length() && text.charAt(after) == '\n')
-            {
-                after++;
-            }
-            updated = text.substring(0, begin) + markdown + text.substring(after);
-        }
-        else
-        {
-            updated = text + (text.isEmpty() || text.endsWith("\n") ? "" : "\n") + "\n" + markdown;
-        }
-        Files.writeString(doc, updated, StandardCharsets.UTF_8);
+        MarkdownSplice.splice(doc, BEGIN_MARKER, END_MARKER, markdown);
     }
 
     private static void log(final String message)

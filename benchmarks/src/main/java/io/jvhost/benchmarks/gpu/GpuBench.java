@@ -19,6 +19,7 @@ import java.util.logging.Logger;
 import java.util.stream.Stream;
 
 import io.jvhost.benchmarks.MachineInfo;
+import io.jvhost.benchmarks.MarkdownSplice;
 import io.jvhost.vhostuser.frontend.gpu.QemuDisplayEmulator;
 
 /**
@@ -287,24 +288,7 @@ public final class GpuBench
      */
     static void updateDoc(final Path doc, final String markdown) throws IOException
     {
-        final String text = Files.exists(doc) ? Files.readString(doc, StandardCharsets.UTF_8) : "";
-        final int begin = text.indexOf(Report.BEGIN_MARKER);
-        final int end = text.indexOf(Report.END_MARKER);
-        final String updated;
-        if (begin >= 0 && end > begin)
-        {
-            int after = end + Report.END_MARKER.length();
-            if (after < text.length() && text.charAt(after) == '\n')
-            {
-                after++;
-            }
-            updated = text.substring(0, begin) + markdown + text.substring(after);
-        }
-        else
-        {
-            updated = text + (text.isEmpty() || text.endsWith("\n") ? "" : "\n") + "\n" + markdown;
-        }
-        Files.writeString(doc, updated, StandardCharsets.UTF_8);
+        MarkdownSplice.splice(doc, Report.BEGIN_MARKER, Report.END_MARKER, markdown);
     }
 
     private static void deleteTree(final Path dir)

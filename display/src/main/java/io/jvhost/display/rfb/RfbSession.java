@@ -49,6 +49,8 @@ public final class RfbSession implements Framebuffer.Listener
     public static final int ENCODING_CURSOR = -239;
     /** VMware's cursor pseudo-encoding ("WMVd"); only its alpha cursor type is sent. */
     public static final int ENCODING_VMWARE_CURSOR = 0x574d5664;
+    /** Alpha from which a pixel of the guest's cursor counts as opaque in the RFB Cursor mask. */
+    private static final int OPAQUE_ALPHA = 128;
     public static final int ENCODING_QEMU_EXTENDED_KEY = -258;
     /** The VMware cursor type with R,G,B,A pixels (0 is the classic AND/XOR one). */
     private static final int VMWARE_CURSOR_ALPHA = 1;
@@ -705,37 +707,18 @@ public final class RfbSession implements Framebuffer.Listener
     private static void writeCursor(final ByteSink msg, final ClientPixelFormat f, final int[] argb, final int hotX,
         final int hotY)
     {
-        int x0 = Cursor.SIZE;
-        int y0 = Cursor.SIZE;
-        int x1 = -1;
-        int y1 = -1;
-        if (null != argb)
-        {
-            for (int y = 0; y < Cursor.SIZE; y++)
-            {
-                for (int x = 0; x < Cursor.SIZE; x++)
-                {
-                    if (opaque(argb[y * Cursor.SIZE + x]))
-                    {
-                        x0 = Math.min(x0, x);
-                        x1 = Math.max(x1, x);
-                        y0 = Math.min(y0, y);
-                        y1 = Math.max(y1, y);
-                    }
-                }
-            }
-        }
-        if (x1 < 0)
+        final int box = cursorBox(argb, OPAQUE_ALPHA, hotX, hotY);
+        if (box < 0)
         {
             rectHeader(msg, 0, 0, 1, 1, ENCODING_CURSOR);
             f.writePixel(msg, 0);
             msg.u8(0);
             return;
         }
-        x0 = Math.min(x0, hotX);
-        y0 = Math.min(y0, hotY);
-        x1 = Math.max(x1, hotX);
-        y1 = Math.max(y1, hotY);
+        final int x0 = box & 0xff;
+        final int y0 = box >>> 8 & 0xff;
+        final int x1 = box >>> 16 & 0xff;
+        final int y1 = box >>> 24;
         final int w = x1 - x0 + 1;
         final int h = y1 - y0 + 1;
         rectHeader(msg, hotX - x0, hotY - y0, w, h, ENCODING_CURSOR);
@@ -770,27 +753,8 @@ public final class RfbSession implements Framebuffer.Listener
      */
     private static void writeVMwareCursor(final ByteSink msg, final int[] argb, final int hotX, final int hotY)
     {
-        int x0 = Cursor.SIZE;
-        int y0 = Cursor.SIZE;
-        int x1 = -1;
-        int y1 = -1;
-        if (null != argb)
-        {
-            for (int y = 0; y < Cursor.SIZE; y++)
-            {
-                for (int x = 0; x < Cursor.SIZE; x++)
-                {
-                    if (argb[y * Cursor.SIZE + x] >>> 24 != 0)
-                    {
-                        x0 = Math.min(x0, x);
-                        x1 = Math.max(x1, x);
-                        y0 = Math.min(y0, y);
-                        y1 = Math.max(y1, y);
-                    }
-                }
-            }
-        }
-        if (x1 < 0)
+        final int box = cursorBox(argb, 1, hotX, hotY);
+        if (box < 0)
         {
             rectHeader(msg, 0, 0, 1, 1, ENCODING_VMWARE_CURSOR);
             msg.u8(VMWARE_CURSOR_ALPHA);
@@ -798,10 +762,10 @@ public final class RfbSession implements Framebuffer.Listener
             msg.u32(0);
             return;
         }
-        x0 = Math.min(x0, hotX);
-        y0 = Math.min(y0, hotY);
-        x1 = Math.max(x1, hotX);
-        y1 = Math.max(y1, hotY);
+        final int x0 = box & 0xff;
+        final int y0 = box >>> 8 & 0xff;
+        final int x1 = box >>> 16 & 0xff;
+        final int y1 = box >>> 24;
         final int w = x1 - x0 + 1;
         final int h = y1 - y0 + 1;
         rectHeader(msg, hotX - x0, hotY - y0, w, h, ENCODING_VMWARE_CURSOR);
@@ -818,9 +782,43 @@ public final class RfbSession implements Framebuffer.Listener
         }
     }
 
+    /**
+     * The bounding box of the cursor pixels with alpha of at least {@code minAlpha}, widened to hold the hotspot,
+     * packed as {@code x0 | y0 << 8 | x1 << 16 | y1 << 24} (inclusive), or -1 when there is none (or no image).
+     */
+    private static int cursorBox(final int[] argb, final int minAlpha, final int hotX, final int hotY)
+    {
+        if (null == argb)
+        {
+            return -1;
+        }
+        int x0 = Cursor.SIZE;
+        int y0 = Cursor.SIZE;
+        int x1 = -1;
+        int y1 = -1;
+        for (int y = 0; y < Cursor.SIZE; y++)
+        {
+            for (int x = 0; x < Cursor.SIZE; x++)
+            {
+                if (argb[y * Cursor.SIZE + x] >>> 24 >= minAlpha)
+                {
+                    x0 = Math.min(x0, x);
+                    x1 = Math.max(x1, x);
+                    y0 = Math.min(y0, y);
+                    y1 = Math.max(y1, y);
+                }
+            }
+        }
+        if (x1 < 0)
+        {
+            return -1;
+        }
+        return Math.min(x0, hotX) | Math.min(y0, hotY) << 8 | Math.max(x1, hotX) << 16 | Math.max(y1, hotY) << 24;
+    }
+
     private static boolean opaque(final int argb)
     {
-        return argb >>> 24 >= 128;
+        return argb >>> 24 >= OPAQUE_ALPHA;
     }
 
     private static void rectHeader(final ByteSink msg, final int x, final int y, final int w, final int h,
