@@ -363,6 +363,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private boolean socketWatched;
     private boolean writerSends;
 
+    /** Messages sent, by request type; guarded by the lock. */
     private final long[] sentByRequest = new long[GpuRequest.MAX_ID + 1];
     private volatile long messagesSent;
     private volatile long bytesSent;
@@ -711,7 +712,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
      */
     public long messagesSent(final int request)
     {
-        synchronized (sentByRequest)
+        synchronized (lock)
         {
             return request >= 0 && request < sentByRequest.length ? sentByRequest[request] : 0;
         }
