@@ -117,6 +117,56 @@ class DisplayFlowTest
     }
 
     @Test
+    void aSmallUpdateOnAnIdleSocketIsSentBeforeTheCallReturnsAndAFrameByTheWriter() throws Exception
+    {
+        connect(QemuDisplayEmulator.builder().modes(QemuDisplayEmulator.Mode.of(1920, 1080)), 1 << 20);
+        display.setScanout(0, 1920, 1080);
+        // The handshake and the SCANOUT are over: the socket is idle.
+        assertThat(qemu.await(() -> display.messagesSent(GpuRequest.SET_PROTOCOL_FEATURES) == 1
+            && display.messagesSent(GpuRequest.SCANOUT) == 1, WAIT)).isTrue();
+        final MemorySegment cell = frame(64, 16, 0x00C0DE);
+        for (int i = 0; i < 100; i++)
+        {
+            final long before = display.messagesSent(GpuRequest.UPDATE);
+            display.updateScanout(0, 64 * (i % 30), 16 * (i % 67), 64, 16, cell, 0, 64 * 4, PixelFormat.B8G8R8X8);
+            // Sent by this thread, with no thread hop: counted before updateScanout returned.
+            assertThat(display.messagesSent(GpuRequest.UPDATE)).as("update %d", i).isEqualTo(before + 1);
+            final long k = before + 1;
+            assertThat(qemu.await(() -> qemu.messages(GpuRequest.UPDATE) >= k, WAIT)).isTrue();
+        }
+        // A whole frame (8 MB) is more than a caller sends: the writer thread sends its bands.
+        display.updateScanout(0, 0, 0, 1920, 1080, frame(1920, 1080, 0x445566), 0, 1920 * 4, PixelFormat.B8G8R8X8);
+        assertThat(qemu.await(() -> framebufferShows(0, 1920, 1080, 0x445566), WAIT)).isTrue();
+        assertThat(qemu.surfaceUpdates(0)).isEqualTo(100 + 8);
+        assertThat(qemu.violations()).isEmpty();
+    }
+
+    @Test
+    void aNarrowUpdateIsGatheredRowByRowFromTheShadow() throws Exception
+    {
+        connect(QemuDisplayEmulator.builder(), 1 << 20);
+        display.setScanout(0, 640, 480);
+        display.updateScanout(0, 0, 0, 640, 480, frame(640, 480, 0x010203), 0, 640 * 4, PixelFormat.B8G8R8X8);
+        assertThat(qemu.await(() -> framebufferShows(0, 640, 480, 0x010203), WAIT)).isTrue();
+        // A 3-pixel-wide column of all 480 rows: one iovec per row after the message prefix.
+        final MemorySegment column = frame(640, 480, 0x0F0F0F);
+        display.updateScanout(0, 300, 0, 3, 480, column, 4L * 300, 640 * 4, PixelFormat.B8G8R8X8);
+        assertThat(qemu.await(() -> qemu.trace().contains("UPDATE(0,300,0,3x480)"), WAIT)).isTrue();
+        final byte[] fb = qemu.framebuffer(0);
+        for (int y = 0; y < 480; y++)
+        {
+            for (int x = 298; x < 304; x++)
+            {
+                final int seed = x >= 300 && x < 303 ? 0x0F0F0F : 0x010203;
+                final int o = 4 * (y * 640 + x);
+                final int rgb = (fb[o + 2] & 0xFF) << 16 | (fb[o + 1] & 0xFF) << 8 | fb[o] & 0xFF;
+                assertThat(rgb).as("pixel (%d, %d)", x, y).isEqualTo(expected(x, y, seed));
+            }
+        }
+        assertThat(qemu.violations()).isEmpty();
+    }
+
+    @Test
     void partialUpdatesAndTwoScanoutsComposeIndependently() throws Exception
     {
         connect(QemuDisplayEmulator.builder().modes(QemuDisplayEmulator.Mode.of(320, 200),
