@@ -305,6 +305,26 @@ public final class UnixSocket implements AutoCloseable
     public long receive(final MemorySegment buf, final long offset, final long length, final FdList fds)
         throws NativeException
     {
+        return receive(buf, offset, length, fds, 0);
+    }
+
+    /** {@link #receiveNow}: nothing to read yet. */
+    public static final long WOULD_BLOCK = -1;
+
+    /**
+     * Like {@link #receive} but never waits (MSG_DONTWAIT), for a reader woken by epoll.
+     *
+     * @return bytes read, 0 when the peer closed the connection, {@link #WOULD_BLOCK} when nothing is there.
+     */
+    public long receiveNow(final MemorySegment buf, final long offset, final long length, final FdList fds)
+        throws NativeException
+    {
+        return receive(buf, offset, length, fds, LibC.MSG_DONTWAIT);
+    }
+
+    private long receive(final MemorySegment buf, final long offset, final long length, final FdList fds,
+        final int flags) throws NativeException
+    {
         checkBuffer(buf, offset, length);
         synchronized (receiveLock)
         {
@@ -317,12 +337,16 @@ public final class UnixSocket implements AutoCloseable
                 recvMsg.set(ValueLayout.JAVA_LONG, 24, 1L);
                 recvMsg.set(ValueLayout.JAVA_LONG, 32, recvControl.address());
                 recvMsg.set(ValueLayout.JAVA_LONG, 40, (long)CONTROL_SIZE);
-                final long n = LibC.recvmsgRaw(fd, recvMsg, LibC.MSG_CMSG_CLOEXEC);
+                final long n = LibC.recvmsgRaw(fd, recvMsg, LibC.MSG_CMSG_CLOEXEC | flags);
                 if (n < 0)
                 {
                     if (-n == Errno.EINTR)
                     {
                         continue;
+                    }
+                    if (-n == Errno.EAGAIN && flags != 0)
+                    {
+                        return WOULD_BLOCK;
                     }
                     throw new NativeException("recvmsg", (int)-n, "fd=" + fd);
                 }

@@ -11,4 +11,29 @@ public interface DeviceContext
      * answer a held request waited for has arrived). Safe from any thread; cheap; coalesces.
      */
     void wake(int queue);
+
+    /**
+     * Watches a descriptor of the device's own (a host socket, a pipe, a reply channel) on the worker thread that
+     * serves {@code queue}, beside the queue's kicks: whenever {@code fd} is readable or hung up, that thread runs
+     * {@code onReadable} and then serves the queue as after a kick. The device can so complete requests from its
+     * back-end's input without a thread of its own and without a hand-over between threads.
+     * <p>
+     * The watch is level-triggered: {@code onReadable} must consume the input (reading without blocking) or close the
+     * watch, and may be called when nothing is left to read. After {@link FdWatch#close()} returns, it is not called
+     * again; close the watch before closing {@code fd}. Safe from any thread.
+     *
+     * @return the watch, or null when this transport cannot watch descriptors (then read on a thread of your own).
+     */
+    default FdWatch watch(final int queue, final int fd, final Runnable onReadable)
+    {
+        return null;
+    }
+
+    /**
+     * @return {@link #watch} bound to {@code queue}, for code that should not know about queues.
+     */
+    default FdWatcher watcher(final int queue)
+    {
+        return (fd, onReadable) -> watch(queue, fd, onReadable);
+    }
 }

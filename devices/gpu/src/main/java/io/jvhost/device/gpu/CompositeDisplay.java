@@ -6,6 +6,8 @@ import java.util.Arrays;
 import java.util.Objects;
 import java.util.function.Consumer;
 
+import io.jvhost.device.FdWatcher;
+
 /**
  * Several displays behind one {@link GpuDevice}: QEMU's (through the vhost-user-gpu socket, which comes and goes with
  * every DRIVER_OK, VM stop and guest reset) and jvhost's own viewers (which stay).
@@ -90,6 +92,8 @@ public final class CompositeDisplay implements GpuDisplay
             members = next;
         }
         LOG.log(Level.DEBUG, () -> name + ": display " + display + " removed, " + members.length + " left");
+        // It no longer hears from the device: it reads its answers on its own again.
+        display.readRepliesOn(null);
         return true;
     }
 
@@ -131,6 +135,25 @@ public final class CompositeDisplay implements GpuDisplay
         if (null != gpu)
         {
             gpu.setDisplay(this);
+        }
+    }
+
+    /**
+     * Passes the offer on to every member (those that receive answers take it).
+     */
+    @Override
+    public void readRepliesOn(final FdWatcher watcher)
+    {
+        for (final GpuDisplay d : members)
+        {
+            try
+            {
+                d.readRepliesOn(watcher);
+            }
+            catch (final RuntimeException e)
+            {
+                failed(d, "readRepliesOn", e);
+            }
         }
     }
 

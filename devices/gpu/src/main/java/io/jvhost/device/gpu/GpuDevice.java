@@ -81,6 +81,8 @@ public final class GpuDevice implements VirtioDevice
     private final AtomicInteger eventsRead = new AtomicInteger();
     private final AtomicReference<DisplaySlot> displaySlot = new AtomicReference<>();
     private volatile DeviceContext context;
+    /** The context whose control worker the display reads its answers on (worker thread only). */
+    private DeviceContext watchedContext;
     /** The held request's sequence number a display answer must carry; 0 = none awaited. */
     private volatile long awaitedSeq;
     private volatile Answer answer;
@@ -482,7 +484,9 @@ public final class GpuDevice implements VirtioDevice
         if (slot != activeSlot)
         {
             activeSlot = slot;
+            offerWorker(display, null);
             display = null == slot ? null : slot.display();
+            offerWorker(display, context);
             for (final Scanout s : scanouts)
             {
                 s.shownWidth = 0;
@@ -496,6 +500,12 @@ public final class GpuDevice implements VirtioDevice
                 announceAll(memory);
             }
             return;
+        }
+        if (null != display && watchedContext != context)
+        {
+            // A new connection (new workers): the display's answers are read on the new control worker.
+            offerWorker(display, null);
+            offerWorker(display, context);
         }
         if (scanoutsStale)
         {
@@ -522,6 +532,26 @@ public final class GpuDevice implements VirtioDevice
                     displayFailed("moveCursor", e);
                 }
             }
+        }
+    }
+
+    /**
+     * Offers {@code target} this worker for reading its answers (a context), or takes the offer back (null).
+     */
+    private void offerWorker(final GpuDisplay target, final DeviceContext on)
+    {
+        if (null == target)
+        {
+            return;
+        }
+        try
+        {
+            target.readRepliesOn(null == on ? null : on.watcher(CONTROL_QUEUE));
+            watchedContext = on;
+        }
+        catch (final RuntimeException e)
+        {
+            displayFailed("readRepliesOn", e);
         }
     }
 

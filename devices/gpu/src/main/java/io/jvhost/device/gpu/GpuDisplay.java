@@ -3,6 +3,8 @@ package io.jvhost.device.gpu;
 import java.lang.foreign.MemorySegment;
 import java.util.function.Consumer;
 
+import io.jvhost.device.FdWatcher;
+
 /**
  * Where the GPU's scanouts are shown: QEMU's display through the vhost-user-gpu socket, or jvhost's own viewers.
  * <p>
@@ -50,4 +52,14 @@ public interface GpuDisplay
      * Moves the cursor, or hides it when {@code visible} is false.
      */
     void moveCursor(int scanout, int x, int y, boolean visible);
+
+    /**
+     * Offers the GPU's control-queue worker for reading the display's answers ({@link
+     * io.jvhost.device.DeviceContext#watch}): a display that receives them on a descriptor can watch it there, so an
+     * answer completes the command waiting for it without a hand-over between threads. Null takes the offer back
+     * (the display reads on its own again). Called on the worker. Default: ignored.
+     */
+    default void readRepliesOn(final FdWatcher watcher)
+    {
+    }
 }

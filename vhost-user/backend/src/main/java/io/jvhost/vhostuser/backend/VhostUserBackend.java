@@ -5,6 +5,8 @@ import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.List;
 
+import io.jvhost.device.DeviceContext;
+import io.jvhost.device.FdWatch;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.GuestMemoryAtomic;
@@ -125,7 +127,20 @@ public final class VhostUserBackend implements AutoCloseable
         {
             w.start();
         }
-        device.attach(this::wake);
+        device.attach(new DeviceContext()
+        {
+            @Override
+            public void wake(final int queue)
+            {
+                VhostUserBackend.this.wake(queue);
+            }
+
+            @Override
+            public FdWatch watch(final int queue, final int fd, final Runnable onReadable)
+            {
+                return VhostUserBackend.this.watch(queue, fd, onReadable);
+            }
+        });
     }
 
     /**
@@ -136,6 +151,27 @@ public final class VhostUserBackend implements AutoCloseable
         if (queue >= 0 && queue < vrings.length)
         {
             workerOf(vrings[queue]).poke(vrings[queue]);
+        }
+    }
+
+    /**
+     * {@link io.jvhost.device.DeviceContext#watch}: any thread.
+     */
+    private FdWatch watch(final int queue, final int fd, final Runnable onReadable)
+    {
+        if (queue < 0 || queue >= vrings.length)
+        {
+            throw new IllegalArgumentException("no queue " + queue + " (the device has " + vrings.length + ")");
+        }
+        try
+        {
+            return workerOf(vrings[queue]).watch(vrings[queue], fd, onReadable);
+        }
+        catch (final NativeException e)
+        {
+            LOG.log(Level.WARNING, name + ": cannot watch fd " + fd + " on queue " + queue + "'s worker: "
+                + e.getMessage());
+            return null;
         }
     }
 

@@ -3,7 +3,9 @@ package io.jvhost.vhostuser.backend;
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
 
+import io.jvhost.device.FdWatch;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.GuestMemoryAtomic;
@@ -15,12 +17,97 @@ import io.jvhost.os.Epoll;
 
 /**
  * A worker thread serving a group of virtqueues: it waits on their kick eventfds (epoll tokens are the queue
- * indices) and on a wake eventfd the protocol thread uses to make it re-examine its rings.
+ * indices), on a wake eventfd the protocol thread uses to make it re-examine its rings, and on descriptors the device
+ * watches ({@link io.jvhost.device.DeviceContext#watch}; tokens from {@link #WATCH_TOKEN_BASE}).
  */
 final class Worker implements AutoCloseable
 {
     private static final System.Logger LOG = System.getLogger(Worker.class.getName());
     private static final long WAKE_TOKEN = Long.MAX_VALUE;
+    /** Epoll token of watch slot i: WATCH_TOKEN_BASE + i (queue indices stay below). */
+    private static final long WATCH_TOKEN_BASE = 1L << 32;
+    /** Descriptors a device may watch on one worker at once. */
+    static final int MAX_WATCHES = 16;
+
+    /**
+     * A watched descriptor. Its lock is held while its callback runs, so {@link #close()} from another thread waits
+     * for a running callback, and a callback for an event fetched before the close sees {@code closed}.
+     */
+    private final class Watch implements FdWatch
+    {
+        final int slot;
+        final int fd;
+        final Vring vring;
+        final Runnable onReadable;
+        final ReentrantLock lock = new ReentrantLock();
+        boolean closed;
+
+        Watch(final int slot, final int fd, final Vring vring, final Runnable onReadable)
+        {
+            this.slot = slot;
+            this.fd = fd;
+            this.vring = vring;
+            this.onReadable = onReadable;
+        }
+
+        void fire()
+        {
+            lock.lock();
+            try
+            {
+                if (closed)
+                {
+                    return;
+                }
+                try
+                {
+                    onReadable.run();
+                }
+                catch (final RuntimeException e)
+                {
+                    LOG.log(Level.ERROR, name + ": watch of fd " + fd + " failed: " + e, e);
+                }
+                vring.pending = true;
+            }
+            finally
+            {
+                lock.unlock();
+            }
+        }
+
+        @Override
+        public void close()
+        {
+            lock.lock();
+            try
+            {
+                if (closed)
+                {
+                    return;
+                }
+                closed = true;
+                synchronized (watches)
+                {
+                    watches[slot] = null;
+                }
+                if (running)
+                {
+                    try
+                    {
+                        epoll.remove(fd);
+                    }
+                    catch (final IllegalStateException e)
+                    {
+                        // The worker closed its epoll meanwhile: nothing is watched any more.
+                    }
+                }
+            }
+            finally
+            {
+                lock.unlock();
+            }
+        }
+    }
 
     private final String name;
     private final VirtioDevice device;
@@ -32,6 +119,8 @@ final class Worker implements AutoCloseable
     private final EventFd wake;
     private final Thread thread;
     private Vring[] byIndex;
+    /** Watch slots; guarded by itself (the worker reads a slot under the same monitor). */
+    private final Watch[] watches = new Watch[MAX_WATCHES];
     private volatile boolean running = true;
 
     Worker(final String name, final VirtioDevice device, final GuestMemoryAtomic memory) throws NativeException
@@ -86,6 +175,44 @@ final class Worker implements AutoCloseable
     }
 
     /**
+     * Watches {@code fd} for input; {@code onReadable} runs on this worker, then {@code vring} is served. Any thread.
+     *
+     * @throws NativeException when epoll refuses the descriptor.
+     * @throws IllegalStateException when {@value #MAX_WATCHES} descriptors are watched already.
+     */
+    FdWatch watch(final Vring vring, final int fd, final Runnable onReadable) throws NativeException
+    {
+        final Watch w;
+        synchronized (watches)
+        {
+            int slot = 0;
+            while (slot < MAX_WATCHES && null != watches[slot])
+            {
+                slot++;
+            }
+            if (slot == MAX_WATCHES)
+            {
+                throw new IllegalStateException(name + ": already watching " + MAX_WATCHES + " descriptors");
+            }
+            w = new Watch(slot, fd, vring, onReadable);
+            watches[slot] = w;
+        }
+        try
+        {
+            epoll.add(fd, LibC.EPOLLIN, WATCH_TOKEN_BASE + w.slot);
+        }
+        catch (final NativeException | RuntimeException e)
+        {
+            synchronized (watches)
+            {
+                watches[w.slot] = null;
+            }
+            throw e;
+        }
+        return w;
+    }
+
+    /**
      * Makes the worker look at {@code vring} soon even without a kick.
      */
     void poke(final Vring vring)
@@ -107,6 +234,18 @@ final class Worker implements AutoCloseable
                     if (token == WAKE_TOKEN)
                     {
                         wake.drain();
+                    }
+                    else if (token >= WATCH_TOKEN_BASE && token < WATCH_TOKEN_BASE + MAX_WATCHES)
+                    {
+                        final Watch w;
+                        synchronized (watches)
+                        {
+                            w = watches[(int)(token - WATCH_TOKEN_BASE)];
+                        }
+                        if (null != w)
+                        {
+                            w.fire();
+                        }
                     }
                     else if (token >= 0 && token < byIndex.length && null != byIndex[(int)token])
                     {

@@ -12,8 +12,11 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
+import io.jvhost.device.FdWatch;
+import io.jvhost.device.FdWatcher;
 import io.jvhost.device.gpu.DisplayMode;
 import io.jvhost.device.gpu.GpuDisplay;
 import io.jvhost.device.gpu.PixelFormat;
@@ -25,7 +28,6 @@ import io.jvhost.os.NativeException;
 import io.jvhost.os.UnixSocket;
 import io.jvhost.vhostuser.protocol.Message;
 import io.jvhost.vhostuser.protocol.MessageHeader;
-import io.jvhost.vhostuser.protocol.VhostUserConnection;
 import io.jvhost.vhostuser.protocol.gpu.GpuPayloads;
 import io.jvhost.vhostuser.protocol.gpu.GpuProtocolFeature;
 import io.jvhost.vhostuser.protocol.gpu.GpuRequest;
@@ -99,6 +101,8 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private static final long TOKEN_SOCKET = 2;
     private static final int MAX_WAIT_MS = 1000;
     private static final long JOIN_MS = 5000;
+    /** Replies one read handles before it lets its thread go (it is called again while more are there). */
+    private static final int MAX_REPLIES_PER_READ = 64;
     /** Linux's IOV_MAX: an UPDATE of a partial-width rectangle has one iovec per row after its prefix. */
     private static final int MAX_IOVECS = 1024;
     private static final long IOVEC_SIZE = 16;
@@ -306,6 +310,10 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private final int maxUpdateBytes;
     private final EventFd wake;
     private final Epoll epoll;
+    /** Wakes the reader thread (close, or a change of who reads). */
+    private final EventFd readerWake;
+    /** The reader thread's epoll: its wake eventfd, and the socket unless a GPU worker reads it. */
+    private final Epoll readerEpoll;
     private final Thread writer;
     private final Thread reader;
     private final AtomicBoolean writerSleeping = new AtomicBoolean();
@@ -363,6 +371,17 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private boolean socketWatched;
     private boolean writerSends;
 
+    // Reading replies: the reader thread, or a GPU worker given by readRepliesOn; one at a time (readLock).
+    private final ReentrantLock readLock = new ReentrantLock();
+    private final Message inbox = new Message(MAX_REPLY_PAYLOAD);
+    private int inboxFill;
+    /** Guards {@link #watch}. */
+    private final Object watchLock = new Object();
+    /** The worker's watch of the socket, while a worker reads replies. */
+    private FdWatch watch;
+    /** A worker reads replies: the reader thread leaves the socket alone. */
+    private volatile boolean delegated;
+
     /** Messages sent, by request type; guarded by the lock. */
     private final long[] sentByRequest = new long[GpuRequest.MAX_ID + 1];
     private volatile long messagesSent;
@@ -390,25 +409,41 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         {
             LOG.log(Level.DEBUG, () -> name + ": keeping the default send buffer: " + e.getMessage());
         }
-        EventFd wakeFd = null;
+        final List<AutoCloseable> made = new ArrayList<>();
         try
         {
-            wakeFd = EventFd.create();
-            this.epoll = Epoll.create(4);
-            epoll.add(wakeFd.fd(), LibC.EPOLLIN, TOKEN_WAKE);
+            this.wake = made(made, EventFd.create());
+            this.epoll = made(made, Epoll.create(4));
+            epoll.add(wake.fd(), LibC.EPOLLIN, TOKEN_WAKE);
+            this.readerWake = made(made, EventFd.create());
+            this.readerEpoll = made(made, Epoll.create(4));
+            readerEpoll.add(readerWake.fd(), LibC.EPOLLIN, TOKEN_WAKE);
+            readerEpoll.add(fd, LibC.EPOLLIN, TOKEN_SOCKET);
         }
         catch (final NativeException | RuntimeException e)
         {
-            if (null != wakeFd)
+            for (final AutoCloseable c : made.reversed())
             {
-                wakeFd.close();
+                try
+                {
+                    c.close();
+                }
+                catch (final Exception ignored)
+                {
+                    // Closing what was just made: nothing to report beyond e.
+                }
             }
             sendArena.close();
             throw e;
         }
-        this.wake = wakeFd;
         this.writer = Thread.ofPlatform().daemon(true).name(name + "-display-writer").unstarted(this::writerLoop);
         this.reader = Thread.ofPlatform().daemon(true).name(name + "-display-reader").unstarted(this::readerLoop);
+    }
+
+    private static <T extends AutoCloseable> T made(final List<AutoCloseable> made, final T resource)
+    {
+        made.add(resource);
+        return resource;
     }
 
     /**
@@ -1310,31 +1345,151 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     // ----------------------------------------------------------------------------------------------------------------
     // Reader thread.
 
-    private void readerLoop()
+    /**
+     * Reads QEMU's replies from now on on the thread {@code watcher} runs callbacks on (the GPU's control-queue
+     * worker), which then completes a waiting command without a hand-over from this display's reader thread; null
+     * gives reading back to the reader thread. Any thread; does nothing when the display is closed or gone.
+     */
+    @Override
+    public void readRepliesOn(final FdWatcher watcher)
     {
-        final Message msg = new Message(MAX_REPLY_PAYLOAD);
-        final VhostUserConnection connection = new VhostUserConnection(socket, false);
-        try
+        final FdWatch previous;
+        synchronized (watchLock)
         {
-            while (true)
+            if (null != watcher)
             {
-                final boolean got = connection.receive(msg);
-                final int fds = msg.fds().count();
-                msg.fds().closeRemaining();
-                if (!got)
+                if (null != watch || isClosedOrGone())
                 {
-                    gone("QEMU closed the display socket");
                     return;
                 }
+                FdWatch w = null;
+                try
+                {
+                    w = watcher.watch(fd, this::readAvailable);
+                }
+                catch (final RuntimeException e)
+                {
+                    LOG.log(Level.WARNING, name + ": replies stay on the reader thread: " + e);
+                }
+                if (null != w)
+                {
+                    watch = w;
+                    delegated = true;
+                    readerWake.signal();
+                }
+                return;
+            }
+            previous = watch;
+            watch = null;
+            delegated = false;
+        }
+        if (null != previous)
+        {
+            previous.close();
+            readerWake.signal();
+        }
+    }
+
+    /**
+     * @return true while a GPU worker reads QEMU's replies ({@link #readRepliesOn}).
+     */
+    public boolean repliesReadByWorker()
+    {
+        return delegated;
+    }
+
+    private void readerLoop()
+    {
+        boolean watchingSocket = true;
+        try
+        {
+            while (!isClosedOrGone())
+            {
+                final boolean wanted = !delegated;
+                if (wanted != watchingSocket)
+                {
+                    if (wanted)
+                    {
+                        readerEpoll.add(fd, LibC.EPOLLIN, TOKEN_SOCKET);
+                    }
+                    else
+                    {
+                        readerEpoll.remove(fd);
+                    }
+                    watchingSocket = wanted;
+                }
+                final int ready = readerEpoll.await(-1);
+                for (int i = 0; i < ready; i++)
+                {
+                    if (readerEpoll.token(i) == TOKEN_SOCKET)
+                    {
+                        readAvailable();
+                    }
+                    else
+                    {
+                        readerWake.drain();
+                    }
+                }
+            }
+        }
+        catch (final NativeException | RuntimeException e)
+        {
+            if (!isClosed())
+            {
+                LOG.log(Level.ERROR, name + ": display reader failed: " + e, e);
+                gone("reader failed: " + e);
+            }
+        }
+    }
+
+    /**
+     * Reads whatever QEMU has sent, without waiting, and handles every complete reply; a partly received one is
+     * kept for the next call. On the reader thread or a GPU worker (one at a time). A worker is handed back to its
+     * queues after {@value #MAX_REPLIES_PER_READ} replies: a flooding QEMU cannot keep it.
+     */
+    private void readAvailable()
+    {
+        readLock.lock();
+        try
+        {
+            for (int replies = 0; replies < MAX_REPLIES_PER_READ; )
+            {
+                final long want = inboxFill < HEADER ? HEADER - inboxFill : HEADER + inbox.size() - inboxFill;
+                if (want > 0)
+                {
+                    final long n = socket.receiveNow(inbox.buffer(), inboxFill, want, inbox.fds());
+                    if (n == UnixSocket.WOULD_BLOCK)
+                    {
+                        return;
+                    }
+                    if (n == 0)
+                    {
+                        gone("QEMU closed the display socket");
+                        return;
+                    }
+                    inboxFill += (int)n;
+                    if (inboxFill == HEADER && Integer.compareUnsigned(inbox.size(), MAX_REPLY_PAYLOAD) > 0)
+                    {
+                        gone("QEMU sent " + GpuRequest.name(inbox.request()) + " with a payload of "
+                            + Integer.toUnsignedString(inbox.size()) + " bytes (at most " + MAX_REPLY_PAYLOAD
+                            + " expected)");
+                        return;
+                    }
+                    continue;
+                }
+                inboxFill = 0;
+                replies++;
+                final int fds = inbox.fds().count();
+                inbox.fds().closeRemaining();
                 if (fds > 0)
                 {
                     LOG.log(Level.WARNING, name + ": closed " + fds + " unexpected descriptors that came with "
-                        + GpuRequest.name(msg.request()));
+                        + GpuRequest.name(inbox.request()));
                 }
-                onMessage(msg);
+                onMessage(inbox);
             }
         }
-        catch (final IOException e)
+        catch (final NativeException e)
         {
             gone("receive failed: " + e.getMessage());
         }
@@ -1342,9 +1497,21 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         {
             if (!isClosed())
             {
-                LOG.log(Level.ERROR, name + ": display reader failed: " + e, e);
+                LOG.log(Level.ERROR, name + ": reading QEMU's replies failed: " + e, e);
                 gone("reader failed: " + e);
             }
+        }
+        finally
+        {
+            readLock.unlock();
+        }
+    }
+
+    private boolean isClosedOrGone()
+    {
+        synchronized (lock)
+        {
+            return closed || gone;
         }
     }
 
@@ -1553,6 +1720,9 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         }
         LOG.log(Level.INFO, name + ": display socket gone: " + reason);
         wake.signal();
+        // A hung-up socket stays readable: a worker watching it must stop (the reader thread sees gone and ends).
+        readRepliesOn(null);
+        readerWake.signal();
         socket.shutdown();
         completeAll(pending, null);
         if (null != onGone)
@@ -1572,7 +1742,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     }
 
     /**
-     * Stops both threads, completes pending requests with null and closes the socket. Idempotent; never waits for
+     * Stops both threads and any worker reading replies, completes pending requests with null and closes the socket. Idempotent; never waits for
      * QEMU. Called on one of the display's own threads (from a callback), the release finishes on another thread.
      */
     @Override
@@ -1589,6 +1759,8 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             pending = drainPendingLocked();
         }
         wake.signal();
+        readRepliesOn(null);
+        readerWake.signal();
         socket.shutdown();
         completeAll(pending, null);
         final Thread current = Thread.currentThread();
@@ -1645,6 +1817,8 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         }
         epoll.close();
         wake.close();
+        readerEpoll.close();
+        readerWake.close();
         socket.close();
     }
 

@@ -18,8 +18,13 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import io.jvhost.device.FdWatch;
+import io.jvhost.device.FdWatcher;
 import io.jvhost.device.gpu.DisplayMode;
 import io.jvhost.device.gpu.PixelFormat;
+import io.jvhost.os.Epoll;
+import io.jvhost.os.LibC;
+import io.jvhost.os.NativeException;
 import io.jvhost.os.UnixSocket;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -354,6 +359,153 @@ class DisplayProtocolTest
         assertThat(qemu.readUntil(-1)).as("QEMU sees end of stream").isNull();
         Thread.sleep(100);
         assertThat(goneCalls).hasValue(0);
+    }
+
+    /**
+     * Stands in for a GPU worker ({@link io.jvhost.device.DeviceContext#watch}): one thread waiting in epoll that runs
+     * the callback, under a lock that {@link FdWatch#close()} takes too.
+     */
+    private static final class TestWorker implements FdWatcher, AutoCloseable
+    {
+        final Epoll epoll;
+        final AtomicInteger closes = new AtomicInteger();
+        final Thread thread;
+        private Runnable callback;
+        private volatile boolean running = true;
+
+        TestWorker() throws NativeException
+        {
+            epoll = Epoll.create(4);
+            thread = Thread.ofPlatform().daemon(true).name("test-worker").start(this::loop);
+        }
+
+        private void loop()
+        {
+            try
+            {
+                while (running)
+                {
+                    final int n = epoll.await(50);
+                    for (int i = 0; i < n; i++)
+                    {
+                        synchronized (this)
+                        {
+                            if (null != callback)
+                            {
+                                callback.run();
+                            }
+                        }
+                    }
+                }
+            }
+            catch (final NativeException e)
+            {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        @Override
+        public synchronized FdWatch watch(final int fd, final Runnable onReadable)
+        {
+            callback = onReadable;
+            try
+            {
+                epoll.add(fd, LibC.EPOLLIN, 1);
+            }
+            catch (final NativeException e)
+            {
+                throw new IllegalStateException(e);
+            }
+            return () ->
+            {
+                synchronized (this)
+                {
+                    if (null != callback)
+                    {
+                        closes.incrementAndGet();
+                        callback = null;
+                        epoll.remove(fd);
+                    }
+                }
+            };
+        }
+
+        @Override
+        public void close() throws InterruptedException
+        {
+            running = false;
+            thread.join(5000);
+            epoll.close();
+        }
+    }
+
+    @Test
+    void repliesAreReadOnTheOfferedWorkerInPiecesAndOnTheReaderAgainWhenTheOfferIsTakenBack() throws Exception
+    {
+        qemu.handshake(EDID);
+        try (TestWorker worker = new TestWorker())
+        {
+            display.readRepliesOn(worker);
+            assertThat(display.repliesReadByWorker()).isTrue();
+            final CompletableFuture<Thread> first = new CompletableFuture<>();
+            final CompletableFuture<DisplayMode[]> modes = new CompletableFuture<>();
+            display.requestDisplayInfo(m ->
+            {
+                first.complete(Thread.currentThread());
+                modes.complete(m);
+            });
+            assertThat(qemu.read().request()).isEqualTo(3);
+            // The reply arrives in three pieces: the worker keeps what it has and reads on when more comes.
+            final byte[] payload = displayInfo(640, 480, 1);
+            final ByteBuffer whole = ByteBuffer.allocate(12 + payload.length).order(ByteOrder.nativeOrder())
+                .putInt(3).putInt(0x4).putInt(payload.length).put(payload);
+            try (Arena a = Arena.ofConfined())
+            {
+                final MemorySegment bytes = a.allocate(whole.capacity());
+                MemorySegment.copy(whole.array(), 0, bytes, ValueLayout.JAVA_BYTE, 0, whole.capacity());
+                qemu.socket().send(bytes, 0, 7, null, 0);
+                Thread.sleep(50);
+                qemu.socket().send(bytes, 7, 100, null, 0);
+                Thread.sleep(50);
+                assertThat(first).isNotDone();
+                qemu.socket().send(bytes, 107, whole.capacity() - 107, null, 0);
+            }
+            assertThat(first.get(5, TimeUnit.SECONDS)).as("completed on the worker").isSameAs(worker.thread);
+            assertThat(modes.get()[0].width()).isEqualTo(640);
+
+            display.readRepliesOn(null);
+            assertThat(worker.closes).hasValue(1);
+            assertThat(display.repliesReadByWorker()).isFalse();
+            final CompletableFuture<Thread> second = new CompletableFuture<>();
+            display.requestDisplayInfo(m -> second.complete(Thread.currentThread()));
+            assertThat(qemu.read().request()).isEqualTo(3);
+            qemu.reply(3, displayInfo(800, 600, 1));
+            assertThat(second.get(5, TimeUnit.SECONDS).getName()).isEqualTo("test-display-reader");
+
+            // Offered again, then QEMU hangs up: a hung-up socket stays readable, so the display ends the watch.
+            display.readRepliesOn(worker);
+            qemu.close();
+            assertThat(gone.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(worker.closes).hasValue(2);
+            assertThat(display.repliesReadByWorker()).isFalse();
+        }
+    }
+
+    @Test
+    void anOversizedReplyEndsTheDisplayWhoeverReads() throws Exception
+    {
+        qemu.handshake(EDID);
+        try (TestWorker worker = new TestWorker())
+        {
+            display.readRepliesOn(worker);
+            final CompletableFuture<DisplayMode[]> info = new CompletableFuture<>();
+            display.requestDisplayInfo(info::complete);
+            assertThat(qemu.read().request()).isEqualTo(3);
+            qemu.reply(3, new byte[64 * 1024]);
+            assertThat(gone.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(info.get(5, TimeUnit.SECONDS)).isNull();
+            assertThat(worker.closes).hasValue(1);
+        }
     }
 
     @Test

@@ -160,6 +160,8 @@ class GpuDisplayIntegrationTest
         final GpuDriver d = vm.driver;
 
         final ByteBuffer info = d.getDisplayInfo();
+        // The answer came back through the control-queue worker's own epoll, not the display's reader thread.
+        assertThat(backend.extension().display().repliesReadByWorker()).isTrue();
         assertThat(info.getInt(0)).isEqualTo(GpuDriver.OK_DISPLAY_INFO);
         assertThat(new int[] {info.getInt(24 + 8), info.getInt(24 + 12), info.getInt(24 + 16)})
             .as("pmodes[0] from QEMU's UI, not the device default").containsExactly(W, H, 1);
@@ -210,6 +212,7 @@ class GpuDisplayIntegrationTest
 
         final ByteBuffer info = vm.driver.getDisplayInfo();
         assertThat(info.getInt(24 + 8)).isEqualTo(W);
+        assertThat(backend.extension().display().repliesReadByWorker()).as("the new display too").isTrue();
         final long second = fbcon(1, 2);
         assertThat(awaitShows(0, vm.ram, second, PITCH, 0, 0, W, H)).isTrue();
         assertThat(qemu.violations()).isEmpty();

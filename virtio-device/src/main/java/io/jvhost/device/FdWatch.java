@@ -1,0 +1,14 @@
+package io.jvhost.device;
+
+/**
+ * A descriptor watched on a worker thread ({@link DeviceContext#watch}).
+ */
+public interface FdWatch extends AutoCloseable
+{
+    /**
+     * Stops the watch: when this returns, the callback is not running and will not run again (unless this is called
+     * from the callback itself, which then simply finishes). Idempotent.
+     */
+    @Override
+    void close();
+}
