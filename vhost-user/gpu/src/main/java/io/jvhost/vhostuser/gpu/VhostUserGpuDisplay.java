@@ -1449,7 +1449,29 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
      */
     private void readAvailable()
     {
+        // gone() ends a worker's watch, which waits for a running callback; that callback may be waiting for the
+        // read lock. So the end is declared only after the lock is released.
+        final String end;
         readLock.lock();
+        try
+        {
+            end = readReplies();
+        }
+        finally
+        {
+            readLock.unlock();
+        }
+        if (null != end)
+        {
+            gone(end);
+        }
+    }
+
+    /**
+     * @return why the display has ended, or null.
+     */
+    private String readReplies()
+    {
         try
         {
             for (int replies = 0; replies < MAX_REPLIES_PER_READ; )
@@ -1460,20 +1482,18 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                     final long n = socket.receiveNow(inbox.buffer(), inboxFill, want, inbox.fds());
                     if (n == UnixSocket.WOULD_BLOCK)
                     {
-                        return;
+                        return null;
                     }
                     if (n == 0)
                     {
-                        gone("QEMU closed the display socket");
-                        return;
+                        return "QEMU closed the display socket";
                     }
                     inboxFill += (int)n;
                     if (inboxFill == HEADER && Integer.compareUnsigned(inbox.size(), MAX_REPLY_PAYLOAD) > 0)
                     {
-                        gone("QEMU sent " + GpuRequest.name(inbox.request()) + " with a payload of "
+                        return "QEMU sent " + GpuRequest.name(inbox.request()) + " with a payload of "
                             + Integer.toUnsignedString(inbox.size()) + " bytes (at most " + MAX_REPLY_PAYLOAD
-                            + " expected)");
-                        return;
+                            + " expected)";
                     }
                     continue;
                 }
@@ -1488,22 +1508,20 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 }
                 onMessage(inbox);
             }
+            return null;
         }
         catch (final NativeException e)
         {
-            gone("receive failed: " + e.getMessage());
+            return "receive failed: " + e.getMessage();
         }
         catch (final RuntimeException e)
         {
-            if (!isClosed())
+            if (isClosed())
             {
-                LOG.log(Level.ERROR, name + ": reading QEMU's replies failed: " + e, e);
-                gone("reader failed: " + e);
+                return null;
             }
-        }
-        finally
-        {
-            readLock.unlock();
+            LOG.log(Level.ERROR, name + ": reading QEMU's replies failed: " + e, e);
+            return "reader failed: " + e;
         }
     }
 
