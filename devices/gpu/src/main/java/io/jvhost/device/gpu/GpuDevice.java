@@ -102,6 +102,11 @@ public final class GpuDevice implements VirtioDevice
     private GpuDisplay display;
     private boolean scanoutsStale;
 
+    /** {@link #scanoutTarget}: the scanout and resource were found (no response code is negative). */
+    private static final int TARGET_FOUND = -1;
+    /** The scanout and resource of the SET_SCANOUT(_BLOB) being handled (worker thread only). */
+    private Scanout targetScanout;
+    private Resource targetResource;
     private int requestLength;
     private int command;
     private int hdrFlags;
@@ -981,14 +986,16 @@ public final class GpuDevice implements VirtioDevice
     }
 
     /**
-     * SET_SCANOUT: resource 0 disables the scanout whatever the rectangle; otherwise the rectangle must be a
-     * non-empty part of a 2D resource (blobs go through SET_SCANOUT_BLOB).
+     * What SET_SCANOUT and SET_SCANOUT_BLOB share (both lay out rect, scanout_id and resource_id alike): the request
+     * length, the scanout id, resource 0 disabling the scanout, and the resource lookup.
+     *
+     * @return {@link #TARGET_FOUND} with {@link #targetScanout} and {@link #targetResource} set, or the response.
      */
-    private int setScanout()
+    private int scanoutTarget(final int size)
     {
-        if (requestLength < SET_SCANOUT_SIZE)
+        if (requestLength < size)
         {
-            return tooShort(SET_SCANOUT_SIZE);
+            return tooShort(size);
         }
         final long scanoutId = u32(request, SET_SCANOUT_SCANOUT_ID);
         final int resourceId = i32(request, SET_SCANOUT_RESOURCE_ID);
@@ -1007,6 +1014,24 @@ public final class GpuDevice implements VirtioDevice
         {
             return noResource(resourceId);
         }
+        targetScanout = scanout;
+        targetResource = resource;
+        return TARGET_FOUND;
+    }
+
+    /**
+     * SET_SCANOUT: resource 0 disables the scanout whatever the rectangle; otherwise the rectangle must be a
+     * non-empty part of a 2D resource (blobs go through SET_SCANOUT_BLOB).
+     */
+    private int setScanout()
+    {
+        final int target = scanoutTarget(SET_SCANOUT_SIZE);
+        if (target != TARGET_FOUND)
+        {
+            return target;
+        }
+        final Scanout scanout = targetScanout;
+        final Resource resource = targetResource;
         if (resource.isBlob())
         {
             return fail(RESP_ERR_INVALID_PARAMETER, resource + " needs SET_SCANOUT_BLOB");
@@ -1030,27 +1055,13 @@ public final class GpuDevice implements VirtioDevice
      */
     private int setScanoutBlob()
     {
-        if (requestLength < SET_SCANOUT_BLOB_SIZE)
+        final int target = scanoutTarget(SET_SCANOUT_BLOB_SIZE);
+        if (target != TARGET_FOUND)
         {
-            return tooShort(SET_SCANOUT_BLOB_SIZE);
+            return target;
         }
-        final long scanoutId = u32(request, SCANOUT_BLOB_SCANOUT_ID);
-        final int resourceId = i32(request, SCANOUT_BLOB_RESOURCE_ID);
-        if (scanoutId >= numScanouts)
-        {
-            return fail(RESP_ERR_INVALID_SCANOUT_ID, "scanout " + scanoutId + " >= " + numScanouts);
-        }
-        final Scanout scanout = scanouts[(int)scanoutId];
-        if (0 == resourceId)
-        {
-            disable(scanout);
-            return RESP_OK_NODATA;
-        }
-        final Resource resource = resources.get(resourceId);
-        if (null == resource)
-        {
-            return noResource(resourceId);
-        }
+        final Scanout scanout = targetScanout;
+        final Resource resource = targetResource;
         if (!resource.isBlob())
         {
             return fail(RESP_ERR_INVALID_PARAMETER, resource + " is not a blob");
