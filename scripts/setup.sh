@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # jvhost machine setup: JDK 25, QEMU >= 10 and the test guest (Debian kernel + busybox).
 #
-# Executed:  scripts/setup.sh jdk|qemu|guest|tools|all
+# Executed:  scripts/setup.sh jdk|qemu|guest|tools|chromium|qemu11|guest612|all
 #   jdk    print the home of a JDK 25 ($JAVA_HOME if it is 25, else /usr/lib/jvm/*, else
 #          update-alternatives); fails if there is none
 #   qemu   make sure qemu-system-x86_64 >= 10 is on PATH (installs it from bookworm-backports,
@@ -10,9 +10,15 @@
 #          ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest (nothing is installed into the host's /boot)
 #   tools  make sure the host tools the initramfs builder needs are there (cpio, kmod, ...)
 #   chromium  make sure Debian's chromium is installed (/usr/bin/chromium: the web console's browser test)
+#   qemu11 make sure QEMU 11.1 (trixie-backports) is unpacked in ${JVHOST_CACHE:-$HOME/.cache/jvhost}/qemu-11,
+#          not installed: a private apt (the system's bookworm mirror and key, trixie suites, empty dpkg
+#          status) downloads qemu-system-x86 with its trixie libraries; no root needed. It brings the
+#          generic vhost-user-test-device-pci that QEMU 10 cannot create
+#   guest612  make sure the 6.12 guest kernel (bookworm-security, else bookworm-backports) and busybox
+#          are in ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-6.12 (same layout as guest/)
 #   all    all of the above
 # Sourced:   . scripts/setup.sh [subcommand]
-#   defines jvhost_setup_{jdk,qemu,guest,tools,all}; with a subcommand it runs it, and for `jdk`
+#   defines jvhost_setup_{jdk,qemu,guest,tools,chromium,qemu11,guest612,all}; with a subcommand it runs it, and for `jdk`
 #   it also exports JAVA_HOME. Sourcing never changes the caller's shell options.
 #
 # Guest cache layout (read by scripts/build-initramfs.sh and the e2e tests):
@@ -22,6 +28,13 @@
 #   guest/busybox          the static busybox binary
 #   guest/.complete        written last; its presence makes `guest` a no-op
 # Delete the guest folder to fetch a fresh kernel.
+#
+# QEMU 11.1 cache layout (delete the folder to fetch it again):
+#   qemu-11/qemu-system-x86_64   the wrapper to run: trixie's ld-linux with the unpacked libraries
+#   qemu-11/root/                the unpacked packages (usr/bin, usr/lib/x86_64-linux-gnu, usr/share/qemu, ...)
+#   qemu-11/version              the first line of its --version
+#   qemu-11/apt.log              what the private apt-get printed
+#   qemu-11/.complete            written last; its presence makes `qemu11` a no-op
 
 jvhost_setup__die() { echo "setup: $*" >&2; exit 1; }
 jvhost_setup__say() { echo "setup: $*" >&2; }
@@ -74,15 +87,15 @@ jvhost_setup__qemu_major() {
     return 0
 }
 
-# Prints "URIS<TAB>SIGNED-BY" of the system's Debian entry that has the suite "bookworm".
+# Prints "URIS<TAB>SIGNED-BY" of the system's Debian entry that has the suite $1 (default "bookworm").
 # SIGNED-BY may be empty, or (for an inline key in deb822) several lines joined with \n escapes.
 jvhost_setup__bookworm_source() {
-    local f
+    local f suite=${1:-bookworm}
     for f in /etc/apt/sources.list.d/*.sources; do
         [[ -f $f ]] || continue
-        awk '
+        awk -v suite="$suite" '
             function flush() {
-                if (suites ~ /(^|[ \t])bookworm([ \t]|$)/ && uris != "" && !found && enabled) {
+                if ((" " suites " ") ~ ("[ \t]" suite "[ \t]") && uris != "" && !found && enabled) {
                     printf "%s\t%s\n", uris, signed; found = 1
                 }
                 uris = ""; suites = ""; signed = ""; field = ""; enabled = 1
@@ -105,13 +118,13 @@ jvhost_setup__bookworm_source() {
     for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
         [[ -f $f ]] || continue
         # deb [opts] URI SUITE COMPONENTS...
-        awk '
+        awk -v want="$suite" '
             $1 != "deb" { next }
             {
                 opts = ""; i = 2
                 if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) { opts = opts " " $i; i++ } opts = opts " " $i; i++ }
                 uri = $i; suite = $(i + 1)
-                if (suite != "bookworm") next
+                if (suite != want) next
                 signed = ""
                 if (match(opts, /signed-by=[^] \t]*/)) signed = substr(opts, RSTART + 10, RLENGTH - 10)
                 printf "%s\t%s\n", uri, signed; exit
@@ -252,6 +265,176 @@ jvhost_setup_chromium() (
     [[ -x /usr/bin/chromium ]] || jvhost_setup__die "installed chromium but /usr/bin/chromium is missing; see /tmp/jvhost-apt.log"
 )
 
+# ---- QEMU 11.1, unpacked (step qemu11) ----------------------------------------------------------------------
+# QEMU 10 cannot create a generic vhost-user device (console, can, media, ... need one); trixie-backports' QEMU 11.1
+# has vhost-user-test-device-pci. It is not installable on bookworm, so its packages and their trixie libraries are
+# downloaded with a private apt (an empty dpkg status: nothing of the system's is assumed installed) and unpacked;
+# a wrapper runs it through trixie's own dynamic loader.
+
+# Prints a deb822 entry: $1 the "URIS<TAB>SIGNED-BY" of jvhost_setup__bookworm_source, $2 the suites.
+jvhost_setup__deb822_entry() {
+    local uris=${1%%$'\t'*} signed=${1#*$'\t'}
+    printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n' "$uris" "$2"
+    if [[ -n $signed ]]; then printf 'Signed-By: %b\n' "$signed"; fi
+}
+
+# Writes the private apt set-up into $1 (config $1/apt.conf) for trixie with the system's bookworm mirror and key
+# (and bookworm-security's for trixie-security, when the system has that entry).
+jvhost_setup__trixie_apt() {
+    local work=$1 main sec
+    main=$(jvhost_setup__bookworm_source bookworm) \
+        || jvhost_setup__die "no Debian 'bookworm' entry in /etc/apt/sources.list(.d), so the mirror for trixie is unknown; QEMU 11.1 cannot be fetched"
+    sec=$(jvhost_setup__bookworm_source bookworm-security) || sec=""
+    mkdir -p "$work"/{lists/partial,archives/partial,sources.list.d,preferences.d}
+    : > "$work/status"
+    {
+        echo "# Written by jvhost scripts/setup.sh qemu11: the mirrors and keys of the system's bookworm entries."
+        jvhost_setup__deb822_entry "$main" "trixie trixie-updates trixie-backports"
+        if [[ -n $sec ]]; then
+            echo
+            jvhost_setup__deb822_entry "$sec" "trixie-security"
+        fi
+    } > "$work/sources.list.d/trixie.sources"
+    # Read after the system's apt.conf.d, so the machine's network settings stay and these win.
+    cat > "$work/apt.conf" <<CONF
+Dir::State "$work";
+Dir::State::Lists "$work/lists";
+Dir::State::status "$work/status";
+Dir::State::extended_states "$work/extended_states";
+Dir::Cache "$work";
+Dir::Cache::archives "$work/archives";
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+Dir::Etc::SourceList "$work/sources.list";
+Dir::Etc::SourceParts "$work/sources.list.d";
+Dir::Etc::Preferences "$work/preferences";
+Dir::Etc::PreferencesParts "$work/preferences.d";
+#clear APT::Architectures;
+APT::Architectures { "amd64"; };
+APT::Sandbox::User "$(id -un)";
+Acquire::Languages "none";
+#clear APT::Update::Post-Invoke;
+#clear APT::Update::Post-Invoke-Success;
+#clear DPkg::Post-Invoke;
+CONF
+}
+
+jvhost_setup_qemu11() (
+    set -euo pipefail
+    local q tmp log deb version
+    q=$(jvhost_setup__cache)/qemu-11
+    if [[ -f $q/.complete && -x $q/qemu-system-x86_64 && -x $q/root/usr/bin/qemu-system-x86_64 ]]; then
+        exit 0
+    fi
+    { command -v apt-get && command -v dpkg-deb; } >/dev/null 2>&1 \
+        || jvhost_setup__die "apt-get and dpkg-deb are needed to fetch QEMU 11.1 from trixie-backports; without it the tests that need QEMU 11.1 are skipped"
+    mkdir -p "$q"
+    tmp=$(mktemp -d "$q/.tmp.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    log=$q/apt.log
+    jvhost_setup__trixie_apt "$tmp/apt"
+    jvhost_setup__say "downloading QEMU 11.1 (qemu-system-x86 from trixie-backports, about 40 MB) into $q"
+    apt-get -c "$tmp/apt/apt.conf" -q update >"$log" 2>&1 \
+        || jvhost_setup__die "'apt-get update' of the trixie suites (a private apt, nothing of the system's) failed; see $log"
+    apt-get -c "$tmp/apt/apt.conf" -q -t trixie-backports install --download-only --no-install-recommends -y \
+        qemu-system-x86 >>"$log" 2>&1 \
+        || jvhost_setup__die "downloading qemu-system-x86 from trixie-backports failed; see $log"
+    mkdir -p "$tmp/root"
+    for deb in "$tmp"/apt/archives/*.deb; do
+        dpkg-deb -x "$deb" "$tmp/root" || jvhost_setup__die "cannot unpack $(basename "$deb")"
+    done
+    [[ -x $tmp/root/usr/bin/qemu-system-x86_64 && -e $tmp/root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 ]] \
+        || jvhost_setup__die "the downloaded packages have no usr/bin/qemu-system-x86_64 or trixie's ld-linux-x86-64.so.2; see $log"
+
+    # The wrapper finds the unpacked root beside itself. QEMU_MODULE_DIR keeps it from loading the system's QEMU 10
+    # modules (it aborts on those); -L points it at its own firmware, since through the loader it cannot find it.
+    cat > "$tmp/qemu-system-x86_64" <<'WRAPPER'
+#!/bin/sh
+# QEMU 11.1 from trixie-backports, unpacked by jvhost's scripts/setup.sh qemu11, run by trixie's own loader.
+root=$(dirname "$(readlink -f "$0")")/root
+lib=$root/usr/lib/x86_64-linux-gnu
+QEMU_MODULE_DIR=$lib/qemu
+export QEMU_MODULE_DIR
+exec "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$root/usr/bin/qemu-system-x86_64" \
+    -L "$root/usr/share/qemu" -L "$root/usr/share/seabios" "$@"
+WRAPPER
+    chmod 755 "$tmp/qemu-system-x86_64"
+    version=$("$tmp/qemu-system-x86_64" --version 2>&1 | head -n1) \
+        || jvhost_setup__die "the unpacked QEMU 11.1 does not start: $version"
+    [[ $version =~ version\ (1[1-9]|[2-9][0-9])\. ]] \
+        || jvhost_setup__die "the unpacked QEMU reports '$version', expected version 11 or newer"
+
+    rm -rf "$q/root" "$q/qemu-system-x86_64" "$q/version" "$q/.complete"
+    mv "$tmp/root" "$q/root"
+    mv "$tmp/qemu-system-x86_64" "$q/qemu-system-x86_64"
+    echo "$version" > "$q/version"
+    touch "$q/.complete"
+    jvhost_setup__say "$version is unpacked in $q (run it as $q/qemu-system-x86_64)"
+)
+
+# ---- The 6.12 guest kernel (step guest612) --------------------------------------------------------------------
+# Devices whose guest drivers 6.1 lacks (virtio-snd) or that out-of-tree drivers are built against need 6.12:
+# bookworm-security's linux-image-6.12-amd64, else bookworm-backports' 6.12. Same layout as the `guest` folder
+# (kernel-version, vmlinuz, root/, busybox, .complete), so scripts/build-initramfs.sh reads either.
+
+# Prints the versioned 6.12 image package apt knows (e.g. linux-image-6.12.118+deb12-amd64), or nothing.
+jvhost_setup__kernel612_package() {
+    local bpo
+    apt-cache depends linux-image-6.12-amd64 2>/dev/null \
+        | awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.12\.[0-9]/ {print $2; exit}' | grep . && return 0
+    bpo=$(apt-cache madison linux-image-amd64 2>/dev/null | awk -F'|' '$2 ~ /^ *6\.12\./ {gsub(/ /, "", $2); print $2; exit}')
+    [[ -n $bpo ]] && apt-cache depends "linux-image-amd64=$bpo" 2>/dev/null \
+        | awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.12\.[0-9]/ {print $2; exit}' | grep .
+}
+
+jvhost_setup_guest612() (
+    set -euo pipefail
+    local g tmp pkg kver deb
+    g=$(jvhost_setup__cache)/guest-6.12
+    if [[ -f $g/.complete && -f $g/vmlinuz && -x $g/busybox && -s $g/kernel-version ]]; then
+        exit 0
+    fi
+    jvhost_setup_tools
+    { command -v apt-get && command -v apt-cache; } >/dev/null 2>&1 \
+        || jvhost_setup__die "apt-get is not available, so the 6.12 guest kernel cannot be fetched; put a 6.12 kernel and busybox into $g by hand (the layout of the guest folder, see the header of scripts/setup.sh)"
+    PATH=$PATH:/usr/sbin:/sbin
+    mkdir -p "$g"
+    tmp=$(mktemp -d "$g/.tmp.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+
+    pkg=$(jvhost_setup__kernel612_package) || pkg=""
+    if [[ -z $pkg && $(id -u) -eq 0 ]]; then
+        jvhost_setup__apt update
+        pkg=$(jvhost_setup__kernel612_package) || pkg=""
+    fi
+    [[ -n $pkg ]] \
+        || jvhost_setup__die "apt knows no 6.12 kernel (linux-image-6.12-amd64 of bookworm-security, or linux-image-amd64 6.12 of bookworm-backports); add bookworm-security to apt's sources, run 'apt-get update' as root and try again"
+    jvhost_setup__say "downloading the 6.12 guest kernel $pkg (about 110 MB) and busybox-static"
+    (cd "$tmp" && jvhost_setup__download "$pkg" busybox-static)
+
+    mkdir -p "$tmp/root" "$tmp/bb"
+    for deb in "$tmp"/linux-image-*.deb; do dpkg-deb -x "$deb" "$tmp/root"; done
+    for deb in "$tmp"/busybox-static_*.deb; do dpkg-deb -x "$deb" "$tmp/bb"; done
+    if [[ ! -d $tmp/root/lib/modules && -d $tmp/root/usr/lib/modules ]]; then
+        ln -s usr/lib "$tmp/root/lib"
+    fi
+    kver=$(find "$tmp/root/lib/modules/" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | tail -n1)
+    [[ $kver == 6.12.* && -f $tmp/root/boot/vmlinuz-$kver ]] \
+        || jvhost_setup__die "the package $pkg has no boot/vmlinuz-6.12.<version> and lib/modules/6.12.<version>; cannot use it as the 6.12 guest kernel"
+    # 6.12's modules are .ko.xz: depmod and modprobe read them, scripts/build-initramfs.sh decompresses them.
+    depmod -b "$tmp/root" "$kver" \
+        || jvhost_setup__die "depmod failed on the unpacked kernel modules of $pkg"
+    [[ -x $tmp/bb/bin/busybox ]] || jvhost_setup__die "busybox-static has no bin/busybox"
+
+    rm -rf "$g/root" "$g/vmlinuz" "$g/busybox" "$g/kernel-version" "$g/.complete"
+    mv "$tmp/root" "$g/root"
+    ln -s "root/boot/vmlinuz-$kver" "$g/vmlinuz"
+    mv "$tmp/bb/bin/busybox" "$g/busybox"
+    echo "$kver" > "$g/kernel-version"
+    touch "$g/.complete"
+    jvhost_setup__say "6.12 guest kernel $kver and busybox are in $g"
+)
+
 jvhost_setup_all() (
     set -euo pipefail
     jvhost_setup_jdk >/dev/null
@@ -259,13 +442,15 @@ jvhost_setup_all() (
     jvhost_setup_qemu
     jvhost_setup_guest
     jvhost_setup_chromium
+    jvhost_setup_qemu11
+    jvhost_setup_guest612
 )
 
 jvhost_setup() {
     case "${1:-}" in
-        jdk|qemu|guest|tools|chromium|all) "jvhost_setup_$1" ;;
+        jdk|qemu|guest|tools|chromium|qemu11|guest612|all) "jvhost_setup_$1" ;;
         -h|--help|help|'') sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" ;;
-        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, tools, chromium or all)" >&2; return 2 ;;
+        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, tools, chromium, qemu11, guest612 or all)" >&2; return 2 ;;
     esac
 }
 
