@@ -33,8 +33,9 @@ guest=${JVHOST_GUEST_DIR:-$cache/guest}
     || die "no guest kernel/busybox in $guest; run 'scripts/setup.sh guest' first"
 kver=$(<"$guest/kernel-version")
 
+# Contents only: tests write their init scripts to fresh temporary names.
 hash=$( {
-    sha256sum "${BASH_SOURCE[0]}" "$init" "$guest/busybox"
+    for f in "${BASH_SOURCE[0]}" "$init" "$guest/busybox"; do sha256sum < "$f"; done
     echo "$kver" "$@"
 } | sha256sum | cut -c1-32)
 cached=$cache/initramfs/$hash.cpio.gz
@@ -53,7 +54,7 @@ if [[ ! -s $cached ]]; then
     cp "$guest/busybox" "$root/bin/busybox"
     while read -r applet; do
         [[ $applet == bin/busybox ]] && continue
-        mkdir -p "$root/$(dirname "$applet")"
+        if [[ $applet == */* && ! -d $root/${applet%/*} ]]; then mkdir -p "$root/${applet%/*}"; fi
         ln -sf /bin/busybox "$root/$applet"
     done < <("$guest/busybox" --list-full)
     cp "$init" "$root/init"
