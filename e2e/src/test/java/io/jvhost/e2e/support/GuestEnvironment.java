@@ -22,23 +22,36 @@ import org.junit.jupiter.api.Assumptions;
  * {@code $JVHOST_CACHE/guest}, else {@code ~/.cache/jvhost/guest}) and {@code JVHOST_QEMU} (else
  * {@code qemu-system-x86_64} on {@code PATH}). Call {@link #requireOrSkip()} at the start of a test:
  * when something is missing, the test is skipped, or fails when {@code JVHOST_REQUIRE_E2E=1}.
+ *
+ * <p>A test that needs more than QEMU 10 and the 6.1 guest says so explicitly:
+ * {@code detect().withQemu11()} runs QEMU 11.1 (its user-creatable generic
+ * {@code vhost-user-test-device-pci}), {@code detect().withGuest612()} boots the 6.12 kernel. Hand the result to
+ * {@link QemuVm.Builder#environment} and {@link Initramfs#build(GuestEnvironment, Path, String, String...)}.
  */
 public final class GuestEnvironment {
 
     /** The lowest QEMU major version the tests are written for (vhost-user gpu/input under TCG). */
     public static final int MIN_QEMU_MAJOR = 10;
+    /** The QEMU major version of {@link #withQemu11()}: the first whose generic vhost-user device is user-creatable. */
+    public static final int QEMU11_MAJOR = 11;
+    /** The kernel series of {@link #withGuest612()}. */
+    public static final String GUEST612_SERIES = "6.12.";
 
     private static volatile GuestEnvironment detected;
 
     private final Path repoRoot;
     private final Path guestDir;
     private final Path qemu;
+    private final int minQemuMajor;
+    private final String kernelSeries;
     private volatile String qemuVersion;
 
-    private GuestEnvironment(Path repoRoot, Path guestDir, Path qemu) {
+    private GuestEnvironment(Path repoRoot, Path guestDir, Path qemu, int minQemuMajor, String kernelSeries) {
         this.repoRoot = repoRoot;
         this.guestDir = guestDir;
         this.qemu = qemu;
+        this.minQemuMajor = minQemuMajor;
+        this.kernelSeries = kernelSeries;
     }
 
     /** The environment of this machine, looked up once. */
@@ -48,12 +61,29 @@ public final class GuestEnvironment {
             synchronized (GuestEnvironment.class) {
                 env = detected;
                 if (env == null) {
-                    env = new GuestEnvironment(findRepoRoot(), findGuestDir(), findQemu());
+                    env = new GuestEnvironment(findRepoRoot(), findGuestDir(), findQemu(), MIN_QEMU_MAJOR, null);
                     detected = env;
                 }
             }
         }
         return env;
+    }
+
+    /**
+     * This environment with QEMU 11.1 as the front-end: {@code JVHOST_QEMU11} (else the wrapper that
+     * {@code scripts/setup.sh qemu11} writes, {@code $JVHOST_CACHE/qemu-11/qemu-system-x86_64}). Needed for
+     * {@code vhost-user-test-device-pci}, the generic device QEMU 10 cannot create.
+     */
+    public GuestEnvironment withQemu11() {
+        return new GuestEnvironment(repoRoot, guestDir, findQemu11(), QEMU11_MAJOR, kernelSeries);
+    }
+
+    /**
+     * This environment with the 6.12 guest kernel and its busybox: {@code JVHOST_GUEST612_DIR} (else
+     * {@code $JVHOST_CACHE/guest-6.12}, from {@code scripts/setup.sh guest612}). Needed for drivers 6.1 lacks.
+     */
+    public GuestEnvironment withGuest612() {
+        return new GuestEnvironment(repoRoot, findGuest612Dir(), qemu, minQemuMajor, GUEST612_SERIES);
     }
 
     /** The repository's root (the folder holding {@code scripts/build-initramfs.sh}), or null. */
@@ -139,6 +169,8 @@ public final class GuestEnvironment {
         }
         if (!Files.isRegularFile(kernel())) {
             problems.add("no guest kernel at " + kernel());
+        } else if (kernelSeries != null && !String.valueOf(kernelVersion()).startsWith(kernelSeries)) {
+            problems.add("the guest kernel in " + guestDir + " is '" + kernelVersion() + "', need " + kernelSeries + "x");
         }
         if (!Files.isExecutable(guestDir.resolve("busybox"))) {
             problems.add("no busybox at " + guestDir.resolve("busybox"));
@@ -147,8 +179,8 @@ public final class GuestEnvironment {
             problems.add("no qemu-system-x86_64 (JVHOST_QEMU unset and none on PATH)");
         } else if (!Files.isExecutable(qemu)) {
             problems.add("QEMU " + qemu + " is not executable");
-        } else if (qemuMajor() < MIN_QEMU_MAJOR) {
-            problems.add("QEMU " + qemu + " is '" + qemuVersion() + "', need version " + MIN_QEMU_MAJOR + " or newer");
+        } else if (qemuMajor() < minQemuMajor) {
+            problems.add("QEMU " + qemu + " is '" + qemuVersion() + "', need version " + minQemuMajor + " or newer");
         }
         return problems;
     }
@@ -188,11 +220,31 @@ public final class GuestEnvironment {
         if (dir != null && !dir.isBlank()) {
             return Path.of(dir).toAbsolutePath();
         }
+        return cacheDir().resolve("guest");
+    }
+
+    private static Path cacheDir() {
         String cache = System.getenv("JVHOST_CACHE");
         if (cache != null && !cache.isBlank()) {
-            return Path.of(cache, "guest").toAbsolutePath();
+            return Path.of(cache).toAbsolutePath();
         }
-        return Path.of(System.getProperty("user.home"), ".cache", "jvhost", "guest");
+        return Path.of(System.getProperty("user.home"), ".cache", "jvhost");
+    }
+
+    private static Path findGuest612Dir() {
+        String dir = System.getenv("JVHOST_GUEST612_DIR");
+        if (dir != null && !dir.isBlank()) {
+            return Path.of(dir).toAbsolutePath();
+        }
+        return cacheDir().resolve("guest-6.12");
+    }
+
+    private static Path findQemu11() {
+        String env = System.getenv("JVHOST_QEMU11");
+        if (env != null && !env.isBlank()) {
+            return Path.of(env).toAbsolutePath();
+        }
+        return cacheDir().resolve("qemu-11").resolve("qemu-system-x86_64");
     }
 
     private static Path findQemu() {
@@ -222,6 +274,7 @@ public final class GuestEnvironment {
 
     @Override
     public String toString() {
-        return "GuestEnvironment[root=" + repoRoot + ", guest=" + guestDir + ", qemu=" + qemu + "]";
+        return "GuestEnvironment[root=" + repoRoot + ", guest=" + guestDir + ", qemu=" + qemu + " (>= "
+                + minQemuMajor + ")]";
     }
 }

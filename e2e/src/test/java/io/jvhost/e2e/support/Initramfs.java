@@ -37,7 +37,16 @@ public final class Initramfs {
      * @return the gzip'd cpio archive, a new file in {@code workDir}
      */
     public static Path build(Path workDir, String initScript, String... modules) {
-        GuestEnvironment env = GuestEnvironment.detect();
+        return build(GuestEnvironment.detect(), workDir, initScript, modules);
+    }
+
+    /**
+     * Builds an initramfs for the guest kernel of {@code env} (e.g. {@link GuestEnvironment#withGuest612()}):
+     * its modules and its busybox.
+     *
+     * @return the gzip'd cpio archive, a new file in {@code workDir}
+     */
+    public static Path build(GuestEnvironment env, Path workDir, String initScript, String... modules) {
         try {
             Files.createDirectories(workDir);
             Path init = Files.createTempFile(workDir, "init-", ".sh");

@@ -465,6 +465,16 @@ public final class QemuVm implements AutoCloseable {
             this.workDir = workDir.toAbsolutePath();
         }
 
+        /**
+         * The QEMU binary and the kernel of {@code env}, e.g. {@code GuestEnvironment.detect().withQemu11()}; without
+         * it (or {@link #qemu}/{@link #kernel}) those of {@link GuestEnvironment#detect()}.
+         */
+        public Builder environment(GuestEnvironment env) {
+            this.qemu = env.qemu();
+            this.kernel = env.kernel();
+            return this;
+        }
+
         /** The QEMU binary; default {@link GuestEnvironment#qemu()}. */
         public Builder qemu(Path qemu) {
             this.qemu = qemu;
