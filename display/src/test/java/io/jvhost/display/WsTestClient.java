@@ -33,6 +33,8 @@ final class WsTestClient implements Closeable
     final DataInputStream in;
     final OutputStream out;
     final int status;
+    /** The response's status line as sent, e.g. {@code HTTP/1.1 421 Misdirected Request}. */
+    final String statusLine;
     final Map<String, String> headers = new LinkedHashMap<>();
     private final Random random = new Random(7);
     /** Each RFB write is split into frames of this many bytes (0: one frame). */
@@ -45,7 +47,7 @@ final class WsTestClient implements Closeable
         this.out = socket.getOutputStream();
         out.write(request.getBytes(StandardCharsets.ISO_8859_1));
         out.flush();
-        final String statusLine = line();
+        statusLine = line();
         status = Integer.parseInt(statusLine.split(" ")[1]);
         String h;
         while (!(h = line()).isEmpty())
@@ -63,13 +65,31 @@ final class WsTestClient implements Closeable
     static WsTestClient open(final InetSocketAddress address, final String path, final String extra)
         throws IOException
     {
+        return open(address, "127.0.0.1:" + address.getPort(), path, extra);
+    }
+
+    /**
+     * Opens {@code path} with a standard upgrade request naming {@code host} in its Host header.
+     */
+    static WsTestClient open(final InetSocketAddress address, final String host, final String path,
+        final String extra) throws IOException
+    {
         final Socket socket = new Socket();
         socket.connect(address, 5000);
         socket.setSoTimeout(10_000);
-        final String host = "127.0.0.1:" + address.getPort();
         return new WsTestClient(socket, "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\n"
             + "Connection: Upgrade\r\nSec-WebSocket-Key: " + KEY + "\r\nSec-WebSocket-Version: 13\r\n" + extra
             + "\r\n");
+    }
+
+    /**
+     * A plain {@code GET path} naming {@code host}, with {@code extra} header lines, on a connection of its own.
+     */
+    static WsTestClient get(final InetSocketAddress address, final String host, final String path,
+        final String extra) throws IOException
+    {
+        return raw(address, "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra
+            + "Connection: close\r\n\r\n");
     }
 
     /**
@@ -81,6 +101,17 @@ final class WsTestClient implements Closeable
         socket.connect(address, 5000);
         socket.setSoTimeout(10_000);
         return new WsTestClient(socket, request);
+    }
+
+    /**
+     * @return the response body (Content-Length bytes).
+     */
+    byte[] body() throws IOException
+    {
+        final int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
+        final byte[] body = new byte[length];
+        in.readFully(body);
+        return body;
     }
 
     private String line() throws IOException

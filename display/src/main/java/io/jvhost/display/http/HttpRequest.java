@@ -20,7 +20,11 @@ public final class HttpRequest
     private final String version;
     private final Map<String, String> headers;
 
+    /**
+     * @throws HttpServer.BadRequest (400) when the path or query has a malformed percent-encoding.
+     */
     HttpRequest(final String method, final String target, final String version, final Map<String, String> headers)
+        throws HttpServer.BadRequest
     {
         this.method = method;
         this.target = target;
@@ -28,7 +32,7 @@ public final class HttpRequest
         this.headers = Collections.unmodifiableMap(headers);
         final int q = target.indexOf('?');
         final String rawPath = q < 0 ? target : target.substring(0, q);
-        this.path = URLDecoder.decode(rawPath.replace("+", "%2B"), StandardCharsets.UTF_8);
+        this.path = decode(rawPath.replace("+", "%2B"));
         final Map<String, String> params = new LinkedHashMap<>();
         if (q >= 0)
         {
@@ -39,12 +43,28 @@ public final class HttpRequest
                     continue;
                 }
                 final int eq = pair.indexOf('=');
-                final String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-                final String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+                final String key = decode(eq < 0 ? pair : pair.substring(0, eq));
+                final String value = eq < 0 ? "" : decode(pair.substring(eq + 1));
                 params.putIfAbsent(key, value);
             }
         }
         this.query = Collections.unmodifiableMap(params);
+    }
+
+    /**
+     * @return {@code encoded} with its %XX escapes (UTF-8) and {@code +} decoded.
+     */
+    private static String decode(final String encoded) throws HttpServer.BadRequest
+    {
+        try
+        {
+            return URLDecoder.decode(encoded, StandardCharsets.UTF_8);
+        }
+        catch (final IllegalArgumentException e)
+        {
+            throw new HttpServer.BadRequest(400, "malformed percent-encoding in '" + HttpServer.abbreviate(encoded)
+                + "'");
+        }
     }
 
     public String method()

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
 
 import io.jvhost.display.TcpAcceptor;
 
@@ -35,6 +36,7 @@ public final class HttpServer implements AutoCloseable
     public static final int IDLE_MILLIS = 30_000;
     /** The most connections open at once (upgraded ones included). */
     public static final int MAX_CONNECTIONS = 256;
+    private static final Pattern VERSION = Pattern.compile("HTTP/1\\.[01]");
 
     private final String name;
     private final HttpHandler handler;
@@ -178,7 +180,7 @@ public final class HttpServer implements AutoCloseable
             return null;
         }
         final String[] parts = line.split(" ", -1);
-        if (parts.length != 3 || parts[0].isEmpty() || parts[1].isEmpty() || !parts[2].startsWith("HTTP/1."))
+        if (parts.length != 3 || !isToken(parts[0]) || parts[1].isEmpty() || !VERSION.matcher(parts[2]).matches())
         {
             throw new BadRequest(400, "bad request line '" + abbreviate(line) + "'");
         }
@@ -200,11 +202,12 @@ public final class HttpServer implements AutoCloseable
                 throw new BadRequest(431, "more than " + MAX_HEADERS + " headers");
             }
             final int colon = h.indexOf(':');
-            if (colon <= 0 || h.charAt(0) == ' ' || h.charAt(0) == '\t')
+            // RFC 9112 §5.1: a field name is a token, with no white space before the colon (nor folded lines).
+            if (colon <= 0 || !isToken(h.substring(0, colon)))
             {
                 throw new BadRequest(400, "bad header line '" + abbreviate(h) + "'");
             }
-            final String key = h.substring(0, colon).trim().toLowerCase(Locale.ROOT);
+            final String key = h.substring(0, colon).toLowerCase(Locale.ROOT);
             final String value = h.substring(colon + 1).trim();
             headers.merge(key, value, (a, b) -> a + ", " + b);
         }
@@ -261,7 +264,28 @@ public final class HttpServer implements AutoCloseable
         return new String(bytes, 0, end, StandardCharsets.ISO_8859_1);
     }
 
-    private static String abbreviate(final String s)
+    /**
+     * @return whether {@code s} is an RFC 9110 token (a method or a field name).
+     */
+    private static boolean isToken(final String s)
+    {
+        if (s.isEmpty())
+        {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++)
+        {
+            final char c = s.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+                || "!#$%&'*+-.^_`|~".indexOf(c) >= 0))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static String abbreviate(final String s)
     {
         return s.length() > 80 ? s.substring(0, 80) + "..." : s;
     }
