@@ -11,10 +11,17 @@ import java.util.function.Consumer;
  * A listening TCP socket and the platform thread that accepts on it, shared by the web console's HTTP server and the
  * VNC listeners. Each accepted socket goes to {@code onAccept} on the accept thread, which decides whether and how it
  * is served (typically on a virtual thread of its own).
+ * <p>
+ * The thread accepts until {@link #close()}: a client whose {@code onAccept} fails (an Error included) is dropped with
+ * one log line, and a failing {@code accept} (EMFILE while a flood of connections holds every descriptor) is retried
+ * after {@link #RETRY_MILLIS}, so no client can stop the listener.
  */
 public final class TcpAcceptor implements AutoCloseable
 {
     private static final System.Logger LOG = System.getLogger(TcpAcceptor.class.getName());
+
+    /** How long the accept thread waits after {@code accept} failed before it tries again. */
+    public static final int RETRY_MILLIS = 100;
 
     private final String name;
     private final String protocol;
@@ -48,7 +55,8 @@ public final class TcpAcceptor implements AutoCloseable
         }
         this.server = s;
         this.thread = Thread.ofPlatform().daemon(true)
-            .name(name + "-" + protocol.toLowerCase(java.util.Locale.ROOT) + "-accept").start(this::acceptLoop);
+            .name(name + "-" + protocol.toLowerCase(java.util.Locale.ROOT) + "-accept")
+            .start(ThreadTop.guarded(name + ": " + protocol + " accept on " + address, this::acceptLoop));
     }
 
     /**
@@ -68,16 +76,54 @@ public final class TcpAcceptor implements AutoCloseable
             {
                 socket = server.accept();
             }
-            catch (final IOException e)
+            catch (final IOException | RuntimeException | Error e)
             {
-                if (!closed)
+                if (closed || server.isClosed())
                 {
-                    LOG.log(Level.ERROR, name + ": " + protocol + " accept on " + address() + " failed: "
-                        + e.getMessage());
+                    return;
                 }
-                return;
+                LOG.log(Level.ERROR, name + ": " + protocol + " accept on " + address() + " failed: "
+                    + ThreadTop.describe(e) + "; retrying in " + RETRY_MILLIS + " ms");
+                pause();
+                continue;
             }
-            onAccept.accept(socket);
+            try
+            {
+                onAccept.accept(socket);
+            }
+            catch (final RuntimeException | Error e)
+            {
+                LOG.log(Level.ERROR, name + ": " + protocol + " client " + socket.getRemoteSocketAddress()
+                    + " dropped: " + ThreadTop.describe(e));
+                closeQuietly(socket);
+            }
+        }
+    }
+
+    /**
+     * Backs off after a failed accept (without it, a full descriptor table would spin this thread).
+     */
+    private static void pause()
+    {
+        try
+        {
+            Thread.sleep(RETRY_MILLIS);
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void closeQuietly(final Socket socket)
+    {
+        try
+        {
+            socket.close();
+        }
+        catch (final IOException e)
+        {
+            // Closing anyway.
         }
     }
 

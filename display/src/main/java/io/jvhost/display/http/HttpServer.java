@@ -20,11 +20,14 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 
 import io.jvhost.display.TcpAcceptor;
+import io.jvhost.display.ThreadTop;
 
 /**
  * A small HTTP/1.1 server for the web console: GET and HEAD only, keep-alive, one virtual thread per connection, and
  * connections a handler may take over (WebSocket). Request heads are bounded ({@link #MAX_LINE} bytes a line,
- * {@link #MAX_HEADERS} headers); a client that breaks HTTP gets a 400 and is disconnected, others are unaffected.
+ * {@link #MAX_HEADERS} headers); a client that breaks HTTP (request line, header syntax, percent-encoding) gets a 400
+ * and is disconnected with one log line, others are unaffected. A handler that fails, even with an Error, costs its
+ * client a 500 and the connection, with one log line naming both; the server goes on.
  */
 public final class HttpServer implements AutoCloseable
 {
@@ -78,7 +81,16 @@ public final class HttpServer implements AutoCloseable
             return;
         }
         open.add(socket);
-        Thread.ofVirtual().name(name + "-http-client").start(() -> serve(socket));
+        try
+        {
+            final String client = name + ": HTTP client " + socket.getRemoteSocketAddress();
+            Thread.ofVirtual().name(name + "-http-client").start(ThreadTop.guarded(client, () -> serve(socket)));
+        }
+        catch (final RuntimeException | Error e)
+        {
+            open.remove(socket);
+            throw e;
+        }
     }
 
     private void serve(final Socket socket)
@@ -120,9 +132,10 @@ public final class HttpServer implements AutoCloseable
                 {
                     handler.handle(request, exchange);
                 }
-                catch (final RuntimeException e)
+                catch (final RuntimeException | Error e)
                 {
-                    LOG.log(Level.ERROR, name + ": " + request + " failed: " + e, e);
+                    LOG.log(Level.ERROR, name + ": " + request + " from " + socket.getRemoteSocketAddress()
+                        + " failed: " + ThreadTop.describe(e));
                     if (!exchange.responded())
                     {
                         exchange.respond(500, "internal error");

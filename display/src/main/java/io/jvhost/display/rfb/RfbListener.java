@@ -7,6 +7,7 @@ import java.net.Socket;
 import java.util.Objects;
 
 import io.jvhost.display.TcpAcceptor;
+import io.jvhost.display.ThreadTop;
 
 /**
  * A TCP port speaking RFB (a native VNC viewer's port): one virtual thread per client, each client a
@@ -34,8 +35,9 @@ public final class RfbListener implements AutoCloseable
         this.framebuffer = Objects.requireNonNull(framebuffer, "framebuffer");
         this.config = Objects.requireNonNull(config, "config");
         this.sessions = Objects.requireNonNull(sessions, "sessions");
-        this.acceptor = new TcpAcceptor(name, "VNC", address, 16,
-            socket -> Thread.ofVirtual().name(name + "-vnc-client").start(() -> serve(socket)));
+        this.acceptor = new TcpAcceptor(name, "VNC", address, 16, socket -> Thread.ofVirtual()
+            .name(name + "-vnc-client")
+            .start(ThreadTop.guarded(name + ": VNC client " + socket.getRemoteSocketAddress(), () -> serve(socket))));
     }
 
     /**
@@ -46,23 +48,34 @@ public final class RfbListener implements AutoCloseable
         return acceptor.address();
     }
 
+    /**
+     * On the client's own thread, whose top ({@link ThreadTop}) logs whatever escapes; the socket is closed in any
+     * case.
+     */
     private void serve(final Socket socket)
     {
+        final SocketTransport transport = new SocketTransport(socket, "vnc");
         try
         {
-            socket.setTcpNoDelay(true);
+            try
+            {
+                socket.setTcpNoDelay(true);
+            }
+            catch (final IOException e)
+            {
+                // Not fatal.
+            }
+            final RfbSession session = new RfbSession(transport.peer() + " scanout " + framebuffer.index(), transport,
+                framebuffer, config);
+            if (!sessions.serve(session, transport))
+            {
+                LOG.log(Level.WARNING, name + ": refused " + transport.peer() + ": " + sessions.max()
+                    + " viewers already connected");
+            }
         }
-        catch (final IOException e)
+        finally
         {
-            // Not fatal.
-        }
-        final SocketTransport transport = new SocketTransport(socket, "vnc");
-        final RfbSession session = new RfbSession(transport.peer() + " scanout " + framebuffer.index(), transport,
-            framebuffer, config);
-        if (!sessions.serve(session, transport))
-        {
-            LOG.log(Level.WARNING, name + ": refused " + transport.peer() + ": " + sessions.max()
-                + " viewers already connected");
+            transport.close();
         }
     }
 

@@ -11,6 +11,8 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 
+import io.jvhost.display.ThreadTop;
+
 /**
  * One viewer of one scanout, speaking RFB 3.8 (RFC 6143; 3.3 and 3.7 clients are served too) as the server.
  * <p>
@@ -124,7 +126,8 @@ public final class RfbSession implements Framebuffer.Listener
             final OutputStream out = transport.output();
             if (handshake(in, out))
             {
-                writer = Thread.ofVirtual().name("rfb-writer " + name).start(() -> writeLoop(out));
+                writer = Thread.ofVirtual().name("rfb-writer " + name)
+                    .start(ThreadTop.guarded(name + " writer", () -> writeLoop(out)));
                 readLoop(in);
             }
             else

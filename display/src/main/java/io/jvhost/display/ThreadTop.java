@@ -1,0 +1,47 @@
+package io.jvhost.display;
+
+import java.lang.System.Logger.Level;
+
+/**
+ * The top of every thread the display starts (accept threads, HTTP and VNC clients, RFB writers): whatever escapes the
+ * thread's work, an {@link Error} included, ends that thread with one log line naming it and its peer, never with the
+ * default handler's stack trace; the listener and the other viewers go on. The work itself closes what it owns in its
+ * {@code finally} blocks.
+ */
+public final class ThreadTop
+{
+    private static final System.Logger LOG = System.getLogger(ThreadTop.class.getName());
+
+    private ThreadTop()
+    {
+    }
+
+    /**
+     * @param what names the thread and its peer for the log line, e.g. {@code gpu0: VNC client /127.0.0.1:40000}.
+     * @return {@code work}, with anything that escapes it logged in one line.
+     */
+    public static Runnable guarded(final String what, final Runnable work)
+    {
+        return () ->
+        {
+            try
+            {
+                work.run();
+            }
+            catch (final Throwable t)
+            {
+                LOG.log(Level.ERROR, what + ": thread ended by " + describe(t));
+            }
+        };
+    }
+
+    /**
+     * @return the throwable and where it was thrown, on one line, e.g.
+     *     {@code java.lang.OutOfMemoryError: Java heap space (at Foo.bar(Foo.java:12))}.
+     */
+    public static String describe(final Throwable t)
+    {
+        final StackTraceElement[] trace = t.getStackTrace();
+        return trace.length == 0 ? t.toString() : t + " (at " + trace[0] + ")";
+    }
+}
