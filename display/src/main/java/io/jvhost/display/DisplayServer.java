@@ -69,13 +69,31 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
     }
 
     /**
+     * A web console: its address and the Host names it answers to besides its address and localhost
+     * ({@link AllowedHosts}).
+     */
+    public record WebEndpoint(InetSocketAddress address, List<String> allowedHosts)
+    {
+        public WebEndpoint
+        {
+            Objects.requireNonNull(address, "address");
+            if (address.isUnresolved())
+            {
+                throw new IllegalArgumentException("the web console's address " + address + " is not resolved");
+            }
+            allowedHosts.forEach(AllowedHosts::normalize);
+            allowedHosts = List.copyOf(allowedHosts);
+        }
+    }
+
+    /**
      * Options; {@link #start()} binds every listener.
      */
     public static final class Builder
     {
         private String name = "display";
         private final List<VncEndpoint> vnc = new ArrayList<>();
-        private final List<InetSocketAddress> web = new ArrayList<>();
+        private final List<WebEndpoint> web = new ArrayList<>();
         private String password;
         private InputSink input;
         private Random random;
@@ -118,7 +136,18 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
          */
         public Builder web(final InetSocketAddress address)
         {
-            web.add(Objects.requireNonNull(address, "address"));
+            return web(address, List.of());
+        }
+
+        /**
+         * Serves the web console on {@code address}, answering also to requests addressed to {@code allowedHosts}
+         * (DNS names or IP literals; see {@link AllowedHosts}).
+         *
+         * @throws IllegalArgumentException naming a value that is neither a DNS name nor an IP literal.
+         */
+        public Builder web(final InetSocketAddress address, final List<String> allowedHosts)
+        {
+            web.add(new WebEndpoint(address, allowedHosts));
             return this;
         }
 
@@ -224,7 +253,7 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
         return new Builder();
     }
 
-    private void bind(final List<VncEndpoint> vnc, final List<InetSocketAddress> web) throws IOException
+    private void bind(final List<VncEndpoint> vnc, final List<WebEndpoint> web) throws IOException
     {
         for (final VncEndpoint e : vnc)
         {
@@ -234,9 +263,11 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
                 + (passwordSet ? " (VNC password)" : " (no password)"));
             warnIfExposed("VNC", l.address());
         }
-        for (final InetSocketAddress a : web)
+        for (final WebEndpoint e : web)
         {
-            final HttpServer s = new HttpServer(name, a, new WebConsole(name, this, config, sessions));
+            final InetSocketAddress a = e.address();
+            final HttpServer s = new HttpServer(name, a, new WebConsole(name, this, config, sessions,
+                new AllowedHosts(a.getAddress(), e.allowedHosts())));
             webServers.add(s);
             LOG.log(Level.INFO, name + ": web console at " + url(s.address()));
             warnIfExposed("web console", s.address());

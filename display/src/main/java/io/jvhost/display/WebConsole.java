@@ -35,8 +35,11 @@ import io.jvhost.display.websocket.WebSocketHandshake;
  *   /snapshot/N.png                       scanout N as PNG
  *   /websockify?scanout=N                 WebSocket carrying RFB for scanout N (default 0)
  * </pre>
- * A WebSocket from a page of another origin is refused (403): otherwise any web site the user visits could open
- * {@code ws://127.0.0.1:PORT} and type on the guest's keyboard.
+ * Every request must name this console in its Host header ({@link AllowedHosts}): one that names another host is
+ * refused with 421 Misdirected Request (400 without a Host or with a malformed one), whatever the route, so a page that
+ * re-points its own DNS name at this address (DNS rebinding) reads and opens nothing. A WebSocket from a page of
+ * another origin is refused (403): otherwise any web site the user visits could open {@code ws://127.0.0.1:PORT} and
+ * type on the guest's keyboard.
  */
 final class WebConsole implements HttpHandler
 {
@@ -49,19 +52,35 @@ final class WebConsole implements HttpHandler
     private final DisplayServer display;
     private final RfbConfig config;
     private final SessionRegistry sessions;
+    private final AllowedHosts hosts;
     private final Map<String, byte[]> cache = new ConcurrentHashMap<>();
 
-    WebConsole(final String name, final DisplayServer display, final RfbConfig config, final SessionRegistry sessions)
+    WebConsole(final String name, final DisplayServer display, final RfbConfig config, final SessionRegistry sessions,
+        final AllowedHosts hosts)
     {
         this.name = name;
         this.display = display;
         this.config = config;
         this.sessions = sessions;
+        this.hosts = hosts;
     }
 
     @Override
     public void handle(final HttpRequest request, final HttpExchange exchange) throws IOException
     {
+        final String host = request.header("host");
+        final int refusal = hosts.refusal(host);
+        if (0 != refusal)
+        {
+            final String what = null == host ? "no Host" : "Host '" + host + "'";
+            LOG.log(Level.WARNING, name + ": refused " + request.method() + " " + abbreviate(request.target())
+                + " from " + exchange.socket().getRemoteSocketAddress() + ": " + what
+                + " is not this console (allowed: " + hosts + ")");
+            exchange.closeAfterResponse();
+            exchange.respond(refusal, (421 == refusal ? "misdirected request: " : "bad request: ") + what
+                + " is not this console; allow a name with --display web=HOST:PORT,allow-host=NAME");
+            return;
+        }
         final String path = request.path();
         if ("/websockify".equals(path))
         {
@@ -92,6 +111,11 @@ final class WebConsole implements HttpHandler
             return;
         }
         exchange.respond(200, contentType(file), body, Map.of("Cache-Control", "no-cache"));
+    }
+
+    private static String abbreviate(final String s)
+    {
+        return s.length() > 100 ? s.substring(0, 100) + "..." : s;
     }
 
     private byte[] resource(final String file) throws IOException
@@ -180,7 +204,7 @@ final class WebConsole implements HttpHandler
             return;
         }
         final String origin = request.header("origin");
-        if (null != origin && !sameOrigin(origin, request.header("host")))
+        if (null != origin && !originAllowed(origin, request.header("host")))
         {
             LOG.log(Level.WARNING, name + ": refused a WebSocket from " + exchange.socket().getRemoteSocketAddress()
                 + ": page origin " + origin + " is not this console (Host " + request.header("host") + ")");
@@ -223,6 +247,15 @@ final class WebConsole implements HttpHandler
             LOG.log(Level.WARNING, name + ": refused " + transport.peer() + ": " + sessions.max()
                 + " viewers already connected");
         }
+    }
+
+    /**
+     * @return whether a page at {@code origin} was served by this console under a name it allows ({@code host}, the
+     *     Host header, was allowed already: an Origin of the same name is too; checked again so the two cannot drift).
+     */
+    private boolean originAllowed(final String origin, final String host)
+    {
+        return sameOrigin(origin, host) && hosts.allowsName(URI.create(origin.trim()).getHost());
     }
 
     /**

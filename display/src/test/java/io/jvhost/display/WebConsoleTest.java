@@ -230,7 +230,8 @@ class WebConsoleTest
         {
             assertThat(ws.status).isEqualTo(101);
         }
-        try (WsTestClient ws = WsTestClient.raw(web, "GET /websockify HTTP/1.1\r\nHost: x\r\n\r\n"))
+        try (WsTestClient ws = WsTestClient.raw(web, "GET /websockify HTTP/1.1\r\nHost: 127.0.0.1:" + web.getPort()
+            + "\r\n\r\n"))
         {
             assertThat(ws.status).isEqualTo(426);
         }

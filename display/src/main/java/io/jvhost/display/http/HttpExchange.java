@@ -18,7 +18,7 @@ public final class HttpExchange
     private final InputStream in;
     private final OutputStream out;
     private final boolean head;
-    private final boolean keepAlive;
+    private boolean keepAlive;
     private boolean responded;
     private boolean upgraded;
     private int status;
@@ -64,6 +64,23 @@ public final class HttpExchange
             out.write(body);
         }
         out.flush();
+    }
+
+    /**
+     * Ends the connection after the response (sent with {@code Connection: close}), e.g. for a request that was not
+     * meant for this server. Call before responding.
+     */
+    public void closeAfterResponse()
+    {
+        keepAlive = false;
+    }
+
+    /**
+     * @return whether the connection serves another request after this one.
+     */
+    boolean keepAlive()
+    {
+        return keepAlive;
     }
 
     /**
@@ -145,6 +162,7 @@ public final class HttpExchange
             case 404 -> "Not Found";
             case 405 -> "Method Not Allowed";
             case 413 -> "Content Too Large";
+            case 421 -> "Misdirected Request";
             case 426 -> "Upgrade Required";
             case 431 -> "Request Header Fields Too Large";
             case 500 -> "Internal Server Error";

@@ -121,8 +121,7 @@ public final class HttpServer implements AutoCloseable
                     return;
                 }
                 final boolean head = "HEAD".equals(request.method());
-                final boolean keepAlive = request.keepAlive();
-                final HttpExchange exchange = new HttpExchange(socket, in, out, head, keepAlive);
+                final HttpExchange exchange = new HttpExchange(socket, in, out, head, request.keepAlive());
                 if (!"GET".equals(request.method()) && !head)
                 {
                     exchange.respond(405, "method " + request.method() + " is not allowed: GET or HEAD only");
@@ -152,7 +151,7 @@ public final class HttpServer implements AutoCloseable
                     exchange.respond(500, "no response");
                     return;
                 }
-                if (!keepAlive)
+                if (!exchange.keepAlive())
                 {
                     return;
                 }
