@@ -40,6 +40,12 @@ import io.jvhost.display.websocket.WebSocketHandshake;
  * re-points its own DNS name at this address (DNS rebinding) reads and opens nothing. A WebSocket from a page of
  * another origin is refused (403): otherwise any web site the user visits could open {@code ws://127.0.0.1:PORT} and
  * type on the guest's keyboard.
+ * <p>
+ * With a display password, the routes that show the screen ({@code /scanouts}, {@code /snapshot/N.png}) want it by
+ * HTTP Basic ({@link BasicAuth}: any user name; 401 with a WWW-Authenticate challenge otherwise, after the VNC
+ * authentication failure delay when a wrong one was sent); the WebSocket keeps RFB's VNC Authentication. The page and
+ * noVNC hold nothing of the guest and load without it: noVNC asks the password over RFB, and the page then sends the
+ * same password with its own requests.
  */
 final class WebConsole implements HttpHandler
 {
@@ -53,6 +59,8 @@ final class WebConsole implements HttpHandler
     private final RfbConfig config;
     private final SessionRegistry sessions;
     private final AllowedHosts hosts;
+    /** Null without a display password. */
+    private final BasicAuth auth;
     private final Map<String, byte[]> cache = new ConcurrentHashMap<>();
 
     WebConsole(final String name, final DisplayServer display, final RfbConfig config, final SessionRegistry sessions,
@@ -63,6 +71,7 @@ final class WebConsole implements HttpHandler
         this.config = config;
         this.sessions = sessions;
         this.hosts = hosts;
+        this.auth = null == config.password() ? null : new BasicAuth(config.password(), "jvhost " + name);
     }
 
     @Override
@@ -89,13 +98,19 @@ final class WebConsole implements HttpHandler
         }
         if ("/scanouts".equals(path))
         {
-            exchange.respond(200, "application/json", scanoutsJson(), Map.of("Cache-Control", "no-store"));
+            if (authorized(request, exchange))
+            {
+                exchange.respond(200, "application/json", scanoutsJson(), Map.of("Cache-Control", "no-store"));
+            }
             return;
         }
         final Matcher m = SNAPSHOT.matcher(path);
         if (m.matches())
         {
-            snapshot(Integer.parseInt(m.group(1)), exchange);
+            if (authorized(request, exchange))
+            {
+                snapshot(Integer.parseInt(m.group(1)), exchange);
+            }
             return;
         }
         final String file = "/".equals(path) ? "/index.html" : path;
@@ -111,6 +126,50 @@ final class WebConsole implements HttpHandler
             return;
         }
         exchange.respond(200, contentType(file), body, Map.of("Cache-Control", "no-cache"));
+    }
+
+    /**
+     * @return true when no password is set or the request carries it; else answers 401 and returns false.
+     */
+    private boolean authorized(final HttpRequest request, final HttpExchange exchange) throws IOException
+    {
+        if (null == auth)
+        {
+            return true;
+        }
+        final BasicAuth.Result result = auth.check(request.header("authorization"));
+        if (BasicAuth.Result.GRANTED == result)
+        {
+            return true;
+        }
+        if (BasicAuth.Result.WRONG == result)
+        {
+            LOG.log(Level.WARNING, name + ": wrong display password from " + exchange.socket().getRemoteSocketAddress()
+                + " for " + abbreviate(request.target()));
+            pause(config.authFailureDelayMillis());
+        }
+        else
+        {
+            LOG.log(Level.DEBUG, () -> name + ": " + abbreviate(request.target()) + " from "
+                + exchange.socket().getRemoteSocketAddress() + " without the display password");
+        }
+        final byte[] body = "the display password is required (HTTP Basic, any user name)\n"
+            .getBytes(StandardCharsets.UTF_8);
+        exchange.respond(401, "text/plain; charset=utf-8", body, Map.of("WWW-Authenticate", auth.challenge(),
+            "Cache-Control", "no-store"));
+        return false;
+    }
+
+    private static void pause(final int millis)
+    {
+        try
+        {
+            Thread.sleep(millis);
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static String abbreviate(final String s)

@@ -158,6 +158,7 @@ public final class HttpExchange
             case 200 -> "OK";
             case 204 -> "No Content";
             case 400 -> "Bad Request";
+            case 401 -> "Unauthorized";
             case 403 -> "Forbidden";
             case 404 -> "Not Found";
             case 405 -> "Method Not Allowed";

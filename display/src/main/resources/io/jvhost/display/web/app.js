@@ -1,5 +1,10 @@
 // jvhost web console: noVNC (served from this back-end) connected to the back-end's own WebSocket, one RFB
 // connection per scanout. Keyboard and pointer go to the guest through the back-end's virtio-input device.
+//
+// With a display password, noVNC asks it over RFB (VNC Authentication); the scanout list and the snapshots want the
+// same password by HTTP Basic, which this page sends itself once RFB has accepted it. So the scanout list is first
+// fetched after the RFB connection is up: a request without the password would make the browser show its own
+// password dialog.
 import RFB from '@novnc/novnc';
 
 const params = new URLSearchParams(location.search);
@@ -13,10 +18,20 @@ let scanout = Number.parseInt(params.get('scanout') ?? '0', 10) || 0;
 let rfb = null;
 let retry = null;
 let password = null;
+let refreshing = null;
 
 function status(text, error = false) {
     statusText.textContent = text;
     statusText.classList.toggle('error', error);
+}
+
+// The Authorization header for the display password the viewer gave noVNC (none without one).
+function authorization() {
+    if (password === null) {
+        return {};
+    }
+    const bytes = new TextEncoder().encode(':' + password);
+    return { Authorization: 'Basic ' + btoa(String.fromCharCode(...bytes)) };
 }
 
 function socketUrl() {
@@ -45,6 +60,10 @@ function connect() {
     current.addEventListener('connect', () => {
         status('scanout ' + scanout + ': connected');
         current.focus();
+        if (refreshing === null) {
+            refreshScanouts();
+            refreshing = setInterval(refreshScanouts, 3000);
+        }
     });
     current.addEventListener('disconnect', (e) => {
         if (rfb !== current) {
@@ -72,7 +91,12 @@ function connect() {
 
 async function refreshScanouts() {
     try {
-        const response = await fetch('scanouts', { cache: 'no-store' });
+        const response = await fetch('scanouts', { cache: 'no-store', headers: authorization() });
+        if (!response.ok) {
+            status('scanout list: HTTP ' + response.status + (response.status === 401
+                ? ' (the display password is needed in full)' : ''), true);
+            return;
+        }
         const info = await response.json();
         const wanted = info.scanouts.map((s) => String(s.index));
         const have = Array.from(picker.options, (o) => o.value);
@@ -100,6 +124,27 @@ scale.addEventListener('change', () => {
         rfb.scaleViewport = scale.checked;
     }
 });
+// Without a password the link opens the PNG; with one, the PNG is fetched with the password and shown from memory.
+snapshot.addEventListener('click', async (e) => {
+    if (password === null) {
+        return;
+    }
+    e.preventDefault();
+    const tab = window.open('', '_blank');
+    try {
+        const response = await fetch(snapshot.href, { cache: 'no-store', headers: authorization() });
+        if (!response.ok) {
+            throw new Error('HTTP ' + response.status);
+        }
+        const url = URL.createObjectURL(await response.blob());
+        if (tab) {
+            tab.location.href = url;
+        }
+    } catch (err) {
+        tab?.close();
+        status('snapshot: ' + err.message, true);
+    }
+});
 document.getElementById('ctrl-alt-del').addEventListener('click', () => {
     if (rfb) {
         rfb.sendCtrlAltDel();
@@ -108,5 +153,3 @@ document.getElementById('ctrl-alt-del').addEventListener('click', () => {
 });
 
 connect();
-refreshScanouts();
-setInterval(refreshScanouts, 3000);
