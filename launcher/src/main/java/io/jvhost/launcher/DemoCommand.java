@@ -42,8 +42,9 @@ final class DemoCommand implements Callable<Integer>
     @Option(names = "--memory", defaultValue = "512M", description = "Guest RAM. Default: ${DEFAULT-VALUE}.")
     private String memory;
 
-    @Option(names = "--web", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:8080",
-        description = "Where the web console listens. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--web", paramLabel = "HOST:PORT[,allow-host=NAME]...", defaultValue = "127.0.0.1:8080",
+        description = "Where the web console listens, and the names it answers to besides its IP and localhost"
+            + " (e.g. 0.0.0.0:8080,allow-host=myhost.lan). Default: ${DEFAULT-VALUE}.")
     private String web;
 
     @Option(names = "--vnc", paramLabel = "HOST:PORT",

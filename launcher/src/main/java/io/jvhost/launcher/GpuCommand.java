@@ -19,6 +19,7 @@ import io.jvhost.device.gpu.GpuDevice;
 import io.jvhost.device.gpu.GpuOptions;
 import io.jvhost.device.input.InputDevice;
 import io.jvhost.device.input.VirtualProfile;
+import io.jvhost.display.AllowedHosts;
 import io.jvhost.display.DisplayServer;
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.gpu.GpuSocketExtension;
@@ -102,15 +103,17 @@ final class GpuCommand implements Callable<Integer>
     private String resolution;
 
     @Option(names = "--display", paramLabel = "KIND=ADDR",
-        description = {"Also show the scanouts to viewers (repeatable): web=HOST:PORT serves a web page with noVNC,"
-            + " vnc=HOST:PORT[,scanout=N] an RFB (VNC) server for scanout N (default 0). HOST defaults to 127.0.0.1;"
-            + " anything beyond loopback is logged as a warning.",
+        description = {"Also show the scanouts to viewers (repeatable): web=HOST:PORT[,allow-host=NAME]... serves a web"
+            + " page with noVNC, vnc=HOST:PORT[,scanout=N] an RFB (VNC) server for scanout N (default 0). HOST defaults"
+            + " to 127.0.0.1; anything beyond loopback is logged as a warning. The web console answers only requests"
+            + " addressed to its IP, localhost or an allow-host NAME (DNS name or IP; repeatable): others get 421.",
             "E.g. --display web=127.0.0.1:8080 --display vnc=127.0.0.1:5900"})
     private List<String> displays;
 
     @Option(names = "--display-password", paramLabel = "PASSWORD",
-        description = "Require VNC Authentication (first 8 characters count) from VNC and web viewers. Visible in"
-            + " the process list: prefer --display-password-file.")
+        description = "Require VNC Authentication (first 8 characters count) from VNC and web viewers; the web"
+            + " console's scanout list and snapshots want it by HTTP Basic (any user name, the whole password)."
+            + " Visible in the process list: prefer --display-password-file.")
     private String displayPassword;
 
     @Option(names = "--display-password-file", paramLabel = "FILE",
@@ -229,7 +232,7 @@ final class GpuCommand implements Callable<Integer>
         {
             if (d.web())
             {
-                builder.web(d.address());
+                builder.web(d.address(), d.allowedHosts());
             }
             else
             {
@@ -243,15 +246,20 @@ final class GpuCommand implements Callable<Integer>
     /**
      * One {@code --display} value.
      *
-     * @param web     true for the web console, false for VNC.
-     * @param scanout for VNC: the scanout served.
+     * @param web          true for the web console, false for VNC.
+     * @param scanout      for VNC: the scanout served.
+     * @param allowedHosts for the web console: the Host names it answers to besides its address and localhost.
      */
-    record DisplaySpec(boolean web, InetSocketAddress address, int scanout)
+    record DisplaySpec(boolean web, InetSocketAddress address, int scanout, List<String> allowedHosts)
     {
+        DisplaySpec(final boolean web, final InetSocketAddress address, final int scanout)
+        {
+            this(web, address, scanout, List.of());
+        }
     }
 
     private static final Pattern DISPLAY = Pattern.compile(
-        "(web|vnc)=(?:(\\[[0-9A-Fa-f:.]+\\]|[^:,\\[\\]]+):)?(\\d{1,5})(?:,scanout=(\\d{1,2}))?");
+        "(web|vnc)=(?:(\\[[0-9A-Fa-f:.]+\\]|[^:,\\[\\]]+):)?(\\d{1,5})((?:,[^,=]*=[^,]*)*)");
 
     /**
      * @return the parsed {@code --display} values.
@@ -269,8 +277,9 @@ final class GpuCommand implements Callable<Integer>
             final Matcher m = DISPLAY.matcher(value.trim());
             if (!m.matches())
             {
-                throw new CommandLine.ParameterException(cli, "--display '" + value + "' is not web=HOST:PORT or"
-                    + " vnc=HOST:PORT[,scanout=N] (e.g. web=127.0.0.1:8080, vnc=127.0.0.1:5900,scanout=1)");
+                throw new CommandLine.ParameterException(cli, "--display '" + value + "' is not"
+                    + " web=HOST:PORT[,allow-host=NAME]... or vnc=HOST:PORT[,scanout=N] (e.g. web=127.0.0.1:8080,"
+                    + " vnc=127.0.0.1:5900,scanout=1)");
             }
             final boolean web = "web".equals(m.group(1));
             final String host = null == m.group(2) ? "127.0.0.1" : m.group(2).replaceAll("^\\[|\\]$", "");
@@ -280,12 +289,37 @@ final class GpuCommand implements Callable<Integer>
                 throw new CommandLine.ParameterException(cli, "--display '" + value + "': port " + port
                     + " is not 0..65535");
             }
-            if (web && null != m.group(4))
+            int scanout = -1;
+            final List<String> allowedHosts = new ArrayList<>();
+            for (final String option : m.group(4).isEmpty() ? new String[0] : m.group(4).substring(1).split(","))
             {
-                throw new CommandLine.ParameterException(cli, "--display '" + value + "': the web console shows"
-                    + " every scanout (pick one in the page); scanout= is for vnc");
+                final String key = option.substring(0, option.indexOf('='));
+                final String setting = option.substring(option.indexOf('=') + 1);
+                if ("scanout".equals(key) && !web && scanout < 0 && setting.matches("\\d{1,2}"))
+                {
+                    scanout = Integer.parseInt(setting);
+                }
+                else if ("allow-host".equals(key) && web)
+                {
+                    try
+                    {
+                        AllowedHosts.normalize(setting);
+                    }
+                    catch (final IllegalArgumentException e)
+                    {
+                        throw new CommandLine.ParameterException(cli, "--display '" + value + "': allow-host "
+                            + e.getMessage());
+                    }
+                    allowedHosts.add(setting);
+                }
+                else
+                {
+                    throw new CommandLine.ParameterException(cli, "--display '" + value + "': " + option + " is not"
+                        + (web ? " allow-host=NAME (the web console shows every scanout: pick one in the page)"
+                        : " scanout=N, given once (allow-host is for the web console's Host header)"));
+                }
             }
-            final int scanout = null == m.group(4) ? 0 : Integer.parseInt(m.group(4));
+            scanout = Math.max(0, scanout);
             if (scanout >= DisplayServer.MAX_SCANOUTS)
             {
                 throw new CommandLine.ParameterException(cli, "--display '" + value + "': scanout must be 0.."
@@ -301,7 +335,7 @@ final class GpuCommand implements Callable<Integer>
                 throw new CommandLine.ParameterException(cli, "--display '" + value + "': unknown host '" + host
                     + "'");
             }
-            result.add(new DisplaySpec(web, new InetSocketAddress(address, port), scanout));
+            result.add(new DisplaySpec(web, new InetSocketAddress(address, port), scanout, List.copyOf(allowedHosts)));
         }
         return result;
     }

@@ -4,9 +4,11 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
+import io.jvhost.display.DisplayServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -41,9 +43,45 @@ class GpuDisplayOptionsTest
             new GpuCommand.DisplaySpec(true, new InetSocketAddress("0.0.0.0", 0), 0));
     }
 
+    @Test
+    void theWebConsoleTakesAllowedHostNames()
+    {
+        assertThat(parse("web=0.0.0.0:8080,allow-host=myhost.lan,allow-host=192.168.1.5,allow-host=[fd00::1]"))
+            .containsExactly(new GpuCommand.DisplaySpec(true, new InetSocketAddress("0.0.0.0", 8080), 0,
+                List.of("myhost.lan", "192.168.1.5", "[fd00::1]")));
+    }
+
+    @Test
+    void theAllowedNamesReachTheConsoleOthersAreMisdirected() throws Exception
+    {
+        try (DisplayServer server = GpuCommand.startDisplay("opt", parse("web=127.0.0.1:0,allow-host=console.example"),
+            null, null))
+        {
+            final InetSocketAddress web = server.webAddresses().getFirst();
+            assertThat(statusLine(web, "console.example:" + web.getPort())).isEqualTo("HTTP/1.1 200 OK");
+            assertThat(statusLine(web, "other.example:" + web.getPort()))
+                .isEqualTo("HTTP/1.1 421 Misdirected Request");
+        }
+    }
+
+    private static String statusLine(final InetSocketAddress web, final String host) throws Exception
+    {
+        try (Socket socket = new Socket())
+        {
+            socket.connect(web, 5000);
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(("GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+                .getBytes(StandardCharsets.ISO_8859_1));
+            final String response = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            return response.substring(0, response.indexOf("\r\n"));
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"web", "web=", "http=127.0.0.1:80", "web=127.0.0.1:99999", "web=127.0.0.1:80,scanout=1",
-        "vnc=127.0.0.1:5900,scanout=16", "vnc=no-such-host.invalid:5900", "vnc=127.0.0.1"})
+        "vnc=127.0.0.1:5900,scanout=16", "vnc=no-such-host.invalid:5900", "vnc=127.0.0.1",
+        "web=127.0.0.1:80,allow-host=bad name", "web=127.0.0.1:80,allow-host=", "vnc=127.0.0.1:5900,allow-host=x.lan",
+        "web=127.0.0.1:80,origin=x", "vnc=127.0.0.1:5900,scanout=1,scanout=2", "web=127.0.0.1:80,allow-host"})
     void badValuesAreRefusedNamingThem(final String value)
     {
         assertThatThrownBy(() -> parse(value)).isInstanceOf(CommandLine.ParameterException.class)
