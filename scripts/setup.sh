@@ -9,6 +9,8 @@
 #   guest  make sure the guest kernel, its modules and busybox are in the cache:
 #          ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest (nothing is installed into the host's /boot)
 #   tools  make sure the host tools the initramfs builder needs are there (cpio, kmod, ...)
+#   virgl  make sure virglrenderer and Mesa's EGL with llvmpipe are installed (libvirglrenderer1, libegl1,
+#          libegl-mesa0, libgl1-mesa-dri: the GPU's 3D mode and its tests; no GPU or render node needed)
 #   chromium  make sure Debian's chromium is installed (/usr/bin/chromium: the web console's browser test)
 #   qemu11 make sure QEMU 11.1 (trixie-backports) is unpacked in ${JVHOST_CACHE:-$HOME/.cache/jvhost}/qemu-11,
 #          not installed: a private apt (the system's bookworm mirror and key, trixie suites, empty dpkg
@@ -18,7 +20,7 @@
 #          are in ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-6.12 (same layout as guest/)
 #   all    all of the above
 # Sourced:   . scripts/setup.sh [subcommand]
-#   defines jvhost_setup_{jdk,qemu,guest,tools,chromium,qemu11,guest612,all}; with a subcommand it runs it, and for `jdk`
+#   defines jvhost_setup_{jdk,qemu,guest,tools,virgl,chromium,qemu11,guest612,all}; with a subcommand it runs it, and for `jdk`
 #   it also exports JAVA_HOME. Sourcing never changes the caller's shell options.
 #
 # Guest cache layout (read by scripts/build-initramfs.sh and the e2e tests):
@@ -251,6 +253,33 @@ jvhost_setup_guest() (
     jvhost_setup__say "guest kernel $kver and busybox are in $g"
 )
 
+# virglrenderer and Mesa's EGL with its software rasteriser (llvmpipe): what the GPU's 3D mode loads at run time
+# (io.jvhost.virgl) and what its tests render with, surfaceless, on a machine without a GPU. Installed only when
+# missing. Mesa's packages require one another at one version, and QEMU 10 from bookworm-backports pulls Mesa's
+# libgbm1 from there, so they are taken from bookworm-backports when it is configured.
+jvhost_setup_virgl() (
+    set -euo pipefail
+    local pkgs=(libvirglrenderer1 libegl1 libegl-mesa0 libgl1-mesa-dri) pkg missing=() target=()
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        ldconfig -p 2>/dev/null | grep -q 'libvirglrenderer\.so\.1 ' && ldconfig -p | grep -q 'libEGL_mesa\.so\.0 ' \
+            && exit 0
+        jvhost_setup__die "libvirglrenderer.so.1 or Mesa's libEGL_mesa.so.0 is missing; install virglrenderer and Mesa's EGL (the GPU's 3D mode and its tests need them)"
+    fi
+    for pkg in "${pkgs[@]}"; do
+        [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null) == ii* ]] || missing+=("$pkg")
+    done
+    [[ ${#missing[@]} -eq 0 ]] && exit 0
+    if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        jvhost_setup__die "missing packages for 3D (virglrenderer on Mesa's llvmpipe): ${missing[*]}; install them (as root: apt-get install -y ${missing[*]})"
+    fi
+    if grep -rqsE '(^|[[:space:]])bookworm-backports([[:space:]]|$)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        target=(-t bookworm-backports)
+    fi
+    jvhost_setup__say "installing ${missing[*]} (virglrenderer and Mesa's EGL/llvmpipe, for 3D)"
+    jvhost_setup__apt update
+    jvhost_setup__apt install -y --no-install-recommends ${target[@]+"${target[@]}"} "${missing[@]}"
+)
+
 # Debian's Chromium for the web console's end-to-end test (headless, driven over the DevTools protocol).
 # About 20 s on a fresh machine; nothing else is downloaded (no browser of a test tool's own).
 jvhost_setup_chromium() (
@@ -440,6 +469,7 @@ jvhost_setup_all() (
     jvhost_setup_jdk >/dev/null
     jvhost_setup_tools
     jvhost_setup_qemu
+    jvhost_setup_virgl
     jvhost_setup_guest
     jvhost_setup_chromium
     jvhost_setup_qemu11
@@ -448,9 +478,9 @@ jvhost_setup_all() (
 
 jvhost_setup() {
     case "${1:-}" in
-        jdk|qemu|guest|tools|chromium|qemu11|guest612|all) "jvhost_setup_$1" ;;
+        jdk|qemu|guest|tools|virgl|chromium|qemu11|guest612|all) "jvhost_setup_$1" ;;
         -h|--help|help|'') sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" ;;
-        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, tools, chromium, qemu11, guest612 or all)" >&2; return 2 ;;
+        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, tools, virgl, chromium, qemu11, guest612 or all)" >&2; return 2 ;;
     esac
 }
 
