@@ -75,7 +75,8 @@ public final class VirglRenderer implements AutoCloseable
      *
      * @param flags  {@link VirglFlags}, e.g. {@link VirglFlags#SURFACELESS_EGL}.
      * @param fences told when fences retire, on this thread, from inside {@link #poll()}.
-     * @throws VirglUnavailableException when the library or one of its symbols is missing.
+     * @throws VirglUnavailableException when the library or one of its symbols is missing, or (surfaceless) EGL
+     *                                   cannot open a surfaceless display.
      * @throws VirglException            when {@code virgl_renderer_init} fails (e.g. -1: no EGL, no render node).
      * @throws WrongThreadException      on a virtual thread: it can move between OS threads, the GL context cannot.
      * @throws IllegalStateException     when another renderer is live in this process.
@@ -93,6 +94,11 @@ public final class VirglRenderer implements AutoCloseable
         if (null == fences)
         {
             throw new NullPointerException("fences");
+        }
+        if (0 != (flags & VirglFlags.USE_EGL) && 0 != (flags & VirglFlags.USE_SURFACELESS))
+        {
+            // 0.10.4 crashes instead of failing when EGL has no surfaceless display: ask EGL first.
+            SurfacelessEgl.check();
         }
         final VirglRenderer renderer = new VirglRenderer(thread, flags, fences);
         if (!VirglCallbacks.claim(renderer))

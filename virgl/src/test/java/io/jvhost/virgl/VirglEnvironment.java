@@ -56,6 +56,11 @@ final class VirglEnvironment
         {
             return thread.call(() -> VirglRenderer.init(flags, fences));
         }
+        catch (final VirglUnavailableException e)
+        {
+            unavailable(e.getMessage());
+            return null;
+        }
         catch (final VirglException e)
         {
             unavailable(e.getMessage() + " (no EGL or llvmpipe?)");
