@@ -4,7 +4,8 @@ package io.jvhost.virgl;
  * Told when virglrenderer has retired a fence: the device completes the commands parked behind it. Called on the
  * renderer's thread from inside {@link VirglRenderer#poll()} (a callback from C): it must not call the renderer,
  * which refuses, and what it throws is caught, counted and logged, because an exception escaping a callback
- * would end the JVM.
+ * would end the JVM. (With {@link VirglFlags#ASYNC_FENCE_CB} virglrenderer calls it from a thread of its own
+ * instead, where every call to the renderer is refused too.)
  */
 @FunctionalInterface
 public interface FenceListener

@@ -33,7 +33,14 @@ class VirglLibraryTest
     {
         if (!VirglLibrary.available())
         {
-            VirglLibrary.check();
+            try
+            {
+                VirglLibrary.check();
+            }
+            catch (final VirglUnavailableException e)
+            {
+                VirglEnvironment.unavailable(e.getMessage());
+            }
         }
         final VirglVersion version = VirglLibrary.version();
         // Debian 12's 0.10.4 has neither resource_get_info_ext (1.0) nor get_fence_fd (1.2).

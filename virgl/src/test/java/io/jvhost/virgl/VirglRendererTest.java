@@ -319,6 +319,32 @@ class VirglRendererTest
     }
 
     @Test
+    void contextsByCapsetDetachAndDestroyAreHonoured() throws Exception
+    {
+        thread.run(() ->
+        {
+            createTarget(CTX, RES);
+            renderer.contextCreateWithFlags(2, VirglRenderer.CAPSET_VIRGL2, "virgl2 context");
+            assertThatThrownBy(() -> renderer.contextCreateWithFlags(3, VirglRenderer.CAPSET_VENUS, "venus"))
+                .as("Venus without the VENUS init flag")
+                .isInstanceOfSatisfying(VirglException.class, e -> assertThat(e.code()).isEqualTo(22))
+                .hasMessageContaining("virgl_renderer_context_create_with_flags failed: EINVAL (22), ctx=3");
+            assertThatThrownBy(() -> renderer.contextCreate(0, "zero")).isInstanceOf(VirglException.class)
+                .hasMessageContaining("ctx=0");
+
+            renderer.forceCtx0();
+            renderer.ctxDetachResource(CTX, RES);
+            stream.reset().clearResource(SURFACE, RES, ResourceCreateArgs.FORMAT_B8G8R8X8_UNORM, 0, 0, 0, 1);
+            assertThat(renderer.submitCmd(stream.segment(), CTX, stream.dwords())).as("a detached resource")
+                .isEqualTo(22);
+            renderer.contextDestroy(2);
+            stream.reset().dword(VirglCommandStream.header(VirglCommandStream.CMD_NOP, 0, 0));
+            assertThat(renderer.submitCmd(stream.segment(), 2, stream.dwords())).as("a destroyed context")
+                .isEqualTo(22);
+        });
+    }
+
+    @Test
     void resetDestroysEverythingAndTheSameClearWorksAgain() throws Exception
     {
         thread.run(() ->
