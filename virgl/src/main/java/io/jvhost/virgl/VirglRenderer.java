@@ -95,11 +95,6 @@ public final class VirglRenderer implements AutoCloseable
         {
             throw new NullPointerException("fences");
         }
-        if (0 != (flags & VirglFlags.USE_EGL) && 0 != (flags & VirglFlags.USE_SURFACELESS))
-        {
-            // 0.10.4 crashes instead of failing when EGL has no surfaceless display: ask EGL first.
-            SurfacelessEgl.check();
-        }
         final VirglRenderer renderer = new VirglRenderer(thread, flags, fences);
         if (!VirglCallbacks.claim(renderer))
         {
@@ -112,7 +107,18 @@ public final class VirglRenderer implements AutoCloseable
         final int result;
         try
         {
+            if (0 != (flags & VirglFlags.USE_EGL) && 0 != (flags & VirglFlags.USE_SURFACELESS))
+            {
+                // 0.10.4 crashes instead of failing when EGL has no surfaceless display: ask EGL first.
+                SurfacelessEgl.check();
+            }
             result = (int)VirglLibrary.INIT.invokeExact(VirglCallbacks.COOKIE, flags, VirglCallbacks.CALLBACKS);
+        }
+        catch (final VirglUnavailableException e)
+        {
+            VirglCallbacks.release(renderer);
+            renderer.arena.close();
+            throw e;
         }
         catch (final Throwable t)
         {
