@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Builds a gzip'd newc initramfs for a jvhost test guest.
 #
-#   scripts/build-initramfs.sh OUT.cpio.gz INIT_SCRIPT [MODULE...]
+#   scripts/build-initramfs.sh [--add DIR]... [--gzip-level N] OUT.cpio.gz INIT_SCRIPT [MODULE...]
+#
+#   --add DIR         copy DIR's tree into the archive's root (symlinks and hard links kept; repeatable, later
+#                     ones win); e.g. the 3D guest's Mesa from `scripts/setup.sh guest3d`
+#   --gzip-level N    gzip level 1..9 (default 6; 1 for the 200 MB 3D guest: 3x faster, 5% larger)
 #
 # The archive holds:
 #   /init                INIT_SCRIPT (use "#!/bin/sh" as its first line)
@@ -17,12 +21,22 @@
 # Names are resolved with modprobe --show-depends against the guest kernel from
 # `scripts/setup.sh guest` ($JVHOST_GUEST_DIR, else ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest).
 # Virtio drivers do not pull in their transport: list virtio_pci too for PCI devices.
-# Results are cached by content hash in ${JVHOST_CACHE:-$HOME/.cache/jvhost}/initramfs.
+# Results are cached by content hash (of the script, INIT_SCRIPT, busybox, the modules' names, the level and every
+# file, link and mode under each DIR) in ${JVHOST_CACHE:-$HOME/.cache/jvhost}/initramfs.
 set -euo pipefail
 
 die() { echo "build-initramfs: $*" >&2; exit 1; }
 
-[[ $# -ge 2 ]] || die "usage: build-initramfs.sh OUT.cpio.gz INIT_SCRIPT [MODULE...]"
+usage="usage: build-initramfs.sh [--add DIR]... [--gzip-level N] OUT.cpio.gz INIT_SCRIPT [MODULE...]"
+adds=() level=6
+while [[ $# -gt 0 && $1 == --* ]]; do
+    case $1 in
+        --add) [[ $# -ge 2 && -d $2 ]] || die "--add needs a folder (got '${2:-}')"; adds+=("$(cd "$2" && pwd)"); shift 2 ;;
+        --gzip-level) [[ ${2:-} =~ ^[1-9]$ ]] || die "--gzip-level needs 1..9 (got '${2:-}')"; level=$2; shift 2 ;;
+        *) die "unknown option '$1'; $usage" ;;
+    esac
+done
+[[ $# -ge 2 ]] || die "$usage"
 out=$1 init=$2
 shift 2
 [[ -f $init ]] || die "init script '$init' does not exist"
@@ -33,10 +47,15 @@ guest=${JVHOST_GUEST_DIR:-$cache/guest}
     || die "no guest kernel/busybox in $guest; run 'scripts/setup.sh guest' first"
 kver=$(<"$guest/kernel-version")
 
-# Contents only: tests write their init scripts to fresh temporary names.
+# The content of an --add folder: every entry's path, type, link target and mode, then every file's hash.
+tree_hash() {
+    (cd "$1" && find . -printf '%p %y %l %m\n' | LC_ALL=C sort \
+        && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) | sha256sum
+}
 hash=$( {
-    for f in "${BASH_SOURCE[0]}" "$init" "$guest/busybox"; do sha256sum < "$f"; done
-    echo "$kver" "$@"
+    for f in "${BASH_SOURCE[0]}" "$init" "$guest/busybox"; do sha256sum < "$f"; done   # contents, not names
+    echo "$kver" "$@" "level $level"
+    for dir in ${adds[@]+"${adds[@]}"}; do tree_hash "$dir"; done
 } | sha256sum | cut -c1-32)
 cached=$cache/initramfs/$hash.cpio.gz
 if [[ ! -s $cached ]]; then
@@ -59,6 +78,9 @@ if [[ ! -s $cached ]]; then
     done < <("$guest/busybox" --list-full)
     cp "$init" "$root/init"
     chmod 755 "$root/init"
+    for dir in ${adds[@]+"${adds[@]}"}; do
+        cp -a "$dir/." "$root/"
+    done
 
     # Resolve the modules and their dependencies in load order, without duplicates.
     declare -A seen=()
@@ -119,7 +141,7 @@ EOF
     } > "$stage/nodes.cpio"
 
     (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) > "$stage/files.cpio"
-    cat "$stage/nodes.cpio" "$stage/files.cpio" | gzip -6 -n > "$stage/out.cpio.gz"
+    cat "$stage/nodes.cpio" "$stage/files.cpio" | gzip "-$level" -n > "$stage/out.cpio.gz"
     mv "$stage/out.cpio.gz" "$cached"
     # Forget images unused for two weeks (hits touch their file).
     find "$cache/initramfs" -maxdepth 1 -name '*.cpio.gz' -mtime +14 -delete 2>/dev/null || true
