@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# jvhost machine setup: JDK 25, QEMU >= 10 and the test guest (Debian kernel + busybox).
+# jvhost machine setup: JDK 25, QEMU >= 10 and the test guests (Debian kernel + busybox; Debian 12's Mesa).
 #
-# Executed:  scripts/setup.sh jdk|qemu|guest|tools|chromium|qemu11|guest612|all
+# Executed:  scripts/setup.sh jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|all
 #   jdk    print the home of a JDK 25 ($JAVA_HOME if it is 25, else /usr/lib/jvm/*, else
 #          update-alternatives); fails if there is none
 #   qemu   make sure qemu-system-x86_64 >= 10 is on PATH (installs it from bookworm-backports,
 #          which is added with the mirror and key of the system's existing bookworm entry)
 #   guest  make sure the guest kernel, its modules and busybox are in the cache:
 #          ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest (nothing is installed into the host's /boot)
+#   guest3d  make sure Debian 12's own Mesa 22.3.6 (virgl driver, EGL, GBM, GLES), kmscube, every library
+#          of their closure and the headers the 3D guest's clients are built against are unpacked in
+#          ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest3d (apt-get download + dpkg-deb -x: nothing is
+#          installed and no host package changes; needs Debian 12's suites in apt's sources)
 #   tools  make sure the host tools the initramfs builder needs are there (cpio, kmod, ...)
 #   virgl  make sure virglrenderer and Mesa's EGL with llvmpipe are installed (libvirglrenderer1, libegl1,
 #          libegl-mesa0, libgl1-mesa-dri: the GPU's 3D mode and its tests; no GPU or render node needed)
@@ -20,7 +24,7 @@
 #          are in ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-6.12 (same layout as guest/)
 #   all    all of the above
 # Sourced:   . scripts/setup.sh [subcommand]
-#   defines jvhost_setup_{jdk,qemu,guest,tools,virgl,chromium,qemu11,guest612,all}; with a subcommand it runs it, and for `jdk`
+#   defines jvhost_setup_{jdk,qemu,guest,guest3d,tools,virgl,chromium,qemu11,guest612,all}; with a subcommand it runs it, and for `jdk`
 #   it also exports JAVA_HOME. Sourcing never changes the caller's shell options.
 #
 # Guest cache layout (read by scripts/build-initramfs.sh and the e2e tests):
@@ -37,6 +41,14 @@
 #   qemu-11/version              the first line of its --version
 #   qemu-11/apt.log              what the private apt-get printed
 #   qemu-11/.complete            written last; its presence makes `qemu11` a no-op
+#
+# 3D guest cache layout (read by the e2e tests' Guest3d):
+#   guest3d/root/       every downloaded package unpacked (headers and link libraries for the clients)
+#   guest3d/image/      what the guest gets, hard links into root/: ld-linux, the ldd closure of Mesa's
+#                       EGL/GBM/GLES libraries, the virtio_gpu (and swrast) DRI driver and kmscube, glvnd's
+#                       50_mesa.json
+#   guest3d/packages    NAME=VERSION of every package downloaded, one a line
+#   guest3d/.complete   written last, holds the key of the pinned versions; a different key fetches again
 
 jvhost_setup__die() { echo "setup: $*" >&2; exit 1; }
 jvhost_setup__say() { echo "setup: $*" >&2; }
@@ -280,6 +292,173 @@ jvhost_setup_virgl() (
     jvhost_setup__apt install -y --no-install-recommends ${target[@]+"${target[@]}"} "${missing[@]}"
 )
 
+# The 3D guest's Mesa: Debian 12's own (bookworm, not bookworm-backports, whose Mesa 25 the host may have), pinned.
+# Its libraries' closure is downloaded too (from bookworm, never the host's versions), so the guest image does not
+# depend on what the host has installed. Changing a pin changes the key and fetches everything again.
+JVHOST_GUEST3D_PINS=(
+    libgl1-mesa-dri=22.3.6-1+deb12u2 libegl-mesa0=22.3.6-1+deb12u2 libgbm1=22.3.6-1+deb12u2
+    libglapi-mesa=22.3.6-1+deb12u2 libdrm2=2.4.114-1+b1 libegl1=1.6.0-1 libgles2=1.6.0-1 libglvnd0=1.6.0-1
+    kmscube=0.0.0~git20210103-1
+)
+# Headers and link libraries of the guest clients (gl3d.c, kms3d.c), unpacked only: installing libdrm-dev or
+# libgbm-dev on a host with backports' Mesa would downgrade or replace its libraries.
+JVHOST_GUEST3D_HEADERS=(
+    libgbm-dev=22.3.6-1+deb12u2 libdrm-dev=2.4.114-1+b1 libegl-dev=1.6.0-1 libgles-dev=1.6.0-1 libgl-dev=1.6.0-1
+)
+# What the guest image is the ldd closure of (paths in the unpacked tree).
+JVHOST_GUEST3D_ROOTS=(
+    usr/lib/x86_64-linux-gnu/libEGL.so.1 usr/lib/x86_64-linux-gnu/libGLESv2.so.2
+    usr/lib/x86_64-linux-gnu/libEGL_mesa.so.0 usr/lib/x86_64-linux-gnu/libgbm.so.1
+    usr/lib/x86_64-linux-gnu/libglapi.so.0 usr/lib/x86_64-linux-gnu/libdrm.so.2
+    usr/lib/x86_64-linux-gnu/dri/virtio_gpu_dri.so usr/lib/x86_64-linux-gnu/dri/swrast_dri.so
+    usr/lib/x86_64-linux-gnu/dri/kms_swrast_dri.so usr/bin/kmscube
+)
+# Files the guest needs that no ELF names: the program interpreter's path and glvnd's EGL vendor file.
+JVHOST_GUEST3D_FILES=(lib64/ld-linux-x86-64.so.2 usr/share/glvnd/egl_vendor.d/50_mesa.json)
+
+# For each PKG, prints "PKG=VERSION" with the highest version apt knows from a Debian 12 suite (bookworm,
+# bookworm-updates, bookworm-security; never bookworm-backports); PKGs it knows none for are left out.
+jvhost_setup__bookworm_versions() {
+    [[ $# -gt 0 ]] || return 0
+    apt-cache madison "$@" 2>/dev/null | awk -F'|' '
+        { gsub(/[ \t]/, "", $1); gsub(/[ \t]/, "", $2) }
+        $3 ~ /[ \t]bookworm(-updates|-security)?\/[a-z-]+[ \t]+(amd64|all)[ \t]+Packages/ { print $1, $2 }' \
+    | {
+        local -A best=()
+        local p v
+        while read -r p v; do
+            if [[ -z ${best[$p]:-} ]] || dpkg --compare-versions "$v" gt "${best[$p]}"; then best[$p]=$v; fi
+        done
+        for p in "${!best[@]}"; do echo "$p=${best[$p]}"; done
+    }
+}
+
+# Prints "PKG=VERSION" for the pins PKG=VERSION: the pinned version where apt has it, else (a Debian point
+# release replaced it on the mirror) the newest Debian 12 one, with a note.
+jvhost_setup__guest3d_resolve() {
+    local avail best pin name v
+    avail=$(apt-cache madison "${@%%=*}" 2>/dev/null | awk -F'|' '{ gsub(/[ \t]/, "", $1); gsub(/[ \t]/, "", $2); print $1 "=" $2 }')
+    best=$(jvhost_setup__bookworm_versions "${@%%=*}")
+    for pin in "$@"; do
+        if grep -qxF -- "$pin" <<< "$avail"; then echo "$pin"; continue; fi
+        name=${pin%%=*}
+        v=$(awk -F= -v n="$name" '$1 == n { print; exit }' <<< "$best")
+        [[ -n $v ]] || jvhost_setup__die "apt knows no Debian 12 (bookworm) version of $name; Debian 12's suites must be in apt's sources (then run 'apt-get update')"
+        jvhost_setup__say "note: $pin is no longer on the mirror; using Debian 12's ${v#*=}"
+        echo "$v"
+    done
+}
+
+# Prints PKG=VERSION for the packages PKG=VERSION... and the library packages they depend on, recursively, with
+# Debian 12's versions. Only lib* and zlib1g are kept: tools, -dev, -common and -data packages put no shared
+# object into a process (ldd checks the result).
+jvhost_setup__guest3d_closure() {
+    local deps names
+    deps=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
+            --no-enhances "$@" 2>/dev/null | awk '/^[^ <]/ { print $1 }' | grep -E '^(lib|zlib1g)' \
+        | grep -vE -- '-(dev|bin|common|data)$' | LC_ALL=C sort -u) || true
+    names=$(grep -vxF -f <(printf '%s\n' "${@%%=*}") <<< "$deps" || true)
+    # shellcheck disable=SC2086 # one name a word
+    deps=$(jvhost_setup__bookworm_versions $names)
+    names=$(grep -vxF -f <(cut -d= -f1 <<< "$deps") <<< "$names" || true)
+    [[ -z $names ]] || jvhost_setup__die "apt knows no Debian 12 (bookworm) version of $(echo $names) (needed by Debian 12's Mesa)"
+    printf '%s\n' "$@" $deps | LC_ALL=C sort -u
+}
+
+# Prints, relative to ROOT, every file the ELF files ROOT/REL... load (ldd through ROOT's own loader, ROOT's
+# library folders only, host cache ignored) and the symlinks on the way to each. A library that resolves outside
+# ROOT is printed as "HOST /path"; one that is not found as "MISSING name".
+jvhost_setup__guest3d_ldd() {
+    local root=$1 rel
+    shift
+    local loader=$root/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+    local path=$root/lib/x86_64-linux-gnu:$root/usr/lib/x86_64-linux-gnu
+    [[ -x $loader ]] || jvhost_setup__die "Debian 12's libc6 unpacked into $root has no $loader"
+    for rel in "$@"; do
+        [[ -e $root/$rel ]] || jvhost_setup__die "the unpacked Mesa has no $rel"
+        echo "$root/$rel"
+        "$loader" --inhibit-cache --library-path "$path" --list "$root/$rel" \
+            || jvhost_setup__die "'ld.so --list $root/$rel' failed"
+    done | awk -v root="$root/" '
+        $2 == "=>" && $3 == "not" { print "MISSING", $1; next }
+        $2 == "=>" { p = $3 }
+        $2 != "=>" { p = $1 }
+        p !~ /^\// { next }
+        index(p, root) == 1 { print substr(p, length(root) + 1); next }
+        { print "HOST", p }' | LC_ALL=C sort -u
+}
+
+jvhost_setup_guest3d() (
+    set -euo pipefail
+    local g key tmp specs headers all closure rel target round owner extra
+    g=$(jvhost_setup__cache)/guest3d
+    key=$( { printf '%s\n' "${JVHOST_GUEST3D_PINS[@]}" "${JVHOST_GUEST3D_HEADERS[@]}" "${JVHOST_GUEST3D_ROOTS[@]}" \
+        "${JVHOST_GUEST3D_FILES[@]}"; echo "layout 2"; } | sha256sum | cut -c1-16)
+    if [[ -f $g/.complete && $(<"$g/.complete") == "$key" && -d $g/image && -d $g/root ]]; then
+        exit 0
+    fi
+    jvhost_setup_tools
+    { command -v apt-get && command -v apt-cache && command -v dpkg; } >/dev/null 2>&1 \
+        || jvhost_setup__die "apt-get is not available, so Debian 12's Mesa cannot be fetched for the 3D guest"
+    PATH=$PATH:/usr/sbin:/sbin
+    mkdir -p "$g"
+    tmp=$(mktemp -d "$g/.tmp.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    mkdir -p "$tmp/debs" "$tmp/root" "$tmp/image"
+    chmod 755 "$tmp" "$tmp/debs"    # apt's _apt user downloads into it
+
+    if [[ -z $(jvhost_setup__bookworm_versions kmscube) && $(id -u) -eq 0 ]]; then
+        jvhost_setup__apt update
+    fi
+    specs=$(jvhost_setup__guest3d_resolve "${JVHOST_GUEST3D_PINS[@]}")
+    headers=$(jvhost_setup__guest3d_resolve "${JVHOST_GUEST3D_HEADERS[@]}")
+    # shellcheck disable=SC2086 # one PKG=VERSION a word
+    all=$(jvhost_setup__guest3d_closure $specs)
+    jvhost_setup__say "downloading $(printf '%s\n%s\n' "$all" "$headers" | wc -l) packages for the 3D guest: Debian 12's Mesa $(awk -F= '$1 == "libgl1-mesa-dri" { print $2 }' <<< "$all"), kmscube, their libraries, headers"
+    # shellcheck disable=SC2086
+    (cd "$tmp/debs" && jvhost_setup__download $all $headers)
+    for deb in "$tmp"/debs/*.deb; do dpkg-deb -x "$deb" "$tmp/root"; done
+
+    # The image is the ldd closure; a library found only on the host names the package still missing.
+    for round in 1 2 3 4 5; do
+        closure=$(jvhost_setup__guest3d_ldd "$tmp/root" "${JVHOST_GUEST3D_ROOTS[@]}")
+        if grep -q '^MISSING ' <<< "$closure"; then
+            jvhost_setup__die "libraries of Debian 12's Mesa not found: $(awk '$1 == "MISSING" { printf "%s ", $2 }' <<< "$closure")"
+        fi
+        extra=$(awk '$1 == "HOST" { print $2 }' <<< "$closure")
+        [[ -z $extra ]] && break
+        [[ $round -lt 5 ]] || jvhost_setup__die "the closure of Debian 12's Mesa still takes $extra from the host"
+        owner=$(dpkg -S $extra 2>/dev/null | awk -F: '{ print $1 }' | sort -u | tr '\n' ' ')
+        [[ -n $owner ]] || jvhost_setup__die "Debian 12's Mesa loads $extra from the host, and no package owns it"
+        # shellcheck disable=SC2086
+        extra=$(jvhost_setup__bookworm_versions $owner)
+        jvhost_setup__say "adding $extra to the 3D guest (found by ldd)"
+        all=$(printf '%s\n%s\n' "$all" "$extra" | LC_ALL=C sort -u)
+        # shellcheck disable=SC2086
+        (cd "$tmp/debs" && jvhost_setup__download $extra)
+        for deb in "$tmp"/debs/*.deb; do dpkg-deb -x "$deb" "$tmp/root"; done
+    done
+
+    # Hard links into root/, with every symlink on the way (absolute ones are resolved inside root/).
+    for rel in $(grep -v '^HOST ' <<< "$closure") "${JVHOST_GUEST3D_FILES[@]}"; do
+        while true; do
+            [[ -e $tmp/root/$rel || -L $tmp/root/$rel ]] || jvhost_setup__die "the unpacked Mesa has no $rel"
+            (cd "$tmp/root" && cp -al --parents "$rel" "$tmp/image/")
+            [[ -L $tmp/root/$rel ]] || break
+            target=$(readlink "$tmp/root/$rel")
+            [[ $target == /* ]] || target=/$(dirname "$rel")/$target
+            rel=$(realpath -m -s --relative-to=/ "$target")
+        done
+    done
+
+    rm -rf "$g/root" "$g/image" "$g/packages" "$g/.complete"
+    mv "$tmp/root" "$g/root"
+    mv "$tmp/image" "$g/image"
+    printf '%s\n%s\n' "$all" "$headers" > "$g/packages"
+    echo "$key" > "$g/.complete"
+    jvhost_setup__say "Debian 12's Mesa for the 3D guest is in $g ($(du -sh "$g/image" | cut -f1) for the guest)"
+)
+
 # Debian's Chromium for the web console's end-to-end test (headless, driven over the DevTools protocol).
 # About 20 s on a fresh machine; nothing else is downloaded (no browser of a test tool's own).
 jvhost_setup_chromium() (
@@ -471,6 +650,7 @@ jvhost_setup_all() (
     jvhost_setup_qemu
     jvhost_setup_virgl
     jvhost_setup_guest
+    jvhost_setup_guest3d
     jvhost_setup_chromium
     jvhost_setup_qemu11
     jvhost_setup_guest612
@@ -478,9 +658,9 @@ jvhost_setup_all() (
 
 jvhost_setup() {
     case "${1:-}" in
-        jdk|qemu|guest|tools|virgl|chromium|qemu11|guest612|all) "jvhost_setup_$1" ;;
+        jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|all) "jvhost_setup_$1" ;;
         -h|--help|help|'') sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" ;;
-        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, tools, virgl, chromium, qemu11, guest612 or all)" >&2; return 2 ;;
+        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, guest3d, tools, virgl, chromium, qemu11, guest612 or all)" >&2; return 2 ;;
     esac
 }
 
