@@ -16,7 +16,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -29,8 +31,8 @@ import org.opentest4j.AssertionFailedError;
 /**
  * A QEMU x86_64 guest under TCG for end-to-end tests.
  *
- * <p>Guest RAM is a shared memfd (as vhost-user needs), there is no display, no network and no
- * reboot, the serial console is captured to {@code serial.log} in the work folder (QEMU's own
+ * <p>Guest RAM is a shared memfd (as vhost-user needs), there is no display (unless one is asked for), no network
+ * and no reboot, the serial console is captured to {@code serial.log} in the work folder (QEMU's own
  * messages go to {@code qemu.log}), and an HMP monitor listens on a unix socket for
  * {@link #hmp(String)}.
  *
@@ -62,6 +64,7 @@ public final class QemuVm implements AutoCloseable {
 
     private final Path workDir;
     private final List<String> command;
+    private final Map<String, String> environment;
     private final Path serialLogFile;
     private final Path qemuLogFile;
     private final Path monitorSocket;
@@ -81,6 +84,7 @@ public final class QemuVm implements AutoCloseable {
     private QemuVm(Builder b, List<String> command, Path monitorSocket, Path monitorTempDir) {
         this.workDir = b.workDir;
         this.command = List.copyOf(command);
+        this.environment = Map.copyOf(b.environment);
         this.serialLogFile = b.workDir.resolve(b.name + "-serial.log");
         this.qemuLogFile = b.workDir.resolve(b.name + "-qemu.log");
         this.monitorSocket = monitorSocket;
@@ -126,10 +130,11 @@ public final class QemuVm implements AutoCloseable {
             Files.deleteIfExists(monitorSocket);
             Files.writeString(serialLogFile, "");
             Files.writeString(qemuLogFile, String.join(" ", command) + System.lineSeparator());
-            process = new ProcessBuilder(command)
+            ProcessBuilder pb = new ProcessBuilder(command)
                     .directory(workDir.toFile())
-                    .redirectError(ProcessBuilder.Redirect.appendTo(qemuLogFile.toFile()))
-                    .start();
+                    .redirectError(ProcessBuilder.Redirect.appendTo(qemuLogFile.toFile()));
+            pb.environment().putAll(environment);
+            process = pb.start();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start " + command.getFirst(), e);
         }
@@ -457,6 +462,8 @@ public final class QemuVm implements AutoCloseable {
         private String append = DEFAULT_APPEND;
         private String memory = DEFAULT_MEMORY;
         private String name = "vm";
+        private String display = "none";
+        private final Map<String, String> environment = new LinkedHashMap<>();
         private final List<String> deviceArgs = new ArrayList<>();
         private final List<String> extraArgs = new ArrayList<>();
         private int chardevs;
@@ -502,6 +509,21 @@ public final class QemuVm implements AutoCloseable {
         /** Guest RAM as QEMU writes sizes (e.g. {@code 512M}, {@code 1G}); default {@value #DEFAULT_MEMORY}. */
         public Builder memory(String memory) {
             this.memory = memory;
+            return this;
+        }
+
+        /**
+         * QEMU's {@code -display} value; default {@code none}. A GL display (e.g. {@code sdl,gl=on} for
+         * {@code virtio-gpu-gl-pci}) usually needs {@link #environment} too (SDL wants {@code XDG_RUNTIME_DIR}).
+         */
+        public Builder display(String display) {
+            this.display = display;
+            return this;
+        }
+
+        /** Sets a variable in QEMU's environment (the rest is inherited). */
+        public Builder environment(String name, String value) {
+            environment.put(name, value);
             return this;
         }
 
@@ -570,7 +592,7 @@ public final class QemuVm implements AutoCloseable {
                     "-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on",
                     "-machine", "pc,memory-backend=mem,accel=tcg",
                     "-m", memory,
-                    "-display", "none",
+                    "-display", display,
                     "-vga", "none",
                     "-nic", "none",
                     "-no-reboot",
