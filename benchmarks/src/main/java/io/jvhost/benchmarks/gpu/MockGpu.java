@@ -13,6 +13,7 @@ import io.jvhost.device.gpu.DisplayMode;
 import io.jvhost.device.gpu.GpuDevice;
 import io.jvhost.device.gpu.GpuDisplay;
 import io.jvhost.device.gpu.GpuOptions;
+import io.jvhost.device.gpu.GpuProtocol;
 import io.jvhost.device.gpu.PixelFormat;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.MemoryRegion;
@@ -173,6 +174,9 @@ public final class MockGpu implements AutoCloseable
     private final LocalDisplay display;
     private final Command transfer;
     private final Command flush;
+    /** RESOURCE_CREATE_2D and RESOURCE_UNREF with their ids patched per call, for {@link #createAndUnref}. */
+    private final Command[] creates = new Command[QUEUE_SIZE / 2];
+    private final Command[] unrefs = new Command[QUEUE_SIZE / 2];
     private final int width;
     private final int height;
     private long next = 0x10_0000;
@@ -280,6 +284,12 @@ public final class MockGpu implements AutoCloseable
         transfer.request.set(U32, TRANSFER_RESOURCE_ID, RESOURCE_ID);
         flush = new Command(CMD_RESOURCE_FLUSH, FLUSH_SIZE);
         flush.request.set(U32, FLUSH_RESOURCE_ID, RESOURCE_ID);
+        for (int i = 0; i < creates.length; i++)
+        {
+            creates[i] = new Command(CMD_RESOURCE_CREATE_2D, CREATE_2D_SIZE);
+            creates[i].request.set(U32, CREATE_2D_FORMAT, PixelFormat.B8G8R8X8.value());
+            unrefs[i] = new Command(CMD_RESOURCE_UNREF, RESOURCE_CMD_SIZE);
+        }
         setRect(0, 0, width, height);
         // Once through, checked: every later op repeats exactly this.
         if (update() != 2 * RESP_OK_NODATA || display.updates == 0)
@@ -360,6 +370,77 @@ public final class MockGpu implements AutoCloseable
     int height()
     {
         return height;
+    }
+
+    /**
+     * RESOURCE_CREATE_2D of a {@code w}×{@code h} resource {@code id} and its RESOURCE_UNREF as one batch: add both,
+     * publish, serve, reap.
+     *
+     * @return the sum of the two response types (2 × OK_NODATA when both succeeded).
+     */
+    int createAndUnref(final int id, final int w, final int h)
+    {
+        final Command create = creates[0];
+        create.request.set(U32, CREATE_2D_RESOURCE_ID, id);
+        create.request.set(U32, CREATE_2D_WIDTH, w);
+        create.request.set(U32, CREATE_2D_HEIGHT, h);
+        unrefs[0].request.set(U32, GpuProtocol.RESOURCE_ID, id);
+        create.add();
+        unrefs[0].add();
+        driver.publish();
+        queue.serve(device);
+        if (driver.pollUsed() == -1 || driver.pollUsed() == -1)
+        {
+            throw new IllegalStateException("CREATE_2D/UNREF not returned");
+        }
+        return create.responseType() + unrefs[0].responseType();
+    }
+
+    /**
+     * Creates {@code count} {@code w}×{@code h} resources with ids {@code first}.., a ring's worth per batch.
+     *
+     * @throws IllegalStateException when one is refused.
+     */
+    void createResources(final int first, final int count, final int w, final int h)
+    {
+        for (int done = 0; done < count; )
+        {
+            final int batch = Math.min(creates.length, count - done);
+            for (int i = 0; i < batch; i++)
+            {
+                creates[i].request.set(U32, CREATE_2D_RESOURCE_ID, first + done + i);
+                creates[i].request.set(U32, CREATE_2D_WIDTH, w);
+                creates[i].request.set(U32, CREATE_2D_HEIGHT, h);
+                creates[i].add();
+            }
+            driver.publish();
+            queue.serve(device);
+            for (int i = 0; i < batch; i++)
+            {
+                if (driver.pollUsed() == -1 || creates[i].responseType() != RESP_OK_NODATA)
+                {
+                    throw new IllegalStateException("RESOURCE_CREATE_2D of resource " + (first + done + i)
+                        + " answered 0x" + Integer.toHexString(creates[i].responseType()));
+                }
+            }
+            done += batch;
+        }
+    }
+
+    /**
+     * A guest reset: every resource goes.
+     */
+    void resetDevice()
+    {
+        device.reset();
+    }
+
+    /**
+     * @return resources the guest holds.
+     */
+    int resourceCount()
+    {
+        return device.resourceCount();
     }
 
     @Override

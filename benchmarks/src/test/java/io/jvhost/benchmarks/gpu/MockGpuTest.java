@@ -3,6 +3,7 @@ package io.jvhost.benchmarks.gpu;
 import java.lang.management.ManagementFactory;
 
 import com.sun.management.ThreadMXBean;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -40,6 +41,20 @@ class MockGpuTest
             assertThat(allocated).as("bytes allocated by %d cell updates", ops).isLessThan(ops);
             gpu.setRect(0, 0, 640, 480);
             assertThat(gpu.update()).isEqualTo(2 * 0x1100);
+        }
+    }
+
+    @Test
+    void resourcesComeAndGoAndAResetDropsThemAll() throws Exception
+    {
+        try (MockGpu gpu = new MockGpu(64, 64, MockGpu.Display.DISCARD, MockGpu.Backing.CONTIGUOUS))
+        {
+            assertThat(gpu.createAndUnref(2, 1024, 768)).isEqualTo(2 * 0x1100);
+            assertThat(gpu.resourceCount()).isEqualTo(1);
+            gpu.createResources(10, 100, 16, 16);
+            assertThat(gpu.resourceCount()).isEqualTo(101);
+            gpu.resetDevice();
+            assertThat(gpu.resourceCount()).isZero();
         }
     }
 

@@ -14,6 +14,7 @@ import java.util.function.LongSupplier;
 
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.GuestMemoryException;
@@ -75,6 +76,7 @@ public final class GpuDevice implements VirtioDevice
 
     private final String name;
     private final GpuOptions options;
+    private final MemoryBudget budget;
     private final LongSupplier nanoClock;
     private final int numScanouts;
     private final ReentrantLock lock = new ReentrantLock();
@@ -145,7 +147,16 @@ public final class GpuDevice implements VirtioDevice
      */
     public GpuDevice(final String name, final GpuOptions options)
     {
-        this(name, options, System::nanoTime);
+        this(name, options, new MemoryBudget(name, options.maxHostMem()));
+    }
+
+    /**
+     * @param budget the device's host memory, shared with its displays (which reserve their copies of the scanouts
+     *               and their viewers' buffers from it); {@link GpuOptions#maxHostMem()} is not used then.
+     */
+    public GpuDevice(final String name, final GpuOptions options, final MemoryBudget budget)
+    {
+        this(name, options, budget, System::nanoTime);
     }
 
     /**
@@ -153,8 +164,15 @@ public final class GpuDevice implements VirtioDevice
      */
     GpuDevice(final String name, final GpuOptions options, final LongSupplier nanoClock)
     {
+        this(name, options, new MemoryBudget(name, options.maxHostMem()), nanoClock);
+    }
+
+    private GpuDevice(final String name, final GpuOptions options, final MemoryBudget budget,
+        final LongSupplier nanoClock)
+    {
         this.name = Objects.requireNonNull(name, "name");
         this.options = Objects.requireNonNull(options, "options");
+        this.budget = Objects.requireNonNull(budget, "budget");
         this.nanoClock = nanoClock;
         this.numScanouts = options.maxOutputs();
         this.scanouts = new Scanout[numScanouts];
@@ -172,6 +190,14 @@ public final class GpuDevice implements VirtioDevice
     public GpuOptions options()
     {
         return options;
+    }
+
+    /**
+     * @return the host memory this device's resources, and its displays' copies and viewers, are counted against.
+     */
+    public MemoryBudget memoryBudget()
+    {
+        return budget;
     }
 
     @Override
@@ -387,6 +413,7 @@ public final class GpuDevice implements VirtioDevice
     private void freeAll()
     {
         resources.drain(Resource::free);
+        budget.release(hostMem);
         hostMem = 0;
         backingEntries = 0;
         for (final Scanout s : scanouts)
@@ -407,7 +434,7 @@ public final class GpuDevice implements VirtioDevice
     }
 
     /**
-     * @return bytes of host images currently counted against {@link GpuOptions#maxHostMem()}.
+     * @return bytes of host images the guest's resources hold (part of {@link #memoryBudget()}'s use).
      */
     public long hostMemoryUsed()
     {
@@ -929,15 +956,16 @@ public final class GpuDevice implements VirtioDevice
         {
             return fail(RESP_ERR_INVALID_PARAMETER, "size " + width + "x" + height + " outside 1.." + MAX_DIMENSION);
         }
-        final long bytes = width * PixelFormat.BYTES_PER_PIXEL * height;
-        if (bytes > options.maxHostMem() - hostMem)
-        {
-            return fail(RESP_ERR_OUT_OF_MEMORY, width + "x" + height + " needs " + bytes + " bytes, "
-                + (options.maxHostMem() - hostMem) + " of maxHostMem " + options.maxHostMem() + " left");
-        }
         if (resources.size() >= MAX_RESOURCES)
         {
             return fail(RESP_ERR_OUT_OF_MEMORY, "already " + MAX_RESOURCES + " resources");
+        }
+        final long bytes = width * PixelFormat.BYTES_PER_PIXEL * height;
+        if (!budget.tryReserve(bytes))
+        {
+            return fail(RESP_ERR_OUT_OF_MEMORY, width + "x" + height + " needs " + bytes + " bytes, but "
+                + budget.used() + " of the " + budget.limit() + "-byte host memory budget are in use (" + hostMem
+                + " by resources)");
         }
         final Resource resource;
         try
@@ -946,6 +974,7 @@ public final class GpuDevice implements VirtioDevice
         }
         catch (final OutOfMemoryError e)
         {
+            budget.release(bytes);
             return fail(RESP_ERR_OUT_OF_MEMORY, "allocating " + bytes + " bytes failed: " + e.getMessage());
         }
         resources.put(resource);
@@ -977,6 +1006,7 @@ public final class GpuDevice implements VirtioDevice
         }
         resources.remove(resourceId);
         hostMem -= resource.hostBytes;
+        budget.release(resource.hostBytes);
         if (null != resource.backing)
         {
             backingEntries -= resource.backing.entries();

@@ -1,11 +1,29 @@
 package io.jvhost.device.gpu;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
+import io.jvhost.os.NativeHeap;
+
 /**
- * A guest-created resource: either a 2D image held here (off-heap, in its own arena so that RESOURCE_UNREF returns
- * the memory at once), or a guest-memory blob read straight from its backing. Guarded by the device lock.
+ * A guest-created resource: either a 2D image held here, or a guest-memory blob read straight from its backing.
+ * Guarded by the device lock.
+ * <p>
+ * <b>Where images live.</b> A 2D image is a block of libc's heap ({@link NativeHeap#calloc}), freed with {@code free}
+ * by RESOURCE_UNREF or a reset. An arena per image made every free a JVM-wide handshake (30–280 µs), so a reset with
+ * 65,536 resources held the device lock for seconds; heap arrays would leave freed images to the garbage collector
+ * (resident long after RESOURCE_UNREF, and copied around); one arena carved by our own allocator would be a second
+ * malloc with its fragmentation. libc's blocks come and go in nanoseconds to microseconds, large ones as fresh zero
+ * pages returned to the system on free.
+ * <p>
+ * Their segments have the global scope, so freeing must never race a reader, and nothing may read a freed image.
+ * Both hold because every access happens under the device lock, which {@link #free} runs under too: transfers
+ * (TRANSFER_TO_HOST_2D), cursor loading (UPDATE_CURSOR) and presenting (RESOURCE_FLUSH, SET_SCANOUT, announcing to a
+ * new display) run on the worker in {@code processQueue}; reset and a fresh control queue run {@code freeAll} on the
+ * protocol thread under the same lock. Displays get the image only for the duration of
+ * {@link GpuDisplay#updateScanout}, whose contract is to copy what they need before returning (QEMU's display
+ * converts into its shadow, jvhost's into its framebuffer, both synchronously). A resource leaves the table and every
+ * scanout (RESOURCE_UNREF disables the scanouts showing it first; a reset clears them all) before its image is
+ * freed, and {@link #free} drops the reference, so a bug would fail on null rather than read freed memory.
  */
 final class Resource
 {
@@ -20,9 +38,8 @@ final class Resource
     final long hostBytes;
     /** Size a blob was created with (0 for 2D). */
     final long blobSize;
-    private final Arena arena;
-    /** The host image of a 2D resource; null for a blob. */
-    final MemorySegment image;
+    /** The host image of a 2D resource; null for a blob, and once freed. */
+    MemorySegment image;
 
     Backing backing;
     /** Bit i set: scanout i shows this resource. */
@@ -32,7 +49,7 @@ final class Resource
     long uuidLeastSignificant;
 
     private Resource(final int id, final PixelFormat format, final int width, final int height, final long blobSize,
-        final Arena arena, final MemorySegment image)
+        final MemorySegment image)
     {
         this.id = id;
         this.format = format;
@@ -41,7 +58,6 @@ final class Resource
         this.stride = width * PixelFormat.BYTES_PER_PIXEL;
         this.hostBytes = null == image ? 0 : image.byteSize();
         this.blobSize = blobSize;
-        this.arena = arena;
         this.image = image;
     }
 
@@ -52,40 +68,34 @@ final class Resource
      */
     static Resource create2d(final int id, final PixelFormat format, final int width, final int height)
     {
-        final Arena arena = Arena.ofShared();
-        try
-        {
-            final MemorySegment image = arena.allocate((long)width * PixelFormat.BYTES_PER_PIXEL * height, 64);
-            return new Resource(id, format, width, height, 0, arena, image);
-        }
-        catch (final RuntimeException | OutOfMemoryError e)
-        {
-            arena.close();
-            throw e;
-        }
+        final MemorySegment image = NativeHeap.calloc((long)width * PixelFormat.BYTES_PER_PIXEL * height);
+        return new Resource(id, format, width, height, 0, image);
     }
 
     static Resource createBlob(final int id, final long size, final Backing backing)
     {
-        final Resource r = new Resource(id, null, 0, 0, size, null, null);
+        final Resource r = new Resource(id, null, 0, 0, size, null);
         r.backing = backing;
         return r;
     }
 
     boolean isBlob()
     {
-        return null == image;
+        return null == format;
     }
 
     /**
-     * Frees the host image. The resource must not be used afterwards.
+     * Frees the host image, under the device lock, once the resource is in no table and on no scanout. The resource
+     * must not be used afterwards.
      */
     void free()
     {
         backing = null;
-        if (null != arena)
+        final MemorySegment freed = image;
+        image = null;
+        if (null != freed)
         {
-            arena.close();
+            NativeHeap.free(freed);
         }
     }
 

@@ -840,6 +840,41 @@ class GpuDeviceTest
     }
 
     @Test
+    void aResetWithTheMostResourcesAGuestMayHoldGivesAllTheirMemoryBackAndTheDeviceServesOn() throws Exception
+    {
+        harness();
+        final int batch = 32;
+        for (int first = 1; first <= GpuDevice.MAX_RESOURCES; first += batch)
+        {
+            for (int id = first; id < first + batch; id++)
+            {
+                h.addControl(HDR_SIZE, create2d(id, XRGB, 2, 2).array());
+            }
+            h.serveControl();
+            for (int k = 0; k < batch; k++)
+            {
+                final GpuHarness.Resp r = h.pollControl();
+                if (null == r || r.type() != RESP_OK_NODATA)
+                {
+                    throw new AssertionError("RESOURCE_CREATE_2D " + (first + k) + ": " + r);
+                }
+            }
+        }
+        assertThat(h.device.resourceCount()).isEqualTo(GpuDevice.MAX_RESOURCES);
+        assertThat(h.call(create2d(GpuDevice.MAX_RESOURCES + 1, XRGB, 1, 1)).type())
+            .isEqualTo(RESP_ERR_OUT_OF_MEMORY);
+        assertThat(h.device.memoryBudget().used()).isEqualTo(GpuDevice.MAX_RESOURCES * 16L);
+
+        h.device.reset();
+
+        assertThat(h.device.resourceCount()).isZero();
+        assertThat(h.device.hostMemoryUsed()).isZero();
+        assertThat(h.device.memoryBudget().used()).as("every image's bytes are back").isZero();
+        assertThat(h.call(create2d(7, XRGB, 64, 64)).type()).isEqualTo(RESP_OK_NODATA);
+        assertThat(h.device.memoryBudget().used()).isEqualTo(64 * 64 * 4);
+    }
+
+    @Test
     void aFreshControlQueueStartDropsEverythingAndAResumedOneKeepsIt() throws Exception
     {
         harness();
