@@ -392,14 +392,15 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
     }
 
     @Override
-    public void setScanout(final int scanout, final int width, final int height)
+    public boolean setScanout(final int scanout, final int width, final int height)
     {
         if (closed || scanout < 0 || scanout >= MAX_SCANOUTS)
         {
-            return;
+            return true;
         }
         LOG.log(Level.DEBUG, () -> name + ": scanout " + scanout + " is " + width + "x" + height);
         framebuffer(scanout).resize(width, height);
+        return true;
     }
 
     @Override

@@ -88,13 +88,14 @@ public final class MockGpu implements AutoCloseable
         }
 
         @Override
-        public void setScanout(final int scanout, final int w, final int h)
+        public boolean setScanout(final int scanout, final int w, final int h)
         {
             width = w;
             if (mode == Display.COPY && w > 0 && surface.byteSize() < (long)w * h * 4)
             {
                 surface = arena.allocate((long)w * h * 4, 64);
             }
+            return true;
         }
 
         @Override

@@ -215,20 +215,27 @@ public final class CompositeDisplay implements GpuDisplay
         return false;
     }
 
+    /**
+     * Every member is told; a member that throws is logged and does not count as a refusal.
+     *
+     * @return false when any member could not hold the picture (the device then disables the scanout on all).
+     */
     @Override
-    public void setScanout(final int scanout, final int width, final int height)
+    public boolean setScanout(final int scanout, final int width, final int height)
     {
+        boolean all = true;
         for (final GpuDisplay d : members)
         {
             try
             {
-                d.setScanout(scanout, width, height);
+                all &= d.setScanout(scanout, width, height);
             }
             catch (final RuntimeException e)
             {
                 failed(d, "setScanout", e);
             }
         }
+        return all;
     }
 
     @Override

@@ -44,6 +44,12 @@ import static io.jvhost.device.gpu.GpuProtocol.*;
  * and a rate-limited warning; nothing a guest sends raises an exception. Entries of ATTACH_BACKING/CREATE_BLOB
  * outside guest memory are ERR_UNSPEC, like QEMU's failed {@code dma_memory_map}.
  * <p>
+ * <b>Host memory.</b> One {@link MemoryBudget} bounds what the guest can make the process allocate: the images of
+ * its 2D resources (RESOURCE_CREATE_2D beyond it is ERR_OUT_OF_MEMORY), and what the displays keep of its scanouts
+ * and give their viewers, which they reserve from the same budget (a SET_SCANOUT a display cannot hold is
+ * ERR_OUT_OF_MEMORY, with the scanout off). Blobs are read in place and cost nothing; a scanout is at most
+ * {@link #MAX_SCANOUT_DIMENSION} a side (else ERR_INVALID_PARAMETER).
+ * <p>
  * <b>Data path.</b> TRANSFER_TO_HOST_2D, RESOURCE_FLUSH and MOVE_CURSOR allocate nothing: requests are parsed from a
  * preallocated scratch segment, resources are found in an int-keyed table, backing pages are resolved to host spans
  * once per attach and memory snapshot ({@link Backing}), rows are copied with {@link MemorySegment#copy} (one copy for
@@ -55,8 +61,14 @@ public final class GpuDevice implements VirtioDevice
     public static final int MAX_QUEUE_SIZE = 1024;
     /** How long a held GET_DISPLAY_INFO/GET_EDID waits for the display. */
     public static final long DISPLAY_TIMEOUT_NANOS = 1_000_000_000L;
-    /** Largest resource or framebuffer side (Linux's virtio-gpu mode limit); keeps every stride in an int. */
+    /** Largest resource or blob framebuffer side; keeps every stride in an int. */
     public static final int MAX_DIMENSION = 32768;
+    /**
+     * Largest side a scanout shows: Linux's virtio-gpu driver never sets a mode beyond 8192×8192 (its
+     * {@code mode_config.max_width/height}), and each display's copy of a scanout this size is already 256 MiB, the
+     * default budget. QEMU has no cap of its own beyond its host memory.
+     */
+    public static final int MAX_SCANOUT_DIMENSION = 8192;
     /** Resources a guest may hold at once: bounds the heap a guest can make us spend on bookkeeping. */
     public static final int MAX_RESOURCES = 65536;
     /** Backing entries over all resources (each costs heap, not accounted in maxHostMem). */
@@ -591,9 +603,8 @@ public final class GpuDevice implements VirtioDevice
     {
         for (final Scanout s : scanouts)
         {
-            if (s.enabled())
+            if (s.enabled() && show(s, s.width, s.height))
             {
-                show(s, s.width, s.height);
                 present(s, s.x, s.y, s.width, s.height, memory);
             }
         }
@@ -1075,8 +1086,11 @@ public final class GpuDevice implements VirtioDevice
         {
             return rectOutside(x, y, width, height, resource);
         }
-        bind(scanout, resource, (int)x, (int)y, (int)width, (int)height, resource.format, resource.stride, 0);
-        return RESP_OK_NODATA;
+        if (width > MAX_SCANOUT_DIMENSION || height > MAX_SCANOUT_DIMENSION)
+        {
+            return tooLargeToShow(width, height);
+        }
+        return bind(scanout, resource, (int)x, (int)y, (int)width, (int)height, resource.format, resource.stride, 0);
     }
 
     /**
@@ -1123,17 +1137,32 @@ public final class GpuDevice implements VirtioDevice
         {
             return rectOutside(x, y, width, height, "the " + fbWidth + "x" + fbHeight + " framebuffer");
         }
+        if (width > MAX_SCANOUT_DIMENSION || height > MAX_SCANOUT_DIMENSION)
+        {
+            return tooLargeToShow(width, height);
+        }
         // Bounded: offset < 2^32, rows <= 2^15, stride < 2^31.
         final long end = offset + (y + height - 1) * stride + (x + width) * PixelFormat.BYTES_PER_PIXEL;
         if (end > resource.blobSize)
         {
             return fail(RESP_ERR_INVALID_PARAMETER, "scanout rect ends at byte " + end + " of " + resource);
         }
-        bind(scanout, resource, (int)x, (int)y, (int)width, (int)height, format, (int)stride, offset);
-        return RESP_OK_NODATA;
+        return bind(scanout, resource, (int)x, (int)y, (int)width, (int)height, format, (int)stride, offset);
     }
 
-    private void bind(final Scanout s, final Resource resource, final int x, final int y, final int width,
+    private int tooLargeToShow(final long width, final long height)
+    {
+        return fail(RESP_ERR_INVALID_PARAMETER, "a " + width + "x" + height + " scanout is larger than "
+            + MAX_SCANOUT_DIMENSION + "x" + MAX_SCANOUT_DIMENSION);
+    }
+
+    /**
+     * Points the scanout at the resource and tells the display. A display that cannot hold the picture (its memory
+     * budget is spent) turns the scanout off everywhere.
+     *
+     * @return OK, or OUT_OF_MEMORY with the scanout disabled.
+     */
+    private int bind(final Scanout s, final Resource resource, final int x, final int y, final int width,
         final int height, final PixelFormat format, final int stride, final long offset)
     {
         if (null != s.resource && s.resource != resource)
@@ -1149,7 +1178,13 @@ public final class GpuDevice implements VirtioDevice
         s.format = format;
         s.stride = stride;
         s.offset = offset;
-        show(s, width, height);
+        if (!show(s, width, height))
+        {
+            disable(s);
+            return fail(RESP_ERR_OUT_OF_MEMORY, "the display has no memory for scanout " + s.index + " at " + width
+                + "x" + height + " (" + budget + "); scanout disabled");
+        }
+        return RESP_OK_NODATA;
     }
 
     private void disable(final Scanout s)
@@ -1165,22 +1200,43 @@ public final class GpuDevice implements VirtioDevice
     /**
      * Tells the display the scanout's size when it changed (0 x 0: off). A new resource of the same size needs no
      * new surface: the guest flushes it right after.
+     *
+     * @return false when the display could not hold the picture: every display is then told the scanout is off
+     *     (those that took the size give their memory back), so the next SET_SCANOUT asks again.
      */
-    private void show(final Scanout s, final int width, final int height)
+    private boolean show(final Scanout s, final int width, final int height)
     {
-        if (null != display && (s.shownWidth != width || s.shownHeight != height))
+        if (null == display || (s.shownWidth == width && s.shownHeight == height))
+        {
+            return true;
+        }
+        boolean shown;
+        try
+        {
+            shown = display.setScanout(s.index, width, height);
+        }
+        catch (final RuntimeException e)
+        {
+            displayFailed("setScanout", e);
+            shown = true;
+        }
+        if (shown)
         {
             s.shownWidth = width;
             s.shownHeight = height;
-            try
-            {
-                display.setScanout(s.index, width, height);
-            }
-            catch (final RuntimeException e)
-            {
-                displayFailed("setScanout", e);
-            }
+            return true;
         }
+        s.shownWidth = 0;
+        s.shownHeight = 0;
+        try
+        {
+            display.setScanout(s.index, 0, 0);
+        }
+        catch (final RuntimeException e)
+        {
+            displayFailed("setScanout", e);
+        }
+        return false;
     }
 
     /**
@@ -1526,7 +1582,10 @@ public final class GpuDevice implements VirtioDevice
 
     /**
      * RESOURCE_CREATE_BLOB: guest memory only (BLOB_MEM_GUEST; others → INVALID_PARAMETER), the entries are the
-     * backing and must cover {@code size}. No host copy is kept, so nothing counts against maxHostMem.
+     * backing, each inside guest RAM, and must cover {@code size} (Linux sends whole pages; older kernels an
+     * unaligned size with them). Entries may alias the same guest pages: no host copy is kept (the blob is read in
+     * place), so a blob costs no host memory whatever its size; what does is a scanout showing it, whose copies the
+     * displays reserve at SET_SCANOUT_BLOB (capped at {@link #MAX_SCANOUT_DIMENSION} a side).
      */
     private int createBlob(final DescriptorChain chain, final GuestMemory memory)
     {

@@ -32,8 +32,15 @@ public interface GpuDisplay
 
     /**
      * A scanout now shows a {@code width}×{@code height} image; 0×0 disables it.
+     * <p>
+     * A display that keeps a copy of the picture reserves its memory here, from the device's
+     * {@link io.jvhost.device.MemoryBudget}, and returns false when it does not fit: it then shows the scanout
+     * disabled, and the device refuses the guest's SET_SCANOUT with ERR_OUT_OF_MEMORY and disables the scanout on
+     * every display. Disabling always succeeds.
+     *
+     * @return false when this display cannot hold a picture this large.
      */
-    void setScanout(int scanout, int width, int height);
+    boolean setScanout(int scanout, int width, int height);
 
     /**
      * Pixels of a scanout changed. {@code pixels} holds the rectangle's first pixel at {@code offset}, rows

@@ -4,14 +4,17 @@ package io.jvhost.device.gpu;
  * How a {@link GpuDevice} is configured.
  *
  * @param maxOutputs    scanouts (connectors) the guest sees: 1..16 (QEMU's {@code max_outputs}).
- * @param maxHostMem    bytes of host images the guest may create before RESOURCE_CREATE_2D fails with
- *                      OUT_OF_MEMORY (QEMU's {@code max_hostmem}).
+ * @param maxHostMem    the device's host memory budget: the guest's images, the displays' copies of its scanouts
+ *                      and their viewers' buffers together (QEMU's {@code max_hostmem} counts the images only).
+ *                      What does not fit is refused with OUT_OF_MEMORY.
  * @param edid          offer VIRTIO_GPU_F_EDID (GET_EDID is answered by the display, or generated here).
  * @param defaultWidth  the mode reported when no display answers (QEMU's {@code xres}): 1..4095, the largest an
  *                      EDID detailed timing can describe.
  * @param defaultHeight likewise ({@code yres}).
  * @param resourceUuid  offer VIRTIO_GPU_F_RESOURCE_UUID (RESOURCE_ASSIGN_UUID).
- * @param resourceBlob  offer VIRTIO_GPU_F_RESOURCE_BLOB (guest-memory blobs and SET_SCANOUT_BLOB).
+ * @param resourceBlob  offer VIRTIO_GPU_F_RESOURCE_BLOB (guest-memory blobs and SET_SCANOUT_BLOB). Off unless asked
+ *                      for, as in QEMU's virtio-gpu ({@code blob=off}); QEMU 10's vhost-user-gpu passes the guest
+ *                      only VIRGL and EDID of a back-end's features anyway, so only other front-ends can use it.
  */
 public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defaultWidth, int defaultHeight,
     boolean resourceUuid, boolean resourceBlob)
@@ -50,7 +53,7 @@ public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defa
     }
 
     /**
-     * @return QEMU's defaults: one output, 256 MiB, EDID, 1280×800, UUID and blob on.
+     * @return QEMU's defaults: one output, 256 MiB, EDID, 1280×800, UUID on, blob off.
      */
     public static GpuOptions defaults()
     {
@@ -85,7 +88,7 @@ public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defa
         private int defaultWidth = DEFAULT_WIDTH;
         private int defaultHeight = DEFAULT_HEIGHT;
         private boolean resourceUuid = true;
-        private boolean resourceBlob = true;
+        private boolean resourceBlob;
 
         private Builder()
         {

@@ -123,6 +123,27 @@ class CompositeDisplayTest
     }
 
     @Test
+    void aMemberThatCannotHoldThePictureTurnsTheScanoutOffEverywhereAndTheGuestIsTold()
+    {
+        final FakeDisplay small = new FakeDisplay();
+        small.maxPixels = 100;
+        composite.add(small);
+        h.serveControl();
+        h.call(create2d(1, XRGB, 32, 16));
+        assertThat(h.call(setScanout(0, 1, 0, 0, 32, 16)).type()).isEqualTo(GpuProtocol.RESP_ERR_OUT_OF_MEMORY);
+        assertThat(viewers.events).containsExactly("setScanout 0 32x16", "setScanout 0 0x0");
+        assertThat(small.events).containsExactly("setScanout 0 32x16 refused", "setScanout 0 0x0");
+        h.call(flush(1, 0, 0, 32, 16));
+        assertThat(viewers.updates()).isEmpty();
+        assertThat(small.updates()).isEmpty();
+
+        assertThat(h.call(setScanout(0, 1, 0, 0, 10, 10)).type()).isEqualTo(GpuProtocol.RESP_OK_NODATA);
+        h.call(flush(1, 0, 0, 32, 16));
+        assertThat(viewers.updates()).containsExactly("update 0 0,0 10x10");
+        assertThat(small.updates()).containsExactly("update 0 0,0 10x10");
+    }
+
+    @Test
     void aFailingMemberDoesNotStopTheOthers()
     {
         final GpuDisplay broken = new GpuDisplay()
@@ -140,7 +161,7 @@ class CompositeDisplayTest
             }
 
             @Override
-            public void setScanout(final int scanout, final int width, final int height)
+            public boolean setScanout(final int scanout, final int width, final int height)
             {
                 throw new IllegalStateException("broken");
             }

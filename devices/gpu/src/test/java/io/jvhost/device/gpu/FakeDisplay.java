@@ -22,6 +22,8 @@ class FakeDisplay implements GpuDisplay
     final int[] heights = new int[GpuProtocol.MAX_SCANOUTS];
     final int[][] surfaces = new int[GpuProtocol.MAX_SCANOUTS][];
 
+    /** Larger pictures are refused, as by a display whose memory budget is spent. */
+    long maxPixels = Long.MAX_VALUE;
     /** false: requests are refused (return false). */
     boolean canAnswer = true;
     /** When set, requestDisplayInfo answers these at once (synchronously). */
@@ -73,12 +75,21 @@ class FakeDisplay implements GpuDisplay
     }
 
     @Override
-    public void setScanout(final int scanout, final int width, final int height)
+    public boolean setScanout(final int scanout, final int width, final int height)
     {
+        if ((long)width * height > maxPixels)
+        {
+            events.add("setScanout " + scanout + " " + width + "x" + height + " refused");
+            widths[scanout] = 0;
+            heights[scanout] = 0;
+            surfaces[scanout] = null;
+            return false;
+        }
         events.add("setScanout " + scanout + " " + width + "x" + height);
         widths[scanout] = width;
         heights[scanout] = height;
         surfaces[scanout] = 0 == width ? null : new int[width * height];
+        return true;
     }
 
     @Override

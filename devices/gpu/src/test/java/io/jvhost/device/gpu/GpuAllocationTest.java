@@ -41,8 +41,9 @@ class GpuAllocationTest
         }
 
         @Override
-        public void setScanout(final int scanout, final int width, final int height)
+        public boolean setScanout(final int scanout, final int width, final int height)
         {
+            return true;
         }
 
         @Override

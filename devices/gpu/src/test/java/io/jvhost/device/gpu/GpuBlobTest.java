@@ -21,6 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class GpuBlobTest
 {
     private static final int XRGB = PixelFormat.B8G8R8X8.value();
+    /** Blobs are offered on request only. */
+    private static final GpuOptions BLOB = GpuOptions.builder().resourceBlob(true).build();
 
     private GpuHarness h;
 
@@ -97,7 +99,7 @@ class GpuBlobTest
     @Test
     void aScatteredBlobScanoutShowsGuestMemoryAtEveryFlushWithoutTransfers() throws Exception
     {
-        final FakeDisplay display = start(GpuOptions.defaults());
+        final FakeDisplay display = start(BLOB);
         // A 100x50 framebuffer with a padded stride, 64 bytes into the blob.
         final int stride = 448;
         final long offset = 64;
@@ -127,7 +129,7 @@ class GpuBlobTest
     @Test
     void aContiguousBlobIsHandedToTheDisplayInOneUpdate() throws Exception
     {
-        final FakeDisplay display = start(GpuOptions.defaults());
+        final FakeDisplay display = start(BLOB);
         final Pages pages = h.contiguous(64 * 64 * 4, GpuHarness.PAGE);
         fill(pages, 0, 64, 64, 256, 3);
         createBlob(1, pages, 64 * 64 * 4);
@@ -140,7 +142,7 @@ class GpuBlobTest
     @Test
     void aLargeScatteredBlobScanoutIsGatheredInChunksOfRows() throws Exception
     {
-        final FakeDisplay display = start(GpuOptions.defaults());
+        final FakeDisplay display = start(BLOB);
         // 1024 x 1100 x 4 = 4.3 MiB: more than the 4 MiB staging buffer.
         final int w = 1024;
         final int height = 1100;
@@ -156,7 +158,7 @@ class GpuBlobTest
     @Test
     void createBlobValidatesMemoryTypeIdSizeAndEntries() throws Exception
     {
-        start(GpuOptions.defaults());
+        start(BLOB);
         final Pages pages = h.contiguous(8192, GpuHarness.PAGE);
         assertThat(createBlob(1, BLOB_MEM_HOST3D, 8192, pages.gpas, pages.lengths()).type())
             .isEqualTo(RESP_ERR_INVALID_PARAMETER);
@@ -192,7 +194,7 @@ class GpuBlobTest
     @Test
     void setScanoutBlobChecksFormatStrideOffsetsAndRectAgainstTheBlob() throws Exception
     {
-        final FakeDisplay display = start(GpuOptions.builder().maxOutputs(2).build());
+        final FakeDisplay display = start(BLOB.toBuilder().maxOutputs(2).build());
         final Pages pages = h.contiguous(64 * 64 * 4, GpuHarness.PAGE);
         createBlob(1, pages, 64 * 64 * 4);
         h.call(create2d(2, XRGB, 64, 64));
@@ -232,6 +234,28 @@ class GpuBlobTest
     }
 
     @Test
+    void aliasedEntriesCostNoHostMemoryAndTheScanoutShowingThemIsCapped() throws Exception
+    {
+        final FakeDisplay display = start(BLOB);
+        final Pages page = h.contiguous(4096, GpuHarness.PAGE);
+        fill(page, 0, 64, 16, 256, 3);
+        final long[] gpas = new long[16];
+        final int[] lengths = new int[16];
+        java.util.Arrays.fill(gpas, page.gpas[0]);
+        java.util.Arrays.fill(lengths, 4096);
+        assertThat(createBlob(1, BLOB_MEM_GUEST, 16 * 4096, gpas, lengths).type()).isEqualTo(RESP_OK_NODATA);
+        assertThat(h.device.memoryBudget().used()).as("read in place").isZero();
+
+        assertThat(h.call(scanoutBlob(0, 1, 0, 0, 8193, 1, 8193, 1, XRGB, 8193 * 4, 0)).type())
+            .isEqualTo(RESP_ERR_INVALID_PARAMETER);
+        // 256 rows of 64 pixels: every 16 rows show the same guest page again.
+        assertThat(h.call(scanoutBlob(0, 1, 0, 0, 64, 256, 64, 256, XRGB, 256, 0)).type())
+            .isEqualTo(RESP_OK_NODATA);
+        h.call(flush(1, 0, 0, 64, 256));
+        assertThat(display.pixel(0, 5, 16 * 15 + 7)).isEqualTo(GpuDeviceTest.pattern(5, 7, 3));
+    }
+
+    @Test
     void blobCommandsWithoutTheFeatureAreUnspecified() throws Exception
     {
         start(GpuOptions.builder().resourceBlob(false).build());
@@ -244,7 +268,7 @@ class GpuBlobTest
     @Test
     void aBlobCursorIsReadFromGuestMemory() throws Exception
     {
-        final FakeDisplay display = start(GpuOptions.defaults());
+        final FakeDisplay display = start(BLOB);
         final Pages pages = h.scatteredPages(64 * 64 * 4);
         fill(pages, 0, 64, 64, 256, 5);
         createBlob(3, pages, 64 * 64 * 4);

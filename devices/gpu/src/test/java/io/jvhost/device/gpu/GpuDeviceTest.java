@@ -93,7 +93,7 @@ class GpuDeviceTest
     @Test
     void isAGpuWithTwoQueuesOnOneWorkerAndOffersTheEnabledFeatures() throws Exception
     {
-        final GpuDevice all = new GpuDevice("gpu", GpuOptions.defaults());
+        final GpuDevice all = new GpuDevice("gpu", GpuOptions.builder().resourceBlob(true).build());
         assertThat(all.deviceType()).isEqualTo(16);
         assertThat(all.queueCount()).isEqualTo(2);
         assertThat(all.maxQueueSize()).isEqualTo(1024);
@@ -102,8 +102,7 @@ class GpuDeviceTest
         // VERSION_1 | EVENT_IDX | INDIRECT_DESC | EDID | RESOURCE_UUID | RESOURCE_BLOB
         assertThat(all.features()).isEqualTo(0x1_3000_000EL);
 
-        final GpuDevice bare = new GpuDevice("gpu", GpuOptions.builder().edid(false).resourceUuid(false)
-            .resourceBlob(false).build());
+        final GpuDevice bare = new GpuDevice("gpu", GpuOptions.builder().edid(false).resourceUuid(false).build());
         assertThat(bare.features()).isEqualTo(VirtioFeatures.bit(VirtioFeatures.VERSION_1)
             | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX) | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC));
     }
@@ -484,6 +483,35 @@ class GpuDeviceTest
         // Resource 0 disables whatever the rectangle says.
         assertThat(h.call(setScanout(0, 0, 5, 5, 0xFFFF_FFFFL, 0)).type()).isEqualTo(RESP_OK_NODATA);
         assertThat(display.events).containsExactly("setScanout 0 64x48", "setScanout 0 0x0");
+    }
+
+    @Test
+    void aScanoutLargerThan8192IsAnInvalidParameterAndOneTheDisplayCannotHoldIsOutOfMemoryAndOff() throws Exception
+    {
+        harness();
+        final FakeDisplay display = attachDisplay();
+        h.call(create2d(1, XRGB, 8193, 2));
+        h.call(create2d(2, XRGB, 2, 8193));
+        assertThat(h.call(setScanout(0, 1, 0, 0, 8193, 1)).type()).isEqualTo(RESP_ERR_INVALID_PARAMETER);
+        assertThat(h.call(setScanout(0, 2, 0, 0, 1, 8193)).type()).isEqualTo(RESP_ERR_INVALID_PARAMETER);
+        assertThat(display.events).isEmpty();
+        assertThat(h.call(setScanout(0, 1, 1, 0, 8192, 2)).type()).isEqualTo(RESP_OK_NODATA);
+        assertThat(h.call(setScanout(0, 2, 0, 1, 2, 8192)).type()).isEqualTo(RESP_OK_NODATA);
+
+        // The display's memory holds 100 pixels from now on.
+        display.maxPixels = 100;
+        display.events.clear();
+        assertThat(h.call(setScanout(0, 1, 0, 0, 50, 2)).type()).isEqualTo(RESP_OK_NODATA);
+        assertThat(h.call(setScanout(0, 1, 0, 0, 51, 2)).type()).isEqualTo(RESP_ERR_OUT_OF_MEMORY);
+        assertThat(display.events).containsExactly("setScanout 0 50x2", "setScanout 0 51x2 refused",
+            "setScanout 0 0x0");
+        assertThat(h.call(flush(1, 0, 0, 8193, 2)).type()).as("the scanout is off").isEqualTo(RESP_OK_NODATA);
+        assertThat(display.updates()).isEmpty();
+        // Asked again at the size it had, it is shown again.
+        assertThat(h.call(setScanout(0, 1, 0, 0, 50, 2)).type()).isEqualTo(RESP_OK_NODATA);
+        h.call(flush(1, 0, 0, 8193, 2));
+        assertThat(display.updates()).containsExactly("update 0 0,0 50x2");
+        assertThat(display.violations).isEmpty();
     }
 
     // ---- RESOURCE_FLUSH ----

@@ -295,7 +295,7 @@ class GpuDisplayTest
             }
 
             @Override
-            public void setScanout(final int scanout, final int width, final int height)
+            public boolean setScanout(final int scanout, final int width, final int height)
             {
                 throw new IllegalStateException("socket closed");
             }

@@ -17,7 +17,7 @@ class GpuOptionsTest
         assertThat(o.defaultWidth()).isEqualTo(1280);
         assertThat(o.defaultHeight()).isEqualTo(800);
         assertThat(o.resourceUuid()).isTrue();
-        assertThat(o.resourceBlob()).isTrue();
+        assertThat(o.resourceBlob()).as("blob=off, as QEMU's virtio-gpu").isFalse();
         assertThat(o.toBuilder().build()).isEqualTo(o);
     }
 
@@ -40,7 +40,7 @@ class GpuOptionsTest
     void builderSetsEveryField()
     {
         final GpuOptions o = GpuOptions.builder().maxOutputs(16).maxHostMem(1).edid(false).defaultMode(4095, 1)
-            .resourceUuid(false).resourceBlob(false).build();
-        assertThat(o).isEqualTo(new GpuOptions(16, 1, false, 4095, 1, false, false));
+            .resourceUuid(false).resourceBlob(true).build();
+        assertThat(o).isEqualTo(new GpuOptions(16, 1, false, 4095, 1, false, true));
     }
 }

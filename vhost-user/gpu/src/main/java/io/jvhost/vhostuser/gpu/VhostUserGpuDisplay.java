@@ -516,21 +516,22 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     }
 
     @Override
-    public void setScanout(final int scanout, final int width, final int height)
+    public boolean setScanout(final int scanout, final int width, final int height)
     {
         if (scanout < 0 || scanout >= GpuPayloads.MAX_SCANOUTS || width < 0 || height < 0 || width > MAX_DIMENSION
             || height > MAX_DIMENSION)
         {
             LOG.log(Level.WARNING, name + ": setScanout ignored: scanout=" + scanout + ", " + width + "x" + height
                 + " (scanouts 0.." + (GpuPayloads.MAX_SCANOUTS - 1) + ", at most " + MAX_DIMENSION + " a side)");
-            return;
+            return false;
         }
         final boolean disable = width == 0 || height == 0;
+        boolean shown = true;
         synchronized (lock)
         {
             if (closed || gone)
             {
-                return;
+                return true;
             }
             final Scanout s = scanoutLocked(scanout);
             s.width = disable ? 0 : width;
@@ -565,6 +566,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                         LOG.log(Level.ERROR, name + ": no memory for a " + width + "x" + height + " shadow of scanout "
                             + scanout + " (" + bytes + " bytes); showing it disabled");
                         arena = null;
+                        shown = false;
                     }
                     if (null != arena)
                     {
@@ -580,6 +582,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             }
         }
         wakeWriter();
+        return shown;
     }
 
     @Override
