@@ -104,8 +104,8 @@ final class DemoCommand implements Callable<Integer>
             daemons.add(VhostUserDaemon.listen("rng0",
                 new RngDevice("rng0", source, RngDevice.MAX_PERIOD_MS, Long.MAX_VALUE), rngSocket));
             daemons.add(VhostUserDaemon.listen("gpu0", gpu, () -> new GpuSocketExtension("gpu0",
-                GpuSocketExtension.DisplayHost.of(composite), false, VhostUserGpuDisplay.DEFAULT_REPLY_TIMEOUT),
-                gpuSocket));
+                GpuSocketExtension.DisplayHost.of(composite), gpu.memoryBudget(), false,
+                VhostUserGpuDisplay.DEFAULT_REPLY_TIMEOUT), gpuSocket));
             daemons.add(VhostUserDaemon.listen("input0", input, inputSocket));
             final List<Thread> servers = new ArrayList<>();
             for (final VhostUserDaemon d : daemons)

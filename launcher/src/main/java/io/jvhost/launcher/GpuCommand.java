@@ -217,8 +217,8 @@ final class GpuCommand implements Callable<Integer>
                 return device;
             },
             i -> () -> null == server ? new GpuSocketExtension("gpu" + i, devices.get(i), headless)
-                : new GpuSocketExtension("gpu" + i, GpuSocketExtension.DisplayHost.of(composites.get(i)), headless,
-                VhostUserGpuDisplay.DEFAULT_REPLY_TIMEOUT));
+                : new GpuSocketExtension("gpu" + i, GpuSocketExtension.DisplayHost.of(composites.get(i)),
+                devices.get(i).memoryBudget(), headless, VhostUserGpuDisplay.DEFAULT_REPLY_TIMEOUT));
     }
 
     /**

@@ -5,6 +5,7 @@ import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.Objects;
 
+import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.gpu.CompositeDisplay;
 import io.jvhost.device.gpu.GpuDevice;
 import io.jvhost.device.gpu.GpuDisplay;
@@ -39,6 +40,7 @@ public final class GpuSocketExtension implements VhostUserExtension
 
     private final String name;
     private final DisplayHost host;
+    private final MemoryBudget budget;
     private final boolean headless;
     private final Duration replyTimeout;
     private VhostUserGpuDisplay display;
@@ -63,17 +65,19 @@ public final class GpuSocketExtension implements VhostUserExtension
     public GpuSocketExtension(final String name, final GpuDevice device, final boolean headless,
         final Duration replyTimeout)
     {
-        this(name, DisplayHost.of(device), headless, replyTimeout);
+        this(name, DisplayHost.of(device), device.memoryBudget(), headless, replyTimeout);
     }
 
     /**
-     * @param host where QEMU's displays are attached and detached (e.g. {@link DisplayHost#of(CompositeDisplay)}).
+     * @param host   where QEMU's displays are attached and detached (e.g. {@link DisplayHost#of(CompositeDisplay)}).
+     * @param budget the device's memory budget, which QEMU's displays reserve their shadow framebuffers from.
      */
-    public GpuSocketExtension(final String name, final DisplayHost host, final boolean headless,
-        final Duration replyTimeout)
+    public GpuSocketExtension(final String name, final DisplayHost host, final MemoryBudget budget,
+        final boolean headless, final Duration replyTimeout)
     {
         this.name = Objects.requireNonNull(name, "name");
         this.host = Objects.requireNonNull(host, "host");
+        this.budget = Objects.requireNonNull(budget, "budget");
         this.headless = headless;
         this.replyTimeout = replyTimeout;
     }
@@ -183,7 +187,7 @@ public final class GpuSocketExtension implements VhostUserExtension
             else
             {
                 final VhostUserGpuDisplay next = VhostUserGpuDisplay.builder(socket).name(name + "-display" + sockets)
-                    .replyTimeout(replyTimeout).onGone(this::displayGone).start();
+                    .replyTimeout(replyTimeout).memoryBudget(budget).onGone(this::displayGone).start();
                 display = next;
                 // Replaces the previous display in the device before the old one is closed: the device never
                 // holds a closed display, and re-announces its scanouts to the new one.

@@ -17,8 +17,10 @@ import java.util.function.Consumer;
 
 import io.jvhost.device.FdWatch;
 import io.jvhost.device.FdWatcher;
+import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.gpu.DisplayMode;
 import io.jvhost.device.gpu.GpuDisplay;
+import io.jvhost.device.gpu.GpuOptions;
 import io.jvhost.device.gpu.PixelFormat;
 import io.jvhost.os.Epoll;
 import io.jvhost.os.Errno;
@@ -73,6 +75,9 @@ import io.jvhost.vhostuser.protocol.gpu.GpuRequest;
  * reads it, and pixels changed meanwhile are dirty again, so the latest follow.
  * <p>
  * Steady state allocates nothing: the shadow is allocated when a scanout changes size, the message buffers once.
+ * Shadows are reserved from the device's {@link MemoryBudget} ({@link Builder#memoryBudget}) before they are
+ * allocated and released when freed (a disabled scanout has none); a size whose shadow does not fit is shown
+ * disabled (a 0×0 SCANOUT) and {@link #setScanout} returns false, so the device refuses the guest's SET_SCANOUT.
  * <p>
  * When QEMU closes the socket (guest reset, VM stop, QEMU exit) or a send or receive fails, every pending request
  * completes with null, later calls do nothing (requests return false), and the {@link Builder#onGone} listener runs
@@ -127,6 +132,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         private Consumer<VhostUserGpuDisplay> onGone;
         private Duration replyTimeout = DEFAULT_REPLY_TIMEOUT;
         private int maxUpdateBytes = DEFAULT_MAX_UPDATE_BYTES;
+        private MemoryBudget budget;
 
         private Builder(final UnixSocket socket)
         {
@@ -177,6 +183,17 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 throw new IllegalArgumentException("maxUpdateBytes must be at least 4, got " + bytes);
             }
             this.maxUpdateBytes = bytes;
+            return this;
+        }
+
+        /**
+         * The memory the shadow framebuffers are reserved from: the device's ({@link
+         * io.jvhost.device.gpu.GpuDevice#memoryBudget()}). Default: a budget of its own of {@link
+         * io.jvhost.device.gpu.GpuOptions#DEFAULT_MAX_HOST_MEM}.
+         */
+        public Builder memoryBudget(final MemoryBudget memoryBudget)
+        {
+            this.budget = Objects.requireNonNull(memoryBudget, "memoryBudget");
             return this;
         }
 
@@ -290,11 +307,12 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             }
         }
 
-        void freeShadow()
+        void freeShadow(final MemoryBudget budget)
         {
             if (null != shadowArena)
             {
                 shadowArena.close();
+                budget.release(shadowCapacity);
                 shadowArena = null;
                 shadow = null;
                 shadowCapacity = 0;
@@ -308,6 +326,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private final Consumer<VhostUserGpuDisplay> onGone;
     private final long replyTimeoutNanos;
     private final int maxUpdateBytes;
+    private final MemoryBudget budget;
     private final EventFd wake;
     private final Epoll epoll;
     /** Wakes the reader thread (close, or a change of who reads). */
@@ -353,6 +372,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private Arena pinnedShadow;
     /** A shadow replaced while pinned; freed when the outgoing message completes. */
     private Arena retiredShadow;
+    private long retiredShadowBytes;
 
     // The outgoing message, used only by the thread holding `sending` (handed over under the lock): a control
     // message in `control`, or an UPDATE gathered from its prefix and the shadow's rows without a copy.
@@ -395,6 +415,8 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         this.onGone = builder.onGone;
         this.replyTimeoutNanos = builder.replyTimeout.toNanos();
         this.maxUpdateBytes = builder.maxUpdateBytes;
+        this.budget = null != builder.budget ? builder.budget
+            : new MemoryBudget(builder.name, GpuOptions.DEFAULT_MAX_HOST_MEM);
         this.sendArena = Arena.ofShared();
         this.control = sendArena.allocate(HEADER + GpuPayloads.CURSOR_UPDATE_SIZE, 8);
         this.updatePrefix = sendArena.allocate(UPDATE_PREFIX, 8);
@@ -539,50 +561,73 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             s.scanoutPending = true;
             s.announced = false;
             s.clearDirty();
-            if (!disable)
+            final long bytes = 4L * s.width * s.height;
+            if (bytes > 0 && s.shadowCapacity >= bytes && s.shadowCapacity <= 2 * bytes)
             {
-                final long bytes = 4L * width * height;
-                if (s.shadowCapacity < bytes)
+                // QEMU's new surface starts blank: so does the shadow.
+                s.shadow.asSlice(0, bytes).fill((byte)0);
+            }
+            else
+            {
+                // Disabled, or a size the shadow does not suit: free it (a disabled scanout holds no memory).
+                retireOrFreeShadowLocked(s);
+                if (bytes > 0 && !allocateShadowLocked(s, bytes))
                 {
-                    if (null != s.shadowArena && s.shadowArena == pinnedShadow)
-                    {
-                        // The outgoing UPDATE is still reading it: free it when that message is sent.
-                        retiredShadow = s.shadowArena;
-                        s.shadowArena = null;
-                        s.shadow = null;
-                        s.shadowCapacity = 0;
-                    }
-                    s.freeShadow();
-                    Arena arena = Arena.ofShared();
-                    try
-                    {
-                        s.shadow = arena.allocate(bytes, 64);
-                    }
-                    catch (final OutOfMemoryError e)
-                    {
-                        arena.close();
-                        s.width = 0;
-                        s.height = 0;
-                        LOG.log(Level.ERROR, name + ": no memory for a " + width + "x" + height + " shadow of scanout "
-                            + scanout + " (" + bytes + " bytes); showing it disabled");
-                        arena = null;
-                        shown = false;
-                    }
-                    if (null != arena)
-                    {
-                        s.shadowArena = arena;
-                        s.shadowCapacity = bytes;
-                    }
-                }
-                else
-                {
-                    // QEMU's new surface starts blank: so does the shadow.
-                    s.shadow.asSlice(0, bytes).fill((byte)0);
+                    s.width = 0;
+                    s.height = 0;
+                    shown = false;
                 }
             }
         }
         wakeWriter();
         return shown;
+    }
+
+    /**
+     * Frees the scanout's shadow, or, while the outgoing UPDATE still reads it, retires it to be freed when that
+     * message is sent.
+     */
+    private void retireOrFreeShadowLocked(final Scanout s)
+    {
+        if (null != s.shadowArena && s.shadowArena == pinnedShadow)
+        {
+            retiredShadow = s.shadowArena;
+            retiredShadowBytes = s.shadowCapacity;
+            s.shadowArena = null;
+            s.shadow = null;
+            s.shadowCapacity = 0;
+        }
+        s.freeShadow(budget);
+    }
+
+    /**
+     * @return false (with one log line) when the budget or the system has no memory for it.
+     */
+    private boolean allocateShadowLocked(final Scanout s, final long bytes)
+    {
+        if (!budget.tryReserve(bytes))
+        {
+            LOG.log(Level.WARNING, name + ": no memory for the " + s.width + "x" + s.height + " shadow of scanout " + s.id
+                + ": " + bytes + " bytes, but " + budget.used() + " of the " + budget.limit() + " bytes of "
+                + budget.name() + "'s memory budget are in use; showing it disabled");
+            return false;
+        }
+        final Arena arena = Arena.ofShared();
+        try
+        {
+            s.shadow = arena.allocate(bytes, 64);
+        }
+        catch (final OutOfMemoryError e)
+        {
+            arena.close();
+            budget.release(bytes);
+            LOG.log(Level.ERROR, name + ": no memory for the " + s.width + "x" + s.height + " shadow of scanout " + s.id
+                + " (" + bytes + " bytes): " + e.getMessage() + "; showing it disabled");
+            return false;
+        }
+        s.shadowArena = arena;
+        s.shadowCapacity = bytes;
+        return true;
     }
 
     @Override
@@ -930,6 +975,8 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         {
             retiredShadow.close();
             retiredShadow = null;
+            budget.release(retiredShadowBytes);
+            retiredShadowBytes = 0;
         }
     }
 
@@ -1827,7 +1874,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 {
                     if (null != s)
                     {
-                        s.freeShadow();
+                        s.freeShadow(budget);
                         s.cursorImage = null;
                     }
                 }
