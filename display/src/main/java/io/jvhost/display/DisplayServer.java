@@ -14,8 +14,10 @@ import java.util.Random;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Consumer;
 
+import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.gpu.DisplayMode;
 import io.jvhost.device.gpu.GpuDisplay;
+import io.jvhost.device.gpu.GpuOptions;
 import io.jvhost.device.gpu.PixelFormat;
 import io.jvhost.device.input.InputSink;
 import io.jvhost.display.http.HttpServer;
@@ -30,7 +32,9 @@ import io.jvhost.display.rfb.SessionRegistry;
  * noVNC, RFB over WebSocket, PNG snapshots), with the viewers' keyboard and pointer fed to an {@link InputSink}.
  * <p>
  * As a {@link GpuDisplay} it keeps one {@link Framebuffer} per scanout (B,G,R,X, created when first used) and never
- * blocks the GPU worker: an update is a conversion into the framebuffer plus a note of the damage for each viewer,
+ * blocks the GPU worker. The framebuffers' pixels and every viewer's buffers are reserved from the device's
+ * {@link MemoryBudget} ({@link Builder#memoryBudget}): a scanout whose picture does not fit is shown black and the
+ * device refuses the guest's SET_SCANOUT, a viewer that does not fit is disconnected: an update is a conversion into the framebuffer plus a note of the damage for each viewer,
  * who sends it at its own pace. It cannot answer display-info or EDID requests (the guest's mode comes from QEMU's
  * display when there is one, else from the GPU's defaults). The guest's cursor is kept per scanout and sent to viewers
  * that draw cursors themselves (VMware's alpha cursor, as noVNC wants, or RFB's Cursor pseudo-encoding); other viewers
@@ -100,9 +104,21 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
         private int maxViewers = DEFAULT_MAX_VIEWERS;
         private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
         private Duration authFailureDelay = DEFAULT_AUTH_FAILURE_DELAY;
+        private MemoryBudget budget;
 
         private Builder()
         {
+        }
+
+        /**
+         * What the framebuffers and the viewers' buffers are reserved from: the GPU device's ({@link
+         * io.jvhost.device.gpu.GpuDevice#memoryBudget()}). Default: a budget of its own of {@link
+         * GpuOptions#DEFAULT_MAX_HOST_MEM}.
+         */
+        public Builder memoryBudget(final MemoryBudget memoryBudget)
+        {
+            this.budget = Objects.requireNonNull(memoryBudget, "memoryBudget");
+            return this;
         }
 
         /**
@@ -226,6 +242,7 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
     }
 
     private final String name;
+    private final MemoryBudget budget;
     private final AtomicReferenceArray<Framebuffer> framebuffers = new AtomicReferenceArray<>(MAX_SCANOUTS);
     private final InputForwarder input;
     private final RfbConfig config;
@@ -240,11 +257,12 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
     private DisplayServer(final Builder b)
     {
         this.name = b.name;
+        this.budget = null != b.budget ? b.budget : new MemoryBudget(b.name, GpuOptions.DEFAULT_MAX_HOST_MEM);
         this.input = new InputForwarder(b.input);
         this.passwordSet = null != b.password;
         this.config = new RfbConfig("jvhost " + b.name, b.password, input,
             null == b.random ? new SecureRandom() : b.random, (int)Math.min(Integer.MAX_VALUE,
-            b.handshakeTimeout.toMillis()), (int)Math.min(Integer.MAX_VALUE, b.authFailureDelay.toMillis()));
+            b.handshakeTimeout.toMillis()), (int)Math.min(Integer.MAX_VALUE, b.authFailureDelay.toMillis()), budget);
         this.sessions = new SessionRegistry(b.maxViewers);
     }
 
@@ -329,7 +347,7 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
 
     /**
      * @return scanout {@code index}'s framebuffer (created black at {@link Framebuffer#DEFAULT_WIDTH}×{@link
-     *     Framebuffer#DEFAULT_HEIGHT} when first asked for).
+     *     Framebuffer#DEFAULT_HEIGHT} when first asked for; black costs no memory).
      */
     public Framebuffer framebuffer(final int index)
     {
@@ -340,7 +358,7 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
         Framebuffer fb = framebuffers.get(index);
         if (null == fb)
         {
-            framebuffers.compareAndSet(index, null, new Framebuffer(index));
+            framebuffers.compareAndSet(index, null, new Framebuffer(index, budget));
             fb = framebuffers.get(index);
         }
         return fb;
@@ -391,6 +409,9 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
         return false;
     }
 
+    /**
+     * @return false when the scanout's picture does not fit the memory budget (it is shown black).
+     */
     @Override
     public boolean setScanout(final int scanout, final int width, final int height)
     {
@@ -399,8 +420,7 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
             return true;
         }
         LOG.log(Level.DEBUG, () -> name + ": scanout " + scanout + " is " + width + "x" + height);
-        framebuffer(scanout).resize(width, height);
-        return true;
+        return framebuffer(scanout).resize(width, height);
     }
 
     @Override
@@ -464,7 +484,7 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
     }
 
     /**
-     * Stops listening and disconnects every viewer. Idempotent.
+     * Stops listening, disconnects every viewer and frees the framebuffers. Idempotent.
      */
     @Override
     public void close()
@@ -477,6 +497,22 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
         vncListeners.forEach(RfbListener::close);
         webServers.forEach(HttpServer::close);
         sessions.closeAll();
+        for (int i = 0; i < MAX_SCANOUTS; i++)
+        {
+            final Framebuffer fb = framebuffers.get(i);
+            if (null != fb)
+            {
+                fb.close();
+            }
+        }
+    }
+
+    /**
+     * @return the memory budget the framebuffers and viewers are reserved from.
+     */
+    public MemoryBudget memoryBudget()
+    {
+        return budget;
     }
 
     @Override

@@ -1,38 +1,83 @@
 package io.jvhost.display.rfb;
 
 import java.util.Arrays;
+import java.util.Objects;
+
+import io.jvhost.device.MemoryBudget;
 
 /**
  * A growable byte buffer that messages are built in before one write: big-endian fields as RFB wants them, pixels in
- * the client's byte order. Single-threaded; reused, so steady state allocates nothing.
+ * the client's byte order. Single-threaded; reused, so steady state allocates nothing. A viewer's sinks reserve their
+ * capacity from the device's memory budget.
  */
 public final class ByteSink
 {
+    private final MemoryBudget budget;
     private byte[] buffer;
     private int length;
 
     /**
+     * Unaccounted: for small, bounded messages.
+     *
      * @param capacity the initial capacity in bytes.
      */
     public ByteSink(final int capacity)
     {
+        this.budget = null;
         buffer = new byte[Math.max(16, capacity)];
     }
 
     /**
+     * @param capacity the initial capacity in bytes, reserved from {@code budget} like any growth.
+     * @throws MemoryBudget.ExceededException when the budget cannot hold it.
+     */
+    public ByteSink(final int capacity, final MemoryBudget budget)
+    {
+        this.budget = Objects.requireNonNull(budget, "budget");
+        final int bytes = Math.max(16, capacity);
+        budget.reserve(bytes, "a viewer's message buffer of " + bytes + " bytes");
+        buffer = new byte[bytes];
+    }
+
+    /**
      * Makes room for {@code bytes} more bytes.
+     *
+     * @throws MemoryBudget.ExceededException when the sink's budget cannot hold the growth (nothing changes then).
      */
     public void ensure(final int bytes)
     {
         final long needed = (long)length + bytes;
         if (needed > buffer.length)
         {
-            if (needed > Integer.MAX_VALUE - 16)
-            {
-                throw new IllegalStateException("message too large: " + needed + " bytes");
-            }
-            buffer = Arrays.copyOf(buffer, (int)Math.max(needed, Math.min(Integer.MAX_VALUE - 16, 2L * buffer.length)));
+            grow(needed);
         }
+    }
+
+    private void grow(final long needed)
+    {
+        if (needed > Integer.MAX_VALUE - 16)
+        {
+            throw new IllegalStateException("message too large: " + needed + " bytes");
+        }
+        final int capacity = (int)Math.max(needed, Math.min(Integer.MAX_VALUE - 16, 2L * buffer.length));
+        if (null != budget)
+        {
+            budget.reserve(capacity - buffer.length, "a viewer's message buffer of " + capacity + " bytes");
+        }
+        buffer = Arrays.copyOf(buffer, capacity);
+    }
+
+    /**
+     * Gives the sink's reservation back; it must not be used afterwards.
+     */
+    public void release()
+    {
+        if (null != budget)
+        {
+            budget.release(buffer.length);
+        }
+        buffer = new byte[0];
+        length = 0;
     }
 
     public void u8(final int value)

@@ -3,9 +3,14 @@ package io.jvhost.display.rfb;
 import java.awt.image.BufferedImage;
 import java.awt.image.DataBufferInt;
 import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.Objects;
 
+import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.gpu.PixelFormat;
 
 /**
@@ -14,10 +19,13 @@ import io.jvhost.device.gpu.PixelFormat;
  * <p>
  * The GPU worker writes ({@link #update}, {@link #resize}) under the framebuffer's monitor and then tells each
  * {@link Listener} (a viewer's session) what changed; a listener only records that, it never blocks. Viewers copy the
- * pixels they need under the same monitor ({@link #capture}) and encode and send them without it, so the worker waits
- * at most for a memory copy, never for a viewer.
+ * pixels they need under the same monitor ({@link #captureRect}) and encode and send them without it, so the worker
+ * waits at most for a memory copy, never for a viewer.
  * <p>
- * A disabled scanout (0×0) keeps its last size and shows black: an RFB framebuffer cannot be empty.
+ * A disabled scanout (0×0) keeps its last size and shows black: an RFB framebuffer cannot be empty. Its pixels are
+ * off-heap, reserved from the device's {@link MemoryBudget} while the scanout is enabled and freed (given back) when
+ * it is disabled or changes size; a size whose pixels do not fit is shown disabled, and {@link #resize} says so. All
+ * access to the pixels is under the monitor, so freeing them there is safe.
  */
 public final class Framebuffer
 {
@@ -30,6 +38,7 @@ public final class Framebuffer
     /** The size shown before the guest set one. */
     public static final int DEFAULT_WIDTH = 640;
     public static final int DEFAULT_HEIGHT = 480;
+    private static final ValueLayout.OfInt PIXEL = ValueLayout.JAVA_INT.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /**
      * Told about changes, on the writer's thread, without the framebuffer's monitor held. Must not block.
@@ -53,6 +62,7 @@ public final class Framebuffer
     }
 
     private final int index;
+    private final MemoryBudget budget;
     /** Copied on change, so that telling listeners allocates nothing (an iterator would, on every update). */
     private volatile Listener[] listeners = new Listener[0];
     private final Object listenersLock = new Object();
@@ -60,20 +70,32 @@ public final class Framebuffer
     private int width;
     private int height;
     private boolean enabled;
-    private int[] pixels;
-    private MemorySegment view;
+    private boolean closed;
+    /** The picture while enabled (width × height pixels); null while disabled (all black). */
+    private MemorySegment pixels;
+    private Arena pixelArena;
     private long updates;
 
     /**
+     * With no bound on its memory beyond {@link #MAX_PIXELS} (tests, tools).
+     *
      * @param index the scanout number.
      */
     public Framebuffer(final int index)
     {
+        this(index, MemoryBudget.unlimited("scanout " + index));
+    }
+
+    /**
+     * @param index  the scanout number.
+     * @param budget what the pixels are reserved from (the device's).
+     */
+    public Framebuffer(final int index, final MemoryBudget budget)
+    {
         this.index = index;
+        this.budget = Objects.requireNonNull(budget, "budget");
         this.width = DEFAULT_WIDTH;
         this.height = DEFAULT_HEIGHT;
-        this.pixels = new int[width * height];
-        this.view = MemorySegment.ofArray(pixels);
     }
 
     public int index()
@@ -138,10 +160,13 @@ public final class Framebuffer
     }
 
     /**
-     * The scanout shows a {@code newWidth×newHeight} image now; 0×0 disables it (black, last size kept). The same
-     * size again keeps the pixels (a re-announcement is followed by a full update anyway).
+     * The scanout shows a {@code newWidth×newHeight} image now; 0×0 disables it (black, last size kept, pixels
+     * freed). The same size again keeps the pixels (a re-announcement is followed by a full update anyway).
+     *
+     * @return false when the picture is too large or its pixels do not fit the budget: the scanout is then shown
+     *     disabled.
      */
-    public void resize(final int newWidth, final int newHeight)
+    public boolean resize(final int newWidth, final int newHeight)
     {
         final boolean disable = newWidth <= 0 || newHeight <= 0;
         if (!disable && (newWidth > MAX_DIMENSION || newHeight > MAX_DIMENSION
@@ -150,44 +175,90 @@ public final class Framebuffer
             LOG.log(Level.WARNING, "scanout " + index + ": " + newWidth + "x" + newHeight + " is too large for the"
                 + " viewers (at most " + MAX_DIMENSION + " a side and " + MAX_PIXELS + " pixels); shown disabled");
             resize(0, 0);
-            return;
+            return false;
         }
         final boolean sizeChanged;
+        boolean shown = true;
+        final boolean nowEnabled;
         final int w;
         final int h;
         synchronized (this)
         {
+            if (closed)
+            {
+                return true;
+            }
             if (disable)
             {
                 enabled = false;
-                Arrays.fill(pixels, 0);
+                freePixelsLocked();
                 sizeChanged = false;
             }
             else
             {
-                enabled = true;
                 sizeChanged = newWidth != width || newHeight != height;
-                if (sizeChanged)
+                if (sizeChanged || null == pixels)
                 {
-                    width = newWidth;
-                    height = newHeight;
-                    pixels = new int[newWidth * newHeight];
-                    view = MemorySegment.ofArray(pixels);
+                    freePixelsLocked();
+                    final long bytes = 4L * newWidth * newHeight;
+                    if (budget.tryReserve(bytes))
+                    {
+                        pixelArena = Arena.ofShared();
+                        pixels = pixelArena.allocate(bytes, 64);
+                        width = newWidth;
+                        height = newHeight;
+                    }
+                    else
+                    {
+                        LOG.log(Level.WARNING, "scanout " + index + ": no memory for the viewers' " + newWidth + "x"
+                            + newHeight + " picture: " + bytes + " bytes, but " + budget.used() + " of the "
+                            + budget.limit() + " bytes of " + budget.name() + "'s memory budget are in use; shown"
+                            + " disabled");
+                        shown = false;
+                    }
                 }
+                enabled = shown;
             }
+            nowEnabled = enabled;
             w = width;
             h = height;
         }
+        final boolean resized = sizeChanged && shown;
         for (final Listener l : listeners)
         {
-            if (sizeChanged)
+            if (resized)
             {
                 l.resized(w, h);
             }
-            else if (disable)
+            else if (!nowEnabled)
             {
                 l.damaged(0, 0, w, h);
             }
+        }
+        return shown;
+    }
+
+    private void freePixelsLocked()
+    {
+        if (null != pixelArena)
+        {
+            pixelArena.close();
+            budget.release(pixels.byteSize());
+            pixelArena = null;
+            pixels = null;
+        }
+    }
+
+    /**
+     * Frees the pixels (the viewers see black); later calls change nothing. Idempotent.
+     */
+    public void close()
+    {
+        synchronized (this)
+        {
+            closed = true;
+            enabled = false;
+            freePixelsLocked();
         }
     }
 
@@ -223,7 +294,7 @@ public final class Framebuffer
             long to = y0 * rowBytes + 4L * x0;
             for (int row = y0; row < y1; row++)
             {
-                format.toBgrx(src, from, view, to, columns);
+                format.toBgrx(src, from, pixels, to, columns);
                 from += stride;
                 to += rowBytes;
             }
@@ -298,29 +369,22 @@ public final class Framebuffer
     }
 
     /**
-     * Copies the pixels of rectangles into {@code dst}, one rectangle after another, row by row. The rectangles
-     * ({@code x, y, w, h} quadruples in {@code rects}) are first clipped in place to the current size and to
+     * Clips rectangles ({@code x, y, w, h} quadruples in {@code rects}) in place to the current size and to
      * {@code maxWidth×maxHeight}; empty ones are dropped.
      *
-     * @param size receives the current width and height.
-     * @return the rectangles left (their quadruples are packed at the start of {@code rects}), and {@code dst} must
-     *     hold their pixels: check with {@link #capacityFor}.
+     * @return the rectangles left, packed at the start of {@code rects}.
      */
-    public synchronized int capture(final int[] rects, final int count, final int maxWidth, final int maxHeight,
-        final int[] size, final IntBuffer dst)
+    public synchronized int clip(final int[] rects, final int count, final int maxWidth, final int maxHeight)
     {
-        size[0] = width;
-        size[1] = height;
         final int limitX = Math.min(width, maxWidth);
         final int limitY = Math.min(height, maxHeight);
         int kept = 0;
-        long total = 0;
         for (int i = 0; i < count; i++)
         {
             final int x0 = Math.max(0, rects[4 * i]);
             final int y0 = Math.max(0, rects[4 * i + 1]);
-            final int x1 = Math.min(limitX, rects[4 * i] + rects[4 * i + 2]);
-            final int y1 = Math.min(limitY, rects[4 * i + 1] + rects[4 * i + 3]);
+            final int x1 = (int)Math.min(limitX, (long)rects[4 * i] + rects[4 * i + 2]);
+            final int y1 = (int)Math.min(limitY, (long)rects[4 * i + 1] + rects[4 * i + 3]);
             if (x1 <= x0 || y1 <= y0)
             {
                 continue;
@@ -329,24 +393,37 @@ public final class Framebuffer
             rects[4 * kept + 1] = y0;
             rects[4 * kept + 2] = x1 - x0;
             rects[4 * kept + 3] = y1 - y0;
-            total += (long)(x1 - x0) * (y1 - y0);
             kept++;
         }
-        final int[] out = dst.ensure((int)total);
-        int at = 0;
-        for (int i = 0; i < kept; i++)
-        {
-            final int x0 = rects[4 * i];
-            final int y0 = rects[4 * i + 1];
-            final int w = rects[4 * i + 2];
-            final int h = rects[4 * i + 3];
-            for (int row = 0; row < h; row++)
-            {
-                System.arraycopy(pixels, (y0 + row) * width + x0, out, at, w);
-                at += w;
-            }
-        }
         return kept;
+    }
+
+    /**
+     * Copies the {@code w×h} rectangle at ({@code x}, {@code y}) into {@code dst} from index 0, row by row. Whatever
+     * lies outside the current picture (it shrank since the rectangle was clipped) or a disabled picture is black, so
+     * the rectangle is always whole.
+     */
+    public synchronized void captureRect(final int x, final int y, final int w, final int h, final int[] dst)
+    {
+        final int columns = null == pixels ? 0 : Math.max(0, Math.min(w, width - x));
+        int at = 0;
+        for (int row = 0; row < h; row++)
+        {
+            final int sy = y + row;
+            if (columns > 0 && sy < height)
+            {
+                MemorySegment.copy(pixels, PIXEL, 4L * ((long)sy * width + x), dst, at, columns);
+                if (columns < w)
+                {
+                    Arrays.fill(dst, at + columns, at + w, 0);
+                }
+            }
+            else
+            {
+                Arrays.fill(dst, at, at + w, 0);
+            }
+            at += w;
+        }
     }
 
     /**
@@ -354,20 +431,15 @@ public final class Framebuffer
      */
     public BufferedImage snapshot()
     {
-        final int w;
-        final int h;
-        final int[] copy;
+        final BufferedImage image;
         synchronized (this)
         {
-            w = width;
-            h = height;
-            copy = pixels.clone();
-        }
-        final BufferedImage image = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-        final int[] data = ((DataBufferInt)image.getRaster().getDataBuffer()).getData();
-        for (int i = 0; i < copy.length; i++)
-        {
-            data[i] = copy[i] & 0xFF_FFFF;
+            image = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+            if (null != pixels)
+            {
+                final int[] data = ((DataBufferInt)image.getRaster().getDataBuffer()).getData();
+                MemorySegment.copy(pixels, PIXEL, 0, data, 0, width * height);
+            }
         }
         return image;
     }
@@ -377,23 +449,46 @@ public final class Framebuffer
      */
     public synchronized int pixel(final int x, final int y)
     {
-        return pixels[y * width + x] & 0xFF_FFFF;
+        return null == pixels ? 0 : pixels.get(PIXEL, 4L * ((long)y * width + x)) & 0xFF_FFFF;
     }
 
     /**
-     * A growable int array that {@link #capture} copies pixels into.
+     * A growable int array that {@link #captureRect} copies pixels into, its capacity reserved from a memory budget
+     * (a viewer's buffer). Single-threaded.
      */
     public static final class IntBuffer
     {
+        private final MemoryBudget budget;
         private int[] data = new int[0];
 
         /**
+         * Unaccounted (tests).
+         */
+        public IntBuffer()
+        {
+            this(null);
+        }
+
+        /**
+         * @param budget what growth is reserved from; null: unaccounted.
+         */
+        public IntBuffer(final MemoryBudget budget)
+        {
+            this.budget = budget;
+        }
+
+        /**
          * @return an array of at least {@code count} ints (its contents are not kept).
+         * @throws MemoryBudget.ExceededException when the budget cannot hold the growth (nothing changes then).
          */
         public int[] ensure(final int count)
         {
             if (data.length < count)
             {
+                if (null != budget)
+                {
+                    budget.reserve(4L * (count - data.length), "a viewer's pixel buffer of " + count + " pixels");
+                }
                 data = new int[count];
             }
             return data;
@@ -402,6 +497,18 @@ public final class Framebuffer
         public int[] array()
         {
             return data;
+        }
+
+        /**
+         * Drops the array and gives its reservation back.
+         */
+        public void release()
+        {
+            if (null != budget)
+            {
+                budget.release(4L * data.length);
+            }
+            data = new int[0];
         }
     }
 

@@ -11,6 +11,7 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 
+import io.jvhost.device.MemoryBudget;
 import io.jvhost.display.ThreadTop;
 
 /**
@@ -35,6 +36,13 @@ import io.jvhost.display.ThreadTop;
  * only).
  * <p>
  * Anything the client sends that breaks the protocol closes this session only, with one log line naming it.
+ * <p>
+ * <b>Memory.</b> Whatever the scanout's size, a rectangle is captured, encoded and sent in bands of at most
+ * {@link #BAND_PIXELS} pixels (whole 64-row ZRLE tile rows where they fit), and a large update leaves in pieces of
+ * about {@link #SEND_BYTES}, so a viewer's buffers stay a few MiB. They are reserved from the device's memory budget
+ * ({@link RfbConfig#budget()}): {@link #SESSION_BYTES} when the viewer connects for its fixed buffers (zlib streams,
+ * input), the rest as its buffers grow. A viewer the budget cannot hold is disconnected with one log line; the device
+ * and the other viewers go on.
  */
 public final class RfbSession implements Framebuffer.Listener
 {
@@ -67,6 +75,12 @@ public final class RfbSession implements Framebuffer.Listener
 
     /** The largest ClientCutText accepted (its text is read and dropped). */
     public static final int MAX_CUT_TEXT = 1 << 20;
+    /** Pixels captured and encoded at a time. */
+    public static final int BAND_PIXELS = 1 << 18;
+    /** An update is sent in pieces of about this many bytes. */
+    public static final int SEND_BYTES = 1 << 20;
+    /** Reserved for a session's fixed buffers: input buffer, two zlib streams (native), cursor image. */
+    public static final long SESSION_BYTES = 1L << 20;
     private static final int ZLIB_LEVEL = 1;
     private static final byte[] VERSION = "RFB 003.008\n".getBytes(StandardCharsets.US_ASCII);
 
@@ -92,6 +106,8 @@ public final class RfbSession implements Framebuffer.Listener
     private int clientHeight;
     private long updatesSent;
     private long bytesSent;
+    /** Why the writer ended the session, when it was not the connection (for the one log line). */
+    private volatile String writerFailure;
 
     // Reader thread only.
     private int buttons;
@@ -116,6 +132,27 @@ public final class RfbSession implements Framebuffer.Listener
      * client's faults.
      */
     public void run()
+    {
+        final MemoryBudget budget = config.budget();
+        if (!budget.tryReserve(SESSION_BYTES))
+        {
+            LOG.log(Level.WARNING, name + ": refused: a viewer needs " + SESSION_BYTES + " bytes, but "
+                + budget.used() + " of the " + budget.limit() + " bytes of " + budget.name()
+                + "'s memory budget are in use");
+            close();
+            return;
+        }
+        try
+        {
+            serve();
+        }
+        finally
+        {
+            budget.release(SESSION_BYTES);
+        }
+    }
+
+    private void serve()
     {
         Thread writer = null;
         String reason = "client closed the connection";
@@ -172,6 +209,12 @@ public final class RfbSession implements Framebuffer.Listener
                     Thread.currentThread().interrupt();
                 }
             }
+        }
+        final String failure = writerFailure;
+        if (null != failure)
+        {
+            reason = failure;
+            level = Level.WARNING;
         }
         final String why = reason;
         LOG.log(level, () -> name + ": disconnected (" + why + ") after " + updatesSent() + " updates, "
@@ -528,16 +571,12 @@ public final class RfbSession implements Framebuffer.Listener
 
     private void writeLoop(final OutputStream out)
     {
-        final ByteSink msg = new ByteSink(64 * 1024);
-        final ByteSink scratch = new ByteSink(64 * 1024);
         final int[] rects = new int[4 * Damage.MAX_RECTS];
-        final int[] size = new int[2];
-        final Framebuffer.IntBuffer pixels = new Framebuffer.IntBuffer();
         int[] cursorImage = null;
         final int[] hotspot = new int[2];
-        try (ZlibStream zlib = new ZlibStream(ZLIB_LEVEL);
-             ZrleEncoder zrle = new ZrleEncoder(ZLIB_LEVEL))
+        try (WriterBuffers b = new WriterBuffers(config.budget()))
         {
+            final ByteSink msg = b.msg;
             while (true)
             {
                 int count;
@@ -604,10 +643,10 @@ public final class RfbSession implements Framebuffer.Listener
                 }
                 if (count < 0)
                 {
-                    write(out, msg);
+                    write(out, msg, true);
                     continue;
                 }
-                count = framebuffer.capture(rects, count, maxWidth, maxHeight, size, pixels);
+                count = framebuffer.clip(rects, count, maxWidth, maxHeight);
                 if (count == 0 && !ackKeys && !sendCursor)
                 {
                     // Everything fell outside the client's picture: the request still waits for real damage.
@@ -617,10 +656,15 @@ public final class RfbSession implements Framebuffer.Listener
                     }
                     continue;
                 }
+                int bands = 0;
+                for (int i = 0; i < count; i++)
+                {
+                    bands += ceilDiv(rects[4 * i + 3], bandRows(rects[4 * i + 2]));
+                }
                 msg.reset();
                 msg.u8(0);
                 msg.u8(0);
-                msg.u16(count + (ackKeys ? 1 : 0) + (sendCursor ? 1 : 0));
+                msg.u16(bands + (ackKeys ? 1 : 0) + (sendCursor ? 1 : 0));
                 if (ackKeys)
                 {
                     rectHeader(msg, 0, 0, 0, 0, ENCODING_QEMU_EXTENDED_KEY);
@@ -641,30 +685,42 @@ public final class RfbSession implements Framebuffer.Listener
                         writeCursor(msg, f, visible ? cursorImage : null, hotspot[0], hotspot[1]);
                     }
                 }
-                int at = 0;
                 for (int i = 0; i < count; i++)
                 {
                     final int x = rects[4 * i];
                     final int y = rects[4 * i + 1];
                     final int w = rects[4 * i + 2];
                     final int h = rects[4 * i + 3];
-                    rectHeader(msg, x, y, w, h, enc);
-                    final int[] rgb = pixels.array();
-                    switch (enc)
+                    final int rows = bandRows(w);
+                    for (int top = 0; top < h; top += rows)
                     {
-                        case ENCODING_ZRLE -> zrle.encode(f, rgb, at, w, h, msg);
-                        case ENCODING_ZLIB ->
+                        final int bh = Math.min(rows, h - top);
+                        final int[] rgb = b.pixels.ensure(w * bh);
+                        framebuffer.captureRect(x, y + top, w, bh, rgb);
+                        rectHeader(msg, x, y + top, w, bh, enc);
+                        switch (enc)
                         {
-                            scratch.reset();
-                            f.writePixels(scratch, rgb, at, w * h);
-                            zlib.compress(scratch, msg);
+                            case ENCODING_ZRLE -> b.zrle.encode(f, rgb, 0, w, bh, msg);
+                            case ENCODING_ZLIB ->
+                            {
+                                b.scratch.reset();
+                                f.writePixels(b.scratch, rgb, 0, w * bh);
+                                b.zlib.compress(b.scratch, msg);
+                            }
+                            default -> f.writePixels(msg, rgb, 0, w * bh);
                         }
-                        default -> f.writePixels(msg, rgb, at, w * h);
+                        if (msg.length() >= SEND_BYTES)
+                        {
+                            write(out, msg, false);
+                        }
                     }
-                    at += w * h;
                 }
-                write(out, msg);
+                write(out, msg, true);
             }
+        }
+        catch (final MemoryBudget.ExceededException e)
+        {
+            writerFailure = "no memory for its buffers: " + e.getMessage();
         }
         catch (final IOException e)
         {
@@ -687,16 +743,85 @@ public final class RfbSession implements Framebuffer.Listener
         }
     }
 
-    private void write(final OutputStream out, final ByteSink msg) throws IOException
+    /**
+     * @return the rows of a {@code width}-pixel-wide band: at most {@link #BAND_PIXELS} pixels, whole 64-row ZRLE tile
+     *     rows when at least one fits.
+     */
+    static int bandRows(final int width)
+    {
+        final int rows = Math.max(1, BAND_PIXELS / width);
+        return rows >= ZrleEncoder.TILE ? rows - rows % ZrleEncoder.TILE : rows;
+    }
+
+    private static int ceilDiv(final int a, final int b)
+    {
+        return (a + b - 1) / b;
+    }
+
+    /**
+     * Sends what {@code msg} holds: a whole message, or with {@code last} false, the first part of one.
+     */
+    private void write(final OutputStream out, final ByteSink msg, final boolean last) throws IOException
     {
         out.write(msg.array(), 0, msg.length());
         out.flush();
         synchronized (this)
         {
-            updatesSent++;
+            if (last)
+            {
+                updatesSent++;
+            }
             bytesSent += msg.length();
         }
         msg.reset();
+    }
+
+    /**
+     * A writer's buffers, reserved from the device's memory budget as they grow and given back when the writer ends.
+     */
+    private static final class WriterBuffers implements AutoCloseable
+    {
+        final ByteSink msg;
+        final ByteSink scratch;
+        final Framebuffer.IntBuffer pixels;
+        final ZrleEncoder zrle;
+        final ZlibStream zlib;
+
+        /**
+         * @throws MemoryBudget.ExceededException when the budget cannot hold the initial buffers (none are kept then).
+         */
+        WriterBuffers(final MemoryBudget budget)
+        {
+            pixels = new Framebuffer.IntBuffer(budget);
+            msg = new ByteSink(64 * 1024, budget);
+            ByteSink s = null;
+            try
+            {
+                s = new ByteSink(64 * 1024, budget);
+                zrle = new ZrleEncoder(ZLIB_LEVEL, budget);
+            }
+            catch (final RuntimeException e)
+            {
+                msg.release();
+                if (null != s)
+                {
+                    s.release();
+                }
+                throw e;
+            }
+            scratch = s;
+            zlib = new ZlibStream(ZLIB_LEVEL);
+        }
+
+        @Override
+        public void close()
+        {
+            zlib.close();
+            zrle.close();
+            msg.release();
+            scratch.release();
+            pixels.release();
+        }
     }
 
     /**

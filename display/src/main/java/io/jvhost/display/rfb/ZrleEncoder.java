@@ -14,7 +14,8 @@ final class ZrleEncoder implements AutoCloseable
     private static final int SUB_PLAIN_RLE = 128;
 
     private final ZlibStream zlib;
-    private final ByteSink tiles = new ByteSink(64 * 1024);
+    /** A rectangle's tiles before compression: as large as the rectangle's pixels, reserved like a viewer's. */
+    private final ByteSink tiles;
     private final int[] tile = new int[TILE * TILE];
     private final int[] palette = new int[MAX_PALETTE];
     private final int[] paletteKeys = new int[256];
@@ -23,6 +24,17 @@ final class ZrleEncoder implements AutoCloseable
 
     ZrleEncoder(final int level)
     {
+        zlib = new ZlibStream(level);
+        tiles = new ByteSink(64 * 1024);
+    }
+
+    /**
+     * @param budget what the tile buffer is reserved from (the viewer's device's).
+     * @throws io.jvhost.device.MemoryBudget.ExceededException when it cannot hold the initial buffer.
+     */
+    ZrleEncoder(final int level, final io.jvhost.device.MemoryBudget budget)
+    {
+        tiles = new ByteSink(64 * 1024, budget);
         zlib = new ZlibStream(level);
     }
 
@@ -273,5 +285,6 @@ final class ZrleEncoder implements AutoCloseable
     public void close()
     {
         zlib.close();
+        tiles.release();
     }
 }
