@@ -85,7 +85,7 @@ final class DemoCommand implements Callable<Integer>
         final DisplayServer display;
         try
         {
-            display = GpuCommand.startDisplay("gpu0", specs, null, input);
+            display = GpuCommand.startDisplay("gpu0", specs, null, input, gpu.memoryBudget());
         }
         catch (final IOException e)
         {

@@ -14,6 +14,7 @@ import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.gpu.CompositeDisplay;
 import io.jvhost.device.gpu.GpuDevice;
 import io.jvhost.device.gpu.GpuOptions;
@@ -93,9 +94,15 @@ final class GpuCommand implements Callable<Integer>
     private int maxOutputs;
 
     @Option(names = "--max-hostmem", paramLabel = "BYTES", defaultValue = "256M",
-        description = "Host memory for the guest's images (QEMU's max_hostmem), with an optional K, M or G suffix"
-            + " (powers of 1024). Default: ${DEFAULT-VALUE}.")
+        description = "Host memory a guest can make its GPU use: its images (QEMU's max_hostmem), the displays'"
+            + " copies of its scanouts and their viewers' buffers together; past it the guest gets ERR_OUT_OF_MEMORY."
+            + " An optional K, M or G suffix (powers of 1024). Default: ${DEFAULT-VALUE}.")
     private String maxHostmem;
+
+    @Option(names = "--blob",
+        description = "Offer VIRTIO_GPU_F_RESOURCE_BLOB (guest-memory blobs, SET_SCANOUT_BLOB). Off by default, as in"
+            + " QEMU's virtio-gpu; QEMU 10's vhost-user-gpu does not pass it to the guest anyway.")
+    private boolean blob;
 
     @Option(names = "--resolution", paramLabel = "WxH", defaultValue = "1280x800",
         description = "The mode the guest sees when no display answers (headless, or before QEMU's socket), like"
@@ -134,7 +141,7 @@ final class GpuCommand implements Callable<Integer>
         final String password = displayPassword();
         if (daemon.printCapabilities || specs.isEmpty() && null == inputSocket)
         {
-            return runGpu(options, daemon, null);
+            return runGpu(options, daemon, null, null);
         }
         if (daemon.socketCount != 1)
         {
@@ -148,11 +155,13 @@ final class GpuCommand implements Callable<Integer>
             : new InputDevice("input0", VirtualProfile.COMBINED.capabilities());
         DisplayServer server = null;
         VhostUserDaemon inputDaemon = null;
+        // One GPU: its images, QEMU's display and the viewers all draw on this one budget.
+        final MemoryBudget budget = new MemoryBudget("gpu0", options.maxHostMem());
         try
         {
             if (!specs.isEmpty())
             {
-                server = startDisplay("gpu0", specs, password, input);
+                server = startDisplay("gpu0", specs, password, input, budget);
             }
             if (null != input)
             {
@@ -178,7 +187,7 @@ final class GpuCommand implements Callable<Integer>
         }
         try
         {
-            return runGpu(options, daemon, server);
+            return runGpu(options, daemon, server, budget);
         }
         finally
         {
@@ -196,8 +205,11 @@ final class GpuCommand implements Callable<Integer>
 
     /**
      * Runs the GPU daemons; with {@code server}, each device drives a composite of QEMU's display and the server.
+     *
+     * @param budget the one device's memory budget, shared with {@code server}; null: each device has its own.
      */
-    private int runGpu(final GpuOptions options, final DaemonOptions daemon, final DisplayServer server)
+    private int runGpu(final GpuOptions options, final DaemonOptions daemon, final DisplayServer server,
+        final MemoryBudget budget)
     {
         // Socket i's connections get extensions for device i; the daemons' threads start after all are made.
         final List<GpuDevice> devices = new ArrayList<>();
@@ -205,7 +217,8 @@ final class GpuCommand implements Callable<Integer>
         return DeviceRunner.run(spec, daemon, "gpu", false,
             i ->
             {
-                final GpuDevice device = new GpuDevice("gpu" + i, options);
+                final GpuDevice device = null == budget ? new GpuDevice("gpu" + i, options)
+                    : new GpuDevice("gpu" + i, options, budget);
                 devices.add(device);
                 if (null != server)
                 {
@@ -223,11 +236,14 @@ final class GpuCommand implements Callable<Integer>
 
     /**
      * Starts jvhost's display with {@code specs}; it logs where viewers connect.
+     *
+     * @param budget the GPU's memory budget, which the framebuffers and viewers are reserved from.
      */
     static DisplayServer startDisplay(final String name, final List<DisplaySpec> specs, final String password,
-        final InputDevice input) throws IOException
+        final InputDevice input, final MemoryBudget budget) throws IOException
     {
-        final DisplayServer.Builder builder = DisplayServer.builder().name(name).password(password).input(input);
+        final DisplayServer.Builder builder = DisplayServer.builder().name(name).password(password).input(input)
+            .memoryBudget(budget);
         for (final DisplaySpec d : specs)
         {
             if (d.web())
@@ -414,7 +430,7 @@ final class GpuCommand implements Callable<Integer>
         try
         {
             return GpuOptions.builder().maxOutputs(maxOutputs).maxHostMem(hostMem).defaultMode(size[0], size[1])
-                .build();
+                .resourceBlob(blob).build();
         }
         catch (final IllegalArgumentException e)
         {

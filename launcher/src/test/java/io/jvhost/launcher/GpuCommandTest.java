@@ -135,12 +135,14 @@ class GpuCommandTest
         assertThat(defaults.maxHostMem()).isEqualTo(256L << 20);
         assertThat(defaults.defaultWidth()).isEqualTo(1280);
         assertThat(defaults.defaultHeight()).isEqualTo(800);
+        assertThat(defaults.resourceBlob()).as("blobs only on request").isFalse();
 
         final GpuOptions set = parse("-s", "/tmp/x.sock", "--max-outputs", "4", "--resolution", "1920x1080",
-            "--headless", "-g", "2D").gpuOptions();
+            "--headless", "-g", "2D", "--blob").gpuOptions();
         assertThat(set.maxOutputs()).isEqualTo(4);
         assertThat(set.defaultWidth()).isEqualTo(1920);
         assertThat(set.defaultHeight()).isEqualTo(1080);
+        assertThat(set.resourceBlob()).isTrue();
     }
 
     @Test
