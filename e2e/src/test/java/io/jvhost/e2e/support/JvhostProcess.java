@@ -30,9 +30,20 @@ public final class JvhostProcess implements AutoCloseable
     public static JvhostProcess start(final Path workDir, final List<Path> sockets, final String... args)
         throws IOException, InterruptedException
     {
+        return start(workDir, sockets, List.of(), args);
+    }
+
+    /**
+     * Starts {@code jvhost args...} with extra JVM options (e.g. {@link #daemonJvmOptions()}) and waits until every
+     * socket in {@code sockets} exists.
+     */
+    public static JvhostProcess start(final Path workDir, final List<Path> sockets, final List<String> jvmOptions,
+        final String... args) throws IOException, InterruptedException
+    {
         final String java = ProcessHandle.current().info().command().orElse("java");
-        final List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
-            "-cp", System.getProperty("java.class.path"), "io.jvhost.launcher.Main"));
+        final List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.jvhost.launcher.Main"));
         command.addAll(List.of(args));
         final Path log = workDir.resolve("jvhost-" + args[0] + ".log");
         final Process process = new ProcessBuilder(command).redirectErrorStream(true)
@@ -51,6 +62,20 @@ public final class JvhostProcess implements AutoCloseable
             Thread.sleep(20);
         }
         return p;
+    }
+
+    /**
+     * @return the JVM options {@code ./jvhost} runs daemons with ({@code @launcher/jvm.options}: serial collector,
+     *     small heap), so that memory figures match what users see.
+     */
+    public static List<String> daemonJvmOptions()
+    {
+        final Path options = Path.of("..", "launcher", "jvm.options").toAbsolutePath().normalize();
+        if (!Files.isRegularFile(options))
+        {
+            throw new IllegalStateException("no " + options + ": tests run from the e2e module directory");
+        }
+        return List.of("@" + options);
     }
 
     public Process process()
