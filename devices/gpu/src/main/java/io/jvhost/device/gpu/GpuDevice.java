@@ -603,8 +603,15 @@ public final class GpuDevice implements VirtioDevice
     {
         for (final Scanout s : scanouts)
         {
-            if (s.enabled() && show(s, s.width, s.height))
+            if (s.enabled())
             {
+                // Not the guest's request: a display that cannot hold the picture (a display replaced a moment
+                // ago may still hold its copy) shows it disabled alone, and the guest's next SET_SCANOUT asks again.
+                if (!showOrRefuse(s, s.width, s.height))
+                {
+                    s.shownWidth = 0;
+                    s.shownHeight = 0;
+                }
                 present(s, s.x, s.y, s.width, s.height, memory);
             }
         }
@@ -1210,20 +1217,8 @@ public final class GpuDevice implements VirtioDevice
         {
             return true;
         }
-        boolean shown;
-        try
+        if (showOrRefuse(s, width, height))
         {
-            shown = display.setScanout(s.index, width, height);
-        }
-        catch (final RuntimeException e)
-        {
-            displayFailed("setScanout", e);
-            shown = true;
-        }
-        if (shown)
-        {
-            s.shownWidth = width;
-            s.shownHeight = height;
             return true;
         }
         s.shownWidth = 0;
@@ -1237,6 +1232,28 @@ public final class GpuDevice implements VirtioDevice
             displayFailed("setScanout", e);
         }
         return false;
+    }
+
+    /**
+     * Tells the display the new size, and records it as shown.
+     *
+     * @return false when a display could not hold the picture (it shows the scanout disabled).
+     */
+    private boolean showOrRefuse(final Scanout s, final int width, final int height)
+    {
+        boolean shown;
+        try
+        {
+            shown = display.setScanout(s.index, width, height);
+        }
+        catch (final RuntimeException e)
+        {
+            displayFailed("setScanout", e);
+            shown = true;
+        }
+        s.shownWidth = width;
+        s.shownHeight = height;
+        return shown;
     }
 
     /**

@@ -144,6 +144,28 @@ class CompositeDisplayTest
     }
 
     @Test
+    void aMemberAddedLaterThatCannotHoldThePictureShowsItDisabledAloneUntilTheNextSetScanout()
+    {
+        showPicture();
+        final FakeDisplay small = new FakeDisplay();
+        small.maxPixels = 100;
+        composite.add(small);
+        h.serveControl();
+        assertThat(small.events).contains("setScanout 0 32x16 refused");
+        assertThat(small.updates()).isEmpty();
+        assertThat(viewers.events).as("the others keep the picture").doesNotContain("setScanout 0 0x0");
+        assertThat(viewers.updates()).last().isEqualTo("update 0 0,0 32x16");
+
+        small.maxPixels = Long.MAX_VALUE;
+        assertThat(h.call(setScanout(0, 1, 0, 0, 32, 16)).type()).as("the same mode again")
+            .isEqualTo(GpuProtocol.RESP_OK_NODATA);
+        h.call(flush(1, 0, 0, 32, 16));
+        assertThat(small.events).containsSubsequence("setScanout 0 32x16", "update 0 0,0 32x16");
+        assertThat(small.violations).isEmpty();
+        assertThat(viewers.violations).isEmpty();
+    }
+
+    @Test
     void aFailingMemberDoesNotStopTheOthers()
     {
         final GpuDisplay broken = new GpuDisplay()

@@ -24,6 +24,8 @@ class FakeDisplay implements GpuDisplay
 
     /** Larger pictures are refused, as by a display whose memory budget is spent. */
     long maxPixels = Long.MAX_VALUE;
+    /** The scanout's last size was refused: it is shown disabled and its updates are dropped, as real displays do. */
+    final boolean[] refused = new boolean[GpuProtocol.MAX_SCANOUTS];
     /** false: requests are refused (return false). */
     boolean canAnswer = true;
     /** When set, requestDisplayInfo answers these at once (synchronously). */
@@ -80,12 +82,14 @@ class FakeDisplay implements GpuDisplay
         if ((long)width * height > maxPixels)
         {
             events.add("setScanout " + scanout + " " + width + "x" + height + " refused");
+            refused[scanout] = true;
             widths[scanout] = 0;
             heights[scanout] = 0;
             surfaces[scanout] = null;
             return false;
         }
         events.add("setScanout " + scanout + " " + width + "x" + height);
+        refused[scanout] = false;
         widths[scanout] = width;
         heights[scanout] = height;
         surfaces[scanout] = 0 == width ? null : new int[width * height];
@@ -96,6 +100,11 @@ class FakeDisplay implements GpuDisplay
     public void updateScanout(final int scanout, final int x, final int y, final int width, final int height,
         final MemorySegment pixels, final long offset, final int stride, final PixelFormat format)
     {
+        if (refused[scanout])
+        {
+            events.add("dropped " + scanout + " " + x + "," + y + " " + width + "x" + height);
+            return;
+        }
         events.add("update " + scanout + " " + x + "," + y + " " + width + "x" + height);
         final int[] surface = surfaces[scanout];
         if (null == surface)
