@@ -1599,10 +1599,10 @@ public final class GpuDevice implements VirtioDevice
 
     /**
      * RESOURCE_CREATE_BLOB: guest memory only (BLOB_MEM_GUEST; others → INVALID_PARAMETER), the entries are the
-     * backing, each inside guest RAM, and must cover {@code size} (Linux sends whole pages; older kernels an
-     * unaligned size with them). Entries may alias the same guest pages: no host copy is kept (the blob is read in
-     * place), so a blob costs no host memory whatever its size; what does is a scanout showing it, whose copies the
-     * displays reserve at SET_SCANOUT_BLOB (capped at {@link #MAX_SCANOUT_DIMENSION} a side).
+     * backing, each inside guest RAM, and must cover {@code size} (Linux's add up to it exactly: whole pages). Entries
+     * may alias the same guest pages: no host copy is kept (the blob is read in place), so a blob costs no host
+     * memory whatever its size, and a size larger than the guest's RAM is no threat; what costs is a scanout showing
+     * it, whose copies the displays reserve at SET_SCANOUT_BLOB (capped at {@link #MAX_SCANOUT_DIMENSION} a side).
      */
     private int createBlob(final DescriptorChain chain, final GuestMemory memory)
     {
