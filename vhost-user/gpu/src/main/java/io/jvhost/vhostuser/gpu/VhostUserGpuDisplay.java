@@ -1044,6 +1044,12 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             control.set(U64, HEADER, negotiatedFeatures);
             return controlHeader(GpuRequest.SET_PROTOCOL_FEATURES, GpuPayloads.U64_SIZE);
         }
+        if (!featuresKnown)
+        {
+            // As QEMU's C back-end: nothing but the handshake until QEMU answered (or the reply timed out). A
+            // SCANOUT or pixels ahead of SET_PROTOCOL_FEATURES would reach QEMU before the features they depend on.
+            return 0;
+        }
         final boolean edid = GpuProtocolFeature.has(negotiatedFeatures, GpuProtocolFeature.EDID);
         while (featuresKnown && !queued.isEmpty())
         {

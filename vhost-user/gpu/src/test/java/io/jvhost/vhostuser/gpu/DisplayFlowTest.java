@@ -117,6 +117,19 @@ class DisplayFlowTest
     }
 
     @Test
+    void nothingButTheHandshakeGoesOutBeforeQemuAnsweredItsProtocolFeatures() throws Exception
+    {
+        connect(QemuDisplayEmulator.builder().featuresReplyDelay(Duration.ofMillis(300)), 64 * 1024);
+        display.setScanout(0, 64, 16);
+        display.updateScanout(0, 0, 0, 64, 16, frame(64, 16, 0x42), 0, 64 * 4, PixelFormat.B8G8R8X8);
+        assertThat(qemu.await(() -> framebufferShows(0, 64, 16, 0x42), WAIT)).isTrue();
+        final java.util.List<String> trace = qemu.trace();
+        assertThat(trace.subList(0, 3)).as("QEMU's C back-end waits for the answer too")
+            .containsExactly("GET_PROTOCOL_FEATURES", "SET_PROTOCOL_FEATURES(0x1)", "SCANOUT(0,64x16)");
+        assertThat(qemu.negotiatedFeatures()).isEqualTo(1);
+    }
+
+    @Test
     void aSmallUpdateOnAnIdleSocketIsSentBeforeTheCallReturnsAndAFrameByTheWriter() throws Exception
     {
         connect(QemuDisplayEmulator.builder().modes(QemuDisplayEmulator.Mode.of(1920, 1080)), 1 << 20);

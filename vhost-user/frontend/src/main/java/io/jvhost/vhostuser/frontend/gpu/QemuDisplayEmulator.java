@@ -114,6 +114,7 @@ public final class QemuDisplayEmulator implements AutoCloseable
         private int maxOutputs = -1;
         private byte[] edid;
         private Duration messageDelay = Duration.ZERO;
+        private Duration featuresReplyDelay = Duration.ZERO;
         private boolean silent;
         private boolean trace = true;
 
@@ -182,6 +183,16 @@ public final class QemuDisplayEmulator implements AutoCloseable
         public Builder messageDelay(final Duration delay)
         {
             this.messageDelay = delay;
+            return this;
+        }
+
+        /**
+         * Time spent before answering GET_PROTOCOL_FEATURES: a QEMU busy when the back-end connects. Messages the
+         * back-end sends meanwhile queue up on the socket in the order they were sent.
+         */
+        public Builder featuresReplyDelay(final Duration delay)
+        {
+            this.featuresReplyDelay = delay;
             return this;
         }
 
@@ -258,6 +269,7 @@ public final class QemuDisplayEmulator implements AutoCloseable
     private Mode[] modes;
     private byte[] edid;
     private long messageDelayNanos;
+    private final long featuresReplyDelayNanos;
     private boolean silent;
     private boolean paused;
     private boolean farHandedOut;
@@ -282,6 +294,7 @@ public final class QemuDisplayEmulator implements AutoCloseable
         this.modes = builder.modes;
         this.edid = builder.edid;
         this.messageDelayNanos = builder.messageDelay.toNanos();
+        this.featuresReplyDelayNanos = builder.featuresReplyDelay.toNanos();
         this.silent = builder.silent;
         this.keepTrace = builder.trace;
         try (Arena arena = Arena.ofConfined())
@@ -792,6 +805,18 @@ public final class QemuDisplayEmulator implements AutoCloseable
                 repliesSent++;
             }
             lock.notifyAll();
+        }
+        if (replySize >= 0 && request == GpuRequest.GET_PROTOCOL_FEATURES && featuresReplyDelayNanos > 0)
+        {
+            try
+            {
+                Thread.sleep(Duration.ofNanos(featuresReplyDelayNanos));
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
         if (replySize >= 0)
         {
