@@ -60,9 +60,17 @@ class VirglAllocationTest
                     cycles(renderer, fences, clear, box, host, fence);
                     fences.spin(renderer, 20_000);
                     cycles(renderer, fences, clear, box, host, fence);
-                    final long before = threads.getCurrentThreadAllocatedBytes();
-                    cycles(renderer, fences, clear, box, host, fence);
-                    return threads.getCurrentThreadAllocatedBytes() - before;
+                    // Steady state is after the JIT: on a busy machine C2 may still be compiling the fence wait's
+                    // path after the warm-up, so up to ten rounds are measured and the best one counts. Were any
+                    // part of a cycle to allocate for good, every round would show it.
+                    long best = Long.MAX_VALUE;
+                    for (int round = 0; round < 10 && best >= 4096; round++)
+                    {
+                        final long before = threads.getCurrentThreadAllocatedBytes();
+                        cycles(renderer, fences, clear, box, host, fence);
+                        best = Math.min(best, threads.getCurrentThreadAllocatedBytes() - before);
+                    }
+                    return best;
                 }
                 finally
                 {
@@ -70,7 +78,7 @@ class VirglAllocationTest
                 }
             });
             assertThat(fences.last).isEqualTo(fence[0]);
-            assertThat(allocated).as("bytes allocated by %d submit+fence+poll+transfer cycles", ITERATIONS)
+            assertThat(allocated).as("bytes allocated by %d submit+fence+poll+transfer cycles in the best of up to ten rounds", ITERATIONS)
                 .isLessThan(4096);
         }
     }
