@@ -336,6 +336,8 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private final Thread writer;
     private final Thread reader;
     private final AtomicBoolean writerSleeping = new AtomicBoolean();
+    /** Sends that found QEMU's socket full: the display is waiting for QEMU to read. */
+    private final java.util.concurrent.atomic.LongAdder socketFull = new java.util.concurrent.atomic.LongAdder();
 
     private final Object lock = new Object();
     private final Arena cursorArena = Arena.ofShared();
@@ -780,6 +782,14 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         {
             return gone;
         }
+    }
+
+    /**
+     * @return how many sends found QEMU's socket full (QEMU is not reading as fast as the display sends).
+     */
+    public long socketFullCount()
+    {
+        return socketFull.sum();
     }
 
     /**
@@ -1325,6 +1335,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             }
             if (errno == Errno.EAGAIN)
             {
+                socketFull.increment();
                 return SEND_WOULD_BLOCK;
             }
             gone("send failed: " + Errno.name(errno) + " after " + outSent + " of " + outLength + " bytes of "

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Timeout;
 import io.jvhost.device.gpu.DisplayMode;
 import io.jvhost.device.gpu.PixelFormat;
 import io.jvhost.os.UnixSocket;
+import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.gpu.QemuDisplayEmulator;
 import io.jvhost.vhostuser.protocol.gpu.GpuRequest;
 
@@ -95,6 +96,23 @@ class DisplayFlowTest
             }
         }
         return true;
+    }
+
+    /**
+     * Waits until a send found QEMU's (paused) socket full: the writer is stalled with the rest pending.
+     */
+    private void awaitWriterStalled()
+    {
+        assertThat(Await.until(() -> display.socketFullCount() > 0, WAIT)).as("the writer stalled on a full socket")
+            .isTrue();
+    }
+
+    /**
+     * Waits until QEMU has read every message the display sent and the display has nothing more to send.
+     */
+    private void awaitQemuReadEverything()
+    {
+        assertThat(Await.until(() -> qemu.messages() == display.messagesSent(), WAIT)).isTrue();
     }
 
     @Test
@@ -235,8 +253,8 @@ class DisplayFlowTest
         assertThat(total).isLessThan(Duration.ofSeconds(10));
         final CompletableFuture<DisplayMode[]> info = new CompletableFuture<>();
         assertThat(display.requestDisplayInfo(info::complete)).as("requests are accepted while stalled").isTrue();
-        Thread.sleep(200);
-        assertThat(qemu.messages(GpuRequest.UPDATE)).isZero();
+        assertThat(display.socketFullCount()).as("the writer found QEMU's socket full").isPositive();
+        assertThat(info).as("no answer while QEMU reads nothing").isNotDone();
 
         qemu.resume();
         assertThat(info.get(10, TimeUnit.SECONDS)[0].width()).isEqualTo(1920);
@@ -264,7 +282,7 @@ class DisplayFlowTest
         for (int i = 0; i < frames; i++)
         {
             display.updateScanout(0, 0, 0, 256, 256, sources[i % 4], 0, 256 * 4, PixelFormat.B8G8R8X8);
-            Thread.sleep(1);
+            Thread.sleep(1); // paces the frames like a guest flushing at up to 1 kHz (not synchronisation)
         }
         final int lastSeed = 0x010101 * ((frames - 1) % 4 + 1);
         assertThat(qemu.await(() -> framebufferShows(0, 256, 256, lastSeed), Duration.ofSeconds(30))).isTrue();
@@ -286,12 +304,12 @@ class DisplayFlowTest
             display.updateScanout(0, 0, 0, 1920, 1080, frame(1920, 1080, 0x300000 + i), 0, 1920 * 4,
                 PixelFormat.B8G8R8X8);
         }
-        Thread.sleep(100);
+        awaitWriterStalled();
         display.setScanout(0, 64, 32);
         display.updateScanout(0, 0, 0, 64, 32, frame(64, 32, 0x00AA00), 0, 64 * 4, PixelFormat.B8G8R8X8);
         qemu.resume();
         assertThat(qemu.await(() -> framebufferShows(0, 64, 32, 0x00AA00), WAIT)).isTrue();
-        Thread.sleep(200);
+        awaitQemuReadEverything();
         assertThat(qemu.violations()).as("no stale 1920-wide UPDATE hit the 64x32 surface").isEmpty();
         assertThat(qemu.surfaceSize(0)).containsExactly(64, 32);
         assertThat(qemu.surfaceUpdates(0)).isEqualTo(1);
@@ -310,8 +328,8 @@ class DisplayFlowTest
         {
             display.updateScanout(0, 0, 0, 1920, 1080, frame(1920, 1080, 0x100000 + i), 0, 1920 * 4,
                 PixelFormat.B8G8R8X8);
-            Thread.sleep(100);
         }
+        awaitWriterStalled();
         final MemorySegment image = arena.allocate(64 * 64 * 4);
         for (int i = 0; i < 100; i++)
         {
@@ -339,7 +357,7 @@ class DisplayFlowTest
         qemu.pause();
         display.setScanout(0, 1920, 1080);
         display.updateScanout(0, 0, 0, 1920, 1080, frame(1920, 1080, 1), 0, 1920 * 4, PixelFormat.B8G8R8X8);
-        Thread.sleep(200);
+        awaitWriterStalled();
         final long start = System.nanoTime();
         display.close();
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(2));
@@ -356,13 +374,8 @@ class DisplayFlowTest
         qemu.pause();
         display.setScanout(0, 1920, 1080);
         display.updateScanout(0, 0, 0, 1920, 1080, frame(1920, 1080, 1), 0, 1920 * 4, PixelFormat.B8G8R8X8);
-        Thread.sleep(200);
+        awaitWriterStalled();
         qemu.close();
-        final long end = System.nanoTime() + WAIT.toNanos();
-        while (!display.isGone() && System.nanoTime() < end)
-        {
-            Thread.sleep(10);
-        }
-        assertThat(display.isGone()).isTrue();
+        assertThat(Await.until(display::isGone, WAIT)).isTrue();
     }
 }

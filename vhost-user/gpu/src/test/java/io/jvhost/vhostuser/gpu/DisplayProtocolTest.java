@@ -26,6 +26,7 @@ import io.jvhost.os.Epoll;
 import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
 import io.jvhost.os.UnixSocket;
+import io.jvhost.vhostuser.frontend.Await;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -36,6 +37,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(30)
 class DisplayProtocolTest
 {
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
     private static final long EDID = 1;
     private static final long DMABUF2 = 2;
 
@@ -345,8 +348,8 @@ class DisplayProtocolTest
         assertThat(display.isGone()).isTrue();
         assertThat(display.requestDisplayInfo(m -> { })).isFalse();
         display.setScanout(0, 10, 10);
-        Thread.sleep(100);
-        assertThat(goneCalls).hasValue(1);
+        display.close();
+        assertThat(goneCalls).as("once, also after close joined every thread that could call it").hasValue(1);
     }
 
     @Test
@@ -357,7 +360,7 @@ class DisplayProtocolTest
         display.close();
         assertThat(info.get(5, TimeUnit.SECONDS)).isNull();
         assertThat(qemu.readUntil(-1)).as("QEMU sees end of stream").isNull();
-        Thread.sleep(100);
+        // close() returned after joining the display's threads: none of them can call the listener any more.
         assertThat(goneCalls).hasValue(0);
     }
 
@@ -369,6 +372,8 @@ class DisplayProtocolTest
     {
         final Epoll epoll;
         final AtomicInteger closes = new AtomicInteger();
+        /** Callbacks run to the end: the display has read what was readable then. */
+        final AtomicInteger runs = new AtomicInteger();
         final Thread thread;
         private Runnable callback;
         private volatile boolean running = true;
@@ -393,6 +398,7 @@ class DisplayProtocolTest
                             if (null != callback)
                             {
                                 callback.run();
+                                runs.incrementAndGet();
                             }
                         }
                     }
@@ -463,10 +469,13 @@ class DisplayProtocolTest
             {
                 final MemorySegment bytes = a.allocate(whole.capacity());
                 MemorySegment.copy(whole.array(), 0, bytes, ValueLayout.JAVA_BYTE, 0, whole.capacity());
+                final int before = worker.runs.get();
                 qemu.socket().send(bytes, 0, 7, null, 0);
-                Thread.sleep(50);
+                assertThat(Await.until(() -> worker.runs.get() > before, WAIT)).as("the worker read piece 1").isTrue();
+                final int afterFirst = worker.runs.get();
                 qemu.socket().send(bytes, 7, 100, null, 0);
-                Thread.sleep(50);
+                assertThat(Await.until(() -> worker.runs.get() > afterFirst, WAIT)).as("the worker read piece 2")
+                    .isTrue();
                 assertThat(first).isNotDone();
                 qemu.socket().send(bytes, 107, whole.capacity() - 107, null, 0);
             }
