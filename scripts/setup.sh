@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # jvhost machine setup: JDK 25, QEMU >= 10 and the test guests (Debian kernel + busybox; Debian 12's Mesa).
 #
-# Executed:  scripts/setup.sh jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|all
+# Executed:  scripts/setup.sh jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|uinput|all
 #   jdk    print the home of a JDK 25 ($JAVA_HOME if it is 25, else /usr/lib/jvm/*, else
 #          update-alternatives); fails if there is none
 #   qemu   make sure qemu-system-x86_64 >= 10 is on PATH (installs it from bookworm-backports,
@@ -20,11 +20,12 @@
 #          not installed: a private apt (the system's bookworm mirror and key, trixie suites, empty dpkg
 #          status) downloads qemu-system-x86 with its trixie libraries; no root needed. It brings the
 #          generic vhost-user-test-device-pci that QEMU 10 cannot create
+#   uinput    load the uinput module when the kernel has one (evdev passthrough test); never fails
 #   guest612  make sure the 6.12 guest kernel (bookworm-security, else bookworm-backports) and busybox
 #          are in ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-6.12 (same layout as guest/)
 #   all    all of the above
 # Sourced:   . scripts/setup.sh [subcommand]
-#   defines jvhost_setup_{jdk,qemu,guest,guest3d,tools,virgl,chromium,qemu11,guest612,all}; with a subcommand it runs it, and for `jdk`
+#   defines jvhost_setup_{jdk,qemu,guest,guest3d,tools,virgl,chromium,qemu11,guest612,uinput,all}; with a subcommand it runs it, and for `jdk`
 #   it also exports JAVA_HOME. Sourcing never changes the caller's shell options.
 #
 # Guest cache layout (read by scripts/build-initramfs.sh and the e2e tests):
@@ -643,10 +644,31 @@ jvhost_setup_guest612() (
     jvhost_setup__say "6.12 guest kernel $kver and busybox are in $g"
 )
 
+# /dev/uinput for the evdev passthrough test: loads the module when the kernel has it and the node is missing.
+# A kernel without uinput (built in or as a module) is not a failure: the test then says so and is skipped.
+jvhost_setup_uinput() (
+    set -uo pipefail
+    [[ -e /dev/uinput ]] && exit 0
+    if grep -qw uinput /proc/misc 2>/dev/null; then
+        if [[ $(id -u) -eq 0 ]]; then
+            mknod -m 0660 /dev/uinput c 10 "$(awk '$2 == "uinput" { print $1 }' /proc/misc)" \
+                || jvhost_setup__say "uinput is built in but /dev/uinput could not be made"
+        fi
+    elif [[ -d /lib/modules/$(uname -r) ]] && find "/lib/modules/$(uname -r)" -name 'uinput.ko*' | grep -q .; then
+        if [[ $(id -u) -eq 0 ]]; then
+            PATH=$PATH:/usr/sbin:/sbin modprobe uinput || jvhost_setup__say "modprobe uinput failed"
+        else
+            jvhost_setup__say "the kernel has a uinput module: load it as root (modprobe uinput) for the passthrough test"
+        fi
+    fi
+    exit 0
+)
+
 jvhost_setup_all() (
     set -euo pipefail
     jvhost_setup_jdk >/dev/null
     jvhost_setup_tools
+    jvhost_setup_uinput
     jvhost_setup_qemu
     jvhost_setup_virgl
     jvhost_setup_guest
@@ -658,9 +680,9 @@ jvhost_setup_all() (
 
 jvhost_setup() {
     case "${1:-}" in
-        jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|all) "jvhost_setup_$1" ;;
+        jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|uinput|all) "jvhost_setup_$1" ;;
         -h|--help|help|'') sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" ;;
-        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, guest3d, tools, virgl, chromium, qemu11, guest612 or all)" >&2; return 2 ;;
+        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, guest3d, tools, virgl, chromium, qemu11, guest612, uinput or all)" >&2; return 2 ;;
     esac
 }
 

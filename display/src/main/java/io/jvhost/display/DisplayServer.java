@@ -381,6 +381,23 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
     }
 
     /**
+     * @return viewers whose session has been in one write for at least {@code time}: viewers that stopped reading.
+     */
+    public int viewersStuckFor(final Duration time)
+    {
+        final long nanos = time.toNanos();
+        int stuck = 0;
+        for (final io.jvhost.display.rfb.RfbSession s : sessions.sessions())
+        {
+            if (s.writingFor(nanos))
+            {
+                stuck++;
+            }
+        }
+        return stuck;
+    }
+
+    /**
      * @return whether viewers' input goes anywhere.
      */
     public boolean hasInput()

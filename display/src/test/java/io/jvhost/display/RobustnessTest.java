@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 
 import io.jvhost.device.gpu.PixelFormat;
 import org.junit.jupiter.api.AfterEach;
@@ -71,6 +72,9 @@ class RobustnessTest
         }
     }
 
+    /** A write that has not finished for this long to a viewer that reads nothing: its socket is full. */
+    private static final Duration STUCK = Duration.ofMillis(200);
+
     @Test
     void aClientThatStopsReadingSlowsNeitherTheGpuNorOtherViewers() throws Exception
     {
@@ -87,6 +91,16 @@ class RobustnessTest
             stuck.requestUpdate(false);
             fast.setEncodings(16);
             final int[][] frames = {Pictures.noise(w, h, 3), Pictures.noise(w, h, 4)};
+            // First make it stuck for real: new frames and requests until its session sits in one write.
+            final long stuckBy = System.nanoTime() + 10_000_000_000L;
+            for (int i = 0; server.viewersStuckFor(STUCK) == 0 && System.nanoTime() < stuckBy; i++)
+            {
+                server.updateScanout(0, 0, 0, w, h, MemorySegment.ofArray(frames[i & 1]), 0, w * 4,
+                    PixelFormat.B8G8R8X8);
+                stuck.requestUpdate(true);
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000); // polls the state above
+            }
+            assertThat(server.viewersStuckFor(STUCK)).as("the stuck viewer's session waits in a write").isEqualTo(1);
             long worst = 0;
             final long start = System.nanoTime();
             for (int i = 0; i < 200; i++)
@@ -110,6 +124,7 @@ class RobustnessTest
             fast.readUpdate();
             assertThat(fast.pixels).as("the other viewer has the latest frame").isEqualTo(frames[1]);
             assertThat(server.viewers()).isEqualTo(2);
+            assertThat(server.viewersStuckFor(STUCK)).as("still stuck: it never read").isEqualTo(1);
         }
     }
 }

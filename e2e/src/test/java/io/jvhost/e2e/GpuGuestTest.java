@@ -88,7 +88,15 @@ class GpuGuestTest
         try (JvhostProcess backend = JvhostProcess.start(dir, List.of(socket), "gpu", "--socket-path",
             socket.toString(), "--max-outputs", String.valueOf(outputs)))
         {
-            try (QemuVm vm = QemuVm.builder(dir).kernel(env.kernel()).initrd(initrd)
+            // QEMU without a UI reports only output 0 as connected; the guest forces the others on (`e`) in the
+            // same mode, so fbdev clones fb0 onto them and every output has a picture to compare.
+            final StringBuilder append = new StringBuilder(QemuVm.DEFAULT_APPEND);
+            for (int i = 2; i <= outputs; i++)
+            {
+                append.append(" video=Virtual-").append(i).append(':').append(WIDTH).append('x').append(HEIGHT)
+                    .append('e');
+            }
+            try (QemuVm vm = QemuVm.builder(dir).kernel(env.kernel()).initrd(initrd).append(append.toString())
                 .vhostUserDevice("vhost-user-gpu-pci", socket,
                     "id=gpu0,xres=" + WIDTH + ",yres=" + HEIGHT + ",max_outputs=" + outputs)
                 .args("-drive", "file=" + disk + ",format=raw,if=virtio")
@@ -99,6 +107,11 @@ class GpuGuestTest
                     .contains("size=" + WIDTH + "," + HEIGHT).contains("stride=" + WIDTH * 4)
                     .contains("connectors=" + outputs);
                 show(vm, dir, images, 0);
+                if (outputs > 1)
+                {
+                    // fbdev clones fb0 onto every connector: the second output shows the same pixels.
+                    awaitScreen(vm, dir.resolve("screen0-head1.ppm"), 1, images[0]);
+                }
 
                 if (reset)
                 {
@@ -130,13 +143,15 @@ class GpuGuestTest
     {
         vm.sendSerial("show " + n + "\n");
         vm.awaitSerial(Pattern.compile("JVHOST-GPU shown image=" + n + " END"), Duration.ofSeconds(120));
-        awaitScreen(vm, dir.resolve("screen" + n + ".ppm"), images[n]);
+        awaitScreen(vm, dir.resolve("screen" + n + ".ppm"), 0, images[n]);
     }
 
     /**
-     * Polls QEMU's screendump until it equals {@code expected} (the guest's fbdev flushes damage asynchronously).
+     * Polls QEMU's screendump of output {@code head} until it equals {@code expected} (the guest's fbdev flushes
+     * damage asynchronously).
      */
-    private static void awaitScreen(final QemuVm vm, final Path file, final byte[] expected) throws Exception
+    private static void awaitScreen(final QemuVm vm, final Path file, final int head, final byte[] expected)
+        throws Exception
     {
         final long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         int differ = -1;
@@ -144,7 +159,7 @@ class GpuGuestTest
         while (System.nanoTime() < deadline)
         {
             Files.deleteIfExists(file);
-            vm.hmp("screendump " + file);
+            vm.hmp("screendump " + file + (head > 0 ? " gpu0 " + head : ""));
             if (Files.exists(file) && Files.size(file) > 0)
             {
                 final Ppm ppm = Ppm.read(file);
@@ -160,7 +175,7 @@ class GpuGuestTest
             }
             Thread.sleep(250);
         }
-        throw new AssertionError("QEMU's screen never matched the guest's image: last screendump " + size
+        throw new AssertionError("QEMU's output " + head + " never matched the guest's image: last screendump " + size
             + ", " + differ + " pixels differ");
     }
 

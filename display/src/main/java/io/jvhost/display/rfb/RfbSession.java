@@ -105,6 +105,8 @@ public final class RfbSession implements Framebuffer.Listener
     private int clientWidth;
     private int clientHeight;
     private long updatesSent;
+    /** When the writer's current write to the viewer began (never 0 then), or 0 when it is not writing. */
+    private volatile long writingSince;
     private long bytesSent;
     /** Why the writer ended the session, when it was not the connection (for the one log line). */
     private volatile String writerFailure;
@@ -242,6 +244,16 @@ public final class RfbSession implements Framebuffer.Listener
     public synchronized boolean isClosed()
     {
         return closed;
+    }
+
+    /**
+     * @return whether the writer has been in one write to this viewer for at least {@code nanos}: the viewer does
+     *         not read (its socket is full) and only this session waits for it.
+     */
+    public boolean writingFor(final long nanos)
+    {
+        final long since = writingSince;
+        return 0 != since && System.nanoTime() - since >= nanos;
     }
 
     public synchronized long updatesSent()
@@ -763,8 +775,16 @@ public final class RfbSession implements Framebuffer.Listener
      */
     private void write(final OutputStream out, final ByteSink msg, final boolean last) throws IOException
     {
-        out.write(msg.array(), 0, msg.length());
-        out.flush();
+        writingSince = System.nanoTime() | 1;
+        try
+        {
+            out.write(msg.array(), 0, msg.length());
+            out.flush();
+        }
+        finally
+        {
+            writingSince = 0;
+        }
         synchronized (this)
         {
             if (last)
