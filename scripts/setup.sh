@@ -55,14 +55,19 @@ jvhost_setup__die() { echo "setup: $*" >&2; exit 1; }
 jvhost_setup__say() { echo "setup: $*" >&2; }
 jvhost_setup__cache() { echo "${JVHOST_CACHE:-$HOME/.cache/jvhost}"; }
 
-# Runs apt-get (as root only) with quiet, non-interactive settings.
-jvhost_setup__apt() {
+# Runs apt-get (as root only) with quiet, non-interactive settings; returns its status (for a first try that
+# falls back to 'apt-get update' and a second one).
+jvhost_setup__apt_try() {
     command -v apt-get >/dev/null 2>&1 \
         || jvhost_setup__die "apt-get is not available; install the missing packages by hand: $*"
     [[ $(id -u) -eq 0 ]] \
         || jvhost_setup__die "need root to run 'apt-get $*'; run it with sudo, or run this script as root"
-    DEBIAN_FRONTEND=noninteractive apt-get -q -o Dpkg::Use-Pty=0 "$@" >/tmp/jvhost-apt.log 2>&1 \
-        || jvhost_setup__die "'apt-get $*' failed; see /tmp/jvhost-apt.log"
+    DEBIAN_FRONTEND=noninteractive apt-get -q -o Dpkg::Use-Pty=0 "$@" >/tmp/jvhost-apt.log 2>&1
+}
+
+# Runs apt-get as jvhost_setup__apt_try does, and stops the set-up step if it fails.
+jvhost_setup__apt() {
+    jvhost_setup__apt_try "$@" || jvhost_setup__die "'apt-get $*' failed; see /tmp/jvhost-apt.log"
 }
 
 # The major version of a JDK home, read from its release file (no JVM start); empty if unknown.
@@ -204,7 +209,7 @@ jvhost_setup_tools() (
     if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
         jvhost_setup__die "missing host packages: ${missing[*]}; install them (as root: apt-get install -y ${missing[*]})"
     fi
-    jvhost_setup__apt install -y --no-install-recommends "${missing[@]}" \
+    jvhost_setup__apt_try install -y --no-install-recommends "${missing[@]}" \
         || { jvhost_setup__apt update; jvhost_setup__apt install -y --no-install-recommends "${missing[@]}"; }
 )
 
@@ -469,7 +474,7 @@ jvhost_setup_chromium() (
         jvhost_setup__die "chromium is missing; install it (as root: apt-get install -y chromium) or the web console's browser test is skipped"
     fi
     jvhost_setup__say "installing chromium (for the web console's browser test)"
-    jvhost_setup__apt install -y chromium \
+    jvhost_setup__apt_try install -y chromium \
         || { jvhost_setup__apt update; jvhost_setup__apt install -y chromium; }
     [[ -x /usr/bin/chromium ]] || jvhost_setup__die "installed chromium but /usr/bin/chromium is missing; see /tmp/jvhost-apt.log"
 )
