@@ -91,10 +91,11 @@ public interface VirtioDevice
     void processQueue(DeviceQueue queue);
 
     /**
-     * The queue started. {@code fresh} is true when both ring indices are 0: the driver (re)initialised the queue,
-     * as after a guest reset, rather than resuming one it was using (VM stop/cont, front-end reconnect).
+     * The queue started: for the first time since {@link #reset()}, or resumed after a stop (a VM {@code stop} and
+     * {@code cont}, which keeps every device state). Ring indices do not tell the two apart: they wrap to 0 every
+     * 65,536 buffers, so a resumed ring may start at 0 too. A driver reset always arrives as {@link #reset()}.
      */
-    default void queueStarted(final int queue, final boolean fresh)
+    default void queueStarted(final int queue)
     {
     }
 
@@ -106,7 +107,8 @@ public interface VirtioDevice
     }
 
     /**
-     * The device was reset or its front-end went away: return to the freshly-created state.
+     * The driver reset the device (the transport's reset signal: a guest reboot, a driver unbound and bound again)
+     * or its front-end went away: return to the freshly-created state. Never called for a VM stop/cont.
      */
     default void reset()
     {

@@ -29,9 +29,8 @@ import static io.jvhost.device.gpu.GpuProtocol.*;
  * virtio-gpu 2D (virtio ID 16), independent of the transport: control queue 0 and cursor queue 1, host images
  * off-heap, guest blobs read in place, output through a {@link GpuDisplay} that may come and go.
  * <p>
- * <b>Threads.</b> Both queues run on worker 0 (they share the resources). {@link #reset()},
- * {@link #queueStarted} and the config accessors arrive on the transport's protocol thread; a lock serialises them
- * with queue processing. {@link #setDisplay}/{@link #clearDisplay} and the display's answers may come from any
+ * <b>Threads.</b> Both queues run on worker 0 (they share the resources). {@link #reset()} and the config
+ * accessors arrive on the transport's protocol thread; a lock serialises them with queue processing. {@link #setDisplay}/{@link #clearDisplay} and the display's answers may come from any
  * thread: they only publish a value and {@link DeviceContext#wake wake} the worker, which makes every display call
  * itself (so a new display is always told about a scanout before it gets pixels for it).
  * <p>
@@ -376,36 +375,10 @@ public final class GpuDevice implements VirtioDevice
     // Lifecycle
 
     /**
-     * A fresh control queue means the driver re-initialised the device (a guest reset re-creates resource 1): all
-     * state goes, as in {@link #reset()}.
-     */
-    @Override
-    public void queueStarted(final int queue, final boolean fresh)
-    {
-        if (queue == CONTROL_QUEUE && fresh)
-        {
-            lock.lock();
-            try
-            {
-                final int dropped = resources.size();
-                freeAll();
-                if (dropped > 0)
-                {
-                    LOG.log(Level.INFO, name + ": control queue restarted from index 0, dropped " + dropped
-                        + " resource(s)");
-                }
-            }
-            finally
-            {
-                lock.unlock();
-            }
-        }
-    }
-
-    /**
      * Frees every resource, scanout, cursor and held request. The display (if any) stays attached; it is told that
      * the scanouts are off the next time the worker runs (display calls are made on the worker only). The
-     * {@link DeviceContext} is kept: the vhost-user back-end resets on status 0 and keeps serving the connection.
+     * {@link DeviceContext} is kept: the vhost-user back-end resets on a driver reset and keeps serving the
+     * connection. This is the only place resources go: a VM stop/cont keeps them, whatever the rings' indices.
      */
     @Override
     public void reset()

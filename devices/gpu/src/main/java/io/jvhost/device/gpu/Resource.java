@@ -18,8 +18,8 @@ import io.jvhost.os.NativeHeap;
  * Their segments have the global scope, so freeing must never race a reader, and nothing may read a freed image.
  * Both hold because every access happens under the device lock, which {@link #free} runs under too: transfers
  * (TRANSFER_TO_HOST_2D), cursor loading (UPDATE_CURSOR) and presenting (RESOURCE_FLUSH, SET_SCANOUT, announcing to a
- * new display) run on the worker in {@code processQueue}; reset and a fresh control queue run {@code freeAll} on the
- * protocol thread under the same lock. Displays get the image only for the duration of
+ * new display) run on the worker in {@code processQueue}; a reset runs {@code freeAll} on the protocol thread under
+ * the same lock. Displays get the image only for the duration of
  * {@link GpuDisplay#updateScanout}, whose contract is to copy what they need before returning (QEMU's display
  * converts into its shadow, jvhost's into its framebuffer, both synchronously). A resource leaves the table and every
  * scanout (RESOURCE_UNREF disables the scanouts showing it first; a reset clears them all) before its image is

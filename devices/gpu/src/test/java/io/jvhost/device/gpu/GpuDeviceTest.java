@@ -903,16 +903,18 @@ class GpuDeviceTest
     }
 
     @Test
-    void aFreshControlQueueStartDropsEverythingAndAResumedOneKeepsIt() throws Exception
+    void queuesRestartingKeepEverythingAndOnlyAResetDropsIt() throws Exception
     {
         harness();
         h.call(create2d(1, XRGB, 8, 8));
 
-        h.device.queueStarted(CONTROL_QUEUE, false);
-        h.device.queueStarted(CURSOR_QUEUE, true);
+        // Restarts carry no reset, even from index 0 (a ring paused at a multiple of 65,536).
+        h.device.queueStopped(CONTROL_QUEUE);
+        h.device.queueStarted(CONTROL_QUEUE);
+        h.device.queueStarted(CURSOR_QUEUE);
         assertThat(h.device.resourceCount()).isEqualTo(1);
 
-        h.device.queueStarted(CONTROL_QUEUE, true);
+        h.device.reset();
         assertThat(h.device.resourceCount()).isZero();
         assertThat(h.device.hostMemoryUsed()).isZero();
         assertThat(h.call(create2d(1, XRGB, 8, 8)).type()).isEqualTo(RESP_OK_NODATA);

@@ -36,8 +36,9 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * {@link EventRing} (oldest dropped when full, whole reports first) and the event queue's worker is woken through
  * {@link DeviceContext#wake}, at most once until it has run. The worker writes each event into the next guest buffer
  * as one 8-byte store. Events wait in the ring while the guest has no buffers posted (Linux keeps at most 64, QEMU's
- * vhost-user-input gives it a queue of 4). Events queued before a driver starts the event queue afresh are
- * discarded: a guest that just booted gets no stale keystrokes. Nothing is allocated per event.
+ * vhost-user-input gives it a queue of 4). Events queued before a driver's first start of the event queue after a
+ * {@link #reset()} are discarded: a guest that just booted gets no stale keystrokes. A VM stop/cont (the queue
+ * resumed, no reset) keeps them. Nothing is allocated per event.
  * <p>
  * <b>Status.</b> Events the guest sends on the status queue are counted, logged at debug level and passed to the
  * {@link StatusListener} (for a host device passed through: the LEDs are set on it).
@@ -71,6 +72,8 @@ public final class InputDevice implements VirtioDevice, InputSink
     private volatile DeviceContext context;
     /** Set by the protocol thread when the event queue (re)starts fresh: the worker drops the event it carries. */
     private volatile boolean discardCarried;
+    /** The event queue started since the last reset (protocol thread). */
+    private volatile boolean eventQueueRan;
 
     // ---- Config: protocol thread, guarded by this. ----
     private final MemorySegment config = MemorySegment.ofArray(new byte[CONFIG_SIZE]);
@@ -420,16 +423,18 @@ public final class InputDevice implements VirtioDevice, InputSink
     // Lifecycle (protocol thread)
 
     /**
-     * A fresh event queue means a driver that just initialised: events typed before it existed are discarded.
+     * The event queue's first start after a reset means a driver that just initialised: events typed before it
+     * existed are discarded. Later starts resume (VM stop/cont) and keep them.
      */
     @Override
-    public void queueStarted(final int queue, final boolean fresh)
+    public void queueStarted(final int queue)
     {
         if (queue == EVENT_QUEUE)
         {
             wakeRequested.set(false);
-            if (fresh)
+            if (!eventQueueRan)
             {
+                eventQueueRan = true;
                 discardCarried = true;
                 final int stale = ring.clear();
                 if (stale > 0)
@@ -455,6 +460,7 @@ public final class InputDevice implements VirtioDevice, InputSink
         }
         wakeRequested.set(false);
         discardCarried = true;
+        eventQueueRan = false;
         ring.clear();
     }
 }

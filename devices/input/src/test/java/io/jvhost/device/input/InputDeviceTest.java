@@ -401,19 +401,29 @@ class InputDeviceTest
     }
 
     @Test
-    void eventsQueuedBeforeAFreshEventQueueStartAreDiscarded()
+    void eventsQueuedBeforeTheFirstEventQueueStartAfterAResetAreDiscardedAndAResumedQueueKeepsThem()
     {
         final InputDevice device = new InputDevice("input0", VirtualProfile.COMBINED.capabilities());
         device.event(EV_KEY, InputCodes.KEY_A, 1);
         device.sync();
-        device.queueStarted(InputDevice.EVENT_QUEUE, false);
-        assertThat(device.pendingEvents()).as("a resumed queue keeps them").isEqualTo(2);
-        device.queueStarted(InputDevice.EVENT_QUEUE, true);
-        assertThat(device.pendingEvents()).isZero();
+        device.queueStarted(InputDevice.EVENT_QUEUE);
+        assertThat(device.pendingEvents()).as("typed before the driver was ready").isZero();
+
+        // VM stop/cont: the queue stops and resumes without a reset; what was typed meanwhile is delivered.
+        device.queueStopped(InputDevice.EVENT_QUEUE);
         device.event(EV_KEY, InputCodes.KEY_A, 0);
+        device.sync();
+        device.queueStarted(InputDevice.EVENT_QUEUE);
+        assertThat(device.pendingEvents()).as("a resumed queue keeps them").isEqualTo(2);
         postEventBuffers(4, 8);
         eventq.serve(device);
-        assertThat(usedEvents()).containsExactly(new Event(EV_KEY, 30, 0));
+        assertThat(usedEvents()).containsExactly(new Event(EV_KEY, 30, 0), new Event(0, 0, 0));
+
+        // A driver reset: events typed before the driver's next start are stale.
+        device.reset();
+        device.event(EV_KEY, InputCodes.KEY_B, 1);
+        device.queueStarted(InputDevice.EVENT_QUEUE);
+        assertThat(device.pendingEvents()).isZero();
     }
 
     @Test

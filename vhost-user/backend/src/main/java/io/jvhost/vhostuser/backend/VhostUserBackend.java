@@ -56,6 +56,8 @@ public final class VhostUserBackend implements AutoCloseable
     private long ackedProtocolFeatures;
     private boolean featuresSet;
     private int status;
+    /** A ring started since the last reset (protocol thread): see {@link #resetIfDriverProbesAgain}. */
+    private boolean ranSinceReset;
     private UnixSocket backendChannel;
     private boolean closed;
 
@@ -298,7 +300,7 @@ public final class VhostUserBackend implements AutoCloseable
             case SET_OWNER ->
             {
             }
-            case RESET_OWNER, RESET_DEVICE -> resetDevice();
+            case RESET_OWNER, RESET_DEVICE -> resetDevice(FrontendRequest.name(req));
             case GET_PROTOCOL_FEATURES -> replyU64(connection, offeredProtocolFeatures);
             case SET_PROTOCOL_FEATURES -> setProtocolFeatures(requireU64());
             case GET_QUEUE_NUM -> replyU64(connection, vrings.length);
@@ -662,8 +664,8 @@ public final class VhostUserBackend implements AutoCloseable
             }
             if (null == v.queue.memory())
             {
-                // Bind now (reads used.idx) so we can tell a fresh ring from a resumed one; the worker re-binds
-                // whenever the map changes.
+                // Bind now so a ring outside guest memory is reported with its start; the worker re-binds whenever
+                // the map changes.
                 try
                 {
                     v.queue.bind(memory.peek());
@@ -674,10 +676,10 @@ public final class VhostUserBackend implements AutoCloseable
                         + e.getMessage());
                 }
             }
-            final boolean fresh = v.queue.nextAvail() == 0 && null != v.queue.memory() && v.queue.nextUsed() == 0;
+            ranSinceReset = true;
             LOG.log(Level.INFO, name + ": queue " + v.index + " started, size " + v.queue.size() + ", avail index "
-                + v.queue.nextAvail() + (fresh ? " (fresh)" : "") + (v.enabled ? "" : " (waiting for SET_VRING_ENABLE)"));
-            device.queueStarted(v.index, fresh);
+                + v.queue.nextAvail() + (v.enabled ? "" : " (waiting for SET_VRING_ENABLE)"));
+            device.queueStarted(v.index);
             // Buffers may already be waiting: look at the ring once without a kick.
             worker.poke(v);
         }
@@ -750,6 +752,7 @@ public final class VhostUserBackend implements AutoCloseable
         final int offset = request.u32(Payloads.CONFIG_OFFSET);
         final int size = request.u32(Payloads.CONFIG_SIZE);
         checkConfigRange(offset, size);
+        resetIfDriverProbesAgain();
         reply.header(GET_CONFIG, MessageHeader.REPLY_FLAGS, Payloads.CONFIG_HEADER + size)
             .u32(Payloads.CONFIG_OFFSET, offset).u32(Payloads.CONFIG_SIZE, size)
             .u32(Payloads.CONFIG_FLAGS, request.u32(Payloads.CONFIG_FLAGS))
@@ -780,6 +783,7 @@ public final class VhostUserBackend implements AutoCloseable
         final int offset = request.u32(Payloads.CONFIG_OFFSET);
         final int size = request.u32(Payloads.CONFIG_SIZE);
         checkConfigRange(offset, size);
+        resetIfDriverProbesAgain();
         if (size > 0)
         {
             device.writeConfig(offset, request.payload(Payloads.CONFIG_DATA, size));
@@ -792,9 +796,8 @@ public final class VhostUserBackend implements AutoCloseable
         {
             throw new RequestException("status must fit in a byte, got 0x" + Integer.toHexString(value));
         }
-        // Only recorded. QEMU sends SET_STATUS 0 whenever it stops the device, also for a VM pause (stop/cont)
-        // after which the guest carries on with its resources: resetting here would lose them. A guest that really
-        // reset its device re-initialises the rings, which VirtioDevice.queueStarted reports as fresh.
+        // Only recorded, never a reset: where QEMU sends SET_STATUS 0 (devices whose vq_index_end it sets, not
+        // vhost-user-gpu, -input or -rng) it does so on every stop, VM pauses included. See resetDevice.
         status = value;
     }
 
@@ -811,7 +814,51 @@ public final class VhostUserBackend implements AutoCloseable
         backendChannel = UnixSocket.adopt(request.fds().take(0));
     }
 
-    private void resetDevice()
+    /**
+     * A config access while every ring is stopped, after rings ran since the last reset: the driver is probing the
+     * device again, which it does only after resetting it (a paused VM's driver reads nothing). This is the reset
+     * signal of front-ends that do not send RESET_DEVICE for a guest reset: QEMU before 9.1 negotiated it but never
+     * sent it then. With QEMU 10 the RESET_DEVICE comes first and this finds nothing to do.
+     */
+    private void resetIfDriverProbesAgain()
+    {
+        if (!ranSinceReset)
+        {
+            return;
+        }
+        for (final Vring v : vrings)
+        {
+            v.lock.lock();
+            try
+            {
+                if (v.started)
+                {
+                    return;
+                }
+            }
+            finally
+            {
+                v.lock.unlock();
+            }
+        }
+        resetDevice(FrontendRequest.name(request.request()) + " with every ring stopped: the driver probes the"
+            + " device again");
+    }
+
+    /**
+     * The one place a driver reset reaches the device ({@link VirtioDevice#reset}). What QEMU 10 sends, as measured
+     * with vhost-user-gpu-pci (the README's "Guest reset and VM stop/cont" has the table):
+     * <ul>
+     * <li>VM {@code stop}: SET_VRING_ENABLE 0 and GET_VRING_BASE per ring (no SET_STATUS: vhost-user-gpu's
+     * vq_index_end is 0); {@code cont}: GPU_SET_SOCKET, SET_FEATURES, GET_STATUS, then each ring from the base it
+     * stopped at. Nothing tells it from a guest reset but what is missing: RESET_DEVICE and config reads.</li>
+     * <li>guest reset (driver unbind/bind, {@code system_reset}, reboot): the same stop, then RESET_DEVICE from
+     * QEMU's virtio_reset (since QEMU 9.1, when negotiated; once more per bus reset), then the driver's probe reads
+     * the config (GET_CONFIG), then the start with every ring at base 0.</li>
+     * </ul>
+     * The rings' indices are no signal: both wrap to 0 every 65,536 buffers, so a paused ring can sit at 0.
+     */
+    private void resetDevice(final String reason)
     {
         for (final Vring v : vrings)
         {
@@ -831,8 +878,9 @@ public final class VhostUserBackend implements AutoCloseable
         ackedFeatures = 0;
         featuresSet = false;
         status = 0;
+        ranSinceReset = false;
         device.reset();
-        LOG.log(Level.INFO, name + ": device reset");
+        LOG.log(Level.INFO, name + ": device reset (" + reason + ")");
     }
 
     /**
@@ -864,6 +912,7 @@ public final class VhostUserBackend implements AutoCloseable
                 v.lock.unlock();
             }
         }
+        ranSinceReset = false;
         device.reset();
     }
 
