@@ -477,8 +477,16 @@ public final class FrontendQueue implements AutoCloseable
      */
     public void reset()
     {
+        reset(0);
+    }
+
+    /**
+     * Like {@link #reset()}, with the ring's indices at {@code startIndex} (see {@link DriverQueue#reset(int)}).
+     */
+    public void reset(final int startIndex)
+    {
         ram.fill(ringGpa, ringFootprint(size), (byte)0);
-        driver.reset();
+        driver.reset(startIndex);
         driver.setEventIdx(eventIdx);
         resetTables();
         usedCount = 0;

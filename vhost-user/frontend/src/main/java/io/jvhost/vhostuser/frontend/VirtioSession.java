@@ -23,8 +23,11 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * starting them); SET_STATUS(DRIVER_OK) if STATUS.</li>
  * <li>{@link #stop()} (reset / VM stop): SET_VRING_ENABLE 0 per queue (unless legacy), GET_VRING_BASE per queue,
  * SET_STATUS 0 if STATUS. A later {@link #start()} resumes each ring from the base GET_VRING_BASE returned (as after
- * QEMU's stop/cont), or from 0 after {@link #resetQueues()} (as after a guest reset).</li>
+ * QEMU's stop/cont), or from 0 after {@link #reset} (a guest reset) or {@link #resetQueues()}.</li>
  * </ol>
+ * A guest reset is {@link #stop()}, {@link #reset(int)} (RESET_DEVICE, the driver's config reads), {@link #start()};
+ * a VM stop/cont is {@link #stop()}, {@link #start()}. QEMU 10 sends no SET_STATUS to vhost-user-gpu, -input and -rng
+ * (they leave vq_index_end 0): leave STATUS out of {@link Builder#protocolFeatures} to drive them exactly.
  * The session owns its queues and back-end channel; the front-end and the RAM stay the caller's.
  */
 public final class VirtioSession implements AutoCloseable
@@ -357,9 +360,43 @@ public final class VirtioSession implements AutoCloseable
     }
 
     /**
-     * Re-initialises every ring as a driver does after a reset: the next {@link #start()} begins at base 0.
+     * A guest reset of the stopped device as QEMU 10 sends it: RESET_DEVICE (from QEMU's virtio_reset, when
+     * negotiated; QEMU before 9.1 never sent it), every ring re-initialised by the driver, then the driver's probe
+     * reading {@code configBytes} of config (QEMU forwards each read as GET_CONFIG; skipped when 0 or CONFIG is not
+     * negotiated). The next {@link #start()} begins at base 0.
+     */
+    public void reset(final int configBytes) throws FrontendException
+    {
+        if (started)
+        {
+            throw new IllegalStateException("stop the session first");
+        }
+        if (hasProtocol(ProtocolFeature.RESET_DEVICE))
+        {
+            frontend.resetDevice();
+        }
+        resetQueues();
+        if (configBytes > 0 && hasProtocol(ProtocolFeature.CONFIG))
+        {
+            frontend.getConfig(0, configBytes);
+        }
+    }
+
+    /**
+     * Re-initialises every ring as a driver does after a reset, telling the back-end nothing: the next
+     * {@link #start()} begins at base 0.
      */
     public void resetQueues()
+    {
+        resetQueues(0);
+    }
+
+    /**
+     * Like {@link #resetQueues()}, but every ring as a driver leaves it after {@code startIndex} buffers, all used
+     * (avail and used index at {@code startIndex} mod 2^16): the next {@link #start()} begins there. Lets tests reach
+     * the 16-bit wrap-around without 65,536 requests.
+     */
+    public void resetQueues(final int startIndex)
     {
         if (started)
         {
@@ -367,9 +404,9 @@ public final class VirtioSession implements AutoCloseable
         }
         for (final FrontendQueue q : queues)
         {
-            q.reset();
+            q.reset(startIndex);
         }
-        Arrays.fill(bases, 0);
+        Arrays.fill(bases, startIndex & 0xFFFF);
     }
 
     private boolean hasProtocol(final int feature)

@@ -7,6 +7,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import io.jvhost.device.gpu.GpuDevice;
 import io.jvhost.device.gpu.GpuOptions;
+import io.jvhost.device.gpu.GpuProtocol;
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
@@ -100,6 +101,17 @@ final class GpuBackend implements AutoCloseable
         {
             display.close();
             session.stop();
+        }
+
+        /**
+         * A guest reset as QEMU 10 does it (README, "Guest reset and VM stop/cont"): the device stopped, RESET_DEVICE,
+         * the driver's probe reading the config (GET_CONFIG), the rings from index 0. DRIVER_OK follows with
+         * {@link #driverOk}.
+         */
+        void reset(final QemuDisplayEmulator display) throws IOException
+        {
+            stop(display);
+            session.reset(GpuProtocol.CONFIG_SIZE);
         }
 
         @Override

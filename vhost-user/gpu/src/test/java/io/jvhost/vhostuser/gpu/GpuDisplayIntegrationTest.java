@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.jvhost.device.gpu.GpuOptions;
+import io.jvhost.device.gpu.GpuProtocol;
 import io.jvhost.vhostuser.frontend.GuestRam;
 import io.jvhost.vhostuser.frontend.gpu.QemuDisplayEmulator;
 import io.jvhost.vhostuser.frontend.gpu.QemuDisplayEmulator.Mode;
@@ -201,11 +202,10 @@ class GpuDisplayIntegrationTest
         assertThat(awaitShows(0, vm.ram, first, PITCH, 0, 0, W, H)).isTrue();
         final QemuDisplayEmulator old = qemu;
 
-        // Guest reset (QEMU §1.8 D then C): display socket closed, rings stopped, rings restarted from 0 with a new
-        // socket. The C reference back-end refuses this second GPU_SET_SOCKET.
-        vm.stop(old);
+        // Guest reset (QEMU §1.8 D then C): display socket closed, rings stopped, RESET_DEVICE, rings restarted
+        // from 0 with a new socket. The C reference back-end refuses this second GPU_SET_SOCKET.
+        vm.reset(old);
         assertThat(old.violations()).isEmpty();
-        vm.session.resetQueues();
         qemu = QemuDisplayEmulator.builder().modes(Mode.of(W, H)).start();
         vm.driverOk(qemu);
         assertThat(backend.extension().socketsReceived()).isEqualTo(2);
@@ -243,6 +243,53 @@ class GpuDisplayIntegrationTest
         vm.ram.fill(fb, PITCH * 10L, (byte)0x5A);
         assertThat(vm.driver.transfer(1, PITCH, 0, 0, W, 10, false)).isEqualTo(GpuDriver.OK_NODATA);
         assertThat(vm.driver.flush(1, 0, 0, W, 10)).isEqualTo(GpuDriver.OK_NODATA);
+        assertThat(awaitShows(0, vm.ram, fb, PITCH, 0, 0, W, H)).isTrue();
+    }
+
+    @Test
+    void stopContWithTheControlRingAtAMultipleOf65536KeepsEveryResource() throws Exception
+    {
+        backend = GpuBackend.start(dir, GpuOptions.defaults(), false);
+        vm = backend.connect();
+        // The guest has used 65,530 control buffers: the six of fbcon bring both indices to 65,536, i.e. 0.
+        vm.session.resetQueues(65536 - 6);
+        qemu = QemuDisplayEmulator.builder().modes(Mode.of(W, H)).start();
+        vm.driverOk(qemu);
+        final long fb = fbcon(1, 4);
+        assertThat(awaitShows(0, vm.ram, fb, PITCH, 0, 0, W, H)).isTrue();
+        assertThat(vm.control().driver().availIdx()).as("avail index wrapped to 0").isZero();
+        assertThat(vm.control().driver().usedIdx()).as("used index wrapped to 0").isZero();
+
+        // VM stop/cont: the rings resume at 0 and 0, exactly as a driver's fresh rings look; the guest carries on.
+        vm.stop(qemu);
+        qemu = QemuDisplayEmulator.builder().modes(Mode.of(W, H)).start();
+        vm.driverOk(qemu);
+        assertThat(backend.device().resourceCount()).as("resource 1 survives the pause").isEqualTo(1);
+        vm.ram.fill(fb, PITCH * 10L, (byte)0x5A);
+        assertThat(vm.driver.transfer(1, PITCH, 0, 0, W, 10, false)).isEqualTo(GpuDriver.OK_NODATA);
+        assertThat(vm.driver.flush(1, 0, 0, W, 10)).isEqualTo(GpuDriver.OK_NODATA);
+        assertThat(awaitShows(0, vm.ram, fb, PITCH, 0, 0, W, H)).isTrue();
+        assertThat(qemu.violations()).isEmpty();
+    }
+
+    @Test
+    void aGuestResetWithoutResetDeviceIsToldByTheDriversConfigReadAndAConfigReadWhileRunningIsNot()
+        throws Exception
+    {
+        start(GpuOptions.defaults(), false, QemuDisplayEmulator.builder().modes(Mode.of(W, H)));
+        fbcon(1, 5);
+        vm.frontend.getConfig(0, GpuProtocol.CONFIG_SIZE);
+        assertThat(backend.device().resourceCount()).as("a running driver reads events_read").isEqualTo(1);
+
+        // QEMU before 9.1 negotiated RESET_DEVICE but never sent it: the reset shows only as the driver's probe.
+        vm.stop(qemu);
+        vm.session.resetQueues();
+        assertThat(backend.device().resourceCount()).as("stopped rings alone are a pause").isEqualTo(1);
+        vm.frontend.getConfig(0, GpuProtocol.CONFIG_SIZE);
+        assertThat(backend.device().resourceCount()).as("the probe's config read resets").isZero();
+        qemu = QemuDisplayEmulator.builder().modes(Mode.of(W, H)).start();
+        vm.driverOk(qemu);
+        final long fb = fbcon(1, 6);
         assertThat(awaitShows(0, vm.ram, fb, PITCH, 0, 0, W, H)).isTrue();
     }
 
