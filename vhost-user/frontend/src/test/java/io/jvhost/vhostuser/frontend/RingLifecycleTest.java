@@ -161,6 +161,48 @@ class RingLifecycleTest
         }
     }
 
+    @Test
+    void onlyTheTransportsResetSignalsResetTheDeviceNeverRingsRestartingAtIndexZero() throws Exception
+    {
+        try (GuestRam ram = GuestRam.create(4L << 20, 1);
+             VhostUserFrontend fe = backend.connect();
+             VirtioSession session = VirtioSession.builder(fe, ram).queues(1, 32).build())
+        {
+            final EchoTraffic traffic = new EchoTraffic(ram, session.queues(), 4, 5, true);
+            session.resetQueues(65536 - 40);
+            fe.getConfig(0, EchoDevice.CONFIG_SIZE);
+            session.start();
+            final long resets = backend.device().resets();
+            fe.getConfig(0, EchoDevice.CONFIG_SIZE);
+            traffic.run(40, WAIT);
+            // A VM stop/cont with the ring at 65,536: it resumes at index 0, as a fresh ring would.
+            assertThat(session.stop()).as("the ring wrapped").containsExactly(0);
+            assertThat(session.queue(0).driver().usedIdx()).isZero();
+            session.start();
+            traffic.run(20, WAIT);
+            assertThat(backend.device().resets()).as("config reads before the first start and while running, and"
+                + " a resume at 0, are no reset").isEqualTo(resets);
+
+            // A guest reset as QEMU 10 sends it: RESET_DEVICE, then the probe's config read finds nothing to do.
+            session.stop();
+            session.reset(EchoDevice.CONFIG_SIZE);
+            assertThat(backend.device().resets()).isEqualTo(resets + 1);
+            session.start();
+            traffic.run(20, WAIT);
+
+            // Without RESET_DEVICE (QEMU before 9.1) the probe's config read with every ring stopped is the reset.
+            session.stop();
+            session.resetQueues();
+            assertThat(backend.device().resets()).isEqualTo(resets + 1);
+            fe.getConfig(0, EchoDevice.CONFIG_SIZE);
+            assertThat(backend.device().resets()).isEqualTo(resets + 2);
+            fe.getConfig(0, EchoDevice.CONFIG_SIZE);
+            assertThat(backend.device().resets()).as("once per probe").isEqualTo(resets + 2);
+            session.start();
+            traffic.run(20, WAIT);
+        }
+    }
+
     @ParameterizedTest(name = "resetOwner={0}")
     @ValueSource(booleans = {false, true})
     void resetThenAFreshStartServesRequests(final boolean resetOwner) throws Exception
