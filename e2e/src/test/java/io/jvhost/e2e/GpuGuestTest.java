@@ -21,7 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * A real guest's virtio-gpu driver against {@code jvhost gpu} behind QEMU's vhost-user-gpu-pci: the guest's fbdev
  * comes up at QEMU's xres×yres, an image written to /dev/fb0 reaches QEMU's display pixel for pixel (screendump),
- * and the same holds after a GPU reset inside the guest (driver unbind + bind) and with two outputs.
+ * and the same holds after a VM stop/cont (resources kept), a GPU reset inside the guest (driver unbind + bind), a
+ * {@code system_reset} (the guest boots again) and with two outputs.
  * <p>
  * The images are random noise carried on a virtio-blk disk, so every pixel is checked, not a pattern.
  */
@@ -32,7 +33,8 @@ class GpuGuestTest
     private static final int FRAME = WIDTH * HEIGHT * 4;
 
     @Test
-    void fbdevImageReachesQemuPixelExactBeforeAndAfterAGuestGpuReset(@TempDir final Path dir) throws Exception
+    void fbdevImageReachesQemuPixelExactAcrossStopContAGuestGpuResetAndASystemReset(@TempDir final Path dir)
+        throws Exception
     {
         runGuest(dir, 1, true);
     }
@@ -99,7 +101,9 @@ class GpuGuestTest
             try (QemuVm vm = QemuVm.builder(dir).kernel(env.kernel()).initrd(initrd).append(append.toString())
                 .vhostUserDevice("vhost-user-gpu-pci", socket,
                     "id=gpu0,xres=" + WIDTH + ",yres=" + HEIGHT + ",max_outputs=" + outputs)
-                .args("-drive", "file=" + disk + ",format=raw,if=virtio")
+                .args("-drive", "file=" + disk + ",format=raw,if=virtio",
+                    // The harness's -no-reboot would make system_reset quit QEMU: reboot instead.
+                    "-action", "reboot=reset")
                 .start())
             {
                 final String fb = vm.awaitSerial(Pattern.compile("JVHOST-GPU fb0 size=.* END"), Duration.ofSeconds(120));
@@ -117,16 +121,27 @@ class GpuGuestTest
                 {
                     // A VM pause stops the device and closes the display socket. After cont the guest carries on
                     // with the resources it has: drawing a new image works only if the back-end kept them.
+                    final long linesBefore = backend.log().lines().count();
                     vm.hmp("stop");
                     assertThat(vm.hmp("info status")).contains("paused");
                     vm.hmp("cont");
+                    awaitScreen(vm, dir.resolve("screen0-cont.ppm"), 0, images[0]);
                     show(vm, dir, images, 1);
+                    assertThat(backend.log().lines().skip(linesBefore)).as("stop/cont is no reset")
+                        .noneMatch(l -> l.contains("device reset"));
 
                     // A GPU reset inside the guest: the driver starts from scratch and re-creates resource 1.
                     vm.sendSerial("reset\n");
                     vm.awaitSerial(Pattern.compile("JVHOST-GPU unbound .* END"), Duration.ofSeconds(60));
                     vm.awaitSerial(Pattern.compile("JVHOST-GPU fb0 size=.* END"), Duration.ofSeconds(60));
                     show(vm, dir, images, 2);
+
+                    // A machine reset: QEMU stops the device and sends RESET_DEVICE; the guest boots again and its
+                    // new driver re-creates resource 1 (refused if the back-end had kept the old one).
+                    vm.hmp("system_reset");
+                    vm.awaitSerial(Pattern.compile("JVHOST-GPU fb0 size=.* END"), Duration.ofSeconds(120));
+                    show(vm, dir, images, 0);
+                    assertThat(backend.log()).contains("device reset (RESET_DEVICE)");
                 }
                 vm.sendSerial("done\n");
                 assertThat(vm.awaitExit(Duration.ofSeconds(60))).isZero();
