@@ -30,6 +30,18 @@ public interface DeviceContext
     }
 
     /**
+     * The device's config space changed (e.g. a display's outputs did): asks the transport to raise the config
+     * interrupt, so the driver re-reads the config. Safe from any thread; never blocks (a front-end that does not read
+     * its end loses the notification, with one log line).
+     *
+     * @return false when the notification could not be passed on (this transport or its peer cannot take it).
+     */
+    default boolean notifyConfigChanged()
+    {
+        return false;
+    }
+
+    /**
      * @return {@link #watch} bound to {@code queue}, for code that should not know about queues.
      */
     default FdWatcher watcher(final int queue)

@@ -58,7 +58,7 @@ public final class VhostUserBackend implements AutoCloseable
     private int status;
     /** A ring started since the last reset (protocol thread): see {@link #resetIfDriverProbesAgain}. */
     private boolean ranSinceReset;
-    private UnixSocket backendChannel;
+    private volatile BackendRequestChannel backendChannel;
     private boolean closed;
 
     /**
@@ -142,6 +142,12 @@ public final class VhostUserBackend implements AutoCloseable
             {
                 return VhostUserBackend.this.watch(queue, fd, onReadable);
             }
+
+            @Override
+            public boolean notifyConfigChanged()
+            {
+                return VhostUserBackend.this.notifyConfigChanged();
+            }
         });
     }
 
@@ -175,6 +181,30 @@ public final class VhostUserBackend implements AutoCloseable
                 + e.getMessage());
             return null;
         }
+    }
+
+    /**
+     * {@link io.jvhost.device.DeviceContext#notifyConfigChanged}: any thread; BACKEND_CONFIG_CHANGE_MSG on the
+     * back-end channel, sent without waiting.
+     */
+    private boolean notifyConfigChanged()
+    {
+        final BackendRequestChannel channel = backendChannel;
+        if (null == channel)
+        {
+            LOG.log(Level.INFO, name + ": config change not sent: the front-end gave no back-end channel"
+                + " (SET_BACKEND_REQ_FD)");
+            return false;
+        }
+        return channel.configChanged();
+    }
+
+    /**
+     * @return the back-end channel the front-end gave (SET_BACKEND_REQ_FD), or null; for tests.
+     */
+    BackendRequestChannel backendChannel()
+    {
+        return backendChannel;
     }
 
     /**
@@ -225,6 +255,12 @@ public final class VhostUserBackend implements AutoCloseable
                 finally
                 {
                     request.fds().closeRemaining();
+                }
+                // A front-end that acted on a config change has just read the config: its answer is there by now.
+                final BackendRequestChannel channel = backendChannel;
+                if (null != channel)
+                {
+                    channel.drainReplies();
                 }
             }
         }
@@ -807,11 +843,13 @@ public final class VhostUserBackend implements AutoCloseable
         {
             throw new RequestException("expected 1 descriptor, got " + request.fds().count());
         }
-        if (null != backendChannel)
+        final BackendRequestChannel previous = backendChannel;
+        backendChannel = new BackendRequestChannel(name, UnixSocket.adopt(request.fds().take(0)),
+            ProtocolFeature.has(ackedProtocolFeatures, ProtocolFeature.REPLY_ACK));
+        if (null != previous)
         {
-            backendChannel.close();
+            previous.close();
         }
-        backendChannel = UnixSocket.adopt(request.fds().take(0));
     }
 
     /**
@@ -933,10 +971,11 @@ public final class VhostUserBackend implements AutoCloseable
             w.close();
         }
         memory.replace(GuestMemory.EMPTY);
-        if (null != backendChannel)
+        final BackendRequestChannel channel = backendChannel;
+        backendChannel = null;
+        if (null != channel)
         {
-            backendChannel.close();
-            backendChannel = null;
+            channel.close();
         }
     }
 }

@@ -20,7 +20,9 @@ import io.jvhost.vhostuser.protocol.VhostUserConnection;
 /**
  * The back-end request channel (SET_BACKEND_REQ_FD): a socket pair whose far end is handed to the back-end, and a
  * daemon thread that reads the back-end's requests on the near end, records them and answers those that ask for a
- * reply. BACKEND_CONFIG_CHANGE_MSG is accepted (status 0); every other request is refused (status 1), as a VMM that
+ * reply. BACKEND_CONFIG_CHANGE_MSG is counted ({@link #configChanges()}; a VMM would raise the guest's config
+ * interrupt, after which the driver re-reads the config: {@link VirtioSession#awaitConfigChange}) and answered with
+ * {@link #answerConfigChanges status 0} by default; every other request is refused (status 1), as a VMM that
  * implements none of them would.
  */
 public final class BackendChannel implements AutoCloseable
@@ -28,7 +30,9 @@ public final class BackendChannel implements AutoCloseable
     private static final System.Logger LOG = System.getLogger(BackendChannel.class.getName());
 
     /** VHOST_USER_BACKEND_CONFIG_CHANGE_MSG. */
-    public static final int CONFIG_CHANGE_MSG = 2;
+    public static final int CONFIG_CHANGE_MSG = io.jvhost.vhostuser.protocol.BackendRequest.CONFIG_CHANGE_MSG;
+    /** {@link #answerConfigChanges}: read them but never answer (a front-end that does not answer). */
+    public static final long NO_ANSWER = -1;
 
     /**
      * One request the back-end sent.
@@ -46,6 +50,9 @@ public final class BackendChannel implements AutoCloseable
     private final VhostUserConnection connection;
     private final BlockingQueue<BackendRequest> received = new LinkedBlockingQueue<>();
     private final Thread thread;
+    private final Object changes = new Object();
+    private long configChanges;
+    private volatile long configChangeAnswer;
 
     private BackendChannel(final UnixSocket near)
     {
@@ -103,6 +110,49 @@ public final class BackendChannel implements AutoCloseable
         return received.poll(timeoutMillis, TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * How CONFIG_CHANGE_MSG is answered when the back-end asks for an answer: {@code status} (0 = handled, as
+     * vhost-user-base does; non-zero = not handled, as QEMU's vhost-user-gpu-pci does), or {@link #NO_ANSWER}.
+     */
+    public void answerConfigChanges(final long status)
+    {
+        configChangeAnswer = status;
+    }
+
+    /**
+     * @return CONFIG_CHANGE_MSGs received so far.
+     */
+    public long configChanges()
+    {
+        synchronized (changes)
+        {
+            return configChanges;
+        }
+    }
+
+    /**
+     * Waits until at least {@code count} CONFIG_CHANGE_MSGs have arrived.
+     *
+     * @return false when {@code timeoutMillis} passed first.
+     */
+    public boolean awaitConfigChanges(final long count, final long timeoutMillis) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        synchronized (changes)
+        {
+            while (configChanges < count)
+            {
+                final long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (left <= 0)
+                {
+                    return false;
+                }
+                changes.wait(left);
+            }
+            return true;
+        }
+    }
+
     private void run()
     {
         final Message msg = new Message(MessageHeader.MAX_PAYLOAD);
@@ -115,11 +165,20 @@ public final class BackendChannel implements AutoCloseable
                 msg.fds().closeRemaining();
                 received.add(new BackendRequest(msg.request(), msg.flags(),
                     msg.payload(0, msg.size()).toArray(ValueLayout.JAVA_BYTE), fdCount));
-                if (msg.needsReply())
+                final boolean configChange = msg.request() == CONFIG_CHANGE_MSG;
+                final long answer = configChange ? configChangeAnswer : 1;
+                if (msg.needsReply() && answer != NO_ANSWER)
                 {
-                    reply.header(msg.request(), MessageHeader.REPLY_FLAGS, Payloads.U64_SIZE)
-                        .u64(0, msg.request() == CONFIG_CHANGE_MSG ? 0 : 1);
+                    reply.header(msg.request(), MessageHeader.REPLY_FLAGS, Payloads.U64_SIZE).u64(0, answer);
                     connection.send(reply);
+                }
+                if (configChange)
+                {
+                    synchronized (changes)
+                    {
+                        configChanges++;
+                        changes.notifyAll();
+                    }
                 }
             }
         }

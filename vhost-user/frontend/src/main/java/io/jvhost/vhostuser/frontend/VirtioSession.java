@@ -2,6 +2,7 @@ package io.jvhost.vhostuser.frontend;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -445,6 +446,29 @@ public final class VirtioSession implements AutoCloseable
     public int queueCount()
     {
         return queues.length;
+    }
+
+    /**
+     * What a VMM does when the back-end says its config changed: waits until {@code count} CONFIG_CHANGE_MSGs have
+     * arrived on the back-end channel, then re-reads the config (GET_CONFIG, on the caller's thread), as the guest's
+     * driver does after the config interrupt.
+     *
+     * @return the config's first {@code size} bytes.
+     * @throws IOException when no channel was negotiated, or no change arrived within {@code timeout}.
+     */
+    public byte[] awaitConfigChange(final long count, final Duration timeout, final int size)
+        throws IOException, InterruptedException
+    {
+        if (null == backendChannel)
+        {
+            throw new IOException("no back-end channel: BACKEND_REQ was not negotiated");
+        }
+        if (!backendChannel.awaitConfigChanges(count, timeout.toMillis()))
+        {
+            throw new IOException("no config change " + count + " within " + timeout + " (" + backendChannel
+                .configChanges() + " arrived)");
+        }
+        return frontend.getConfig(0, size);
     }
 
     /**

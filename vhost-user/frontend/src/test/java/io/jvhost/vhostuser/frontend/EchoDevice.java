@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
+import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.virtqueue.ChainAccessException;
@@ -32,6 +33,7 @@ final class EchoDevice implements VirtioDevice
     private final AtomicLong bytes = new AtomicLong();
     private final AtomicLong resets = new AtomicLong();
     private volatile long delayNanosPerChain;
+    private volatile DeviceContext context;
 
     EchoDevice()
     {
@@ -69,6 +71,27 @@ final class EchoDevice implements VirtioDevice
     long resets()
     {
         return resets.get();
+    }
+
+    /**
+     * Changes config byte {@code at} and tells the transport, as a device whose host side changed does.
+     *
+     * @return what {@link DeviceContext#notifyConfigChanged} said (false when not attached).
+     */
+    boolean changeConfig(final int at, final byte value)
+    {
+        synchronized (config)
+        {
+            config[at] = value;
+        }
+        final DeviceContext c = context;
+        return null != c && c.notifyConfigChanged();
+    }
+
+    @Override
+    public void attach(final DeviceContext deviceContext)
+    {
+        this.context = deviceContext;
     }
 
     /**
