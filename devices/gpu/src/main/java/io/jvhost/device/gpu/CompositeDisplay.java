@@ -32,6 +32,7 @@ public final class CompositeDisplay implements GpuDisplay
     private final String name;
     private final RateLimitedLog failureLog;
     private volatile GpuDisplay[] members = NONE;
+    private volatile Runnable outputsListener;
     private GpuDevice device;
 
     /**
@@ -132,9 +133,39 @@ public final class CompositeDisplay implements GpuDisplay
         }
         LOG.log(Level.DEBUG, () -> name + ": display " + next + (null == previous ? " added" : " replaced "
             + previous) + ", " + count + " in all");
+        final Runnable listener = outputsListener;
+        if (null != listener && null == gpu)
+        {
+            tellOutputsListener(next, listener);
+        }
         if (null != gpu)
         {
             gpu.setDisplay(this);
+        }
+    }
+
+    /**
+     * Passes the listener on to every member, and to members added later.
+     */
+    @Override
+    public void setOutputsListener(final Runnable outputsChanged)
+    {
+        outputsListener = outputsChanged;
+        for (final GpuDisplay d : members)
+        {
+            tellOutputsListener(d, outputsChanged);
+        }
+    }
+
+    private void tellOutputsListener(final GpuDisplay display, final Runnable outputsChanged)
+    {
+        try
+        {
+            display.setOutputsListener(outputsChanged);
+        }
+        catch (final RuntimeException e)
+        {
+            failed(display, "setOutputsListener", e);
         }
     }
 

@@ -93,6 +93,7 @@ public final class GpuDevice implements VirtioDevice
     private final ReentrantLock lock = new ReentrantLock();
     private final AtomicInteger eventsRead = new AtomicInteger();
     private final AtomicReference<DisplaySlot> displaySlot = new AtomicReference<>();
+    private final Runnable outputsListener = this::outputsChanged;
     private volatile DeviceContext context;
     /** The context whose control worker the display reads its answers on (worker thread only). */
     private DeviceContext watchedContext;
@@ -313,11 +314,39 @@ public final class GpuDevice implements VirtioDevice
 
     /**
      * Sets bits of events_read (e.g. {@link GpuProtocol#EVENT_DISPLAY} when a display's outputs changed). Raising
-     * the config interrupt is the transport's business.
+     * the config interrupt is the transport's business ({@link #outputsChanged()} asks for it).
      */
     public void raiseEvents(final int events)
     {
         eventsRead.getAndUpdate(v -> v | events);
+    }
+
+    /**
+     * The display's outputs changed (a viewer asked for another size): sets {@link GpuProtocol#EVENT_DISPLAY} in
+     * events_read and asks the transport to raise the config interrupt, so the guest's driver asks for display info
+     * (and EDIDs) again and clears the event. The display calls this through {@link
+     * GpuDisplay#setOutputsListener}; any thread, never blocks.
+     *
+     * @return false when the transport could not pass the change on (the guest sees it only when it next reads the
+     *     config, e.g. after a reset).
+     */
+    public boolean outputsChanged()
+    {
+        raiseEvents(EVENT_DISPLAY);
+        final DeviceContext c = context;
+        boolean passed = false;
+        try
+        {
+            passed = null != c && c.notifyConfigChanged();
+        }
+        catch (final RuntimeException e)
+        {
+            LOG.log(Level.WARNING, name + ": notifying the config change failed: " + e, e);
+        }
+        final boolean told = passed;
+        LOG.log(told ? Level.INFO : Level.WARNING, () -> name + ": display outputs changed: EVENT_DISPLAY raised, "
+            + (told ? "config change sent to the front-end" : "but the front-end could not be told"));
+        return told;
     }
 
     // ----------------------------------------------------------------------------------------------------------------
@@ -330,6 +359,14 @@ public final class GpuDevice implements VirtioDevice
     public void setDisplay(final GpuDisplay display)
     {
         displaySlot.set(new DisplaySlot(Objects.requireNonNull(display, "display")));
+        try
+        {
+            display.setOutputsListener(outputsListener);
+        }
+        catch (final RuntimeException e)
+        {
+            LOG.log(Level.WARNING, name + ": display " + display + " refused the outputs listener: " + e, e);
+        }
         wake();
     }
 

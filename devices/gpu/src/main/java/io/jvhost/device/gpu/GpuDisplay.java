@@ -61,6 +61,16 @@ public interface GpuDisplay
     void moveCursor(int scanout, int x, int y, boolean visible);
 
     /**
+     * How to tell the device that this display's outputs changed (a viewer asked for another size): the device then
+     * raises VIRTIO_GPU_EVENT_DISPLAY and the guest asks for display info again. Called whenever the device takes this
+     * display on, from any thread; {@code outputsChanged} may be run from any thread and never blocks. Default: ignored
+     * (the display never changes its outputs).
+     */
+    default void setOutputsListener(final Runnable outputsChanged)
+    {
+    }
+
+    /**
      * Offers the GPU's control-queue worker for reading the display's answers ({@link
      * io.jvhost.device.DeviceContext#watch}): a display that receives them on a descriptor can watch it there, so an
      * answer completes the command waiting for it without a hand-over between threads. Null takes the offer back

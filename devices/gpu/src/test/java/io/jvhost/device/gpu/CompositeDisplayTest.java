@@ -71,6 +71,20 @@ class CompositeDisplayTest
     }
 
     @Test
+    void everyMemberAndOneAddedLaterCanTellTheDeviceItsOutputsChanged()
+    {
+        assertThat(viewers.outputsListener).isNotNull();
+        viewers.outputsListener.run();
+        assertThat(h.configChanges.get()).isEqualTo(1);
+
+        final FakeDisplay qemu = new FakeDisplay();
+        composite.add(qemu, true);
+        assertThat(qemu.outputsListener).as("a member added after attachTo").isNotNull();
+        qemu.outputsListener.run();
+        assertThat(h.configChanges.get()).isEqualTo(2);
+    }
+
+    @Test
     void outputReachesEveryMember()
     {
         final FakeDisplay second = new FakeDisplay();

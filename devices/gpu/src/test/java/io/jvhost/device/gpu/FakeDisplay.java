@@ -34,6 +34,8 @@ class FakeDisplay implements GpuDisplay
     Consumer<byte[]> pendingEdid;
     int edidScanout = -1;
     int infoRequests;
+    /** What the device gave to be told of output changes. */
+    volatile Runnable outputsListener;
     int edidRequests;
 
     int cursorScanout = -1;
@@ -43,6 +45,12 @@ class FakeDisplay implements GpuDisplay
     int cursorHotY;
     boolean cursorVisible;
     int[] cursorPixels;
+
+    @Override
+    public void setOutputsListener(final Runnable outputsChanged)
+    {
+        outputsListener = outputsChanged;
+    }
 
     @Override
     public boolean requestDisplayInfo(final Consumer<DisplayMode[]> done)

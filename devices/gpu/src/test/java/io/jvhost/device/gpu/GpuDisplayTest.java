@@ -1,5 +1,6 @@
 package io.jvhost.device.gpu;
 
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 import io.jvhost.device.gpu.GpuHarness.Req;
@@ -59,6 +60,34 @@ class GpuDisplayTest
         assertThat(h.wakeCount()).isEqualTo(1);
         h.device.clearDisplay();
         assertThat(h.wakeCount()).isEqualTo(2);
+    }
+
+    @Test
+    void aDisplayWhoseOutputsChangedRaisesEventDisplayTheGuestReadsTheNewModesAndClearsIt()
+    {
+        assertThat(display.outputsListener).as("the device gave the display its listener").isNotNull();
+        assertThat(eventsRead()).isZero();
+
+        display.immediateModes = new DisplayMode[] {new DisplayMode(0, 0, 800, 600, true), null};
+        display.outputsListener.run();
+        assertThat(h.configChanges.get()).as("config change asked of the transport").isEqualTo(1);
+        assertThat(eventsRead()).isEqualTo(EVENT_DISPLAY);
+
+        addDisplayInfo();
+        h.serveControl();
+        assertThat(mode(h.pollControl(), 0)).containsExactly(0, 0, 800, 600, 1);
+
+        final MemorySegment clear = MemorySegment.ofArray(new byte[4]);
+        putU32(clear, 0, EVENT_DISPLAY);
+        h.device.writeConfig(CONFIG_EVENTS_CLEAR, clear);
+        assertThat(eventsRead()).isZero();
+    }
+
+    private int eventsRead()
+    {
+        final MemorySegment config = MemorySegment.ofArray(new byte[CONFIG_SIZE]);
+        h.device.readConfig(0, config);
+        return i32(config, CONFIG_EVENTS_READ);
     }
 
     @Test

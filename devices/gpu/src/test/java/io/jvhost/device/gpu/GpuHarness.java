@@ -6,6 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.jvhost.device.ActiveQueue;
@@ -43,6 +44,8 @@ final class GpuHarness implements AutoCloseable
     final ActiveQueue cursor;
     final AtomicLong clock = new AtomicLong(1_000_000_000L);
     final List<Integer> wakes = new ArrayList<>();
+    /** Config changes the device asked the transport to pass on. */
+    final AtomicInteger configChanges = new AtomicInteger();
     final GpuDevice device;
     private long next = 0x10000;
     /** Response buffers of chains added but not yet polled, by head. */
@@ -62,11 +65,22 @@ final class GpuHarness implements AutoCloseable
         control = activeQueue(CONTROL_QUEUE, controlDriver, features);
         cursor = activeQueue(CURSOR_QUEUE, cursorDriver, features);
         device = new GpuDevice("gpu-test", options, clock::get);
-        final DeviceContext context = queue ->
+        final DeviceContext context = new DeviceContext()
         {
-            synchronized (wakes)
+            @Override
+            public void wake(final int queue)
             {
-                wakes.add(queue);
+                synchronized (wakes)
+                {
+                    wakes.add(queue);
+                }
+            }
+
+            @Override
+            public boolean notifyConfigChanged()
+            {
+                configChanges.incrementAndGet();
+                return true;
             }
         };
         device.attach(context);
