@@ -25,6 +25,7 @@ import io.jvhost.display.rfb.Framebuffer;
 import io.jvhost.display.rfb.InputForwarder;
 import io.jvhost.display.rfb.RfbConfig;
 import io.jvhost.display.rfb.RfbListener;
+import io.jvhost.display.rfb.RfbSession;
 import io.jvhost.display.rfb.SessionRegistry;
 
 /**
@@ -35,8 +36,10 @@ import io.jvhost.display.rfb.SessionRegistry;
  * blocks the GPU worker. The framebuffers' pixels and every viewer's buffers are reserved from the device's
  * {@link MemoryBudget} ({@link Builder#memoryBudget}): a scanout whose picture does not fit is shown black and the
  * device refuses the guest's SET_SCANOUT, a viewer that does not fit is disconnected: an update is a conversion into the framebuffer plus a note of the damage for each viewer,
- * who sends it at its own pace. It cannot answer display-info or EDID requests (the guest's mode comes from QEMU's
- * display when there is one, else from the GPU's defaults). The guest's cursor is kept per scanout and sent to viewers
+ * who sends it at its own pace. A viewer may ask for another size (RFB SetDesktopSize, noVNC's remote resizing):
+ * the size is kept per scanout, the device is told its outputs changed, and from then on this display answers
+ * display-info requests with it (only when QEMU's display does not answer first; QEMU's vhost-user-gpu-pci does not
+ * pass the change on to the guest either). It has no EDID (the device generates one for the mode). The guest's cursor is kept per scanout and sent to viewers
  * that draw cursors themselves (VMware's alpha cursor, as noVNC wants, or RFB's Cursor pseudo-encoding); other viewers
  * see only their own pointer.
  * <p>
@@ -105,6 +108,10 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
         private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
         private Duration authFailureDelay = DEFAULT_AUTH_FAILURE_DELAY;
         private MemoryBudget budget;
+        private boolean remoteResize = true;
+        private int defaultWidth = GpuOptions.DEFAULT_WIDTH;
+        private int defaultHeight = GpuOptions.DEFAULT_HEIGHT;
+        private Duration resizeReplyTimeout = Duration.ofMillis(RfbConfig.DEFAULT_RESIZE_REPLY_MILLIS);
 
         private Builder()
         {
@@ -198,6 +205,46 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
             return this;
         }
 
+        /**
+         * Whether viewers may ask the guest for another size (RFB SetDesktopSize, noVNC's remote resizing). Default:
+         * yes; without it every request is answered "prohibited".
+         */
+        public Builder remoteResize(final boolean allowed)
+        {
+            this.remoteResize = allowed;
+            return this;
+        }
+
+        /**
+         * The size reported for outputs no viewer asked a size for, once one did: the GPU's default mode
+         * ({@link GpuOptions#defaultWidth()}).
+         */
+        public Builder defaultMode(final int width, final int height)
+        {
+            if (width < 1 || height < 1 || width > RfbSession.MAX_DESKTOP_SIZE
+                || height > RfbSession.MAX_DESKTOP_SIZE)
+            {
+                throw new IllegalArgumentException("default mode must be 1.." + RfbSession.MAX_DESKTOP_SIZE
+                    + " a side, got " + width + "x" + height);
+            }
+            this.defaultWidth = width;
+            this.defaultHeight = height;
+            return this;
+        }
+
+        /**
+         * How long a viewer's SetDesktopSize waits for the guest to switch before it is answered "forwarded".
+         */
+        public Builder resizeReplyTimeout(final Duration timeout)
+        {
+            if (timeout.toMillis() < 1 || timeout.toMillis() > Integer.MAX_VALUE)
+            {
+                throw new IllegalArgumentException("resizeReplyTimeout must be 1 ms or more, got " + timeout);
+            }
+            this.resizeReplyTimeout = timeout;
+            return this;
+        }
+
         public Builder maxViewers(final int viewers)
         {
             if (viewers < 1)
@@ -253,6 +300,13 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
     private volatile boolean closed;
     /** The scanout the guest's cursor is on, -1 before it has one (GPU worker only). */
     private volatile int cursorScanout = -1;
+    private final boolean remoteResize;
+    private final int defaultWidth;
+    private final int defaultHeight;
+    /** Sizes viewers asked for, per scanout (null: none); guarded by itself. */
+    private final DisplayMode[] requested = new DisplayMode[MAX_SCANOUTS];
+    private volatile boolean anyRequested;
+    private volatile Runnable outputsListener;
 
     private DisplayServer(final Builder b)
     {
@@ -262,7 +316,11 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
         this.passwordSet = null != b.password;
         this.config = new RfbConfig("jvhost " + b.name, b.password, input,
             null == b.random ? new SecureRandom() : b.random, (int)Math.min(Integer.MAX_VALUE,
-            b.handshakeTimeout.toMillis()), (int)Math.min(Integer.MAX_VALUE, b.authFailureDelay.toMillis()), budget);
+            b.handshakeTimeout.toMillis()), (int)Math.min(Integer.MAX_VALUE, b.authFailureDelay.toMillis()), budget,
+            this::requestSize, (int)b.resizeReplyTimeout.toMillis());
+        this.remoteResize = b.remoteResize;
+        this.defaultWidth = b.defaultWidth;
+        this.defaultHeight = b.defaultHeight;
         this.sessions = new SessionRegistry(b.maxViewers);
     }
 
@@ -409,12 +467,87 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
     // GpuDisplay: the GPU worker's thread.
 
     /**
-     * Viewers do not choose the guest's mode: always false.
+     * The device gave its way to hear that the outputs changed: viewers' size requests go there.
+     */
+    @Override
+    public void setOutputsListener(final Runnable outputsChanged)
+    {
+        outputsListener = outputsChanged;
+    }
+
+    /**
+     * Before any viewer asked for a size: false (the guest's mode comes from QEMU's display, else the GPU's defaults).
+     * After: the sizes viewers asked for, the {@linkplain Builder#defaultMode default} for the other outputs, side by
+     * side, answered at once.
      */
     @Override
     public boolean requestDisplayInfo(final Consumer<DisplayMode[]> done)
     {
-        return false;
+        if (!anyRequested)
+        {
+            return false;
+        }
+        final DisplayMode[] modes = new DisplayMode[MAX_SCANOUTS];
+        synchronized (requested)
+        {
+            int x = 0;
+            for (int i = 0; i < MAX_SCANOUTS; i++)
+            {
+                final DisplayMode r = requested[i];
+                final int w = null == r ? defaultWidth : r.width();
+                final int h = null == r ? defaultHeight : r.height();
+                modes[i] = new DisplayMode(x, 0, w, h, true);
+                x += w;
+            }
+        }
+        done.accept(modes);
+        return true;
+    }
+
+    /**
+     * A viewer's SetDesktopSize (reader thread): refused when remote resizing is off or no device listens, or when the
+     * new picture would not fit the memory budget twice (the guest's image of it and the viewers' copy; the scanout's
+     * current picture counts as given back); otherwise kept as the scanout's size and the device is told the outputs
+     * changed. The same size asked again is not passed on again (the guest was told; it chose).
+     */
+    private int requestSize(final int scanout, final int width, final int height)
+    {
+        final Runnable listener = outputsListener;
+        if (!remoteResize || null == listener || closed)
+        {
+            return RfbSession.RESIZE_PROHIBITED;
+        }
+        final Framebuffer fb = framebuffer(scanout);
+        final long current = fb.enabled() ? 4L * fb.width() * fb.height() : 0;
+        final long need = 2 * 4L * width * height;
+        final long available = budget.limit() - budget.used() + 2 * current;
+        if (need > available)
+        {
+            LOG.log(Level.INFO, name + ": a viewer's " + width + "x" + height + " for scanout " + scanout
+                + " refused: it needs " + need + " bytes, " + available + " of " + budget.name()
+                + "'s memory budget are available");
+            return RfbSession.RESIZE_OUT_OF_RESOURCES;
+        }
+        synchronized (requested)
+        {
+            final DisplayMode previous = requested[scanout];
+            if (null != previous && previous.width() == width && previous.height() == height)
+            {
+                return RfbSession.RESIZE_FORWARDED;
+            }
+            requested[scanout] = new DisplayMode(0, 0, width, height, true);
+            anyRequested = true;
+        }
+        LOG.log(Level.INFO, name + ": a viewer asks for " + width + "x" + height + " on scanout " + scanout);
+        try
+        {
+            listener.run();
+        }
+        catch (final RuntimeException e)
+        {
+            LOG.log(Level.WARNING, name + ": telling the device of " + width + "x" + height + " failed: " + e, e);
+        }
+        return RfbSession.RESIZE_FORWARDED;
     }
 
     /**

@@ -55,6 +55,8 @@ final class RfbTestClient implements Closeable
     int cursorUpdates;
     byte[] cursorRgba;
     int vmwareCursorUpdates;
+    /** The screens of the last ExtendedDesktopSize rectangle: id, x, y, width, height, flags each. */
+    int[][] extendedScreens;
 
     RfbTestClient(final InputStream input, final OutputStream output, final Closeable connection)
     {
@@ -228,6 +230,59 @@ final class RfbTestClient implements Closeable
         out.flush();
     }
 
+    /**
+     * SetDesktopSize (rfbproto, message 251) with the given screens ({id, x, y, width, height, flags} each).
+     */
+    void setDesktopSize(final int w, final int h, final int[]... screens) throws IOException
+    {
+        out.writeByte(251);
+        out.writeByte(0);
+        out.writeShort(w);
+        out.writeShort(h);
+        out.writeByte(screens.length);
+        out.writeByte(0);
+        for (final int[] s : screens)
+        {
+            out.writeInt(s[0]);
+            out.writeShort(s[1]);
+            out.writeShort(s[2]);
+            out.writeShort(s[3]);
+            out.writeShort(s[4]);
+            out.writeInt(s[5]);
+        }
+        out.flush();
+    }
+
+    /**
+     * SetDesktopSize with one screen covering the picture, as noVNC sends it.
+     */
+    void setDesktopSize(final int w, final int h) throws IOException
+    {
+        setDesktopSize(w, h, new int[] {0, 0, 0, w, h, 0});
+    }
+
+    /**
+     * An ExtendedDesktopSize rectangle: x is the reason, y the status; the size applies unless it answers this client's
+     * request with an error (as noVNC does).
+     */
+    private void readExtendedDesktopSize(final Rect r) throws IOException
+    {
+        final int count = in.readUnsignedByte();
+        in.readFully(new byte[3]);
+        extendedScreens = new int[count][];
+        for (int i = 0; i < count; i++)
+        {
+            extendedScreens[i] = new int[] {in.readInt(), in.readUnsignedShort(), in.readUnsignedShort(),
+                in.readUnsignedShort(), in.readUnsignedShort(), in.readInt()};
+        }
+        if (r.x() != 1 || r.y() == 0)
+        {
+            width = r.width();
+            height = r.height();
+            pixels = new int[width * height];
+        }
+    }
+
     void raw(final byte[] bytes) throws IOException
     {
         out.write(bytes);
@@ -265,6 +320,7 @@ final class RfbTestClient implements Closeable
                     height = r.height();
                     pixels = new int[width * height];
                 }
+                case -308 -> readExtendedDesktopSize(r);
                 case -258 -> extendedKeysAcknowledged = true;
                 case -239 -> readCursor(r);
                 case 0x574d5664 -> readVMwareCursor(r);

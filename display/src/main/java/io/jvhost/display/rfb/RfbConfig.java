@@ -15,20 +15,42 @@ import io.jvhost.device.MemoryBudget;
  * @param handshakeMillis  how long a client may take for each handshake step before it is dropped.
  * @param authFailureDelayMillis how long a failed authentication is held before the answer (slows guessing).
  * @param budget           what each session's buffers are reserved from: the device's memory budget.
+ * @param resizer          where viewers' SetDesktopSize requests go.
+ * @param resizeReplyMillis how long a SetDesktopSize passed to the guest waits for the guest to switch before it is
+ *                         answered "forwarded".
  */
 public record RfbConfig(String desktopName, String password, InputForwarder input, Random random,
-    int handshakeMillis, int authFailureDelayMillis, MemoryBudget budget)
+    int handshakeMillis, int authFailureDelayMillis, MemoryBudget budget, DesktopResizer resizer,
+    int resizeReplyMillis)
 {
+    /** Default {@link #resizeReplyMillis}: a guest under TCG takes a second or two to switch. */
+    public static final int DEFAULT_RESIZE_REPLY_MILLIS = 10_000;
+
     public RfbConfig
     {
         Objects.requireNonNull(desktopName, "desktopName");
         Objects.requireNonNull(input, "input");
         Objects.requireNonNull(random, "random");
         Objects.requireNonNull(budget, "budget");
+        Objects.requireNonNull(resizer, "resizer");
+        if (resizeReplyMillis < 1)
+        {
+            throw new IllegalArgumentException("resizeReplyMillis must be positive, got " + resizeReplyMillis);
+        }
         if (null != password && password.isEmpty())
         {
             throw new IllegalArgumentException("the VNC password must not be empty (leave it unset for none)");
         }
+    }
+
+    /**
+     * Viewers that cannot resize the guest.
+     */
+    public RfbConfig(final String desktopName, final String password, final InputForwarder input,
+        final Random random, final int handshakeMillis, final int authFailureDelayMillis, final MemoryBudget budget)
+    {
+        this(desktopName, password, input, random, handshakeMillis, authFailureDelayMillis, budget,
+            DesktopResizer.PROHIBITED, DEFAULT_RESIZE_REPLY_MILLIS);
     }
 
     /**

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 
 import io.jvhost.device.MemoryBudget;
+import io.jvhost.device.gpu.GpuDevice;
 import io.jvhost.display.ThreadTop;
 
 /**
@@ -62,6 +63,8 @@ public final class RfbSession implements Framebuffer.Listener
     /** Alpha from which a pixel of the guest's cursor counts as opaque in the RFB Cursor mask. */
     private static final int OPAQUE_ALPHA = 128;
     public static final int ENCODING_QEMU_EXTENDED_KEY = -258;
+    /** rfbproto's ExtendedDesktopSize pseudo-encoding: size changes with a reason and status, and SetDesktopSize. */
+    public static final int ENCODING_EXTENDED_DESKTOP_SIZE = -308;
     /** The VMware cursor type with R,G,B,A pixels (0 is the classic AND/XOR one). */
     private static final int VMWARE_CURSOR_ALPHA = 1;
 
@@ -71,8 +74,28 @@ public final class RfbSession implements Framebuffer.Listener
     public static final int MSG_KEY = 4;
     public static final int MSG_POINTER = 5;
     public static final int MSG_CUT_TEXT = 6;
+    public static final int MSG_SET_DESKTOP_SIZE = 251;
     public static final int MSG_QEMU = 255;
 
+    /** ExtendedDesktopSize status (its y): the size is what was asked. */
+    public static final int RESIZE_OK = 0;
+    /** ExtendedDesktopSize status: resizing is not allowed (no guest to ask, or one request already waits). */
+    public static final int RESIZE_PROHIBITED = 1;
+    /** ExtendedDesktopSize status: the picture would not fit the memory budget. */
+    public static final int RESIZE_OUT_OF_RESOURCES = 2;
+    /** ExtendedDesktopSize status: not one screen covering the whole picture, or a size outside 1..8192. */
+    public static final int RESIZE_INVALID_LAYOUT = 3;
+    /** ExtendedDesktopSize status: the guest was asked and has not switched yet; it may do so later. */
+    public static final int RESIZE_FORWARDED = 4;
+    /** ExtendedDesktopSize reason (its x): the size changed on the server's side (the guest switched mode). */
+    public static final int REASON_SERVER = 0;
+    /** ExtendedDesktopSize reason: the answer to this client's SetDesktopSize. */
+    public static final int REASON_THIS_CLIENT = 1;
+
+    /** The largest side a viewer may ask for: the GPU's largest scanout. */
+    public static final int MAX_DESKTOP_SIZE = GpuDevice.MAX_SCANOUT_DIMENSION;
+    /** SetDesktopSize answers a client may leave unsent (by asking for no update) before it is disconnected. */
+    public static final int MAX_UNSENT_RESIZE_REPLIES = 8;
     /** The largest ClientCutText accepted (its text is read and dropped). */
     public static final int MAX_CUT_TEXT = 1 << 20;
     /** Pixels captured and encoded at a time. */
@@ -98,6 +121,15 @@ public final class RfbSession implements Framebuffer.Listener
     private ClientPixelFormat format = ClientPixelFormat.SERVER;
     private int encoding = ENCODING_RAW;
     private boolean desktopSize;
+    private boolean extendedDesktopSize;
+    /** An ExtendedDesktopSize rectangle is owed: the client just announced the encoding. */
+    private boolean extendedSizeAnnounce;
+    /** Statuses owed to this client's SetDesktopSize requests, in order. */
+    private final int[] resizeReplies = new int[MAX_UNSENT_RESIZE_REPLIES];
+    private int resizeReplyCount;
+    /** This client's SetDesktopSize was passed to the guest: the next size change (or the deadline) answers it. */
+    private boolean resizeAwaited;
+    private long resizeDeadline;
     private boolean extendedKeys;
     /** How the client draws the cursor: {@link #ENCODING_VMWARE_CURSOR}, {@link #ENCODING_CURSOR}, or 0 (not). */
     private int cursorEncoding;
@@ -430,6 +462,7 @@ public final class RfbSession implements Framebuffer.Listener
                     boolean keys = false;
                     boolean cursor = false;
                     boolean vmwareCursor = false;
+                    boolean extendedSize = false;
                     for (int i = 0; i < count; i++)
                     {
                         final int e = in.readInt();
@@ -438,6 +471,7 @@ public final class RfbSession implements Framebuffer.Listener
                             chosen = e;
                         }
                         size |= e == ENCODING_DESKTOP_SIZE;
+                        extendedSize |= e == ENCODING_EXTENDED_DESKTOP_SIZE;
                         keys |= e == ENCODING_QEMU_EXTENDED_KEY;
                         cursor |= e == ENCODING_CURSOR;
                         vmwareCursor |= e == ENCODING_VMWARE_CURSOR;
@@ -450,6 +484,12 @@ public final class RfbSession implements Framebuffer.Listener
                     {
                         encoding = chosen < 0 ? ENCODING_RAW : chosen;
                         desktopSize = size;
+                        if (extendedSize && !extendedDesktopSize)
+                        {
+                            // Tells the client the server takes SetDesktopSize (noVNC waits for this).
+                            extendedSizeAnnounce = true;
+                        }
+                        extendedDesktopSize = extendedSize;
                         if (keys && !extendedKeys)
                         {
                             extendedKeyAckPending = true;
@@ -458,7 +498,7 @@ public final class RfbSession implements Framebuffer.Listener
                         cursorPending = drawn != 0 && (cursorPending || haveCursor && cursorEncoding != drawn);
                         cursorEncoding = drawn;
                     }
-                    final boolean sizeSupported = size;
+                    final boolean sizeSupported = size || extendedSize;
                     final boolean keysSupported = keys;
                     LOG.log(Level.DEBUG, () -> name + ": " + count + " encodings, sending " + encodingName(encoding())
                         + (sizeSupported ? ", DesktopSize" : "") + (keysSupported ? ", QEMU extended keys" : "")
@@ -528,9 +568,119 @@ public final class RfbSession implements Framebuffer.Listener
                     final int code = KeyMap.xtToEvdev(keycode);
                     config.input().key(code != 0 ? code : KeyMap.keysymToEvdev(keysym), down);
                 }
+                case MSG_SET_DESKTOP_SIZE -> setDesktopSize(in, buffer);
                 default -> throw new ProtocolException("unknown client message type " + type);
             }
         }
+    }
+
+    /**
+     * SetDesktopSize (rfbproto): one screen covering the whole picture, 1..{@link #MAX_DESKTOP_SIZE} a side, is passed
+     * to the guest through {@link RfbConfig#resizer()}; the answer (an ExtendedDesktopSize rectangle with reason 1) goes
+     * when the picture changes size, or with {@link #RESIZE_FORWARDED} after {@link RfbConfig#resizeReplyMillis()}.
+     * One request at a time: another while one waits is refused ({@link #RESIZE_PROHIBITED}).
+     */
+    private void setDesktopSize(final DataInputStream in, final byte[] buffer) throws IOException
+    {
+        in.readUnsignedByte();
+        final int width = in.readUnsignedShort();
+        final int height = in.readUnsignedShort();
+        final int screens = in.readUnsignedByte();
+        in.readUnsignedByte();
+        boolean oneWholeScreen = screens == 1;
+        for (int i = 0; i < screens; i++)
+        {
+            in.readFully(buffer, 0, 16);
+            final int x = (buffer[4] & 0xFF) << 8 | buffer[5] & 0xFF;
+            final int y = (buffer[6] & 0xFF) << 8 | buffer[7] & 0xFF;
+            final int w = (buffer[8] & 0xFF) << 8 | buffer[9] & 0xFF;
+            final int h = (buffer[10] & 0xFF) << 8 | buffer[11] & 0xFF;
+            oneWholeScreen &= x == 0 && y == 0 && w == width && h == height;
+        }
+        int status;
+        boolean forwarding = false;
+        synchronized (this)
+        {
+            if (!extendedDesktopSize)
+            {
+                // It has no way to hear the answer (rfbproto: a client sends this only after ExtendedDesktopSize).
+                LOG.log(Level.DEBUG, () -> name + ": SetDesktopSize " + width + "x" + height + " ignored: the client"
+                    + " did not announce ExtendedDesktopSize");
+                return;
+            }
+            if (!oneWholeScreen || width < 1 || height < 1 || width > MAX_DESKTOP_SIZE || height > MAX_DESKTOP_SIZE)
+            {
+                status = RESIZE_INVALID_LAYOUT;
+            }
+            else if (resizeAwaited)
+            {
+                status = RESIZE_PROHIBITED;
+            }
+            else if (width == framebuffer.width() && height == framebuffer.height() && framebuffer.enabled())
+            {
+                status = RESIZE_OK;
+            }
+            else
+            {
+                // Awaited before the guest is asked: its switch may come before the resizer returns.
+                resizeAwaited = true;
+                resizeDeadline = System.nanoTime() + config.resizeReplyMillis() * 1_000_000L;
+                forwarding = true;
+                status = -1;
+            }
+        }
+        if (forwarding)
+        {
+            status = config.resizer().requestSize(framebuffer.index(), width, height);
+            if (status == RESIZE_FORWARDED)
+            {
+                LOG.log(Level.INFO, name + ": asked the guest for " + width + "x" + height);
+                return;
+            }
+        }
+        final int answer = status;
+        LOG.log(answer == RESIZE_OK ? Level.DEBUG : Level.INFO, () -> name + ": SetDesktopSize " + width + "x"
+            + height + " (" + screens + " screen(s)) answered " + resizeStatusName(answer));
+        synchronized (this)
+        {
+            if (forwarding)
+            {
+                resizeAwaited = false;
+            }
+            oweResizeReply(answer);
+        }
+    }
+
+    /**
+     * Queues an answer to a SetDesktopSize. Caller holds this.
+     *
+     * @throws ProtocolException when the client left too many unsent (it asks for sizes but no updates).
+     */
+    private void oweResizeReply(final int status) throws ProtocolException
+    {
+        if (resizeReplyCount == MAX_UNSENT_RESIZE_REPLIES)
+        {
+            throw new ProtocolException(MAX_UNSENT_RESIZE_REPLIES + " SetDesktopSize answers unsent: the client asks"
+                + " for sizes but not for updates");
+        }
+        resizeReplies[resizeReplyCount++] = status;
+        notifyAll();
+    }
+
+    /**
+     * @return a readable name of an ExtendedDesktopSize status.
+     */
+    public static String resizeStatusName(final int status)
+    {
+        return switch (status)
+        {
+            case RESIZE_OK -> "no error";
+            case RESIZE_PROHIBITED -> "resize prohibited";
+            case RESIZE_OUT_OF_RESOURCES -> "out of resources";
+            case RESIZE_INVALID_LAYOUT -> "invalid screen layout";
+            case RESIZE_FORWARDED -> "request forwarded";
+            default -> "status " + status;
+        };
     }
 
     // ----------------------------------------------------------------------------------------------------------------
@@ -555,6 +705,11 @@ public final class RfbSession implements Framebuffer.Listener
         synchronized (this)
         {
             resizePending = true;
+            if (resizeAwaited && resizeReplyCount < MAX_UNSENT_RESIZE_REPLIES)
+            {
+                resizeAwaited = false;
+                resizeReplies[resizeReplyCount++] = RESIZE_OK;
+            }
             damage.clear();
             damage.add(0, 0, width, height);
             notifyAll();
@@ -602,33 +757,76 @@ public final class RfbSession implements Framebuffer.Listener
                 synchronized (this)
                 {
                     while (!closed && !(updateRequested && (resizePending || extendedKeyAckPending || cursorPending
-                        || !damage.isEmpty())))
+                        || extendedSizeAnnounce || resizeReplyCount > 0 || !damage.isEmpty())))
                     {
-                        wait();
+                        if (!resizeAwaited)
+                        {
+                            wait();
+                            continue;
+                        }
+                        final long left = resizeDeadline - System.nanoTime();
+                        if (left <= 0)
+                        {
+                            // The guest did not switch in time; it may still do so (then REASON_SERVER follows).
+                            resizeAwaited = false;
+                            if (resizeReplyCount < MAX_UNSENT_RESIZE_REPLIES)
+                            {
+                                resizeReplies[resizeReplyCount++] = RESIZE_FORWARDED;
+                            }
+                            continue;
+                        }
+                        wait(Math.max(1, left / 1_000_000));
                     }
                     if (closed)
                     {
                         return;
                     }
+                    boolean sizeChanged = false;
                     if (resizePending)
                     {
                         resizePending = false;
-                        if (desktopSize)
+                        if (desktopSize || extendedDesktopSize)
                         {
                             final int w = framebuffer.width();
                             final int h = framebuffer.height();
-                            if (w != clientWidth || h != clientHeight)
+                            sizeChanged = w != clientWidth || h != clientHeight;
+                            clientWidth = w;
+                            clientHeight = h;
+                        }
+                    }
+                    if (!extendedDesktopSize)
+                    {
+                        extendedSizeAnnounce = false;
+                        resizeReplyCount = 0;
+                    }
+                    if (sizeChanged || extendedSizeAnnounce || resizeReplyCount > 0)
+                    {
+                        // Only size rectangles: the new picture follows with the next request.
+                        updateRequested = false;
+                        msg.reset();
+                        msg.u8(0);
+                        msg.u8(0);
+                        if (!extendedDesktopSize)
+                        {
+                            msg.u16(1);
+                            rectHeader(msg, 0, 0, clientWidth, clientHeight, ENCODING_DESKTOP_SIZE);
+                        }
+                        else if (resizeReplyCount == 0)
+                        {
+                            msg.u16(1);
+                            writeExtendedDesktopSize(msg, REASON_SERVER, RESIZE_OK, clientWidth, clientHeight);
+                        }
+                        else
+                        {
+                            msg.u16(resizeReplyCount);
+                            for (int i = 0; i < resizeReplyCount; i++)
                             {
-                                clientWidth = w;
-                                clientHeight = h;
-                                updateRequested = false;
-                                msg.reset();
-                                msg.u8(0);
-                                msg.u8(0);
-                                msg.u16(1);
-                                rectHeader(msg, 0, 0, w, h, ENCODING_DESKTOP_SIZE);
+                                writeExtendedDesktopSize(msg, REASON_THIS_CLIENT, resizeReplies[i], clientWidth,
+                                    clientHeight);
                             }
                         }
+                        extendedSizeAnnounce = false;
+                        resizeReplyCount = 0;
                     }
                     if (msg.length() > 0)
                     {
@@ -969,6 +1167,25 @@ public final class RfbSession implements Framebuffer.Listener
         return argb >>> 24 >= OPAQUE_ALPHA;
     }
 
+    /**
+     * Appends an ExtendedDesktopSize pseudo-rectangle (rfbproto): x the reason, y the status, the picture's size, then
+     * one screen (id 0, flags 0) covering it.
+     */
+    private static void writeExtendedDesktopSize(final ByteSink msg, final int reason, final int status,
+        final int width, final int height)
+    {
+        rectHeader(msg, reason, status, width, height, ENCODING_EXTENDED_DESKTOP_SIZE);
+        msg.u8(1);
+        msg.u8(0);
+        msg.u16(0);
+        msg.u32(0);
+        msg.u16(0);
+        msg.u16(0);
+        msg.u16(width);
+        msg.u16(height);
+        msg.u32(0);
+    }
+
     private static void rectHeader(final ByteSink msg, final int x, final int y, final int w, final int h,
         final int enc)
     {
@@ -994,6 +1211,7 @@ public final class RfbSession implements Framebuffer.Listener
             case ENCODING_CURSOR -> "Cursor";
             case ENCODING_VMWARE_CURSOR -> "VMwareCursor";
             case ENCODING_QEMU_EXTENDED_KEY -> "QEMUExtendedKeyEvent";
+            case ENCODING_EXTENDED_DESKTOP_SIZE -> "ExtendedDesktopSize";
             default -> "encoding " + encoding;
         };
     }
