@@ -85,7 +85,7 @@ final class DemoCommand implements Callable<Integer>
         final DisplayServer display;
         try
         {
-            display = GpuCommand.startDisplay("gpu0", specs, null, input, gpu.memoryBudget());
+            display = GpuCommand.startDisplay("gpu0", specs, null, input, gpu.memoryBudget(), gpu.options());
         }
         catch (final IOException e)
         {

@@ -161,7 +161,7 @@ final class GpuCommand implements Callable<Integer>
         {
             if (!specs.isEmpty())
             {
-                server = startDisplay("gpu0", specs, password, input, budget);
+                server = startDisplay("gpu0", specs, password, input, budget, options);
             }
             if (null != input)
             {
@@ -238,12 +238,13 @@ final class GpuCommand implements Callable<Integer>
      * Starts jvhost's display with {@code specs}; it logs where viewers connect.
      *
      * @param budget the GPU's memory budget, which the framebuffers and viewers are reserved from.
+     * @param gpu    the GPU's options: its default mode is what the display reports for outputs no viewer resized.
      */
     static DisplayServer startDisplay(final String name, final List<DisplaySpec> specs, final String password,
-        final InputDevice input, final MemoryBudget budget) throws IOException
+        final InputDevice input, final MemoryBudget budget, final GpuOptions gpu) throws IOException
     {
         final DisplayServer.Builder builder = DisplayServer.builder().name(name).password(password).input(input)
-            .memoryBudget(budget);
+            .memoryBudget(budget).defaultMode(gpu.defaultWidth(), gpu.defaultHeight());
         for (final DisplaySpec d : specs)
         {
             if (d.web())

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 import io.jvhost.device.MemoryBudget;
+import io.jvhost.device.gpu.GpuOptions;
 import io.jvhost.display.DisplayServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -56,7 +57,7 @@ class GpuDisplayOptionsTest
     void theAllowedNamesReachTheConsoleOthersAreMisdirected() throws Exception
     {
         try (DisplayServer server = GpuCommand.startDisplay("opt", parse("web=127.0.0.1:0,allow-host=console.example"),
-            null, null, new MemoryBudget("opt", 64L << 20)))
+            null, null, new MemoryBudget("opt", 64L << 20), GpuOptions.defaults()))
         {
             final InetSocketAddress web = server.webAddresses().getFirst();
             assertThat(statusLine(web, "console.example:" + web.getPort())).isEqualTo("HTTP/1.1 200 OK");

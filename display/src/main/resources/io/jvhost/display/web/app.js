@@ -11,6 +11,10 @@ const params = new URLSearchParams(location.search);
 const picker = document.getElementById('scanout');
 const statusText = document.getElementById('status');
 const scale = document.getElementById('scale');
+// Remote resizing changes the guest's mode with every change of the window, so it is off unless asked for
+// (the checkbox, or ?resize=1).
+const resize = document.getElementById('resize');
+resize.checked = params.get('resize') === '1';
 const snapshot = document.getElementById('snapshot');
 const screen = document.getElementById('screen');
 
@@ -52,7 +56,7 @@ function connect() {
     }
     const current = new RFB(screen, socketUrl(), options);
     current.scaleViewport = scale.checked;
-    current.resizeSession = false;
+    current.resizeSession = resize.checked;
     current.focusOnClick = true;
     // The guest's cursor comes from the back-end; until the guest defines one (fbcon never does), or while it hides
     // it, noVNC shows a dot instead of nothing.
@@ -122,6 +126,17 @@ picker.addEventListener('change', () => {
 scale.addEventListener('change', () => {
     if (rfb) {
         rfb.scaleViewport = scale.checked;
+    }
+});
+resize.addEventListener('change', () => {
+    if (resize.checked) {
+        params.set('resize', '1');
+    } else {
+        params.delete('resize');
+    }
+    history.replaceState(null, '', '?' + params.toString());
+    if (rfb) {
+        rfb.resizeSession = resize.checked;
     }
 });
 // Without a password the link opens the PNG; with one, the PNG is fetched with the password and shown from memory.
