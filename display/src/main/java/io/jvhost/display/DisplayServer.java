@@ -16,6 +16,7 @@ import java.util.function.Consumer;
 
 import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.gpu.DisplayMode;
+import io.jvhost.device.gpu.EdidGenerator;
 import io.jvhost.device.gpu.GpuDisplay;
 import io.jvhost.device.gpu.GpuOptions;
 import io.jvhost.device.gpu.PixelFormat;
@@ -221,10 +222,10 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
          */
         public Builder defaultMode(final int width, final int height)
         {
-            if (width < 1 || height < 1 || width > RfbSession.MAX_DESKTOP_SIZE
-                || height > RfbSession.MAX_DESKTOP_SIZE)
+            if (width < 1 || height < 1 || width > GpuOptions.MAX_DEFAULT_DIMENSION
+                || height > GpuOptions.MAX_DEFAULT_DIMENSION)
             {
-                throw new IllegalArgumentException("default mode must be 1.." + RfbSession.MAX_DESKTOP_SIZE
+                throw new IllegalArgumentException("default mode must be 1.." + GpuOptions.MAX_DEFAULT_DIMENSION
                     + " a side, got " + width + "x" + height);
             }
             this.defaultWidth = width;
@@ -517,6 +518,11 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
         {
             return RfbSession.RESIZE_PROHIBITED;
         }
+        if (width > GpuOptions.MAX_DEFAULT_DIMENSION || height > GpuOptions.MAX_DEFAULT_DIMENSION)
+        {
+            // The guest learns of the size through an EDID, which cannot describe more.
+            return RfbSession.RESIZE_INVALID_LAYOUT;
+        }
         final Framebuffer fb = framebuffer(scanout);
         final long current = fb.enabled() ? 4L * fb.width() * fb.height() : 0;
         final long need = 2 * 4L * width * height;
@@ -551,12 +557,26 @@ public final class DisplayServer implements GpuDisplay, AutoCloseable
     }
 
     /**
-     * Viewers have no EDID: always false.
+     * Before any viewer asked for a size: false (the device generates an EDID for the mode it knows). After: an EDID
+     * whose preferred mode is the output's size in {@link #requestDisplayInfo}, answered at once. The guest asks for
+     * EDIDs before display info after a change, and Linux offers only the EDID's modes when it has one, so the EDID
+     * must carry the new size itself.
      */
     @Override
     public boolean requestEdid(final int scanout, final Consumer<byte[]> done)
     {
-        return false;
+        if (!anyRequested || scanout < 0 || scanout >= MAX_SCANOUTS)
+        {
+            return false;
+        }
+        final DisplayMode r;
+        synchronized (requested)
+        {
+            r = requested[scanout];
+        }
+        done.accept(null == r ? EdidGenerator.generate(defaultWidth, defaultHeight, scanout + 1)
+            : EdidGenerator.generate(r.width(), r.height(), scanout + 1));
+        return true;
     }
 
     /**

@@ -92,6 +92,12 @@ class RemoteResizeTest
             c.setDesktopSize(800, 600);
             assertThat(changed.await(10, TimeUnit.SECONDS)).isTrue();
             final DisplayMode[] modes = displayInfo();
+            final AtomicReference<byte[]> edid = new AtomicReference<>();
+            assertThat(server.requestEdid(0, edid::set)).as("an EDID for the new size").isTrue();
+            // Detailed timing 1 (offset 54): horizontal active in bytes 2 and 4 (high nibble), vertical in 5 and 7.
+            final byte[] e = edid.get();
+            assertThat((e[56] & 0xFF) | (e[58] & 0xF0) << 4).isEqualTo(800);
+            assertThat((e[59] & 0xFF) | (e[61] & 0xF0) << 4).isEqualTo(600);
             assertThat(modes[0]).isEqualTo(new DisplayMode(0, 0, 800, 600, true));
             assertThat(modes[1]).as("outputs no viewer asked for").isEqualTo(new DisplayMode(800, 0, 1024, 768, true));
 
@@ -156,7 +162,7 @@ class RemoteResizeTest
         try (RfbTestClient c = start(DisplayServer.builder(), true))
         {
             final int[][] cases = {
-                {0, 600}, {800, 0}, {RfbSession.MAX_DESKTOP_SIZE + 1, 600}, {800, 65535}};
+                {0, 600}, {800, 0}, {RfbSession.MAX_DESKTOP_SIZE + 1, 600}, {800, 65535}, {4096, 600}};
             for (final int[] size : cases)
             {
                 c.setDesktopSize(size[0], size[1]);
@@ -192,7 +198,7 @@ class RemoteResizeTest
         final MemoryBudget budget = new MemoryBudget("gpu0", 24L << 20);
         try (RfbTestClient c = start(DisplayServer.builder().memoryBudget(budget), true))
         {
-            c.setDesktopSize(4096, 4096);
+            c.setDesktopSize(4000, 4000);
             assertThat(answer(c)).isEqualTo(new Rect(1, RfbSession.RESIZE_OUT_OF_RESOURCES, 320, 200, EXTENDED));
             assertThat(changes.get()).isZero();
             assertThat(server.requestDisplayInfo(m -> { })).isFalse();
