@@ -7,6 +7,8 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.function.Consumer;
 
+import io.jvhost.os.ThreadTop;
+
 /**
  * A listening TCP socket and the platform thread that accepts on it, shared by the web console's HTTP server and the
  * VNC listeners. Each accepted socket goes to {@code onAccept} on the accept thread, which decides whether and how it

@@ -1,10 +1,12 @@
 package io.jvhost.memory;
 
+import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.jvhost.os.LibC;
 import io.jvhost.os.MappedMemory;
+import io.jvhost.os.MemFd;
 import io.jvhost.os.NativeException;
 
 /**
@@ -16,6 +18,8 @@ import io.jvhost.os.NativeException;
  */
 public final class MemoryRegion
 {
+    private static final System.Logger LOG = System.getLogger(MemoryRegion.class.getName());
+
     private final long guestPhysAddr;
     private final long size;
     private final long userAddr;
@@ -51,6 +55,16 @@ public final class MemoryRegion
         {
             throw new GuestMemoryException("memory region larger than its file: mmap_offset=" + mmapOffset
                 + " + size=" + size + " > file size " + fileSize + " (fd=" + fd + ")");
+        }
+        final int seals = MemFd.seals(fd);
+        if (seals < 0 || (seals & MemFd.F_SEAL_SHRINK) == 0)
+        {
+            // Nothing stops the front-end from truncating the file later (QEMU seals its memory-backend-memfd unless
+            // seal=off; file back-ends cannot be sealed). An access past the new end faults, which ends the
+            // connection: that, not this check, is what protects the back-end.
+            LOG.log(Level.DEBUG, () -> "memory region at gpa " + GuestMemoryException.hex(guestPhysAddr) + " (fd="
+                + fd + ") is " + (seals < 0 ? "in a file that cannot be sealed" : "not sealed against shrinking")
+                + ": a truncation would fault our accesses");
         }
         // Map from file offset 0 like libvhost-user: hugepage-backed files need aligned offsets.
         final MappedMemory mapping = MappedMemory.map(fd, 0, end);

@@ -3,7 +3,14 @@ package io.jvhost.memory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
+import io.jvhost.os.LibC;
 import io.jvhost.os.MappedMemory;
 import io.jvhost.os.MemFd;
 import io.jvhost.os.NativeException;
@@ -12,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalStateException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 class MemoryRegionTest
@@ -206,5 +214,77 @@ class MemoryRegionTest
         assertThat(r.matches(0x1000, 0x100, 0x9001)).isFalse();
         assertThat(r.matches(0x1000, 0x101, 0x9000)).isFalse();
         assertThat(r.matches(0x1001, 0x100, 0x9000)).isFalse();
+    }
+
+    @Test
+    void aFileThatMayShrinkIsLoggedAtDebugAndASealedOneIsNot() throws Exception
+    {
+        final Logger logger = Logger.getLogger(MemoryRegion.class.getName());
+        final List<String> lines = new ArrayList<>();
+        final Handler handler = new Handler()
+        {
+            @Override
+            public void publish(final LogRecord record)
+            {
+                synchronized (lines)
+                {
+                    lines.add(record.getLevel() + " " + record.getMessage());
+                }
+            }
+
+            @Override
+            public void flush()
+            {
+            }
+
+            @Override
+            public void close()
+            {
+            }
+        };
+        final Level before = logger.getLevel();
+        logger.setLevel(Level.FINE);
+        logger.addHandler(handler);
+        try (MemFd open = MemFd.create("unsealed", 2 * PAGE);
+             MemFd sealed = MemFd.create("sealed", 2 * PAGE))
+        {
+            sealed.seal(MemFd.F_SEAL_SHRINK);
+            MemoryRegion.map(sealed.fd(), 0x4000, 2 * PAGE, 0x10000, 0).release();
+            synchronized (lines)
+            {
+                assertThat(lines).isEmpty();
+            }
+            MemoryRegion.map(open.fd(), 0x8000, 2 * PAGE, 0x20000, 0).release();
+            synchronized (lines)
+            {
+                assertThat(lines).containsExactly("FINE memory region at gpa 0x8000 (fd=" + open.fd()
+                    + ") is not sealed against shrinking: a truncation would fault our accesses");
+            }
+        }
+        finally
+        {
+            logger.removeHandler(handler);
+            logger.setLevel(before);
+        }
+    }
+
+    @Test
+    void anAccessPastATruncatedFileIsAFaultTheThreadCanCatch() throws Exception
+    {
+        try (MemFd memFd = MemFd.create("shrinks", 2 * PAGE))
+        {
+            final MemoryRegion r = MemoryRegion.map(memFd.fd(), 0, 2 * PAGE, 0x10000, 0);
+            r.bytes().set(ValueLayout.JAVA_INT, PAGE, 7);
+            LibC.ftruncate(memFd.fd(), PAGE);
+
+            assertThat(r.bytes().get(ValueLayout.JAVA_INT, 0)).isZero();
+            final Throwable fault = catchThrowable(
+                () -> r.bytes().get(ValueLayout.JAVA_INT, PAGE));
+            assertThat(fault).isInstanceOf(InternalError.class);
+            assertThat(MappedMemory.isFault(fault)).as("%s", fault).isTrue();
+            assertThat(MappedMemory.isFault(new InternalError("something else"))).isFalse();
+            assertThat(MappedMemory.isFault(new IllegalStateException("unsafe memory access"))).isFalse();
+            r.release();
+        }
     }
 }

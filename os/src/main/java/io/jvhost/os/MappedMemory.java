@@ -48,6 +48,16 @@ public final class MappedMemory implements AutoCloseable
     }
 
     /**
+     * @return true when {@code t} is how the JVM reports a fault (SIGBUS) in an access to mapped memory: the file
+     *     under the mapping shrank (a front-end truncated the memfd of its guest RAM) and the page is gone. The JVM
+     *     throws it from the accessing thread, so it can be caught like any {@link Error}.
+     */
+    public static boolean isFault(final Throwable t)
+    {
+        return t instanceof InternalError && null != t.getMessage() && t.getMessage().contains("unsafe memory access");
+    }
+
+    /**
      * @return the mapped bytes; valid until {@link #close()}.
      */
     public MemorySegment segment()

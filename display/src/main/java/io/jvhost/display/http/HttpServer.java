@@ -20,7 +20,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 
 import io.jvhost.display.TcpAcceptor;
-import io.jvhost.display.ThreadTop;
+import io.jvhost.os.ThreadTop;
 
 /**
  * A small HTTP/1.1 server for the web console: GET and HEAD only, keep-alive, one virtual thread per connection, and

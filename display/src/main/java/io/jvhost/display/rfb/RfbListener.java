@@ -7,7 +7,7 @@ import java.net.Socket;
 import java.util.Objects;
 
 import io.jvhost.display.TcpAcceptor;
-import io.jvhost.display.ThreadTop;
+import io.jvhost.os.ThreadTop;
 
 /**
  * A TCP port speaking RFB (a native VNC viewer's port): one virtual thread per client, each client a

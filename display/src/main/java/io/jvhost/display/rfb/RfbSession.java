@@ -13,7 +13,7 @@ import java.util.Objects;
 
 import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.gpu.GpuDevice;
-import io.jvhost.display.ThreadTop;
+import io.jvhost.os.ThreadTop;
 
 /**
  * One viewer of one scanout, speaking RFB 3.8 (RFC 6143; 3.3 and 3.7 clients are served too) as the server.

@@ -1,12 +1,13 @@
-package io.jvhost.display;
+package io.jvhost.os;
 
 import java.lang.System.Logger.Level;
 
 /**
- * The top of every thread the display starts (accept threads, HTTP and VNC clients, RFB writers): whatever escapes the
- * thread's work, an {@link Error} included, ends that thread with one log line naming it and its peer, never with the
- * default handler's stack trace; the listener and the other viewers go on. The work itself closes what it owns in its
- * {@code finally} blocks.
+ * The top of every thread jvhost starts (vhost-user workers and protocol threads, display readers and writers, accept
+ * threads, HTTP and VNC clients, evdev readers, control clients): whatever escapes the thread's work, an
+ * {@link Error} included, ends that thread with one log line naming it and its peer, never with the default
+ * handler's stack trace; the other threads go on. The work itself closes what it owns in its {@code finally} blocks,
+ * and handles the failures it can recover from (a fault in guest memory ends that connection) before they get here.
  */
 public final class ThreadTop
 {
