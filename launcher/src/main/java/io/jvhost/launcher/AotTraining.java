@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.stream.Stream;
 
+import io.jvhost.os.ThreadTop;
 import io.jvhost.os.UnixSocket;
 import io.jvhost.vhostuser.protocol.FrontendRequest;
 import io.jvhost.vhostuser.protocol.Message;
@@ -75,7 +76,7 @@ public final class AotTraining
         final Path socket = dir.resolve(device + ".sock");
         final String[] args = {device, "--socket-path", socket.toString()};
         Thread.ofPlatform().daemon().name("aot-training-" + device)
-            .start(() -> Main.commandLine(args).execute(args));
+            .start(ThreadTop.guarded("aot-training-" + device, () -> Main.commandLine(args).execute(args)));
         // rng listens on PATH0 (vhost-device-rng's naming), the GPU on the path itself.
         final Path listening = awaitSocket(socket, socket.resolveSibling(socket.getFileName() + "0"));
         try (VhostUserConnection connection = new VhostUserConnection(UnixSocket.connect(listening), true))

@@ -16,6 +16,7 @@ import io.jvhost.device.input.VirtualProfile;
 import io.jvhost.device.rng.EntropySource;
 import io.jvhost.device.rng.RngDevice;
 import io.jvhost.display.DisplayServer;
+import io.jvhost.os.ThreadTop;
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.gpu.GpuSocketExtension;
 import io.jvhost.vhostuser.gpu.VhostUserGpuDisplay;
@@ -110,7 +111,8 @@ final class DemoCommand implements Callable<Integer>
             final List<Thread> servers = new ArrayList<>();
             for (final VhostUserDaemon d : daemons)
             {
-                servers.add(Thread.ofPlatform().name("jvhost-" + servers.size()).start(d::run));
+                final String thread = "jvhost-" + servers.size();
+                servers.add(Thread.ofPlatform().name(thread).start(ThreadTop.guarded(thread, d::run)));
             }
             final List<String> command = new ArrayList<>(List.of(qemu, "-accel", "tcg", "-m", memory,
                 "-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on",

@@ -8,13 +8,16 @@ import java.util.function.IntFunction;
 import java.util.function.Supplier;
 
 import io.jvhost.device.VirtioDevice;
+import io.jvhost.os.ThreadTop;
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.backend.VhostUserExtension;
 import picocli.CommandLine;
 
 /**
  * Starts one daemon per socket for a device type, each in its own thread, and stops them all cleanly on SIGTERM or
- * SIGINT (the shutdown hook closes the listeners, which removes their socket files).
+ * SIGINT (the shutdown hook closes the listeners, which removes their socket files). The process exits 0 after such
+ * a stop, and 1 once every daemon has ended when one of them ended because its socket failed for good (it logged
+ * why); the others keep serving until then.
  */
 final class DeviceRunner
 {
@@ -102,7 +105,8 @@ final class DeviceRunner
         final List<Thread> threads = new ArrayList<>();
         for (final VhostUserDaemon d : daemons)
         {
-            threads.add(Thread.ofPlatform().name("jvhost-" + type + "-" + threads.size()).start(d::run));
+            final String thread = "jvhost-" + type + "-" + threads.size();
+            threads.add(Thread.ofPlatform().name(thread).start(ThreadTop.guarded(thread, d::run)));
         }
         for (final Thread t : threads)
         {
@@ -117,6 +121,6 @@ final class DeviceRunner
             }
         }
         daemons.forEach(VhostUserDaemon::close);
-        return 0;
+        return daemons.stream().anyMatch(VhostUserDaemon::failed) ? 1 : 0;
     }
 }

@@ -22,6 +22,7 @@ import io.jvhost.device.input.InputDevice;
 import io.jvhost.device.input.VirtualProfile;
 import io.jvhost.display.AllowedHosts;
 import io.jvhost.display.DisplayServer;
+import io.jvhost.os.ThreadTop;
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.gpu.GpuSocketExtension;
 import io.jvhost.vhostuser.gpu.VhostUserGpuDisplay;
@@ -167,7 +168,7 @@ final class GpuCommand implements Callable<Integer>
             {
                 inputDaemon = VhostUserDaemon.listen("input0", input, inputSocket);
                 final VhostUserDaemon d = inputDaemon;
-                Thread.ofPlatform().name("jvhost-input-0").start(d::run);
+                Thread.ofPlatform().name("jvhost-input-0").start(ThreadTop.guarded("jvhost-input-0", d::run));
                 System.err.println("jvhost gpu: viewers' keyboard and tablet on " + inputSocket
                     + " (QEMU: -chardev socket,id=in0,path=" + inputSocket + " -device vhost-user-input-pci,chardev=in0)");
             }

@@ -5,6 +5,7 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 import io.jvhost.os.LibC;
+import io.jvhost.os.ThreadTop;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -31,7 +32,8 @@ public final class Main implements Runnable
         // The FFM downcall handles take a cold JVM about as long as picocli's reflection over the options:
         // build them on a second core meanwhile. A thread that needs LibC
         // earlier simply waits for the initialisation to finish.
-        Thread.ofPlatform().name("jvhost-preload").daemon().start(Main::preloadNativeCalls);
+        Thread.ofPlatform().name("jvhost-preload").daemon()
+            .start(ThreadTop.guarded("jvhost-preload", Main::preloadNativeCalls));
         Logging.configure();
         System.exit(commandLine(args).execute(args));
     }

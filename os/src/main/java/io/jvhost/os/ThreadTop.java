@@ -37,12 +37,25 @@ public final class ThreadTop
     }
 
     /**
-     * @return the throwable and where it was thrown, on one line, e.g.
-     *     {@code java.lang.OutOfMemoryError: Java heap space (at Foo.bar(Foo.java:12))}.
+     * @return the throwable and where our code was when it was thrown, on one line, e.g.
+     *     {@code java.lang.OutOfMemoryError: Java heap space (at Foo.bar(Foo.java:12))}: the first frame outside
+     *     the JDK (a fault in guest memory is thrown from deep inside the JDK's memory access), else the first frame.
      */
     public static String describe(final Throwable t)
     {
         final StackTraceElement[] trace = t.getStackTrace();
-        return trace.length == 0 ? t.toString() : t + " (at " + trace[0] + ")";
+        if (trace.length == 0)
+        {
+            return t.toString();
+        }
+        for (final StackTraceElement frame : trace)
+        {
+            final String module = frame.getModuleName();
+            if (null == module || !module.startsWith("java.") && !module.startsWith("jdk."))
+            {
+                return t + " (at " + frame + ")";
+            }
+        }
+        return t + " (at " + trace[0] + ")";
     }
 }

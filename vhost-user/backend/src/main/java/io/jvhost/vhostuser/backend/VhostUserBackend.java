@@ -14,7 +14,9 @@ import io.jvhost.memory.GuestMemoryException;
 import io.jvhost.memory.MemoryRegion;
 import io.jvhost.os.EventFd;
 import io.jvhost.os.FdList;
+import io.jvhost.os.MappedMemory;
 import io.jvhost.os.NativeException;
+import io.jvhost.os.ThreadTop;
 import io.jvhost.os.UnixSocket;
 import io.jvhost.vhostuser.protocol.FrontendRequest;
 import io.jvhost.vhostuser.protocol.Message;
@@ -60,6 +62,11 @@ public final class VhostUserBackend implements AutoCloseable
     private boolean ranSinceReset;
     private volatile BackendRequestChannel backendChannel;
     private boolean closed;
+    private final Object failureLock = new Object();
+    /** The connection {@link #serve} serves, so a failing worker can end it; guarded by failureLock. */
+    private VhostUserConnection serving;
+    /** Why the connection must end, or null; guarded by failureLock. */
+    private IOException failure;
 
     /**
      * @param name   for logs, e.g. {@code rng0}.
@@ -107,7 +114,7 @@ public final class VhostUserBackend implements AutoCloseable
         {
             for (int w = 0; w < workerCount; w++)
             {
-                workers[w] = new Worker(name + "-worker" + w, device, memory);
+                workers[w] = new Worker(name + "-worker" + w, device, memory, this::fail);
             }
         }
         catch (final NativeException e)
@@ -225,48 +232,114 @@ public final class VhostUserBackend implements AutoCloseable
 
     /**
      * Serves requests until the front-end disconnects, then stops the rings and resets the device.
+     * <p>
+     * The connection also ends when a worker cannot go on, or when handling a request throws an {@link Error}: a
+     * fault in guest memory (the front-end shrank the file under our mapping; binding a ring reads its used index) or
+     * worse. That reason is then what this method throws, for the caller's one log line.
      *
      * @throws IOException when the connection broke in a way that is not a clean disconnect (logged by callers).
      */
     public void serve(final VhostUserConnection connection) throws IOException
     {
+        synchronized (failureLock)
+        {
+            serving = connection;
+        }
         try
         {
-            while (true)
-            {
-                final boolean got;
-                try
-                {
-                    got = connection.receive(request);
-                }
-                catch (final IOException e)
-                {
-                    request.fds().closeRemaining();
-                    throw e;
-                }
-                if (!got)
-                {
-                    return;
-                }
-                try
-                {
-                    handle(connection);
-                }
-                finally
-                {
-                    request.fds().closeRemaining();
-                }
-                // A front-end that acted on a config change has just read the config: its answer is there by now.
-                final BackendRequestChannel channel = backendChannel;
-                if (null != channel)
-                {
-                    channel.drainReplies();
-                }
-            }
+            receiveAndHandle(connection);
+        }
+        catch (final IOException e)
+        {
+            // A failed worker shut the socket down: its reason ends the connection, not the socket's error.
+            final IOException failed = failure();
+            throw null != failed ? failed : e;
+        }
+        catch (final Error e)
+        {
+            fail(FrontendRequest.name(request.request())
+                + (MappedMemory.isFault(e) ? " faulted on guest memory: " : " failed: ") + ThreadTop.describe(e), e);
+            throw failure();
         }
         finally
         {
+            synchronized (failureLock)
+            {
+                serving = null;
+            }
             stopAll();
+        }
+        final IOException failed = failure();
+        if (null != failed)
+        {
+            throw failed;
+        }
+    }
+
+    private void receiveAndHandle(final VhostUserConnection connection) throws IOException
+    {
+        while (true)
+        {
+            final boolean got;
+            try
+            {
+                got = connection.receive(request);
+            }
+            catch (final IOException e)
+            {
+                request.fds().closeRemaining();
+                throw e;
+            }
+            if (!got)
+            {
+                return;
+            }
+            try
+            {
+                handle(connection);
+            }
+            finally
+            {
+                request.fds().closeRemaining();
+            }
+            // A front-end that acted on a config change has just read the config: its answer is there by now.
+            final BackendRequestChannel channel = backendChannel;
+            if (null != channel)
+            {
+                channel.drainReplies();
+            }
+        }
+    }
+
+    /**
+     * Ends the connection for {@code why} (any thread; the first reason wins): {@link #serve} throws it.
+     */
+    private void fail(final String why, final Throwable cause)
+    {
+        synchronized (failureLock)
+        {
+            if (null != failure)
+            {
+                return;
+            }
+            failure = new IOException(why, cause);
+            if (null != serving)
+            {
+                serving.shutdown();
+            }
+            else
+            {
+                // The connection is over already: nobody will throw the reason, so it is told here.
+                LOG.log(Level.WARNING, name + ": " + why);
+            }
+        }
+    }
+
+    private IOException failure()
+    {
+        synchronized (failureLock)
+        {
+            return failure;
         }
     }
 

@@ -6,14 +6,22 @@ import java.nio.file.Path;
 import java.util.function.Supplier;
 
 import io.jvhost.device.VirtioDevice;
+import io.jvhost.os.Errno;
 import io.jvhost.os.LibC;
+import io.jvhost.os.MappedMemory;
 import io.jvhost.os.NativeException;
+import io.jvhost.os.ThreadTop;
 import io.jvhost.os.UnixSocket;
 import io.jvhost.vhostuser.protocol.VhostUserConnection;
 
 /**
  * Serves one device on one vhost-user socket: accepts a front-end, serves it until it goes away, resets the
  * device and accepts the next, until {@link #shutdown()}.
+ * <p>
+ * Whatever ends a connection (the front-end hanging up, a fault in its guest memory, an {@link Error} in a worker or
+ * in a request) is one log line, and the next front-end is accepted. Only a listening socket that fails for good
+ * (anything but a lack of descriptors or memory, or a connection that died in the queue) ends {@link #run()} early;
+ * {@link #failed()} then says so, and a launcher exits non-zero.
  */
 public final class VhostUserDaemon implements AutoCloseable
 {
@@ -24,7 +32,11 @@ public final class VhostUserDaemon implements AutoCloseable
     private final Supplier<VhostUserExtension> extensions;
     private final UnixSocket listener;
     private final boolean acceptLoop;
+    /** Pause after an accept that failed for lack of descriptors or memory: the queue stays readable meanwhile. */
+    private static final int ACCEPT_RETRY_MILLIS = 100;
+
     private volatile boolean stopping;
+    private volatile boolean failed;
     private volatile UnixSocket current;
 
     private VhostUserDaemon(final String name, final VirtioDevice device, final Supplier<VhostUserExtension> extensions,
@@ -87,17 +99,30 @@ public final class VhostUserDaemon implements AutoCloseable
     }
 
     /**
-     * Runs until {@link #shutdown()} (or, for an inherited connected socket, until the front-end disconnects).
+     * Runs until {@link #shutdown()} (or, for an inherited connected socket, until the front-end disconnects), or
+     * until the listening socket fails for good ({@link #failed()}). Never throws.
      */
     public void run()
     {
-        LOG.log(Level.INFO, name + ": " + device.name() + " device listening on "
-            + (null != listener.boundPath() ? listener.boundPath() : "fd " + listener.fd()));
-        if (!acceptLoop)
+        try
         {
-            serveConnection(listener);
-            return;
+            LOG.log(Level.INFO, name + ": " + device.name() + " device listening on " + where());
+            if (!acceptLoop)
+            {
+                serveConnection(listener);
+                return;
+            }
+            acceptLoop();
         }
+        catch (final Throwable t)
+        {
+            failed = true;
+            LOG.log(Level.ERROR, name + ": stopped serving " + where() + ": " + ThreadTop.describe(t));
+        }
+    }
+
+    private void acceptLoop()
+    {
         while (!stopping)
         {
             final UnixSocket connection;
@@ -107,20 +132,71 @@ public final class VhostUserDaemon implements AutoCloseable
             }
             catch (final NativeException e)
             {
-                if (!stopping)
+                if (stopping)
                 {
-                    LOG.log(Level.ERROR, name + ": accept failed, stopping: " + e.getMessage());
+                    return;
                 }
-                return;
+                if (!retryable(e.errno()))
+                {
+                    failed = true;
+                    LOG.log(Level.ERROR, name + ": accept on " + where() + " failed for good, no front-end can"
+                        + " connect any more: " + e.getMessage());
+                    return;
+                }
+                LOG.log(Level.WARNING, name + ": accept on " + where() + " failed: " + e.getMessage()
+                    + (e.errno() == Errno.ECONNABORTED || e.errno() == Errno.EPROTO ? ""
+                        : "; retrying in " + ACCEPT_RETRY_MILLIS + " ms"));
+                pauseAfter(e.errno());
+                continue;
             }
             serveConnection(connection);
         }
+    }
+
+    /**
+     * @return true for what accept(2) may fail with and succeed later: a connection that died waiting, or too few
+     *     descriptors or memory for now.
+     */
+    private static boolean retryable(final int errno)
+    {
+        return errno == Errno.ECONNABORTED || errno == Errno.EPROTO || errno == Errno.EMFILE || errno == Errno.ENFILE
+            || errno == Errno.ENOBUFS || errno == Errno.ENOMEM;
+    }
+
+    private static void pauseAfter(final int errno)
+    {
+        if (errno == Errno.ECONNABORTED || errno == Errno.EPROTO)
+        {
+            return;
+        }
+        try
+        {
+            Thread.sleep(ACCEPT_RETRY_MILLIS);
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private String where()
+    {
+        return null != listener.boundPath() ? listener.boundPath().toString() : "fd " + listener.fd();
+    }
+
+    /**
+     * @return true once {@link #run()} ended because the socket failed, not because of {@link #shutdown()}.
+     */
+    public boolean failed()
+    {
+        return failed;
     }
 
     private void serveConnection(final UnixSocket connection)
     {
         current = connection;
         LOG.log(Level.INFO, name + ": front-end connected");
+        final String next = acceptLoop ? "; waiting for the next front-end" : "";
         try (VhostUserConnection conn = new VhostUserConnection(connection, true);
              VhostUserBackend backend = new VhostUserBackend(name, device, extensions.get()))
         {
@@ -131,13 +207,19 @@ public final class VhostUserDaemon implements AutoCloseable
         {
             if (!stopping)
             {
-                LOG.log(Level.WARNING, name + ": connection dropped: " + e.getMessage()
-                    + (acceptLoop ? "; waiting for the next front-end" : ""));
+                // The front-end's doing (its socket, its memory) is a warning; our own failure is an error.
+                final Throwable cause = e.getCause();
+                final boolean ours = null != cause && !MappedMemory.isFault(cause);
+                LOG.log(ours ? Level.ERROR : Level.WARNING, name + ": connection dropped: " + e.getMessage() + next);
             }
         }
         catch (final RuntimeException e)
         {
             LOG.log(Level.ERROR, name + ": connection failed unexpectedly: " + e, e);
+        }
+        catch (final Error e)
+        {
+            LOG.log(Level.ERROR, name + ": connection failed: " + ThreadTop.describe(e) + next);
         }
         finally
         {

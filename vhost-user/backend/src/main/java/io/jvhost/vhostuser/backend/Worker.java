@@ -4,6 +4,7 @@ import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
 
 import io.jvhost.device.FdWatch;
 import io.jvhost.device.VirtioDevice;
@@ -12,13 +13,19 @@ import io.jvhost.memory.GuestMemoryAtomic;
 import io.jvhost.memory.GuestMemoryException;
 import io.jvhost.os.EventFd;
 import io.jvhost.os.LibC;
+import io.jvhost.os.MappedMemory;
 import io.jvhost.os.NativeException;
 import io.jvhost.os.Epoll;
+import io.jvhost.os.ThreadTop;
 
 /**
  * A worker thread serving a group of virtqueues: it waits on their kick eventfds (epoll tokens are the queue
  * indices), on a wake eventfd the protocol thread uses to make it re-examine its rings, and on descriptors the device
  * watches ({@link io.jvhost.device.DeviceContext#watch}; tokens from {@link #WATCH_TOKEN_BASE}).
+ * <p>
+ * A worker that cannot go on (a fault in guest memory: the front-end shrank the file under our mapping; its epoll
+ * failed; any other {@link Error}) stops and hands the reason to its connection, which ends: a connection nobody
+ * serves must not stay up.
  */
 final class Worker implements AutoCloseable
 {
@@ -121,17 +128,24 @@ final class Worker implements AutoCloseable
     private Vring[] byIndex;
     /** Watch slots; guarded by itself (the worker reads a slot under the same monitor). */
     private final Watch[] watches = new Watch[MAX_WATCHES];
+    /** Told why the worker stopped: what went wrong (naming the queue when known) and the throwable. */
+    private final BiConsumer<String, Throwable> onFailure;
     private volatile boolean running = true;
 
-    Worker(final String name, final VirtioDevice device, final GuestMemoryAtomic memory) throws NativeException
+    /**
+     * @param onFailure told, on this worker's thread, why it stopped before {@link #close()}; it ends the connection.
+     */
+    Worker(final String name, final VirtioDevice device, final GuestMemoryAtomic memory,
+        final BiConsumer<String, Throwable> onFailure) throws NativeException
     {
         this.name = name;
         this.device = device;
         this.memory = memory;
+        this.onFailure = onFailure;
         this.epoll = Epoll.create(64);
         this.wake = EventFd.create();
         epoll.add(wake.fd(), LibC.EPOLLIN, WAKE_TOKEN);
-        this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::run);
+        this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(ThreadTop.guarded(name, this::run));
     }
 
     void addVring(final Vring vring)
@@ -223,6 +237,8 @@ final class Worker implements AutoCloseable
 
     private void run()
     {
+        // The ring being served, for the failure's message (a fault is thrown from the access that hit it).
+        Vring serving = null;
         while (running)
         {
             try
@@ -265,7 +281,9 @@ final class Worker implements AutoCloseable
                     {
                         v.pending = false;
                         v.retryAt = 0;
+                        serving = v;
                         serve(v);
+                        serving = null;
                     }
                 }
             }
@@ -273,13 +291,24 @@ final class Worker implements AutoCloseable
             {
                 if (running)
                 {
-                    LOG.log(Level.ERROR, name + ": worker loop failed, stopping: " + e.getMessage());
+                    onFailure.accept(name + " stopped: " + e.getMessage(), e);
                 }
                 return;
             }
             catch (final RuntimeException e)
             {
+                serving = null;
                 LOG.log(Level.ERROR, name + ": unexpected error in worker loop: " + e, e);
+            }
+            catch (final Throwable t)
+            {
+                if (running)
+                {
+                    final String where = null == serving ? "" : " serving queue " + serving.index;
+                    onFailure.accept(name + (MappedMemory.isFault(t) ? " faulted on guest memory" : " failed") + where
+                        + ": " + ThreadTop.describe(t), t);
+                }
+                return;
             }
         }
     }

@@ -7,6 +7,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 
+import io.jvhost.os.LibC;
 import io.jvhost.os.MappedMemory;
 import io.jvhost.os.MemFd;
 import io.jvhost.os.NativeException;
@@ -583,6 +584,16 @@ public final class GuestRam implements AutoCloseable
     private static long align(final long value, final long alignment)
     {
         return (value + alignment - 1) & -alignment;
+    }
+
+    /**
+     * Shrinks the memfd to {@code bytes}, as a hostile front-end may after SET_MEM_TABLE: every mapping of the pages
+     * past the new end, the back-end's and this one's, faults from then on. Touch nothing past it afterwards (not
+     * even through {@link FrontendQueue#kick()}, which reads the ring: signal {@link FrontendQueue#kickFd()}).
+     */
+    public void truncate(final long bytes) throws NativeException
+    {
+        LibC.ftruncate(memFd.fd(), bytes);
     }
 
     /**
