@@ -100,8 +100,8 @@ final class DeviceRunner
         {
             sun.misc.Signal.handle(new sun.misc.Signal(signal), ignored -> stopAll.run());
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> daemons.forEach(VhostUserDaemon::close),
-            "jvhost-shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(ThreadTop.guarded("jvhost-shutdown",
+            () -> daemons.forEach(VhostUserDaemon::close)), "jvhost-shutdown"));
         final List<Thread> threads = new ArrayList<>();
         for (final VhostUserDaemon d : daemons)
         {

@@ -14,6 +14,7 @@ import io.jvhost.device.input.InputControlServer;
 import io.jvhost.device.input.InputDevice;
 import io.jvhost.device.input.VirtualProfile;
 import io.jvhost.os.NativeException;
+import io.jvhost.os.ThreadTop;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -100,7 +101,8 @@ final class InputCommand implements Callable<Integer>
         {
             Logging.setLevel("debug");
         }
-        final Thread cleanup = new Thread(this::closeAll, "jvhost-input-cleanup");
+        final Thread cleanup = new Thread(ThreadTop.guarded("jvhost-input-cleanup", this::closeAll),
+            "jvhost-input-cleanup");
         Runtime.getRuntime().addShutdownHook(cleanup);
         try
         {

@@ -11,6 +11,7 @@ import io.jvhost.os.Errno;
 import io.jvhost.os.EventFd;
 import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
+import io.jvhost.os.ThreadTop;
 
 /**
  * Reads {@code struct input_event} records from a descriptor (an evdev device, or a recording in a file, pipe or
@@ -82,7 +83,8 @@ public final class EvdevReader implements AutoCloseable
         {
             throw new IllegalStateException(name + ": reader already started");
         }
-        thread = Thread.ofPlatform().daemon(true).name("evdev " + name).start(this::run);
+        thread = Thread.ofPlatform().daemon(true).name("evdev " + name)
+            .start(ThreadTop.guarded(name + ": input reader", this::run));
         return this;
     }
 

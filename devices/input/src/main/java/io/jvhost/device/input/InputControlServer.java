@@ -16,6 +16,8 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
+import io.jvhost.os.ThreadTop;
+
 /**
  * A local Unix socket through which other processes on the host (a display server, a test, {@code socat}) drive a
  * virtual input device with a line protocol. Each line is one command, ASCII, ending in {@code \n}; numbers are
@@ -62,7 +64,8 @@ public final class InputControlServer implements AutoCloseable
         this.sink = sink;
         this.capabilities = capabilities;
         this.server = server;
-        this.acceptor = Thread.ofPlatform().daemon(true).name(name + "-control").unstarted(this::acceptLoop);
+        this.acceptor = Thread.ofPlatform().daemon(true).name(name + "-control")
+            .unstarted(ThreadTop.guarded(name + ": control socket " + path, this::acceptLoop));
     }
 
     /**
@@ -144,7 +147,8 @@ public final class InputControlServer implements AutoCloseable
                 continue;
             }
             clients.add(client);
-            Thread.ofVirtual().name(name + "-control-client").start(() -> serve(client));
+            Thread.ofVirtual().name(name + "-control-client")
+                .start(ThreadTop.guarded(name + ": control client", () -> serve(client)));
         }
     }
 

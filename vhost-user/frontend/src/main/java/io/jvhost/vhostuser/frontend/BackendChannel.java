@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 
 import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
+import io.jvhost.os.ThreadTop;
 import io.jvhost.os.UnixSocket;
 import io.jvhost.vhostuser.protocol.Message;
 import io.jvhost.vhostuser.protocol.MessageHeader;
@@ -58,7 +59,8 @@ public final class BackendChannel implements AutoCloseable
     {
         this.near = near;
         this.connection = new VhostUserConnection(near, true);
-        this.thread = Thread.ofPlatform().daemon(true).name("vhost-user-backend-channel").unstarted(this::run);
+        this.thread = Thread.ofPlatform().daemon(true).name("vhost-user-backend-channel")
+            .unstarted(ThreadTop.guarded("front-end: back-end channel", this::run));
     }
 
     /**

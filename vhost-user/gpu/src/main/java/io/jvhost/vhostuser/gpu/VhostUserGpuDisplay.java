@@ -27,6 +27,7 @@ import io.jvhost.os.Errno;
 import io.jvhost.os.EventFd;
 import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
+import io.jvhost.os.ThreadTop;
 import io.jvhost.os.UnixSocket;
 import io.jvhost.vhostuser.protocol.Message;
 import io.jvhost.vhostuser.protocol.MessageHeader;
@@ -460,8 +461,10 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             sendArena.close();
             throw e;
         }
-        this.writer = Thread.ofPlatform().daemon(true).name(name + "-display-writer").unstarted(this::writerLoop);
-        this.reader = Thread.ofPlatform().daemon(true).name(name + "-display-reader").unstarted(this::readerLoop);
+        this.writer = Thread.ofPlatform().daemon(true).name(name + "-display-writer")
+            .unstarted(ThreadTop.guarded(name + ": display writer", this::writerLoop));
+        this.reader = Thread.ofPlatform().daemon(true).name(name + "-display-reader")
+            .unstarted(ThreadTop.guarded(name + ": display reader", this::readerLoop));
     }
 
     private static <T extends AutoCloseable> T made(final List<AutoCloseable> made, final T resource)
@@ -888,11 +891,12 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 }
             }
         }
-        catch (final RuntimeException | NativeException e)
+        catch (final RuntimeException | NativeException | Error e)
         {
+            // An Error too (a fault in a guest blob being sent, no memory): the display ends, the GPU goes on.
             if (!isClosed())
             {
-                LOG.log(Level.ERROR, name + ": display writer failed: " + e, e);
+                LOG.log(Level.ERROR, name + ": display writer failed: " + ThreadTop.describe(e));
                 gone("writer failed: " + e);
             }
             if (writerSends)
@@ -1499,11 +1503,11 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 }
             }
         }
-        catch (final NativeException | RuntimeException e)
+        catch (final NativeException | RuntimeException | Error e)
         {
             if (!isClosed())
             {
-                LOG.log(Level.ERROR, name + ": display reader failed: " + e, e);
+                LOG.log(Level.ERROR, name + ": display reader failed: " + ThreadTop.describe(e));
                 gone("reader failed: " + e);
             }
         }
@@ -1812,17 +1816,8 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         completeAll(pending, null);
         if (null != onGone)
         {
-            Thread.ofPlatform().daemon(true).name(name + "-display-gone").start(() ->
-            {
-                try
-                {
-                    onGone.accept(this);
-                }
-                catch (final RuntimeException e)
-                {
-                    LOG.log(Level.ERROR, name + ": display-gone listener failed: " + e, e);
-                }
-            });
+            Thread.ofPlatform().daemon(true).name(name + "-display-gone")
+                .start(ThreadTop.guarded(name + ": display-gone listener", () -> onGone.accept(this)));
         }
     }
 
@@ -1851,7 +1846,8 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         final Thread current = Thread.currentThread();
         if (current == writer || current == reader)
         {
-            Thread.ofPlatform().daemon(true).name(name + "-display-close").start(this::release);
+            Thread.ofPlatform().daemon(true).name(name + "-display-close")
+                .start(ThreadTop.guarded(name + ": display release", this::release));
         }
         else
         {

@@ -17,6 +17,7 @@ import io.jvhost.os.Epoll;
 import io.jvhost.os.FdList;
 import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
+import io.jvhost.os.ThreadTop;
 import io.jvhost.os.UnixSocket;
 import io.jvhost.vhostuser.frontend.FrontendException;
 import io.jvhost.vhostuser.frontend.VhostUserFrontend;
@@ -304,7 +305,7 @@ public final class QemuDisplayEmulator implements AutoCloseable
             this.near = UnixSocket.adopt(fds.get(ValueLayout.JAVA_INT, 0));
             this.far = fds.get(ValueLayout.JAVA_INT, 4);
         }
-        this.thread = Thread.ofPlatform().daemon(true).name(name).unstarted(this::run);
+        this.thread = Thread.ofPlatform().daemon(true).name(name).unstarted(ThreadTop.guarded(name, this::run));
     }
 
     public static Builder builder()
