@@ -12,6 +12,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -350,6 +354,75 @@ class DisplayProtocolTest
         display.setScanout(0, 10, 10);
         display.close();
         assertThat(goneCalls).as("once, also after close joined every thread that could call it").hasValue(1);
+    }
+
+    @Test
+    void anErrorInAReplyCallbackEndsTheDisplayWithOneLineAndKillsNoThread() throws Exception
+    {
+        final List<String> deaths = new ArrayList<>();
+        final List<String> lines = new ArrayList<>();
+        final Thread.UncaughtExceptionHandler previous = Thread.getDefaultUncaughtExceptionHandler();
+        Thread.setDefaultUncaughtExceptionHandler((t, e) ->
+        {
+            synchronized (deaths)
+            {
+                deaths.add(t.getName() + ": " + e);
+            }
+        });
+        final Logger logger = Logger.getLogger(VhostUserGpuDisplay.class.getName());
+        final Handler handler = new Handler()
+        {
+            @Override
+            public void publish(final LogRecord record)
+            {
+                if (record.getLevel().intValue() >= Level.WARNING.intValue())
+                {
+                    synchronized (lines)
+                    {
+                        lines.add(record.getLevel() + " " + record.getMessage()
+                            + (null == record.getThrown() ? "" : " [with a stack trace]"));
+                    }
+                }
+            }
+
+            @Override
+            public void flush()
+            {
+            }
+
+            @Override
+            public void close()
+            {
+            }
+        };
+        logger.addHandler(handler);
+        try
+        {
+            qemu.handshake(EDID);
+            display.requestDisplayInfo(modes ->
+            {
+                throw new StackOverflowError("injected in the callback");
+            });
+            assertThat(qemu.read().request()).isEqualTo(3);
+            qemu.reply(3, displayInfo(1024, 768, 1));
+
+            assertThat(gone.await(5, TimeUnit.SECONDS)).as("the display ends").isTrue();
+            assertThat(display.isGone()).isTrue();
+            synchronized (lines)
+            {
+                assertThat(lines).singleElement().asString().startsWith("SEVERE test: display reader failed:"
+                    + " java.lang.StackOverflowError: injected in the callback (at io.jvhost.").doesNotContain("[with a stack trace]");
+            }
+            synchronized (deaths)
+            {
+                assertThat(deaths).isEmpty();
+            }
+        }
+        finally
+        {
+            logger.removeHandler(handler);
+            Thread.setDefaultUncaughtExceptionHandler(previous);
+        }
     }
 
     @Test
