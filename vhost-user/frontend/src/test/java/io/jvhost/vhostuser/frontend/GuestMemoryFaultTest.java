@@ -169,7 +169,8 @@ class GuestMemoryFaultTest
                     final long left = deadline - System.nanoTime();
                     if (found.size() >= count || left <= 0)
                     {
-                        assertThat(found).as("lines containing '%s' among %s", part, lines).hasSizeGreaterThanOrEqualTo(count);
+                        assertThat(found).as("lines containing '%s' among %s", part, lines)
+                            .hasSizeGreaterThanOrEqualTo(count);
                         return found;
                     }
                     lines.wait(Math.max(1, left / 1_000_000));

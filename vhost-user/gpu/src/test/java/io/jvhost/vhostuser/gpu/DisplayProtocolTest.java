@@ -411,7 +411,8 @@ class DisplayProtocolTest
             synchronized (lines)
             {
                 assertThat(lines).singleElement().asString().startsWith("SEVERE test: display reader failed:"
-                    + " java.lang.StackOverflowError: injected in the callback (at io.jvhost.").doesNotContain("[with a stack trace]");
+                    + " java.lang.StackOverflowError: injected in the callback (at io.jvhost.")
+                    .doesNotContain("[with a stack trace]");
             }
             synchronized (deaths)
             {
