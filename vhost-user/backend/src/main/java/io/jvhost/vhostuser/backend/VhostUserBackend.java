@@ -330,7 +330,7 @@ public final class VhostUserBackend implements AutoCloseable
             else
             {
                 // The connection is over already: nobody will throw the reason, so it is told here.
-                LOG.log(Level.WARNING, name + ": " + why);
+                LOG.log(MappedMemory.isFault(cause) ? Level.WARNING : Level.ERROR, name + ": " + why);
             }
         }
     }

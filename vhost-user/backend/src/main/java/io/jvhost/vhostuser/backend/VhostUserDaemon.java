@@ -26,15 +26,14 @@ import io.jvhost.vhostuser.protocol.VhostUserConnection;
 public final class VhostUserDaemon implements AutoCloseable
 {
     private static final System.Logger LOG = System.getLogger(VhostUserDaemon.class.getName());
+    /** Pause after an accept that failed for lack of descriptors or memory: the queue stays readable meanwhile. */
+    private static final int ACCEPT_RETRY_MILLIS = 100;
 
     private final String name;
     private final VirtioDevice device;
     private final Supplier<VhostUserExtension> extensions;
     private final UnixSocket listener;
     private final boolean acceptLoop;
-    /** Pause after an accept that failed for lack of descriptors or memory: the queue stays readable meanwhile. */
-    private static final int ACCEPT_RETRY_MILLIS = 100;
-
     private volatile boolean stopping;
     private volatile boolean failed;
     private volatile UnixSocket current;
