@@ -1,0 +1,133 @@
+package io.jvhost.os;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A non-blocking byte stream this process owns: an accepted socket, or a terminal or pipe re-opened through
+ * {@code /proc/self/fd} so that {@code O_NONBLOCK} is set on a file description of our own, never on one a parent
+ * shell shares. Reads and writes go straight between the descriptor and native memory (guest memory) and allocate
+ * nothing; they return {@code -errno} instead of throwing. One thread at a time.
+ */
+public final class StreamFd implements AutoCloseable
+{
+    private static final long FIONREAD = 0x541B;
+    private static final MethodHandle SEND = Downcalls.of("send", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT);
+    private static final MethodHandle IOCTL = Downcalls.ioctl();
+    private static final int O_RDONLY = 0;
+    private static final int O_WRONLY = 1;
+    private static final int O_CLOEXEC = 0x80000;
+
+    private final int fd;
+    private final boolean socket;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment count = arena.allocate(JAVA_INT);
+    private boolean closed;
+
+    private StreamFd(final int fd, final boolean socket)
+    {
+        this.fd = fd;
+        this.socket = socket;
+    }
+
+    /**
+     * Adopts a connected, non-blocking socket (writes use {@code send} with {@code MSG_NOSIGNAL}: a vanished peer is
+     * {@code EPIPE}, never a signal).
+     */
+    public static StreamFd socket(final int fd)
+    {
+        return new StreamFd(fd, true);
+    }
+
+    /**
+     * Opens {@code /proc/self/fd/<fd>} anew, non-blocking: a new file description of the same terminal or pipe.
+     *
+     * @throws NativeException when it cannot be re-opened (e.g. a socket: ENXIO).
+     */
+    public static StreamFd reopen(final int fd, final boolean forWriting) throws NativeException
+    {
+        final int flags = (forWriting ? O_WRONLY : O_RDONLY) | LibC.O_NONBLOCK | O_CLOEXEC;
+        return new StreamFd(LibC.open("/proc/self/fd/" + fd, flags), false);
+    }
+
+    /**
+     * @return the descriptor (for epoll).
+     */
+    public int fd()
+    {
+        return fd;
+    }
+
+    /**
+     * @return bytes that can be read now without blocking ({@code FIONREAD}), or {@code -errno}.
+     */
+    public int readable()
+    {
+        final MemorySegment c = Downcalls.capture();
+        try
+        {
+            final int r = (int)IOCTL.invokeExact(c, fd, FIONREAD, count);
+            return r < 0 ? -Downcalls.errno(c) : count.get(JAVA_INT, 0);
+        }
+        catch (final Throwable t)
+        {
+            throw Downcalls.rethrow(t);
+        }
+    }
+
+    /**
+     * @return bytes read into {@code [address, address + length)} (0 at end of stream), or {@code -errno}
+     *     ({@code -EAGAIN}: nothing to read now).
+     */
+    public long read(final long address, final long length)
+    {
+        return LibC.readRaw(fd, address, length);
+    }
+
+    /**
+     * @return bytes written from {@code [address, address + length)}, or {@code -errno} ({@code -EAGAIN}: full now).
+     */
+    public long write(final long address, final long length)
+    {
+        if (!socket)
+        {
+            return LibC.writeRaw(fd, address, length);
+        }
+        final MemorySegment c = Downcalls.capture();
+        try
+        {
+            while (true)
+            {
+                final long n = (long)SEND.invokeExact(c, fd, address, length, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+                if (n >= 0)
+                {
+                    return n;
+                }
+                final int errno = Downcalls.errno(c);
+                if (errno != Errno.EINTR)
+                {
+                    return -errno;
+                }
+            }
+        }
+        catch (final Throwable t)
+        {
+            throw Downcalls.rethrow(t);
+        }
+    }
+
+    @Override
+    public synchronized void close()
+    {
+        if (!closed)
+        {
+            closed = true;
+            LibC.closeQuietly(fd);
+            arena.close();
+        }
+    }
+}
