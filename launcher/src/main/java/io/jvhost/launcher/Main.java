@@ -73,6 +73,7 @@ public final class Main implements Runnable
         commands.put("rng", RngCommand::new);
         commands.put("gpu", GpuCommand::new);
         commands.put("input", InputCommand::new);
+        commands.put("console", ConsoleCommand::new);
         commands.put("demo", DemoCommand::new);
         return commands;
     }
