@@ -253,6 +253,10 @@ public final class ConsoleDevice implements VirtioDevice
     @Override
     public synchronized void processQueue(final DeviceQueue queue)
     {
+        if (noteConnection() && null != context)
+        {
+            context.wake(CONTROL_RX);
+        }
         switch (queue.index())
         {
             case RX -> receive(queue);
