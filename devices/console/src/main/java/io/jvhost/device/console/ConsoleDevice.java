@@ -429,6 +429,14 @@ public final class ConsoleDevice implements VirtioDevice
     }
 
     /**
+     * @return true while a transmit buffer waits for the host side to take the rest of it.
+     */
+    public synchronized boolean holdingOutput()
+    {
+        return output.isHeld();
+    }
+
+    /**
      * @return host bytes delivered into guest buffers.
      */
     public synchronized long bytesToGuest()
