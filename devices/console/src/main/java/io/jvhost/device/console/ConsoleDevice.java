@@ -172,22 +172,11 @@ public final class ConsoleDevice implements VirtioDevice
     }
 
     @Override
-    public void queueStarted(final int queue, final boolean fresh)
+    public void queueStarted(final int queue)
     {
         final DeviceContext c;
         synchronized (this)
         {
-            if (fresh && queue == CONTROL_TX)
-            {
-                // The driver starts the control protocol over (a new guest, a driver reset). Not on a front-end's
-                // disconnect: a guest that goes on after QEMU reconnects keeps its ports as they were.
-                control.reset();
-            }
-            if (fresh && queue == TX && output.isHeld())
-            {
-                // A new ring: the held buffer belonged to the driver that reset it.
-                output.release();
-            }
             c = null == watch ? context : null;
         }
         if (null != c)
@@ -469,9 +458,9 @@ public final class ConsoleDevice implements VirtioDevice
     }
 
     /**
-     * The front-end went away (or reset the device): stop watching the back-end until a queue starts again. A held
-     * transmit buffer and the ports' state are kept: a guest that goes on with a reconnected front-end still expects
-     * them; a new or reset driver starts its rings fresh, which drops them ({@link #queueStarted}).
+     * The driver reset the device or the front-end went away (the transport tells; a VM stop/cont is neither): stop
+     * watching the back-end until a queue starts again, start the control protocol over and drop a held transmit
+     * buffer (it belonged to rings that are gone).
      */
     @Override
     public void reset()
@@ -490,6 +479,11 @@ public final class ConsoleDevice implements VirtioDevice
         synchronized (this)
         {
             backend.wantInput(false);
+            control.reset();
+            if (output.isHeld())
+            {
+                output.release();
+            }
         }
     }
 

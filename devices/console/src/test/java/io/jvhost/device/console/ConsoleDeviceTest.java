@@ -60,7 +60,7 @@ class ConsoleDeviceTest
         device.featuresAcked(device.features());
         for (int q = 0; q < 4; q++)
         {
-            device.queueStarted(q, true);
+            device.queueStarted(q);
         }
     }
 
