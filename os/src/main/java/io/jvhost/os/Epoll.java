@@ -3,12 +3,17 @@ package io.jvhost.os;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * An epoll instance with a preallocated event array, so waiting allocates nothing.
  * <p>
  * Registration ({@link #add}, {@link #modify}, {@link #remove}) is thread-safe; {@link #await} and the event
  * accessors are for the single thread that owns the loop.
+ * <p>
+ * Every call after {@link #close()} throws {@link IllegalStateException}: the descriptor number may already belong
+ * to another file (another worker's epoll, a socket), which a late {@code epoll_ctl} or {@code epoll_wait} would
+ * act on. A close while another thread is inside a call releases the descriptor when that call returns.
  * <pre>
  * struct epoll_event on x86-64 (packed, 12 bytes)     on aarch64 (16 bytes)
  *  0               4                        12         0        4    8                 16
@@ -28,7 +33,9 @@ public final class Epoll implements AutoCloseable
     private final MemorySegment events;
     private final int maxEvents;
     private final ThreadLocal<MemorySegment> ctlEvent;
-    private boolean closed;
+    /** Calls in progress, plus {@link #CLOSED} once {@link #close()} ran; the last one out releases the descriptor. */
+    private final AtomicInteger users = new AtomicInteger();
+    private static final int CLOSED = 1 << 30;
 
     private Epoll(final int epfd, final int maxEvents)
     {
@@ -59,7 +66,15 @@ public final class Epoll implements AutoCloseable
      */
     public void add(final int fd, final int mask, final long token) throws NativeException
     {
-        LibC.epollCtl(epfd, LibC.EPOLL_CTL_ADD, fd, event(mask, token));
+        enter();
+        try
+        {
+            LibC.epollCtl(epfd, LibC.EPOLL_CTL_ADD, fd, event(mask, token));
+        }
+        finally
+        {
+            exit();
+        }
     }
 
     /**
@@ -67,7 +82,15 @@ public final class Epoll implements AutoCloseable
      */
     public void modify(final int fd, final int mask, final long token) throws NativeException
     {
-        LibC.epollCtl(epfd, LibC.EPOLL_CTL_MOD, fd, event(mask, token));
+        enter();
+        try
+        {
+            LibC.epollCtl(epfd, LibC.EPOLL_CTL_MOD, fd, event(mask, token));
+        }
+        finally
+        {
+            exit();
+        }
     }
 
     /**
@@ -75,6 +98,7 @@ public final class Epoll implements AutoCloseable
      */
     public void remove(final int fd)
     {
+        enter();
         try
         {
             LibC.epollCtl(epfd, LibC.EPOLL_CTL_DEL, fd, event(0, 0));
@@ -86,6 +110,10 @@ public final class Epoll implements AutoCloseable
                 throw new IllegalStateException(e);
             }
         }
+        finally
+        {
+            exit();
+        }
     }
 
     /**
@@ -96,7 +124,39 @@ public final class Epoll implements AutoCloseable
      */
     public int await(final int timeoutMs) throws NativeException
     {
-        return LibC.epollWait(epfd, events, maxEvents, timeoutMs);
+        enter();
+        try
+        {
+            return LibC.epollWait(epfd, events, maxEvents, timeoutMs);
+        }
+        finally
+        {
+            exit();
+        }
+    }
+
+    private void enter()
+    {
+        while (true)
+        {
+            final int now = users.get();
+            if ((now & CLOSED) != 0)
+            {
+                throw new IllegalStateException("epoll fd " + epfd + " is closed");
+            }
+            if (users.compareAndSet(now, now + 1))
+            {
+                return;
+            }
+        }
+    }
+
+    private void exit()
+    {
+        if (users.decrementAndGet() == CLOSED)
+        {
+            release();
+        }
     }
 
     /**
@@ -123,14 +183,33 @@ public final class Epoll implements AutoCloseable
         return epfd;
     }
 
+    /**
+     * Closes the epoll now, or when the call another thread is in returns. Idempotent.
+     */
     @Override
-    public synchronized void close()
+    public void close()
     {
-        if (!closed)
+        while (true)
         {
-            closed = true;
-            LibC.closeQuietly(epfd);
-            arena.close();
+            final int now = users.get();
+            if ((now & CLOSED) != 0)
+            {
+                return;
+            }
+            if (users.compareAndSet(now, now | CLOSED))
+            {
+                if (now == 0)
+                {
+                    release();
+                }
+                return;
+            }
         }
+    }
+
+    private void release()
+    {
+        LibC.closeQuietly(epfd);
+        arena.close();
     }
 }

@@ -234,4 +234,90 @@ class EpollTest
         assertThat(LibC.isOpen(fd)).isFalse();
         assertThatIllegalStateException().isThrownBy(() -> closed.await(0));
     }
+    @Test
+    void callsAfterCloseThrowAndNeverReachAnEpollThatReusedTheNumber() throws NativeException
+    {
+        final Epoll closed = Epoll.create(4);
+        final int number = closed.fd();
+        closed.close();
+        // The lowest free number is handed out again: this epoll very likely takes the closed one's number.
+        try (Epoll reused = Epoll.create(4))
+        {
+            reused.add(a.fd(), LibC.EPOLLIN, 5);
+            a.signal();
+
+            assertThatIllegalStateException().isThrownBy(() -> closed.remove(a.fd()))
+                .withMessageContaining("epoll fd " + number + " is closed");
+            assertThatIllegalStateException().isThrownBy(() -> closed.add(b.fd(), LibC.EPOLLIN, 6))
+                .withMessageContaining("epoll fd " + number + " is closed");
+            assertThatIllegalStateException().isThrownBy(() -> closed.modify(a.fd(), LibC.EPOLLOUT, 7))
+                .withMessageContaining("epoll fd " + number + " is closed");
+            assertThatIllegalStateException().isThrownBy(() -> closed.await(0))
+                .withMessageContaining("epoll fd " + number + " is closed");
+
+            assertThat(reused.await(0)).as("the epoll holding the number still watches a, unchanged").isEqualTo(1);
+            assertThat(reused.token(0)).isEqualTo(5);
+            assertThat(reused.readyMask(0)).isEqualTo(LibC.EPOLLIN);
+        }
+    }
+
+    @Test
+    void closeWhileAnotherThreadWaitsReleasesTheDescriptorWhenTheWaitReturns() throws Exception
+    {
+        final Epoll shared = Epoll.create(4);
+        final int number = shared.fd();
+        shared.add(a.fd(), LibC.EPOLLIN, 9);
+        final int[] got = new int[1];
+        final Thread waiter = Thread.ofPlatform().name("epoll-waiter").start(() ->
+        {
+            try
+            {
+                got[0] = shared.await(-1);
+            }
+            catch (final NativeException e)
+            {
+                throw new IllegalStateException(e);
+            }
+        });
+        awaitBlockedInEpollWait("epoll-waiter");
+
+        shared.close();
+        assertThat(LibC.isOpen(number)).as("still in use by the waiter").isTrue();
+        a.signal();
+        waiter.join();
+        assertThat(got[0]).isEqualTo(1);
+        assertThat(LibC.isOpen(number)).as("released by the last user").isFalse();
+    }
+
+    /**
+     * Waits until the thread called {@code name} sleeps in the kernel's epoll wait ({@code /proc/self/task/N/wchan}).
+     */
+    static void awaitBlockedInEpollWait(final String name) throws Exception
+    {
+        final long end = System.nanoTime() + 10_000_000_000L;
+        while (System.nanoTime() - end < 0)
+        {
+            try (java.util.stream.Stream<java.nio.file.Path> tasks = java.nio.file.Files.list(
+                java.nio.file.Path.of("/proc/self/task")))
+            {
+                for (final java.nio.file.Path task : tasks.toList())
+                {
+                    try
+                    {
+                        if (java.nio.file.Files.readString(task.resolve("comm")).strip().equals(name)
+                            && java.nio.file.Files.readString(task.resolve("wchan")).contains("epoll_wait"))
+                        {
+                            return;
+                        }
+                    }
+                    catch (final IOException gone)
+                    {
+                        // The task ended while listing.
+                    }
+                }
+            }
+            Thread.onSpinWait();
+        }
+        throw new AssertionError(name + " never blocked in epoll_wait");
+    }
 }
