@@ -5,21 +5,22 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * A Linux eventfd: an 8-byte counter used for virtqueue kick and call notifications.
- * Writes add to the counter, a read returns it and resets it to zero. Thread-safe.
+ * A Linux eventfd we created: an 8-byte counter used for virtqueue kick and call notifications. Writes add to the
+ * counter, a read returns it and resets it to zero. Thread-safe.
+ * <p>
+ * Created non-blocking, and only we hold its flags, so {@link #signal} and {@link #drain} are critical downcalls
+ * (no thread-state transition). An eventfd a peer sent is a {@link PeerEventFd}: its flags are the peer's.
  */
 public final class EventFd implements AutoCloseable
 {
     private final int fd;
-    private final boolean owned;
     private volatile boolean closed;
     private final ThreadLocal<MemorySegment> scratch =
         ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_LONG));
 
-    private EventFd(final int fd, final boolean owned)
+    private EventFd(final int fd)
     {
         this.fd = fd;
-        this.owned = owned;
     }
 
     /**
@@ -27,25 +28,7 @@ public final class EventFd implements AutoCloseable
      */
     public static EventFd create() throws NativeException
     {
-        return new EventFd(LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC), true);
-    }
-
-    /**
-     * Takes ownership of an eventfd received from a peer (closed by {@link #close()}).
-     */
-    public static EventFd adopt(final int fd)
-    {
-        // Signal and drain are critical downcalls that must never block: force O_NONBLOCK on whatever a peer
-        // handed us (QEMU's eventfds already are; a hostile front-end's might be a blocking fd of any kind).
-        try
-        {
-            LibC.setNonBlocking(fd, true);
-        }
-        catch (final NativeException e)
-        {
-            // Not a usable descriptor: signal and drain will simply fail on it.
-        }
-        return new EventFd(fd, true);
+        return new EventFd(LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC));
     }
 
     /**
@@ -57,8 +40,8 @@ public final class EventFd implements AutoCloseable
     }
 
     /**
-     * Adds 1 to the counter, waking any reader. Returns false if the write failed (e.g. the peer's fd is broken) or
-     * this eventfd is closed.
+     * Adds 1 to the counter, waking any reader. Returns false if the write failed (the counter is saturated) or this
+     * eventfd is closed.
      */
     public boolean signal()
     {
@@ -91,10 +74,7 @@ public final class EventFd implements AutoCloseable
         if (!closed)
         {
             closed = true;
-            if (owned)
-            {
-                LibC.closeQuietly(fd);
-            }
+            LibC.closeQuietly(fd);
         }
     }
 

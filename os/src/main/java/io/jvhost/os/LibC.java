@@ -48,6 +48,7 @@ public final class LibC
     public static final int MAP_SHARED = 1;
     public static final int MAP_NORESERVE = 0x4000;
     public static final int MFD_CLOEXEC = 1;
+    public static final int EFD_SEMAPHORE = 1;
     public static final int EFD_NONBLOCK = 0x800;
     public static final int EFD_CLOEXEC = 0x80000;
     public static final int EPOLL_CLOEXEC = 0x80000;
@@ -65,6 +66,9 @@ public final class LibC
     public static final int F_SETFL = 4;
     public static final int FD_CLOEXEC = 1;
     public static final int O_NONBLOCK = 0x800;
+    public static final int RWF_NOWAIT = 0x8;
+    public static final short POLLIN = 0x1;
+    public static final short POLLOUT = 0x4;
     public static final int S_IFMT = 0xF000;
     public static final int S_IFSOCK = 0xC000;
 
@@ -111,8 +115,9 @@ public final class LibC
         static final MethodHandle EPOLL_CREATE1 = downcall("epoll_create1", JAVA_INT, JAVA_INT);
         static final MethodHandle EPOLL_CTL = downcall("epoll_ctl", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
         static final MethodHandle EPOLL_WAIT = downcall("epoll_wait", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
-        // eventfd I/O on the data path: non-blocking, so it may be a critical downcall (no thread-state transition),
-        // and it needs no errno (any failure means "not signalled"), so nothing is captured either.
+        // I/O on our own eventfds (created O_NONBLOCK, flags nobody else can change): it cannot block, so it may be a
+        // critical downcall (no thread-state transition), and it needs no errno (any failure means "not signalled").
+        // Never on a peer's descriptor: a blocked critical downcall keeps the whole JVM from its next safepoint.
         static final MethodHandle EVENTFD_WRITE = LINKER.downcallHandle(
             LINKER.defaultLookup().findOrThrow("eventfd_write"),
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), Linker.Option.critical(false));
@@ -120,6 +125,9 @@ public final class LibC
             LINKER.defaultLookup().findOrThrow("eventfd_read"),
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), Linker.Option.critical(false));
         static final MethodHandle SHUTDOWN = downcall("shutdown", JAVA_INT, JAVA_INT, JAVA_INT);
+        static final MethodHandle PREADV2 =
+            downcall("preadv2", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT);
+        static final MethodHandle POLL = downcall("poll", JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT);
     }
 
     /** Everything else: guest memory, files, ioctls, the front-end side. */
@@ -473,7 +481,48 @@ public final class LibC
     }
 
     /**
-     * Adds {@code value} to a <em>non-blocking</em> eventfd's counter.
+     * {@code preadv2(fd, iov, iovCount, -1, flags)} at the file's current position (with {@link #RWF_NOWAIT}: a
+     * read that would wait fails with EAGAIN whatever the descriptor's own flags say). A normal downcall.
+     *
+     * @return bytes read, or {@code -errno} without throwing (EINTR is returned, not retried).
+     */
+    public static long preadv2Raw(final int fd, final long iov, final int iovCount, final int flags)
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            final long n = (long)Serve.PREADV2.invokeExact(c, fd, iov, iovCount, -1L, flags);
+            return n < 0 ? -errno(c) : n;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code poll(fds, count, timeoutMs)} on {@code struct pollfd}s at {@code fds} (8 bytes each: int fd, short
+     * events, short revents). A normal downcall.
+     *
+     * @return the number of descriptors with events, 0 on timeout, or {@code -errno} without throwing.
+     */
+    public static int pollRaw(final long fds, final int count, final int timeoutMs)
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            final int n = (int)Serve.POLL.invokeExact(c, fds, (long)count, timeoutMs);
+            return n < 0 ? -errno(c) : n;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Adds {@code value} to a <em>non-blocking</em> eventfd's counter. A critical downcall: only for eventfds we
+     * created, never for a peer's (see {@link PeerEventFd}).
      *
      * @return true on success (false: the counter would overflow, or the fd is not an eventfd).
      */
@@ -490,7 +539,8 @@ public final class LibC
     }
 
     /**
-     * Reads and resets a <em>non-blocking</em> eventfd's counter into the 8 bytes at {@code address}.
+     * Reads and resets a <em>non-blocking</em> eventfd's counter into the 8 bytes at {@code address}. A critical
+     * downcall: only for eventfds we created, never for a peer's (see {@link PeerEventFd}).
      *
      * @return true when a value was read (false: the counter was zero, or the fd is not an eventfd).
      */

@@ -153,7 +153,7 @@ class DescriptorLeakTest
                 {
                     a.send(buf, 0, 4, new int[] {e.fd(), m.fd()}, 2);
                     assertThat(b.receiveFully(buf, 0, 4, fds)).isTrue();
-                    try (EventFd received = EventFd.adopt(fds.take(0)))
+                    try (PeerEventFd received = PeerEventFd.adopt(fds.take(0)))
                     {
                         received.signal();
                         assertThat(e.drain()).isEqualTo(1);

@@ -95,27 +95,6 @@ class EventFdTest
     }
 
     @Test
-    void adoptedDescriptorSharesTheCounterAndIsClosedWithTheWrapper() throws NativeException
-    {
-        try (EventFd original = EventFd.create())
-        {
-            final int copy = dup(original.fd());
-            final EventFd adopted = EventFd.adopt(copy);
-            assertThat(adopted.fd()).isEqualTo(copy);
-
-            adopted.signal();
-            adopted.signal();
-            assertThat(original.drain()).isEqualTo(2);
-            original.signal();
-            assertThat(adopted.drain()).isEqualTo(1);
-
-            adopted.close();
-            assertThat(LibC.isOpen(copy)).isFalse();
-            assertThat(LibC.isOpen(original.fd())).isTrue();
-        }
-    }
-
-    @Test
     void closeIsIdempotent() throws NativeException
     {
         final EventFd e = EventFd.create();
@@ -147,24 +126,5 @@ class EventFdTest
     static int dup(final int fd) throws NativeException
     {
         return LibC.fcntl(fd, 1030, 0);
-    }
-
-    @Test
-    void adoptingABlockingNonEventfdDescriptorNeverBlocksDrainOrSignal() throws Exception
-    {
-        // A hostile front-end may send any descriptor as a kick or call fd: a blocking socket here.
-        final UnixSocket[] pair = UnixSocket.pair();
-        final EventFd adopted = EventFd.adopt(pair[0].fd());
-        try
-        {
-            assertThat(adopted.drain()).as("drain of an empty blocking socket returns at once").isZero();
-            assertThat(LibC.fcntl(pair[0].fd(), LibC.F_GETFL, 0) & LibC.O_NONBLOCK).isNotZero();
-            adopted.signal();
-        }
-        finally
-        {
-            adopted.close();
-            pair[1].close();
-        }
     }
 }

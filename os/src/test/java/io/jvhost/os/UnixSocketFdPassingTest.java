@@ -91,7 +91,7 @@ class UnixSocketFdPassingTest
             assertThat(fds.peek(0)).isNotIn(eventFd.fd(), memFd.fd());
             assertThat(fds.peek(1)).isNotIn(eventFd.fd(), memFd.fd());
 
-            try (EventFd receivedEvent = EventFd.adopt(fds.take(0)))
+            try (PeerEventFd receivedEvent = PeerEventFd.adopt(fds.take(0)))
             {
                 receivedEvent.signal();
                 receivedEvent.signal();

@@ -225,7 +225,7 @@ class UnixSocketTest
 
             assertThat(text(buf, 0, 14)).isEqualTo("headmiddletail");
             assertThat(fds.count()).isEqualTo(2);
-            try (EventFd r0 = EventFd.adopt(fds.take(0)); EventFd r1 = EventFd.adopt(fds.take(1)))
+            try (PeerEventFd r0 = PeerEventFd.adopt(fds.take(0)); PeerEventFd r1 = PeerEventFd.adopt(fds.take(1)))
             {
                 r0.signal();
                 r1.signal();

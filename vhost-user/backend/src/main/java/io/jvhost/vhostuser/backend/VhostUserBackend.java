@@ -12,11 +12,11 @@ import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.GuestMemoryAtomic;
 import io.jvhost.memory.GuestMemoryException;
 import io.jvhost.memory.MemoryRegion;
-import io.jvhost.os.EventFd;
 import io.jvhost.os.FdList;
 import io.jvhost.os.MappedMemory;
 import io.jvhost.os.NativeException;
 import io.jvhost.os.ThreadTop;
+import io.jvhost.os.PeerEventFd;
 import io.jvhost.os.UnixSocket;
 import io.jvhost.vhostuser.protocol.FrontendRequest;
 import io.jvhost.vhostuser.protocol.Message;
@@ -728,8 +728,9 @@ public final class VhostUserBackend implements AutoCloseable
 
     /**
      * @return the eventfd sent with a vring file message, or null when NOFD is set.
+     * @throws RequestException when the descriptor is not a plain eventfd (then closed with the message's others).
      */
-    private EventFd takeVringFd(final long value) throws RequestException
+    private PeerEventFd takeVringFd(final long value) throws RequestException
     {
         if ((value & Payloads.VRING_FILE_NOFD) != 0)
         {
@@ -739,24 +740,30 @@ public final class VhostUserBackend implements AutoCloseable
         {
             throw new RequestException("expected 1 descriptor, got " + request.fds().count());
         }
-        return EventFd.adopt(request.fds().take(0));
+        final PeerEventFd fd;
+        try
+        {
+            fd = PeerEventFd.adopt(request.fds().peek(0));
+        }
+        catch (final IllegalArgumentException e)
+        {
+            throw new RequestException(e.getMessage());
+        }
+        request.fds().take(0);
+        return fd;
     }
 
     private void setVringKick() throws RequestException, NativeException
     {
         final long value = requireU64();
         final Vring v = vring(vringFileIndex(value));
-        final EventFd kick = takeVringFd(value);
+        final PeerEventFd kick = takeVringFd(value);
         v.lock.lock();
         try
         {
             final Worker worker = workerOf(v);
             worker.unwatchKick(v);
-            if (null != v.kick)
-            {
-                v.kick.close();
-            }
-            v.kick = kick;
+            v.replaceKick(kick);
             if (null != kick)
             {
                 worker.watchKick(v);
@@ -811,11 +818,11 @@ public final class VhostUserBackend implements AutoCloseable
     /**
      * SET_VRING_CALL / SET_VRING_ERR: validates the vring file, then installs its eventfd (or none) under the lock.
      */
-    private void setVringFile(final java.util.function.BiConsumer<Vring, EventFd> install) throws RequestException
+    private void setVringFile(final java.util.function.BiConsumer<Vring, PeerEventFd> install) throws RequestException
     {
         final long value = requireU64();
         final Vring v = vring(vringFileIndex(value));
-        final EventFd fd = takeVringFd(value);
+        final PeerEventFd fd = takeVringFd(value);
         v.lock.lock();
         try
         {

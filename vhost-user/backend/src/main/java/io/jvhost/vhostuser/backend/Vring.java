@@ -3,7 +3,7 @@ package io.jvhost.vhostuser.backend;
 import java.util.concurrent.locks.ReentrantLock;
 
 import io.jvhost.device.ActiveQueue;
-import io.jvhost.os.EventFd;
+import io.jvhost.os.PeerEventFd;
 import io.jvhost.virtqueue.SplitQueue;
 
 /**
@@ -13,6 +13,10 @@ import io.jvhost.virtqueue.SplitQueue;
  * <p>
  * {@link #lock} is held by the worker while it serves the ring and by the protocol thread while it reconfigures
  * it, so GET_VRING_BASE always reads an index no batch is still moving.
+ * <p>
+ * Descriptors it lets go of are retired through its {@link Worker}, which closes them where it holds none: the worker
+ * reads {@link #kick} without the lock, so closing it on the protocol thread could make the worker read whatever
+ * file reused the number.
  */
 final class Vring
 {
@@ -20,9 +24,12 @@ final class Vring
     final SplitQueue queue;
     final ActiveQueue active;
     final ReentrantLock lock = new ReentrantLock();
-    EventFd kick;
-    EventFd call;
-    EventFd err;
+    /** Written by the protocol thread under {@link #lock}, read by the worker without it. */
+    volatile PeerEventFd kick;
+    PeerEventFd call;
+    PeerEventFd err;
+    /** The worker serving this ring, set once before it starts. */
+    Worker worker;
     boolean started;
     boolean enabled;
     /** Set by the protocol thread to make the worker look at the ring without a kick. */
@@ -47,7 +54,7 @@ final class Vring
 
     private void signalCall()
     {
-        final EventFd c = call;
+        final PeerEventFd c = call;
         if (null != c)
         {
             c.signal();
@@ -59,15 +66,12 @@ final class Vring
     }
 
     /**
-     * Installs a new call descriptor (closing the old one) and delivers an interrupt owed while there was none.
+     * Installs a new call descriptor (retiring the old one) and delivers an interrupt owed while there was none.
      * Caller holds {@link #lock}.
      */
-    void replaceCall(final EventFd next)
+    void replaceCall(final PeerEventFd next)
     {
-        if (null != call)
-        {
-            call.close();
-        }
+        retire(call);
         call = next;
         if (null != next && callPending)
         {
@@ -77,15 +81,30 @@ final class Vring
     }
 
     /**
-     * Installs a new error descriptor, closing the old one. Caller holds {@link #lock}.
+     * Installs a new error descriptor, retiring the old one. Caller holds {@link #lock}.
      */
-    void replaceErr(final EventFd next)
+    void replaceErr(final PeerEventFd next)
     {
-        if (null != err)
-        {
-            err.close();
-        }
+        retire(err);
         err = next;
+    }
+
+    /**
+     * Installs a new kick descriptor, retiring the old one; the caller stops and starts watching. Caller holds
+     * {@link #lock}.
+     */
+    void replaceKick(final PeerEventFd next)
+    {
+        retire(kick);
+        kick = next;
+    }
+
+    private void retire(final PeerEventFd fd)
+    {
+        if (null != fd)
+        {
+            worker.retire(fd);
+        }
     }
 
     boolean runnable()
@@ -93,22 +112,13 @@ final class Vring
         return started && enabled;
     }
 
+    /**
+     * Retires every descriptor. Caller holds {@link #lock}.
+     */
     void closeFds()
     {
-        if (null != kick)
-        {
-            kick.close();
-            kick = null;
-        }
-        if (null != call)
-        {
-            call.close();
-            call = null;
-        }
-        if (null != err)
-        {
-            err.close();
-            err = null;
-        }
+        replaceKick(null);
+        replaceCall(null);
+        replaceErr(null);
     }
 }

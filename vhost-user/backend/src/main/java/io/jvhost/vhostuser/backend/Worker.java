@@ -11,11 +11,13 @@ import io.jvhost.device.VirtioDevice;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.GuestMemoryAtomic;
 import io.jvhost.memory.GuestMemoryException;
+import io.jvhost.os.Epoll;
+import io.jvhost.os.Errno;
 import io.jvhost.os.EventFd;
 import io.jvhost.os.LibC;
 import io.jvhost.os.MappedMemory;
 import io.jvhost.os.NativeException;
-import io.jvhost.os.Epoll;
+import io.jvhost.os.PeerEventFd;
 import io.jvhost.os.ThreadTop;
 
 /**
@@ -26,6 +28,14 @@ import io.jvhost.os.ThreadTop;
  * A worker that cannot go on (a fault in guest memory: the front-end shrank the file under our mapping; its epoll
  * failed; any other {@link Error}) stops and hands the reason to its connection, which ends: a connection nobody
  * serves must not stay up.
+ * <p>
+ * It acts on each event's mask, so a descriptor stuck in hang-up or error cannot spin it: a kick that reports one
+ * (or whose read fails) and yields nothing is no longer watched (the ring is then served only when poked, until the
+ * next SET_VRING_KICK), and a watched descriptor in hang-up or error gets its callback at most
+ * {@value #HANGUP_CALLBACKS} times (enough to read what is left) before it is no longer watched; one log line each.
+ * <p>
+ * A ring's descriptors are closed here ({@link #retire}), at the end of a loop iteration, where the worker holds
+ * none of them.
  */
 final class Worker implements AutoCloseable
 {
@@ -35,6 +45,9 @@ final class Worker implements AutoCloseable
     private static final long WATCH_TOKEN_BASE = 1L << 32;
     /** Descriptors a device may watch on one worker at once. */
     static final int MAX_WATCHES = 16;
+    /** Callbacks a watched descriptor in hang-up or error gets before it is no longer watched. */
+    static final int HANGUP_CALLBACKS = 64;
+    private static final int HANGUP_OR_ERROR = LibC.EPOLLHUP | LibC.EPOLLERR;
 
     /**
      * A watched descriptor. Its lock is held while its callback runs, so {@link #close()} from another thread waits
@@ -48,6 +61,8 @@ final class Worker implements AutoCloseable
         final Runnable onReadable;
         final ReentrantLock lock = new ReentrantLock();
         boolean closed;
+        /** Events with hang-up or error delivered so far; worker only. */
+        int hangups;
 
         Watch(final int slot, final int fd, final Vring vring, final Runnable onReadable)
         {
@@ -57,7 +72,7 @@ final class Worker implements AutoCloseable
             this.onReadable = onReadable;
         }
 
-        void fire()
+        void fire(final int mask)
         {
             lock.lock();
             try
@@ -75,6 +90,13 @@ final class Worker implements AutoCloseable
                     LOG.log(Level.ERROR, name + ": watch of fd " + fd + " failed: " + e, e);
                 }
                 vring.pending = true;
+                if ((mask & HANGUP_OR_ERROR) != 0 && !closed && ++hangups == HANGUP_CALLBACKS)
+                {
+                    epoll.remove(fd);
+                    LOG.log(Level.WARNING, name + ": watched fd " + fd + " still reports " + describe(mask)
+                        + " after " + HANGUP_CALLBACKS + " callbacks; no longer watched (the device should close"
+                        + " its watch when the descriptor ends)");
+                }
             }
             finally
             {
@@ -131,6 +153,12 @@ final class Worker implements AutoCloseable
     /** Told why the worker stopped: what went wrong (naming the queue when known) and the throwable. */
     private final BiConsumer<String, Throwable> onFailure;
     private volatile boolean running = true;
+    /** Descriptors to close at the end of the current iteration; guarded by itself. */
+    private final List<PeerEventFd> retired = new ArrayList<>();
+    /** Set when {@link #retired} is not empty, so the loop checks it without taking the lock. */
+    private volatile boolean retiring;
+    /** Set once the thread is gone: retired descriptors are then closed at once. Guarded by {@link #retired}. */
+    private boolean stopped;
 
     /**
      * @param onFailure told, on this worker's thread, why it stopped before {@link #close()}; it ends the connection.
@@ -150,6 +178,7 @@ final class Worker implements AutoCloseable
 
     void addVring(final Vring vring)
     {
+        vring.worker = this;
         added.add(vring);
     }
 
@@ -186,6 +215,68 @@ final class Worker implements AutoCloseable
         {
             epoll.remove(vring.kick.fd());
         }
+    }
+
+    /**
+     * Closes a descriptor a ring let go of once this worker holds it no more: at the end of the current iteration of
+     * its loop (it is woken for that), or at once when the worker has stopped. Any thread.
+     */
+    void retire(final PeerEventFd fd)
+    {
+        synchronized (retired)
+        {
+            if (!stopped)
+            {
+                retired.add(fd);
+                retiring = true;
+                wake.signal();
+                return;
+            }
+        }
+        fd.close();
+    }
+
+    private void closeRetired()
+    {
+        synchronized (retired)
+        {
+            for (int i = 0; i < retired.size(); i++)
+            {
+                retired.get(i).close();
+            }
+            retired.clear();
+            retiring = false;
+        }
+    }
+
+    /**
+     * Stops watching a kick that reports hang-up or error, or cannot be read, and gave nothing: level-triggered, it
+     * would wake this worker forever.
+     */
+    private void dropKick(final Vring v, final PeerEventFd k, final int mask)
+    {
+        epoll.remove(k.fd());
+        LOG.log(Level.WARNING, name + ": queue " + v.index + "'s kick fd " + k.fd() + " reports " + describe(mask)
+            + (k.drainError() != 0 ? " and cannot be read: " + Errno.name(k.drainError()) : "")
+            + "; no longer watched: the queue is served only when poked until the next SET_VRING_KICK");
+    }
+
+    private static String describe(final int mask)
+    {
+        final StringBuilder s = new StringBuilder();
+        if ((mask & LibC.EPOLLIN) != 0)
+        {
+            s.append("EPOLLIN|");
+        }
+        if ((mask & LibC.EPOLLHUP) != 0)
+        {
+            s.append("EPOLLHUP|");
+        }
+        if ((mask & LibC.EPOLLERR) != 0)
+        {
+            s.append("EPOLLERR|");
+        }
+        return s.isEmpty() ? "0x" + Integer.toHexString(mask) : s.substring(0, s.length() - 1);
     }
 
     /**
@@ -260,16 +351,17 @@ final class Worker implements AutoCloseable
                         }
                         if (null != w)
                         {
-                            w.fire();
+                            w.fire(epoll.readyMask(i));
                         }
                     }
                     else if (token >= 0 && token < byIndex.length && null != byIndex[(int)token])
                     {
                         final Vring v = byIndex[(int)token];
-                        final EventFd k = v.kick;
-                        if (null != k)
+                        final PeerEventFd k = v.kick;
+                        if (null != k && k.drain() == 0
+                            && ((epoll.readyMask(i) & HANGUP_OR_ERROR) != 0 || k.drainError() != 0))
                         {
-                            k.drain();
+                            dropKick(v, k, epoll.readyMask(i));
                         }
                         v.pending = true;
                     }
@@ -285,6 +377,10 @@ final class Worker implements AutoCloseable
                         serve(v);
                         serving = null;
                     }
+                }
+                if (retiring)
+                {
+                    closeRetired();
                 }
             }
             catch (final NativeException e)
@@ -395,6 +491,11 @@ final class Worker implements AutoCloseable
         }
         if (!thread.isAlive())
         {
+            synchronized (retired)
+            {
+                stopped = true;
+            }
+            closeRetired();
             epoll.close();
             wake.close();
         }

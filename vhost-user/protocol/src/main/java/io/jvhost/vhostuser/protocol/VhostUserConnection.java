@@ -1,5 +1,6 @@
 package io.jvhost.vhostuser.protocol;
 
+import java.io.EOFException;
 import java.io.IOException;
 
 import io.jvhost.os.NativeException;
@@ -37,7 +38,7 @@ public final class VhostUserConnection implements AutoCloseable
      * @return false when the peer closed the connection cleanly between messages.
      * @throws ProtocolException the header is invalid (bad version, payload too large): the stream cannot be
      *                           trusted any more and the connection should be dropped.
-     * @throws IOException       the socket failed or closed mid-message.
+     * @throws IOException       the socket failed or closed mid-message (a header without its payload included).
      */
     public boolean receive(final Message msg) throws IOException
     {
@@ -56,9 +57,11 @@ public final class VhostUserConnection implements AutoCloseable
             throw new ProtocolException("payload too large in " + FrontendRequest.name(msg.request()) + ": size="
                 + Integer.toUnsignedString(size) + " > " + msg.maxPayload());
         }
-        if (size > 0)
+        if (size > 0 && !socket.receiveFully(msg.buffer(), MessageHeader.LENGTH, size, msg.fds()))
         {
-            socket.receiveFully(msg.buffer(), MessageHeader.LENGTH, size, msg.fds());
+            // Without this the buffer would still hold the previous message's payload.
+            throw new EOFException("peer closed the connection after the header of " + msg.describe()
+                + ", before its " + size + "-byte payload");
         }
         return true;
     }
