@@ -32,6 +32,7 @@ final class EchoDevice implements VirtioDevice
     private final AtomicLong chains = new AtomicLong();
     private final AtomicLong bytes = new AtomicLong();
     private final AtomicLong resets = new AtomicLong();
+    private final AtomicLong configWrites = new AtomicLong();
     private volatile long delayNanosPerChain;
     private volatile DeviceContext context;
 
@@ -71,6 +72,14 @@ final class EchoDevice implements VirtioDevice
     long resets()
     {
         return resets.get();
+    }
+
+    /**
+     * @return SET_CONFIG writes the device received since creation.
+     */
+    long configWrites()
+    {
+        return configWrites.get();
     }
 
     /**
@@ -150,6 +159,7 @@ final class EchoDevice implements VirtioDevice
     @Override
     public void writeConfig(final int offset, final MemorySegment src)
     {
+        configWrites.incrementAndGet();
         synchronized (config)
         {
             MemorySegment.copy(src, 0, MemorySegment.ofArray(config), offset, src.byteSize());

@@ -470,6 +470,26 @@ class HostileFrontendTest
     }
 
     @Test
+    void headerFollowedByEndOfStreamEndsTheConnectionWithoutHandlingThePreviousPayload() throws Exception
+    {
+        final VhostUserFrontend fe = negotiated();
+        fe.setConfig(4, new byte[] {9, 9, 9, 9});
+        final long writes = backend.device().configWrites();
+        // The same request's header alone, then end of stream: its payload never comes.
+        final MemorySegment header = payload(MessageHeader.LENGTH);
+        header.set(ValueLayout.JAVA_INT_UNALIGNED, 0, SET_CONFIG);
+        header.set(ValueLayout.JAVA_INT_UNALIGNED, 4, NEED_REPLY);
+        header.set(ValueLayout.JAVA_INT_UNALIGNED, 8, Payloads.CONFIG_HEADER + 4);
+        final long resets = backend.device().resets();
+        fe.sendRawBytes(header, null);
+        fe.close();
+        assertThat(Await.until(() -> backend.device().resets() > resets, Duration.ofSeconds(5)))
+            .as("the back-end ended the connection (and reset the device)").isTrue();
+        assertThat(backend.device().configWrites()).as("SET_CONFIG writes: the stale payload was not handled")
+            .isEqualTo(writes);
+    }
+
+    @Test
     void headerWithABadVersionDropsTheConnectionAndANewFrontendIsServed() throws Exception
     {
         final VhostUserFrontend fe = negotiated();

@@ -2,9 +2,14 @@ package io.jvhost.vhostuser.frontend;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -16,6 +21,7 @@ import io.jvhost.device.FdWatch;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.os.EventFd;
 import io.jvhost.os.NativeException;
+import io.jvhost.os.UnixSocket;
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.virtqueue.DescriptorChain;
 import io.jvhost.virtqueue.VirtioFeatures;
@@ -154,5 +160,196 @@ class WorkerWatchTest
             device.input.close();
         }
         OpenFds.awaitBaseline(baseline);
+    }
+    /**
+     * One queue whose chains are completed at once, and a watch on {@code fd} whose callback is the test's.
+     */
+    static final class WatchingDevice implements VirtioDevice
+    {
+        final int fd;
+        final Runnable callback;
+        final AtomicLong callbacks = new AtomicLong();
+        volatile FdWatch watch;
+
+        WatchingDevice(final int fd, final Runnable callback)
+        {
+            this.fd = fd;
+            this.callback = callback;
+        }
+
+        @Override
+        public void attach(final DeviceContext context)
+        {
+            watch = context.watch(0, fd, () ->
+            {
+                callbacks.incrementAndGet();
+                callback.run();
+            });
+        }
+
+        @Override
+        public int deviceType()
+        {
+            return 0xC8;
+        }
+
+        @Override
+        public String name()
+        {
+            return "watching";
+        }
+
+        @Override
+        public int queueCount()
+        {
+            return 1;
+        }
+
+        @Override
+        public int maxQueueSize()
+        {
+            return 64;
+        }
+
+        @Override
+        public long features()
+        {
+            return VirtioFeatures.bit(VirtioFeatures.VERSION_1);
+        }
+
+        @Override
+        public void processQueue(final DeviceQueue queue)
+        {
+            DescriptorChain chain;
+            while (null != (chain = queue.next()))
+            {
+                queue.complete(chain, 0);
+            }
+        }
+    }
+
+    private static VirtioSession session(final VhostUserFrontend fe, final GuestRam ram) throws Exception
+    {
+        return VirtioSession.builder(fe, ram).queues(1, 16).driverFeatures(VirtioFeatures.bit(VirtioFeatures.VERSION_1))
+            .build();
+    }
+
+    private static void serveOne(final GuestRam ram, final FrontendQueue q) throws Exception
+    {
+        q.add(new long[] {ram.allocate(64, 8)}, new int[] {64}, 0, 1);
+        q.publishAndKick();
+        assertThat(q.awaitUsed(WAIT)).as("a request is still served").isEqualTo(1);
+    }
+
+    @Test
+    void watchedDescriptorThatHangsUpGetsABoundedNumberOfCallbacksAndNeverSpinsTheWorker() throws Exception
+    {
+        // A device that never notices its descriptor ended (it reads nothing and keeps its watch open).
+        final UnixSocket[] pair = UnixSocket.pair();
+        final WatchingDevice device = new WatchingDevice(pair[0].fd(), () -> { });
+        final Path socket = dir.resolve("watching.sock");
+        try (VhostUserDaemon daemon = VhostUserDaemon.listen("watching", device, socket))
+        {
+            Thread.ofPlatform().name("watching-daemon").daemon(true).start(daemon::run);
+            try (GuestRam ram = GuestRam.create(1 << 20, 1);
+                 VhostUserFrontend fe = VhostUserFrontend.connect(socket);
+                 VirtioSession session = session(fe, ram))
+            {
+                session.start();
+                serveOne(ram, session.queue(0));
+                assertThat(device.callbacks.get()).isZero();
+
+                pair[1].close();
+                // Worker.HANGUP_CALLBACKS: enough calls to read what is left, then the descriptor is not watched.
+                assertThat(Await.until(() -> device.callbacks.get() >= 64, WAIT)).as("the worker saw the hang-up")
+                    .isTrue();
+                assertThat(PeerDescriptorTest.cpuNanosOver("watching-worker0", Duration.ofMillis(500)))
+                    .as("the worker's CPU time over 500 ms").isLessThan(50_000_000L);
+                assertThat(device.callbacks.get()).as("callbacks after the hang-up").isEqualTo(64);
+                serveOne(ram, session.queue(0));
+                device.watch.close();
+            }
+        }
+        finally
+        {
+            pair[0].close();
+        }
+    }
+
+    @Test
+    void ringDescriptorsLetGoWhileTheWorkerIsInACallbackAreClosedOnlyAfterIt() throws Exception
+    {
+        final EventFd input = EventFd.create();
+        final CountDownLatch inCallback = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+        final WatchingDevice device = new WatchingDevice(input.fd(), () ->
+        {
+            input.drain();
+            inCallback.countDown();
+            try
+            {
+                release.await();
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+            }
+        });
+        final Path socket = dir.resolve("watching.sock");
+        try (VhostUserDaemon daemon = VhostUserDaemon.listen("watching", device, socket))
+        {
+            Thread.ofPlatform().name("watching-daemon").daemon(true).start(daemon::run);
+            try (GuestRam ram = GuestRam.create(1 << 20, 1);
+                 VhostUserFrontend fe = VhostUserFrontend.connect(socket);
+                 VirtioSession session = session(fe, ram))
+            {
+                session.start();
+                serveOne(ram, session.queue(0));
+                final long withRing = eventFds();
+
+                input.signal();
+                assertThat(inCallback.await(5, TimeUnit.SECONDS)).as("the worker runs the callback").isTrue();
+                // GET_VRING_BASE stops the ring: the back-end lets go of its kick, call and err descriptors while
+                // its worker is busy (and could be about to read the kick).
+                session.stop();
+                assertThat(eventFds()).as("eventfds open while the worker is in the callback").isEqualTo(withRing);
+
+                release.countDown();
+                assertThat(Await.until(() -> eventFds() <= withRing - 3, WAIT))
+                    .as("the worker closed the ring's kick, call and err once past the callback (open: %d of %d)",
+                        eventFds(), withRing).isTrue();
+                device.watch.close();
+            }
+        }
+        finally
+        {
+            release.countDown();
+            input.close();
+        }
+    }
+
+    /**
+     * @return eventfds open in this process (the front-end's, the back-end's copies of them, the workers' own).
+     */
+    private static long eventFds()
+    {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd")))
+        {
+            return fds.filter(fd ->
+            {
+                try
+                {
+                    return Files.readSymbolicLink(fd).toString().equals("anon_inode:[eventfd]");
+                }
+                catch (final IOException gone)
+                {
+                    return false;
+                }
+            }).count();
+        }
+        catch (final IOException e)
+        {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 }
