@@ -115,6 +115,10 @@ public final class LibC
         static final MethodHandle EPOLL_CREATE1 = downcall("epoll_create1", JAVA_INT, JAVA_INT);
         static final MethodHandle EPOLL_CTL = downcall("epoll_ctl", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
         static final MethodHandle EPOLL_WAIT = downcall("epoll_wait", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
+        // Every worker wake-up waits here: without errno capture, whose per-call segment check may allocate when C2
+        // does not inline it (seen on a loaded machine); errno is fetched by a second, non-waiting call on failure.
+        static final MethodHandle EPOLL_WAIT_NO_ERRNO =
+            plainDowncall("epoll_wait", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
         // I/O on our own eventfds (created O_NONBLOCK, flags nobody else can change): it cannot block, so it may be a
         // critical downcall (no thread-state transition), and it needs no errno (any failure means "not signalled").
         // Never on a peer's descriptor: a blocked critical downcall keeps the whole JVM from its next safepoint.
@@ -127,7 +131,12 @@ public final class LibC
         static final MethodHandle SHUTDOWN = downcall("shutdown", JAVA_INT, JAVA_INT, JAVA_INT);
         static final MethodHandle PREADV2 =
             downcall("preadv2", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT);
-        static final MethodHandle POLL = downcall("poll", JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT);
+        // The same calls on a peer's eventfd per request: normal downcalls (never critical: they act on a peer's
+        // descriptor) without errno capture, whose per-call segment check may allocate when C2 does not inline it.
+        static final MethodHandle PREADV2_NO_ERRNO = plainDowncall("preadv2", JAVA_LONG, JAVA_INT, JAVA_LONG,
+            JAVA_INT, JAVA_LONG, JAVA_INT);
+        static final MethodHandle POLL_NO_ERRNO = plainDowncall("poll", JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT);
+        static final MethodHandle WRITE_NO_ERRNO = plainDowncall("write", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG);
     }
 
     /** Everything else: guest memory, files, ioctls, the front-end side. */
@@ -187,6 +196,12 @@ public final class LibC
             LINKER.defaultLookup().findOrThrow(name),
             FunctionDescriptor.of(result, args),
             Linker.Option.captureCallState("errno"));
+    }
+
+    private static MethodHandle plainDowncall(final String name, final MemoryLayout result,
+        final MemoryLayout... args)
+    {
+        return LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow(name), FunctionDescriptor.of(result, args));
     }
 
     private static MemorySegment capture()
@@ -501,18 +516,50 @@ public final class LibC
     }
 
     /**
-     * {@code poll(fds, count, timeoutMs)} on {@code struct pollfd}s at {@code fds} (8 bytes each: int fd, short
-     * events, short revents). A normal downcall.
+     * {@link #preadv2Raw} without errno.
      *
-     * @return the number of descriptors with events, 0 on timeout, or {@code -errno} without throwing.
+     * @return bytes read, or -1.
      */
-    public static int pollRaw(final long fds, final int count, final int timeoutMs)
+    public static long preadv2NoErrno(final int fd, final long iov, final int iovCount, final int flags)
     {
-        final MemorySegment c = capture();
         try
         {
-            final int n = (int)Serve.POLL.invokeExact(c, fds, (long)count, timeoutMs);
-            return n < 0 ? -errno(c) : n;
+            return (long)Serve.PREADV2_NO_ERRNO.invokeExact(fd, iov, iovCount, -1L, flags);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code poll(fds, count, timeoutMs)} on {@code struct pollfd}s at {@code fds} (8 bytes each: int fd, short
+     * events, short revents). A normal downcall, without errno.
+     *
+     * @return the number of descriptors with events, 0 on timeout, or -1.
+     */
+    public static int pollNoErrno(final long fds, final int count, final int timeoutMs)
+    {
+        try
+        {
+            return (int)Serve.POLL_NO_ERRNO.invokeExact(fds, (long)count, timeoutMs);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code write(fd, address, length)}: a normal downcall, without errno and without retrying EINTR.
+     *
+     * @return bytes written, or -1.
+     */
+    public static long writeNoErrno(final int fd, final long address, final long length)
+    {
+        try
+        {
+            return (long)Serve.WRITE_NO_ERRNO.invokeExact(fd, address, length);
         }
         catch (final Throwable t)
         {
@@ -661,10 +708,16 @@ public final class LibC
     public static int epollWait(final int epfd, final MemorySegment events, final int maxEvents, final int timeoutMs)
         throws NativeException
     {
-        final MemorySegment c = capture();
         try
         {
-            final int n = (int)Serve.EPOLL_WAIT.invokeExact(c, epfd, events, maxEvents, timeoutMs);
+            final int first = (int)Serve.EPOLL_WAIT_NO_ERRNO.invokeExact(epfd, events, maxEvents, timeoutMs);
+            if (first >= 0)
+            {
+                return first;
+            }
+            // Failed (a signal, a bad descriptor): ask again without waiting, now learning errno.
+            final MemorySegment c = capture();
+            final int n = (int)Serve.EPOLL_WAIT.invokeExact(c, epfd, events, maxEvents, 0);
             if (n < 0)
             {
                 final int errno = errno(c);

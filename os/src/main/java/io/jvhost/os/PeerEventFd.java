@@ -117,13 +117,13 @@ public final class PeerEventFd implements AutoCloseable
         final MemorySegment s = scratch.get();
         s.set(ValueLayout.JAVA_SHORT, POLLFD + 4, LibC.POLLOUT);
         s.set(ValueLayout.JAVA_SHORT, POLLFD + 6, (short)0);
-        if (LibC.pollRaw(s.address() + POLLFD, 1, 0) != 1
+        if (LibC.pollNoErrno(s.address() + POLLFD, 1, 0) != 1
             || (s.get(ValueLayout.JAVA_SHORT, POLLFD + 6) & LibC.POLLOUT) == 0)
         {
             return false;
         }
         s.set(ValueLayout.JAVA_LONG, VALUE, 1L);
-        return LibC.writeRaw(fd, s.address() + VALUE, 8) == 8;
+        return LibC.writeNoErrno(fd, s.address() + VALUE, 8) == 8;
     }
 
     /**
@@ -139,6 +139,12 @@ public final class PeerEventFd implements AutoCloseable
             return 0L;
         }
         final MemorySegment s = scratch.get();
+        if (LibC.preadv2NoErrno(fd, s.address() + IOV, 1, LibC.RWF_NOWAIT) == 8)
+        {
+            return s.get(ValueLayout.JAVA_LONG, VALUE);
+        }
+        // Rare (a wake-up for a counter someone else read): read again, now learning why it fails. Harmless: a read
+        // that fails consumes nothing, and one that now succeeds is a signal like any other.
         final long n = LibC.preadv2Raw(fd, s.address() + IOV, 1, LibC.RWF_NOWAIT);
         if (n == 8)
         {

@@ -14,7 +14,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The benchmark path (add, publish, kick, await the call eventfd, collect used elements) allocates nothing in the
- * front-end's thread once warm.
+ * front-end's thread once warm, nor in the back-end's worker serving it (drain the kick, serve, signal the call on
+ * the front-end's eventfds).
  * <p>
  * Measured in a fresh JVM, as a benchmark runs: in a JVM whose JIT profiles were shaped by many other tests, C2 may
  * not inline the JDK's own per-downcall check of the errno capture segment ({@code SharedUtils.checkCaptureSegment}
@@ -26,6 +27,7 @@ class SteadyStateAllocationTest
     private static final int ROUND_TRIPS = 5_000;
     private static final long TIMEOUT_NANOS = 5_000_000_000L;
     private static final String RESULT = "least bytes allocated per run: ";
+    private static final String WORKER_RESULT = "least bytes the worker allocated per run: ";
 
     @TempDir
     Path dir;
@@ -77,12 +79,17 @@ class SteadyStateAllocationTest
             }
             // The least over a few runs: JIT recompilation may allocate now and then, a per-request allocation
             // would show in every run.
+            final long worker = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("echo-worker0") && t.isAlive()).findFirst().orElseThrow().threadId();
             long allocated = Long.MAX_VALUE;
+            long workerAllocated = Long.MAX_VALUE;
             for (int i = 0; i < 3; i++)
             {
                 final long before = threads.getCurrentThreadAllocatedBytes();
+                final long workerBefore = threads.getThreadAllocatedBytes(worker);
                 sink += cycle(q, gpas, lengths);
                 allocated = Math.min(allocated, threads.getCurrentThreadAllocatedBytes() - before);
+                workerAllocated = Math.min(workerAllocated, threads.getThreadAllocatedBytes(worker) - workerBefore);
             }
             if (sink != 7L * ROUND_TRIPS * 128)
             {
@@ -94,6 +101,7 @@ class SteadyStateAllocationTest
             }
             session.stop();
             System.out.println(RESULT + allocated);
+            System.out.println(WORKER_RESULT + workerAllocated);
         }
     }
 
@@ -111,5 +119,9 @@ class SteadyStateAllocationTest
         final long allocated = Long.parseLong(out.substring(out.indexOf(RESULT) + RESULT.length()).strip()
             .split("\\s")[0]);
         assertThat(allocated).as("bytes allocated by %d round trips", ROUND_TRIPS).isLessThan(1024);
+        final long workerAllocated = Long.parseLong(out.substring(out.indexOf(WORKER_RESULT) + WORKER_RESULT.length())
+            .strip().split("\\s")[0]);
+        assertThat(workerAllocated).as("bytes the back-end's worker allocated serving %d round trips", ROUND_TRIPS)
+            .isLessThan(1024);
     }
 }
