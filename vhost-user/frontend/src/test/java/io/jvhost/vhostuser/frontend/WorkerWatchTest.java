@@ -305,19 +305,23 @@ class WorkerWatchTest
             {
                 session.start();
                 serveOne(ram, session.queue(0));
-                final long withRing = eventFds();
+                final FrontendQueue q = session.queue(0);
+                final int[] ring = {q.kickFd().fd(), q.callFd().fd(), q.errFd().fd()};
+                final long withRing = copiesOf(ring);
+                assertThat(withRing).as("the front-end's kick, call and err and the back-end's copies").isEqualTo(6);
 
                 input.signal();
                 assertThat(inCallback.await(5, TimeUnit.SECONDS)).as("the worker runs the callback").isTrue();
                 // GET_VRING_BASE stops the ring: the back-end lets go of its kick, call and err descriptors while
                 // its worker is busy (and could be about to read the kick).
                 session.stop();
-                assertThat(eventFds()).as("eventfds open while the worker is in the callback").isEqualTo(withRing);
+                assertThat(copiesOf(ring)).as("the ring's eventfds open while the worker is in the callback")
+                    .isEqualTo(withRing);
 
                 release.countDown();
-                assertThat(Await.until(() -> eventFds() <= withRing - 3, WAIT))
+                assertThat(Await.until(() -> copiesOf(ring) == 3, WAIT))
                     .as("the worker closed the ring's kick, call and err once past the callback (open: %d of %d)",
-                        eventFds(), withRing).isTrue();
+                        copiesOf(ring), withRing).isTrue();
                 device.watch.close();
             }
         }
@@ -329,27 +333,40 @@ class WorkerWatchTest
     }
 
     /**
-     * @return eventfds open in this process (the front-end's, the back-end's copies of them, the workers' own).
+     * @return descriptors open in this process that are the same eventfds as {@code fds} (by fdinfo's eventfd-id),
+     *         {@code fds} themselves included: the front-end's ring eventfds and the back-end's copies of them, and
+     *         nothing another test's threads may still be closing.
      */
-    private static long eventFds()
+    private static long copiesOf(final int... fds)
     {
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd")))
+        final java.util.Set<String> ids = new java.util.HashSet<>();
+        for (final int fd : fds)
         {
-            return fds.filter(fd ->
-            {
-                try
-                {
-                    return Files.readSymbolicLink(fd).toString().equals("anon_inode:[eventfd]");
-                }
-                catch (final IOException gone)
-                {
-                    return false;
-                }
-            }).count();
+            ids.add(eventfdId(Path.of("/proc/self/fdinfo/" + fd)));
+        }
+        try (Stream<Path> all = Files.list(Path.of("/proc/self/fdinfo")))
+        {
+            return all.filter(info -> ids.contains(eventfdId(info))).count();
         }
         catch (final IOException e)
         {
             throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * @return the eventfd-id line of a descriptor's fdinfo, or "" when it is no eventfd (or already closed).
+     */
+    private static String eventfdId(final Path fdinfo)
+    {
+        try
+        {
+            return Files.readAllLines(fdinfo).stream().filter(l -> l.startsWith("eventfd-id:")).findFirst()
+                .orElse("");
+        }
+        catch (final IOException gone)
+        {
+            return "";
         }
     }
 }
