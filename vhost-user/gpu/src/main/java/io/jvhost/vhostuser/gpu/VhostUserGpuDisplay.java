@@ -2,7 +2,6 @@ package io.jvhost.vhostuser.gpu;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
@@ -98,23 +97,14 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     /** Largest scanout width or height accepted. */
     public static final int MAX_DIMENSION = 16384;
 
-    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
-    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
     private static final int HEADER = MessageHeader.LENGTH;
     private static final int MAX_REPLY_PAYLOAD = 4096;
-    private static final int UPDATE_PREFIX = HEADER + GpuPayloads.UPDATE_HEADER_SIZE;
     private static final long TOKEN_WAKE = 1;
     private static final long TOKEN_SOCKET = 2;
     private static final int MAX_WAIT_MS = 1000;
     private static final long JOIN_MS = 5000;
     /** Replies one read handles before it lets its thread go (it is called again while more are there). */
     private static final int MAX_REPLIES_PER_READ = 64;
-    /** Linux's IOV_MAX: an UPDATE of a partial-width rectangle has one iovec per row after its prefix. */
-    private static final int MAX_IOVECS = 1024;
-    private static final long IOVEC_SIZE = 16;
-    private static final long MSGHDR_SIZE = 56;
-    private static final long MSGHDR_IOV = 16;
-    private static final long MSGHDR_IOVLEN = 24;
     /** Requested SO_SNDBUF (capped by net.core.wmem_max). */
     private static final int SEND_BUFFER_BYTES = 4 << 20;
     /**
@@ -242,85 +232,6 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         }
     }
 
-    /**
-     * One scanout's state; guarded by {@link #lock}.
-     */
-    private static final class Scanout
-    {
-        final int id;
-        int width;
-        int height;
-        /** A SCANOUT with the current size must be sent. */
-        boolean scanoutPending;
-        /** The SCANOUT for the current size is in the stream: UPDATEs may follow. */
-        boolean announced;
-        Arena shadowArena;
-        MemorySegment shadow;
-        long shadowCapacity;
-        int dirtyX0;
-        int dirtyY0;
-        int dirtyX1;
-        int dirtyY1;
-        MemorySegment cursorImage;
-        boolean cursorImagePending;
-        int cursorX;
-        int cursorY;
-        int hotX;
-        int hotY;
-        boolean movePending;
-        int moveX;
-        int moveY;
-        boolean moveVisible;
-
-        Scanout(final int id)
-        {
-            this.id = id;
-        }
-
-        boolean hasDirty()
-        {
-            return dirtyX1 > dirtyX0 && dirtyY1 > dirtyY0;
-        }
-
-        void clearDirty()
-        {
-            dirtyX0 = 0;
-            dirtyY0 = 0;
-            dirtyX1 = 0;
-            dirtyY1 = 0;
-        }
-
-        void addDirty(final int x0, final int y0, final int x1, final int y1)
-        {
-            if (!hasDirty())
-            {
-                dirtyX0 = x0;
-                dirtyY0 = y0;
-                dirtyX1 = x1;
-                dirtyY1 = y1;
-            }
-            else
-            {
-                dirtyX0 = Math.min(dirtyX0, x0);
-                dirtyY0 = Math.min(dirtyY0, y0);
-                dirtyX1 = Math.max(dirtyX1, x1);
-                dirtyY1 = Math.max(dirtyY1, y1);
-            }
-        }
-
-        void freeShadow(final MemoryBudget budget)
-        {
-            if (null != shadowArena)
-            {
-                shadowArena.close();
-                budget.release(shadowCapacity);
-                shadowArena = null;
-                shadow = null;
-                shadowCapacity = 0;
-            }
-        }
-    }
-
     private final String name;
     private final UnixSocket socket;
     private final int fd;
@@ -337,12 +248,10 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private final Thread writer;
     private final Thread reader;
     private final AtomicBoolean writerSleeping = new AtomicBoolean();
-    /** Sends that found QEMU's socket full: the display is waiting for QEMU to read. */
-    private final java.util.concurrent.atomic.LongAdder socketFull = new java.util.concurrent.atomic.LongAdder();
 
     private final Object lock = new Object();
-    private final Arena cursorArena = Arena.ofShared();
-    private final Scanout[] scanouts = new Scanout[GpuPayloads.MAX_SCANOUTS];
+    /** What QEMU is to be shown; guarded by the lock. */
+    private final ShadowFramebuffers shadows;
     private final ArrayDeque<Pending> queued = new ArrayDeque<>();
     private final ArrayDeque<Pending> awaiting = new ArrayDeque<>();
     private boolean featuresRequested;
@@ -353,8 +262,6 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private long negotiatedFeatures;
     private boolean gone;
     private boolean closed;
-    private int nextPixelScanout;
-    private long droppedUpdates;
 
     /** Callbacks settled while composing or expiring (under the lock); the writer runs them outside it. */
     private final ArrayList<Pending> completions = new ArrayList<>();
@@ -371,24 +278,8 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private boolean rearmWriter;
     /** A composed message is not completely sent: whoever takes {@link #sending} next resumes it. */
     private boolean outgoing;
-    /** The shadow the outgoing UPDATE gathers its pixels from: kept alive until the message is sent. */
-    private Arena pinnedShadow;
-    /** A shadow replaced while pinned; freed when the outgoing message completes. */
-    private Arena retiredShadow;
-    private long retiredShadowBytes;
-
-    // The outgoing message, used only by the thread holding `sending` (handed over under the lock): a control
-    // message in `control`, or an UPDATE gathered from its prefix and the shadow's rows without a copy.
-    private final Arena sendArena;
-    private final MemorySegment control;
-    private final MemorySegment updatePrefix;
-    private final MemorySegment iov;
-    private final MemorySegment msghdr;
-    private int iovCount;
-    private int iovIndex;
-    private long outLength;
-    private long outSent;
-    private int outRequest;
+    /** The outgoing message: used only by the thread holding {@link #sending} (handed over under the lock). */
+    private final OutgoingMessage out;
 
     // Writer thread only.
     private boolean socketWatched;
@@ -420,11 +311,8 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         this.maxUpdateBytes = builder.maxUpdateBytes;
         this.budget = null != builder.budget ? builder.budget
             : new MemoryBudget(builder.name, GpuOptions.DEFAULT_MAX_HOST_MEM);
-        this.sendArena = Arena.ofShared();
-        this.control = sendArena.allocate(HEADER + GpuPayloads.CURSOR_UPDATE_SIZE, 8);
-        this.updatePrefix = sendArena.allocate(UPDATE_PREFIX, 8);
-        this.iov = sendArena.allocate(IOVEC_SIZE * MAX_IOVECS, 8);
-        this.msghdr = sendArena.allocate(MSGHDR_SIZE, 8);
+        this.shadows = new ShadowFramebuffers(name, budget, maxUpdateBytes);
+        this.out = new OutgoingMessage(fd);
         try
         {
             // Room for a few bands in the kernel: fewer waits for QEMU, and small updates fit at once.
@@ -458,7 +346,8 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                     // Closing what was just made: nothing to report beyond e.
                 }
             }
-            sendArena.close();
+            out.free();
+            shadows.free();
             throw e;
         }
         this.writer = Thread.ofPlatform().daemon(true).name(name + "-display-writer")
@@ -552,87 +441,17 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 + " (scanouts 0.." + (GpuPayloads.MAX_SCANOUTS - 1) + ", at most " + MAX_DIMENSION + " a side)");
             return false;
         }
-        final boolean disable = width == 0 || height == 0;
-        boolean shown = true;
+        final boolean shown;
         synchronized (lock)
         {
             if (closed || gone)
             {
                 return true;
             }
-            final Scanout s = scanoutLocked(scanout);
-            s.width = disable ? 0 : width;
-            s.height = disable ? 0 : height;
-            s.scanoutPending = true;
-            s.announced = false;
-            s.clearDirty();
-            final long bytes = 4L * s.width * s.height;
-            if (bytes > 0 && s.shadowCapacity >= bytes && s.shadowCapacity <= 2 * bytes)
-            {
-                // QEMU's new surface starts blank: so does the shadow.
-                s.shadow.asSlice(0, bytes).fill((byte)0);
-            }
-            else
-            {
-                // Disabled, or a size the shadow does not suit: free it (a disabled scanout holds no memory).
-                retireOrFreeShadowLocked(s);
-                if (bytes > 0 && !allocateShadowLocked(s, bytes))
-                {
-                    s.width = 0;
-                    s.height = 0;
-                    shown = false;
-                }
-            }
+            shown = shadows.resize(scanout, width, height);
         }
         wakeWriter();
         return shown;
-    }
-
-    /**
-     * Frees the scanout's shadow, or, while the outgoing UPDATE still reads it, retires it to be freed when that
-     * message is sent.
-     */
-    private void retireOrFreeShadowLocked(final Scanout s)
-    {
-        if (null != s.shadowArena && s.shadowArena == pinnedShadow)
-        {
-            retiredShadow = s.shadowArena;
-            retiredShadowBytes = s.shadowCapacity;
-            s.shadowArena = null;
-            s.shadow = null;
-            s.shadowCapacity = 0;
-        }
-        s.freeShadow(budget);
-    }
-
-    /**
-     * @return false (with one log line) when the budget or the system has no memory for it.
-     */
-    private boolean allocateShadowLocked(final Scanout s, final long bytes)
-    {
-        if (!budget.tryReserve(bytes))
-        {
-            LOG.log(Level.WARNING, name + ": no memory for the " + s.width + "x" + s.height + " shadow of scanout " + s.id
-                + ": " + bytes + " bytes, but " + budget.used() + " of the " + budget.limit() + " bytes of "
-                + budget.name() + "'s memory budget are in use; showing it disabled");
-            return false;
-        }
-        final Arena arena = Arena.ofShared();
-        try
-        {
-            s.shadow = arena.allocate(bytes, 64);
-        }
-        catch (final OutOfMemoryError e)
-        {
-            arena.close();
-            budget.release(bytes);
-            LOG.log(Level.ERROR, name + ": no memory for the " + s.width + "x" + s.height + " shadow of scanout " + s.id
-                + " (" + bytes + " bytes): " + e.getMessage() + "; showing it disabled");
-            return false;
-        }
-        s.shadowArena = arena;
-        s.shadowCapacity = bytes;
-        return true;
     }
 
     @Override
@@ -649,32 +468,10 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             {
                 return;
             }
-            final Scanout s = scanouts[scanout];
-            if (null == s || s.width == 0)
+            if (!shadows.paint(scanout, x, y, width, height, src, offset, stride, format))
             {
-                droppedUpdates++;
                 return;
             }
-            final int x0 = Math.max(x, 0);
-            final int y0 = Math.max(y, 0);
-            final int x1 = (int)Math.min((long)x + width, s.width);
-            final int y1 = (int)Math.min((long)y + height, s.height);
-            if (x1 <= x0 || y1 <= y0)
-            {
-                droppedUpdates++;
-                return;
-            }
-            final int columns = x1 - x0;
-            final long shadowStride = 4L * s.width;
-            long from = offset + (long)(y0 - y) * stride + 4L * (x0 - x);
-            long to = y0 * shadowStride + 4L * x0;
-            for (int row = y0; row < y1; row++)
-            {
-                format.toBgrx(src, from, s.shadow, to, columns);
-                from += stride;
-                to += shadowStride;
-            }
-            s.addDirty(x0, y0, x1, y1);
         }
         sendNowOrWake();
     }
@@ -693,19 +490,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             {
                 return;
             }
-            final Scanout s = scanoutLocked(scanout);
-            if (null == s.cursorImage)
-            {
-                s.cursorImage = cursorArena.allocate(GpuPayloads.CURSOR_DATA_SIZE, 8);
-            }
-            MemorySegment.copy(argb64x64, 0, s.cursorImage, 0, GpuPayloads.CURSOR_DATA_SIZE);
-            s.cursorX = x;
-            s.cursorY = y;
-            s.hotX = hotX;
-            s.hotY = hotY;
-            s.cursorImagePending = true;
-            // The new image is shown at its own position: an older move is superseded.
-            s.movePending = false;
+            shadows.defineCursor(scanout, x, y, hotX, hotY, argb64x64);
         }
         wakeWriter();
     }
@@ -723,24 +508,9 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             {
                 return;
             }
-            final Scanout s = scanoutLocked(scanout);
-            s.movePending = true;
-            s.moveX = x;
-            s.moveY = y;
-            s.moveVisible = visible;
+            shadows.moveCursor(scanout, x, y, visible);
         }
         sendNowOrWake();
-    }
-
-    private Scanout scanoutLocked(final int scanout)
-    {
-        Scanout s = scanouts[scanout];
-        if (null == s)
-        {
-            s = new Scanout(scanout);
-            scanouts[scanout] = s;
-        }
-        return s;
     }
 
     private void wakeWriter()
@@ -792,7 +562,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
      */
     public long socketFullCount()
     {
-        return socketFull.sum();
+        return out.socketFullCount();
     }
 
     /**
@@ -829,7 +599,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     {
         synchronized (lock)
         {
-            return droppedUpdates;
+            return shadows.droppedUpdates();
         }
     }
 
@@ -927,7 +697,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 return;
             }
         }
-        final int result = outLength - outSent <= DIRECT_MAX_BYTES ? sendOutgoing() : SEND_WOULD_BLOCK;
+        final int result = out.remaining() <= DIRECT_MAX_BYTES ? sendOutgoing() : SEND_WOULD_BLOCK;
         releaseSending(result == SEND_DONE);
     }
 
@@ -966,10 +736,10 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             if (complete)
             {
                 outgoing = false;
-                sentByRequest[outRequest]++;
+                sentByRequest[out.request()]++;
                 messagesSent = messagesSent + 1;
-                bytesSent = bytesSent + outLength;
-                unpinShadowLocked();
+                bytesSent = bytesSent + out.length();
+                shadows.unpin();
             }
             sending = false;
             lock.notifyAll();
@@ -982,18 +752,6 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         }
     }
 
-    private void unpinShadowLocked()
-    {
-        pinnedShadow = null;
-        if (null != retiredShadow)
-        {
-            retiredShadow.close();
-            retiredShadow = null;
-            budget.release(retiredShadowBytes);
-            retiredShadowBytes = 0;
-        }
-    }
-
     /**
      * @return true when {@link #composeLocked} would produce a message.
      */
@@ -1003,15 +761,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         {
             return true;
         }
-        for (final Scanout s : scanouts)
-        {
-            if (null != s && (s.scanoutPending || s.cursorImagePending || s.movePending
-                || (s.announced && s.width > 0 && s.hasDirty())))
-            {
-                return true;
-            }
-        }
-        return false;
+        return shadows.hasWork();
     }
 
     private void takeCompletionsLocked()
@@ -1041,7 +791,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             featuresRequested = true;
             awaitReply(new Pending(GpuRequest.GET_PROTOCOL_FEATURES, -1, null,
                 System.nanoTime() + replyTimeoutNanos, false));
-            return controlHeader(GpuRequest.GET_PROTOCOL_FEATURES, 0);
+            return out.controlMessage(GpuRequest.GET_PROTOCOL_FEATURES, 0);
         }
         if (syncPending)
         {
@@ -1050,13 +800,13 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             syncPending = false;
             awaitReply(new Pending(GpuRequest.GET_PROTOCOL_FEATURES, -1, null,
                 System.nanoTime() + replyTimeoutNanos, true));
-            return controlHeader(GpuRequest.GET_PROTOCOL_FEATURES, 0);
+            return out.controlMessage(GpuRequest.GET_PROTOCOL_FEATURES, 0);
         }
         if (setFeaturesPending)
         {
             setFeaturesPending = false;
-            control.set(U64, HEADER, negotiatedFeatures);
-            return controlHeader(GpuRequest.SET_PROTOCOL_FEATURES, GpuPayloads.U64_SIZE);
+            out.putU64(0, negotiatedFeatures);
+            return out.controlMessage(GpuRequest.SET_PROTOCOL_FEATURES, GpuPayloads.U64_SIZE);
         }
         if (!featuresKnown)
         {
@@ -1076,59 +826,13 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             awaitReply(p);
             if (p.request == GpuRequest.GET_EDID)
             {
-                control.set(U32, HEADER + GpuPayloads.EDID_REQUEST_SCANOUT_ID, p.scanout);
+                out.putU32(GpuPayloads.EDID_REQUEST_SCANOUT_ID, p.scanout);
                 syncPending = true;
-                return controlHeader(GpuRequest.GET_EDID, GpuPayloads.EDID_REQUEST_SIZE);
+                return out.controlMessage(GpuRequest.GET_EDID, GpuPayloads.EDID_REQUEST_SIZE);
             }
-            return controlHeader(p.request, 0);
+            return out.controlMessage(p.request, 0);
         }
-        for (final Scanout s : scanouts)
-        {
-            if (null != s && s.scanoutPending)
-            {
-                s.scanoutPending = false;
-                s.announced = true;
-                control.set(U32, HEADER + GpuPayloads.SCANOUT_SCANOUT_ID, s.id);
-                control.set(U32, HEADER + GpuPayloads.SCANOUT_WIDTH, s.width);
-                control.set(U32, HEADER + GpuPayloads.SCANOUT_HEIGHT, s.height);
-                return controlHeader(GpuRequest.SCANOUT, GpuPayloads.SCANOUT_SIZE);
-            }
-        }
-        for (final Scanout s : scanouts)
-        {
-            if (null == s)
-            {
-                continue;
-            }
-            if (s.cursorImagePending)
-            {
-                s.cursorImagePending = false;
-                putCursorPos(s.id, s.cursorX, s.cursorY);
-                control.set(U32, HEADER + GpuPayloads.CURSOR_UPDATE_HOT_X, s.hotX);
-                control.set(U32, HEADER + GpuPayloads.CURSOR_UPDATE_HOT_Y, s.hotY);
-                MemorySegment.copy(s.cursorImage, 0, control, HEADER + GpuPayloads.CURSOR_UPDATE_DATA,
-                    GpuPayloads.CURSOR_DATA_SIZE);
-                return controlHeader(GpuRequest.CURSOR_UPDATE, GpuPayloads.CURSOR_UPDATE_SIZE);
-            }
-            if (s.movePending)
-            {
-                s.movePending = false;
-                putCursorPos(s.id, s.moveX, s.moveY);
-                return controlHeader(s.moveVisible ? GpuRequest.CURSOR_POS : GpuRequest.CURSOR_POS_HIDE,
-                    GpuPayloads.CURSOR_POS_SIZE);
-            }
-        }
-        for (int k = 0; k < scanouts.length; k++)
-        {
-            final int i = (nextPixelScanout + k) % scanouts.length;
-            final Scanout s = scanouts[i];
-            if (null != s && s.announced && s.width > 0 && s.hasDirty())
-            {
-                nextPixelScanout = (i + 1) % scanouts.length;
-                return composeBandLocked(s);
-            }
-        }
-        return 0;
+        return shadows.compose(out);
     }
 
     /**
@@ -1142,94 +846,6 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         {
             rearmWriter = true;
         }
-    }
-
-    private void putCursorPos(final int scanout, final int x, final int y)
-    {
-        control.set(U32, HEADER + GpuPayloads.CURSOR_POS_SCANOUT_ID, scanout);
-        control.set(U32, HEADER + GpuPayloads.CURSOR_POS_X, x);
-        control.set(U32, HEADER + GpuPayloads.CURSOR_POS_Y, y);
-    }
-
-    private long controlHeader(final int request, final int size)
-    {
-        control.set(U32, MessageHeader.REQUEST_OFFSET, request);
-        control.set(U32, MessageHeader.FLAGS_OFFSET, GpuRequest.REQUEST_FLAGS);
-        control.set(U32, MessageHeader.SIZE_OFFSET, size);
-        iovCount = 0;
-        putIovec(control.address(), HEADER + size);
-        return startOutgoing(request);
-    }
-
-    /**
-     * Takes the top band of the scanout's dirty rectangle (as many whole rows as fit {@link #maxUpdateBytes}) as an
-     * UPDATE whose pixels are gathered from the shadow, and shrinks the dirty rectangle by it. The shadow stays
-     * pinned until the message is sent; pixels changed meanwhile are marked dirty again, so the latest always
-     * follow.
-     */
-    private long composeBandLocked(final Scanout s)
-    {
-        final int columns = s.dirtyX1 - s.dirtyX0;
-        final long rowBytes = 4L * columns;
-        final boolean contiguous = columns == s.width;
-        int rows = (int)Math.max(1, Math.min(s.dirtyY1 - s.dirtyY0, maxUpdateBytes / rowBytes));
-        if (!contiguous)
-        {
-            rows = Math.min(rows, MAX_IOVECS - 1);
-        }
-        final long payload = GpuPayloads.UPDATE_HEADER_SIZE + rowBytes * rows;
-        updatePrefix.set(U32, MessageHeader.REQUEST_OFFSET, GpuRequest.UPDATE);
-        updatePrefix.set(U32, MessageHeader.FLAGS_OFFSET, GpuRequest.REQUEST_FLAGS);
-        updatePrefix.set(U32, MessageHeader.SIZE_OFFSET, (int)payload);
-        updatePrefix.set(U32, HEADER + GpuPayloads.UPDATE_SCANOUT_ID, s.id);
-        updatePrefix.set(U32, HEADER + GpuPayloads.UPDATE_X, s.dirtyX0);
-        updatePrefix.set(U32, HEADER + GpuPayloads.UPDATE_Y, s.dirtyY0);
-        updatePrefix.set(U32, HEADER + GpuPayloads.UPDATE_WIDTH, columns);
-        updatePrefix.set(U32, HEADER + GpuPayloads.UPDATE_HEIGHT, rows);
-        iovCount = 0;
-        putIovec(updatePrefix.address(), UPDATE_PREFIX);
-        final long shadowStride = 4L * s.width;
-        final long first = s.shadow.address() + s.dirtyY0 * shadowStride + 4L * s.dirtyX0;
-        if (contiguous)
-        {
-            putIovec(first, rowBytes * rows);
-        }
-        else
-        {
-            for (int row = 0; row < rows; row++)
-            {
-                putIovec(first + row * shadowStride, rowBytes);
-            }
-        }
-        pinnedShadow = s.shadowArena;
-        s.dirtyY0 += rows;
-        if (s.dirtyY0 >= s.dirtyY1)
-        {
-            s.clearDirty();
-        }
-        return startOutgoing(GpuRequest.UPDATE);
-    }
-
-    private void putIovec(final long address, final long length)
-    {
-        final long at = iovCount * IOVEC_SIZE;
-        iov.set(U64, at, address);
-        iov.set(U64, at + 8, length);
-        iovCount++;
-    }
-
-    private long startOutgoing(final int request)
-    {
-        long length = 0;
-        for (int i = 0; i < iovCount; i++)
-        {
-            length += iov.get(U64, i * IOVEC_SIZE + 8);
-        }
-        iovIndex = 0;
-        outSent = 0;
-        outLength = length;
-        outRequest = request;
-        return length;
     }
 
     /**
@@ -1309,69 +925,22 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         return Math.max(1, Math.min(MAX_WAIT_MS, (next + 999_999) / 1_000_000));
     }
 
-    /** {@link #sendOutgoing}: the message went out whole. */
-    private static final int SEND_DONE = 1;
-    /** {@link #sendOutgoing}: the socket is full; the rest goes when it drains. */
-    private static final int SEND_WOULD_BLOCK = 0;
-    /** {@link #sendOutgoing}: the socket failed ({@link #gone} was called). */
-    private static final int SEND_FAILED = -1;
+    private static final int SEND_DONE = OutgoingMessage.SEND_DONE;
+    private static final int SEND_WOULD_BLOCK = OutgoingMessage.SEND_WOULD_BLOCK;
+    private static final int SEND_FAILED = OutgoingMessage.SEND_FAILED;
 
     /**
-     * Sends what is left of the outgoing message without blocking. Only the thread holding {@link #sending}.
+     * Sends what is left of the outgoing message without blocking; a failed socket ends the display. Only the thread
+     * holding {@link #sending}.
      */
     private int sendOutgoing()
     {
-        while (outSent < outLength)
+        final int result = out.send();
+        if (result == SEND_FAILED)
         {
-            msghdr.fill((byte)0);
-            msghdr.set(U64, MSGHDR_IOV, iov.address() + iovIndex * IOVEC_SIZE);
-            msghdr.set(U64, MSGHDR_IOVLEN, iovCount - iovIndex);
-            final long n = LibC.sendmsgRaw(fd, msghdr, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
-            if (n >= 0)
-            {
-                advance(n);
-                continue;
-            }
-            final int errno = (int)-n;
-            if (errno == Errno.EINTR)
-            {
-                continue;
-            }
-            if (errno == Errno.EAGAIN)
-            {
-                socketFull.increment();
-                return SEND_WOULD_BLOCK;
-            }
-            gone("send failed: " + Errno.name(errno) + " after " + outSent + " of " + outLength + " bytes of "
-                + GpuRequest.name(outRequest));
-            return SEND_FAILED;
+            gone(out.failure());
         }
-        return SEND_DONE;
-    }
-
-    /**
-     * Moves past {@code n} sent bytes: whole iovecs are skipped, a partly sent one is shortened in place.
-     */
-    private void advance(final long n)
-    {
-        outSent += n;
-        long left = n;
-        while (left > 0 && iovIndex < iovCount)
-        {
-            final long at = iovIndex * IOVEC_SIZE;
-            final long length = iov.get(U64, at + 8);
-            if (left >= length)
-            {
-                left -= length;
-                iovIndex++;
-            }
-            else
-            {
-                iov.set(U64, at, iov.get(U64, at) + left);
-                iov.set(U64, at + 8, length - left);
-                left = 0;
-            }
-        }
+        return result;
     }
 
     /**
@@ -1883,17 +1452,8 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             }
             else
             {
-                for (final Scanout s : scanouts)
-                {
-                    if (null != s)
-                    {
-                        s.freeShadow(budget);
-                        s.cursorImage = null;
-                    }
-                }
-                unpinShadowLocked();
-                cursorArena.close();
-                sendArena.close();
+                shadows.free();
+                out.free();
             }
         }
         epoll.close();
