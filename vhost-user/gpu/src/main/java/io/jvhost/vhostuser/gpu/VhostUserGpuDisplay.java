@@ -1,6 +1,5 @@
 package io.jvhost.vhostuser.gpu;
 
-import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -11,10 +10,8 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
-import io.jvhost.device.FdWatch;
 import io.jvhost.device.FdWatcher;
 import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.gpu.DisplayMode;
@@ -22,7 +19,6 @@ import io.jvhost.device.gpu.GpuDisplay;
 import io.jvhost.device.gpu.GpuOptions;
 import io.jvhost.device.gpu.PixelFormat;
 import io.jvhost.os.Epoll;
-import io.jvhost.os.Errno;
 import io.jvhost.os.EventFd;
 import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
@@ -98,13 +94,10 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     public static final int MAX_DIMENSION = 16384;
 
     private static final int HEADER = MessageHeader.LENGTH;
-    private static final int MAX_REPLY_PAYLOAD = 4096;
     private static final long TOKEN_WAKE = 1;
     private static final long TOKEN_SOCKET = 2;
     private static final int MAX_WAIT_MS = 1000;
     private static final long JOIN_MS = 5000;
-    /** Replies one read handles before it lets its thread go (it is called again while more are there). */
-    private static final int MAX_REPLIES_PER_READ = 64;
     /** Requested SO_SNDBUF (capped by net.core.wmem_max). */
     private static final int SEND_BUFFER_BYTES = 4 << 20;
     /**
@@ -241,12 +234,10 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private final MemoryBudget budget;
     private final EventFd wake;
     private final Epoll epoll;
-    /** Wakes the reader thread (close, or a change of who reads). */
-    private final EventFd readerWake;
-    /** The reader thread's epoll: its wake eventfd, and the socket unless a GPU worker reads it. */
-    private final Epoll readerEpoll;
-    private final Thread writer;
+    /** Reads QEMU's replies. */
+    private final ReplyReader replies;
     private final Thread reader;
+    private final Thread writer;
     private final AtomicBoolean writerSleeping = new AtomicBoolean();
 
     private final Object lock = new Object();
@@ -285,16 +276,6 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private boolean socketWatched;
     private boolean writerSends;
 
-    // Reading replies: the reader thread, or a GPU worker given by readRepliesOn; one at a time (readLock).
-    private final ReentrantLock readLock = new ReentrantLock();
-    private final Message inbox = new Message(MAX_REPLY_PAYLOAD);
-    private int inboxFill;
-    /** Guards {@link #watch}. */
-    private final Object watchLock = new Object();
-    /** The worker's watch of the socket, while a worker reads replies. */
-    private FdWatch watch;
-    /** A worker reads replies: the reader thread leaves the socket alone. */
-    private volatile boolean delegated;
 
     /** Messages sent, by request type; guarded by the lock. */
     private final long[] sentByRequest = new long[GpuRequest.MAX_ID + 1];
@@ -328,10 +309,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             this.wake = made(made, EventFd.create());
             this.epoll = made(made, Epoll.create(4));
             epoll.add(wake.fd(), LibC.EPOLLIN, TOKEN_WAKE);
-            this.readerWake = made(made, EventFd.create());
-            this.readerEpoll = made(made, Epoll.create(4));
-            readerEpoll.add(readerWake.fd(), LibC.EPOLLIN, TOKEN_WAKE);
-            readerEpoll.add(fd, LibC.EPOLLIN, TOKEN_SOCKET);
+            this.replies = made(made, new ReplyReader(name, socket, new Owner()));
         }
         catch (final NativeException | RuntimeException e)
         {
@@ -352,8 +330,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         }
         this.writer = Thread.ofPlatform().daemon(true).name(name + "-display-writer")
             .unstarted(ThreadTop.guarded(name + ": display writer", this::writerLoop));
-        this.reader = Thread.ofPlatform().daemon(true).name(name + "-display-reader")
-            .unstarted(ThreadTop.guarded(name + ": display reader", this::readerLoop));
+        this.reader = replies.thread();
     }
 
     private static <T extends AutoCloseable> T made(final List<AutoCloseable> made, final T resource)
@@ -993,41 +970,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     @Override
     public void readRepliesOn(final FdWatcher watcher)
     {
-        final FdWatch previous;
-        synchronized (watchLock)
-        {
-            if (null != watcher)
-            {
-                if (null != watch || isClosedOrGone())
-                {
-                    return;
-                }
-                FdWatch w = null;
-                try
-                {
-                    w = watcher.watch(fd, this::readAvailable);
-                }
-                catch (final RuntimeException e)
-                {
-                    LOG.log(Level.WARNING, name + ": replies stay on the reader thread: " + e);
-                }
-                if (null != w)
-                {
-                    watch = w;
-                    delegated = true;
-                    readerWake.signal();
-                }
-                return;
-            }
-            previous = watch;
-            watch = null;
-            delegated = false;
-        }
-        if (null != previous)
-        {
-            previous.close();
-            readerWake.signal();
-        }
+        replies.readRepliesOn(watcher);
     }
 
     /**
@@ -1035,133 +978,36 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
      */
     public boolean repliesReadByWorker()
     {
-        return delegated;
-    }
-
-    private void readerLoop()
-    {
-        boolean watchingSocket = true;
-        try
-        {
-            while (!isClosedOrGone())
-            {
-                final boolean wanted = !delegated;
-                if (wanted != watchingSocket)
-                {
-                    if (wanted)
-                    {
-                        readerEpoll.add(fd, LibC.EPOLLIN, TOKEN_SOCKET);
-                    }
-                    else
-                    {
-                        readerEpoll.remove(fd);
-                    }
-                    watchingSocket = wanted;
-                }
-                final int ready = readerEpoll.await(-1);
-                for (int i = 0; i < ready; i++)
-                {
-                    if (readerEpoll.token(i) == TOKEN_SOCKET)
-                    {
-                        readAvailable();
-                    }
-                    else
-                    {
-                        readerWake.drain();
-                    }
-                }
-            }
-        }
-        catch (final NativeException | RuntimeException | Error e)
-        {
-            if (!isClosed())
-            {
-                LOG.log(Level.ERROR, name + ": display reader failed: " + ThreadTop.describe(e));
-                gone("reader failed: " + e);
-            }
-        }
+        return replies.delegated();
     }
 
     /**
-     * Reads whatever QEMU has sent, without waiting, and handles every complete reply; a partly received one is
-     * kept for the next call. On the reader thread or a GPU worker (one at a time). A worker is handed back to its
-     * queues after {@value #MAX_REPLIES_PER_READ} replies: a flooding QEMU cannot keep it.
+     * What the reply reader needs of the display.
      */
-    private void readAvailable()
+    private final class Owner implements ReplyReader.Owner
     {
-        // gone() ends a worker's watch, which waits for a running callback; that callback may be waiting for the
-        // read lock. So the end is declared only after the lock is released.
-        final String end;
-        readLock.lock();
-        try
+        @Override
+        public boolean isClosed()
         {
-            end = readReplies();
+            return VhostUserGpuDisplay.this.isClosed();
         }
-        finally
-        {
-            readLock.unlock();
-        }
-        if (null != end)
-        {
-            gone(end);
-        }
-    }
 
-    /**
-     * @return why the display has ended, or null.
-     */
-    private String readReplies()
-    {
-        try
+        @Override
+        public boolean isClosedOrGone()
         {
-            for (int replies = 0; replies < MAX_REPLIES_PER_READ; )
-            {
-                final long want = inboxFill < HEADER ? HEADER - inboxFill : HEADER + inbox.size() - inboxFill;
-                if (want > 0)
-                {
-                    final long n = socket.receiveNow(inbox.buffer(), inboxFill, want, inbox.fds());
-                    if (n == UnixSocket.WOULD_BLOCK)
-                    {
-                        return null;
-                    }
-                    if (n == 0)
-                    {
-                        return "QEMU closed the display socket";
-                    }
-                    inboxFill += (int)n;
-                    if (inboxFill == HEADER && Integer.compareUnsigned(inbox.size(), MAX_REPLY_PAYLOAD) > 0)
-                    {
-                        return "QEMU sent " + GpuRequest.name(inbox.request()) + " with a payload of "
-                            + Integer.toUnsignedString(inbox.size()) + " bytes (at most " + MAX_REPLY_PAYLOAD
-                            + " expected)";
-                    }
-                    continue;
-                }
-                inboxFill = 0;
-                replies++;
-                final int fds = inbox.fds().count();
-                inbox.fds().closeRemaining();
-                if (fds > 0)
-                {
-                    LOG.log(Level.WARNING, name + ": closed " + fds + " unexpected descriptors that came with "
-                        + GpuRequest.name(inbox.request()));
-                }
-                onMessage(inbox);
-            }
-            return null;
+            return VhostUserGpuDisplay.this.isClosedOrGone();
         }
-        catch (final NativeException e)
+
+        @Override
+        public void onMessage(final Message msg)
         {
-            return "receive failed: " + e.getMessage();
+            VhostUserGpuDisplay.this.onMessage(msg);
         }
-        catch (final RuntimeException e)
+
+        @Override
+        public void gone(final String reason)
         {
-            if (isClosed())
-            {
-                return null;
-            }
-            LOG.log(Level.ERROR, name + ": reading QEMU's replies failed: " + e, e);
-            return "reader failed: " + e;
+            VhostUserGpuDisplay.this.gone(reason);
         }
     }
 
@@ -1380,7 +1226,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         wake.signal();
         // A hung-up socket stays readable: a worker watching it must stop (the reader thread sees gone and ends).
         readRepliesOn(null);
-        readerWake.signal();
+        replies.wake();
         socket.shutdown();
         completeAll(pending, null);
         if (null != onGone)
@@ -1409,7 +1255,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         }
         wake.signal();
         readRepliesOn(null);
-        readerWake.signal();
+        replies.wake();
         socket.shutdown();
         completeAll(pending, null);
         final Thread current = Thread.currentThread();
@@ -1458,8 +1304,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         }
         epoll.close();
         wake.close();
-        readerEpoll.close();
-        readerWake.close();
+        replies.close();
         socket.close();
     }
 
