@@ -1,0 +1,229 @@
+package io.jvhost.device.scsi;
+
+import java.lang.System.Logger.Level;
+import java.lang.foreign.MemorySegment;
+
+import io.jvhost.memory.GuestMemory;
+import io.jvhost.memory.MemoryRegion;
+import io.jvhost.os.Errno;
+import io.jvhost.virtqueue.DescriptorChain;
+
+/**
+ * One disk transfer in flight: the request chain (a copy: the queue reuses its own), the guest memory snapshot it
+ * was popped under (retained until the chain is completed, so the buffers stay mapped while a disk thread fills
+ * them), the plan from {@link Request}, and the outcome. Runs on a {@link DiskIo} thread; completed on the worker.
+ */
+final class IoSlot
+{
+    private static final System.Logger LOG = System.getLogger(IoSlot.class.getName());
+    /** Bytes of the WRITE SAME pattern written per call. */
+    private static final int PATTERN_BYTES = 64 * 1024;
+
+    final DescriptorChain chain;
+    final byte[] sense = new byte[Sense.FIXED_LENGTH];
+    /** The WRITE SAME block repeated, allocated at the first WRITE SAME without unmapping. */
+    private MemorySegment pattern;
+    private final long[] ranges = new long[2 * Request.MAX_UNMAP_DESCRIPTORS];
+
+    GuestMemory memory;
+    LogicalUnit unit;
+    long generation;
+    /** Offset of the data in the readable part (data-out) or the writable part (data-in). */
+    long dataStart;
+    long dataCapacity;
+    int io;
+    long offset;
+    long length;
+    boolean fua;
+    boolean unmap;
+    int rangeCount;
+    private byte[] block;
+
+    // Outcome, read by the worker after the slot comes back.
+    int status;
+    int senseLength;
+    /** virtio-scsi response code (0: OK). */
+    int response;
+    long transferred;
+
+    IoSlot(final int maxDescriptors)
+    {
+        this.chain = new DescriptorChain(maxDescriptors);
+    }
+
+    /**
+     * Takes the plan of {@code r} for {@code popped}.
+     */
+    void plan(final Request r, final DescriptorChain popped, final GuestMemory snapshot, final LogicalUnit lu,
+        final long start, final long capacity)
+    {
+        chain.copyFrom(popped);
+        memory = snapshot;
+        unit = lu;
+        dataStart = start;
+        dataCapacity = capacity;
+        io = r.io;
+        offset = r.offset;
+        length = r.length;
+        fua = r.fua;
+        unmap = r.unmap;
+        rangeCount = r.rangeCount;
+        System.arraycopy(r.ranges, 0, ranges, 0, 2 * r.rangeCount);
+        if (io == Request.IO_WRITE_SAME && !unmap)
+        {
+            if (null == block)
+            {
+                block = new byte[LogicalUnit.BLOCK_SIZE];
+            }
+            System.arraycopy(r.params, 0, block, 0, LogicalUnit.BLOCK_SIZE);
+        }
+        status = Sense.GOOD;
+        senseLength = 0;
+        response = 0;
+        transferred = 0;
+    }
+
+    /**
+     * Runs the transfer (on a disk thread). Never throws.
+     */
+    void run()
+    {
+        try
+        {
+            switch (io)
+            {
+                case Request.IO_READ -> move(false);
+                case Request.IO_WRITE -> move(true);
+                case Request.IO_SYNC -> check(unit.image().sync(), "fdatasync", 0, 0);
+                case Request.IO_UNMAP ->
+                {
+                    for (int i = 0; i < rangeCount && status == Sense.GOOD; i++)
+                    {
+                        if (ranges[2 * i + 1] > 0)
+                        {
+                            check(unit.image().punchHole(ranges[2 * i], ranges[2 * i + 1]), "punch hole",
+                                ranges[2 * i], ranges[2 * i + 1]);
+                        }
+                    }
+                }
+                case Request.IO_WRITE_SAME -> writeSame();
+                default -> fail(Sense.ILLEGAL_REQUEST, Sense.INVALID_COMMAND_OPERATION_CODE);
+            }
+        }
+        catch (final RuntimeException e)
+        {
+            LOG.log(Level.ERROR, "scsi lun " + unit.lun() + ": transfer failed on " + unit.image().path() + ": " + e, e);
+            fail(Sense.MEDIUM_ERROR, io == Request.IO_READ ? Sense.UNRECOVERED_READ_ERROR : Sense.WRITE_ERROR);
+        }
+    }
+
+    private void move(final boolean write)
+    {
+        if (length > dataCapacity)
+        {
+            // The CDB asks for more than the chain's buffers hold: refused before touching the disk.
+            response = ScsiDevice.S_OVERRUN;
+            return;
+        }
+        final int first = write ? 0 : chain.readableCount();
+        final int end = write ? chain.readableCount() : chain.count();
+        long skip = dataStart;
+        long done = 0;
+        for (int d = first; d < end && done < length; d++)
+        {
+            final long bufferLength = Integer.toUnsignedLong(chain.length(d));
+            if (skip >= bufferLength)
+            {
+                skip -= bufferLength;
+                continue;
+            }
+            long at = skip;
+            skip = 0;
+            while (at < bufferLength && done < length)
+            {
+                final long gpa = chain.address(d) + at;
+                final int index = memory.regionIndexOf(gpa);
+                if (index < 0)
+                {
+                    LOG.log(Level.WARNING, "scsi lun " + unit.lun() + ": buffer at guest address 0x"
+                        + Long.toHexString(gpa) + " is not in guest memory; request " + chain.head() + " failed");
+                    response = ScsiDevice.S_FAILURE;
+                    return;
+                }
+                final MemoryRegion region = memory.region(index);
+                final long span = Math.min(Math.min(bufferLength - at, region.guestPhysEnd() - gpa), length - done);
+                final long host = region.bytes().address() + (gpa - region.guestPhysAddr());
+                final long n = write ? unit.image().write(host, span, offset + done)
+                    : unit.image().read(host, span, offset + done);
+                if (n <= 0)
+                {
+                    check(n == 0 ? -Errno.EIO : n, write ? "pwrite" : "pread", offset + done, span);
+                    transferred = done;
+                    return;
+                }
+                at += n;
+                done += n;
+            }
+        }
+        transferred = done;
+        if (write && fua)
+        {
+            check(unit.image().sync(), "fdatasync", 0, 0);
+        }
+    }
+
+    private void writeSame()
+    {
+        if (unmap)
+        {
+            check(unit.image().punchHole(offset, length), "punch hole", offset, length);
+            return;
+        }
+        if (null == pattern)
+        {
+            pattern = java.lang.foreign.Arena.ofAuto().allocate(PATTERN_BYTES, 4096);
+        }
+        for (int i = 0; i < PATTERN_BYTES; i += LogicalUnit.BLOCK_SIZE)
+        {
+            MemorySegment.copy(block, 0, pattern, java.lang.foreign.ValueLayout.JAVA_BYTE, i, LogicalUnit.BLOCK_SIZE);
+        }
+        long done = 0;
+        while (done < length)
+        {
+            final long span = Math.min(PATTERN_BYTES, length - done);
+            final long n = unit.image().write(pattern.address(), span, offset + done);
+            if (n <= 0)
+            {
+                check(n == 0 ? -Errno.EIO : n, "pwrite", offset + done, span);
+                return;
+            }
+            done += n;
+        }
+    }
+
+    private void check(final long result, final String call, final long at, final long bytes)
+    {
+        if (result >= 0)
+        {
+            return;
+        }
+        final int errno = (int)-result;
+        LOG.log(Level.WARNING, "scsi lun " + unit.lun() + ": " + call + " on " + unit.image().path() + " at "
+            + at + " (" + bytes + " bytes) failed: " + Errno.name(errno));
+        if (io == Request.IO_UNMAP || (io == Request.IO_WRITE_SAME && unmap))
+        {
+            fail(Sense.MEDIUM_ERROR, Sense.WRITE_ERROR);
+        }
+        else
+        {
+            fail(Sense.MEDIUM_ERROR, io == Request.IO_READ ? Sense.UNRECOVERED_READ_ERROR : Sense.WRITE_ERROR);
+        }
+    }
+
+    private void fail(final int key, final int code)
+    {
+        status = Sense.CHECK_CONDITION;
+        Sense.writeFixed(sense, key, code);
+        senseLength = Sense.FIXED_LENGTH;
+    }
+}
