@@ -74,6 +74,7 @@ public final class Main implements Runnable
         commands.put("gpu", GpuCommand::new);
         commands.put("input", InputCommand::new);
         commands.put("console", ConsoleCommand::new);
+        commands.put("scsi", ScsiCommand::new);
         commands.put("demo", DemoCommand::new);
         return commands;
     }
