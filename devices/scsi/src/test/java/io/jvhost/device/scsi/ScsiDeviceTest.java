@@ -1,0 +1,527 @@
+package io.jvhost.device.scsi;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+import io.jvhost.device.ActiveQueue;
+import io.jvhost.device.DeviceContext;
+import io.jvhost.memory.GuestMemory;
+import io.jvhost.memory.MemoryRegion;
+import io.jvhost.virtqueue.DriverQueue;
+import io.jvhost.virtqueue.SplitQueue;
+import io.jvhost.virtqueue.VirtioFeatures;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@link ScsiDevice} on mock rings (the driver side is {@link DriverQueue} in a plain memory segment) over image files
+ * in a temporary directory: every command's exact data and sense bytes, bad LUNs, ranges, read-only refusals, short
+ * chains, and the control queue.
+ */
+class ScsiDeviceTest
+{
+    private static final int SIZE = 128;
+    private static final int IMAGE_BYTES = 1 << 20;
+    private static final long HEADER = 0x100000;
+    private static final long DATA_OUT = 0x110000;
+    private static final long RESPONSE = 0x300000;
+    private static final long DATA_IN = 0x310000;
+    private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    @TempDir
+    Path dir;
+
+    private final Arena arena = Arena.ofShared();
+    private MemorySegment ram;
+    private final DriverQueue[] driver = new DriverQueue[3];
+    private final ActiveQueue[] queue = new ActiveQueue[3];
+    private final Semaphore[] woken = {new Semaphore(0), new Semaphore(0), new Semaphore(0)};
+    private ScsiDevice device;
+    private byte[] image;
+    private Path imagePath;
+
+    /** One answered command: the used length, the 108-byte response, the data-in bytes. */
+    private record Answer(int used, byte[] response, byte[] dataIn)
+    {
+        int senseLength()
+        {
+            return ByteBuffer.wrap(response).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+        }
+
+        int resid()
+        {
+            return ByteBuffer.wrap(response).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
+        }
+
+        int status()
+        {
+            return response[10] & 0xFF;
+        }
+
+        int virtioResponse()
+        {
+            return response[11] & 0xFF;
+        }
+
+        /**
+         * @return sense key, ASC, ASCQ as "k/aa/qq".
+         */
+        String sense()
+        {
+            return String.format("%x/%02x/%02x", response[12 + 2] & 0xF, response[12 + 12] & 0xFF,
+                response[12 + 13] & 0xFF);
+        }
+    }
+
+    private void start(final boolean readOnly, final boolean solidState, final int luns) throws Exception
+    {
+        image = new byte[IMAGE_BYTES];
+        for (int i = 0; i < image.length; i++)
+        {
+            image[i] = (byte)(i * 7 + (i >>> 9));
+        }
+        final java.util.ArrayList<String> paths = new java.util.ArrayList<>();
+        for (int l = 0; l < luns; l++)
+        {
+            final Path p = dir.resolve("lun" + l + ".img");
+            Files.write(p, image);
+            paths.add(p.toString());
+        }
+        imagePath = dir.resolve("lun0.img");
+        ram = arena.allocate(16 << 20, 4096);
+        final GuestMemory memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, ram, 0x7000_0000L)), 8);
+        for (int q = 0; q < 3; q++)
+        {
+            driver[q] = new DriverQueue(ram, 0, SIZE, 0x1000 + q * 0x8000L);
+            final SplitQueue ring = new SplitQueue(ScsiDevice.QUEUE_SIZE);
+            ring.setSize(SIZE);
+            ring.setGuestPhysAddresses(driver[q].descGpa(), driver[q].availGpa(), driver[q].usedGpa());
+            ring.setFeatures(VirtioFeatures.bit(VirtioFeatures.VERSION_1));
+            ring.bind(memory);
+            queue[q] = new ActiveQueue(q, "scsi q" + q, ring, SIZE);
+        }
+        device = ScsiDevice.open("scsi-test", paths, readOnly, solidState, 2);
+        device.attach(new DeviceContext()
+        {
+            @Override
+            public void wake(final int q)
+            {
+                woken[q].release();
+            }
+        });
+        device.featuresAcked(device.features());
+        for (int q = 0; q < 3; q++)
+        {
+            device.queueStarted(q);
+        }
+    }
+
+    @AfterEach
+    void tearDown()
+    {
+        if (null != device)
+        {
+            device.close();
+        }
+        arena.close();
+    }
+
+    /**
+     * Serves {@code q} until the driver sees a used buffer: after each pass, waits for the device's wake-up (a disk
+     * transfer that finished), never a fixed time.
+     */
+    private long awaitUsed(final int q) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true)
+        {
+            queue[q].serve(device);
+            final long used = driver[q].pollUsed();
+            if (used != -1)
+            {
+                return used;
+            }
+            final long left = deadline - System.nanoTime();
+            assertThat(left).as("queue " + q + " answered within 10 s").isPositive();
+            woken[q].tryAcquire(left, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private static byte[] header(final int target, final int lun, final byte... cdb)
+    {
+        final byte[] h = new byte[ScsiDevice.REQUEST_HEADER];
+        h[0] = 1;
+        h[1] = (byte)target;
+        h[2] = (byte)(0x40 | lun >>> 8);
+        h[3] = (byte)lun;
+        System.arraycopy(cdb, 0, h, 19, cdb.length);
+        return h;
+    }
+
+    private Answer command(final byte[] header, final byte[] dataOut, final int dataIn) throws Exception
+    {
+        MemorySegment.copy(header, 0, ram, ValueLayout.JAVA_BYTE, HEADER, header.length);
+        ram.asSlice(RESPONSE, 108).fill((byte)0x5A);
+        ram.asSlice(DATA_IN, Math.max(dataIn, 1)).fill((byte)0x5A);
+        final int outs = null == dataOut ? 1 : 2;
+        final int ins = dataIn > 0 ? 2 : 1;
+        final long[] gpas = new long[outs + ins];
+        final int[] lengths = new int[outs + ins];
+        gpas[0] = HEADER;
+        lengths[0] = header.length;
+        if (null != dataOut)
+        {
+            MemorySegment.copy(dataOut, 0, ram, ValueLayout.JAVA_BYTE, DATA_OUT, dataOut.length);
+            gpas[1] = DATA_OUT;
+            lengths[1] = dataOut.length;
+        }
+        gpas[outs] = RESPONSE;
+        lengths[outs] = 108;
+        if (dataIn > 0)
+        {
+            gpas[outs + 1] = DATA_IN;
+            lengths[outs + 1] = dataIn;
+        }
+        driver[2].add(gpas, lengths, outs, ins);
+        driver[2].publish();
+        final long used = awaitUsed(2);
+        final int length = (int)used;
+        final byte[] response = ram.asSlice(RESPONSE, 108).toArray(ValueLayout.JAVA_BYTE);
+        final byte[] data = ram.asSlice(DATA_IN, Math.max(0, Math.min(dataIn, length - 108)))
+            .toArray(ValueLayout.JAVA_BYTE);
+        return new Answer(length, response, data);
+    }
+
+    private Answer command(final byte[] dataOut, final int dataIn, final byte... cdb) throws Exception
+    {
+        return command(header(0, 0, cdb), dataOut, dataIn);
+    }
+
+    private static byte[] bytes(final int... values)
+    {
+        final byte[] b = new byte[values.length];
+        for (int i = 0; i < values.length; i++)
+        {
+            b[i] = (byte)values[i];
+        }
+        return b;
+    }
+
+    private static void assertGood(final Answer a)
+    {
+        assertThat(a.virtioResponse()).as("virtio response").isZero();
+        assertThat(a.status()).as("SCSI status").isZero();
+        assertThat(a.senseLength()).as("sense length").isZero();
+    }
+
+    private static void assertCheck(final Answer a, final String sense)
+    {
+        assertThat(a.virtioResponse()).as("virtio response").isZero();
+        assertThat(a.status()).as("SCSI status: CHECK CONDITION").isEqualTo(2);
+        assertThat(a.senseLength()).as("fixed-format sense length").isEqualTo(18);
+        assertThat(a.response[12] & 0xFF).as("response code: current, fixed").isEqualTo(0x70);
+        assertThat(a.response[12 + 7]).as("additional sense length").isEqualTo((byte)10);
+        assertThat(a.sense()).as("sense key/ASC/ASCQ").isEqualTo(sense);
+    }
+
+    private byte[] imageNow() throws Exception
+    {
+        return Files.readAllBytes(imagePath);
+    }
+
+    @Test
+    void offersVhostDeviceScsisFeaturesQueuesAndConfig() throws Exception
+    {
+        start(false, false, 3);
+        assertThat(device.deviceType()).isEqualTo(8);
+        assertThat(device.queueCount()).isEqualTo(3);
+        assertThat(device.maxQueueSize()).isEqualTo(128);
+        assertThat(device.features()).isEqualTo(VirtioFeatures.bit(VirtioFeatures.VERSION_1)
+            | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC) | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX)
+            | 1L << 1);
+        final MemorySegment config = MemorySegment.ofArray(new byte[36]);
+        device.readConfig(0, config);
+        assertThat(HexFormat.of().formatHex(config.toArray(ValueLayout.JAVA_BYTE))).isEqualTo(
+            "01000000" + "7e000000" + "ffff0000" + "80000000" + "00000000" + "60000000" + "20000000" + "0000"
+                + "0000" + "02000000");
+    }
+
+    @Test
+    void standardInquiryIsAnSpc4DiskWithVendorProductRevision() throws Exception
+    {
+        start(false, false, 1);
+        final Answer a = command(null, 96, bytes(0x12, 0, 0, 0, 96, 0));
+        assertGood(a);
+        assertThat(a.used()).isEqualTo(108 + 36);
+        assertThat(a.resid()).as("96-byte buffer, 36 bytes sent").isEqualTo(60);
+        assertThat(HexFormat.of().formatHex(a.dataIn(), 0, 8)).isEqualTo("000006021f000002");
+        assertThat(new String(a.dataIn(), 8, 28, StandardCharsets.US_ASCII)).isEqualTo("JVHOST  vhost-user disk 0001");
+        final Answer cut = command(null, 96, bytes(0x12, 0, 0, 0, 5, 0));
+        assertThat(cut.used()).as("cut to the allocation length").isEqualTo(108 + 5);
+        assertCheck(command(null, 96, bytes(0x12, 0, 0x80, 0, 96, 0)), "5/24/00");
+    }
+
+    @Test
+    void vpdPagesListSerialIdentificationLimitsRotationAndProvisioning() throws Exception
+    {
+        start(false, true, 1);
+        final Answer pages = command(null, 255, bytes(0x12, 1, 0x00, 0, 255, 0));
+        assertGood(pages);
+        assertThat(HexFormat.of().formatHex(pages.dataIn())).isEqualTo("000000060080" + "83b0b1b2");
+        final Answer serial = command(null, 255, bytes(0x12, 1, 0x80, 0, 255, 0));
+        assertThat(serial.dataIn()[1]).isEqualTo((byte)0x80);
+        assertThat(new String(serial.dataIn(), 4, serial.dataIn()[3], StandardCharsets.US_ASCII)).startsWith("JVH00");
+        final Answer id = command(null, 255, bytes(0x12, 1, 0x83, 0, 255, 0));
+        assertThat(HexFormat.of().formatHex(id.dataIn(), 0, 8)).isEqualTo("0083001902010015");
+        final Answer limits = command(null, 255, bytes(0x12, 1, 0xB0, 0, 255, 0));
+        assertThat(limits.dataIn()).hasSize(64);
+        assertThat(HexFormat.of().formatHex(limits.dataIn(), 0, 16)).isEqualTo("00b0003c010000080001000000000000");
+        final Answer rotation = command(null, 255, bytes(0x12, 1, 0xB1, 0, 255, 0));
+        assertThat(HexFormat.of().formatHex(rotation.dataIn(), 0, 6)).as("--solid-state: non-rotating (1)")
+            .isEqualTo("00b1003c0001");
+        final Answer provisioning = command(null, 255, bytes(0x12, 1, 0xB2, 0, 255, 0));
+        assertThat(HexFormat.of().formatHex(provisioning.dataIn())).as("LBPU, LBPWS, LBPRZ; thin provisioned")
+            .isEqualTo("00b2000400c40200");
+        assertCheck(command(null, 255, bytes(0x12, 1, 0x81, 0, 255, 0)), "5/24/00");
+    }
+
+    @Test
+    void rotationRateIsNotReportedWithoutSolidState() throws Exception
+    {
+        start(false, false, 1);
+        assertThat(HexFormat.of().formatHex(command(null, 255, bytes(0x12, 1, 0xB1, 0, 255, 0)).dataIn(), 0, 6))
+            .isEqualTo("00b1003c0000");
+    }
+
+    @Test
+    void readCapacityTenAndSixteenGiveTheLastBlockAndBlockSize() throws Exception
+    {
+        start(false, false, 1);
+        final Answer ten = command(null, 8, bytes(0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+        assertGood(ten);
+        assertThat(HexFormat.of().formatHex(ten.dataIn())).isEqualTo("000007ff00000200");
+        final Answer sixteen = command(null, 32, bytes(0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0));
+        assertGood(sixteen);
+        assertThat(HexFormat.of().formatHex(sixteen.dataIn())).isEqualTo(
+            "00000000000007ff" + "00000200" + "00" + "00" + "c000" + "0".repeat(32));
+        assertCheck(command(null, 32, bytes(0x9E, 0x11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0)), "5/24/00");
+    }
+
+    @Test
+    void readsOfEverySizeReturnTheImagesBytes() throws Exception
+    {
+        start(false, false, 1);
+        final Answer r10 = command(null, 4096, bytes(0x28, 0, 0, 0, 0, 3, 0, 0, 8, 0));
+        assertGood(r10);
+        assertThat(r10.used()).isEqualTo(108 + 4096);
+        assertThat(r10.resid()).isZero();
+        assertThat(r10.dataIn()).isEqualTo(Arrays.copyOfRange(image, 3 * 512, 3 * 512 + 4096));
+        final Answer r6 = command(null, 512 * 256, bytes(0x08, 0, 0, 5, 0, 0));
+        assertGood(r6);
+        assertThat(r6.dataIn()).as("READ(6) length 0 means 256 blocks")
+            .isEqualTo(Arrays.copyOfRange(image, 5 * 512, 261 * 512));
+        final Answer r12 = command(null, 2048, bytes(0xA8, 0, 0, 0, 0x07, 0xFF, 0, 0, 0, 1, 0, 0));
+        assertThat(r12.resid()).as("one block into a 2048-byte buffer").isEqualTo(1536);
+        assertThat(Arrays.copyOf(r12.dataIn(), 512)).isEqualTo(Arrays.copyOfRange(image, IMAGE_BYTES - 512,
+            IMAGE_BYTES));
+        final Answer r16 = command(null, 1024, bytes(0x88, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0));
+        assertThat(r16.dataIn()).isEqualTo(Arrays.copyOfRange(image, 512, 1536));
+    }
+
+    @Test
+    void writesOfEverySizeLandInTheImage() throws Exception
+    {
+        start(false, false, 1);
+        final byte[] data = new byte[1024];
+        Arrays.fill(data, (byte)0xA5);
+        assertGood(command(data, 0, bytes(0x2A, 0x08, 0, 0, 0, 10, 0, 0, 2, 0)));
+        final byte[] block = new byte[512];
+        Arrays.fill(block, (byte)0x3C);
+        assertGood(command(block, 0, bytes(0x0A, 0, 0, 20, 1, 0)));
+        assertGood(command(block, 0, bytes(0xAA, 0, 0, 0, 0, 30, 0, 0, 0, 1, 0, 0)));
+        assertGood(command(block, 0, bytes(0x8A, 0, 0, 0, 0, 0, 0, 0, 0, 40, 0, 0, 0, 1, 0, 0)));
+        assertGood(command(null, 0, bytes(0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0)));
+        final byte[] now = imageNow();
+        assertThat(Arrays.copyOfRange(now, 10 * 512, 12 * 512)).isEqualTo(data);
+        for (final int lba : new int[] {20, 30, 40})
+        {
+            assertThat(Arrays.copyOfRange(now, lba * 512, lba * 512 + 512)).as("block " + lba).isEqualTo(block);
+        }
+        assertThat(Arrays.copyOfRange(now, 12 * 512, 20 * 512)).as("blocks around untouched")
+            .isEqualTo(Arrays.copyOfRange(image, 12 * 512, 20 * 512));
+    }
+
+    @Test
+    void blocksPastTheEndAreRefusedWithLbaOutOfRangeAndNothingMoves() throws Exception
+    {
+        start(false, false, 1);
+        final Answer read = command(null, 1024, bytes(0x28, 0, 0, 0, 0x07, 0xFF, 0, 0, 2, 0));
+        assertCheck(read, "5/21/00");
+        assertThat(read.used()).isEqualTo(108);
+        assertCheck(command(null, 512, bytes(0x88, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0)), "5/21/00");
+        final byte[] block = new byte[512];
+        assertCheck(command(block, 0, bytes(0x2A, 0, 0, 0, 0x08, 0x00, 0, 0, 1, 0)), "5/21/00");
+        assertCheck(command(null, 0, bytes(0x35, 0, 0, 0, 0x08, 0x01, 0, 0, 0, 0)), "5/21/00");
+        assertThat(imageNow()).isEqualTo(image);
+    }
+
+    @Test
+    void aReadLargerThanTheChainsBuffersIsAnOverrunWithoutData() throws Exception
+    {
+        start(false, false, 1);
+        final Answer a = command(null, 1024, bytes(0x28, 0, 0, 0, 0, 0, 0, 0, 4, 0));
+        assertThat(a.virtioResponse()).as("VIRTIO_SCSI_S_OVERRUN").isEqualTo(1);
+        assertThat(a.used()).isEqualTo(108);
+        final Answer w = command(new byte[512], 0, bytes(0x2A, 0, 0, 0, 0, 0, 0, 0, 2, 0));
+        assertThat(w.virtioResponse()).as("a write with less data-out than it says").isEqualTo(1);
+        assertThat(imageNow()).isEqualTo(image);
+    }
+
+    @Test
+    void aReadOnlyUnitRefusesWritesAndSaysSoInModeSense() throws Exception
+    {
+        start(true, false, 1);
+        final byte[] block = new byte[512];
+        assertCheck(command(block, 0, bytes(0x2A, 0, 0, 0, 0, 0, 0, 0, 1, 0)), "7/27/00");
+        assertCheck(command(block, 0, bytes(0x0A, 0, 0, 0, 1, 0)), "7/27/00");
+        assertCheck(command(block, 0, bytes(0x93, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0)), "7/27/00");
+        assertCheck(command(bytes(0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0), 0,
+            bytes(0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0)), "7/27/00");
+        final Answer mode = command(null, 255, bytes(0x1A, 0, 0x3F, 0, 255, 0));
+        assertGood(mode);
+        assertThat(mode.dataIn()[2] & 0x80).as("WP").isEqualTo(0x80);
+        assertGood(command(null, 512, bytes(0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0)));
+        assertThat(imageNow()).isEqualTo(image);
+    }
+
+    @Test
+    void modeSenseSixAndTenGiveHeaderBlockDescriptorCachingAndControlPages() throws Exception
+    {
+        start(false, false, 1);
+        final Answer six = command(null, 255, bytes(0x1A, 0, 0x3F, 0, 255, 0));
+        assertGood(six);
+        assertThat(HexFormat.of().formatHex(six.dataIn())).isEqualTo("2b001008" + "00000800" + "00000200"
+            + "0812" + "04" + "00".repeat(17) + "0a0a" + "00".repeat(10));
+        final Answer caching = command(null, 255, bytes(0x5A, 0x08, 0x08, 0, 0, 0, 0, 0, 255, 0));
+        assertThat(HexFormat.of().formatHex(caching.dataIn())).as("MODE SENSE(10), DBD, caching page")
+            .isEqualTo("001a00100000" + "0000" + "0812" + "04" + "00".repeat(17));
+        final Answer longLba = command(null, 255, bytes(0x5A, 0x10, 0x0A, 0, 0, 0, 0, 0, 255, 0));
+        assertThat(HexFormat.of().formatHex(longLba.dataIn(), 0, 24)).isEqualTo("0022001001000010"
+            + "0000000000000800" + "0000000000000200");
+        assertCheck(command(null, 255, bytes(0x1A, 0, 0x01, 0, 255, 0)), "5/24/00");
+        assertCheck(command(null, 255, bytes(0x1A, 0, 0xC8, 0, 255, 0)), "5/39/00");
+    }
+
+    @Test
+    void unknownCommandsGetInvalidOperationCode() throws Exception
+    {
+        start(false, false, 1);
+        assertCheck(command(null, 64, bytes(0x3B, 0, 0, 0, 0, 0, 0, 0, 0, 0)), "5/20/00");
+        assertCheck(command(null, 64, bytes(0xFF)), "5/20/00");
+        assertGood(command(null, 0, bytes(0x00, 0, 0, 0, 0, 0)));
+        final Answer sense = command(null, 252, bytes(0x03, 0, 0, 0, 252, 0));
+        assertGood(sense);
+        assertThat(HexFormat.of().formatHex(sense.dataIn())).isEqualTo("700000000000000a" + "00".repeat(10));
+    }
+
+    @Test
+    void reportLunsListsEveryImageAndAbsentLunsAnswerAsLinuxExpects() throws Exception
+    {
+        start(false, false, 3);
+        final Answer luns = command(null, 256, bytes(0xA0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0));
+        assertGood(luns);
+        assertThat(HexFormat.of().formatHex(luns.dataIn())).isEqualTo("0000001800000000" + "0000000000000000"
+            + "0001000000000000" + "0002000000000000");
+        final Answer absent = command(header(0, 7, bytes(0x12, 0, 0, 0, 36, 0)), null, 36);
+        assertGood(absent);
+        assertThat(absent.dataIn()[0]).as("peripheral qualifier 3: no unit at this LUN").isEqualTo((byte)0x7F);
+        assertCheck(command(header(0, 7, bytes(0x00, 0, 0, 0, 0, 0)), null, 0), "5/25/00");
+        final Answer lun2 = command(header(0, 2, bytes(0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0)), null, 8);
+        assertGood(lun2);
+        final Answer badTarget = command(header(1, 0, bytes(0x12, 0, 0, 0, 36, 0)), null, 36);
+        assertThat(badTarget.virtioResponse()).as("VIRTIO_SCSI_S_BAD_TARGET").isEqualTo(3);
+        assertThat(badTarget.used()).isEqualTo(108);
+        assertCheck(command(null, 8, bytes(0xA0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0)), "5/24/00");
+    }
+
+    @Test
+    void unmapAndWriteSameWithUnmapPunchHolesWriteSameWritesThePattern() throws Exception
+    {
+        start(false, false, 1);
+        assertGood(command(bytes(0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 8, 0, 0, 0, 0), 0,
+            bytes(0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0)));
+        assertThat(Arrays.copyOfRange(imageNow(), 8 * 512, 16 * 512)).containsOnly(0);
+        assertGood(command(new byte[512], 0, bytes(0x93, 0x08, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 8, 0, 0)));
+        assertThat(Arrays.copyOfRange(imageNow(), 32 * 512, 40 * 512)).containsOnly(0);
+        final byte[] pattern = new byte[512];
+        Arrays.fill(pattern, (byte)0x77);
+        assertGood(command(pattern, 0, bytes(0x93, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 1, 0, 0, 0)));
+        final byte[] now = imageNow();
+        assertThat(Arrays.copyOfRange(now, 100 * 512, 356 * 512)).containsOnly(0x77);
+        assertThat(Arrays.copyOfRange(now, 356 * 512, 357 * 512)).isEqualTo(Arrays.copyOfRange(image, 356 * 512,
+            357 * 512));
+        assertCheck(command(pattern, 0, bytes(0x93, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0)), "5/24/00");
+        assertCheck(command(bytes(0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x07, 0xFF, 0, 0, 0, 2, 0, 0, 0, 0),
+            0, bytes(0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0)), "5/21/00");
+    }
+
+    @Test
+    void chainsTooShortForHeaderOrResponseAreReturnedUnusedAndServingGoesOn() throws Exception
+    {
+        start(false, false, 1);
+        driver[2].add(new long[] {HEADER, RESPONSE}, new int[] {20, 108}, 1, 1);
+        driver[2].add(new long[] {HEADER, RESPONSE}, new int[] {51, 50}, 1, 1);
+        driver[2].add(new long[] {HEADER}, new int[] {51}, 1, 0);
+        driver[2].publish();
+        for (int i = 0; i < 3; i++)
+        {
+            assertThat((int)awaitUsed(2)).as("used length of bad chain " + i).isZero();
+        }
+        assertThat(device.badChains()).isEqualTo(3);
+        assertGood(command(null, 0, bytes(0x00, 0, 0, 0, 0, 0)));
+    }
+
+    private byte[] control(final byte[] request, final int writable) throws Exception
+    {
+        MemorySegment.copy(request, 0, ram, ValueLayout.JAVA_BYTE, HEADER, request.length);
+        ram.asSlice(RESPONSE, 16).fill((byte)0x5A);
+        driver[0].add(new long[] {HEADER, RESPONSE}, new int[] {request.length, writable}, 1, 1);
+        driver[0].publish();
+        final int used = (int)awaitUsed(0);
+        return ram.asSlice(RESPONSE, used).toArray(ValueLayout.JAVA_BYTE);
+    }
+
+    @Test
+    void taskManagementAndEventQueriesOnTheControlQueue() throws Exception
+    {
+        start(false, false, 2);
+        final byte[] abort = bytes(0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0x40, 1, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0);
+        assertThat(control(abort, 1)).as("ABORT_TASK on lun 1: FUNCTION COMPLETE").containsExactly(0);
+        final byte[] badLun = abort.clone();
+        badLun[11] = 5;
+        assertThat(control(badLun, 1)).as("VIRTIO_SCSI_S_INCORRECT_LUN").containsExactly(12);
+        final byte[] badTarget = abort.clone();
+        badTarget[9] = 3;
+        assertThat(control(badTarget, 1)).as("VIRTIO_SCSI_S_BAD_TARGET").containsExactly(3);
+        final byte[] unknown = abort.clone();
+        unknown[4] = 42;
+        assertThat(control(unknown, 1)).as("VIRTIO_SCSI_S_FUNCTION_REJECTED").containsExactly(11);
+        final byte[] query = bytes(1, 0, 0, 0, 1, 0, 0x40, 0, 0, 0, 0, 0, 0x7E, 0, 0, 0);
+        assertThat(control(query, 5)).as("AN_QUERY: no events, OK").containsExactly(0, 0, 0, 0, 0);
+        assertThat(control(bytes(1, 0, 0, 0, 1, 0), 5)).as("too short: returned unused").isEmpty();
+    }
+}
