@@ -19,10 +19,16 @@ final class DiskIo implements AutoCloseable
     private final BlockingQueue<IoSlot> pending;
     private final Thread[] threads;
     private final Consumer<IoSlot> onDone;
+    private final Consumer<IoSlot> runner;
     private final AtomicInteger running = new AtomicInteger();
 
-    DiskIo(final String name, final int threadCount, final int capacity, final Consumer<IoSlot> onDone)
+    /**
+     * @param runner runs a slot's transfer ({@link IoSlot#run}; tests slow it down).
+     */
+    DiskIo(final String name, final int threadCount, final int capacity, final Consumer<IoSlot> runner,
+        final Consumer<IoSlot> onDone)
     {
+        this.runner = runner;
         this.pending = new ArrayBlockingQueue<>(capacity + threadCount);
         this.onDone = onDone;
         this.threads = new Thread[threadCount];
@@ -73,7 +79,7 @@ final class DiskIo implements AutoCloseable
             }
             try
             {
-                slot.run();
+                runner.accept(slot);
             }
             catch (final RuntimeException | Error e)
             {

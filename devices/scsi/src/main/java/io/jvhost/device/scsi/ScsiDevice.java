@@ -64,6 +64,8 @@ public final class ScsiDevice implements VirtioDevice
     static final int T_TMF = 0;
     static final int T_AN_QUERY = 1;
     static final int T_AN_SUBSCRIBE = 2;
+    /** Task management requests held while transfers are in flight; beyond, the control queue waits in the ring. */
+    static final int MAX_HELD_TMF = 8;
     /** Task management subtypes 0..7 (ABORT_TASK .. QUERY_TASK_SET) are known; others are rejected. */
     static final int TMF_LAST_KNOWN = 7;
 
@@ -88,8 +90,8 @@ public final class ScsiDevice implements VirtioDevice
     private final ArrayBlockingQueue<IoSlot> done;
     private final DiskIo disk;
     private final Object drained = new Object();
-    private final DescriptorChain heldTmf;
-    private boolean tmfHeld;
+    private final DescriptorChain[] heldTmf;
+    private int tmfHeld;
     private volatile DeviceContext context;
     /** Bumped by stop and reset: transfers of an older generation are dropped, not completed. */
     private long generation;
@@ -106,6 +108,13 @@ public final class ScsiDevice implements VirtioDevice
      */
     public static ScsiDevice open(final String name, final List<String> images, final boolean readOnly,
         final boolean solidState, final int diskThreads) throws IOException
+    {
+        return open(name, images, readOnly, solidState, diskThreads, IoSlot::run);
+    }
+
+    static ScsiDevice open(final String name, final List<String> images, final boolean readOnly,
+        final boolean solidState, final int diskThreads, final java.util.function.Consumer<IoSlot> runner)
+        throws IOException
     {
         if (images.isEmpty() || images.size() > MAX_LUNS)
         {
@@ -141,10 +150,19 @@ public final class ScsiDevice implements VirtioDevice
             }
             throw e;
         }
-        return new ScsiDevice(name, units, diskThreads);
+        return new ScsiDevice(name, units, diskThreads, runner);
     }
 
     ScsiDevice(final String name, final LogicalUnit[] units, final int diskThreads)
+    {
+        this(name, units, diskThreads, IoSlot::run);
+    }
+
+    /**
+     * @param runner runs each disk transfer on a disk thread ({@link IoSlot#run}; tests slow it down).
+     */
+    ScsiDevice(final String name, final LogicalUnit[] units, final int diskThreads,
+        final java.util.function.Consumer<IoSlot> runner)
     {
         if (units.length < 1 || units.length > MAX_LUNS)
         {
@@ -161,8 +179,12 @@ public final class ScsiDevice implements VirtioDevice
         }
         this.freeCount = QUEUE_SIZE;
         this.done = new ArrayBlockingQueue<>(QUEUE_SIZE);
-        this.heldTmf = new DescriptorChain(QUEUE_SIZE);
-        this.disk = new DiskIo(name, diskThreads, QUEUE_SIZE, this::transferDone);
+        this.heldTmf = new DescriptorChain[MAX_HELD_TMF];
+        for (int i = 0; i < MAX_HELD_TMF; i++)
+        {
+            heldTmf[i] = new DescriptorChain(QUEUE_SIZE);
+        }
+        this.disk = new DiskIo(name, diskThreads, QUEUE_SIZE, runner, this::transferDone);
         config.set(LE32, 0, 1); // num_queues: one request queue
         config.set(LE32, 4, QUEUE_SIZE - 2); // seg_max
         config.set(LE32, 8, 0xFFFF); // max_sectors
@@ -472,7 +494,7 @@ public final class ScsiDevice implements VirtioDevice
                 free[freeCount++] = slot;
             }
         }
-        if (tmfHeld && freeCount == QUEUE_SIZE)
+        if (tmfHeld > 0 && freeCount == QUEUE_SIZE)
         {
             final DeviceContext c = context;
             if (null != c)
@@ -484,16 +506,15 @@ public final class ScsiDevice implements VirtioDevice
 
     private void serveControl(final DeviceQueue queue)
     {
-        if (tmfHeld)
+        if (tmfHeld > 0 && freeCount == QUEUE_SIZE)
         {
-            if (freeCount < QUEUE_SIZE)
+            for (int i = 0; i < tmfHeld; i++)
             {
-                return; // transfers still in flight: the held task-management request waits for them
+                answerTmf(queue, heldTmf[i]);
             }
-            answerTmf(queue, heldTmf);
-            tmfHeld = false;
+            tmfHeld = 0;
         }
-        while (true)
+        while (tmfHeld < MAX_HELD_TMF)
         {
             final DescriptorChain chain = queue.next();
             if (null == chain)
@@ -521,10 +542,10 @@ public final class ScsiDevice implements VirtioDevice
                     }
                     if (freeCount < QUEUE_SIZE)
                     {
-                        // Answered when no transfer is in flight, so an aborted command never completes afterwards.
-                        heldTmf.copyFrom(chain);
-                        tmfHeld = true;
-                        return;
+                        // Answered once no transfer is in flight, so an aborted command never completes after its
+                        // abort was confirmed; other control requests are served meanwhile.
+                        heldTmf[tmfHeld++].copyFrom(chain);
+                        continue;
                     }
                     answerTmf(queue, chain);
                 }
@@ -600,7 +621,7 @@ public final class ScsiDevice implements VirtioDevice
             synchronized (this)
             {
                 generation++;
-                tmfHeld = false;
+                tmfHeld = 0;
             }
         }
     }
@@ -612,7 +633,7 @@ public final class ScsiDevice implements VirtioDevice
         synchronized (this)
         {
             generation++;
-            tmfHeld = false;
+            tmfHeld = 0;
         }
     }
 

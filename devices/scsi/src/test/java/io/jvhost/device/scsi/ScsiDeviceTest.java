@@ -89,6 +89,12 @@ class ScsiDeviceTest
 
     private void start(final boolean readOnly, final boolean solidState, final int luns) throws Exception
     {
+        start(readOnly, solidState, luns, IoSlot::run);
+    }
+
+    private void start(final boolean readOnly, final boolean solidState, final int luns,
+        final java.util.function.Consumer<IoSlot> runner) throws Exception
+    {
         image = new byte[IMAGE_BYTES];
         for (int i = 0; i < image.length; i++)
         {
@@ -114,7 +120,7 @@ class ScsiDeviceTest
             ring.bind(memory);
             queue[q] = new ActiveQueue(q, "scsi q" + q, ring, SIZE);
         }
-        device = ScsiDevice.open("scsi-test", paths, readOnly, solidState, 2);
+        device = ScsiDevice.open("scsi-test", paths, readOnly, solidState, 2, runner);
         device.attach(new DeviceContext()
         {
             @Override
@@ -523,5 +529,54 @@ class ScsiDeviceTest
         final byte[] query = bytes(1, 0, 0, 0, 1, 0, 0x40, 0, 0, 0, 0, 0, 0x7E, 0, 0, 0);
         assertThat(control(query, 5)).as("AN_QUERY: no events, OK").containsExactly(0, 0, 0, 0, 0);
         assertThat(control(bytes(1, 0, 0, 0, 1, 0), 5)).as("too short: returned unused").isEmpty();
+    }
+
+    @Test
+    void aStalledDiskHoldsOnlyItsTransferControlRequestsAndOtherCommandsAreAnswered() throws Exception
+    {
+        final java.util.concurrent.CountDownLatch diskStarted = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.CountDownLatch diskMayGo = new java.util.concurrent.CountDownLatch(1);
+        start(false, false, 1, slot ->
+        {
+            diskStarted.countDown();
+            try
+            {
+                diskMayGo.await();
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+            }
+            slot.run();
+        });
+        // A READ whose disk transfer stalls.
+        MemorySegment.copy(header(0, 0, bytes(0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0)), 0, ram, ValueLayout.JAVA_BYTE,
+            0x200000, ScsiDevice.REQUEST_HEADER);
+        driver[2].add(new long[] {0x200000, 0x210000, 0x220000}, new int[] {ScsiDevice.REQUEST_HEADER, 108, 512}, 1,
+            2);
+        driver[2].publish();
+        queue[2].serve(device);
+        assertThat(diskStarted.await(10, TimeUnit.SECONDS)).as("the transfer reached the disk").isTrue();
+        assertThat(driver[2].pollUsed()).as("the stalled READ is not answered").isEqualTo(-1);
+
+        // Commands that need no disk are answered meanwhile, and so is an event query.
+        assertGood(command(null, 0, bytes(0x00, 0, 0, 0, 0, 0)));
+        assertThat(command(null, 36, bytes(0x12, 0, 0, 0, 36, 0)).dataIn()).hasSize(36);
+        assertThat(control(bytes(1, 0, 0, 0, 1, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0), 5)).containsExactly(0, 0, 0, 0, 0);
+
+        // ABORT TASK waits for the transfer in flight: it is confirmed only after the READ completed.
+        MemorySegment.copy(bytes(0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0x40, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0), 0, ram,
+            ValueLayout.JAVA_BYTE, 0x230000, 24);
+        driver[0].add(new long[] {0x230000, 0x240000}, new int[] {24, 1}, 1, 1);
+        driver[0].publish();
+        queue[0].serve(device);
+        assertThat(driver[0].pollUsed()).as("the abort is held while the READ is in flight").isEqualTo(-1);
+
+        diskMayGo.countDown();
+        final long read = awaitUsed(2);
+        assertThat((int)read).isEqualTo(108 + 512);
+        assertThat(ram.asSlice(0x220000, 512).toArray(ValueLayout.JAVA_BYTE)).isEqualTo(Arrays.copyOf(image, 512));
+        assertThat((int)awaitUsed(0)).as("then the abort is answered").isEqualTo(1);
+        assertThat(ram.get(ValueLayout.JAVA_BYTE, 0x240000)).as("FUNCTION COMPLETE").isZero();
     }
 }
