@@ -618,11 +618,7 @@ public final class ScsiDevice implements VirtioDevice
         if (queue == REQUEST)
         {
             awaitTransfers();
-            synchronized (this)
-            {
-                generation++;
-                tmfHeld = 0;
-            }
+            forgetTransfers();
         }
     }
 
@@ -630,10 +626,23 @@ public final class ScsiDevice implements VirtioDevice
     public void reset()
     {
         awaitTransfers();
-        synchronized (this)
+        forgetTransfers();
+    }
+
+    /**
+     * Drops the transfers of the ending connection or driver: finished ones are freed without being completed, any
+     * still running are dropped when they come back (their generation is old).
+     */
+    private synchronized void forgetTransfers()
+    {
+        generation++;
+        tmfHeld = 0;
+        IoSlot slot;
+        while (null != (slot = done.poll()))
         {
-            generation++;
-            tmfHeld = 0;
+            slot.memory.release();
+            slot.memory = null;
+            free[freeCount++] = slot;
         }
     }
 
