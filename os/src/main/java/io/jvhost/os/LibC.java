@@ -37,6 +37,7 @@ public final class LibC
     public static final int SO_ACCEPTCONN = 30;
     public static final int SO_SNDTIMEO = 21;
     public static final int SCM_RIGHTS = 1;
+    public static final int SHUT_WR = 1;
     public static final int SHUT_RDWR = 2;
     public static final int MSG_CTRUNC = 0x8;
     public static final int MSG_TRUNC = 0x20;
@@ -390,10 +391,19 @@ public final class LibC
      */
     public static void shutdownQuietly(final int fd)
     {
+        shutdownQuietly(fd, SHUT_RDWR);
+    }
+
+    /**
+     * Shuts one or both directions of a socket down ({@code how}: {@link #SHUT_WR}, {@link #SHUT_RDWR}); errors
+     * (ENOTCONN: the peer already left) are ignored.
+     */
+    public static void shutdownQuietly(final int fd, final int how)
+    {
         final MemorySegment c = capture();
         try
         {
-            final int ignored = (int)Serve.SHUTDOWN.invokeExact(c, fd, SHUT_RDWR);
+            final int ignored = (int)Serve.SHUTDOWN.invokeExact(c, fd, how);
         }
         catch (final Throwable t)
         {

@@ -120,6 +120,18 @@ public final class StreamFd implements AutoCloseable
         }
     }
 
+    /**
+     * Ends this side's output ({@code SHUT_WR}): the peer reads end of stream once it has read what was sent. Our own
+     * socket only; errors (the peer left) are ignored.
+     */
+    public void shutdownOutput()
+    {
+        if (socket)
+        {
+            LibC.shutdownQuietly(fd, LibC.SHUT_WR);
+        }
+    }
+
     @Override
     public synchronized void close()
     {

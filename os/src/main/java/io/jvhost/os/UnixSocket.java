@@ -26,7 +26,7 @@ import java.util.Objects;
  */
 public final class UnixSocket implements AutoCloseable
 {
-    private static final int SOCKADDR_UN_SIZE = 110;
+    static final int SOCKADDR_UN_SIZE = 110;
     private static final int MAX_PATH = 107;
     private static final long CMSG_HEADER = 16;
     /** Room for 32 fds in one cmsg, and for a second cmsg a sender may add: the kernel closes what does not fit. */
@@ -57,7 +57,7 @@ public final class UnixSocket implements AutoCloseable
         recvControl = arena.allocate(CONTROL_SIZE, 8);
     }
 
-    private static MemorySegment sockaddr(final Arena arena, final Path path)
+    static MemorySegment sockaddr(final Arena arena, final Path path)
     {
         final byte[] bytes = path.toString().getBytes(StandardCharsets.UTF_8);
         if (bytes.length > MAX_PATH)
@@ -98,7 +98,7 @@ public final class UnixSocket implements AutoCloseable
         }
     }
 
-    private static String fileType(final Path path)
+    static String fileType(final Path path)
     {
         try
         {

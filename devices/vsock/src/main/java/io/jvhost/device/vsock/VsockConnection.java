@@ -1,0 +1,244 @@
+package io.jvhost.device.vsock;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import io.jvhost.os.Errno;
+import io.jvhost.os.StreamFd;
+import io.jvhost.virtqueue.ChainAccessException;
+import io.jvhost.virtqueue.ChainReader;
+import io.jvhost.virtqueue.ChainWriter;
+
+/**
+ * One stream between a guest port and a host Unix socket: its state, the packets it owes the guest, and both
+ * directions' credit.
+ * <p>
+ * Guest to host, the guest may have at most {@code bufAlloc} bytes in flight (received but not yet forwarded): they
+ * wait in this connection's buffer of exactly that size until the host socket takes them, so a slow host reader
+ * fills only its own buffer and then the guest's credit for this connection runs out. Host to guest, we read from the
+ * socket only as much as the guest's credit allows ({@link #credit()}). Counters wrap as the spec's u32 fields do.
+ */
+final class VsockConnection
+{
+    /** Host-initiated: REQUEST owed or sent, waiting for the guest's RESPONSE. */
+    static final int CONNECTING = 0;
+    static final int ESTABLISHED = 1;
+    /** The guest shut both directions down: forward what is buffered, then RST and close. */
+    static final int CLOSING = 2;
+    /** The host side is gone and we said SHUTDOWN: waiting for the guest's RST. */
+    static final int HOST_CLOSED = 3;
+
+    /** Packets owed to the guest (bits), sent in this order. */
+    static final int OWE_RST = 1;
+    static final int OWE_REQUEST = 2;
+    static final int OWE_RESPONSE = 4;
+    static final int OWE_SHUTDOWN = 8;
+    static final int OWE_CREDIT_UPDATE = 16;
+    static final int OWE_CREDIT_REQUEST = 32;
+    /** Host data is waiting to be read into a receive buffer. */
+    static final int OWE_RW = 64;
+
+    /** {@link #flush()} results. */
+    static final int FLUSHED = 0;
+    static final int BLOCKED = 1;
+
+    final int slot;
+    final long key;
+    final int localPort;
+    final int peerPort;
+    final StreamFd socket;
+    final ChainWriter.Transfer readFromHost;
+    final boolean hostInitiated;
+    private final int bufAlloc;
+
+    int state;
+    int owed;
+    /** In the device's queue of connections that owe the guest something. */
+    boolean queued;
+    int epollMask;
+    /** Host socket reported end of stream or hang-up. */
+    boolean hostEof;
+    /** The guest said SHUTDOWN_SEND: the host gets end of stream once the buffer is forwarded. */
+    boolean guestSendDone;
+    /** The guest said SHUTDOWN_RCV: nothing more is read from the host for it. */
+    boolean guestRecvDone;
+    boolean hostOutputShut;
+
+    private Arena arena;
+    private MemorySegment buffer;
+    private long received;
+    private long forwarded;
+    private int lastReportedFwd;
+
+    private int peerBufAlloc;
+    private int peerFwdCnt;
+    private int txCnt;
+    private boolean creditRequested;
+
+    VsockConnection(final int slot, final int localPort, final int peerPort, final StreamFd socket,
+        final boolean hostInitiated, final int bufAlloc)
+    {
+        this.slot = slot;
+        this.key = key(localPort, peerPort);
+        this.localPort = localPort;
+        this.peerPort = peerPort;
+        this.socket = socket;
+        this.readFromHost = socket::read;
+        this.hostInitiated = hostInitiated;
+        this.bufAlloc = bufAlloc;
+        this.state = hostInitiated ? CONNECTING : ESTABLISHED;
+    }
+
+    static long key(final int localPort, final int peerPort)
+    {
+        return (long)localPort << 32 | Integer.toUnsignedLong(peerPort);
+    }
+
+    int bufAlloc()
+    {
+        return bufAlloc;
+    }
+
+    /** @return bytes forwarded to the host, as the wire's fwd_cnt. */
+    int fwdCnt()
+    {
+        return (int)forwarded;
+    }
+
+    /** @return guest bytes waiting for the host socket. */
+    long buffered()
+    {
+        return received - forwarded;
+    }
+
+    /**
+     * Takes the credit fields every guest packet carries.
+     *
+     * @return true when the guest's credit went from none to some (host reading may resume).
+     */
+    boolean peerCredit(final int bufAllocField, final int fwdCntField)
+    {
+        final boolean had = credit() > 0;
+        peerBufAlloc = bufAllocField;
+        peerFwdCnt = fwdCntField;
+        final boolean has = credit() > 0;
+        if (has)
+        {
+            creditRequested = false;
+        }
+        return !had && has;
+    }
+
+    /** @return bytes the guest can take now: its buf_alloc less what we sent and it has not consumed. */
+    long credit()
+    {
+        final long inFlight = Integer.toUnsignedLong(txCnt - peerFwdCnt);
+        return Math.max(0, Integer.toUnsignedLong(peerBufAlloc) - inFlight);
+    }
+
+    void sent(final long bytes)
+    {
+        txCnt += (int)bytes;
+    }
+
+    /** @return true once per credit exhaustion: ask the guest for an update (it may not send one by itself). */
+    boolean shouldRequestCredit()
+    {
+        if (creditRequested)
+        {
+            return false;
+        }
+        creditRequested = true;
+        return true;
+    }
+
+    /**
+     * Copies an RW payload into the buffer.
+     *
+     * @return false when it does not fit the credit we advertised (the guest broke flow control).
+     */
+    boolean accept(final ChainReader reader, final long length) throws ChainAccessException
+    {
+        if (length > bufAlloc - buffered())
+        {
+            return false;
+        }
+        if (null == buffer)
+        {
+            // Once per connection, and only for one that carries guest data.
+            arena = Arena.ofShared();
+            buffer = arena.allocate(bufAlloc, 8);
+        }
+        final long pos = received % bufAlloc;
+        final long first = Math.min(length, bufAlloc - pos);
+        reader.read(buffer, pos, first);
+        if (first < length)
+        {
+            reader.read(buffer, 0, length - first);
+        }
+        received += length;
+        return true;
+    }
+
+    /**
+     * Writes buffered guest bytes to the host socket, as much as it takes.
+     *
+     * @return {@link #FLUSHED}, {@link #BLOCKED}, or {@code -errno} when the socket failed.
+     */
+    int flush()
+    {
+        while (received > forwarded)
+        {
+            final long pos = forwarded % bufAlloc;
+            final long span = Math.min(received - forwarded, bufAlloc - pos);
+            final long n = socket.write(buffer.address() + pos, span);
+            if (n < 0)
+            {
+                return n == -Errno.EAGAIN ? BLOCKED : (int)n;
+            }
+            forwarded += n;
+            if (n < span)
+            {
+                return BLOCKED;
+            }
+        }
+        return FLUSHED;
+    }
+
+    /**
+     * @return true when enough space was freed since the guest last heard our fwd_cnt that it should hear it now
+     *     (a quarter of the buffer, or everything forwarded).
+     */
+    boolean creditWorthReporting()
+    {
+        final long unreported = Integer.toUnsignedLong((int)forwarded - lastReportedFwd);
+        return unreported > 0 && (unreported >= bufAlloc / 4 || received == forwarded);
+    }
+
+    /** Every packet we send carries fwd_cnt: the guest has now heard it. */
+    void reported()
+    {
+        lastReportedFwd = (int)forwarded;
+    }
+
+    /**
+     * Closes the host socket and frees the buffer (once).
+     */
+    void close()
+    {
+        socket.close();
+        if (null != arena)
+        {
+            arena.close();
+            arena = null;
+            buffer = null;
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return "host port " + Integer.toUnsignedString(localPort) + " <-> guest port "
+            + Integer.toUnsignedString(peerPort);
+    }
+}

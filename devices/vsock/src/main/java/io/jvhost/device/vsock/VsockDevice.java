@@ -1,0 +1,1017 @@
+package io.jvhost.device.vsock;
+
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+
+import io.jvhost.device.DeviceContext;
+import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.FdWatch;
+import io.jvhost.device.VirtioDevice;
+import io.jvhost.os.Errno;
+import io.jvhost.os.LibC;
+import io.jvhost.os.NativeException;
+import io.jvhost.os.StreamFd;
+import io.jvhost.virtqueue.ChainAccessException;
+import io.jvhost.virtqueue.ChainReader;
+import io.jvhost.virtqueue.ChainWriter;
+import io.jvhost.virtqueue.DescriptorChain;
+import io.jvhost.virtqueue.VirtioFeatures;
+
+/**
+ * virtio-vsock (virtio ID 19), stream sockets only, whose host side is hybrid vsock over Unix sockets
+ * ({@link UdsHost}): the guest connecting to host port P reaches {@code <uds-path>_P}; a host program connecting to
+ * {@code <uds-path>} and sending {@code CONNECT P\n} reaches guest port P and is answered {@code OK <host port>\n}.
+ * <pre>
+ *  queue 0 rx    (device to driver)  RESPONSE/REQUEST/RST/SHUTDOWN/CREDIT_*, and host data as RW
+ *  queue 1 tx    (driver to device)  every guest packet; payload copied into its connection's buffer
+ *  queue 2 event (device to driver)  TRANSPORT_RESET once after the back-end's state was lost
+ * </pre>
+ * Nothing grows without bound: guest data waits only in its connection's buffer of {@code --tx-buffer-size} bytes,
+ * exactly the buf_alloc we advertise (a guest that sends past its credit is reset); host data is read only as far as
+ * the guest's credit for that connection and only into a waiting receive buffer; packets owed to the guest are bits
+ * on their connection, plus a fixed ring for resets to unknown connections. A transmit buffer is never held, so one
+ * connection's slow host reader stalls only that connection (through the guest's credit).
+ * <p>
+ * All three queues and the host sockets share one worker ({@link DeviceContext#watch} on the rx queue), so the data
+ * path needs no locks; the monitor orders it against the protocol thread's start and reset. Allocation-free per
+ * packet; a connection allocates when it opens (and its buffer with its first guest data).
+ * <pre>
+ * struct virtio_vsock_config (8 bytes): le64 guest_cid
+ * </pre>
+ */
+public final class VsockDevice implements VirtioDevice, UdsHost.Events
+{
+    public static final int DEVICE_TYPE = 19;
+    public static final int RX = 0;
+    public static final int TX = 1;
+    public static final int EVENT = 2;
+    public static final int CONFIG_SIZE = 8;
+    /** The host's CID, as the guest addresses it. */
+    public static final long HOST_CID = 2;
+    /** vhost-device-vsock's defaults. */
+    public static final int DEFAULT_TX_BUFFER_SIZE = 64 * 1024;
+    public static final int DEFAULT_QUEUE_SIZE = 1024;
+    public static final long DEFAULT_GUEST_CID = 3;
+    /** Open connections per guest; a further REQUEST or CONNECT is refused (RST, closed). */
+    public static final int MAX_CONNECTIONS = 1024;
+    /** Resets to unknown connections owed at once; beyond that they are dropped (counted, logged). */
+    static final int MAX_STRAY_RESETS = 64;
+    /** Largest RW payload we put in one receive buffer (Linux's own bound for a packet). */
+    static final int MAX_PAYLOAD = 64 * 1024;
+    static final int EVENT_TRANSPORT_RESET = 0;
+    private static final int FIRST_HOST_PORT = 1024;
+
+    private static final System.Logger LOG = System.getLogger(VsockDevice.class.getName());
+
+    private final String name;
+    private final long guestCid;
+    private final int txBufferSize;
+    private final int queueSize;
+    private final UdsHost host;
+    private final ConnectionTable table = new ConnectionTable(MAX_CONNECTIONS);
+    private final ArrayDeque<VsockConnection> owing = new ArrayDeque<>(MAX_CONNECTIONS + 1);
+    private final long[] strayResets = new long[MAX_STRAY_RESETS];
+    private int strayHead;
+    private int strayCount;
+    private final VsockHeader in = new VsockHeader();
+    private final VsockHeader out = new VsockHeader();
+    private final MemorySegment config = MemorySegment.ofArray(new byte[CONFIG_SIZE]);
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment reply = arena.allocate(32);
+    private DeviceContext context;
+    private FdWatch watch;
+    private boolean owedTransportReset = true;
+    private int nextHostPort = FIRST_HOST_PORT;
+    private long bytesToGuest;
+    private long bytesFromGuest;
+    private long badPackets;
+    private long droppedResets;
+    private long transportResets;
+
+    /**
+     * @param guestCid     the guest's CID (3 and up; 0-2 are reserved).
+     * @param txBufferSize per connection: bytes of guest data held for a slow host reader (our buf_alloc).
+     * @param queueSize    largest ring the driver may use (a power of two).
+     * @param host         the host side; closed with {@link #close()}.
+     */
+    public VsockDevice(final String name, final long guestCid, final int txBufferSize, final int queueSize,
+        final UdsHost host)
+    {
+        if (guestCid < 3 || guestCid > 0xFFFF_FFFEL)
+        {
+            throw new IllegalArgumentException("guest CID must be 3..4294967294 (0-2 are reserved, -1 is ANY), got "
+                + guestCid);
+        }
+        if (txBufferSize < 1)
+        {
+            throw new IllegalArgumentException("tx buffer size must be at least 1 byte, got " + txBufferSize);
+        }
+        if (queueSize < 1 || queueSize > 32768 || Integer.bitCount(queueSize) != 1)
+        {
+            throw new IllegalArgumentException("queue size must be a power of two in 1..32768, got " + queueSize);
+        }
+        this.name = name;
+        this.guestCid = guestCid;
+        this.txBufferSize = txBufferSize;
+        this.queueSize = queueSize;
+        this.host = host;
+        config.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, guestCid);
+    }
+
+    @Override
+    public int deviceType()
+    {
+        return DEVICE_TYPE;
+    }
+
+    @Override
+    public String name()
+    {
+        return "vsock";
+    }
+
+    @Override
+    public int queueCount()
+    {
+        return 3;
+    }
+
+    @Override
+    public int maxQueueSize()
+    {
+        return queueSize;
+    }
+
+    @Override
+    public long features()
+    {
+        return VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioFeatures.NOTIFY_ON_EMPTY)
+            | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC) | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX);
+    }
+
+    @Override
+    public int configSize()
+    {
+        return CONFIG_SIZE;
+    }
+
+    @Override
+    public void readConfig(final int offset, final MemorySegment dst)
+    {
+        if (offset < 0 || offset > CONFIG_SIZE || dst.byteSize() > CONFIG_SIZE - offset)
+        {
+            throw new IndexOutOfBoundsException("config read of " + dst.byteSize() + " bytes at offset " + offset
+                + " outside " + CONFIG_SIZE);
+        }
+        MemorySegment.copy(config, offset, dst, 0, dst.byteSize());
+    }
+
+    @Override
+    public void writeConfig(final int offset, final MemorySegment src)
+    {
+        LOG.log(Level.WARNING, name + ": config write of " + src.byteSize() + " bytes at offset " + offset
+            + " ignored: guest_cid is read-only");
+    }
+
+    @Override
+    public synchronized void attach(final DeviceContext newContext)
+    {
+        this.context = newContext;
+    }
+
+    @Override
+    public void queueStarted(final int queue)
+    {
+        final DeviceContext c;
+        synchronized (this)
+        {
+            c = null == watch ? context : null;
+        }
+        if (null != c)
+        {
+            final FdWatch w = c.watch(RX, host.pollFd(), this::hostReady);
+            synchronized (this)
+            {
+                if (null == watch && c == context)
+                {
+                    watch = w;
+                    return;
+                }
+            }
+            if (null != w)
+            {
+                w.close();
+            }
+        }
+    }
+
+    /**
+     * On the worker: a host socket is ready. The rx queue is served right after this.
+     */
+    synchronized void hostReady()
+    {
+        host.poll(this);
+    }
+
+    @Override
+    public synchronized void processQueue(final DeviceQueue queue)
+    {
+        switch (queue.index())
+        {
+            case RX -> receive(queue);
+            case TX -> transmit(queue);
+            case EVENT -> sendEvent(queue);
+            default -> throw new IllegalStateException("no queue " + queue.index());
+        }
+    }
+
+    // ---------------------------------------------------------------- guest to host
+
+    private void transmit(final DeviceQueue queue)
+    {
+        DescriptorChain chain;
+        while (null != (chain = queue.next()))
+        {
+            try
+            {
+                guestPacket(chain);
+            }
+            catch (final ChainAccessException e)
+            {
+                // Lengths were checked against the chain first; a fault here is guest memory gone under us.
+                bad(chain, "guest packet unreadable: " + e.getMessage());
+            }
+            queue.complete(chain, 0);
+        }
+        if (!owing.isEmpty() || strayCount > 0)
+        {
+            wake(RX);
+        }
+    }
+
+    private void guestPacket(final DescriptorChain chain) throws ChainAccessException
+    {
+        final long readable = chain.readableBytes();
+        if (readable < VsockHeader.SIZE)
+        {
+            bad(chain, "tx buffer of " + readable + " bytes, shorter than the 44-byte header");
+            return;
+        }
+        final ChainReader reader = chain.reader();
+        reader.read(in.bytes(), 0, VsockHeader.SIZE);
+        final int op = in.op();
+        final int hostPort = in.dstPort();
+        final int guestPort = in.srcPort();
+        if (in.srcCid() != guestCid)
+        {
+            bad(chain, VsockHeader.opName(op) + " from CID " + in.srcCid() + ", but the guest's CID is " + guestCid
+                + "; dropped");
+            return;
+        }
+        if (in.dstCid() != HOST_CID)
+        {
+            bad(chain, VsockHeader.opName(op) + " to CID " + in.dstCid() + ": only the host (2) is reachable");
+            strayReset(op, hostPort, guestPort);
+            return;
+        }
+        if (in.type() != VsockHeader.TYPE_STREAM)
+        {
+            bad(chain, VsockHeader.opName(op) + " of socket type " + in.type() + ": only streams (1) are offered");
+            strayReset(op, hostPort, guestPort);
+            return;
+        }
+        final long len = in.len();
+        final VsockConnection c = table.get(hostPort, guestPort);
+        if (len > readable - VsockHeader.SIZE || len > 0 && op != VsockHeader.OP_RW)
+        {
+            bad(chain, VsockHeader.opName(op) + " claims " + len + " payload bytes, the buffer holds "
+                + (readable - VsockHeader.SIZE));
+            if (null != c)
+            {
+                resetConnection(c, "sent a malformed packet");
+            }
+            else
+            {
+                strayReset(op, hostPort, guestPort);
+            }
+            return;
+        }
+        if (null == c)
+        {
+            if (op == VsockHeader.OP_REQUEST)
+            {
+                guestConnect(hostPort, guestPort);
+            }
+            else
+            {
+                strayReset(op, hostPort, guestPort);
+            }
+            return;
+        }
+        if (c.peerCredit(in.bufAlloc(), in.fwdCnt()))
+        {
+            updateInterest(c);
+        }
+        switch (op)
+        {
+            case VsockHeader.OP_RESPONSE -> response(c);
+            case VsockHeader.OP_RST -> remove(c, "reset by the guest");
+            case VsockHeader.OP_SHUTDOWN -> shutdown(c, in.flags());
+            case VsockHeader.OP_RW -> data(c, reader, len);
+            case VsockHeader.OP_CREDIT_UPDATE ->
+            {
+                // The credit fields were taken above.
+            }
+            case VsockHeader.OP_CREDIT_REQUEST -> owe(c, VsockConnection.OWE_CREDIT_UPDATE);
+            case VsockHeader.OP_REQUEST -> resetConnection(c, "asked to connect again while connected");
+            default ->
+            {
+                bad(chain, "unknown op " + op);
+                resetConnection(c, "sent an unknown op");
+            }
+        }
+    }
+
+    private void guestConnect(final int hostPort, final int guestPort)
+    {
+        final int slot = table.reserveSlot();
+        if (slot < 0)
+        {
+            LOG.log(Level.WARNING, name + ": guest port " + Integer.toUnsignedString(guestPort) + " refused: "
+                + MAX_CONNECTIONS + " connections open");
+            strayReset(VsockHeader.OP_REQUEST, hostPort, guestPort);
+            return;
+        }
+        final StreamFd socket;
+        try
+        {
+            socket = host.connectToPort(hostPort);
+        }
+        catch (final NativeException e)
+        {
+            LOG.log(Level.INFO, name + ": guest port " + Integer.toUnsignedString(guestPort) + " to host port "
+                + Integer.toUnsignedString(hostPort) + " refused: " + e.getMessage());
+            strayReset(VsockHeader.OP_REQUEST, hostPort, guestPort);
+            return;
+        }
+        final VsockConnection c = new VsockConnection(slot, hostPort, guestPort, socket, false, txBufferSize);
+        c.peerCredit(in.bufAlloc(), in.fwdCnt());
+        if (!open(c))
+        {
+            strayReset(VsockHeader.OP_REQUEST, hostPort, guestPort);
+            return;
+        }
+        owe(c, VsockConnection.OWE_RESPONSE);
+        LOG.log(Level.INFO, name + ": guest connected: " + c);
+    }
+
+    private boolean open(final VsockConnection c)
+    {
+        c.epollMask = interest(c);
+        try
+        {
+            host.watch(c.socket, c.slot, c.epollMask);
+        }
+        catch (final NativeException e)
+        {
+            LOG.log(Level.WARNING, name + ": cannot watch the socket of " + c + ": " + e.getMessage());
+            c.close();
+            return false;
+        }
+        table.add(c);
+        return true;
+    }
+
+    private void response(final VsockConnection c)
+    {
+        if (c.state != VsockConnection.CONNECTING)
+        {
+            resetConnection(c, "sent RESPONSE while not connecting");
+            return;
+        }
+        final byte[] ok = ("OK " + Integer.toUnsignedString(c.localPort) + "\n").getBytes(StandardCharsets.US_ASCII);
+        MemorySegment.copy(ok, 0, reply, ValueLayout.JAVA_BYTE, 0, ok.length);
+        final long n = c.socket.write(reply.address(), ok.length);
+        if (n != ok.length)
+        {
+            // A fresh socket takes a few bytes at once; anything else means the client is gone or hostile.
+            resetConnection(c, "host client did not take its OK line ("
+                + (n < 0 ? Errno.name((int)-n) : n + " of " + ok.length + " bytes") + ")");
+            return;
+        }
+        c.state = VsockConnection.ESTABLISHED;
+        LOG.log(Level.INFO, name + ": host connected: " + c);
+        updateInterest(c);
+    }
+
+    private void shutdown(final VsockConnection c, final int flags)
+    {
+        if ((flags & VsockHeader.SHUTDOWN_RCV) != 0)
+        {
+            c.guestRecvDone = true;
+        }
+        if ((flags & VsockHeader.SHUTDOWN_SEND) != 0)
+        {
+            c.guestSendDone = true;
+        }
+        if (c.state == VsockConnection.HOST_CLOSED
+            || c.guestRecvDone && c.guestSendDone && c.state != VsockConnection.CONNECTING)
+        {
+            c.state = c.state == VsockConnection.HOST_CLOSED ? c.state : VsockConnection.CLOSING;
+        }
+        if (c.state == VsockConnection.CONNECTING)
+        {
+            resetConnection(c, "sent SHUTDOWN while not connected");
+            return;
+        }
+        flush(c);
+    }
+
+    private void data(final VsockConnection c, final ChainReader reader, final long len)
+        throws ChainAccessException
+    {
+        if (c.state == VsockConnection.HOST_CLOSED)
+        {
+            // The host side left; the guest has been told (SHUTDOWN) and its data has nowhere to go.
+            return;
+        }
+        if (c.state != VsockConnection.ESTABLISHED || c.guestSendDone)
+        {
+            resetConnection(c, "sent data " + (c.guestSendDone ? "after SHUTDOWN" : "before the connection was up"));
+            return;
+        }
+        if (!c.accept(reader, len))
+        {
+            resetConnection(c, "sent " + len + " bytes with " + c.buffered() + " of its " + c.bufAlloc()
+                + "-byte credit in flight");
+            return;
+        }
+        bytesFromGuest += len;
+        flush(c);
+    }
+
+    /**
+     * Forwards buffered guest data; then ends the host's input if the guest said so, and closes if both did.
+     */
+    private void flush(final VsockConnection c)
+    {
+        if (c.state == VsockConnection.HOST_CLOSED)
+        {
+            if (c.guestSendDone && c.guestRecvDone)
+            {
+                resetConnection(c, null);
+            }
+            return;
+        }
+        final int r = c.flush();
+        if (r < 0)
+        {
+            hostGone(c, "failed: send " + Errno.name(-r));
+            return;
+        }
+        if (c.creditWorthReporting())
+        {
+            owe(c, VsockConnection.OWE_CREDIT_UPDATE);
+        }
+        if (r == VsockConnection.FLUSHED)
+        {
+            if (c.state == VsockConnection.CLOSING)
+            {
+                resetConnection(c, null);
+                return;
+            }
+            if (c.guestSendDone && !c.hostOutputShut)
+            {
+                c.hostOutputShut = true;
+                c.socket.shutdownOutput();
+            }
+        }
+        updateInterest(c);
+    }
+
+    // ---------------------------------------------------------------- host to guest
+
+    @Override
+    public void hostRequest(final int port, final StreamFd client)
+    {
+        final int slot = table.reserveSlot();
+        if (slot < 0 || null == watch)
+        {
+            LOG.log(Level.WARNING, name + ": host client for guest port " + Integer.toUnsignedString(port)
+                + " refused: " + (slot < 0 ? MAX_CONNECTIONS + " connections open" : "no guest driver running"));
+            client.close();
+            return;
+        }
+        int local = nextHostPort;
+        while (null != table.get(local, port))
+        {
+            local = local == Integer.MAX_VALUE ? FIRST_HOST_PORT : local + 1;
+        }
+        nextHostPort = local == Integer.MAX_VALUE ? FIRST_HOST_PORT : local + 1;
+        final VsockConnection c = new VsockConnection(slot, local, port, client, true, txBufferSize);
+        if (open(c))
+        {
+            owe(c, VsockConnection.OWE_REQUEST);
+        }
+    }
+
+    @Override
+    public void connectionReady(final int slot, final int mask)
+    {
+        final VsockConnection c = table.bySlot(slot);
+        if (null == c || c.state == VsockConnection.HOST_CLOSED)
+        {
+            return;
+        }
+        if ((mask & (LibC.EPOLLHUP | LibC.EPOLLERR | LibC.EPOLLRDHUP)) != 0)
+        {
+            c.hostEof = true;
+        }
+        if (c.state == VsockConnection.CONNECTING)
+        {
+            if (c.hostEof)
+            {
+                resetConnection(c, "host client left before the guest accepted");
+            }
+            return;
+        }
+        if ((mask & LibC.EPOLLOUT) != 0)
+        {
+            flush(c);
+            if (table.bySlot(slot) != c || c.state == VsockConnection.HOST_CLOSED)
+            {
+                return;
+            }
+        }
+        if ((mask & (LibC.EPOLLIN | LibC.EPOLLHUP | LibC.EPOLLERR | LibC.EPOLLRDHUP)) != 0)
+        {
+            // Read when a receive buffer is there (rx processing follows this callback at once).
+            owe(c, VsockConnection.OWE_RW);
+        }
+        updateInterest(c);
+    }
+
+    private void receive(final DeviceQueue queue)
+    {
+        while (true)
+        {
+            if (strayCount > 0)
+            {
+                final DescriptorChain chain = queue.next();
+                if (null == chain)
+                {
+                    return;
+                }
+                final long ports = strayResets[strayHead];
+                strayHead = (strayHead + 1) % MAX_STRAY_RESETS;
+                strayCount--;
+                out.set(HOST_CID, (int)(ports >>> 32), guestCid, (int)ports, VsockHeader.OP_RST, 0, 0, 0, 0);
+                sendHeader(queue, chain);
+                continue;
+            }
+            final VsockConnection c = owing.peekFirst();
+            if (null == c)
+            {
+                return;
+            }
+            final int bit = Integer.lowestOneBit(c.owed);
+            if (bit == VsockConnection.OWE_RW)
+            {
+                if (!sendData(queue, c))
+                {
+                    return;
+                }
+            }
+            else
+            {
+                final DescriptorChain chain = queue.next();
+                if (null == chain)
+                {
+                    return;
+                }
+                c.owed &= ~bit;
+                out.set(HOST_CID, c.localPort, guestCid, c.peerPort, op(bit), 0, bit == VsockConnection.OWE_SHUTDOWN
+                    ? VsockHeader.SHUTDOWN_RCV | VsockHeader.SHUTDOWN_SEND : 0, c.bufAlloc(), c.fwdCnt());
+                c.reported();
+                sendHeader(queue, chain);
+                if (bit == VsockConnection.OWE_RST)
+                {
+                    owing.pollFirst();
+                    c.queued = false;
+                    c.owed = 0;
+                    table.remove(c);
+                    continue;
+                }
+            }
+            owing.pollFirst();
+            if (c.owed != 0)
+            {
+                // Round robin: one packet per connection in turn.
+                owing.addLast(c);
+            }
+            else
+            {
+                c.queued = false;
+            }
+        }
+    }
+
+    /**
+     * Puts as much host data as the guest's credit and one receive buffer allow into an RW packet.
+     *
+     * @return false when no receive buffer is waiting (stop serving the queue).
+     */
+    private boolean sendData(final DeviceQueue queue, final VsockConnection c)
+    {
+        final long credit = c.credit();
+        if (c.state != VsockConnection.ESTABLISHED && c.state != VsockConnection.CLOSING || c.guestRecvDone)
+        {
+            c.owed &= ~VsockConnection.OWE_RW;
+            return true;
+        }
+        if (credit == 0)
+        {
+            c.owed &= ~VsockConnection.OWE_RW;
+            if (c.shouldRequestCredit())
+            {
+                c.owed |= VsockConnection.OWE_CREDIT_REQUEST;
+            }
+            updateInterest(c);
+            return true;
+        }
+        final int available = c.socket.readable();
+        if (available <= 0)
+        {
+            c.owed &= ~VsockConnection.OWE_RW;
+            if (c.hostEof)
+            {
+                hostGone(c, "closed its end");
+            }
+            else
+            {
+                updateInterest(c);
+            }
+            return true;
+        }
+        final DescriptorChain chain = queue.next();
+        if (null == chain)
+        {
+            return false;
+        }
+        final long room = chain.writableBytes() - VsockHeader.SIZE;
+        if (room <= 0)
+        {
+            bad(chain, "rx buffer of " + chain.writableBytes() + " bytes: no room after the 44-byte header");
+            queue.complete(chain, 0);
+            return true;
+        }
+        final ChainWriter w = chain.writer();
+        long n;
+        try
+        {
+            w.fill(VsockHeader.SIZE);
+            n = w.transferFrom(c.readFromHost, Math.min(Math.min(credit, available), Math.min(room, MAX_PAYLOAD)));
+        }
+        catch (final ChainAccessException e)
+        {
+            throw new IllegalStateException("checked room was not there", e);
+        }
+        final int op;
+        if (n > 0)
+        {
+            op = VsockHeader.OP_RW;
+            c.sent(n);
+            bytesToGuest += n;
+        }
+        else
+        {
+            // The buffer is taken; it carries our credit instead of data.
+            op = VsockHeader.OP_CREDIT_UPDATE;
+            if (n < 0 && n != -Errno.EAGAIN)
+            {
+                c.hostEof = true;
+            }
+            n = 0;
+        }
+        out.set(HOST_CID, c.localPort, guestCid, c.peerPort, op, (int)n, 0, c.bufAlloc(), c.fwdCnt());
+        c.reported();
+        w.rewind();
+        try
+        {
+            w.write(out.bytes(), 0, VsockHeader.SIZE);
+        }
+        catch (final ChainAccessException e)
+        {
+            throw new IllegalStateException("checked room was not there", e);
+        }
+        queue.complete(chain, VsockHeader.SIZE + n);
+        return true;
+    }
+
+    private void sendHeader(final DeviceQueue queue, final DescriptorChain chain)
+    {
+        if (chain.writableBytes() < VsockHeader.SIZE)
+        {
+            bad(chain, "rx buffer of " + chain.writableBytes() + " bytes, shorter than the 44-byte header; "
+                + VsockHeader.opName(out.op()) + " lost");
+            queue.complete(chain, 0);
+            return;
+        }
+        try
+        {
+            chain.writer().write(out.bytes(), 0, VsockHeader.SIZE);
+        }
+        catch (final ChainAccessException e)
+        {
+            throw new IllegalStateException("checked room was not there", e);
+        }
+        queue.complete(chain, VsockHeader.SIZE);
+    }
+
+    private static int op(final int bit)
+    {
+        return switch (bit)
+        {
+            case VsockConnection.OWE_RST -> VsockHeader.OP_RST;
+            case VsockConnection.OWE_REQUEST -> VsockHeader.OP_REQUEST;
+            case VsockConnection.OWE_RESPONSE -> VsockHeader.OP_RESPONSE;
+            case VsockConnection.OWE_SHUTDOWN -> VsockHeader.OP_SHUTDOWN;
+            case VsockConnection.OWE_CREDIT_UPDATE -> VsockHeader.OP_CREDIT_UPDATE;
+            case VsockConnection.OWE_CREDIT_REQUEST -> VsockHeader.OP_CREDIT_REQUEST;
+            default -> throw new IllegalStateException("no op for " + bit);
+        };
+    }
+
+    private void sendEvent(final DeviceQueue queue)
+    {
+        if (!owedTransportReset)
+        {
+            return;
+        }
+        final DescriptorChain chain = queue.next();
+        if (null == chain)
+        {
+            return;
+        }
+        if (chain.writableBytes() < 4)
+        {
+            bad(chain, "event buffer of " + chain.writableBytes() + " bytes, shorter than the 4-byte event");
+            queue.complete(chain, 0);
+            return;
+        }
+        try
+        {
+            chain.writer().writeInt(EVENT_TRANSPORT_RESET);
+        }
+        catch (final ChainAccessException e)
+        {
+            throw new IllegalStateException("checked room was not there", e);
+        }
+        queue.complete(chain, 4);
+        owedTransportReset = false;
+        transportResets++;
+    }
+
+    // ---------------------------------------------------------------- connection bookkeeping
+
+    private int interest(final VsockConnection c)
+    {
+        if (c.state == VsockConnection.HOST_CLOSED)
+        {
+            return 0;
+        }
+        int mask = LibC.EPOLLRDHUP;
+        if (c.state != VsockConnection.CONNECTING && !c.hostEof && !c.guestRecvDone
+            && (c.owed & VsockConnection.OWE_RW) == 0 && c.credit() > 0)
+        {
+            mask |= LibC.EPOLLIN;
+        }
+        if (c.hostEof)
+        {
+            // Hung up: watching RDHUP again would report it forever.
+            mask &= ~LibC.EPOLLRDHUP;
+        }
+        if (c.buffered() > 0)
+        {
+            mask |= LibC.EPOLLOUT;
+        }
+        return mask;
+    }
+
+    private void updateInterest(final VsockConnection c)
+    {
+        if (c.state == VsockConnection.HOST_CLOSED || table.bySlot(c.slot) != c)
+        {
+            return;
+        }
+        final int mask = interest(c);
+        if (mask != c.epollMask)
+        {
+            try
+            {
+                host.modify(c.socket, c.slot, mask);
+                c.epollMask = mask;
+            }
+            catch (final NativeException e)
+            {
+                hostGone(c, "cannot be watched any more (" + e.getMessage() + ")");
+            }
+        }
+    }
+
+    private void owe(final VsockConnection c, final int bit)
+    {
+        c.owed |= bit;
+        if (!c.queued)
+        {
+            c.queued = true;
+            owing.addLast(c);
+        }
+        wake(RX);
+    }
+
+    /**
+     * The host side is gone and all its data reached the guest: close our socket, tell the guest SHUTDOWN, and keep
+     * the entry until the guest resets it.
+     */
+    private void hostGone(final VsockConnection c, final String why)
+    {
+        if (c.state == VsockConnection.CONNECTING)
+        {
+            resetConnection(c, "host client " + why);
+            return;
+        }
+        host.unwatch(c.socket);
+        c.close();
+        c.state = VsockConnection.HOST_CLOSED;
+        c.owed &= ~VsockConnection.OWE_RW;
+        owe(c, VsockConnection.OWE_SHUTDOWN);
+        LOG.log(Level.INFO, name + ": host side " + why + ": " + c + "; SHUTDOWN to the guest");
+    }
+
+    /**
+     * Closes the host socket at once and owes the guest an RST; the entry goes when the RST is sent.
+     *
+     * @param why logged (null: an orderly close both sides asked for).
+     */
+    private void resetConnection(final VsockConnection c, final String why)
+    {
+        if (c.state != VsockConnection.HOST_CLOSED)
+        {
+            host.unwatch(c.socket);
+            c.close();
+        }
+        c.state = VsockConnection.HOST_CLOSED;
+        c.owed = 0;
+        owe(c, VsockConnection.OWE_RST);
+        LOG.log(Level.INFO, name + ": " + c + (null == why ? " closed" : " reset: the other side " + why));
+    }
+
+    private void remove(final VsockConnection c, final String why)
+    {
+        if (c.state != VsockConnection.HOST_CLOSED)
+        {
+            host.unwatch(c.socket);
+            c.close();
+        }
+        if (c.queued)
+        {
+            owing.remove(c);
+            c.queued = false;
+        }
+        table.remove(c);
+        LOG.log(Level.INFO, name + ": " + c + " " + why);
+    }
+
+    private void strayReset(final int op, final int hostPort, final int guestPort)
+    {
+        if (op == VsockHeader.OP_RST)
+        {
+            return;
+        }
+        if (strayCount == MAX_STRAY_RESETS)
+        {
+            droppedResets++;
+            if (droppedResets <= 10 || droppedResets % 1000 == 0)
+            {
+                LOG.log(Level.WARNING, name + ": RST to guest port " + Integer.toUnsignedString(guestPort)
+                    + " dropped: " + MAX_STRAY_RESETS + " are waiting for rx buffers (" + droppedResets
+                    + " dropped so far)");
+            }
+            return;
+        }
+        strayResets[(strayHead + strayCount) % MAX_STRAY_RESETS] = VsockConnection.key(hostPort, guestPort);
+        strayCount++;
+        wake(RX);
+    }
+
+    private void wake(final int queue)
+    {
+        if (null != context)
+        {
+            context.wake(queue);
+        }
+    }
+
+    private void bad(final DescriptorChain chain, final String what)
+    {
+        badPackets++;
+        if (badPackets <= 10 || badPackets % 1000 == 0)
+        {
+            LOG.log(Level.WARNING, name + ": " + what + " (chain head " + chain.head() + "; " + badPackets
+                + " bad so far)");
+        }
+    }
+
+    // ---------------------------------------------------------------- observation, lifecycle
+
+    /** @return the guest's CID. */
+    public long guestCid()
+    {
+        return guestCid;
+    }
+
+    /** @return open connections (including those waiting for the guest's last RST). */
+    public synchronized int connections()
+    {
+        return table.size();
+    }
+
+    public synchronized long bytesToGuest()
+    {
+        return bytesToGuest;
+    }
+
+    public synchronized long bytesFromGuest()
+    {
+        return bytesFromGuest;
+    }
+
+    /** @return guest packets and buffers refused as malformed. */
+    public synchronized long badPackets()
+    {
+        return badPackets;
+    }
+
+    /** @return TRANSPORT_RESET events delivered. */
+    public synchronized long transportResets()
+    {
+        return transportResets;
+    }
+
+    /**
+     * The driver reset the device or the front-end went away: every connection ends (host sockets closed; the guest's
+     * side learns from TRANSPORT_RESET, owed from now on), and the host side is no longer watched until a queue
+     * starts again. Host clients mid-request stay: the listener belongs to the VM, not to one connection.
+     */
+    @Override
+    public void reset()
+    {
+        final FdWatch w;
+        synchronized (this)
+        {
+            w = watch;
+            watch = null;
+        }
+        if (null != w)
+        {
+            w.close();
+        }
+        synchronized (this)
+        {
+            for (int i = 0; i < table.capacity(); i++)
+            {
+                final VsockConnection c = table.bySlot(i);
+                if (null != c)
+                {
+                    if (c.state != VsockConnection.HOST_CLOSED)
+                    {
+                        host.unwatch(c.socket);
+                        c.close();
+                    }
+                    table.remove(c);
+                }
+            }
+            owing.clear();
+            strayCount = 0;
+            owedTransportReset = true;
+        }
+    }
+
+    /**
+     * Ends every connection and closes the host side (process exit).
+     */
+    public void close()
+    {
+        reset();
+        synchronized (this)
+        {
+            host.close();
+            arena.close();
+        }
+    }
+}
