@@ -148,7 +148,7 @@ public final class UdsHost implements AutoCloseable
             final int mask = epoll.readyMask(i);
             if (token == TOKEN_LISTENER)
             {
-                accept();
+                accept(events);
             }
             else if (token >= TOKEN_PENDING)
             {
@@ -161,7 +161,7 @@ public final class UdsHost implements AutoCloseable
         }
     }
 
-    private void accept()
+    private void accept(final Events events)
     {
         while (true)
         {
@@ -205,6 +205,8 @@ public final class UdsHost implements AutoCloseable
             }
             pending[free] = client;
             lineLengths[free] = 0;
+            // The line usually came with the connection.
+            readRequest(free, events);
         }
     }
 
