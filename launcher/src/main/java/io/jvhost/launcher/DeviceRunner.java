@@ -69,17 +69,33 @@ final class DeviceRunner
         {
             throw new CommandLine.ParameterException(spec.commandLine(), "--fd serves one socket: drop --socket-count");
         }
+        return serve(type, null == options.fd ? options.socketPaths(alwaysSuffix) : List.of(), options.fd, devices,
+            extensions);
+    }
+
+    /**
+     * Serves one device per socket path (for back-ends whose paths are not PATH0..PATH<N-1>, e.g. vsock's --vm).
+     *
+     * @return the process exit code.
+     */
+    static int serve(final String type, final List<Path> paths, final IntFunction<VirtioDevice> devices)
+    {
+        return serve(type, paths, null, devices, i -> () -> null);
+    }
+
+    private static int serve(final String type, final List<Path> paths, final Integer fd,
+        final IntFunction<VirtioDevice> devices, final IntFunction<Supplier<VhostUserExtension>> extensions)
+    {
         final List<VhostUserDaemon> daemons = new ArrayList<>();
         try
         {
-            if (null != options.fd)
+            if (null != fd)
             {
                 final VirtioDevice device = devices.apply(0);
-                daemons.add(VhostUserDaemon.inherit(type + "0", device, extensions.apply(0), options.fd));
+                daemons.add(VhostUserDaemon.inherit(type + "0", device, extensions.apply(0), fd));
             }
             else
             {
-                final List<Path> paths = options.socketPaths(alwaysSuffix);
                 for (int i = 0; i < paths.size(); i++)
                 {
                     final VirtioDevice device = devices.apply(i);

@@ -75,6 +75,7 @@ public final class Main implements Runnable
         commands.put("input", InputCommand::new);
         commands.put("console", ConsoleCommand::new);
         commands.put("scsi", ScsiCommand::new);
+        commands.put("vsock", VsockCommand::new);
         commands.put("demo", DemoCommand::new);
         return commands;
     }
