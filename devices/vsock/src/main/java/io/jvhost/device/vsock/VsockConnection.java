@@ -235,6 +235,15 @@ final class VsockConnection
         }
     }
 
+    /** @return the flow-control state, for diagnostics. */
+    String describe()
+    {
+        return this + ": state " + state + ", owed 0x" + Integer.toHexString(owed) + ", epoll 0x"
+            + Integer.toHexString(epollMask) + ", buffered " + buffered() + ", received " + received + ", forwarded "
+            + forwarded + ", reported fwd " + Integer.toUnsignedString(lastReportedFwd) + ", credit to the guest "
+            + credit() + ", host eof " + hostEof;
+    }
+
     @Override
     public String toString()
     {

@@ -951,6 +951,21 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         return bytesFromGuest;
     }
 
+    /** @return every connection's state and credit, one per line (diagnostics). */
+    public synchronized String describeConnections()
+    {
+        final StringBuilder s = new StringBuilder();
+        for (int i = 0; i < table.capacity(); i++)
+        {
+            final VsockConnection c = table.bySlot(i);
+            if (null != c)
+            {
+                s.append(c.describe()).append('\n');
+            }
+        }
+        return s.toString();
+    }
+
     /** @return guest packets and buffers refused as malformed. */
     public synchronized long badPackets()
     {
