@@ -58,6 +58,8 @@ public final class LibC
     public static final int EPOLL_CTL_MOD = 3;
     public static final int EPOLLIN = 0x1;
     public static final int EPOLLOUT = 0x4;
+    /** Edge-triggered: one event per change of readiness, so interest need not be toggled per request. */
+    public static final int EPOLLET = 0x8000_0000;
     public static final int EPOLLERR = 0x8;
     public static final int EPOLLHUP = 0x10;
     public static final int EPOLLRDHUP = 0x2000;

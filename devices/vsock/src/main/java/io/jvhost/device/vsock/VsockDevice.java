@@ -312,9 +312,10 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             }
             return;
         }
-        if (c.peerCredit(in.bufAlloc(), in.fwdCnt()))
+        if (c.peerCredit(in.bufAlloc(), in.fwdCnt()) && c.state != VsockConnection.CONNECTING)
         {
-            updateInterest(c);
+            // Host data may have waited for this credit; no new edge will say so.
+            owe(c, VsockConnection.OWE_RW);
         }
         switch (op)
         {
@@ -371,7 +372,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
 
     private boolean open(final VsockConnection c)
     {
-        c.epollMask = interest(c);
+        c.epollMask = SOCKET_EVENTS;
         try
         {
             host.watch(c.socket, c.slot, c.epollMask);
@@ -405,7 +406,8 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         }
         c.state = VsockConnection.ESTABLISHED;
         LOG.log(Level.INFO, name + ": host connected: " + c);
-        updateInterest(c);
+        // The client may have written before the guest accepted; that edge was not acted on.
+        owe(c, VsockConnection.OWE_RW);
     }
 
     private void shutdown(final VsockConnection c, final int flags)
@@ -490,7 +492,6 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
                 c.socket.shutdownOutput();
             }
         }
-        updateInterest(c);
     }
 
     // ---------------------------------------------------------------- host to guest
@@ -552,7 +553,6 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             // Read when a receive buffer is there (rx processing follows this callback at once).
             owe(c, VsockConnection.OWE_RW);
         }
-        updateInterest(c);
     }
 
     private void receive(final DeviceQueue queue)
@@ -640,7 +640,6 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             {
                 c.owed |= VsockConnection.OWE_CREDIT_REQUEST;
             }
-            updateInterest(c);
             return true;
         }
         final int available = c.socket.readable();
@@ -650,10 +649,6 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             if (c.hostEof)
             {
                 hostGone(c, "closed its end");
-            }
-            else
-            {
-                updateInterest(c);
             }
             return true;
         }
@@ -778,50 +773,12 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
 
     // ---------------------------------------------------------------- connection bookkeeping
 
-    private int interest(final VsockConnection c)
-    {
-        if (c.state == VsockConnection.HOST_CLOSED)
-        {
-            return 0;
-        }
-        int mask = LibC.EPOLLRDHUP;
-        if (c.state != VsockConnection.CONNECTING && !c.hostEof && !c.guestRecvDone
-            && (c.owed & VsockConnection.OWE_RW) == 0 && c.credit() > 0)
-        {
-            mask |= LibC.EPOLLIN;
-        }
-        if (c.hostEof)
-        {
-            // Hung up: watching RDHUP again would report it forever.
-            mask &= ~LibC.EPOLLRDHUP;
-        }
-        if (c.buffered() > 0)
-        {
-            mask |= LibC.EPOLLOUT;
-        }
-        return mask;
-    }
-
-    private void updateInterest(final VsockConnection c)
-    {
-        if (c.state == VsockConnection.HOST_CLOSED || table.bySlot(c.slot) != c)
-        {
-            return;
-        }
-        final int mask = interest(c);
-        if (mask != c.epollMask)
-        {
-            try
-            {
-                host.modify(c.socket, c.slot, mask);
-                c.epollMask = mask;
-            }
-            catch (final NativeException e)
-            {
-                hostGone(c, "cannot be watched any more (" + e.getMessage() + ")");
-            }
-        }
-    }
+    /**
+     * A connection's socket is watched edge-triggered, for everything, from open to close: readiness changes arrive
+     * once each, and what is still pending is remembered as owed bits (host data waiting for credit or a buffer stays
+     * {@link VsockConnection#OWE_RW}), so no epoll_ctl is needed per packet.
+     */
+    private static final int SOCKET_EVENTS = LibC.EPOLLIN | LibC.EPOLLOUT | LibC.EPOLLRDHUP | LibC.EPOLLET;
 
     private void owe(final VsockConnection c, final int bit)
     {

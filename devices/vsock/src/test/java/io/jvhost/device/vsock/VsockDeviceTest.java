@@ -414,6 +414,72 @@ class VsockDeviceTest
     }
 
     @Test
+    void steadyStateTrafficBothWaysAllocatesNothing() throws IOException
+    {
+        final SocketChannel h = guestConnects(hostListener(HOST_PORT), 1 << 30);
+        final MemorySegment ram = guest.ram;
+        final long txGpa = 0x3000000;
+        final long rxGpa = 0x3100000;
+        ram.set(ValueLayout.JAVA_LONG_UNALIGNED, txGpa, 3);
+        ram.set(ValueLayout.JAVA_LONG_UNALIGNED, txGpa + 8, 2);
+        ram.set(ValueLayout.JAVA_INT_UNALIGNED, txGpa + 16, GUEST_PORT);
+        ram.set(ValueLayout.JAVA_INT_UNALIGNED, txGpa + 20, HOST_PORT);
+        ram.set(ValueLayout.JAVA_INT_UNALIGNED, txGpa + 24, 512);
+        ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, txGpa + 28, (short)1);
+        ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, txGpa + 30, (short)VsockHeader.OP_RW);
+        ram.set(ValueLayout.JAVA_INT_UNALIGNED, txGpa + 36, 1 << 30);
+        final long[] tx = {txGpa};
+        final int[] txLength = {44 + 512};
+        final long[] rx = {rxGpa};
+        final int[] rxLength = {44 + 4096};
+        final ByteBuffer fromGuest = ByteBuffer.allocateDirect(4096);
+        final ByteBuffer toGuest = ByteBuffer.allocateDirect(512);
+        final com.sun.management.ThreadMXBean threads =
+            (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
+        long rxPosted = 0;
+        long best = Long.MAX_VALUE;
+        long delivered = 0;
+        for (int round = 0; round < 10 && best > 0; round++)
+        {
+            // Only the device's work is counted: the host program's NIO calls are not the back-end's.
+            long allocated = 0;
+            for (int i = 0; i < 2000; i++)
+            {
+                guest.driver[1].add(tx, txLength, 1, 0);
+                guest.driver[1].publish();
+                long before = threads.getCurrentThreadAllocatedBytes();
+                guest.queue[1].serve(device);
+                allocated += threads.getCurrentThreadAllocatedBytes() - before;
+                guest.driver[1].pollUsed();
+                fromGuest.clear();
+                h.read(fromGuest);
+                toGuest.clear();
+                h.write(toGuest);
+                while (rxPosted < 4)
+                {
+                    guest.driver[0].add(rx, rxLength, 0, 1);
+                    rxPosted++;
+                }
+                guest.driver[0].publish();
+                before = threads.getCurrentThreadAllocatedBytes();
+                device.hostReady();
+                guest.queue[0].serve(device);
+                allocated += threads.getCurrentThreadAllocatedBytes() - before;
+                long used;
+                while ((used = guest.driver[0].pollUsed()) != -1)
+                {
+                    rxPosted--;
+                    delivered += Math.max(0, (int)used - 44);
+                }
+            }
+            best = Math.min(best, allocated);
+        }
+        assertThat(delivered).as("host bytes delivered").isPositive();
+        assertThat(device.connections()).isEqualTo(1);
+        assertThat(best).as("bytes allocated by 2000 rounds of 512 bytes each way").isZero();
+    }
+
+    @Test
     void transportResetIsDeliveredOnceAfterStartAndAgainAfterAReset() throws IOException
     {
         assertThat(guest.event()).isEqualTo(VsockDevice.EVENT_TRANSPORT_RESET);
