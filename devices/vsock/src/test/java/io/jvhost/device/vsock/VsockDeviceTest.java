@@ -414,6 +414,113 @@ class VsockDeviceTest
     }
 
     @Test
+    void aHostProgramThatNeverReadsStallsOnlyItsOwnConnection() throws IOException
+    {
+        final ServerSocketChannel listener = hostListener(HOST_PORT);
+        final SocketChannel stalled = guestConnects(listener, 1 << 20);
+        guest.send(GUEST_PORT + 1, HOST_PORT, VsockHeader.OP_REQUEST, 1 << 20, 0);
+        assertThat(guest.receive()).extracting(Packet::op).containsExactly(VsockHeader.OP_RESPONSE);
+        final SocketChannel reader = accept(listener);
+        final byte[] chunk = new byte[4000];
+        new Random(5).nextBytes(chunk);
+        // The stalled connection: the guest sends while it has credit; its host program never reads.
+        int stalledSent = 0;
+        while (stalledSent + chunk.length <= TX_BUFFER * 4)
+        {
+            guest.send(GUEST_PORT, HOST_PORT, VsockHeader.OP_RW, 0, 1 << 20, 0, chunk);
+            stalledSent += chunk.length;
+            if (guest.receive().stream().anyMatch(p -> p.op() == VsockHeader.OP_RST))
+            {
+                throw new AssertionError("reset while within credit");
+            }
+            if (stalledSent >= TX_BUFFER * 2)
+            {
+                // Well past what the socket holds: the device buffers at most the credit.
+                break;
+            }
+        }
+        // The other connection still moves 256 KiB, exact.
+        final ByteBuffer got = ByteBuffer.allocate(256 * 1024);
+        int sent = 0;
+        int peerFwd = 0;
+        final byte[] all = new byte[got.capacity()];
+        new Random(6).nextBytes(all);
+        for (int round = 0; got.hasRemaining(); round++)
+        {
+            assertThat(round).as("rounds").isLessThan(10_000);
+            final int n = Math.min(Math.min(4000, TX_BUFFER - (sent - peerFwd)), all.length - sent);
+            if (n > 0)
+            {
+                guest.send(GUEST_PORT + 1, HOST_PORT, VsockHeader.OP_RW, 0, 1 << 20, 0,
+                    Arrays.copyOfRange(all, sent, sent + n));
+                sent += n;
+            }
+            reader.read(got);
+            for (final Packet p : guest.receive())
+            {
+                if (p.dstPort() == GUEST_PORT + 1)
+                {
+                    peerFwd = p.fwdCnt();
+                }
+            }
+        }
+        assertThat(got.array()).isEqualTo(all);
+        assertThat(device.connections()).isEqualTo(2);
+        final java.util.regex.Matcher m = java.util.regex.Pattern.compile("guest port " + GUEST_PORT
+            + ": .*?buffered (\\d+),").matcher(device.describeConnections());
+        assertThat(m.find()).isTrue();
+        assertThat(Long.parseLong(m.group(1))).as("the stalled connection holds at most its credit")
+            .isLessThanOrEqualTo(TX_BUFFER);
+        assertThat(stalled.isOpen()).isTrue();
+    }
+
+    @Test
+    void manyConnectionsClosedFromEitherSideLeaveNoDescriptorsOrEntries() throws IOException
+    {
+        final ServerSocketChannel listener = hostListener(HOST_PORT);
+        final long fdsBefore = openDescriptors();
+        final List<SocketChannel> hostEnds = new ArrayList<>();
+        for (int i = 0; i < 50; i++)
+        {
+            guest.send(GUEST_PORT + i, HOST_PORT, VsockHeader.OP_REQUEST, 4096, 0);
+            hostEnds.add(listener.accept());
+        }
+        assertThat(guest.receive(64)).hasSize(50);
+        assertThat(device.connections()).isEqualTo(50);
+        for (int i = 0; i < 50; i++)
+        {
+            if (i % 2 == 0)
+            {
+                guest.send(GUEST_PORT + i, HOST_PORT, VsockHeader.OP_RST, 4096, 0);
+            }
+            else
+            {
+                hostEnds.get(i).close();
+            }
+        }
+        // The host side's closes are SHUTDOWNs to the guest, which answers with RST.
+        for (final Packet p : guest.receive(64))
+        {
+            assertThat(p.op()).isEqualTo(VsockHeader.OP_SHUTDOWN);
+            guest.send(p.dstPort(), HOST_PORT, VsockHeader.OP_RST, 4096, 0);
+        }
+        assertThat(device.connections()).isZero();
+        for (final SocketChannel c : hostEnds)
+        {
+            c.close();
+        }
+        assertThat(openDescriptors()).as("descriptors after 50 connections").isEqualTo(fdsBefore);
+    }
+
+    private static long openDescriptors() throws IOException
+    {
+        try (var s = Files.list(Path.of("/proc/self/fd")))
+        {
+            return s.count();
+        }
+    }
+
+    @Test
     void steadyStateTrafficBothWaysAllocatesNothing() throws IOException
     {
         final SocketChannel h = guestConnects(hostListener(HOST_PORT), 1 << 30);
