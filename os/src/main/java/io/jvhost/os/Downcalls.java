@@ -45,6 +45,26 @@ final class Downcalls
             Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
     }
 
+    /**
+     * @return a handle without errno capture, for calls on the data path: the JDK's capture-segment check can
+     *     allocate per call when C2 does not inline it, so callers make a second, capturing call only on failure.
+     */
+    static MethodHandle plain(final String name, final MemoryLayout result, final MemoryLayout... args)
+    {
+        return LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow(name), FunctionDescriptor.of(result, args));
+    }
+
+    /**
+     * @return {@link #ioctl()} without errno capture.
+     */
+    static MethodHandle plainIoctl()
+    {
+        return LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("ioctl"),
+            FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT,
+                java.lang.foreign.ValueLayout.JAVA_LONG, java.lang.foreign.ValueLayout.ADDRESS),
+            Linker.Option.firstVariadicArg(2));
+    }
+
     static MemorySegment capture()
     {
         return CAPTURE.get();

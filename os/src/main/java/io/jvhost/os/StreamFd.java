@@ -18,6 +18,10 @@ public final class StreamFd implements AutoCloseable
     private static final long FIONREAD = 0x541B;
     private static final MethodHandle SEND = Downcalls.of("send", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT);
     private static final MethodHandle IOCTL = Downcalls.ioctl();
+    private static final MethodHandle SEND_PLAIN = Downcalls.plain("send", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG,
+        JAVA_INT);
+    private static final MethodHandle READ_PLAIN = Downcalls.plain("read", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG);
+    private static final MethodHandle IOCTL_PLAIN = Downcalls.plainIoctl();
     private static final int O_RDONLY = 0;
     private static final int O_WRONLY = 1;
     private static final int O_CLOEXEC = 0x80000;
@@ -67,6 +71,18 @@ public final class StreamFd implements AutoCloseable
      */
     public int readable()
     {
+        try
+        {
+            // Without errno capture on the data path; a failure is asked again with it, for the errno.
+            if ((int)IOCTL_PLAIN.invokeExact(fd, FIONREAD, count) >= 0)
+            {
+                return count.get(JAVA_INT, 0);
+            }
+        }
+        catch (final Throwable t)
+        {
+            throw Downcalls.rethrow(t);
+        }
         final MemorySegment c = Downcalls.capture();
         try
         {
@@ -85,6 +101,19 @@ public final class StreamFd implements AutoCloseable
      */
     public long read(final long address, final long length)
     {
+        try
+        {
+            final long n = (long)READ_PLAIN.invokeExact(fd, address, length);
+            if (n >= 0)
+            {
+                return n;
+            }
+        }
+        catch (final Throwable t)
+        {
+            throw Downcalls.rethrow(t);
+        }
+        // Failed (usually EAGAIN): once more with errno captured; non-blocking, so it cannot hang.
         return LibC.readRaw(fd, address, length);
     }
 
@@ -97,6 +126,19 @@ public final class StreamFd implements AutoCloseable
         {
             return LibC.writeRaw(fd, address, length);
         }
+        try
+        {
+            final long n = (long)SEND_PLAIN.invokeExact(fd, address, length, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+            if (n >= 0)
+            {
+                return n;
+            }
+        }
+        catch (final Throwable t)
+        {
+            throw Downcalls.rethrow(t);
+        }
+        // Failed (usually EAGAIN): once more with errno captured; nothing was sent by the failed call.
         final MemorySegment c = Downcalls.capture();
         try
         {
