@@ -79,7 +79,7 @@ public final class AotTraining
             .start(ThreadTop.guarded("aot-training-" + device, () -> Main.commandLine(args).execute(args)));
         // rng listens on PATH0 (vhost-device-rng's naming), the GPU on the path itself.
         final Path listening = awaitSocket(socket, socket.resolveSibling(socket.getFileName() + "0"));
-        try (VhostUserConnection connection = new VhostUserConnection(UnixSocket.connect(listening), true))
+        try (VhostUserConnection connection = new VhostUserConnection(connect(listening), true))
         {
             final Message msg = new Message(256);
             final long features = ask(connection, msg, FrontendRequest.GET_FEATURES);
@@ -111,6 +111,30 @@ public final class AotTraining
             throw new IOException("no proper reply to " + FrontendRequest.name(request));
         }
         return msg.u64(0);
+    }
+
+    /**
+     * Connects to a socket whose file exists: the daemon binds (creating the file) before it listens, so a connect in
+     * between is refused; it is tried again for up to 10 s.
+     */
+    private static UnixSocket connect(final Path socket) throws Exception
+    {
+        final long deadline = System.nanoTime() + 10_000_000_000L;
+        while (true)
+        {
+            try
+            {
+                return UnixSocket.connect(socket);
+            }
+            catch (final io.jvhost.os.NativeException e)
+            {
+                if (e.errno() != io.jvhost.os.Errno.ECONNREFUSED || System.nanoTime() - deadline > 0)
+                {
+                    throw e;
+                }
+                Thread.sleep(5);
+            }
+        }
     }
 
     private static Path awaitSocket(final Path... candidates) throws InterruptedException
