@@ -335,12 +335,27 @@ public final class HeadlessChromium implements AutoCloseable
         {
             // Going anyway.
         }
+        // Chromium's helper processes (zygote, renderers, crashpad) may still write into the profile after the main
+        // process ends; the test's temporary folder is deleted right after this, so wait for all of them.
+        final List<ProcessHandle> family = new ArrayList<>(process.descendants().toList());
         process.destroy();
         try
         {
             if (!process.waitFor(10, TimeUnit.SECONDS))
             {
                 process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            for (final ProcessHandle p : family)
+            {
+                p.destroy();
+                try
+                {
+                    p.onExit().get(10, TimeUnit.SECONDS);
+                }
+                catch (final java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e)
+                {
+                    p.destroyForcibly();
+                }
             }
         }
         catch (final InterruptedException e)
