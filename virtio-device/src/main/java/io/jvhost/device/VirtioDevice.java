@@ -107,6 +107,15 @@ public interface VirtioDevice
     }
 
     /**
+     * Worker {@code worker} (see {@link #queueWorker}) is ending, on its own thread, after its last
+     * {@link #processQueue}: the transport's connection is closing. Lets a device release what is bound to that
+     * thread (e.g. a library that must be called from the thread that initialised it).
+     */
+    default void workerEnding(final int worker)
+    {
+    }
+
+    /**
      * The driver reset the device (the transport's reset signal: a guest reboot, a driver unbound and bound again)
      * or its front-end went away: return to the freshly-created state. Never called for a VM stop/cont.
      */

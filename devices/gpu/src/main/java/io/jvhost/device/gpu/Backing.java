@@ -194,6 +194,22 @@ final class Backing
     }
 
     /**
+     * @return the host address where span {@code span} starts, after a successful {@link #resolve}.
+     */
+    long spanAddress(final int span)
+    {
+        return spanBytes[span].address() + spanHostOffset[span];
+    }
+
+    /**
+     * @return the bytes of span {@code span}, after a successful {@link #resolve}.
+     */
+    long spanLength(final int span)
+    {
+        return spanStart[span + 1] - spanStart[span];
+    }
+
+    /**
      * @return the span holding backing offset {@code offset} (which must be below {@link #size()}).
      */
     private int spanOf(final long offset)

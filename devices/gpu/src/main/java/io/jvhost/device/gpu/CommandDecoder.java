@@ -26,10 +26,12 @@ final class CommandDecoder
     private final Responses responses;
     private final HeldRequests held;
     private final GuestErrors errors;
+    private final Renderer renderer;
 
     CommandDecoder(final String name, final CommandTable table, final ControlRequest request,
-        final Responses responses, final HeldRequests held, final GuestErrors errors)
+        final Responses responses, final HeldRequests held, final GuestErrors errors, final Renderer renderer)
     {
+        this.renderer = renderer;
         this.name = name;
         this.table = table;
         this.request = request;
@@ -58,6 +60,16 @@ final class CommandDecoder
                 LOG.log(Level.ERROR, name + ": " + GpuProtocol.name(errors.command()) + " failed unexpectedly: " + e,
                     e);
                 type = RESP_ERR_UNSPEC;
+            }
+            if (type == RESP_OK_NODATA && 0 != (request.flags & FLAG_FENCE) && renderer.fenceCompletesLater())
+            {
+                // 3D: the response waits for a fence after the work this command queued.
+                final long fence = renderer.createFence();
+                type = fence < 0 ? RESP_ERR_UNSPEC : held.holdFence(request, fence);
+                if (type == Command.Handler.OK)
+                {
+                    type = RESP_OK_NODATA;
+                }
             }
             if (type == Command.Handler.HELD)
             {

@@ -5,14 +5,20 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.UUID;
 
+import io.jvhost.device.gpu.wire.CtxCreate;
+import io.jvhost.device.gpu.wire.CtxResource;
+import io.jvhost.device.gpu.wire.GetCapset;
 import io.jvhost.device.gpu.wire.GetEdid;
 import io.jvhost.device.gpu.wire.ResourceAttachBacking;
 import io.jvhost.device.gpu.wire.ResourceCreate2d;
+import io.jvhost.device.gpu.wire.ResourceCreate3d;
 import io.jvhost.device.gpu.wire.ResourceCreateBlob;
 import io.jvhost.device.gpu.wire.ResourceFlush;
 import io.jvhost.device.gpu.wire.ResourceRef;
 import io.jvhost.device.gpu.wire.SetScanout;
 import io.jvhost.device.gpu.wire.SetScanoutBlob;
+import io.jvhost.device.gpu.wire.Submit3d;
+import io.jvhost.device.gpu.wire.Transfer3d;
 import io.jvhost.device.gpu.wire.TransferToHost2d;
 import io.jvhost.device.gpu.wire.UpdateCursor;
 
@@ -33,12 +39,20 @@ import static io.jvhost.device.gpu.GpuProtocol.*;
  *   TRANSFER_TO_HOST_2D      56       OK_NODATA          renderer
  *   RESOURCE_ATTACH_BACKING  32+16n   OK_NODATA          renderer
  *   RESOURCE_DETACH_BACKING  32       OK_NODATA          renderer
- *   GET_CAPSET_INFO, _CAPSET          (3D)               not offered: no capsets
+ *   GET_CAPSET_INFO          32       OK_CAPSET_INFO     renderer (3D mode)
+ *   GET_CAPSET               32       OK_CAPSET          renderer (3D mode)
  *   GET_EDID                 32       OK_EDID            held until the display answers (F_EDID)
  *   RESOURCE_ASSIGN_UUID     32       OK_RESOURCE_UUID   here (F_RESOURCE_UUID)
  *   RESOURCE_CREATE_BLOB     56+16n   OK_NODATA          renderer (F_RESOURCE_BLOB)
  *   SET_SCANOUT_BLOB         96       OK_NODATA          scanouts (F_RESOURCE_BLOB)
- *   CTX_CREATE..UNMAP_BLOB            (3D)               not offered: no VIRTIO_GPU_F_VIRGL
+ *   CTX_CREATE               96       OK_NODATA          renderer (3D mode)
+ *   CTX_DESTROY              24       OK_NODATA          renderer (3D mode)
+ *   CTX_ATTACH/DETACH_RES.   32       OK_NODATA          renderer (3D mode)
+ *   RESOURCE_CREATE_3D       72       OK_NODATA          renderer (3D mode)
+ *   TRANSFER_TO/FROM_HOST_3D 72       OK_NODATA          renderer (3D mode)
+ *   SUBMIT_3D                32+size  OK_NODATA          renderer (3D mode)
+ *   RESOURCE_MAP/UNMAP_BLOB           (3D blobs)         not offered
+ * In 3D mode a fenced command that succeeded is answered when its fence has signalled ({@link HeldRequests}).
  *   UPDATE_CURSOR, MOVE_CURSOR  56    (cursor queue: none) cursor
  * </pre>
  */
@@ -56,6 +70,7 @@ final class GpuCommands
     private final BackingReader entries;
     private final GuestErrors errors;
     private final MemorySegment response;
+    private final Responses responses;
     private final CommandTable table = new CommandTable();
 
     private final ResourceCreate2d create2d = new ResourceCreate2d();
@@ -68,12 +83,20 @@ final class GpuCommands
     private final GetEdid getEdid = new GetEdid();
     private final ResourceCreateBlob createBlob = new ResourceCreateBlob();
     private final UpdateCursor updateCursor = new UpdateCursor();
+    private final GetCapset getCapset = new GetCapset();
+    private final CtxCreate ctxCreate = new CtxCreate();
+    private final CtxResource ctxResource = new CtxResource();
+    private final ResourceCreate3d create3d = new ResourceCreate3d();
+    private final Transfer3d transfer3d = new Transfer3d();
+    private final Submit3d submit3d = new Submit3d();
 
     GpuCommands(final GpuOptions options, final ControlRequest request, final Renderer renderer,
         final Scanouts scanouts, final Cursor cursor, final HeldRequests held, final DisplayInfo info,
         final DisplayOutputs out, final BackingReader entries, final GuestErrors errors,
-        final MemorySegment response)
+        final Responses responses)
     {
+        final MemorySegment response = responses.buffer;
+        this.responses = responses;
         this.renderer = renderer;
         this.scanouts = scanouts;
         this.cursor = cursor;
@@ -93,6 +116,12 @@ final class GpuCommands
         getEdid.wrap(request.buffer);
         createBlob.wrap(request.buffer);
         updateCursor.wrap(request.buffer);
+        getCapset.wrap(request.buffer);
+        ctxCreate.wrap(request.buffer);
+        ctxResource.wrap(request.buffer);
+        create3d.wrap(request.buffer);
+        transfer3d.wrap(request.buffer);
+        submit3d.wrap(request.buffer);
 
         control(CMD_GET_DISPLAY_INFO, HDR_SIZE, RESP_OK_DISPLAY_INFO, this::getDisplayInfo);
         control(CMD_RESOURCE_CREATE_2D, ResourceCreate2d.SIZE, RESP_OK_NODATA, this::createResource2d);
@@ -103,8 +132,17 @@ final class GpuCommands
         control(CMD_RESOURCE_ATTACH_BACKING, ResourceAttachBacking.SIZE, RESP_OK_NODATA, this::attachBacking);
         control(CMD_RESOURCE_DETACH_BACKING, ResourceRef.SIZE, RESP_OK_NODATA,
             r -> renderer.detachBacking(resourceRef.resourceId()));
-        table.add(Command.disabled(CMD_GET_CAPSET_INFO, CONTROL_QUEUE, HDR_SIZE, "no capsets (num_capsets = 0)"));
-        table.add(Command.disabled(CMD_GET_CAPSET, CONTROL_QUEUE, HDR_SIZE, "no capsets (num_capsets = 0)"));
+        if (options.threeD())
+        {
+            control(CMD_GET_CAPSET_INFO, GetCapset.SIZE, RESP_OK_CAPSET_INFO,
+                r -> renderer.capsetInfo(getCapset.capsetIndex(), response));
+            control(CMD_GET_CAPSET, GetCapset.SIZE, RESP_OK_CAPSET, this::getCapset);
+        }
+        else
+        {
+            table.add(Command.disabled(CMD_GET_CAPSET_INFO, CONTROL_QUEUE, HDR_SIZE, "no capsets (num_capsets = 0)"));
+            table.add(Command.disabled(CMD_GET_CAPSET, CONTROL_QUEUE, HDR_SIZE, "no capsets (num_capsets = 0)"));
+        }
         if (options.edid())
         {
             control(CMD_GET_EDID, GetEdid.SIZE, RESP_OK_EDID, this::getEdid);
@@ -136,10 +174,28 @@ final class GpuCommands
             table.add(Command.disabled(CMD_SET_SCANOUT_BLOB, CONTROL_QUEUE, SetScanoutBlob.SIZE,
                 "VIRTIO_GPU_F_RESOURCE_BLOB is not offered"));
         }
-        for (int type = CMD_CTX_CREATE; type <= CMD_RESOURCE_UNMAP_BLOB; type++)
+        for (int type = options.threeD() ? CMD_SUBMIT_3D + 1 : CMD_CTX_CREATE; type <= CMD_RESOURCE_UNMAP_BLOB; type++)
         {
-            // Their request sizes come with a 3D renderer.
-            table.add(Command.disabled(type, CONTROL_QUEUE, HDR_SIZE, NO_3D));
+            table.add(Command.disabled(type, CONTROL_QUEUE, HDR_SIZE,
+                options.threeD() ? "3D blob resources are not offered" : NO_3D));
+        }
+        if (options.threeD())
+        {
+            control(CMD_CTX_CREATE, CtxCreate.SIZE, RESP_OK_NODATA,
+                r -> renderer.ctxCreate(r.ctxId, ctxCreate.nameLength(), ctxCreate.contextInit(), r.buffer));
+            control(CMD_CTX_DESTROY, HDR_SIZE, RESP_OK_NODATA, r -> renderer.ctxDestroy(r.ctxId));
+            control(CMD_CTX_ATTACH_RESOURCE, CtxResource.SIZE, RESP_OK_NODATA,
+                r -> renderer.ctxResource(true, r.ctxId, ctxResource.resourceId()));
+            control(CMD_CTX_DETACH_RESOURCE, CtxResource.SIZE, RESP_OK_NODATA,
+                r -> renderer.ctxResource(false, r.ctxId, ctxResource.resourceId()));
+            control(CMD_RESOURCE_CREATE_3D, ResourceCreate3d.SIZE, RESP_OK_NODATA,
+                r -> renderer.createResource3d(create3d));
+            control(CMD_TRANSFER_TO_HOST_3D, Transfer3d.SIZE, RESP_OK_NODATA,
+                r -> renderer.transfer3d(true, r.ctxId, transfer3d, r.memory));
+            control(CMD_TRANSFER_FROM_HOST_3D, Transfer3d.SIZE, RESP_OK_NODATA,
+                r -> renderer.transfer3d(false, r.ctxId, transfer3d, r.memory));
+            control(CMD_SUBMIT_3D, Submit3d.SIZE, RESP_OK_NODATA,
+                r -> renderer.submit3d(r.ctxId, submit3d.size(), r, Submit3d.SIZE));
         }
         final Command.Handler cursorHandler = this::cursorCommand;
         table.add(Command.offered(CMD_UPDATE_CURSOR, CURSOR_QUEUE, UpdateCursor.SIZE, RESP_OK_NODATA, cursorHandler));
@@ -167,6 +223,16 @@ final class GpuCommands
             return Command.Handler.OK;
         }
         return held.hold(request, CMD_GET_DISPLAY_INFO, 0);
+    }
+
+    /**
+     * GET_CAPSET: the payload is as long as the capset.
+     */
+    private int getCapset(final ControlRequest request)
+    {
+        final int result = renderer.capset(getCapset.capsetId(), getCapset.capsetVersion(), response);
+        responses.capsetPayload = renderer.capsetBytes();
+        return result;
     }
 
     /**

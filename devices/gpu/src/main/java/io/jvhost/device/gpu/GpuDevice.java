@@ -10,6 +10,7 @@ import java.util.function.LongSupplier;
 
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.FdWatch;
 import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.memory.GuestMemory;
@@ -79,6 +80,9 @@ public final class GpuDevice implements VirtioDevice
     private final AtomicInteger eventsRead = new AtomicInteger();
     private final Runnable outputsListener = this::outputsChanged;
     private volatile DeviceContext context;
+    /** The renderer's fence descriptor, watched on the worker (3D); worker only. */
+    private FdWatch fenceWatch;
+    private int watchedFd = -1;
 
     // ---- The parts, guarded by the lock (in practice: worker 0). ----
     private final DisplayOutputs outputs;
@@ -122,17 +126,19 @@ public final class GpuDevice implements VirtioDevice
         this.numScanouts = options.maxOutputs();
         final GuestErrors errors = new GuestErrors(name);
         this.outputs = new DisplayOutputs(errors);
-        this.renderer = new SoftwareRenderer(budget, errors);
+        this.renderer = options.threeD()
+            ? new VirglRendererAdapter(name, options.virglFlags(), options.capsets(), budget, errors)
+            : new SoftwareRenderer(budget, errors);
         this.scanouts = new Scanouts(numScanouts, renderer, outputs, errors, budget);
         this.cursor = new Cursor(numScanouts, renderer, outputs, errors);
         final Responses responses = new Responses(name, errors);
         final DisplayInfo info = new DisplayInfo(options, numScanouts);
         this.held = new HeldRequests(name, outputs, info, responses.buffer, responses, this::wake,
-            Objects.requireNonNull(nanoClock, "nanoClock"));
+            Objects.requireNonNull(nanoClock, "nanoClock"), renderer);
         final ControlRequest request = new ControlRequest();
         final GpuCommands commands = new GpuCommands(options, request, renderer, scanouts, cursor, held, info,
-            outputs, new BackingReader(errors), errors, responses.buffer);
-        this.decoder = new CommandDecoder(name, commands.table(), request, responses, held, errors);
+            outputs, new BackingReader(errors), errors, responses);
+        this.decoder = new CommandDecoder(name, commands.table(), request, responses, held, errors, renderer);
     }
 
     /**
@@ -181,6 +187,10 @@ public final class GpuDevice implements VirtioDevice
         long features = VirtioFeatures.bit(VirtioFeatures.VERSION_1)
             | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC)
             | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX);
+        if (options.threeD())
+        {
+            features |= 1L << F_VIRGL;
+        }
         if (options.edid())
         {
             features |= 1L << F_EDID;
@@ -401,6 +411,14 @@ public final class GpuDevice implements VirtioDevice
     }
 
     /**
+     * @return the renderer (tests).
+     */
+    Renderer renderer()
+    {
+        return renderer;
+    }
+
+    /**
      * @return host spans the backing of resource {@code resourceId} resolved to (-1 without backing), for tests.
      */
     int backingSpans(final int resourceId)
@@ -426,6 +444,8 @@ public final class GpuDevice implements VirtioDevice
         lock.lock();
         try
         {
+            renderer.enter();
+            watchFences();
             syncDisplay(queue.memory());
             if (queue.index() == CURSOR_QUEUE)
             {
@@ -435,6 +455,71 @@ public final class GpuDevice implements VirtioDevice
             {
                 decoder.processControlQueue(queue);
             }
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * 3D: has the worker woken when virglrenderer's fence descriptor becomes readable, so held fences are answered
+     * without polling.
+     */
+    private void watchFences()
+    {
+        final int fd = renderer.pollFd();
+        final DeviceContext c = context;
+        if (fd < 0 || fd == watchedFd || null == c)
+        {
+            return;
+        }
+        closeFenceWatch();
+        fenceWatch = c.watch(CONTROL_QUEUE, fd, this::fencesReadable);
+        watchedFd = null == fenceWatch ? -1 : fd;
+        held.fencesWatched(null != fenceWatch);
+    }
+
+    private void fencesReadable()
+    {
+        lock.lock();
+        try
+        {
+            renderer.pollFences();
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    private void closeFenceWatch()
+    {
+        if (null != fenceWatch)
+        {
+            fenceWatch.close();
+            fenceWatch = null;
+        }
+        watchedFd = -1;
+        held.fencesWatched(false);
+    }
+
+    /**
+     * The worker serving the queues is ending (its connection closed): 3D mode cleans virglrenderer up on it, the
+     * only thread that may, with everything the guest held; the next connection's worker starts it afresh.
+     */
+    @Override
+    public void workerEnding(final int worker)
+    {
+        // Not under the lock: closing waits for a running callback, which takes the lock.
+        closeFenceWatch();
+        lock.lock();
+        try
+        {
+            scanouts.reset();
+            cursor.reset();
+            held.reset();
+            renderer.threadEnding();
         }
         finally
         {

@@ -15,10 +15,16 @@ package io.jvhost.device.gpu;
  * @param resourceBlob  offer VIRTIO_GPU_F_RESOURCE_BLOB (guest-memory blobs and SET_SCANOUT_BLOB). Off unless asked
  *                      for, as in QEMU's virtio-gpu ({@code blob=off}); QEMU 10's vhost-user-gpu passes the guest
  *                      only VIRGL and EDID of a back-end's features anyway, so only other front-ends can use it.
+ * @param virglFlags    0 for 2D; else 3D mode: the {@code virgl_renderer_init} flags (io.jvhost.virgl.VirglFlags),
+ *                      and VIRTIO_GPU_F_VIRGL is offered.
+ * @param capsets       3D only: bit n set offers capset id n (1 virgl, 2 virgl2); 0 in 2D mode.
  */
 public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defaultWidth, int defaultHeight,
-    boolean resourceUuid, boolean resourceBlob)
+    boolean resourceUuid, boolean resourceBlob, int virglFlags, int capsets)
 {
+    /** Capset ids 3D mode can offer: virgl (1) and virgl2 (2). */
+    public static final int SUPPORTED_CAPSETS = 1 << 1 | 1 << 2;
+
     public static final int DEFAULT_MAX_OUTPUTS = 1;
     public static final long DEFAULT_MAX_HOST_MEM = 256L << 20;
     public static final int DEFAULT_WIDTH = 1280;
@@ -50,6 +56,27 @@ public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defa
             throw new IllegalArgumentException("defaultHeight must be 1.." + MAX_DEFAULT_DIMENSION + ", got "
                 + defaultHeight);
         }
+        if (0 == virglFlags && 0 != capsets)
+        {
+            throw new IllegalArgumentException("capsets 0x" + Integer.toHexString(capsets) + " need 3D mode");
+        }
+        if (0 != virglFlags && (0 == capsets || 0 != (capsets & ~SUPPORTED_CAPSETS)))
+        {
+            throw new IllegalArgumentException("3D mode needs capsets among virgl (1) and virgl2 (2), got 0x"
+                + Integer.toHexString(capsets));
+        }
+        if (0 != virglFlags && resourceBlob)
+        {
+            throw new IllegalArgumentException("blob resources are 2D only (3D blobs need host-visible memory)");
+        }
+    }
+
+    /**
+     * @return true in 3D mode (virglrenderer).
+     */
+    public boolean threeD()
+    {
+        return 0 != virglFlags;
     }
 
     /**
@@ -74,7 +101,7 @@ public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defa
     public Builder toBuilder()
     {
         return new Builder().maxOutputs(maxOutputs).maxHostMem(maxHostMem).edid(edid)
-            .defaultMode(defaultWidth, defaultHeight).resourceUuid(resourceUuid).resourceBlob(resourceBlob);
+            .defaultMode(defaultWidth, defaultHeight).resourceUuid(resourceUuid).resourceBlob(resourceBlob).virgl(virglFlags, capsets);
     }
 
     /**
@@ -89,6 +116,8 @@ public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defa
         private int defaultHeight = DEFAULT_HEIGHT;
         private boolean resourceUuid = true;
         private boolean resourceBlob;
+        private int virglFlags;
+        private int capsets;
 
         private Builder()
         {
@@ -132,12 +161,22 @@ public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defa
         }
 
         /**
+         * 3D mode with these virglrenderer init flags and capsets (bit n = capset id n); flags 0 is 2D.
+         */
+        public Builder virgl(final int flags, final int capsetMask)
+        {
+            this.virglFlags = flags;
+            this.capsets = capsetMask;
+            return this;
+        }
+
+        /**
          * @throws IllegalArgumentException naming the first value out of range.
          */
         public GpuOptions build()
         {
             return new GpuOptions(maxOutputs, maxHostMem, edid, defaultWidth, defaultHeight, resourceUuid,
-                resourceBlob);
+                resourceBlob, virglFlags, capsets);
         }
     }
 }

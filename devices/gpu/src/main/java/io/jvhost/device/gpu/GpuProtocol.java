@@ -53,6 +53,13 @@ public final class GpuProtocol
     public static final int CMD_SET_SCANOUT_BLOB = 0x010d;
     // 3D commands: CTX_CREATE .. RESOURCE_UNMAP_BLOB.
     public static final int CMD_CTX_CREATE = 0x0200;
+    public static final int CMD_CTX_DESTROY = 0x0201;
+    public static final int CMD_CTX_ATTACH_RESOURCE = 0x0202;
+    public static final int CMD_CTX_DETACH_RESOURCE = 0x0203;
+    public static final int CMD_RESOURCE_CREATE_3D = 0x0204;
+    public static final int CMD_TRANSFER_TO_HOST_3D = 0x0205;
+    public static final int CMD_TRANSFER_FROM_HOST_3D = 0x0206;
+    public static final int CMD_SUBMIT_3D = 0x0207;
     public static final int CMD_RESOURCE_UNMAP_BLOB = 0x0209;
     // Cursor queue.
     public static final int CMD_UPDATE_CURSOR = 0x0300;
@@ -324,10 +331,20 @@ public final class GpuProtocol
             case CMD_RESOURCE_ASSIGN_UUID -> "RESOURCE_ASSIGN_UUID";
             case CMD_RESOURCE_CREATE_BLOB -> "RESOURCE_CREATE_BLOB";
             case CMD_SET_SCANOUT_BLOB -> "SET_SCANOUT_BLOB";
+            case CMD_CTX_CREATE -> "CTX_CREATE";
+            case CMD_CTX_DESTROY -> "CTX_DESTROY";
+            case CMD_CTX_ATTACH_RESOURCE -> "CTX_ATTACH_RESOURCE";
+            case CMD_CTX_DETACH_RESOURCE -> "CTX_DETACH_RESOURCE";
+            case CMD_RESOURCE_CREATE_3D -> "RESOURCE_CREATE_3D";
+            case CMD_TRANSFER_TO_HOST_3D -> "TRANSFER_TO_HOST_3D";
+            case CMD_TRANSFER_FROM_HOST_3D -> "TRANSFER_FROM_HOST_3D";
+            case CMD_SUBMIT_3D -> "SUBMIT_3D";
             case CMD_UPDATE_CURSOR -> "UPDATE_CURSOR";
             case CMD_MOVE_CURSOR -> "MOVE_CURSOR";
             case RESP_OK_NODATA -> "OK_NODATA";
             case RESP_OK_DISPLAY_INFO -> "OK_DISPLAY_INFO";
+            case RESP_OK_CAPSET_INFO -> "OK_CAPSET_INFO";
+            case RESP_OK_CAPSET -> "OK_CAPSET";
             case RESP_OK_EDID -> "OK_EDID";
             case RESP_OK_RESOURCE_UUID -> "OK_RESOURCE_UUID";
             case RESP_ERR_UNSPEC -> "ERR_UNSPEC";

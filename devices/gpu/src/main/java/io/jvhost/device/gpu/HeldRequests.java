@@ -10,7 +10,8 @@ import io.jvhost.virtqueue.DescriptorChain;
 import static io.jvhost.device.gpu.GpuProtocol.*;
 
 /**
- * Requests answered later: GET_DISPLAY_INFO and GET_EDID are asked of the display asynchronously. The request is
+ * Requests answered later: GET_DISPLAY_INFO and GET_EDID are asked of the display asynchronously; in 3D mode a
+ * fenced command is answered once its fence has signalled ({@link #holdFence}). The request is
  * copied aside and the control queue is not read further until it is answered, so fenced responses stay in order
  * without a fence queue. No answer within {@link GpuDevice#DISPLAY_TIMEOUT_NANOS} (or a display that cannot answer,
  * or answers null, or goes away) means the defaults from {@link GpuOptions}, as when no display is attached at all.
@@ -20,6 +21,10 @@ import static io.jvhost.device.gpu.GpuProtocol.*;
 final class HeldRequests
 {
     private static final System.Logger LOG = System.getLogger(GpuDevice.class.getName());
+    /** {@link #command} of a request waiting for its fence. */
+    private static final int FENCE = -1;
+    /** Fences are looked at this often while their descriptor is watched (a safety net: the watch wakes us). */
+    private static final long WATCHED_FENCE_RETRY_NANOS = 100_000_000L;
 
     /**
      * Sends a response for a chain with the fence fields of its request.
@@ -38,6 +43,9 @@ final class HeldRequests
     private final Responder responder;
     private final Runnable wake;
     private final LongSupplier nanoClock;
+    private final Renderer renderer;
+    private boolean fencesWatched;
+    private long fence;
     private final DescriptorChain held = new DescriptorChain(GpuDevice.MAX_QUEUE_SIZE);
     /** The held request's sequence number a display answer must carry; 0 = none awaited. */
     private volatile long awaitedSeq;
@@ -54,8 +62,9 @@ final class HeldRequests
     private long lastSeq;
 
     HeldRequests(final String name, final DisplayOutputs out, final DisplayInfo info, final MemorySegment response,
-        final Responder responder, final Runnable wake, final LongSupplier nanoClock)
+        final Responder responder, final Runnable wake, final LongSupplier nanoClock, final Renderer renderer)
     {
+        this.renderer = renderer;
         this.name = name;
         this.out = out;
         this.info = info;
@@ -96,12 +105,64 @@ final class HeldRequests
     }
 
     /**
+     * Keeps {@code request}'s chain aside until the renderer's fence {@code fenceToWait} has signalled; it is then
+     * answered OK_NODATA with its own fence fields. The queue waits meanwhile, so responses stay in order.
+     *
+     * @return {@link Command.Handler#HELD}, or {@link Command.Handler#OK} at once when the chain cannot be kept
+     *     aside (a transport with longer chains than ours).
+     */
+    int holdFence(final ControlRequest request, final long fenceToWait)
+    {
+        if (request.chain.count() > held.maxDescriptors())
+        {
+            return Command.Handler.OK;
+        }
+        held.copyFrom(request.chain);
+        holding = true;
+        command = FENCE;
+        fence = fenceToWait;
+        flags = request.flags;
+        fenceId = request.fenceId;
+        ctxId = request.ctxId;
+        ringIdx = request.ringIdx;
+        return Command.Handler.HELD;
+    }
+
+    /**
+     * The renderer's fence descriptor is watched: fences are looked at when it wakes the worker.
+     */
+    void fencesWatched(final boolean watched)
+    {
+        fencesWatched = watched;
+    }
+
+    private boolean settleFence(final DeviceQueue queue)
+    {
+        if (!renderer.fenceDone(fence))
+        {
+            renderer.pollFences();
+            if (!renderer.fenceDone(fence))
+            {
+                queue.retryAfter(fencesWatched ? WATCHED_FENCE_RETRY_NANOS : renderer.fencePollNanos());
+                return false;
+            }
+        }
+        holding = false;
+        responder.respond(queue, held, RESP_OK_NODATA, flags, fenceId, ctxId, ringIdx);
+        return true;
+    }
+
+    /**
      * Completes the held request if it can be answered now (answer arrived, timeout, display gone or changed).
      *
      * @return true when it was completed and the queue may go on, false when it still waits (a retry is set).
      */
     boolean settle(final DeviceQueue queue)
     {
+        if (FENCE == command)
+        {
+            return settleFence(queue);
+        }
         final GpuDisplay display = out.current();
         if (asked != display)
         {
@@ -186,6 +247,7 @@ final class HeldRequests
     void reset()
     {
         holding = false;
+        command = 0;
         asked = null;
         awaitedSeq = 0;
         answer = null;

@@ -2,6 +2,8 @@ package io.jvhost.device.gpu;
 
 import java.lang.foreign.MemorySegment;
 
+import io.jvhost.device.gpu.wire.ResourceCreate3d;
+import io.jvhost.device.gpu.wire.Transfer3d;
 import io.jvhost.memory.GuestMemory;
 
 /**
@@ -14,14 +16,12 @@ import io.jvhost.memory.GuestMemory;
  * reported the reason through the device's {@link GuestErrors}. Everything is called on the worker, under the device
  * lock (a reset on the transport's thread, under the same lock).
  * <p>
- * <b>3D.</b> How virgl fits (not implemented yet): GET_CAPSET_INFO/GET_CAPSET answer from {@link #capsetCount} and
- * the renderer's capsets; CTX_CREATE/DESTROY, CTX_ATTACH/DETACH_RESOURCE, RESOURCE_CREATE_3D,
- * TRANSFER_TO/FROM_HOST_3D and SUBMIT_3D get rows of their own in the command table that call methods added here;
- * RESOURCE_CREATE_2D, ATTACH/DETACH_BACKING and TRANSFER_TO_HOST_2D go to virglrenderer through the methods below;
- * {@link #present} reads the resource back on RESOURCE_FLUSH; {@link #loadCursor} reads a 3D cursor resource. A
- * fenced command then completes when virglrenderer signals its fence on its poll fd: the device holds its response
- * in the answer-later queue ({@link HeldRequests}) until {@link #fenceCompletesLater} fences are reported done. A 2D
- * renderer finishes every command before it returns, so its fences are done at once.
+ * <b>3D.</b> {@link VirglRendererAdapter} holds its resources and contexts in virglrenderer and implements the 3D
+ * methods below (the 2D renderer never gets them: their commands are not offered without VIRTIO_GPU_F_VIRGL).
+ * RESOURCE_CREATE_2D, ATTACH/DETACH_BACKING and TRANSFER_TO_HOST_2D go to virglrenderer too; {@link #present}
+ * reads the resource back on RESOURCE_FLUSH; {@link #loadCursor} reads a 3D cursor resource. A fenced command
+ * completes when its fence ({@link #createFence}) has signalled: the device holds the response ({@link HeldRequests})
+ * until then. A 2D renderer finishes every command before it returns, so its fences are done at once.
  */
 interface Renderer
 {
@@ -112,5 +112,133 @@ interface Renderer
     default boolean fenceCompletesLater()
     {
         return false;
+    }
+    // ---- 3D: only in 3D mode (their commands are refused otherwise) ----
+
+    /**
+     * On the worker, before it handles commands (3D: starts virglrenderer on this thread, runs a pending reset).
+     */
+    default void enter()
+    {
+    }
+
+    /**
+     * The worker thread is ending (3D: virglrenderer is cleaned up on it).
+     */
+    default void threadEnding()
+    {
+    }
+
+    /**
+     * @return a descriptor readable when fences may have signalled (watched on the worker), or -1.
+     */
+    default int pollFd()
+    {
+        return -1;
+    }
+
+    /**
+     * Retires signalled fences (worker).
+     */
+    default void pollFences()
+    {
+    }
+
+    /**
+     * A fence after everything submitted so far.
+     *
+     * @return its id (for {@link #fenceDone}), or -1 when it could not be made (reported).
+     */
+    default long createFence()
+    {
+        throw new UnsupportedOperationException("3D only");
+    }
+
+    /**
+     * @return true once fence {@code fence} has signalled.
+     */
+    default boolean fenceDone(final long fence)
+    {
+        return true;
+    }
+
+    /**
+     * @return how soon to look again for a fence when no descriptor is watched.
+     */
+    default long fencePollNanos()
+    {
+        return 1_000_000L;
+    }
+
+    /**
+     * GET_CAPSET_INFO: fills the response payload.
+     */
+    default int capsetInfo(final long index, final MemorySegment response)
+    {
+        throw new UnsupportedOperationException("3D only");
+    }
+
+    /**
+     * GET_CAPSET: fills the response payload with {@link #capsetBytes} bytes.
+     */
+    default int capset(final long capsetId, final long version, final MemorySegment response)
+    {
+        throw new UnsupportedOperationException("3D only");
+    }
+
+    /**
+     * @return the payload size of the last successful {@link #capset}.
+     */
+    default int capsetBytes()
+    {
+        return 0;
+    }
+
+    /**
+     * CTX_CREATE; the debug name is read from {@code request} (the request buffer).
+     */
+    default int ctxCreate(final int ctxId, final long nameLength, final int contextInit, final MemorySegment request)
+    {
+        throw new UnsupportedOperationException("3D only");
+    }
+
+    /**
+     * CTX_DESTROY.
+     */
+    default int ctxDestroy(final int ctxId)
+    {
+        throw new UnsupportedOperationException("3D only");
+    }
+
+    /**
+     * CTX_ATTACH_RESOURCE ({@code attach}) or CTX_DETACH_RESOURCE.
+     */
+    default int ctxResource(final boolean attach, final int ctxId, final int resourceId)
+    {
+        throw new UnsupportedOperationException("3D only");
+    }
+
+    /**
+     * RESOURCE_CREATE_3D.
+     */
+    default int createResource3d(final ResourceCreate3d request)
+    {
+        throw new UnsupportedOperationException("3D only");
+    }
+
+    /**
+     * TRANSFER_TO_HOST_3D ({@code toHost}) or TRANSFER_FROM_HOST_3D, through context {@code ctxId} (0: none).
+     */
+    default int transfer3d(final boolean toHost, final int ctxId, final Transfer3d request, final GuestMemory memory)
+    {
+        throw new UnsupportedOperationException("3D only");
+    }
+
+    /**
+     * SUBMIT_3D: {@code size} bytes of command stream follow the {@code fixed}-byte structure in the chain.
+     */
+    default int submit3d(final int ctxId, final long size, final ControlRequest request, final int fixed)
+    {
+        throw new UnsupportedOperationException("3D only");
     }
 }

@@ -28,8 +28,15 @@ import io.jvhost.os.NativeHeap;
 final class Resource
 {
     final int id;
-    /** Pixel format of a 2D resource; null for a blob (the format comes with SET_SCANOUT_BLOB). */
+    /**
+     * Pixel format of a 2D resource; null for a blob (the format comes with SET_SCANOUT_BLOB), and for a 3D
+     * resource whose format no display shows.
+     */
     final PixelFormat format;
+    /** A resource held by virglrenderer (3D mode): its pixels are read back from there. */
+    final boolean virgl;
+    /** 3D: the guest memory snapshot the backing's iovecs were given to virglrenderer for; null when none. */
+    Object virglIovFor;
     final int width;
     final int height;
     /** Bytes per row of the host image (width * 4). */
@@ -51,12 +58,19 @@ final class Resource
     private Resource(final int id, final PixelFormat format, final int width, final int height, final long blobSize,
         final MemorySegment image)
     {
+        this(id, format, width, height, blobSize, image, false, null == image ? 0 : image.byteSize());
+    }
+
+    private Resource(final int id, final PixelFormat format, final int width, final int height, final long blobSize,
+        final MemorySegment image, final boolean virgl, final long hostBytes)
+    {
         this.id = id;
         this.format = format;
         this.width = width;
         this.height = height;
         this.stride = width * PixelFormat.BYTES_PER_PIXEL;
-        this.hostBytes = null == image ? 0 : image.byteSize();
+        this.virgl = virgl;
+        this.hostBytes = hostBytes;
         this.blobSize = blobSize;
         this.image = image;
     }
@@ -79,9 +93,18 @@ final class Resource
         return r;
     }
 
+    /**
+     * A resource virglrenderer holds; {@code hostBytes} is the estimate counted against the budget.
+     */
+    static Resource createVirgl(final int id, final PixelFormat format, final int width, final int height,
+        final long hostBytes)
+    {
+        return new Resource(id, format, width, height, 0, null, true, hostBytes);
+    }
+
     boolean isBlob()
     {
-        return null == format;
+        return null == format && !virgl;
     }
 
     /**
@@ -102,6 +125,10 @@ final class Resource
     @Override
     public String toString()
     {
+        if (virgl)
+        {
+            return "3D resource " + id + " (" + width + "x" + height + (null == format ? "" : " " + format) + ")";
+        }
         return isBlob() ? "blob resource " + id + " (" + blobSize + " bytes)"
             : "resource " + id + " (" + width + "x" + height + " " + format + ")";
     }

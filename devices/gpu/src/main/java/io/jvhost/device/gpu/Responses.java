@@ -19,7 +19,13 @@ final class Responses implements HeldRequests.Responder
     private static final System.Logger LOG = System.getLogger(GpuDevice.class.getName());
 
     /** The response being built: header, then the payload of the largest response (EDID). */
-    final MemorySegment buffer = MemorySegment.ofArray(new byte[EDID_RESP_SIZE]);
+    final MemorySegment buffer = MemorySegment.ofArray(new byte[Math.max(EDID_RESP_SIZE,
+        HDR_SIZE + VirglRendererAdapter.MAX_CAPSET_BYTES)]);
+    /** The payload of OK_CAPSET, set by the command that filled it. */
+    int capsetPayload;
+    /** capset_id, capset_max_version, capset_max_size, padding. */
+    static final int CAPSET_INFO_PAYLOAD = 16;
+
     private final String name;
     private final GuestErrors errors;
     private long shortResponseBuffers;
@@ -30,10 +36,12 @@ final class Responses implements HeldRequests.Responder
         this.errors = errors;
     }
 
-    private static int payloadLength(final int type)
+    private int payloadLength(final int type)
     {
         return switch (type)
         {
+            case RESP_OK_CAPSET_INFO -> CAPSET_INFO_PAYLOAD;
+            case RESP_OK_CAPSET -> capsetPayload;
             case RESP_OK_DISPLAY_INFO -> DISPLAY_INFO_SIZE - HDR_SIZE;
             case RESP_OK_EDID -> EDID_RESP_SIZE - HDR_SIZE;
             case RESP_OK_RESOURCE_UUID -> UUID_RESP_SIZE - HDR_SIZE;

@@ -100,6 +100,10 @@ final class Scanouts
         {
             return errors.fail(RESP_ERR_INVALID_PARAMETER, resource + " needs SET_SCANOUT_BLOB");
         }
+        if (null == resource.format)
+        {
+            return errors.fail(RESP_ERR_INVALID_PARAMETER, resource + " has a format no display shows");
+        }
         final long x = request.x();
         final long y = request.y();
         final long width = request.width();

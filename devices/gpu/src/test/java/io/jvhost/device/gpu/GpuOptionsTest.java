@@ -41,6 +41,6 @@ class GpuOptionsTest
     {
         final GpuOptions o = GpuOptions.builder().maxOutputs(16).maxHostMem(1).edid(false).defaultMode(4095, 1)
             .resourceUuid(false).resourceBlob(true).build();
-        assertThat(o).isEqualTo(new GpuOptions(16, 1, false, 4095, 1, false, true));
+        assertThat(o).isEqualTo(new GpuOptions(16, 1, false, 4095, 1, false, true, 0, 0));
     }
 }

@@ -114,7 +114,7 @@ public final class VhostUserBackend implements AutoCloseable
         {
             for (int w = 0; w < workerCount; w++)
             {
-                workers[w] = new Worker(name + "-worker" + w, device, memory, this::fail);
+                workers[w] = new Worker(name + "-worker" + w, w, device, memory, this::fail);
             }
         }
         catch (final NativeException e)

@@ -140,6 +140,8 @@ final class Worker implements AutoCloseable
 
     private final String name;
     private final VirtioDevice device;
+    /** This worker's number, as {@link VirtioDevice#queueWorker} gives it. */
+    private final int index;
     private final GuestMemoryAtomic memory;
     private final List<Vring> added = new ArrayList<>();
     /** The rings served, as an array: the loop below runs per wake-up and must not allocate iterators. */
@@ -163,10 +165,11 @@ final class Worker implements AutoCloseable
     /**
      * @param onFailure told, on this worker's thread, why it stopped before {@link #close()}; it ends the connection.
      */
-    Worker(final String name, final VirtioDevice device, final GuestMemoryAtomic memory,
+    Worker(final String name, final int index, final VirtioDevice device, final GuestMemoryAtomic memory,
         final BiConsumer<String, Throwable> onFailure) throws NativeException
     {
         this.name = name;
+        this.index = index;
         this.device = device;
         this.memory = memory;
         this.onFailure = onFailure;
@@ -327,6 +330,25 @@ final class Worker implements AutoCloseable
     }
 
     private void run()
+    {
+        try
+        {
+            serveUntilStopped();
+        }
+        finally
+        {
+            try
+            {
+                device.workerEnding(index);
+            }
+            catch (final RuntimeException e)
+            {
+                LOG.log(Level.ERROR, name + ": the device failed as its worker ended: " + e, e);
+            }
+        }
+    }
+
+    private void serveUntilStopped()
     {
         // The ring being served, for the failure's message (a fault is thrown from the access that hit it).
         Vring serving = null;
