@@ -23,6 +23,10 @@ import io.jvhost.device.input.VirtualProfile;
 import io.jvhost.display.AllowedHosts;
 import io.jvhost.display.DisplayServer;
 import io.jvhost.os.ThreadTop;
+import io.jvhost.virgl.FenceListener;
+import io.jvhost.virgl.VirglFlags;
+import io.jvhost.virgl.VirglLibrary;
+import io.jvhost.virgl.VirglRenderer;
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.gpu.GpuSocketExtension;
 import io.jvhost.vhostuser.gpu.VhostUserGpuDisplay;
@@ -43,14 +47,16 @@ import picocli.CommandLine.Option;
  * and tablet) served on a second vhost-user socket by the same process.
  */
 @Command(name = "gpu", mixinStandardHelpOptions = true,
-    description = {"virtio-gpu 2D back-end; the picture goes to QEMU's display over the vhost-user-gpu socket.",
+    description = {"virtio-gpu back-end, 2D or 3D (--gpu-mode virglrenderer); the picture goes to QEMU's display over"
+        + " the vhost-user-gpu socket.",
         "Flags follow vhost-device-gpu where they apply. With --socket-count N the sockets are PATH0..PATH<N-1>.",
         "QEMU: -chardev socket,id=gpu0,path=PATH -device vhost-user-gpu-pci,chardev=gpu0"
             + " (guest RAM must be shared: -object memory-backend-memfd,...,share=on)"})
 final class GpuCommand implements Callable<Integer>
 {
-    /** The GPU modes vhost-device-gpu knows that render in 3D: accepted as names, refused as not supported yet. */
-    private static final List<String> MODES_3D = List.of("virglrenderer", "virgl-renderer", "gfxstream");
+    /** The 3D modes: virglrenderer (with vhost-device-gpu's alias); gfxstream is known and refused. */
+    private static final List<String> MODES_VIRGL = List.of("virglrenderer", "virgl-renderer");
+    private static final System.Logger LOG = System.getLogger(GpuCommand.class.getName());
     private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*([kmgt]?)(i?b)?", Pattern.CASE_INSENSITIVE);
     private static final Pattern RESOLUTION = Pattern.compile("(\\d+)[xX](\\d+)");
 
@@ -78,13 +84,36 @@ final class GpuCommand implements Callable<Integer>
     private boolean verbose;
 
     @Option(names = {"-g", "--gpu-mode"}, paramLabel = "MODE", defaultValue = "2d",
-        description = "Rendering: 2d (the only one so far; virglrenderer and gfxstream are not supported yet)."
-            + " Default: ${DEFAULT-VALUE}.")
+        description = "Rendering: 2d, or virglrenderer (alias virgl-renderer): 3D with virglrenderer, one GPU per"
+            + " process (gfxstream is not supported). Default: ${DEFAULT-VALUE}.")
     private String gpuMode;
 
+    @Option(names = "--virgl", description = "Same as --gpu-mode virglrenderer (QEMU's vhost-user-gpu option).")
+    private boolean virgl;
+
     @Option(names = {"-c", "--capset"}, paramLabel = "CAPSET", split = ",",
-        description = "Comma-separated capsets (virgl, virgl2, gfxstream-vulkan, gfxstream-gles): 3D modes only.")
+        description = "Comma-separated capsets offered in 3D mode: virgl, virgl2 (default: both). venus,"
+            + " gfxstream-vulkan and gfxstream-gles are refused.")
     private List<String> capsets;
+
+    @Option(names = "--use-egl", paramLabel = "BOOL", arity = "0..1", fallbackValue = "true", defaultValue = "true",
+        description = "3D: virglrenderer renders through EGL. Default: ${DEFAULT-VALUE}.")
+    private boolean useEgl;
+
+    @Option(names = "--use-gles", paramLabel = "BOOL", arity = "0..1", fallbackValue = "true",
+        defaultValue = "true", description = "3D: an OpenGL ES host context instead of desktop GL."
+            + " Default: ${DEFAULT-VALUE}.")
+    private boolean useGles;
+
+    @Option(names = "--use-surfaceless", paramLabel = "BOOL", arity = "0..1", fallbackValue = "true",
+        defaultValue = "true", description = "3D: EGL without a window system or render node (llvmpipe on a machine"
+            + " without a GPU). Default: ${DEFAULT-VALUE}.")
+    private boolean useSurfaceless;
+
+    @Option(names = {"--gpu-device", "--render-node"}, paramLabel = "PATH",
+        description = "3D: the DRM render node to use (e.g. /dev/dri/renderD128); it must open read-write."
+            + " virglrenderer 0.10 picks the render node itself, so this only checks the path.")
+    private Path gpuDevice;
 
     @Option(names = "--headless",
         description = "Show nothing: QEMU's display socket is kept but unused; the guest sees --resolution.")
@@ -136,7 +165,21 @@ final class GpuCommand implements Callable<Integer>
     @Override
     public Integer call()
     {
+        if (printCapabilities)
+        {
+            printCapabilities();
+            return 0;
+        }
         final GpuOptions options = gpuOptions();
+        if (options.threeD())
+        {
+            final String failure = probeVirgl(options.virglFlags());
+            if (null != failure)
+            {
+                spec.commandLine().getErr().println("jvhost gpu: " + failure);
+                return 1;
+            }
+        }
         final DaemonOptions daemon = daemonOptions();
         final List<DisplaySpec> specs = displaySpecs(displays, spec.commandLine());
         final String password = displayPassword();
@@ -409,19 +452,60 @@ final class GpuCommand implements Callable<Integer>
     GpuOptions gpuOptions()
     {
         final String mode = gpuMode.trim().toLowerCase(Locale.ROOT);
-        if (MODES_3D.contains(mode))
+        final boolean threeD = virgl || MODES_VIRGL.contains(mode);
+        if ("gfxstream".equals(mode))
         {
-            throw usage("--gpu-mode " + gpuMode + " is not supported yet: jvhost gpu renders 2D only (--gpu-mode 2d)");
+            throw usage("--gpu-mode gfxstream is not supported: jvhost gpu renders 2d or virglrenderer");
         }
-        if (!"2d".equals(mode))
+        if (!threeD && !"2d".equals(mode))
         {
-            throw usage("unknown --gpu-mode '" + gpuMode + "': expected 2d (virglrenderer and gfxstream are not"
-                + " supported yet)");
+            throw usage("unknown --gpu-mode '" + gpuMode + "': expected 2d or virglrenderer (alias virgl-renderer)");
         }
-        if (null != capsets && !capsets.isEmpty())
+        if (virgl && "2d".equals(mode) && spec.commandLine().getParseResult().hasMatchedOption("--gpu-mode"))
         {
-            throw usage("--capset " + String.join(",", capsets) + " needs a 3D --gpu-mode (virglrenderer or"
-                + " gfxstream); --gpu-mode 2d has no capsets");
+            throw usage("--virgl contradicts --gpu-mode 2d");
+        }
+        int virglFlags = 0;
+        int capsetMask = 0;
+        if (threeD)
+        {
+            capsetMask = capsetMask(capsets);
+            virglFlags = VirglFlags.THREAD_SYNC | (useEgl ? VirglFlags.USE_EGL : 0)
+                | (useSurfaceless ? VirglFlags.USE_SURFACELESS : 0) | (useGles ? VirglFlags.USE_GLES : 0);
+            if (!useEgl && useSurfaceless)
+            {
+                throw usage("--use-surfaceless needs EGL: drop --use-egl false, or add --use-surfaceless false");
+            }
+            if (socketCount != 1)
+            {
+                throw usage("--gpu-mode virglrenderer serves one GPU per process (virglrenderer keeps its state in"
+                    + " process globals): drop --socket-count " + socketCount + ", run one process per guest");
+            }
+            if (blob)
+            {
+                throw usage("--blob is 2D only: 3D blob resources need host-visible memory, which QEMU 10's"
+                    + " vhost-user-gpu does not have");
+            }
+            if (null != gpuDevice)
+            {
+                checkGpuDevice(gpuDevice);
+            }
+        }
+        else
+        {
+            if (null != capsets && !capsets.isEmpty())
+            {
+                throw usage("--capset " + String.join(",", capsets) + " needs --gpu-mode virglrenderer; --gpu-mode 2d"
+                    + " has no capsets");
+            }
+            for (final String option : List.of("--use-egl", "--use-gles", "--use-surfaceless", "--gpu-device"))
+            {
+                if (null != spec.commandLine().getParseResult()
+                    && spec.commandLine().getParseResult().hasMatchedOption(option))
+                {
+                    throw usage(option + " needs --gpu-mode virglrenderer");
+                }
+            }
         }
         if (maxOutputs < 1 || maxOutputs > 16)
         {
@@ -432,11 +516,100 @@ final class GpuCommand implements Callable<Integer>
         try
         {
             return GpuOptions.builder().maxOutputs(maxOutputs).maxHostMem(hostMem).defaultMode(size[0], size[1])
-                .resourceBlob(blob).build();
+                .resourceBlob(blob).virgl(virglFlags, capsetMask).build();
         }
         catch (final IllegalArgumentException e)
         {
             throw usage(e.getMessage());
+        }
+    }
+
+    /**
+     * QEMU's vhost-user.json for a GPU: the --virgl and --render-node options are listed when virglrenderer is
+     * there to serve them.
+     */
+    private static void printCapabilities()
+    {
+        final String features = VirglLibrary.available() ? ",\n  \"features\": [\n    \"render-node\",\n"
+            + "    \"virgl\"\n  ]" : "";
+        System.out.println("{\n  \"type\": \"gpu\"" + features + "\n}");
+    }
+
+    /**
+     * Starts and cleans up virglrenderer once on a thread of its own, so a machine that cannot render fails here
+     * with the reason instead of when a guest arrives; the control worker starts it again for each connection.
+     *
+     * @return null, or why virglrenderer cannot start.
+     */
+    private static String probeVirgl(final int flags)
+    {
+        final String[] failure = new String[1];
+        final Thread probe = Thread.ofPlatform().name("virgl-probe").unstarted(() ->
+        {
+            try
+            {
+                VirglRenderer.init(flags, (FenceListener)fence -> { }).close();
+            }
+            catch (final Exception | LinkageError e)
+            {
+                failure[0] = e.getMessage();
+            }
+        });
+        probe.start();
+        try
+        {
+            probe.join();
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+            return "interrupted while starting virglrenderer";
+        }
+        return null == failure[0] ? null : "--gpu-mode virglrenderer: virglrenderer cannot start with "
+            + VirglFlags.describe(flags) + ": " + failure[0];
+    }
+
+    /**
+     * @return the capset id mask of {@code names} (null or empty: virgl and virgl2).
+     */
+    private int capsetMask(final List<String> names)
+    {
+        if (null == names || names.isEmpty())
+        {
+            return 1 << VirglRenderer.CAPSET_VIRGL | 1 << VirglRenderer.CAPSET_VIRGL2;
+        }
+        int mask = 0;
+        for (final String raw : names)
+        {
+            final String name = raw.trim().toLowerCase(Locale.ROOT);
+            mask |= switch (name)
+            {
+                case "virgl" -> 1 << VirglRenderer.CAPSET_VIRGL;
+                case "virgl2" -> 1 << VirglRenderer.CAPSET_VIRGL2;
+                case "venus" -> throw usage("capset venus is not supported: Venus needs blob resources, host-visible"
+                    + " memory and CONTEXT_INIT, which QEMU 10's vhost-user-gpu does not pass on");
+                case "gfxstream-vulkan", "gfxstream-gles" -> throw usage("capset " + name + " is not supported by"
+                    + " gpu mode virglrenderer");
+                default -> throw usage("unknown capset '" + raw + "': expected virgl, virgl2");
+            };
+        }
+        return mask;
+    }
+
+    /**
+     * The render node must exist and open read-write, as vhost-device-gpu checks.
+     */
+    private void checkGpuDevice(final Path path)
+    {
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(path,
+            java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE))
+        {
+            LOG.log(System.Logger.Level.INFO, "--gpu-device " + path + " opens; virglrenderer 0.10 chooses its render"
+                + " node itself (no surfaceless: the first one it finds)");
+        }
+        catch (final java.io.IOException | RuntimeException e)
+        {
+            throw usage("--gpu-device " + path + " cannot be opened read-write: " + e);
         }
     }
 

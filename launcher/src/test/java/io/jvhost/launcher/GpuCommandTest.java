@@ -49,7 +49,8 @@ class GpuCommandTest
     {
         final CliRun r = run("gpu", "--print-capabilities");
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out().replaceAll("\\s", "")).isEqualTo("{\"type\":\"gpu\"}");
+        assertThat(r.out().replaceAll("\\s", "")).isEqualTo(io.jvhost.virgl.VirglLibrary.available()
+            ? "{\"type\":\"gpu\",\"features\":[\"render-node\",\"virgl\"]}" : "{\"type\":\"gpu\"}");
     }
 
     @Test
@@ -63,14 +64,12 @@ class GpuCommandTest
             .contains("--fd").contains("--print-capabilities");
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"virglrenderer", "virgl-renderer", "gfxstream", "VirglRenderer"})
-    void threeDModesAreRefusedAsNotSupportedYet(final String mode)
+    @Test
+    void gfxstreamIsRefused()
     {
-        final CliRun r = run("gpu", "-s", "/tmp/x.sock", "-g", mode);
+        final CliRun r = run("gpu", "-s", "/tmp/x.sock", "-g", "gfxstream");
         assertThat(r.exitCode()).isEqualTo(2);
-        assertThat(r.err()).contains("--gpu-mode " + mode + " is not supported yet").contains("2D only");
-        assertThat(run("gpu", "-s", "/tmp/x.sock", "--gpu-mode", mode).exitCode()).isEqualTo(2);
+        assertThat(r.err()).contains("--gpu-mode gfxstream is not supported");
     }
 
     @Test
@@ -78,19 +77,63 @@ class GpuCommandTest
     {
         final CliRun r = run("gpu", "-s", "/tmp/x.sock", "-g", "3d");
         assertThat(r.exitCode()).isEqualTo(2);
-        assertThat(r.err()).contains("unknown --gpu-mode '3d'").contains("expected 2d");
+        assertThat(r.err()).contains("unknown --gpu-mode '3d'").contains("expected 2d or virglrenderer");
     }
 
     @Test
-    void capsetsNeedA3dMode()
+    void capsetsAnd3dFlagsNeedVirglrenderer()
     {
         final CliRun r = run("gpu", "-s", "/tmp/x.sock", "-c", "virgl,virgl2");
         assertThat(r.exitCode()).isEqualTo(2);
-        assertThat(r.err()).contains("--capset virgl,virgl2 needs a 3D --gpu-mode");
+        assertThat(r.err()).contains("--capset virgl,virgl2 needs --gpu-mode virglrenderer");
         assertThat(run("gpu", "-s", "/tmp/x.sock", "--capset", "virgl2").exitCode()).isEqualTo(2);
-        // A 3D mode is refused first, with its own message.
-        assertThat(run("gpu", "-s", "/tmp/x.sock", "-g", "virglrenderer", "-c", "virgl").err())
-            .contains("not supported yet");
+        for (final String flag : new String[] {"--use-egl", "--use-gles", "--use-surfaceless"})
+        {
+            final CliRun two = run("gpu", "-s", "/tmp/x.sock", flag, "false");
+            assertThat(two.exitCode()).as(flag).isEqualTo(2);
+            assertThat(two.err()).contains(flag + " needs --gpu-mode virglrenderer");
+        }
+        assertThat(run("gpu", "-s", "/tmp/x.sock", "--gpu-device", "/dev/null").err())
+            .contains("--gpu-device needs --gpu-mode virglrenderer");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"venus,Venus needs blob resources", "gfxstream-vulkan,not supported by gpu mode virglrenderer",
+        "gfxstream-gles,not supported by gpu mode virglrenderer", "virgl3,unknown capset 'virgl3'"})
+    void capsetsVirglrendererCannotOfferAreRefused(final String capset, final String message)
+    {
+        final CliRun r = run("gpu", "-s", "/tmp/x.sock", "-g", "virgl-renderer", "-c", "virgl," + capset);
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err()).contains(message);
+    }
+
+    @Test
+    void threeDModeRefusesSeveralSocketsBlobAndEglLessSurfaceless()
+    {
+        final CliRun sockets = run("gpu", "-s", "/tmp/x.sock", "-g", "virglrenderer", "--socket-count", "2");
+        assertThat(sockets.exitCode()).isEqualTo(2);
+        assertThat(sockets.err()).contains("one GPU per process").contains("--socket-count 2");
+        assertThat(run("gpu", "-s", "/tmp/x.sock", "--virgl", "--blob").err()).contains("--blob is 2D only");
+        assertThat(run("gpu", "-s", "/tmp/x.sock", "-g", "virglrenderer", "--use-egl", "false").err())
+            .contains("--use-surfaceless needs EGL");
+        assertThat(run("gpu", "-s", "/tmp/x.sock", "-g", "virglrenderer", "--gpu-device", "/nonexistent/renderD9")
+            .err()).contains("--gpu-device /nonexistent/renderD9 cannot be opened read-write");
+    }
+
+    @Test
+    void printCapabilitiesListsVirglAndRenderNodeWhenVirglrendererIsThere()
+    {
+        final CliRun r = run("gpu", "--print-capabilities");
+        assertThat(r.exitCode()).isZero();
+        assertThat(r.out()).contains("\"type\": \"gpu\"");
+        if (io.jvhost.virgl.VirglLibrary.available())
+        {
+            assertThat(r.out()).contains("\"virgl\"").contains("\"render-node\"");
+        }
+        else
+        {
+            assertThat(r.out()).doesNotContain("virgl");
+        }
     }
 
     @ParameterizedTest
