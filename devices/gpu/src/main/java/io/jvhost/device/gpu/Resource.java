@@ -37,6 +37,9 @@ final class Resource
     final boolean virgl;
     /** 3D: the guest memory snapshot the backing's iovecs were given to virglrenderer for; null when none. */
     Object virglIovFor;
+    /** 3D: the contexts it is attached to (the first {@link #contextCount}), scanned without allocating. */
+    private int[] contexts = new int[0];
+    private int contextCount;
     final int width;
     final int height;
     /** Bytes per row of the host image (width * 4). */
@@ -100,6 +103,52 @@ final class Resource
         final long hostBytes)
     {
         return new Resource(id, format, width, height, 0, null, true, hostBytes);
+    }
+
+    /**
+     * @return true when attached to 3D context {@code ctxId}.
+     */
+    boolean inContext(final int ctxId)
+    {
+        for (int i = 0; i < contextCount; i++)
+        {
+            if (contexts[i] == ctxId)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Attaches it to 3D context {@code ctxId} (again: no change).
+     */
+    void addContext(final int ctxId)
+    {
+        if (inContext(ctxId))
+        {
+            return;
+        }
+        if (contextCount == contexts.length)
+        {
+            contexts = java.util.Arrays.copyOf(contexts, Math.max(2, contextCount * 2));
+        }
+        contexts[contextCount++] = ctxId;
+    }
+
+    /**
+     * Detaches it from 3D context {@code ctxId}, if attached.
+     */
+    void removeContext(final int ctxId)
+    {
+        for (int i = 0; i < contextCount; i++)
+        {
+            if (contexts[i] == ctxId)
+            {
+                contexts[i] = contexts[--contextCount];
+                return;
+            }
+        }
     }
 
     boolean isBlob()

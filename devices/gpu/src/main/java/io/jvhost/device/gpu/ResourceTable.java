@@ -104,6 +104,20 @@ final class ResourceTable
     }
 
     /**
+     * Hands every resource to {@code action}, which must not change the table.
+     */
+    void forEach(final Consumer<Resource> action)
+    {
+        for (int i = 0; i < keys.length; i++)
+        {
+            if (0 != keys[i])
+            {
+                action.accept(values[i]);
+            }
+        }
+    }
+
+    /**
      * Hands every resource to {@code action} and empties the table.
      */
     void drain(final Consumer<Resource> action)

@@ -4,10 +4,7 @@ import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.Map;
-import java.util.Set;
+import java.util.Arrays;
 
 import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.gpu.wire.ResourceCreate3d;
@@ -65,8 +62,9 @@ final class VirglRendererAdapter implements Renderer, FenceListener
     private final MemoryBudget budget;
     private final GuestErrors errors;
     private final ResourceTable resources = new ResourceTable();
-    /** Context id → the resources attached to it. */
-    private final Map<Integer, Set<Integer>> contexts = new HashMap<>();
+    /** Live context ids, sorted (the first {@link #contextCount}): found without boxing on the data path. */
+    private final int[] contexts = new int[MAX_CONTEXTS];
+    private int contextCount;
     private long hostMem;
     private long backingEntries;
 
@@ -419,10 +417,6 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         {
             virgl.resourceUnref(resource.id);
         }
-        for (final Set<Integer> attached : contexts.values())
-        {
-            attached.remove(resource.id);
-        }
         resources.remove(resource.id);
         hostMem -= resource.hostBytes;
         budget.release(resource.hostBytes);
@@ -560,12 +554,11 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         }
         if (0 != ctxId)
         {
-            final Set<Integer> attached = contexts.get(ctxId);
-            if (null == attached)
+            if (!hasContext(ctxId))
             {
                 return errors.fail(RESP_ERR_INVALID_CONTEXT_ID, "no context " + GuestErrors.id(ctxId));
             }
-            if (!attached.contains(resource.id))
+            if (!resource.inContext(ctxId))
             {
                 return errors.fail(RESP_ERR_INVALID_RESOURCE_ID, resource + " is not attached to context "
                     + GuestErrors.id(ctxId));
@@ -771,7 +764,7 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         {
             return errors.fail(RESP_ERR_INVALID_CONTEXT_ID, "context id 0");
         }
-        if (contexts.containsKey(ctxId))
+        if (hasContext(ctxId))
         {
             return errors.fail(RESP_ERR_INVALID_CONTEXT_ID, "context " + GuestErrors.id(ctxId) + " already exists");
         }
@@ -785,7 +778,7 @@ final class VirglRendererAdapter implements Renderer, FenceListener
             return errors.fail(RESP_ERR_INVALID_PARAMETER, "debug name of " + nameLength + " bytes > "
                 + io.jvhost.device.gpu.wire.CtxCreate.DEBUG_NAME_MAX);
         }
-        if (contexts.size() >= MAX_CONTEXTS)
+        if (contextCount >= MAX_CONTEXTS)
         {
             return errors.fail(RESP_ERR_OUT_OF_MEMORY, "already " + MAX_CONTEXTS + " contexts");
         }
@@ -803,14 +796,23 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         {
             return errors.fail(RESP_ERR_UNSPEC, e.getMessage());
         }
-        contexts.put(ctxId, new HashSet<>());
+        final int at = -Arrays.binarySearch(contexts, 0, contextCount, ctxId) - 1;
+        System.arraycopy(contexts, at, contexts, at + 1, contextCount - at);
+        contexts[at] = ctxId;
+        contextCount++;
         return Command.Handler.OK;
+    }
+
+    private boolean hasContext(final int ctxId)
+    {
+        return Arrays.binarySearch(contexts, 0, contextCount, ctxId) >= 0;
     }
 
     @Override
     public int ctxDestroy(final int ctxId)
     {
-        if (!contexts.containsKey(ctxId))
+        final int at = Arrays.binarySearch(contexts, 0, contextCount, ctxId);
+        if (at < 0)
         {
             return errors.fail(RESP_ERR_INVALID_CONTEXT_ID, "no context " + GuestErrors.id(ctxId));
         }
@@ -819,23 +821,25 @@ final class VirglRendererAdapter implements Renderer, FenceListener
             return down();
         }
         virgl.contextDestroy(ctxId);
-        contexts.remove(ctxId);
+        System.arraycopy(contexts, at + 1, contexts, at, contextCount - at - 1);
+        contextCount--;
+        resources.forEach(r -> r.removeContext(ctxId));
         return Command.Handler.OK;
     }
 
     @Override
     public int ctxResource(final boolean attach, final int ctxId, final int resourceId)
     {
-        final Set<Integer> attached = contexts.get(ctxId);
-        if (null == attached)
+        if (!hasContext(ctxId))
         {
             return errors.fail(RESP_ERR_INVALID_CONTEXT_ID, "no context " + GuestErrors.id(ctxId));
         }
-        if (null == resources.get(resourceId))
+        final Resource resource = resources.get(resourceId);
+        if (null == resource)
         {
             return errors.noResource(resourceId);
         }
-        if (!attach && !attached.contains(resourceId))
+        if (!attach && !resource.inContext(ctxId))
         {
             return errors.fail(RESP_ERR_INVALID_RESOURCE_ID, "resource " + GuestErrors.id(resourceId)
                 + " is not attached to context " + GuestErrors.id(ctxId));
@@ -847,12 +851,12 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         if (attach)
         {
             virgl.ctxAttachResource(ctxId, resourceId);
-            attached.add(resourceId);
+            resource.addContext(ctxId);
         }
         else
         {
             virgl.ctxDetachResource(ctxId, resourceId);
-            attached.remove(resourceId);
+            resource.removeContext(ctxId);
         }
         return Command.Handler.OK;
     }
@@ -863,7 +867,7 @@ final class VirglRendererAdapter implements Renderer, FenceListener
     @Override
     public int submit3d(final int ctxId, final long size, final ControlRequest request, final int fixed)
     {
-        if (!contexts.containsKey(ctxId))
+        if (!hasContext(ctxId))
         {
             return errors.fail(RESP_ERR_INVALID_CONTEXT_ID, "no context " + GuestErrors.id(ctxId));
         }
@@ -921,6 +925,6 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         budget.release(hostMem);
         hostMem = 0;
         backingEntries = 0;
-        contexts.clear();
+        contextCount = 0;
     }
 }

@@ -308,6 +308,22 @@ class Gpu3dTest
     }
 
     @Test
+    void whenVirglrendererCannotStartEvery3dCommandIsErrUnspecAndTheDeviceKeepsServing() throws Exception
+    {
+        // Without USE_SURFACELESS, EGL needs a render node: there is none on a machine without /dev/dri.
+        Assumptions.assumeFalse(java.nio.file.Files.exists(java.nio.file.Path.of("/dev/dri")), "a render node");
+        h.device.workerEnding(0);
+        h.close();
+        h = new GpuHarness(GpuOptions.builder().virgl(VirglFlags.USE_EGL | VirglFlags.THREAD_SYNC, 1 << 2).build());
+        assertThat(h.call(40, capsetInfo(0).array()).type()).isEqualTo(RESP_ERR_UNSPEC);
+        assertThat(h.call(ctxCreate(CTX)).type()).isEqualTo(RESP_ERR_UNSPEC);
+        assertThat(h.call(create3d(RES, W, H, 1)).type()).isEqualTo(RESP_ERR_UNSPEC);
+        assertThat(h.call(GpuHarness.create2d(RES, 2, W, H)).type()).isEqualTo(RESP_ERR_UNSPEC);
+        assertThat(h.call(new Req(CMD_GET_DISPLAY_INFO, HDR_SIZE)).type()).as("2D commands without resources")
+            .isEqualTo(RESP_OK_DISPLAY_INFO);
+    }
+
+    @Test
     void aResetClearsContextsAndResourcesAndTheDeviceServesAgain()
     {
         renderTarget();
@@ -323,6 +339,12 @@ class Gpu3dTest
     void theEndOfTheWorkerCleansUpAndANewOneStartsAfresh()
     {
         renderTarget();
+        assertThat(h.call(ctxResource(CMD_CTX_DETACH_RESOURCE, CTX, RES)).type()).isEqualTo(RESP_OK_NODATA);
+        assertThat(h.call(ctxResource(CMD_CTX_DETACH_RESOURCE, CTX, RES)).type()).as("detached already")
+            .isEqualTo(RESP_ERR_INVALID_RESOURCE_ID);
+        assertThat(h.call(new Req(CMD_CTX_DESTROY, HDR_SIZE).u32(HDR_CTX_ID, CTX)).type()).isEqualTo(RESP_OK_NODATA);
+        assertThat(h.call(new Req(CMD_CTX_DESTROY, HDR_SIZE).u32(HDR_CTX_ID, CTX)).type())
+            .isEqualTo(RESP_ERR_INVALID_CONTEXT_ID);
         h.device.workerEnding(0);
         // The same thread as a "new worker": virglrenderer starts again, with nothing from before.
         renderTarget();
