@@ -24,7 +24,7 @@ class GpuAllocationTest
     private static final int H = 64;
 
     /** Drops everything, as fast as possible. */
-    private static final class NullDisplay implements GpuDisplay
+    static final class NullDisplay implements GpuDisplay
     {
         long pixelsSeen;
 
