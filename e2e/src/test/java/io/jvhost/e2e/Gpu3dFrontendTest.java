@@ -151,7 +151,8 @@ class Gpu3dFrontendTest
             {
                 for (int x = 0; x < W; x++)
                 {
-                    pixels.set(U32, (long)y * STRIDE + x * 4L, 0xff000000 | y << 16 | x << 8 | (y < H / 2 ? 0x10 : 0xe0));
+                    pixels.set(U32, (long)y * STRIDE + x * 4L,
+                        0xff000000 | y << 16 | x << 8 | (y < H / 2 ? 0x10 : 0xe0));
                 }
             }
             assertThat(transfer(gpu, 0x0205, 1, 0, false)).as("TRANSFER_TO_HOST_3D").isEqualTo(OK_NODATA);

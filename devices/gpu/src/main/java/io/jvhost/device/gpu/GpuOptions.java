@@ -101,7 +101,8 @@ public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defa
     public Builder toBuilder()
     {
         return new Builder().maxOutputs(maxOutputs).maxHostMem(maxHostMem).edid(edid)
-            .defaultMode(defaultWidth, defaultHeight).resourceUuid(resourceUuid).resourceBlob(resourceBlob).virgl(virglFlags, capsets);
+            .defaultMode(defaultWidth, defaultHeight).resourceUuid(resourceUuid).resourceBlob(resourceBlob)
+            .virgl(virglFlags, capsets);
     }
 
     /**
