@@ -511,6 +511,11 @@ public final class GpuDevice implements VirtioDevice
     @Override
     public void workerEnding(final int worker)
     {
+        if (!options.threeD())
+        {
+            // 2D holds nothing bound to a thread; the connection's reset has freed the rest.
+            return;
+        }
         // Not under the lock: closing waits for a running callback, which takes the lock.
         closeFenceWatch();
         lock.lock();
