@@ -240,6 +240,14 @@ public final class WebSocket implements Closeable
     }
 
     /**
+     * @return whether an endpoint may put {@code code} in a close frame (RFC 6455 §7.4.1-2).
+     */
+    private static boolean maySend(final int code)
+    {
+        return code >= 1000 && code <= 1003 || code >= 1007 && code <= 1014 || code >= 3000 && code <= 4999;
+    }
+
+    /**
      * Sends a close for a broken frame, closes the connection and returns the exception to throw.
      */
     private WebSocketException fail(final int code, final String message)
@@ -438,6 +446,12 @@ public final class WebSocket implements Closeable
                         throw fail(CLOSE_PROTOCOL_ERROR, "close frame with a 1-byte payload");
                     }
                     final int code = n >= 2 ? (control[0] & 0xFF) << 8 | control[1] & 0xFF : CLOSE_NO_STATUS;
+                    if (n >= 2 && !maySend(code))
+                    {
+                        // Echoing it would put a code on the wire that RFC 6455 §7.4 reserves (1005, 1006, ...).
+                        throw fail(CLOSE_PROTOCOL_ERROR, "close frame with code " + code
+                            + ", which no endpoint may send");
+                    }
                     LOG.log(Level.DEBUG, () -> name + ": client closed the WebSocket with " + code);
                     // Echo the status (RFC 6455 §5.5.1); 1005 is never sent on the wire.
                     WebSocket.this.close(code == CLOSE_NO_STATUS ? CLOSE_NORMAL : code, "");

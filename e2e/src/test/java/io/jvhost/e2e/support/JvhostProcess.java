@@ -42,6 +42,12 @@ public final class JvhostProcess implements AutoCloseable
     {
         final String java = ProcessHandle.current().info().command().orElse("java");
         final List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
+        // The build's coverage agent (e2e/pom.xml), so the back-end processes count towards coverage too.
+        final String coverage = System.getProperty("jvhost.coverage.agent", "");
+        if (coverage.startsWith("-javaagent:"))
+        {
+            command.add(coverage);
+        }
         command.addAll(jvmOptions);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.jvhost.launcher.Main"));
         command.addAll(List.of(args));

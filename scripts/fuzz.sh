@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# ./jvhost fuzz [target|all] [--time D]: coverage-guided fuzzing of one or all Jazzer harnesses (JAZZER_FUZZ=1).
+# Each target runs for D (libFuzzer seconds, or 30s / 10m / 2h; default 10m) in its module's surefire, with
+# scripts/fuzz/ClassVersionAgent on the command line so Jazzer 0.24.0 can instrument Java 25 classes. The growing
+# corpus stays in <module>/.cifuzz-corpus (not committed); a crashing input is written by Jazzer into the harness's
+# src/test/resources/...Inputs folder, so the next ./jvhost test replays it. Prints executions and coverage.
+set -euo pipefail
+
+root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+
+# target  module  test class (a harness may hold several @FuzzTest methods: all run, one after another)
+targets=(
+    "virtqueue         virtqueue           io.jvhost.virtqueue.SplitQueueFuzzTest"
+    "vhost-user        vhost-user/backend  io.jvhost.vhostuser.backend.VhostUserBackendFuzzTest"
+    "gpu               devices/gpu         io.jvhost.device.gpu.GpuCommandFuzzTest"
+    "display           display             io.jvhost.display.DisplayReadersFuzzTest"
+    "rng               devices/rng         io.jvhost.device.rng.RngRequestFuzzTest"
+    "input             devices/input       io.jvhost.device.input.InputRequestFuzzTest"
+    "console           devices/console     io.jvhost.device.console.ConsoleRequestFuzzTest"
+)
+
+die() { echo "jvhost fuzz: $*" >&2; exit 2; }
+
+usage() {
+    echo "usage: ./jvhost fuzz [target|all] [--time D]   (D: seconds or 30s, 10m, 2h; default 10m)"
+    echo "targets:"
+    for t in "${targets[@]}"; do read -r name module class <<<"$t"; echo "  $name  ($module: ${class##*.})"; done
+}
+
+seconds() {
+    case $1 in
+        *h) echo $(( ${1%h} * 3600 )) ;;
+        *m) echo $(( ${1%m} * 60 )) ;;
+        *s) echo "${1%s}" ;;
+        *[!0-9]*|'') die "not a duration: $1" ;;
+        *) echo "$1" ;;
+    esac
+}
+
+want=all time=600
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --time) [[ $# -ge 2 ]] || die "--time needs a value"; time=$(seconds "$2"); shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        -*) die "unknown option $1" ;;
+        *) want=$1; shift ;;
+    esac
+done
+
+agent_dir=$root/target/fuzz-agent
+if [[ ! -f $agent_dir/class-version-agent.jar || $root/scripts/fuzz/ClassVersionAgent.java -nt $agent_dir/class-version-agent.jar ]]; then
+    mkdir -p "$agent_dir/classes"
+    "$JAVA_HOME/bin/javac" -d "$agent_dir/classes" "$root/scripts/fuzz/ClassVersionAgent.java"
+    printf 'Premain-Class: ClassVersionAgent\nCan-Retransform-Classes: true\n' >"$agent_dir/manifest.txt"
+    "$JAVA_HOME/bin/jar" cfm "$agent_dir/class-version-agent.jar" "$agent_dir/manifest.txt" -C "$agent_dir/classes" .
+fi
+
+found=0 failed=0
+for t in "${targets[@]}"; do
+    read -r name module class <<<"$t"
+    [[ $want == all || $want == "$name" ]] || continue
+    found=1
+    echo "jvhost fuzz: $name ($class) for ${time}s" >&2
+    status=0
+    log=$root/target/fuzz-$name.log
+    (cd "$root" && JAZZER_FUZZ=1 ./mvnw -B -ntp -q -Dstyle.color=never -Djvhost.aot.skip -Djacoco.skip=true \
+        -pl "$module" -am verify -Dtest="${class##*.}" -Dsurefire.failIfNoSpecifiedTests=false \
+        "-Djvhost.test.jvmArgs=--enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -javaagent:$agent_dir/class-version-agent.jar" \
+        -Djazzer.internal.arg.0=fuzz "-Djazzer.internal.arg.1=-max_total_time=$time" \
+        -Djazzer.internal.arg.2=-print_final_stats=1) >"$log" 2>&1 || status=$?
+    out=$root/$module/target/surefire-reports/$class-output.txt
+    cat "$log" "$out" 2>/dev/null \
+        | grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)|== Java Exception|^(INFO|WARN): .*(crash|Crash)' \
+        | sed "s/^/  $name: /" | tail -n 12
+    [[ $status -eq 0 ]] || { failed=1; echo "jvhost fuzz: $name failed (see $log and $out)" >&2; }
+done
+[[ $found -eq 1 ]] || { usage >&2; die "no target named $want"; }
+exit $failed

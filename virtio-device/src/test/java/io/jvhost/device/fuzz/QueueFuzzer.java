@@ -1,0 +1,325 @@
+package io.jvhost.device.fuzz;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.List;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+
+import io.jvhost.device.ActiveQueue;
+import io.jvhost.device.VirtioDevice;
+import io.jvhost.memory.GuestMemory;
+import io.jvhost.memory.GuestMemoryException;
+import io.jvhost.memory.MemoryRegion;
+import io.jvhost.virtqueue.DriverQueue;
+import io.jvhost.virtqueue.SplitQueue;
+import io.jvhost.virtqueue.VirtioFeatures;
+
+/**
+ * A driver for device fuzz harnesses: one queue in guest memory fenced by canary pages, requests made of fuzzer
+ * bytes (readable part cut into buffers, writable buffers of fuzzer-chosen sizes), served through the real
+ * {@link ActiveQueue}. {@link #serve} checks what holds for every device: each used element names a request that was
+ * outstanding (once), its length is at most that request's writable bytes, no guest byte outside the writable buffers
+ * of the requests completed in that call changed, and the canaries are intact. Reused across inputs (allocated once).
+ */
+public final class QueueFuzzer
+{
+    public static final int SIZE = 64;
+    private static final long PAGE = 4096;
+    private static final long RAM_SIZE = 64 * PAGE;
+    private static final long GPA = 0x10_0000;
+    private static final long DATA = GPA + 4 * PAGE;
+    private static final byte CANARY = (byte)0xC3;
+    private static final int MAX_BUFFERS = 8;
+
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment host = arena.allocate(RAM_SIZE + 2 * PAGE, PAGE);
+    private final MemorySegment ram = host.asSlice(PAGE, RAM_SIZE);
+    private final MemorySegment shadow = arena.allocate(RAM_SIZE);
+    private final MemorySegment canaries = arena.allocate(PAGE).fill(CANARY);
+    private final GuestMemory memory;
+    private final long[][] bufferGpa = new long[SIZE][MAX_BUFFERS];
+    private final int[][] bufferLen = new int[SIZE][MAX_BUFFERS];
+    private final int[] readableCount = new int[SIZE];
+    private final int[] bufferCount = new int[SIZE];
+    private final long[] writable = new long[SIZE];
+    private final boolean[] outstanding = new boolean[SIZE];
+    private final long[] gpas = new long[MAX_BUFFERS];
+    private final int[] lengths = new int[MAX_BUFFERS];
+    private DriverQueue driver;
+    private ActiveQueue queue;
+    private long bump;
+    private int outstandingCount;
+
+    public QueueFuzzer()
+    {
+        try
+        {
+            memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(GPA, ram, GPA)), 8);
+        }
+        catch (final GuestMemoryException e)
+        {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Starts a fresh queue (zeroed memory, nothing outstanding) with {@code features} acked.
+     */
+    public ActiveQueue reset(final int index, final long features)
+    {
+        host.fill(CANARY);
+        ram.fill((byte)0);
+        driver = new DriverQueue(ram, GPA, SIZE, GPA);
+        final SplitQueue ring = new SplitQueue(SplitQueue.MAX_SIZE);
+        ring.setSize(SIZE);
+        ring.setFeatures(features | VirtioFeatures.bit(VirtioFeatures.VERSION_1));
+        ring.setGuestPhysAddresses(driver.descGpa(), driver.availGpa(), driver.usedGpa());
+        try
+        {
+            ring.bind(memory);
+        }
+        catch (final GuestMemoryException e)
+        {
+            throw new IllegalStateException(e);
+        }
+        queue = new ActiveQueue(index, "fuzz q" + index, ring, 2 * MAX_BUFFERS);
+        queue.setAckedFeatures(features | VirtioFeatures.bit(VirtioFeatures.VERSION_1));
+        bump = DATA;
+        Arrays.fill(outstanding, false);
+        outstandingCount = 0;
+        return queue;
+    }
+
+    /**
+     * Adds a request: {@code readable} cut into up to 4 buffers at fuzzer-chosen points, then up to 4 writable buffers
+     * of fuzzer-chosen lengths (at most {@code maxWritable} each).
+     *
+     * @return the head, or -1 when the ring or the data area is full.
+     */
+    public int add(final FuzzedDataProvider data, final byte[] readable, final int maxWritable)
+    {
+        final int out = readable.length == 0 ? 0 : data.consumeInt(1, 4);
+        final int in = data.consumeInt(0, 4);
+        int at = 0;
+        for (int i = 0; i < out; i++)
+        {
+            final int len = i == out - 1 ? readable.length - at : data.consumeInt(0, readable.length - at);
+            gpas[i] = alloc(len);
+            lengths[i] = len;
+            if (gpas[i] < 0)
+            {
+                return -1;
+            }
+            MemorySegment.copy(MemorySegment.ofArray(readable), at, ram, gpas[i] - GPA, len);
+            at += len;
+        }
+        long writableBytes = 0;
+        for (int i = out; i < out + in; i++)
+        {
+            lengths[i] = data.consumeInt(0, maxWritable);
+            gpas[i] = alloc(lengths[i]);
+            if (gpas[i] < 0)
+            {
+                return -1;
+            }
+            writableBytes += lengths[i];
+        }
+        if (out + in == 0 || driver.freeDescriptors() < out + in)
+        {
+            return -1;
+        }
+        final int head = driver.add(gpas, lengths, out, in);
+        if (head < 0)
+        {
+            return -1;
+        }
+        driver.publish();
+        System.arraycopy(gpas, 0, bufferGpa[head], 0, out + in);
+        System.arraycopy(lengths, 0, bufferLen[head], 0, out + in);
+        readableCount[head] = out;
+        bufferCount[head] = out + in;
+        writable[head] = writableBytes;
+        outstanding[head] = true;
+        outstandingCount++;
+        return head;
+    }
+
+    /**
+     * Adds a request of one readable buffer holding {@code readable} (none when empty) and one writable buffer of
+     * {@code writableBytes} (none when 0), as a well-behaved driver would.
+     *
+     * @return the head, or -1 when the ring or the data area is full.
+     */
+    public int add(final byte[] readable, final int writableBytes)
+    {
+        final int out = readable.length > 0 ? 1 : 0;
+        final int in = writableBytes > 0 ? 1 : 0;
+        if (out > 0)
+        {
+            gpas[0] = alloc(readable.length);
+            lengths[0] = readable.length;
+            if (gpas[0] < 0)
+            {
+                return -1;
+            }
+            MemorySegment.copy(MemorySegment.ofArray(readable), 0, ram, gpas[0] - GPA, readable.length);
+        }
+        if (in > 0)
+        {
+            gpas[out] = alloc(writableBytes);
+            lengths[out] = writableBytes;
+            if (gpas[out] < 0)
+            {
+                return -1;
+            }
+        }
+        if (out + in == 0 || driver.freeDescriptors() < out + in)
+        {
+            return -1;
+        }
+        final int head = driver.add(gpas, lengths, out, in);
+        if (head < 0)
+        {
+            return -1;
+        }
+        driver.publish();
+        System.arraycopy(gpas, 0, bufferGpa[head], 0, out + in);
+        System.arraycopy(lengths, 0, bufferLen[head], 0, out + in);
+        readableCount[head] = out;
+        bufferCount[head] = out + in;
+        writable[head] = writableBytes;
+        outstanding[head] = true;
+        outstandingCount++;
+        return head;
+    }
+
+    /**
+     * @return guest memory of {@code length} bytes filled with {@code fill} (e.g. a resource's backing), or -1 when
+     *     the data area is full.
+     */
+    public long allocate(final int length, final byte fill)
+    {
+        final long gpa = alloc(length);
+        if (gpa >= 0)
+        {
+            ram.asSlice(gpa - GPA, length).fill(fill);
+        }
+        return gpa;
+    }
+
+    /**
+     * Serves the queue once and checks the device's answers (see class comment).
+     *
+     * @return the used elements, {@code (long)head << 32 | length}, in order.
+     */
+    public long[] serve(final VirtioDevice device)
+    {
+        MemorySegment.copy(ram, 0, shadow, 0, RAM_SIZE);
+        queue.serve(device);
+        long[] used = new long[0];
+        final long ringEnd = GPA + DriverQueue.ringBytes(SIZE);
+        for (long u; (u = driver.pollUsed()) >= 0; )
+        {
+            final int head = (int)(u >>> 32);
+            final long len = u & 0xFFFF_FFFFL;
+            if (!outstanding[head])
+            {
+                throw new AssertionError("used element for head " + head + ", which was not outstanding");
+            }
+            if (len > writable[head])
+            {
+                throw new AssertionError("used length " + len + " of head " + head + " exceeds its " + writable[head]
+                    + " writable bytes");
+            }
+            outstanding[head] = false;
+            outstandingCount--;
+            used = Arrays.copyOf(used, used.length + 1);
+            used[used.length - 1] = u;
+        }
+        for (long from = ringEnd - GPA; from < RAM_SIZE; )
+        {
+            final long off = ram.asSlice(from).mismatch(shadow.asSlice(from));
+            if (off < 0)
+            {
+                break;
+            }
+            final long gpa = GPA + from + off;
+            if (!inWritableOfCompleted(gpa, used))
+            {
+                throw new AssertionError("guest byte at 0x" + Long.toHexString(gpa)
+                    + " changed outside the writable buffers of the requests completed");
+            }
+            from += off + 1;
+        }
+        if (host.asSlice(0, PAGE).mismatch(canaries) >= 0 || host.asSlice(PAGE + RAM_SIZE).mismatch(canaries) >= 0)
+        {
+            throw new AssertionError("a canary page around guest memory changed");
+        }
+        return used;
+    }
+
+    /**
+     * @return the bytes the device wrote into the writable buffers of {@code head}, {@code length} in all.
+     */
+    public byte[] written(final int head, final long length)
+    {
+        final byte[] bytes = new byte[(int)length];
+        int at = 0;
+        for (int i = readableCount[head]; i < bufferCount[head] && at < length; i++)
+        {
+            final int n = (int)Math.min(bufferLen[head][i], length - at);
+            MemorySegment.copy(ram, bufferGpa[head][i] - GPA, MemorySegment.ofArray(bytes), at, n);
+            at += n;
+        }
+        return bytes;
+    }
+
+    public int outstanding()
+    {
+        return outstandingCount;
+    }
+
+    public boolean isOutstanding(final int head)
+    {
+        return outstanding[head];
+    }
+
+    public long writableBytes(final int head)
+    {
+        return writable[head];
+    }
+
+    public GuestMemory memory()
+    {
+        return memory;
+    }
+
+    private boolean inWritableOfCompleted(final long gpa, final long[] used)
+    {
+        for (final long u : used)
+        {
+            final int head = (int)(u >>> 32);
+            for (int i = readableCount[head]; i < bufferCount[head]; i++)
+            {
+                if (gpa >= bufferGpa[head][i] && gpa < bufferGpa[head][i] + bufferLen[head][i])
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private long alloc(final int length)
+    {
+        final long gpa = bump;
+        if (gpa + length > GPA + RAM_SIZE)
+        {
+            return -1;
+        }
+        bump = (bump + length + 7) & -8L;
+        return gpa;
+    }
+}
