@@ -1,0 +1,377 @@
+package io.jvhost.vhostuser.backend;
+
+import java.io.File;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+
+import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.VirtioDevice;
+import io.jvhost.os.EventFd;
+import io.jvhost.os.LibC;
+import io.jvhost.os.MappedMemory;
+import io.jvhost.os.MemFd;
+import io.jvhost.os.UnixSocket;
+import io.jvhost.virtqueue.ChainReader;
+import io.jvhost.virtqueue.DescriptorChain;
+import io.jvhost.virtqueue.VirtioFeatures;
+import io.jvhost.vhostuser.protocol.FrontendRequest;
+import io.jvhost.vhostuser.protocol.Message;
+import io.jvhost.vhostuser.protocol.MessageHeader;
+import io.jvhost.vhostuser.protocol.ProtocolFeature;
+import io.jvhost.vhostuser.protocol.VhostUserConnection;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Fuzzes the vhost-user back-end's request handling over a real socket pair: messages with any request code, flags,
+ * payload and 0-3 descriptors (eventfds, a memfd of guest RAM, /dev/null), in any order, plus structured memory
+ * tables and ring set-ups pointing into that memfd, whose bytes the input also writes, so workers walk fuzzed rings
+ * in real mapped memory. After each message a GET_FEATURES probe separates its replies: at most one, well-formed
+ * (REPLY flag, version 1, the request's code, a bounded size), and exactly one when the request asks for one
+ * (a GET that always answers, or NEED_REPLY with REPLY_ACK), unless the back-end ends the connection. Then the same
+ * back-end serves a fresh front-end, and once closed the process holds exactly the descriptors it held before.
+ */
+class VhostUserBackendFuzzTest
+{
+    private static final int O_RDONLY = 0;
+    private static final int O_RDWR = 2;
+    private static final int O_CLOEXEC = 0x80000;
+    private static final long RAM = 64 * 1024;
+    private static final long UADDR = 0x7F00_0000_0000L;
+    private static final int TIMEOUT_MS = 10_000;
+    private static final int[] ALWAYS_ANSWERED = {FrontendRequest.GET_FEATURES, FrontendRequest.GET_PROTOCOL_FEATURES,
+        FrontendRequest.GET_QUEUE_NUM, FrontendRequest.GET_MAX_MEM_SLOTS};
+
+    @FuzzTest(maxDuration = "30s")
+    void everyRequestGetsAtMostOneWellFormedReplyAndNothingLeaks(final FuzzedDataProvider data) throws Exception
+    {
+        final int fdsBefore = openFds();
+        final VhostUserBackend backend = new VhostUserBackend("fuzz", new DrainingDevice());
+        try
+        {
+            fuzzConnection(backend, data);
+            freshFrontendIsServed(backend);
+        }
+        finally
+        {
+            backend.close();
+        }
+        assertThat(openFds()).as("descriptors after the back-end closed").isEqualTo(fdsBefore);
+    }
+
+    private static void fuzzConnection(final VhostUserBackend backend, final FuzzedDataProvider data) throws Exception
+    {
+        final UnixSocket[] pair = UnixSocket.pair();
+        final Thread server = serve(backend, pair[0], new AtomicReference<>());
+        final Message out = new Message(MessageHeader.MAX_PAYLOAD);
+        final Message in = new Message(MessageHeader.MAX_PAYLOAD);
+        try (UnixSocket front = pair[1]; MemFd ram = MemFd.create("fuzz-ram", RAM); MappedMemory view = ram.map())
+        {
+            front.setReceiveTimeout(TIMEOUT_MS);
+            final VhostUserConnection conn = new VhostUserConnection(front, false);
+            boolean replyAck = negotiate(conn, out, in);
+            while (data.remainingBytes() > 0)
+            {
+                final int request = message(data, out, view.segment());
+                final int[] fds = descriptors(data, ram, request);
+                try
+                {
+                    conn.send(out, fds, fds.length);
+                    out.header(FrontendRequest.GET_FEATURES, MessageHeader.VERSION, 0);
+                    conn.send(out);
+                }
+                catch (final IOException e)
+                {
+                    break; // the back-end ended the connection: what follows checks it did so cleanly
+                }
+                finally
+                {
+                    for (final int fd : fds)
+                    {
+                        LibC.closeQuietly(fd);
+                    }
+                }
+                final int flags = out.flags();
+                int replies = 0;
+                boolean ended = false;
+                while (true)
+                {
+                    in.fds().closeRemaining();
+                    if (!receive(conn, in))
+                    {
+                        ended = true;
+                        break;
+                    }
+                    assertThat(in.flags()).as("reply flags to %s", FrontendRequest.name(request))
+                        .isEqualTo(MessageHeader.REPLY_FLAGS);
+                    if (in.request() == FrontendRequest.GET_FEATURES && (replies > 0
+                        || request != FrontendRequest.GET_FEATURES))
+                    {
+                        break; // the probe's answer
+                    }
+                    assertThat(in.request()).as("reply to %s", FrontendRequest.name(request)).isEqualTo(request);
+                    replies++;
+                    assertThat(replies).as("replies to %s", FrontendRequest.name(request)).isEqualTo(1);
+                }
+                if (ended)
+                {
+                    break;
+                }
+                if (request == FrontendRequest.SET_PROTOCOL_FEATURES || request == FrontendRequest.SET_FEATURES
+                    || request == FrontendRequest.RESET_OWNER || request == FrontendRequest.RESET_DEVICE)
+                {
+                    replyAck = false; // no longer sure what was negotiated: check only what always holds
+                }
+                if (wantsReply(request, flags, replyAck))
+                {
+                    assertThat(replies).as("replies to %s", FrontendRequest.name(request)).isEqualTo(1);
+                }
+            }
+            front.shutdown();
+        }
+        finally
+        {
+            in.fds().closeRemaining();
+            server.join(TIMEOUT_MS);
+            assertThat(server.isAlive()).as("serve() returned after the front-end left").isFalse();
+        }
+    }
+
+    /** GET_FEATURES, SET_FEATURES with PROTOCOL_FEATURES, then every protocol feature offered. */
+    private static boolean negotiate(final VhostUserConnection conn, final Message out, final Message in)
+        throws IOException
+    {
+        out.header(FrontendRequest.GET_FEATURES, MessageHeader.VERSION, 0);
+        conn.send(out);
+        assertThat(receive(conn, in)).isTrue();
+        final long features = in.u64(0);
+        out.header(FrontendRequest.SET_FEATURES, MessageHeader.VERSION, 8).u64(0, features);
+        conn.send(out);
+        out.header(FrontendRequest.GET_PROTOCOL_FEATURES, MessageHeader.VERSION, 0);
+        conn.send(out);
+        assertThat(receive(conn, in)).isTrue();
+        final long protocol = in.u64(0);
+        out.header(FrontendRequest.SET_PROTOCOL_FEATURES, MessageHeader.VERSION, 8).u64(0, protocol);
+        conn.send(out);
+        return ProtocolFeature.has(protocol, ProtocolFeature.REPLY_ACK);
+    }
+
+    private static boolean wantsReply(final int request, final int flags, final boolean replyAck)
+    {
+        for (final int r : ALWAYS_ANSWERED)
+        {
+            if (r == request)
+            {
+                return true;
+            }
+        }
+        return replyAck && (flags & MessageHeader.NEED_REPLY) != 0;
+    }
+
+    /** Fills {@code out} with the next message; may also write fuzzed bytes into guest RAM. */
+    private static int message(final FuzzedDataProvider data, final Message out, final MemorySegment ram)
+    {
+        final int flags = data.consumeBoolean() ? MessageHeader.VERSION | data.consumeInt(0, 1) * MessageHeader.NEED_REPLY
+            : data.consumeInt();
+        switch (data.consumeInt(0, 4))
+        {
+            case 0 ->
+            {
+                final long gpa = data.consumeBoolean() ? 0 : data.consumeLong();
+                final long size = data.consumeBoolean() ? RAM : data.consumeLong(0, 2 * RAM);
+                final long offset = data.consumeBoolean() ? 0 : data.consumeLong(0, 2 * RAM);
+                out.header(FrontendRequest.SET_MEM_TABLE, flags, 8 + 32).u32(0, 1).u32(4, 0)
+                    .u64(8, gpa).u64(16, size).u64(24, UADDR).u64(32, offset);
+                return FrontendRequest.SET_MEM_TABLE;
+            }
+            case 1 ->
+            {
+                final int queue = data.consumeInt(0, 2);
+                final int what = data.consumeInt(0, 4);
+                final int request = new int[] {FrontendRequest.SET_VRING_NUM, FrontendRequest.SET_VRING_ADDR,
+                    FrontendRequest.SET_VRING_BASE, FrontendRequest.SET_VRING_KICK,
+                    FrontendRequest.SET_VRING_ENABLE}[what];
+                if (request == FrontendRequest.SET_VRING_ADDR)
+                {
+                    out.header(request, flags, 40).u32(0, queue).u32(4, data.consumeInt(0, 1))
+                        .u64(8, UADDR + data.consumeLong(0, RAM)).u64(16, UADDR + data.consumeLong(0, RAM))
+                        .u64(24, UADDR + data.consumeLong(0, RAM)).u64(32, 0);
+                }
+                else
+                {
+                    out.header(request, flags, 8).u32(0, queue).u32(4, data.consumeInt(0, 256));
+                }
+                return request;
+            }
+            case 2 ->
+            {
+                final byte[] bytes = data.consumeBytes(data.consumeInt(0, 512));
+                final long at = data.consumeLong(0, RAM - bytes.length);
+                MemorySegment.copy(MemorySegment.ofArray(bytes), 0, ram, at, bytes.length);
+                out.header(FrontendRequest.GET_FEATURES, MessageHeader.VERSION, 0);
+                return FrontendRequest.GET_FEATURES;
+            }
+            default ->
+            {
+                final int request = data.consumeBoolean() ? data.consumeInt(1, FrontendRequest.GET_SHMEM_CONFIG)
+                    : data.consumeInt();
+                final byte[] payload = data.consumeBytes(data.consumeInt(0, 300));
+                out.header(request, flags, payload.length);
+                MemorySegment.copy(MemorySegment.ofArray(payload), 0, out.payload(0, payload.length), 0,
+                    payload.length);
+                return request;
+            }
+        }
+    }
+
+    /** 0-3 descriptors of ours to pass (the caller closes them after sending). */
+    private static int[] descriptors(final FuzzedDataProvider data, final MemFd ram, final int request)
+        throws IOException
+    {
+        final int count = request == FrontendRequest.SET_MEM_TABLE && data.consumeBoolean() ? 1 : data.consumeInt(0, 3);
+        final int[] fds = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            fds[i] = switch (data.consumeInt(0, 2))
+            {
+                // A second descriptor of the same RAM (the back-end maps what the input wrote there).
+                case 0 -> LibC.open("/proc/self/fd/" + ram.fd(), O_RDWR | O_CLOEXEC);
+                case 1 -> eventFd();
+                default -> LibC.open("/dev/null", O_RDONLY | O_CLOEXEC);
+            };
+        }
+        return fds;
+    }
+
+    /** An eventfd whose descriptor the caller closes (the EventFd object is dropped unclosed on purpose). */
+    private static int eventFd() throws IOException
+    {
+        return EventFd.create().fd();
+    }
+
+    /** A second front-end on the same back-end gets its features answered. */
+    private static void freshFrontendIsServed(final VhostUserBackend backend) throws Exception
+    {
+        final UnixSocket[] pair = UnixSocket.pair();
+        final Thread server = serve(backend, pair[0], new AtomicReference<>());
+        final Message msg = new Message(MessageHeader.MAX_PAYLOAD);
+        try (UnixSocket front = pair[1])
+        {
+            front.setReceiveTimeout(TIMEOUT_MS);
+            final VhostUserConnection conn = new VhostUserConnection(front, true);
+            msg.header(FrontendRequest.GET_FEATURES, MessageHeader.VERSION, 0);
+            conn.send(msg);
+            assertThat(receive(conn, msg)).as("a fresh front-end is answered").isTrue();
+            assertThat(msg.request()).isEqualTo(FrontendRequest.GET_FEATURES);
+            assertThat(VirtioFeatures.has(msg.u64(0), VirtioFeatures.VERSION_1)).isTrue();
+            front.shutdown();
+        }
+        server.join(TIMEOUT_MS);
+        assertThat(server.isAlive()).as("serve() returned after the fresh front-end left").isFalse();
+    }
+
+    private static Thread serve(final VhostUserBackend backend, final UnixSocket socket,
+        final AtomicReference<Throwable> failure)
+    {
+        return Thread.ofPlatform().name("fuzz-serve").start(() ->
+        {
+            try (VhostUserConnection conn = new VhostUserConnection(socket, true))
+            {
+                backend.serve(conn);
+            }
+            catch (final IOException e)
+            {
+                // The back-end refused something and ended the connection: allowed, and what the harness checks.
+            }
+            catch (final Throwable t)
+            {
+                failure.set(t);
+                throw t;
+            }
+        });
+    }
+
+    private static boolean receive(final VhostUserConnection conn, final Message in) throws IOException
+    {
+        try
+        {
+            return conn.receive(in);
+        }
+        catch (final IOException e)
+        {
+            if (Objects.toString(e.getMessage(), "").contains("timed out") || e.getMessage() == null)
+            {
+                throw e;
+            }
+            return false; // reset by the back-end closing with our data unread
+        }
+    }
+
+    private static int openFds()
+    {
+        return Objects.requireNonNull(new File("/proc/self/fd").list()).length;
+    }
+
+    /** Takes every chain, reads it whole and returns it: the device is not under test. */
+    private static final class DrainingDevice implements VirtioDevice
+    {
+        private final MemorySegment scratch = MemorySegment.ofArray(new byte[4096]);
+
+        @Override
+        public int deviceType()
+        {
+            return 4;
+        }
+
+        @Override
+        public String name()
+        {
+            return "draining";
+        }
+
+        @Override
+        public int queueCount()
+        {
+            return 2;
+        }
+
+        @Override
+        public int maxQueueSize()
+        {
+            return 256;
+        }
+
+        @Override
+        public long features()
+        {
+            return VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX)
+                | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC);
+        }
+
+        @Override
+        public void processQueue(final DeviceQueue queue)
+        {
+            for (DescriptorChain chain; (chain = queue.next()) != null; )
+            {
+                final ChainReader reader = chain.reader();
+                try
+                {
+                    while (reader.remaining() > 0)
+                    {
+                        reader.read(scratch, 0, Math.min(reader.remaining(), scratch.byteSize()));
+                    }
+                }
+                catch (final Exception e)
+                {
+                    throw new AssertionError("reading a valid chain failed: " + chain, e);
+                }
+                queue.complete(chain, 0);
+            }
+        }
+    }
+}
