@@ -67,7 +67,7 @@ for t in "${targets[@]}"; do
     (cd "$root" && JAZZER_FUZZ=1 ./mvnw -B -ntp -q -Dstyle.color=never -Djvhost.aot.skip -Djacoco.skip=true \
         -pl "$module" -am verify -Dtest="${class##*.}" -Dsurefire.failIfNoSpecifiedTests=false \
         "-Djvhost.test.jvmArgs=--enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -javaagent:$agent_dir/class-version-agent.jar" \
-        -Djazzer.internal.arg.0=fuzz "-Djazzer.internal.arg.1=-max_total_time=$time" \
+        -Djazzer.hooks=true -Djazzer.internal.arg.0=fuzz "-Djazzer.internal.arg.1=-max_total_time=$time" \
         -Djazzer.internal.arg.2=-print_final_stats=1) >"$log" 2>&1 || status=$?
     out=$root/$module/target/surefire-reports/$class-output.txt
     cat "$log" "$out" 2>/dev/null \

@@ -3,6 +3,9 @@ package io.jvhost.vhostuser.backend;
 import java.io.File;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -312,9 +315,30 @@ class VhostUserBackendFuzzTest
         }
     }
 
-    private static int openFds()
+    /**
+     * @return the descriptors of the kinds a back-end or this harness opens (sockets, eventfds, epoll, memfds,
+     *     /dev/null): the JVM's own (jar files it opens and closes lazily) would make the count noisy.
+     */
+    private static int openFds() throws IOException
     {
-        return Objects.requireNonNull(new File("/proc/self/fd").list()).length;
+        int count = 0;
+        for (final String fd : Objects.requireNonNull(new File("/proc/self/fd").list()))
+        {
+            try
+            {
+                final String target = Files.readSymbolicLink(Path.of("/proc/self/fd", fd)).toString();
+                if (target.startsWith("socket:") || target.startsWith("anon_inode:") || target.startsWith("/memfd:")
+                    || target.equals("/dev/null"))
+                {
+                    count++;
+                }
+            }
+            catch (final NoSuchFileException closedMeanwhile)
+            {
+                // The listing's own descriptor, or one another thread closed.
+            }
+        }
+        return count;
     }
 
     /** Takes every chain, reads it whole and returns it: the device is not under test. */
