@@ -48,6 +48,29 @@ public final class StreamFd implements AutoCloseable
     }
 
     /**
+     * Accepts one pending connection on the listening socket {@code listenFd}, non-blocking and close-on-exec.
+     *
+     * @return the connection, or null when none is pending.
+     * @throws NativeException for other failures (e.g. EMFILE); the listener stays usable.
+     */
+    static StreamFd accept(final int listenFd) throws NativeException
+    {
+        try
+        {
+            return socket(LibC.accept4(listenFd, LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC));
+        }
+        catch (final NativeException e)
+        {
+            // A client that gave up before we accepted (ECONNABORTED) or a signal: nothing to accept now.
+            if (e.errno() == Errno.EAGAIN || e.errno() == Errno.ECONNABORTED || e.errno() == Errno.EINTR)
+            {
+                return null;
+            }
+            throw e;
+        }
+    }
+
+    /**
      * Opens {@code /proc/self/fd/<fd>} anew, non-blocking: a new file description of the same terminal or pipe.
      *
      * @throws NativeException when it cannot be re-opened (e.g. a socket: ENXIO).

@@ -25,7 +25,6 @@ public final class TcpListener implements AutoCloseable
     private static final int SO_REUSEADDR = 2;
     private static final int SOCKADDR_IN_SIZE = 16;
     private static final int LOOPBACK = 0x7F00_0001;
-    private static final int ECONNABORTED = 103;
     private static final MethodHandle GETSOCKNAME = Downcalls.of("getsockname", JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
 
     private final int fd;
@@ -117,19 +116,7 @@ public final class TcpListener implements AutoCloseable
      */
     public StreamFd accept() throws NativeException
     {
-        try
-        {
-            return StreamFd.socket(LibC.accept4(fd, LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC));
-        }
-        catch (final NativeException e)
-        {
-            // A client that gave up before we accepted (ECONNABORTED) or a signal: nothing to accept now.
-            if (e.errno() == Errno.EAGAIN || e.errno() == ECONNABORTED || e.errno() == Errno.EINTR)
-            {
-                return null;
-            }
-            throw e;
-        }
+        return StreamFd.accept(fd);
     }
 
     @Override

@@ -12,7 +12,6 @@ import java.nio.file.Path;
  */
 public final class UnixStreamListener implements AutoCloseable
 {
-    private static final int ECONNABORTED = 103;
 
     private final int fd;
     private final Path path;
@@ -98,18 +97,7 @@ public final class UnixStreamListener implements AutoCloseable
      */
     public StreamFd accept() throws NativeException
     {
-        try
-        {
-            return StreamFd.socket(LibC.accept4(fd, LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC));
-        }
-        catch (final NativeException e)
-        {
-            if (e.errno() == Errno.EAGAIN || e.errno() == ECONNABORTED || e.errno() == Errno.EINTR)
-            {
-                return null;
-            }
-            throw e;
-        }
+        return StreamFd.accept(fd);
     }
 
     /**
