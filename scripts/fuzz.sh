@@ -15,6 +15,7 @@ targets=(
     "gpu               devices/gpu         io.jvhost.device.gpu.GpuCommandFuzzTest"
     "websocket         display             io.jvhost.display.websocket.WebSocketFrameFuzzTest"
     "http              display             io.jvhost.display.http.HttpRequestFuzzTest"
+    "rfb               display             io.jvhost.display.rfb.RfbSessionFuzzTest"
     "rng               devices/rng         io.jvhost.device.rng.RngRequestFuzzTest"
     "input             devices/input       io.jvhost.device.input.InputRequestFuzzTest"
     "console           devices/console     io.jvhost.device.console.ConsoleRequestFuzzTest"
@@ -65,6 +66,7 @@ for t in "${targets[@]}"; do
     status=0
     log=$root/target/fuzz-$name.log
     (cd "$root" && JAZZER_FUZZ=1 ./mvnw -B -ntp -q -Dstyle.color=never -Djvhost.aot.skip -Djacoco.skip=true \
+        -Djvhost.allocationTests.skip=true \
         -pl "$module" -am verify -Dtest="${class##*.}" -Dsurefire.failIfNoSpecifiedTests=false \
         "-Djvhost.test.jvmArgs=--enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -javaagent:$agent_dir/class-version-agent.jar" \
         -Djazzer.hooks=true -Djazzer.internal.arg.0=fuzz "-Djazzer.internal.arg.1=-max_total_time=$time" \
