@@ -16,6 +16,8 @@ targets=(
     "websocket         display             io.jvhost.display.websocket.WebSocketFrameFuzzTest"
     "http              display             io.jvhost.display.http.HttpRequestFuzzTest"
     "rfb               display             io.jvhost.display.rfb.RfbSessionFuzzTest"
+    "scsi              devices/scsi        io.jvhost.device.scsi.ScsiRequestFuzzTest"
+    "vsock             devices/vsock       io.jvhost.device.vsock.VsockPacketFuzzTest"
     "rng               devices/rng         io.jvhost.device.rng.RngRequestFuzzTest"
     "input             devices/input       io.jvhost.device.input.InputRequestFuzzTest"
     "console           devices/console     io.jvhost.device.console.ConsoleRequestFuzzTest"
