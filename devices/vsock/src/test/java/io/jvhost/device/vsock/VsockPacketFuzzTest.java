@@ -83,6 +83,7 @@ class VsockPacketFuzzTest
     @FuzzTest(maxDuration = "30s")
     void packetsInAnyOrderAreServedAndNothingLeaks(final FuzzedDataProvider data) throws IOException
     {
+        discardBacklog();
         final long fdsBefore = fdCount();
         final int txBuffer = data.consumeInt(1, 4096);
         final UdsHost host = UdsHost.listen("fuzz", UDS, 16);
@@ -293,6 +294,21 @@ class VsockPacketFuzzTest
                 s.configureBlocking(false);
                 accepted.add(s);
                 sockets.add(s);
+            }
+        }
+    }
+
+    /**
+     * Closes connections an earlier input's device made and its harness never accepted: their bytes belong to that
+     * input.
+     */
+    private static void discardBacklog() throws IOException
+    {
+        for (final ServerSocketChannel l : LISTENING)
+        {
+            for (SocketChannel s; null != (s = l.accept()); )
+            {
+                s.close();
             }
         }
     }
