@@ -13,6 +13,7 @@ targets=(
     "virtqueue         virtqueue           io.jvhost.virtqueue.SplitQueueFuzzTest"
     "vhost-user        vhost-user/backend  io.jvhost.vhostuser.backend.VhostUserBackendFuzzTest"
     "gpu               devices/gpu         io.jvhost.device.gpu.GpuCommandFuzzTest"
+    "gpu3d             devices/gpu         io.jvhost.device.gpu.Gpu3dCommandFuzzTest"
     "websocket         display             io.jvhost.display.websocket.WebSocketFrameFuzzTest"
     "http              display             io.jvhost.display.http.HttpRequestFuzzTest"
     "rfb               display             io.jvhost.display.rfb.RfbSessionFuzzTest"

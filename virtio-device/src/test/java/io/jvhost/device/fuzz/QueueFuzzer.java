@@ -51,6 +51,9 @@ public final class QueueFuzzer
     private ActiveQueue queue;
     private long bump;
     private boolean asynchronous;
+    private final long[] allowedGpa = new long[8];
+    private final long[] allowedLength = new long[8];
+    private int allowedCount;
     private int outstandingCount;
 
     public QueueFuzzer()
@@ -91,6 +94,7 @@ public final class QueueFuzzer
         Arrays.fill(outstanding, false);
         outstandingCount = 0;
         asynchronous = false;
+        allowedCount = 0;
         return queue;
     }
 
@@ -102,6 +106,33 @@ public final class QueueFuzzer
     public void asynchronous(final boolean fillsOutstanding)
     {
         asynchronous = fillsOutstanding;
+    }
+
+    /**
+     * Guest memory the device may write outside response buffers until the next {@link #reset}: buffers the guest
+     * gave it for that (a GPU resource's backing that TRANSFER_FROM_HOST fills).
+     */
+    public void allowWrites(final long gpa, final long length)
+    {
+        if (allowedCount == allowedGpa.length)
+        {
+            // More ranges than kept: the whole of guest memory, which holds them all.
+            allowedGpa[0] = GPA;
+            allowedLength[0] = RAM_SIZE;
+            allowedCount = 1;
+            return;
+        }
+        allowedGpa[allowedCount] = gpa;
+        allowedLength[allowedCount++] = length;
+    }
+
+    /**
+     * Lets the device write anywhere in guest memory until the next {@link #reset} (the guest gave it addresses the
+     * harness did not choose); the canary pages around guest memory are still checked.
+     */
+    public void allowAllWrites()
+    {
+        allowWrites(GPA, RAM_SIZE);
     }
 
     /**
@@ -258,7 +289,7 @@ public final class QueueFuzzer
                 break;
             }
             final long gpa = GPA + from + off;
-            if (!inWritableOfCompleted(gpa, used) && !(asynchronous && inWritableOfOutstanding(gpa)))
+            if (!inWritableOfCompleted(gpa, used) && !(asynchronous && inWritableOfOutstanding(gpa)) && !allowed(gpa))
             {
                 throw new AssertionError("guest byte at 0x" + Long.toHexString(gpa)
                     + " changed outside the writable buffers of the requests completed");
@@ -319,6 +350,18 @@ public final class QueueFuzzer
                 {
                     return true;
                 }
+            }
+        }
+        return false;
+    }
+
+    private boolean allowed(final long gpa)
+    {
+        for (int i = 0; i < allowedCount; i++)
+        {
+            if (gpa >= allowedGpa[i] && gpa - allowedGpa[i] < allowedLength[i])
+            {
+                return true;
             }
         }
         return false;

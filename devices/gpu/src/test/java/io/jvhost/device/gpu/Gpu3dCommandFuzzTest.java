@@ -1,0 +1,324 @@
+package io.jvhost.device.gpu;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+
+import io.jvhost.device.DeviceContext;
+import io.jvhost.device.fuzz.QueueFuzzer;
+import io.jvhost.virgl.ResourceCreateArgs;
+import io.jvhost.virgl.VirglFlags;
+
+import static io.jvhost.device.gpu.GpuProtocol.*;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Fuzzes the GPU's 3D command path: any bytes as control requests (mostly with a 3D command type, the context id of
+ * an existing context and the resource ids in use, to get past the first checks) against a GpuDevice in virglrenderer
+ * mode on surfaceless EGL, with context 1 holding a 64x32 render target (resource 1, with backing) and a 2D resource
+ * 2. CTX_CREATE/DESTROY/ATTACH/DETACH, RESOURCE_CREATE_3D, TRANSFER_TO/FROM_HOST_3D, SUBMIT_3D (its command stream
+ * too: virglrenderer's decoder runs), GET_CAPSET_INFO and GET_CAPSET, fenced or not, with the 2D commands in between.
+ * <p>
+ * Every control request gets exactly one response once its fence has signalled: 0 bytes for a response buffer too
+ * small, else an OK or ERR type of its exact size (capset info 40 bytes, a capset at most 4 KiB), the fence flag and
+ * id back when the request was fenced; the renderer's host memory stays within the device's limit; nothing is logged
+ * as an error (which is how an exception in our decoding or virglrenderer's failure to start shows). QueueFuzzer checks
+ * that no guest byte outside the response buffers and resource 1's backing (TRANSFER_FROM_HOST_3D fills it) changes,
+ * unless the input attached backing of its own (then only the canary pages around guest memory are checked).
+ * <p>
+ * One device serves every input (virglrenderer starts once per process and thread); each input begins with a reset,
+ * as a driver reset does. Skipped where virglrenderer cannot start (no GPU render node or EGL).
+ */
+class Gpu3dCommandFuzzTest
+{
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int[] COMMANDS = {CMD_CTX_CREATE, CMD_CTX_DESTROY, CMD_CTX_ATTACH_RESOURCE,
+        CMD_CTX_DETACH_RESOURCE, CMD_RESOURCE_CREATE_3D, CMD_TRANSFER_TO_HOST_3D, CMD_TRANSFER_FROM_HOST_3D,
+        CMD_SUBMIT_3D, CMD_GET_CAPSET_INFO, CMD_GET_CAPSET, CMD_RESOURCE_UNREF, CMD_RESOURCE_FLUSH, CMD_SET_SCANOUT,
+        CMD_RESOURCE_CREATE_2D, CMD_RESOURCE_ATTACH_BACKING, CMD_RESOURCE_DETACH_BACKING, CMD_TRANSFER_TO_HOST_2D};
+    private static final Set<Integer> NODATA = Set.of(RESP_OK_NODATA, RESP_ERR_UNSPEC, RESP_ERR_OUT_OF_MEMORY,
+        RESP_ERR_INVALID_SCANOUT_ID, RESP_ERR_INVALID_RESOURCE_ID, RESP_ERR_INVALID_CONTEXT_ID,
+        RESP_ERR_INVALID_PARAMETER);
+    private static final long MAX_HOST_MEM = 64L << 20;
+    private static final int W = 64;
+    private static final int H = 32;
+    private static final QueueFuzzer CONTROL = new QueueFuzzer();
+    private static final ExecutorService WORKER = Executors.newSingleThreadExecutor(r ->
+    {
+        final Thread t = new Thread(r, "gpu3d-fuzz worker");
+        t.setDaemon(true);
+        return t;
+    });
+    private static final ErrorLog ERRORS = new ErrorLog();
+    private static GpuDevice gpu;
+    private static String unavailable;
+
+    static
+    {
+        final Logger logger = Logger.getLogger("io.jvhost");
+        logger.setLevel(Level.SEVERE);
+        logger.addHandler(ERRORS);
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void every3dRequestGetsExactlyOneWellFormedResponse(final FuzzedDataProvider data) throws Exception
+    {
+        try
+        {
+            WORKER.submit(() ->
+            {
+                run(data);
+                return null;
+            }).get();
+        }
+        catch (final ExecutionException e)
+        {
+            if (e.getCause() instanceof Error error)
+            {
+                throw error;
+            }
+            throw e;
+        }
+    }
+
+    private static void run(final FuzzedDataProvider data)
+    {
+        if (null != unavailable)
+        {
+            return;
+        }
+        CONTROL.reset(CONTROL_QUEUE, 0);
+        if (null == gpu)
+        {
+            try
+            {
+                Gpu3dTest.requireVirgl();
+            }
+            catch (final RuntimeException e)
+            {
+                // Assumptions' abort: no virglrenderer here; the 2D harness covers the rest.
+                unavailable = e.getMessage();
+                return;
+            }
+            gpu = new GpuDevice("fuzz3d", GpuOptions.builder().virgl(VirglFlags.SURFACELESS_EGL, 1 << 1 | 1 << 2)
+                .maxHostMem(MAX_HOST_MEM).build(), () -> 0L);
+            gpu.attach(new DeviceContext()
+            {
+                @Override
+                public void wake(final int queue)
+                {
+                    // Served until answered anyway.
+                }
+            });
+        }
+        gpu.reset();
+        ERRORS.clear();
+        final byte[][] requests = new byte[QueueFuzzer.SIZE][];
+        prelude(requests);
+
+        while (data.remainingBytes() > 0)
+        {
+            final byte[] request = request(data);
+            if (request.length >= 4 && MemorySegment.ofArray(request).get(U32, HDR_TYPE) == CMD_RESOURCE_ATTACH_BACKING)
+            {
+                CONTROL.allowAllWrites();
+            }
+            final int head = CONTROL.add(data, request, data.consumeBoolean() ? 24 : data.consumeInt(0, 4200));
+            if (head >= 0)
+            {
+                requests[head] = request;
+            }
+            if (data.consumeInt(0, 3) != 0)
+            {
+                serve(requests);
+            }
+        }
+        serve(requests);
+        assertThat(gpu.renderer().hostMemoryUsed()).as("renderer host memory").isLessThanOrEqualTo(MAX_HOST_MEM);
+        assertThat(ERRORS.messages()).as("errors logged").isEmpty();
+    }
+
+    /** Context 1 with render target 1 (64x32, backing attached), 2D resource 2. */
+    private static void prelude(final byte[][] requests)
+    {
+        final long backing = CONTROL.allocate(W * H * 4, (byte)0x3C);
+        CONTROL.allowWrites(backing, W * H * 4);
+        final byte[] attach = new byte[ATTACH_SIZE + MEM_ENTRY_SIZE];
+        final MemorySegment a = MemorySegment.ofArray(attach);
+        a.set(U32, HDR_TYPE, CMD_RESOURCE_ATTACH_BACKING);
+        a.set(U32, ATTACH_RESOURCE_ID, 1);
+        a.set(U32, ATTACH_NR_ENTRIES, 1);
+        a.set(U64, ATTACH_SIZE, backing);
+        a.set(U32, ATTACH_SIZE + 8, W * H * 4);
+        final byte[] ctx = new byte[96];
+        MemorySegment.ofArray(ctx).set(U32, HDR_TYPE, CMD_CTX_CREATE);
+        MemorySegment.ofArray(ctx).set(U32, HDR_CTX_ID, 1);
+        MemorySegment.ofArray(ctx).set(U32, 24, 4);
+        MemorySegment.ofArray(ctx).set(U32, 32, 0x7a7a7566);
+        final byte[] create = new byte[72];
+        final MemorySegment c = MemorySegment.ofArray(create);
+        c.set(U32, HDR_TYPE, CMD_RESOURCE_CREATE_3D);
+        c.set(U32, 24, 1);
+        c.set(U32, 28, 2);
+        c.set(U32, 32, ResourceCreateArgs.FORMAT_B8G8R8X8_UNORM);
+        c.set(U32, 36, ResourceCreateArgs.BIND_RENDER_TARGET | ResourceCreateArgs.BIND_SCANOUT);
+        c.set(U32, 40, W);
+        c.set(U32, 44, H);
+        c.set(U32, 48, 1);
+        c.set(U32, 52, 1);
+        final byte[] ctxAttach = new byte[32];
+        MemorySegment.ofArray(ctxAttach).set(U32, HDR_TYPE, CMD_CTX_ATTACH_RESOURCE);
+        MemorySegment.ofArray(ctxAttach).set(U32, HDR_CTX_ID, 1);
+        MemorySegment.ofArray(ctxAttach).set(U32, 24, 1);
+        for (final byte[] r : new byte[][] {ctx, create, attach, ctxAttach, GpuHarness.create2d(2, 1, 16, 16).array()})
+        {
+            requests[CONTROL.add(r, HDR_SIZE)] = r;
+            final long[] used = serve(requests);
+            assertThat(used).hasSize(1);
+            assertThat(CONTROL.written((int)(used[0] >>> 32), HDR_SIZE)).as("prelude response")
+                .startsWith(0x00, 0x11, 0, 0);
+        }
+    }
+
+    /** Serves the control queue until every request is answered (fenced ones when virglrenderer signals). */
+    private static long[] serve(final byte[][] requests)
+    {
+        long[] all = new long[0];
+        final long deadline = System.nanoTime() + 10_000_000_000L;
+        do
+        {
+            for (final long u : CONTROL.serve(gpu))
+            {
+                checkResponse((int)(u >>> 32), u & 0xFFFF_FFFFL, requests);
+                all = Arrays.copyOf(all, all.length + 1);
+                all[all.length - 1] = u;
+            }
+            if (CONTROL.outstanding() > 0)
+            {
+                assertThat(System.nanoTime() - deadline).as("%d requests unanswered after 10 s",
+                    CONTROL.outstanding()).isNegative();
+                Thread.onSpinWait();
+            }
+        }
+        while (CONTROL.outstanding() > 0);
+        return all;
+    }
+
+    private static void checkResponse(final int head, final long length, final byte[][] requests)
+    {
+        if (length == 0)
+        {
+            return;
+        }
+        final MemorySegment response = MemorySegment.ofArray(CONTROL.written(head, length));
+        final int type = response.get(U32, HDR_TYPE);
+        assertThat(length).as("response of type 0x%x", type).isGreaterThanOrEqualTo(HDR_SIZE);
+        switch (type)
+        {
+            case RESP_OK_CAPSET_INFO -> assertThat(length).as("capset info").isEqualTo(40);
+            case RESP_OK_CAPSET -> assertThat(length - HDR_SIZE).as("capset bytes")
+                .isBetween(1L, (long)VirglRendererAdapter.MAX_CAPSET_BYTES);
+            case RESP_OK_DISPLAY_INFO -> assertThat(length).isEqualTo(DISPLAY_INFO_SIZE);
+            default ->
+            {
+                assertThat(NODATA).as("response type 0x%x", type).contains(type);
+                assertThat(length).as("length of response 0x%x", type).isEqualTo(HDR_SIZE);
+            }
+        }
+        final byte[] request = requests[head];
+        if (request.length >= HDR_SIZE && (MemorySegment.ofArray(request).get(U32, HDR_FLAGS) & FLAG_FENCE) != 0)
+        {
+            assertThat(response.get(U32, HDR_FLAGS) & FLAG_FENCE).as("fence flag echoed").isEqualTo(FLAG_FENCE);
+            assertThat(response.get(U64, HDR_FENCE_ID)).as("fence id echoed")
+                .isEqualTo(MemorySegment.ofArray(request).get(U64, HDR_FENCE_ID));
+        }
+        else
+        {
+            assertThat(response.get(U32, HDR_FLAGS) & FLAG_FENCE).as("fence flag on an unfenced request").isZero();
+        }
+    }
+
+    /**
+     * Any bytes; mostly a 3D command type with context 1 and (where a resource id goes) resource 1 or 2.
+     */
+    private static byte[] request(final FuzzedDataProvider data)
+    {
+        final byte[] bytes = data.consumeBytes(data.consumeInt(0, 200));
+        if (bytes.length >= HDR_SIZE && data.consumeInt(0, 7) != 0)
+        {
+            final MemorySegment r = MemorySegment.ofArray(bytes);
+            final int type = COMMANDS[data.consumeInt(0, COMMANDS.length - 1)];
+            r.set(U32, HDR_TYPE, type);
+            if (data.consumeBoolean())
+            {
+                r.set(U32, HDR_CTX_ID, data.consumeInt(0, 2));
+            }
+            final int resourceAt = switch (type)
+            {
+                case CMD_CTX_ATTACH_RESOURCE, CMD_CTX_DETACH_RESOURCE, CMD_RESOURCE_CREATE_3D -> 24;
+                case CMD_TRANSFER_TO_HOST_3D, CMD_TRANSFER_FROM_HOST_3D -> 56;
+                default -> -1;
+            };
+            if (resourceAt >= 0 && bytes.length >= resourceAt + 4 && data.consumeBoolean())
+            {
+                r.set(U32, resourceAt, data.consumeInt(1, 3));
+            }
+            if (type == CMD_SUBMIT_3D && bytes.length >= 28 && data.consumeBoolean())
+            {
+                // The stream's size: what follows the 32-byte head, give or take.
+                r.set(U32, 24, Math.max(0, bytes.length - 32 + data.consumeInt(-4, 4)));
+            }
+        }
+        return bytes;
+    }
+
+    /** Collects what jvhost logs at ERROR. */
+    private static final class ErrorLog extends Handler
+    {
+        private final List<String> messages = new ArrayList<>();
+
+        @Override
+        public synchronized void publish(final LogRecord record)
+        {
+            if (record.getLevel().intValue() >= Level.SEVERE.intValue())
+            {
+                messages.add(record.getMessage());
+            }
+        }
+
+        synchronized List<String> messages()
+        {
+            return List.copyOf(messages);
+        }
+
+        synchronized void clear()
+        {
+            messages.clear();
+        }
+
+        @Override
+        public void flush()
+        {
+        }
+
+        @Override
+        public void close()
+        {
+        }
+    }
+}
