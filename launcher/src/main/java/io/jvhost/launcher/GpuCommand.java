@@ -446,6 +446,19 @@ final class GpuCommand implements Callable<Integer>
     }
 
     /**
+     * The device options {@code jvhost gpu ARGS} serves with: its defaults wherever {@code args} say nothing (the
+     * demo's GPU is {@code jvhost gpu -g virglrenderer} this way, without a second copy of the 3D defaults).
+     *
+     * @throws CommandLine.ParameterException naming the first bad flag.
+     */
+    static GpuOptions gpuOptions(final String... args)
+    {
+        final GpuCommand command = new GpuCommand();
+        new CommandLine(command).parseArgs(args);
+        return command.gpuOptions();
+    }
+
+    /**
      * @return the device options these flags give.
      * @throws CommandLine.ParameterException naming the first bad flag.
      */
@@ -541,7 +554,7 @@ final class GpuCommand implements Callable<Integer>
      *
      * @return null, or why virglrenderer cannot start.
      */
-    private static String probeVirgl(final int flags)
+    static String probeVirgl(final int flags)
     {
         final String[] failure = new String[1];
         final Thread probe = Thread.ofPlatform().name("virgl-probe").unstarted(() ->
