@@ -37,10 +37,12 @@ public final class KmscubeRate
 
     /**
      * @param frames     FramebufferUpdates with pixels seen in the window.
+     * @param screens    the pixels of those updates in screens (equal to {@code frames} when each update was one
+     *                   whole frame, as kmscube's flushes are).
      * @param seconds    the window.
      * @param firstFrame seconds from the demo's start to kmscube on the snapshot.
      */
-    public record Result(long frames, double seconds, double firstFrame)
+    public record Result(long frames, double screens, double seconds, double firstFrame)
     {
         public double fps()
         {
@@ -75,6 +77,7 @@ public final class KmscubeRate
             final double firstFrame = (System.nanoTime() - t0) / 1e9;
             final long frames;
             final double seconds;
+            long pixels = 0;
             try (WsRfbClient viewer = WsRfbClient.connect(new InetSocketAddress("127.0.0.1", port), 0))
             {
                 viewer.setNoVncPixelFormat();
@@ -88,9 +91,11 @@ public final class KmscubeRate
                 while (last < end)
                 {
                     viewer.requestUpdate(true);
-                    if (viewer.readUpdate() > 0)
+                    final long area = viewer.readUpdate();
+                    if (area > 0)
                     {
                         counted++;
+                        pixels += area;
                     }
                     last = System.nanoTime();
                 }
@@ -104,7 +109,7 @@ public final class KmscubeRate
             {
                 throw new IllegalStateException("the demo did not end within 60 s of poweroff -f (" + log + ")");
             }
-            return new Result(frames, seconds, firstFrame);
+            return new Result(frames, pixels / ((double)width * height), seconds, firstFrame);
         }
         finally
         {

@@ -316,16 +316,17 @@ public final class Gpu3dBench
         }
 
         md.append("#### (h) Guest: kmscube in jvhost demo --3d (QEMU TCG, 1024×768)\n\n");
-        md.append("| Window s | Frames seen by a viewer | Frames/s | First frame after start s |\n|---:|---:|---:|---:|\n");
+        md.append("| Window s | Frames seen by a viewer | Their pixels ÷ screen | Frames/s | First frame after start s |\n"
+            + "|---:|---:|---:|---:|---:|\n");
         if (null != kmscube)
         {
             md.append("| ").append(Report.fmt(kmscube.seconds())).append(" | ").append(kmscube.frames()).append(" | ")
-                .append(Report.fmt(kmscube.fps())).append(" | ").append(Report.fmt(kmscube.firstFrame()))
+                .append(Report.fmt(kmscube.screens())).append(" | ").append(Report.fmt(kmscube.fps())).append(" | ").append(Report.fmt(kmscube.firstFrame()))
                 .append(" |\n\n");
         }
         else
         {
-            md.append("| not run | | | |\n\n");
+            md.append("| not run | | | | |\n\n");
         }
         if (!notes.isEmpty())
         {
