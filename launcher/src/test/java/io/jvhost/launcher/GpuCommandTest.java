@@ -45,6 +45,18 @@ class GpuCommandTest
     }
 
     @Test
+    void theDemosGpuIsWhatJvhostGpuServesWithTheSameFlags()
+    {
+        final GpuOptions demo = GpuCommand.gpuOptions("-g", "virglrenderer", "--resolution", "640x480");
+        assertThat(demo).isEqualTo(parse("-s", "/tmp/x.sock", "-g", "virglrenderer", "--resolution", "640x480")
+            .gpuOptions());
+        assertThat(demo.threeD()).isTrue();
+        assertThat(demo.virglFlags()).isEqualTo(io.jvhost.virgl.VirglFlags.SURFACELESS_EGL
+            | io.jvhost.virgl.VirglFlags.USE_GLES);
+        assertThat(new int[] {demo.defaultWidth(), demo.defaultHeight()}).containsExactly(640, 480);
+    }
+
+    @Test
     void printCapabilitiesPrintsTheGpuTypeAsJson()
     {
         final CliRun r = run("gpu", "--print-capabilities");
