@@ -285,6 +285,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         {
             bad(chain, VsockHeader.opName(op) + " to CID " + Long.toUnsignedString(remoteCid)
                 + ": not a host or guest CID");
+            strayReset(op, remoteCid, hostPort, guestPort);
             return;
         }
         if (in.type() != VsockHeader.TYPE_STREAM)
