@@ -26,7 +26,7 @@ final class SiblingInbox
     private int count;
     private DeviceContext context;
 
-    /** The worker serves rx from now on: requests are taken, each announced with a wake of {@code queue}. */
+    /** A driver runs: requests are taken from now on, each announced by waking the rx queue's worker. */
     synchronized void open(final DeviceContext newContext)
     {
         context = newContext;
@@ -83,10 +83,5 @@ final class SiblingInbox
             }
         }
         left.forEach(r -> r.socket().close());
-    }
-
-    synchronized boolean isOpen()
-    {
-        return null != context;
     }
 }
