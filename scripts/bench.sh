@@ -18,8 +18,8 @@
 #     --guest      also run GuestBench: vsock throughput and back-end CPU per MiB host<->guest (against
 #                  --peer-vsock CMD if given), scsi sequential and 4 KiB random reads in the guest against
 #                  qemu-storage-daemon's vhost-user-blk; --guest-only runs only GuestBench. GuestBench gets
-#                  --quick too, and --guest-sections vsock,scsi, --peer-vsock CMD, --accel tcg|kvm,
-#                  --guest-repeats N, --vsock-mib N, --image-mib N, --rand-ms N
+#                  --quick too, and --guest-sections vsock,scsi, --peer-vsock CMD [--peer-vsock-name N],
+#                  --accel tcg|kvm, --guest-repeats N, --vsock-mib N, --image-mib N, --rand-ms N
 #     GpuBench options, e.g. --quick (a short validation run), --rounds 5, --duration 10, --no-peer,
 #     --jmh REGEX, --no-jmh, --peer-gpu CMD; --help lists them all. DisplayBench and Gpu3dBench get --quick,
 #     --warmup, --duration and --verbose too.
@@ -61,7 +61,7 @@ while [[ $# -gt 0 ]]; do
             ;;
         --guest) guest=1 ;;
         --guest-only) guest=1; gpu=0; display=0 ;;
-        --guest-sections|--peer-vsock|--accel|--guest-repeats|--vsock-mib|--image-mib|--rand-ms)
+        --guest-sections|--peer-vsock|--peer-vsock-name|--accel|--guest-repeats|--vsock-mib|--image-mib|--rand-ms)
             [[ $# -gt 0 ]] || die "$a needs a value"
             case "$a" in
                 --guest-sections) guest_args+=(--sections "$1") ;;

@@ -59,6 +59,8 @@ public final class GuestBench
                                @{root}/launcher/jvm.options [-XX:AOTCache=...] -jar {root}/launcher/target/jvhost.jar)
           --peer-vsock CMD     a peer vsock back-end taking vhost-device-vsock's flags (e.g. the path of
                                vhost-device-vsock); without it only jvhost is measured
+          --peer-vsock-name N  the peer's name in the report (default: CMD's program name)
+        Commands are split on blanks (no quoting).
           --accel A            QEMU's accelerator: tcg (default; what the tests use) or kvm (where KVM guests work:
                                on hosts where it does, the only setting whose figures say much about the back-ends)
           --qsd PATH           qemu-storage-daemon (default: from PATH)
@@ -78,6 +80,7 @@ public final class GuestBench
     private long randMs = 5000;
     private String jvhost;
     private String peerVsock;
+    private String peerVsockName;
     private Path qsd;
     private String accel = "tcg";
     private Path qemu;
@@ -142,6 +145,7 @@ public final class GuestBench
                 case "--rand-ms" -> randMs = positive(a, v);
                 case "--jvhost" -> jvhost = v;
                 case "--peer-vsock" -> peerVsock = v;
+                case "--peer-vsock-name" -> peerVsockName = v;
                 case "--qsd" -> qsd = Path.of(v);
                 case "--accel" ->
                 {
@@ -294,7 +298,8 @@ public final class GuestBench
         results.add(vsockRun("jvhost vsock", jvhost + " vsock", initrd, bytes));
         if (null != peerVsock)
         {
-            results.add(vsockRun(peerVsock.strip().split("\\s+")[0].replaceAll(".*/", ""), peerVsock, initrd, bytes));
+            results.add(vsockRun(null != peerVsockName ? peerVsockName
+                : peerVsock.strip().split("\\s+")[0].replaceAll(".*/", ""), peerVsock, initrd, bytes));
         }
         final StringBuilder md = new StringBuilder();
         md.append("\n#### vsock, host ↔ guest\n\nOne stream over hybrid vsock (`--uds-path`), ").append(vsockMib)
