@@ -206,10 +206,16 @@ final class CommandDecoder
             return errors.fail(RESP_ERR_INVALID_PARAMETER, "ring_idx " + request.ringIdx + " > "
                 + (RingFences.MAX_RINGS - 1));
         }
-        if (!renderer.hasContext(request.ctxId))
+        final int ringCount = renderer.ringCount(request.ctxId);
+        if (0 == ringCount)
         {
             return errors.fail(RESP_ERR_INVALID_CONTEXT_ID, "fence on ring " + request.ringIdx + " of context "
                 + GuestErrors.id(request.ctxId) + ", which does not exist");
+        }
+        if (request.ringIdx >= ringCount)
+        {
+            return errors.fail(RESP_ERR_INVALID_PARAMETER, "fence on ring " + request.ringIdx + " of context "
+                + GuestErrors.id(request.ctxId) + ", which has " + ringCount + " ring(s)");
         }
         if (!rings.hasRoom(queue.size()))
         {

@@ -175,6 +175,14 @@ interface Renderer
     }
 
     /**
+     * @return how many rings context {@code ctxId} may fence on (0: no such context).
+     */
+    default int ringCount(final int ctxId)
+    {
+        return hasContext(ctxId) ? RingFences.MAX_RINGS : 0;
+    }
+
+    /**
      * @return true once fence {@code fence} has signalled.
      */
     default boolean fenceDone(final long fence)

@@ -314,8 +314,7 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         {
             return errors.fail(RESP_ERR_UNSPEC, "virgl_renderer_context_create_fence(ctx " + GuestErrors.id(ctxId)
                 + ", ring " + ring + ") returned " + VirglException.describe(result)
-                + (0 == capsetOf(ctxId) || CAPSET_VIRGL_MAX >= capsetOf(ctxId)
-                    ? " (a virgl context has ring 0 only)" : " (a Venus ring must be bound to a VkQueue first)"));
+                + (0 == ring ? "" : " (a Venus ring above 0 must be bound to a VkQueue first)"));
         }
         contextFencesCreated++;
         return Command.Handler.OK;
@@ -905,6 +904,17 @@ final class VirglRendererAdapter implements Renderer, FenceListener
             }
         }
         return false;
+    }
+
+    /**
+     * A virgl (GL) context has one timeline, ring 0 (virglrenderer refuses the others); a Venus context has one per
+     * VkQueue the guest binds, up to 64. A ring a GL context does not have is refused here, never passed to C.
+     */
+    @Override
+    public int ringCount(final int ctxId)
+    {
+        final int at = Arrays.binarySearch(contexts, 0, contextCount, ctxId);
+        return at < 0 ? 0 : contextCapsets[at] <= CAPSET_VIRGL_MAX ? 1 : RingFences.MAX_RINGS;
     }
 
     /**

@@ -178,7 +178,10 @@ class Gpu3dContextInitTest
         assertThat(h.call(HDR_SIZE, submitHead(7, 0, ring, 0, 1)).type()).as("unknown context")
             .isEqualTo(RESP_ERR_INVALID_CONTEXT_ID);
         assertThat(h.call(HDR_SIZE, submitHead(1, 0, ring, 1, 1)).type())
-            .as("ring 1 of a virgl context: virglrenderer has one timeline per GL context").isEqualTo(RESP_ERR_UNSPEC);
+            .as("ring 1 of a virgl context: one timeline per GL context, refused before virglrenderer")
+            .isEqualTo(RESP_ERR_INVALID_PARAMETER);
+        assertThat(h.call(HDR_SIZE, submitHead(1, 0, ring, 63, 1)).type()).as("ring 63 of a virgl context")
+            .isEqualTo(RESP_ERR_INVALID_PARAMETER);
         final VirglRendererAdapter adapter = (VirglRendererAdapter)h.device.renderer();
         assertThat(adapter.contextFencesCreated()).isZero();
         // Still serving, and the ring works.
