@@ -86,7 +86,12 @@ final class CommandDecoder
                     e);
                 type = RESP_ERR_UNSPEC;
             }
-            if (type == RESP_OK_NODATA && ring)
+            if (type == RESP_OK_NODATA && ring && !renderer.hasContext(request.ctxId))
+            {
+                // The command destroyed its own context (a fenced CTX_DESTROY): nothing is left to wait for.
+                ring = false;
+            }
+            else if (type == RESP_OK_NODATA && ring)
             {
                 // A context's ring: put aside until that ring's fence signals; the queue goes on.
                 final long seq = rings.hold(request, request.ctxId, request.ringIdx);

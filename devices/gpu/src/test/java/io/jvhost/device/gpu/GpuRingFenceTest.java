@@ -400,6 +400,16 @@ class GpuRingFenceTest
     }
 
     @Test
+    void aFencedDestroyOfTheRingsOwnContextIsAnsweredAtOnce()
+    {
+        final Resp r = h.call(HDR_SIZE, new Req(CMD_CTX_DESTROY, HDR_SIZE).fence(30, 1)
+            .u32(HDR_FLAGS, FLAG_FENCE | FLAG_INFO_RING_IDX).array());
+        assertThat(r.type()).isEqualTo(RESP_OK_NODATA);
+        assertThat(r.fenceId()).isEqualTo(30);
+        assertThat(renderer.created).as("no fence on a context that is gone").isEmpty();
+    }
+
+    @Test
     void aResetDropsTheWaitingRequestsAndTheDeviceServesAgain()
     {
         h.addControl(HDR_SIZE, onRing(1, 0, 1));
