@@ -29,6 +29,8 @@ public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defa
     public static final int CAPSET_VENUS_BIT = 1 << 4;
     /** virglrenderer's init flag for Venus (VIRGL_RENDERER_VENUS). */
     private static final int VIRGL_VENUS_FLAG = 1 << 6;
+    /** VIRGL_RENDERER_ASYNC_FENCE_CB: fences reported from virglrenderer's own thread. */
+    private static final int VIRGL_ASYNC_FENCE_CB_FLAG = 1 << 8;
 
     public static final int DEFAULT_MAX_OUTPUTS = 1;
     public static final long DEFAULT_MAX_HOST_MEM = 256L << 20;
@@ -69,6 +71,11 @@ public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defa
         {
             throw new IllegalArgumentException("3D mode needs capsets among virgl (1), virgl2 (2) and venus (4),"
                 + " got 0x" + Integer.toHexString(capsets));
+        }
+        if (0 != (virglFlags & VIRGL_ASYNC_FENCE_CB_FLAG))
+        {
+            throw new IllegalArgumentException("virglrenderer flag ASYNC_FENCE_CB (0x100) would report fences from a"
+                + " thread of virglrenderer's; the device takes them on its worker, inside virgl_renderer_poll");
         }
         if (0 != (capsets & CAPSET_VENUS_BIT) && 0 == (virglFlags & VIRGL_VENUS_FLAG))
         {
