@@ -124,7 +124,7 @@ class Gpu3dAllocationTest
             }
             long allocated = Long.MAX_VALUE;
             int rounds = 12;
-            for (int attempt = 0; attempt < 5 && allocated >= 4096; attempt++)
+            for (int attempt = 0; attempt < 20 && allocated >= 4096; attempt++)
             {
                 final long before = threads.getCurrentThreadAllocatedBytes();
                 sink += cycles(h, control, lengths);
