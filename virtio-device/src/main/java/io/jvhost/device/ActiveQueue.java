@@ -209,6 +209,9 @@ public final class ActiveQueue implements DeviceQueue
     {
         retryNanos = Math.max(1, nanos);
         budget = 0;
+        // Asked for after the ring was found empty too (a device that still waits for something of its own, e.g.
+        // a GPU's fences): honoured, not lost in the "drained, look again" loop.
+        drained = false;
     }
 
     @Override
