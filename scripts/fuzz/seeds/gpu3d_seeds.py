@@ -7,9 +7,9 @@ COMMANDS = [0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207, 0x108, 0x109
             0x106, 0x107, 0x105]
 FENCE = 1
 
-def hdr(t, ctx=1, fence=None):
-    flags = FENCE if fence is not None else 0
-    return struct.pack('<IIQIBBBB', t, flags, fence or 0, ctx, 0, 0, 0, 0)
+def hdr(t, ctx=1, fence=None, ring=None):
+    flags = (FENCE if fence is not None else 0) | (2 if ring is not None else 0)
+    return struct.pack('<IIQIBBBB', t, flags, fence or 0, ctx, ring or 0, 0, 0, 0)
 
 def req(e, body, writable=24, serve=True, split=1):
     """body as sent; the harness keeps its type (a raw request: consumeInt(0, 7) == 0)."""
@@ -55,6 +55,8 @@ e = Enc(); req(e, ctxcreate(1)); req(e, ctxres(0x202, 1, 2)); req(e, ctxres(0x20
 seeds['context-misuse'] = e
 e = Enc(); req(e, transfer(0x206, 1, 64, 32, fence=11), serve=False); req(e, submit(1, bytes(32), fence=12), serve=False, split=3); req(e, capset(2, 2), 4200)
 seeds['batched'] = e
+e = Enc(); req(e, hdr(0x207, 1, 13, ring=0) + struct.pack('<II', 8, 0) + bytes(8)); req(e, hdr(0x207, 1, 14, ring=1) + struct.pack('<II', 8, 0) + bytes(8))
+req(e, hdr(0x201, 1, 15, ring=0) + bytes(8)); seeds['ring-fences'] = e
 for k, v in seeds.items():
     open(os.path.join(out, k), 'wb').write(v.data())
 print(len(seeds))

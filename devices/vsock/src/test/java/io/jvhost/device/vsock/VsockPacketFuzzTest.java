@@ -35,7 +35,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * closes, and host clients that connect with a {@code CONNECT} line (or garbage). Driver resets come in between.
  * <p>
  * Checked: every tx buffer is returned at once with 0 bytes; every packet to the guest is well-formed (host CID to the
- * guest's CID, stream type, a known op, len 0 except RW, RW len exactly the payload written and at most the buffer,
+ * guest's CID, or a RST from a CID the guest addressed, stream type, a known op, len 0 except RW, RW len exactly the payload written and at most the buffer,
  * our buf_alloc except on RST); the guest never gets more data than the host sent, the host never more than the guest sent; no
  * error is logged; and after the device closes, the process holds no more descriptors than before.
  * QueueFuzzer checks that nothing outside the response buffers changes.
@@ -55,6 +55,8 @@ class VsockPacketFuzzTest
     private static final ServerSocketChannel[] LISTENING = new ServerSocketChannel[LISTENERS];
     private static final ErrorLog ERRORS = new ErrorLog();
     private static final Logger LOGGER = Logger.getLogger("io.jvhost");
+    /** The destination CIDs of this input's packets. */
+    private static final java.util.Set<Long> ADDRESSED = new java.util.HashSet<>();
 
     static
     {
@@ -95,6 +97,7 @@ class VsockPacketFuzzTest
         final List<SocketChannel> sockets = new ArrayList<>();
         final List<SocketChannel> accepted = new ArrayList<>();
         ERRORS.clear();
+        ADDRESSED.clear();
         long guestSent = 0;
         long guestGot = 0;
         long hostSent = 0;
@@ -226,6 +229,7 @@ class VsockPacketFuzzTest
         final int op = data.consumeInt(0, 8);
         b.putLong(0, raw ? data.consumeLong() : GUEST_CID);
         b.putLong(8, raw ? data.consumeLong() : VsockDevice.HOST_CID);
+        ADDRESSED.add(b.getLong(8));
         b.putInt(16, raw ? data.consumeInt() : GUEST_PORTS[data.consumeInt(0, GUEST_PORTS.length - 1)]);
         b.putInt(20, raw ? data.consumeInt() : HOST_PORTS[data.consumeInt(0, HOST_PORTS.length - 1)]);
         b.putInt(24, rightLength ? (op == VsockHeader.OP_RW ? payload.length : 0) : data.consumeInt());
@@ -263,7 +267,13 @@ class VsockPacketFuzzTest
             }
             assertThat(length).as("rx packet length").isGreaterThanOrEqualTo(VsockHeader.SIZE);
             final ByteBuffer p = ByteBuffer.wrap(RX.written(head, length)).order(ByteOrder.LITTLE_ENDIAN);
-            assertThat(p.getLong(0)).as("src_cid").isEqualTo(VsockDevice.HOST_CID);
+            final long src = p.getLong(0);
+            if (src != VsockDevice.HOST_CID)
+            {
+                // A packet to a CID that is neither the host nor a sibling is reset from that CID.
+                assertThat(p.getShort(30)).as("op of a packet from CID %d", src).isEqualTo((short)VsockHeader.OP_RST);
+                assertThat(ADDRESSED).as("CIDs the guest sent to").contains(src);
+            }
             assertThat(p.getLong(8)).as("dst_cid").isEqualTo(GUEST_CID);
             assertThat(p.getShort(28)).as("type").isEqualTo((short)VsockHeader.TYPE_STREAM);
             final int op = p.getShort(30);
