@@ -1,0 +1,29 @@
+package io.jvhost.device.i2c;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A device on a {@link SimulatedAdapter}: it sees each message of a transfer in order, as a real client would between
+ * a START (or repeated START) and the next.
+ */
+public interface SimulatedClient
+{
+    /**
+     * The master writes {@code data} (possibly empty: a quick write, as {@code i2cdetect} probes).
+     *
+     * @return true to acknowledge.
+     */
+    boolean write(MemorySegment data);
+
+    /**
+     * The master reads {@code into.byteSize()} bytes (possibly none).
+     *
+     * @return true to acknowledge.
+     */
+    boolean read(MemorySegment into);
+
+    /**
+     * @return what it is, for logs and the command line ({@code eeprom}, {@code lm75}).
+     */
+    String kind();
+}
