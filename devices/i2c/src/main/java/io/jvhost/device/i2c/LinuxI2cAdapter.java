@@ -264,7 +264,8 @@ public final class LinuxI2cAdapter implements I2cAdapter
             final boolean read = t.isRead(0);
             readWrite = read ? I2C_SMBUS_READ : I2C_SMBUS_WRITE;
             final int len = t.length(0);
-            final MemorySegment d = t.data(0);
+            final MemorySegment d = t.staging();
+            final long o = t.offset(0);
             switch (len)
             {
                 case 0 ->
@@ -274,7 +275,7 @@ public final class LinuxI2cAdapter implements I2cAdapter
                 }
                 case 1 ->
                 {
-                    command = read ? 0 : d.get(ValueLayout.JAVA_BYTE, 0) & 0xFF;
+                    command = read ? 0 : d.get(ValueLayout.JAVA_BYTE, o) & 0xFF;
                     size = I2C_SMBUS_BYTE;
                 }
                 case 2, 3 ->
@@ -283,11 +284,11 @@ public final class LinuxI2cAdapter implements I2cAdapter
                     {
                         return -EOPNOTSUPP;
                     }
-                    command = d.get(ValueLayout.JAVA_BYTE, 0) & 0xFF;
-                    smbusData.set(ValueLayout.JAVA_BYTE, 0, d.get(ValueLayout.JAVA_BYTE, 1));
+                    command = d.get(ValueLayout.JAVA_BYTE, o) & 0xFF;
+                    smbusData.set(ValueLayout.JAVA_BYTE, 0, d.get(ValueLayout.JAVA_BYTE, o + 1));
                     if (len == 3)
                     {
-                        smbusData.set(ValueLayout.JAVA_BYTE, 1, d.get(ValueLayout.JAVA_BYTE, 2));
+                        smbusData.set(ValueLayout.JAVA_BYTE, 1, d.get(ValueLayout.JAVA_BYTE, o + 2));
                     }
                     size = len == 2 ? I2C_SMBUS_BYTE_DATA : I2C_SMBUS_WORD_DATA;
                 }
@@ -301,7 +302,7 @@ public final class LinuxI2cAdapter implements I2cAdapter
             && (t.length(1) == 1 || t.length(1) == 2) && t.address(0) == t.address(1))
         {
             readWrite = I2C_SMBUS_READ;
-            command = t.data(0).get(ValueLayout.JAVA_BYTE, 0) & 0xFF;
+            command = t.staging().get(ValueLayout.JAVA_BYTE, t.offset(0)) & 0xFF;
             size = t.length(1) == 1 ? I2C_SMBUS_BYTE_DATA : I2C_SMBUS_WORD_DATA;
         }
         else
@@ -324,10 +325,10 @@ public final class LinuxI2cAdapter implements I2cAdapter
             return rc;
         }
         final int last = t.count() - 1;
-        final MemorySegment into = t.data(last);
+        final long into = t.offset(last);
         for (int i = 0; i < t.length(last); i++)
         {
-            into.set(ValueLayout.JAVA_BYTE, i, smbusData.get(ValueLayout.JAVA_BYTE, i));
+            t.staging().set(ValueLayout.JAVA_BYTE, into + i, smbusData.get(ValueLayout.JAVA_BYTE, i));
         }
         return rc;
     }

@@ -44,7 +44,9 @@ public final class SimulatedAdapter implements I2cAdapter
             {
                 return false;
             }
-            final boolean acked = transfer.isRead(i) ? c.read(transfer.data(i)) : c.write(transfer.data(i));
+            final boolean acked = transfer.isRead(i)
+                ? c.read(transfer.staging(), transfer.offset(i), transfer.length(i))
+                : c.write(transfer.staging(), transfer.offset(i), transfer.length(i));
             if (!acked)
             {
                 return false;

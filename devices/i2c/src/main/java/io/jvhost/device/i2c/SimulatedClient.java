@@ -9,18 +9,19 @@ import java.lang.foreign.MemorySegment;
 public interface SimulatedClient
 {
     /**
-     * The master writes {@code data} (possibly empty: a quick write, as {@code i2cdetect} probes).
+     * The master writes the {@code length} bytes at {@code offset} of {@code data} (possibly none: a quick write, as
+     * {@code i2cdetect} probes).
      *
      * @return true to acknowledge.
      */
-    boolean write(MemorySegment data);
+    boolean write(MemorySegment data, long offset, int length);
 
     /**
-     * The master reads {@code into.byteSize()} bytes (possibly none).
+     * The master reads {@code length} bytes (possibly none) into {@code into} at {@code offset}.
      *
      * @return true to acknowledge.
      */
-    boolean read(MemorySegment into);
+    boolean read(MemorySegment into, long offset, int length);
 
     /**
      * @return what it is, for logs and the command line ({@code eeprom}, {@code lm75}).

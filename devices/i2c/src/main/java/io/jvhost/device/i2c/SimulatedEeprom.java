@@ -23,29 +23,27 @@ public final class SimulatedEeprom implements SimulatedClient
     }
 
     @Override
-    public synchronized boolean write(final MemorySegment data)
+    public synchronized boolean write(final MemorySegment data, final long offset, final int length)
     {
-        final long n = data.byteSize();
-        if (n == 0)
+        if (length == 0)
         {
             return true;
         }
-        pointer = data.get(ValueLayout.JAVA_BYTE, 0) & 0xFF;
-        for (long i = 1; i < n; i++)
+        pointer = data.get(ValueLayout.JAVA_BYTE, offset) & 0xFF;
+        for (int i = 1; i < length; i++)
         {
-            memory[pointer] = data.get(ValueLayout.JAVA_BYTE, i);
+            memory[pointer] = data.get(ValueLayout.JAVA_BYTE, offset + i);
             pointer = (pointer + 1) % SIZE;
         }
         return true;
     }
 
     @Override
-    public synchronized boolean read(final MemorySegment into)
+    public synchronized boolean read(final MemorySegment into, final long offset, final int length)
     {
-        final long n = into.byteSize();
-        for (long i = 0; i < n; i++)
+        for (int i = 0; i < length; i++)
         {
-            into.set(ValueLayout.JAVA_BYTE, i, memory[pointer]);
+            into.set(ValueLayout.JAVA_BYTE, offset + i, memory[pointer]);
             pointer = (pointer + 1) % SIZE;
         }
         return true;

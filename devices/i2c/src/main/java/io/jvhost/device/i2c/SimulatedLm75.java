@@ -53,14 +53,13 @@ public final class SimulatedLm75 implements SimulatedClient
     }
 
     @Override
-    public synchronized boolean write(final MemorySegment data)
+    public synchronized boolean write(final MemorySegment data, final long offset, final int n)
     {
-        final long n = data.byteSize();
         if (n == 0)
         {
             return true;
         }
-        final int reg = data.get(ValueLayout.JAVA_BYTE, 0) & 0xFF;
+        final int reg = data.get(ValueLayout.JAVA_BYTE, offset) & 0xFF;
         if (reg > REG_TOS)
         {
             return false;
@@ -68,25 +67,26 @@ public final class SimulatedLm75 implements SimulatedClient
         pointer = reg;
         if (n == 2 && reg == REG_CONF)
         {
-            registers[REG_CONF] = data.get(ValueLayout.JAVA_BYTE, 1) & 0xFF;
+            registers[REG_CONF] = data.get(ValueLayout.JAVA_BYTE, offset + 1) & 0xFF;
         }
         else if (n == 3 && (reg == REG_THYST || reg == REG_TOS))
         {
-            registers[reg] = ((data.get(ValueLayout.JAVA_BYTE, 1) & 0xFF) << 8 | data.get(ValueLayout.JAVA_BYTE, 2) & 0xFF)
+            registers[reg] = ((data.get(ValueLayout.JAVA_BYTE, offset + 1) & 0xFF) << 8
+                | data.get(ValueLayout.JAVA_BYTE, offset + 2) & 0xFF)
                 & 0xFF80;
         }
         return true;
     }
 
     @Override
-    public synchronized boolean read(final MemorySegment into)
+    public synchronized boolean read(final MemorySegment into, final long offset, final int length)
     {
         final int value = registers[pointer];
         final boolean oneByte = pointer == REG_CONF;
-        for (long i = 0; i < into.byteSize(); i++)
+        for (int i = 0; i < length; i++)
         {
             final int b = oneByte ? value : (i % 2 == 0 ? value >> 8 : value);
-            into.set(ValueLayout.JAVA_BYTE, i, (byte)b);
+            into.set(ValueLayout.JAVA_BYTE, offset + i, (byte)b);
         }
         return true;
     }

@@ -56,6 +56,9 @@ public abstract class Flyweight
 
     protected final void zero(final int length)
     {
-        buffer.asSlice(0, length).fill((byte)0);
+        for (int i = 0; i < length; i++)
+        {
+            buffer.set(ValueLayout.JAVA_BYTE, i, (byte)0);
+        }
     }
 }
