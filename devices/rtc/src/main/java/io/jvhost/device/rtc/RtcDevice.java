@@ -413,7 +413,7 @@ public final class RtcDevice implements VirtioDevice
             queue.complete(chain, size);
             clocks[id].alarmNotified();
             alarmsNotified++;
-            LOG.log(Level.DEBUG, () -> name + ": alarm of clock " + id + " (" + clocks[id].name() + ") notified");
+            LOG.log(Level.INFO, name + ": alarm of clock " + id + " (" + clocks[id].name() + ") notified");
             return true;
         }
         return false;
