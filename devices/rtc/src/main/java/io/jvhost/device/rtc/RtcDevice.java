@@ -89,7 +89,7 @@ public final class RtcDevice implements VirtioDevice
     private final Response resp = new Response();
     private final AlarmNotification notification = new AlarmNotification();
     private volatile DeviceContext context;
-    private boolean alarmNegotiated;
+    private volatile boolean alarmNegotiated;
     private long refused;
     private long alarmsNotified;
 
