@@ -635,7 +635,12 @@ public final class SoundDevice implements VirtioDevice
         }
         if (s.state == PcmState.RUNNING && s.held.isEmpty())
         {
-            s.clock.resumeAfterGap(now);
+            // Ran dry for more than a period: the audio resumes now, not in the past (no burst to catch up). A
+            // shorter lateness (the message was seen a little after its time) is made up for.
+            if (now - s.clock.end() > s.clock.nanosOf(s.params.periodBytes()))
+            {
+                s.clock.resumeAfterGap(now);
+            }
             s.xrunCounted = false;
         }
         s.held.add(chain, payload);
