@@ -76,6 +76,7 @@ public final class Main implements Runnable
         commands.put("console", ConsoleCommand::new);
         commands.put("scsi", ScsiCommand::new);
         commands.put("vsock", VsockCommand::new);
+        commands.put("sound", SoundCommand::new);
         commands.put("demo", DemoCommand::new);
         return commands;
     }
