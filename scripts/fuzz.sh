@@ -18,6 +18,7 @@ targets=(
     "rng               devices/rng         io.jvhost.device.rng.RngRequestFuzzTest"
     "input             devices/input       io.jvhost.device.input.InputRequestFuzzTest"
     "console           devices/console     io.jvhost.device.console.ConsoleRequestFuzzTest"
+    "sound             devices/sound       io.jvhost.device.sound.SoundRequestFuzzTest"
 )
 
 die() { echo "jvhost fuzz: $*" >&2; exit 2; }
