@@ -31,6 +31,7 @@ public final class AlsaBackend implements SoundBackend
     private final int[] frameBytes = new int[STREAMS];
     private final long[] dropped = new long[STREAMS];
     private final long[] silent = new long[STREAMS];
+    private final long[] failures = new long[STREAMS];
 
     /**
      * @param device an ALSA PCM name ({@code default}, {@code hw:0,0}, {@code null}, ...).
@@ -161,7 +162,8 @@ public final class AlsaBackend implements SoundBackend
         {
             while (frames > 0)
             {
-                final long n = (long)alsa.writei.invokeExact(handle, src.asSlice(offset), frames);
+                final MemorySegment from = offset == 0 ? src : src.asSlice(offset);
+                final long n = (long)alsa.writei.invokeExact(handle, from, frames);
                 if (n == AlsaLibrary.EAGAIN)
                 {
                     break;
@@ -181,7 +183,7 @@ public final class AlsaBackend implements SoundBackend
         }
         catch (final Throwable t)
         {
-            LOG.log(Level.WARNING, "stream " + streamId + ": snd_pcm_writei failed: " + t);
+            failed(streamId, "snd_pcm_writei", t);
         }
         if (frames > 0 && dropped[streamId]++ == 0)
         {
@@ -204,7 +206,8 @@ public final class AlsaBackend implements SoundBackend
             {
                 while (frames > 0)
                 {
-                    final long n = (long)alsa.readi.invokeExact(handle, dst.asSlice(offset), frames);
+                    final MemorySegment into = offset == 0 ? dst : dst.asSlice(offset);
+                    final long n = (long)alsa.readi.invokeExact(handle, into, frames);
                     if (n == AlsaLibrary.EAGAIN || n == 0)
                     {
                         break;
@@ -224,7 +227,7 @@ public final class AlsaBackend implements SoundBackend
             }
             catch (final Throwable t)
             {
-                LOG.log(Level.WARNING, "stream " + streamId + ": snd_pcm_readi failed: " + t);
+                failed(streamId, "snd_pcm_readi", t);
             }
         }
         if (offset < length)
@@ -235,6 +238,15 @@ public final class AlsaBackend implements SoundBackend
                     + " the rest is silence (logged once)");
             }
             dst.asSlice(offset, length - offset).fill((byte)0);
+        }
+    }
+
+    private void failed(final int streamId, final String call, final Throwable t)
+    {
+        if (failures[streamId]++ % 1000 == 0)
+        {
+            LOG.log(Level.WARNING, "stream " + streamId + ": " + call + " failed: " + t + " (" + failures[streamId]
+                + " so far)");
         }
     }
 

@@ -36,16 +36,6 @@ public record PcmParams(long bufferBytes, long periodBytes, int features, int ch
         return Snd.rateHz(rate);
     }
 
-    /**
-     * @return nanoseconds that {@code bytes} of audio last.
-     */
-    public long nanosOf(final long bytes)
-    {
-        final long rateBytes = byteRate();
-        return rateBytes == 0 ? 0 : Math.multiplyHigh(bytes, 1_000_000_000L) == 0
-            ? bytes * 1_000_000_000L / rateBytes : (long)((double)bytes * 1e9 / rateBytes);
-    }
-
     @Override
     public String toString()
     {
