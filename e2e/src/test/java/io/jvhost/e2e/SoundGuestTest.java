@@ -97,6 +97,14 @@ class SoundGuestTest
 
         final Path initrd = Initramfs.build(env, dir, Initramfs.PROLOGUE + """
             i=0; while [ ! -e /dev/snd/pcmC0D0c ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+            # Room for TCG's stalls: buffers up to 1 s (the driver's default is 160 ms), taken at the driver's next
+            # probe, so unbind and bind it (the device sees a reset).
+            echo 1000 > /sys/module/virtio_snd/parameters/pcm_buffer_ms
+            echo 100 > /sys/module/virtio_snd/parameters/pcm_period_ms_max
+            for d in /sys/bus/virtio/drivers/virtio_snd/virtio*; do
+              echo ${d##*/} > /sys/bus/virtio/drivers/virtio_snd/unbind; echo ${d##*/} > /sys/bus/virtio/drivers/virtio_snd/bind
+            done
+            i=0; while [ ! -e /dev/snd/pcmC0D0c ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
             echo "JVHOST-SND card=$(cat /proc/asound/card0/id) pcm=$(cat /proc/asound/pcm | tr '\\n' '|') END"
             /bin/sndplay play /dev/snd/pcmC0D0p %d
             if /bin/sndplay record /dev/snd/pcmC0D0c %d /tmp/rec; then

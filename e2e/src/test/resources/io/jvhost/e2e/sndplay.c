@@ -1,6 +1,7 @@
 /*
  * sndplay: plays a known waveform on, or records from, an ALSA PCM device with the kernel's ioctls only (no
- * alsa-lib), for jvhost's sound guest test. S16_LE, 2 channels, 48 kHz, periods of 1024 frames, 6 periods.
+ * alsa-lib), for jvhost's sound guest test. S16_LE, 2 channels, 48 kHz, periods of 2048 frames, 16 periods (683 ms
+ * of buffer: the guest under TCG on a loaded machine may stall for a while; virtio_snd's pcm_buffer_ms must allow it).
  *
  *   sndplay play   /dev/snd/pcmC0D0p FRAMES          frame f is L = (int16)(f * 37 + 11), R = (int16)~(f * 53)
  *   sndplay record /dev/snd/pcmC0D0c FRAMES OUTFILE  writes the frames recorded, raw
@@ -20,8 +21,8 @@
 
 #define RATE 48000
 #define CHANNELS 2
-#define PERIOD 1024
-#define PERIODS 6
+#define PERIOD 2048
+#define PERIODS 16
 
 static void mask_only(struct snd_pcm_hw_params *p, int param, unsigned int value)
 {
