@@ -407,6 +407,40 @@ class SoundDeviceTest
     }
 
     @Test
+    void aCaptureStreamWithNoBufferToRecordIntoForAWholeBufferIsAnOverrunTold()
+    {
+        rig.prepareS16Stereo(1, 1 << Snd.PCM_F_EVT_XRUNS);
+        rig.driver[1].add(new long[] {0xA0000}, new int[] {8}, 0, 1);
+        rig.driver[1].publish();
+        assertThat(rig.controlStatus(pcm(Snd.R_PCM_START, 1))).isEqualTo(Snd.S_OK);
+        assertThat(rig.serve(3)).as("nothing to record into: an overrun is due a buffer later").isEqualTo(nanos(4));
+        rig.now += nanos(4);
+        rig.serve(3);
+        assertThat(rig.device.xruns(1)).isEqualTo(1);
+        rig.serve(1);
+        assertThat(rig.used(1)).hasSize(1);
+        assertThat(rig.ram.get(LE32, 0xA0000)).isEqualTo(Snd.EVT_PCM_XRUN);
+        assertThat(rig.ram.get(LE32, 0xA0004)).as("stream id").isEqualTo(1);
+    }
+
+    @Test
+    void newParametersWhilePreparedReturnTheHeldMessagesAndReleaseTheHostSide()
+    {
+        rig.prepareS16Stereo(0, 0);
+        rig.playback(0, frames(PERIOD, 0));
+        rig.serve(2);
+        assertThat(rig.device.held(0)).isEqualTo(1);
+        assertThat(rig.controlStatus(setParams(0, 8192, 2048, 0, 1, Snd.FMT_S16, Snd.RATE_44100)))
+            .isEqualTo(Snd.S_OK);
+        rig.serve(2);
+        assertThat(rig.used(2)).hasSize(1);
+        assertThat(rig.playbackStatus(0)).isEqualTo(Snd.S_OK);
+        assertThat(backend.played.size()).as("returned, not played").isZero();
+        assertThat(backend.calls).containsExactly("prepare 0", "release 0");
+        assertThat(rig.device.state(0)).isEqualTo(PcmState.PARAMS_SET);
+    }
+
+    @Test
     void withoutXrunEventsEnabledAnXrunIsCountedButNotSent()
     {
         rig.prepareS16Stereo(0, 0);
