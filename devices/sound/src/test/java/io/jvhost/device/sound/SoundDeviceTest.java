@@ -112,11 +112,11 @@ class SoundDeviceTest
         assertThat(jacks).hasSize(4 + 64);
         final MemorySegment j = MemorySegment.ofArray(jacks);
         final JackInfo jack = new JackInfo();
-        assertThat(jack.wrap(j.asSlice(4)).defconf()).isEqualTo(SoundDevice.LINE_OUT_DEFCONF);
+        assertThat(jack.wrap(j.asSlice(4)).defconf()).isEqualTo(ControlRequests.LINE_OUT_DEFCONF);
         assertThat(jack.connected()).isTrue();
         assertThat(jack.features()).isEqualTo(1 << Snd.JACK_F_REMAP);
         assertThat(j.asSlice(4 + 24, 8).toArray(ValueLayout.JAVA_BYTE)).as("padding up to size").containsOnly(0);
-        assertThat(jack.wrap(j.asSlice(4 + 32)).defconf()).isEqualTo(SoundDevice.MIC_IN_DEFCONF);
+        assertThat(jack.wrap(j.asSlice(4 + 32)).defconf()).isEqualTo(ControlRequests.MIC_IN_DEFCONF);
 
         final byte[] maps = rig.control(query(Snd.R_CHMAP_INFO, 1, 1, ChmapInfo.SIZE), 64);
         final ChmapInfo map = new ChmapInfo().wrap(MemorySegment.ofArray(maps).asSlice(4));
@@ -134,7 +134,7 @@ class SoundDeviceTest
         assertThat(rig.controlStatus(req.toArray(ValueLayout.JAVA_BYTE))).isEqualTo(Snd.S_OK);
         final byte[] r = rig.control(query(Snd.R_JACK_INFO, 1, 1, JackInfo.SIZE), 64);
         assertThat(new JackInfo().wrap(MemorySegment.ofArray(r).asSlice(4)).defconf())
-            .isEqualTo(SoundDevice.MIC_IN_DEFCONF & ~0xFF | 0x35);
+            .isEqualTo(ControlRequests.MIC_IN_DEFCONF & ~0xFF | 0x35);
         new io.jvhost.device.sound.wire.JackRemap().wrap(req).set(Snd.R_JACK_REMAP, 1, 16, 0);
         assertThat(rig.controlStatus(req.toArray(ValueLayout.JAVA_BYTE))).isEqualTo(Snd.S_BAD_MSG);
         new io.jvhost.device.sound.wire.JackRemap().wrap(req).set(Snd.R_JACK_REMAP, 2, 0, 0);
