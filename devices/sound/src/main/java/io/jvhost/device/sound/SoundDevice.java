@@ -13,7 +13,8 @@ import io.jvhost.virtqueue.VirtioFeatures;
 /**
  * virtio-snd (virtio ID 25), a drop-in for rust-vmm's vhost-device-sound: two jacks (line out, microphone), two PCM
  * streams (0 playback, 1 capture, one HDA function so Linux makes them one PCM device with both directions), one
- * channel map per stream; the same features, four queues of at most 64 entries and 16-byte configuration as theirs.
+ * channel map per stream; the same features and four queues of at most 64 entries as theirs, and the same 16-byte
+ * configuration layout (theirs says 0 jacks and 1 channel map).
  * <pre>
  *  queue 0 control  JACK_INFO, JACK_REMAP, PCM_INFO, PCM_SET_PARAMS/PREPARE/START/STOP/RELEASE, CHMAP_INFO
  *  queue 1 event    XRUN notifications (buffers kept until there is something to say)
