@@ -2,17 +2,30 @@
 # jvhost benchmarks: builds the launcher and benchmark jars, then runs GpuBench, which measures jvhost's GPU
 # back-end against QEMU's C vhost-user-gpu (and jvhost rng, the same-run baselines and the JMH microbenchmarks),
 # then DisplayBench (jvhost's own display: frame latency and bytes per frame over the web console's WebSocket),
-# and prints the Markdown for BENCHMARKS.md. See BENCHMARKS.md for what every figure means.
+# and prints the Markdown for BENCHMARKS.md. With --guest, GuestBench too: vsock and scsi in QEMU guests against
+# their peers. See BENCHMARKS.md for what every figure means.
 #
-#   scripts/bench.sh [--no-build] [--update] [--no-display] [GpuBench options]
+#   scripts/bench.sh [--no-build] [--update] [--no-display] [--3d | --only-3d] [--guest | --guest-only]
+#                    [GpuBench options]
 #     --no-build   use the jars as they are (launcher/target/jvhost.jar, benchmarks/target/jvhost-benchmarks.jar)
-#     --update     splice the reports into BENCHMARKS.md (between the gpubench and displaybench markers)
+#     --update     splice the reports into BENCHMARKS.md (between the gpubench, displaybench, gpu3dbench
+#                  and guestbench markers)
 #     --no-display skip DisplayBench
+#     --3d         also run Gpu3dBench (3D: virglrenderer frames, readback against memcpy, kmscube in the demo;
+#                  needs ./jvhost setup's virglrenderer and 3D guest; about 3 minutes)
+#     --only-3d    run only Gpu3dBench
+#     --kmscube-seconds S  Gpu3dBench's kmscube window (default 30; 0 skips booting the guest)
+#     --guest      also run GuestBench: vsock throughput and back-end CPU per MiB host<->guest (against
+#                  --peer-vsock CMD if given), scsi sequential and 4 KiB random reads in the guest against
+#                  qemu-storage-daemon's vhost-user-blk; --guest-only runs only GuestBench. GuestBench gets
+#                  --quick too, and --guest-sections vsock,scsi, --peer-vsock CMD [--peer-vsock-name N],
+#                  --accel tcg|kvm, --guest-repeats N, --vsock-mib N, --image-mib N, --rand-ms N
 #     GpuBench options, e.g. --quick (a short validation run), --rounds 5, --duration 10, --no-peer,
-#     --jmh REGEX, --no-jmh, --peer-gpu CMD; --help lists them all. DisplayBench gets --quick, --warmup,
-#     --duration and --verbose too.
-# The reports are also saved as benchmarks/target/gpubench/report-<UTC time>.md and
-# benchmarks/target/displaybench/report-<UTC time>.md.
+#     --jmh REGEX, --no-jmh, --peer-gpu CMD; --help lists them all. DisplayBench and Gpu3dBench get --quick,
+#     --warmup, --duration and --verbose too.
+# The reports are also saved as benchmarks/target/gpubench/report-<UTC time>.md,
+# benchmarks/target/displaybench/report-<UTC time>.md, benchmarks/target/gpu3dbench/report-<UTC time>.md and
+# benchmarks/target/guestbench/report-<UTC time>.md.
 # Run it on an otherwise idle machine: every figure is compared with a same-run baseline, but two cores
 # shared with a compiler make the numbers meaningless.
 # MAVEN_ARGS adds Maven options to the build (e.g. MAVEN_ARGS=-o to build offline).
@@ -24,9 +37,14 @@ die() { echo "bench: $*" >&2; exit 1; }
 build=1
 update=0
 display=1
+gpu=1
+threed=0
+guest=0
 help=0
 args=()
 display_args=()
+threed_args=()
+guest_args=()
 while [[ $# -gt 0 ]]; do
     a=$1
     shift
@@ -34,8 +52,26 @@ while [[ $# -gt 0 ]]; do
         --no-build) build=0 ;;
         --update) update=1 ;;
         --no-display) display=0 ;;
+        --3d) threed=1 ;;
+        --only-3d) threed=1 gpu=0 display=0 ;;
+        --kmscube-seconds)
+            [[ $# -gt 0 ]] || die "$a needs a value"
+            threed_args+=("$a" "$1")
+            shift
+            ;;
+        --guest) guest=1 ;;
+        --guest-only) guest=1; gpu=0; display=0 ;;
+        --guest-sections|--peer-vsock|--peer-vsock-name|--accel|--guest-repeats|--vsock-mib|--image-mib|--rand-ms)
+            [[ $# -gt 0 ]] || die "$a needs a value"
+            case "$a" in
+                --guest-sections) guest_args+=(--sections "$1") ;;
+                --guest-repeats) guest_args+=(--repeats "$1") ;;
+                *) guest_args+=("$a" "$1") ;;
+            esac
+            shift
+            ;;
         -h|--help)
-            sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             echo
             build=0
             help=1
@@ -44,11 +80,14 @@ while [[ $# -gt 0 ]]; do
         --quick|--verbose)
             args+=("$a")
             display_args+=("$a")
+            threed_args+=("$a")
+            [[ $a != --quick ]] || guest_args+=("$a")
             ;;
         --warmup|--duration)
             [[ $# -gt 0 ]] || die "$a needs a value"
             args+=("$a" "$1")
             display_args+=("$a" "$1")
+            threed_args+=("$a" "$1")
             shift
             ;;
         *) args+=("$a") ;;
@@ -75,18 +114,30 @@ report=$out_dir/report-$stamp.md
 extra=(--root "$root" --out "$report")
 display_dir=$root/benchmarks/target/displaybench
 display_extra=(--out "$display_dir/report-$stamp.md")
+threed_dir=$root/benchmarks/target/gpu3dbench
+threed_extra=(--root "$root" --out "$threed_dir/report-$stamp.md")
+guest_dir=$root/benchmarks/target/guestbench
+guest_extra=(--root "$root" --out "$guest_dir/report-$stamp.md")
 if [[ $update -eq 1 ]]; then
     extra+=(--update-doc "$root/BENCHMARKS.md")
     display_extra+=(--update-doc "$root/BENCHMARKS.md")
+    threed_extra+=(--update-doc "$root/BENCHMARKS.md")
+    guest_extra+=(--update-doc "$root/BENCHMARKS.md")
 fi
 
 cd "$root"
 java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$bench_jar")
 status=0
-"${java[@]}" io.jvhost.benchmarks.gpu.GpuBench "${extra[@]}" ${args[@]+"${args[@]}"} || status=$?
+if [[ $gpu -eq 1 || $help -eq 1 ]]; then
+    "${java[@]}" io.jvhost.benchmarks.gpu.GpuBench "${extra[@]}" ${args[@]+"${args[@]}"} || status=$?
+fi
 if [[ $help -eq 1 ]]; then
     echo
     "${java[@]}" io.jvhost.benchmarks.display.DisplayBench --help
+    echo
+    "${java[@]}" io.jvhost.benchmarks.gpu.Gpu3dBench --help
+    echo
+    "${java[@]}" io.jvhost.benchmarks.guest.GuestBench --help
     exit "$status"
 fi
 # 2: a bad command line or a missing jar; the display run would fail the same way.
@@ -94,5 +145,15 @@ if [[ $display -eq 1 && $status -ne 2 ]]; then
     mkdir -p "$display_dir"
     "${java[@]}" io.jvhost.benchmarks.display.DisplayBench "${display_extra[@]}" \
         ${display_args[@]+"${display_args[@]}"} || { s=$?; [[ $status -ne 0 ]] || status=$s; }
+fi
+if [[ $threed -eq 1 && $status -ne 2 ]]; then
+    mkdir -p "$threed_dir"
+    "${java[@]}" io.jvhost.benchmarks.gpu.Gpu3dBench "${threed_extra[@]}" \
+        ${threed_args[@]+"${threed_args[@]}"} || { s=$?; [[ $status -ne 0 ]] || status=$s; }
+fi
+if [[ $guest -eq 1 && $status -ne 2 ]]; then
+    mkdir -p "$guest_dir"
+    "${java[@]}" io.jvhost.benchmarks.guest.GuestBench "${guest_extra[@]}" \
+        ${guest_args[@]+"${guest_args[@]}"} || { s=$?; [[ $status -ne 0 ]] || status=$s; }
 fi
 exit "$status"

@@ -21,6 +21,7 @@ targets=(
     "rtc               devices/rtc         io.jvhost.device.rtc.RtcRequestFuzzTest"
     "i2c               devices/i2c         io.jvhost.device.i2c.I2cRequestFuzzTest"
     "gpio              devices/gpio        io.jvhost.device.gpio.GpioRequestFuzzTest"
+    "sound             devices/sound       io.jvhost.device.sound.SoundRequestFuzzTest"
 )
 
 die() { echo "jvhost fuzz: $*" >&2; exit 2; }

@@ -11,6 +11,7 @@ import java.util.List;
 import io.jvhost.e2e.support.Gpu3dControl;
 import io.jvhost.e2e.support.GpuControl;
 import io.jvhost.e2e.support.JvhostProcess;
+import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.GuestRam;
 import io.jvhost.vhostuser.frontend.VhostUserFrontend;
 import io.jvhost.vhostuser.frontend.VirtioSession;
@@ -95,6 +96,109 @@ class Gpu3dFrontendTest
             assertThat(backend.process().isAlive()).as("the back-end survived; log:%n%s", backend.log()).isTrue();
             assertThat(backend.log()).contains("virglrenderer started");
         }
+    }
+
+    /**
+     * {@code -c virgl2,venus}: a front-end that negotiates VIRTIO_GPU_F_CONTEXT_INIT (ours) reads the Venus capset
+     * and creates a Venus context beside a virgl one, each with a fence on its ring 0; one that does not (as QEMU 10's
+     * vhost-user-gpu) is refused a Venus context, and the back-end's log says why. Skipped without a Vulkan driver.
+     */
+    @Test
+    void aVenusContextThroughAFrontEndThatNegotiatesContextInit() throws Exception
+    {
+        Assumptions.assumeTrue(VirglLibrary.hasContextInit(), VirglLibrary.NAME + " without context_create_fence");
+        final String vulkan = vulkanMissing();
+        Assumptions.assumeTrue(null == vulkan, vulkan);
+        final Path socket = dir.resolve("venus.sock");
+        try (JvhostProcess backend = JvhostProcess.start(dir, List.of(socket), JvhostProcess.daemonJvmOptions(),
+            "gpu", "-s", socket.toString(), "-g", "virglrenderer", "-c", "virgl2,venus", "--max-hostmem", "64M"))
+        {
+            try
+            {
+                venusConnection(socket, true);
+                venusConnection(socket, false);
+            }
+            catch (final AssertionError e)
+            {
+                throw new AssertionError(e.getMessage() + "\nback-end log:\n" + backend.log(), e);
+            }
+            assertThat(backend.process().isAlive()).as("the back-end survived; log:%n%s", backend.log()).isTrue();
+            assertThat(backend.log()).contains("capset venus").contains("QEMU 10");
+            assertThat(Await.until(() -> backend.log().contains("did not accept VIRTIO_GPU_F_CONTEXT_INIT"), WAIT))
+                .as("the device says why Venus cannot be used by that front-end").isTrue();
+        }
+    }
+
+    private void venusConnection(final Path socket, final boolean contextInit) throws Exception
+    {
+        final long features = VirtioFeatures.bit(VirtioFeatures.VERSION_1)
+            | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC) | F_VIRGL | (contextInit ? F_CONTEXT_INIT : 0);
+        try (GuestRam ram = GuestRam.builder().size(64L << 20).regions(1).name("venus").build();
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = VirtioSession.builder(fe, ram).queueSizes(64, 16).driverFeatures(features)
+                 .protocolFeatures(VirtioSession.SUPPORTED_PROTOCOL_FEATURES
+                     & ~ProtocolFeature.bit(ProtocolFeature.STATUS)).build())
+        {
+            session.init();
+            session.start();
+            assertThat(session.features() & F_CONTEXT_INIT).as("VIRTIO_GPU_F_CONTEXT_INIT negotiated")
+                .isEqualTo(contextInit ? F_CONTEXT_INIT : 0);
+            final Gpu3dControl gpu = new Gpu3dControl(ram, session.queue(0));
+            assertThat(gpu.begin(GET_CAPSET_INFO).u32(24, 1).call(32, 0, 0, 40)).isEqualTo(OK_CAPSET_INFO);
+            assertThat(gpu.responseU32(24)).as("capset index 1 is Venus").isEqualTo(4);
+            final int size = gpu.responseU32(32);
+            assertThat(size).isPositive();
+            assertThat(gpu.begin(GET_CAPSET).u32(24, 4).u32(28, 0).call(32, 0, 0, 24 + size)).isEqualTo(OK_CAPSET);
+            boolean filled = false;
+            for (int i = 0; i < size; i += 4)
+            {
+                filled |= 0 != gpu.responseU32(24 + i);
+            }
+            assertThat(filled).as("Venus caps (all zero when virglrenderer runs without Venus)").isTrue();
+            if (!contextInit)
+            {
+                assertThat(gpu.begin(CTX_CREATE).u32(16, 1).u32(24, 4).u32(28, 4).u32(32, 0x756e6576).call(96))
+                    .as("a Venus context without CONTEXT_INIT").isEqualTo(ERR_INVALID_PARAMETER);
+                return;
+            }
+            assertThat(gpu.begin(CTX_CREATE).u32(16, 1).u32(24, 4).u32(28, 4).u32(32, 0x756e6576).call(96))
+                .as("CTX_CREATE with context_init = 4 (Venus)").isEqualTo(OK_NODATA);
+            assertThat(gpu.begin(CTX_CREATE).u32(16, 2).u32(24, 4).u32(28, 2).u32(32, 0x6c677276).call(96))
+                .as("and a virgl2 context beside it").isEqualTo(OK_NODATA);
+            for (final int ctx : new int[] {1, 2})
+            {
+                assertThat(gpu.begin(SUBMIT_3D).fence(100 + ctx, ctx).u32(4, FLAG_FENCE | FLAG_INFO_RING_IDX)
+                    .u32(20, 0).call(32)).as("a fence on ring 0 of context %d", ctx).isEqualTo(OK_NODATA);
+                assertThat(gpu.responseU32(4)).isEqualTo(FLAG_FENCE | FLAG_INFO_RING_IDX);
+                assertThat(gpu.responseU64(8)).isEqualTo(100 + ctx);
+                assertThat(gpu.responseU32(16)).isEqualTo(ctx);
+            }
+            assertThat(gpu.begin(SUBMIT_3D).fence(200, 1).u32(4, FLAG_FENCE | FLAG_INFO_RING_IDX).u32(20, 64)
+                .call(32)).as("ring 64").isEqualTo(ERR_INVALID_PARAMETER);
+            assertThat(gpu.begin(SUBMIT_3D).fence(201, 1).u32(4, FLAG_FENCE | FLAG_INFO_RING_IDX).u32(20, 1)
+                .call(32)).as("Venus ring 1 with no VkQueue bound to it").isEqualTo(ERR_UNSPEC);
+        }
+    }
+
+    /**
+     * @return why Venus has no Vulkan driver to run on here, or null.
+     */
+    private static String vulkanMissing()
+    {
+        if (!java.nio.file.Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/libvulkan.so.1"))
+            && !java.nio.file.Files.exists(Path.of("/lib/x86_64-linux-gnu/libvulkan.so.1")))
+        {
+            return "no Vulkan loader libvulkan.so.1 (Debian: apt-get install libvulkan1)";
+        }
+        for (final String dir : new String[] {"/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"})
+        {
+            final java.io.File[] icds = new java.io.File(dir).listFiles((d, n) -> n.endsWith(".json"));
+            if (null != icds && icds.length > 0)
+            {
+                return null;
+            }
+        }
+        return "no Vulkan ICD (Debian: apt-get install mesa-vulkan-drivers, for lavapipe)";
     }
 
     /**

@@ -49,7 +49,7 @@ class VsockGuestTest
     }
 
     /** Builds vsockc statically into {@code tree/bin}. */
-    private static Path buildClient(final Path dir) throws IOException, InterruptedException
+    static Path buildClient(final Path dir) throws IOException, InterruptedException
     {
         final Path source = dir.resolve("vsockc.c");
         try (InputStream in = VsockGuestTest.class.getResourceAsStream("vsockc.c"))

@@ -1,9 +1,13 @@
 /*
  * vsockc: the guest's side of VsockGuestTest, a small static program (busybox has no vsock tool).
  *   vsockc cid                          print this guest's CID (IOCTL_VM_SOCKETS_GET_LOCAL_CID on /dev/vsock)
- *   vsockc connect PORT IN OUT N        connect to the host (CID 2) port PORT; send the N bytes of file IN while
- *                                       receiving N bytes into file OUT, both at once (poll), then close
+ *   vsockc connect PORT IN OUT N [CID]  connect to port PORT of CID (default the host, 2; another guest: a sibling
+ *                                       VM, retried while it resets, i.e. does not listen yet, for up to 60 s); send
+ *                                       the N bytes of file IN while receiving N bytes into file OUT, both at once
+ *                                       (poll), then close
  *   vsockc listen PORT N                listen on PORT, print "listening", accept one connection and echo N bytes
+ *   vsockc serve PORT IN OUT N          listen on PORT, print "listening", accept one connection and exchange as
+ *                                       connect does
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -114,13 +118,23 @@ int main(int argc, char **argv)
         printf("%u\n", cid);
         return 0;
     }
-    if (argc == 6 && !strcmp(argv[1], "connect")) {
+    if ((argc == 6 || argc == 7) && !strcmp(argv[1], "connect")) {
         long n = atol(argv[5]);
         char *src = slurp(argv[3], n), *dst = malloc(n);
-        int s = socket(AF_VSOCK, SOCK_STREAM, 0);
-        struct sockaddr_vm a = address(VMADDR_CID_HOST, atoi(argv[2]));
-        if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0)
-            die("connect");
+        unsigned cid = argc == 7 ? (unsigned)atol(argv[6]) : VMADDR_CID_HOST;
+        struct sockaddr_vm a = address(cid, atoi(argv[2]));
+        int s;
+        for (int attempt = 0;; attempt++) {
+            s = socket(AF_VSOCK, SOCK_STREAM, 0);
+            if (s < 0)
+                die("socket");
+            if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
+                break;
+            if (cid == VMADDR_CID_HOST || (errno != ECONNRESET && errno != ECONNREFUSED) || attempt == 600)
+                die("connect");
+            close(s);
+            usleep(100000);
+        }
         exchange(s, src, dst, n);
         spill(argv[4], dst, n);
         close(s);
@@ -152,6 +166,22 @@ int main(int argc, char **argv)
         close(c);
         return 0;
     }
-    fprintf(stderr, "usage: vsockc cid | connect PORT IN OUT N | listen PORT N\n");
+    if (argc == 6 && !strcmp(argv[1], "serve")) {
+        long n = atol(argv[5]);
+        char *src = slurp(argv[3], n), *dst = malloc(n);
+        int s = socket(AF_VSOCK, SOCK_STREAM, 0), c;
+        struct sockaddr_vm a = address(VMADDR_CID_ANY, atoi(argv[2]));
+        if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 1) < 0)
+            die("listen");
+        printf("listening\n");
+        fflush(stdout);
+        if ((c = accept(s, NULL, NULL)) < 0)
+            die("accept");
+        exchange(c, src, dst, n);
+        spill(argv[4], dst, n);
+        close(c);
+        return 0;
+    }
+    fprintf(stderr, "usage: vsockc cid | connect PORT IN OUT N [CID] | listen PORT N | serve PORT IN OUT N\n");
     return 2;
 }

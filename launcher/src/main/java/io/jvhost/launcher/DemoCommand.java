@@ -29,19 +29,62 @@ import picocli.CommandLine.Option;
  * this process: rng, a GPU whose screen is shown in the browser (jvhost's web console with noVNC), and a
  * keyboard+tablet fed by that browser. The guest's console is on this terminal (serial) and on the GPU (fbcon, tty1,
  * with a shell of its own). Run it through {@code ./jvhost demo}, which installs QEMU and the guest kernel first.
+ * <p>
+ * With {@code --3d} the GPU is {@code jvhost gpu -g virglrenderer} (virglrenderer on the host's EGL, llvmpipe without
+ * a GPU) and the guest is the 3D guest (Debian 12's Mesa from {@code scripts/setup.sh guest3d}, {@value
+ * Guest3dTree#MEMORY}): it runs kmscube on the GPU, in a loop, and the browser shows it live, each frame read back
+ * from virglrenderer on RESOURCE_FLUSH (QEMU runs with {@code -display none}).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = {"Boot a small Linux guest whose devices are served by jvhost, console on this terminal.",
         "The guest's hardware RNG is jvhost rng; its screen (jvhost gpu) is in your browser at the printed URL,",
         "where typing goes to a shell on the guest's tty1 (jvhost's virtio-input keyboard).",
+        "With --3d the GPU renders 3D (virglrenderer) and the guest runs kmscube on it (Debian 12's Mesa).",
         "Quit with 'poweroff -f' in the guest, or Ctrl-A X."})
 final class DemoCommand implements Callable<Integer>
 {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--memory", defaultValue = "512M", description = "Guest RAM. Default: ${DEFAULT-VALUE}.")
+    /** Guest RAM of the 2D guest. */
+    private static final String MEMORY_2D = "512M";
+
+    /** The 3D guest's modules: no virtio_input (kmscube reads no input, and the browser's keys would go nowhere). */
+    private static final String[] MODULES_3D = {"virtio_pci", "virtio_rng", "virtio_gpu"};
+
+    /**
+     * The 3D guest's /init. It names no URL (the 2D guest's does), so the 200 MB image is built once and then comes
+     * from build-initramfs.sh's cache.
+     */
+    private static final String INIT_3D = """
+        #!/bin/sh
+        mount -t proc proc /proc
+        mount -t sysfs sys /sys
+        mount -t devtmpfs dev /dev
+        /bin/load-modules >/dev/null 2>&1
+        export MESA_SHADER_CACHE_DISABLE=true HOME=/tmp PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+        i=0
+        while [ ! -e /dev/dri/card0 ] && [ $i -lt 200 ]; do usleep 50000; i=$((i + 1)); done
+        echo
+        echo "jvhost 3D demo guest: Debian 12's Mesa renders through virgl, served by jvhost gpu (virglrenderer)."
+        echo "Hardware RNG: $(cat /sys/class/misc/hw_random/rng_current) (served by jvhost rng)"
+        echo "kmscube runs on /dev/dri/card0 in a loop (its output: /tmp/kmscube.log); the screen is in your browser."
+        echo "Try: grep renderer /tmp/kmscube.log     Quit: poweroff -f"
+        # kmscube runs until its stdin is readable ("user interrupted!"), so it reads a FIFO opened read-write, which
+        # never blocks the open and is readable only once written to (echo > /tmp/kmscube.in restarts it).
+        mkfifo /tmp/kmscube.in
+        (while true; do kmscube -D /dev/dri/card0 <>/tmp/kmscube.in >/tmp/kmscube.log 2>&1; sleep 1; done) &
+        setsid cttyhack /bin/sh
+        poweroff -f
+        """;
+
+    @Option(names = "--memory", description = "Guest RAM. Default: " + MEMORY_2D + ", " + Guest3dTree.MEMORY
+        + " with --3d.")
     private String memory;
+
+    @Option(names = "--3d", description = "A 3D GPU (jvhost gpu -g virglrenderer) and a guest running kmscube on it;"
+        + " needs virglrenderer and the 3D guest (./jvhost demo --3d sets both up).")
+    private boolean threeD;
 
     @Option(names = "--web", paramLabel = "HOST:PORT[,allow-host=NAME]...", defaultValue = "127.0.0.1:8080",
         description = "Where the web console listens, and the names it answers to besides its IP and localhost"
@@ -69,7 +112,26 @@ final class DemoCommand implements Callable<Integer>
                 + " machine) or scripts/setup.sh guest");
             return 1;
         }
+        final Guest3dTree tree = Guest3dTree.detect();
+        if (threeD && null != tree.problem())
+        {
+            System.err.println("jvhost demo: " + tree.problem() + "; ./jvhost demo --3d sets it up");
+            return 1;
+        }
         final int[] size = parseResolution();
+        final GpuOptions gpuOptions = threeD
+            ? GpuCommand.gpuOptions("-g", "virglrenderer", "--resolution", size[0] + "x" + size[1])
+            : GpuOptions.builder().defaultMode(size[0], size[1]).build();
+        if (threeD)
+        {
+            final String failure = GpuCommand.probeVirgl(gpuOptions.virglFlags());
+            if (null != failure)
+            {
+                System.err.println("jvhost demo: " + failure);
+                return 1;
+            }
+        }
+        final String ram = null != memory ? memory : threeD ? Guest3dTree.MEMORY : MEMORY_2D;
         final List<String> displays = new ArrayList<>(List.of("web=" + web));
         if (null != vnc)
         {
@@ -80,8 +142,8 @@ final class DemoCommand implements Callable<Integer>
         final Path rngSocket = work.resolve("rng.sock");
         final Path gpuSocket = work.resolve("gpu.sock");
         final Path inputSocket = work.resolve("input.sock");
-        final InputDevice input = new InputDevice("input0", VirtualProfile.COMBINED.capabilities());
-        final GpuDevice gpu = new GpuDevice("gpu0", GpuOptions.builder().defaultMode(size[0], size[1]).build());
+        final InputDevice input = threeD ? null : new InputDevice("input0", VirtualProfile.COMBINED.capabilities());
+        final GpuDevice gpu = new GpuDevice("gpu0", gpuOptions);
         final List<VhostUserDaemon> daemons = new ArrayList<>();
         final DisplayServer display;
         try
@@ -101,32 +163,52 @@ final class DemoCommand implements Callable<Integer>
         try (EntropySource source = EntropySource.open("/dev/urandom");
              display)
         {
-            final Path initrd = buildInitramfs(home, guest, work, url);
+            final InitramfsScript script = new InitramfsScript(home, guest);
+            final Path initrd = threeD ? buildInitramfs3d(script, tree, work) : buildInitramfs(script, work, url);
             daemons.add(VhostUserDaemon.listen("rng0",
                 new RngDevice("rng0", source, RngDevice.MAX_PERIOD_MS, Long.MAX_VALUE), rngSocket));
             daemons.add(VhostUserDaemon.listen("gpu0", gpu, () -> new GpuSocketExtension("gpu0",
                 GpuSocketExtension.DisplayHost.of(composite), gpu.memoryBudget(), false,
                 VhostUserGpuDisplay.DEFAULT_REPLY_TIMEOUT), gpuSocket));
-            daemons.add(VhostUserDaemon.listen("input0", input, inputSocket));
+            if (!threeD)
+            {
+                daemons.add(VhostUserDaemon.listen("input0", input, inputSocket));
+            }
             final List<Thread> servers = new ArrayList<>();
             for (final VhostUserDaemon d : daemons)
             {
                 final String thread = "jvhost-" + servers.size();
                 servers.add(Thread.ofPlatform().name(thread).start(ThreadTop.guarded(thread, d::run)));
             }
-            final List<String> command = new ArrayList<>(List.of(qemu, "-accel", "tcg", "-m", memory,
-                "-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on",
+            // 3D: the kernel's console stays off the screen (kmscube's), and its cursor does not blink there.
+            // no_timer_check: on a loaded host TCG can be too slow for the kernel's IO-APIC timer check, which then
+            // panics ("IO-APIC + timer doesn't work!") before the guest is up.
+            final String append = (threeD ? "console=ttyS0 vt.global_cursor_default=0"
+                : "console=tty1 console=ttyS0") + " quiet panic=-1 no_timer_check";
+            final List<String> command = new ArrayList<>(List.of(qemu, "-accel", "tcg", "-m", ram,
+                "-object", "memory-backend-memfd,id=mem,size=" + ram + ",share=on",
                 "-machine", "pc,memory-backend=mem", "-nodefaults", "-no-reboot", "-display", "none",
                 "-serial", "mon:stdio", "-kernel", guest.resolve("vmlinuz").toString(),
-                "-initrd", initrd.toString(), "-append", "console=tty1 console=ttyS0 quiet panic=-1",
+                "-initrd", initrd.toString(), "-append", append,
                 "-chardev", "socket,id=rng0,path=" + rngSocket, "-device", "vhost-user-rng-pci,chardev=rng0",
                 "-chardev", "socket,id=gpu0,path=" + gpuSocket,
-                "-device", "vhost-user-gpu-pci,chardev=gpu0,xres=" + size[0] + ",yres=" + size[1],
-                "-chardev", "socket,id=input0,path=" + inputSocket, "-device", "vhost-user-input-pci,chardev=input0"));
-            System.err.println("jvhost demo: booting the guest (TCG, a few seconds); jvhost serves rng, gpu and input"
-                + " from this process");
-            System.err.println("jvhost demo: the guest's screen is at " + url + " (open it in a browser: type there"
-                + " into the shell on tty1)");
+                "-device", "vhost-user-gpu-pci,chardev=gpu0,xres=" + size[0] + ",yres=" + size[1]));
+            if (threeD)
+            {
+                System.err.println("jvhost demo: booting the 3D guest (TCG: kmscube's first frame takes 20-40 s);"
+                    + " jvhost serves rng and gpu (virglrenderer) from this process");
+                System.err.println("jvhost demo: the guest's screen is at " + url + " (open it in a browser:"
+                    + " kmscube, rendered by virglrenderer, read back on every frame)");
+            }
+            else
+            {
+                command.addAll(List.of("-chardev", "socket,id=input0,path=" + inputSocket,
+                    "-device", "vhost-user-input-pci,chardev=input0"));
+                System.err.println("jvhost demo: booting the guest (TCG, a few seconds); jvhost serves rng, gpu and"
+                    + " input from this process");
+                System.err.println("jvhost demo: the guest's screen is at " + url + " (open it in a browser: type"
+                    + " there into the shell on tty1)");
+            }
             final int exit = new ProcessBuilder(command).inheritIO().start().waitFor();
             daemons.forEach(VhostUserDaemon::shutdown);
             for (final Thread t : servers)
@@ -186,7 +268,19 @@ final class DemoCommand implements Callable<Integer>
         }
     }
 
-    private static Path buildInitramfs(final Path home, final Path guest, final Path work, final String url)
+    private static Path buildInitramfs3d(final InitramfsScript script, final Guest3dTree tree, final Path work)
+        throws IOException, InterruptedException
+    {
+        final Path init = work.resolve("init");
+        Files.writeString(init, INIT_3D, StandardCharsets.UTF_8);
+        final Path out = work.resolve("initramfs.cpio.gz");
+        System.err.println("jvhost demo: packing the 3D guest (Debian 12's Mesa, kmscube; about 30 s the first time,"
+            + " then cached)");
+        script.build(out, init, List.of(tree.image()), 1, MODULES_3D);
+        return out;
+    }
+
+    private static Path buildInitramfs(final InitramfsScript script, final Path work, final String url)
         throws IOException, InterruptedException
     {
         final Path init = work.resolve("init");
@@ -208,13 +302,7 @@ final class DemoCommand implements Callable<Integer>
             poweroff -f
             """.formatted(url), StandardCharsets.UTF_8);
         final Path out = work.resolve("initramfs.cpio.gz");
-        final ProcessBuilder pb = new ProcessBuilder("bash", home.resolve("scripts/build-initramfs.sh").toString(),
-            out.toString(), init.toString(), "virtio_pci", "virtio_rng", "virtio_gpu", "virtio_input").inheritIO();
-        pb.environment().put("JVHOST_GUEST_DIR", guest.toString());
-        if (pb.start().waitFor() != 0)
-        {
-            throw new IOException("building the guest initramfs failed (scripts/build-initramfs.sh)");
-        }
+        script.build(out, init, List.of(), 6, "virtio_pci", "virtio_rng", "virtio_gpu", "virtio_input");
         return out;
     }
 }

@@ -92,8 +92,9 @@ final class GpuCommand implements Callable<Integer>
     private boolean virgl;
 
     @Option(names = {"-c", "--capset"}, paramLabel = "CAPSET", split = ",",
-        description = "Comma-separated capsets offered in 3D mode: virgl, virgl2 (default: both). venus,"
-            + " gfxstream-vulkan and gfxstream-gles are refused.")
+        description = "Comma-separated capsets offered in 3D mode: virgl, virgl2 (default: both), venus (starts"
+            + " virglrenderer with Venus; a Venus context needs VIRTIO_GPU_F_CONTEXT_INIT, which QEMU 10's"
+            + " vhost-user-gpu drops). gfxstream-vulkan and gfxstream-gles are refused.")
     private List<String> capsets;
 
     @Option(names = "--use-egl", paramLabel = "BOOL", arity = "0..1", fallbackValue = "true", defaultValue = "true",
@@ -446,6 +447,19 @@ final class GpuCommand implements Callable<Integer>
     }
 
     /**
+     * The device options {@code jvhost gpu ARGS} serves with: its defaults wherever {@code args} say nothing (the
+     * demo's GPU is {@code jvhost gpu -g virglrenderer} this way, without a second copy of the 3D defaults).
+     *
+     * @throws CommandLine.ParameterException naming the first bad flag.
+     */
+    static GpuOptions gpuOptions(final String... args)
+    {
+        final GpuCommand command = new GpuCommand();
+        new CommandLine(command).parseArgs(args);
+        return command.gpuOptions();
+    }
+
+    /**
      * @return the device options these flags give.
      * @throws CommandLine.ParameterException naming the first bad flag.
      */
@@ -471,7 +485,8 @@ final class GpuCommand implements Callable<Integer>
         {
             capsetMask = capsetMask(capsets);
             virglFlags = VirglFlags.THREAD_SYNC | (useEgl ? VirglFlags.USE_EGL : 0)
-                | (useSurfaceless ? VirglFlags.USE_SURFACELESS : 0) | (useGles ? VirglFlags.USE_GLES : 0);
+                | (useSurfaceless ? VirglFlags.USE_SURFACELESS : 0) | (useGles ? VirglFlags.USE_GLES : 0)
+                | (0 != (capsetMask & GpuOptions.CAPSET_VENUS_BIT) ? VirglFlags.VENUS : 0);
             if (!useEgl && useSurfaceless)
             {
                 throw usage("--use-surfaceless needs EGL: drop --use-egl false, or add --use-surfaceless false");
@@ -541,7 +556,7 @@ final class GpuCommand implements Callable<Integer>
      *
      * @return null, or why virglrenderer cannot start.
      */
-    private static String probeVirgl(final int flags)
+    static String probeVirgl(final int flags)
     {
         final String[] failure = new String[1];
         final Thread probe = Thread.ofPlatform().name("virgl-probe").unstarted(() ->
@@ -586,14 +601,34 @@ final class GpuCommand implements Callable<Integer>
             {
                 case "virgl" -> 1 << VirglRenderer.CAPSET_VIRGL;
                 case "virgl2" -> 1 << VirglRenderer.CAPSET_VIRGL2;
-                case "venus" -> throw usage("capset venus is not supported: Venus needs blob resources, host-visible"
-                    + " memory and CONTEXT_INIT, which QEMU 10's vhost-user-gpu does not pass on");
+                case "venus" -> venus();
                 case "gfxstream-vulkan", "gfxstream-gles" -> throw usage("capset " + name + " is not supported by"
                     + " gpu mode virglrenderer");
-                default -> throw usage("unknown capset '" + raw + "': expected virgl, virgl2");
+                default -> throw usage("unknown capset '" + raw + "': expected virgl, virgl2, venus");
             };
         }
         return mask;
+    }
+
+    /**
+     * Venus: offered (capset 4, virglrenderer started with VENUS) when the library can create contexts of a capset;
+     * said plainly that QEMU 10 cannot front it.
+     *
+     * @return the capset bit.
+     */
+    private int venus()
+    {
+        if (!VirglLibrary.available() || !VirglLibrary.hasContextInit())
+        {
+            throw usage("capset venus needs VIRTIO_GPU_F_CONTEXT_INIT, and " + VirglLibrary.NAME + " has no"
+                + " virgl_renderer_context_create_fence/context_create_with_flags"
+                + (VirglLibrary.available() ? "" : " (it is not loaded)"));
+        }
+        LOG.log(System.Logger.Level.WARNING, "capset venus: a Venus context needs VIRTIO_GPU_F_CONTEXT_INIT, and real"
+            + " Vulkan use needs blob resources and host-visible memory; QEMU 10's vhost-user-gpu passes none of"
+            + " these to the guest, so only a front-end that negotiates CONTEXT_INIT (jvhost's in-process one) can"
+            + " create a Venus context; through QEMU 10 the guest gets virgl (GL) only");
+        return GpuOptions.CAPSET_VENUS_BIT;
     }
 
     /**

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
+import io.jvhost.device.vsock.Siblings;
 import io.jvhost.device.vsock.UdsHost;
 import io.jvhost.device.vsock.VsockDevice;
 import org.snakeyaml.engine.v2.api.Load;
@@ -60,7 +61,8 @@ final class VsockCommand implements Callable<Integer>
     private Integer queueSize;
 
     @Option(names = "--groups", paramLabel = "G1+G2",
-        description = "Sibling groups of this VM, '+'-separated. Default: default.")
+        description = "Sibling groups of this VM, '+'-separated: VMs of this process that share a group reach each"
+            + " other by CID. Default: default.")
     private String groups;
 
     @Option(names = "--vm", paramLabel = "KEY=VALUE,...",
@@ -96,19 +98,19 @@ final class VsockCommand implements Callable<Integer>
         final List<VsockDevice> devices = new ArrayList<>();
         try
         {
+            // Every VM of this process may reach those sharing one of its groups by CID (sibling VMs).
+            final Siblings siblings = new Siblings();
             for (final Vm vm : list)
             {
-                hosts.add(UdsHost.listen("vsock" + hosts.size(), vm.udsPath(), VsockDevice.MAX_CONNECTIONS));
-            }
-            final List<Path> sockets = list.stream().map(Vm::socket).toList();
-            return DeviceRunner.serve("vsock", sockets, i ->
-            {
-                final Vm vm = list.get(i);
+                final int i = hosts.size();
+                hosts.add(UdsHost.listen("vsock" + i, vm.udsPath(), VsockDevice.MAX_CONNECTIONS));
                 final VsockDevice device = new VsockDevice("vsock" + i, vm.guestCid(), vm.txBufferSize(),
                     vm.queueSize(), hosts.get(i));
                 devices.add(device);
-                return device;
-            });
+                siblings.add(device, vm.groups());
+            }
+            final List<Path> sockets = list.stream().map(Vm::socket).toList();
+            return DeviceRunner.serve("vsock", sockets, devices::get);
         }
         catch (final IOException | RuntimeException e)
         {

@@ -45,6 +45,18 @@ class GpuCommandTest
     }
 
     @Test
+    void theDemosGpuIsWhatJvhostGpuServesWithTheSameFlags()
+    {
+        final GpuOptions demo = GpuCommand.gpuOptions("-g", "virglrenderer", "--resolution", "640x480");
+        assertThat(demo).isEqualTo(parse("-s", "/tmp/x.sock", "-g", "virglrenderer", "--resolution", "640x480")
+            .gpuOptions());
+        assertThat(demo.threeD()).isTrue();
+        assertThat(demo.virglFlags()).isEqualTo(io.jvhost.virgl.VirglFlags.SURFACELESS_EGL
+            | io.jvhost.virgl.VirglFlags.USE_GLES);
+        assertThat(new int[] {demo.defaultWidth(), demo.defaultHeight()}).containsExactly(640, 480);
+    }
+
+    @Test
     void printCapabilitiesPrintsTheGpuTypeAsJson()
     {
         final CliRun r = run("gpu", "--print-capabilities");
@@ -98,13 +110,26 @@ class GpuCommandTest
     }
 
     @ParameterizedTest
-    @CsvSource({"venus,Venus needs blob resources", "gfxstream-vulkan,not supported by gpu mode virglrenderer",
+    @CsvSource({"gfxstream-vulkan,not supported by gpu mode virglrenderer",
         "gfxstream-gles,not supported by gpu mode virglrenderer", "virgl3,unknown capset 'virgl3'"})
     void capsetsVirglrendererCannotOfferAreRefused(final String capset, final String message)
     {
         final CliRun r = run("gpu", "-s", "/tmp/x.sock", "-g", "virgl-renderer", "-c", "virgl," + capset);
         assertThat(r.exitCode()).isEqualTo(2);
         assertThat(r.err()).contains(message);
+    }
+
+    @Test
+    void capsetVenusStartsVirglrendererWithVenusWhereContextInitCanServeIt()
+    {
+        org.junit.jupiter.api.Assumptions.assumeTrue(io.jvhost.virgl.VirglLibrary.available()
+            && io.jvhost.virgl.VirglLibrary.hasContextInit(), "virglrenderer with context_create_fence");
+        final GpuOptions options = parse("-s", "/tmp/x.sock", "-g", "virglrenderer", "-c", "virgl2,venus")
+            .gpuOptions();
+        assertThat(options.capsets()).isEqualTo(1 << 2 | 1 << 4);
+        assertThat(options.virglFlags() & io.jvhost.virgl.VirglFlags.VENUS).isNotZero();
+        assertThat(parse("-s", "/tmp/x.sock", "-g", "virglrenderer").gpuOptions().virglFlags()
+            & io.jvhost.virgl.VirglFlags.VENUS).as("not without -c venus").isZero();
     }
 
     @Test

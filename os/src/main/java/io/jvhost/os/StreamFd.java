@@ -48,6 +48,20 @@ public final class StreamFd implements AutoCloseable
     }
 
     /**
+     * @return two connected AF_UNIX stream sockets, non-blocking and close-on-exec (an in-process byte pipe both ways,
+     *     e.g. between two devices' workers).
+     */
+    public static StreamFd[] pair() throws NativeException
+    {
+        try (Arena a = Arena.ofConfined())
+        {
+            final MemorySegment fds = a.allocate(8, 4);
+            LibC.socketpair(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0, fds);
+            return new StreamFd[] {socket(fds.get(JAVA_INT, 0)), socket(fds.get(JAVA_INT, 4))};
+        }
+    }
+
+    /**
      * Accepts one pending connection on the listening socket {@code listenFd}, non-blocking and close-on-exec.
      *
      * @return the connection, or null when none is pending.

@@ -219,4 +219,14 @@ public final class VirglLibrary
     {
         return null != CONTEXT_CREATE_FENCE;
     }
+
+    /**
+     * @return true when the library can serve VIRTIO_GPU_F_CONTEXT_INIT: contexts of a given capset
+     *     ({@code virgl_renderer_context_create_with_flags}) and fences per context ring
+     *     ({@code virgl_renderer_context_create_fence}), both found by symbol lookup.
+     */
+    public static boolean hasContextInit()
+    {
+        return null != CONTEXT_CREATE_WITH_FLAGS && null != CONTEXT_CREATE_FENCE;
+    }
 }

@@ -110,7 +110,8 @@ public final class ActiveQueue implements DeviceQueue
             }
             if (!queue.enableNotification())
             {
-                return 0;
+                // A device may drain the ring and still ask for a call later (held buffers with a deadline).
+                return retryNanos;
             }
         }
     }
@@ -209,6 +210,9 @@ public final class ActiveQueue implements DeviceQueue
     {
         retryNanos = Math.max(1, nanos);
         budget = 0;
+        // Asked for after the ring was found empty too (a device that still waits for something of its own, e.g.
+        // a GPU's fences): honoured, not lost in the "drained, look again" loop.
+        drained = false;
     }
 
     @Override

@@ -45,54 +45,6 @@ final class GpuGuest
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    /**
-     * One command's buffers in guest RAM: request, optional extra data, response, and the arrays handed to the queue.
-     */
-    private final class Slot
-    {
-        final MemorySegment request;
-        final MemorySegment response;
-        final long[] gpas;
-        final int[] lengths;
-        final int outs;
-
-        Slot(final int type, final int requestSize, final long extraGpa, final int extraSize, final int responseSize)
-        {
-            final long requestGpa = ram.allocate(requestSize, 64);
-            final long responseGpa = ram.allocate(responseSize, 64);
-            request = ram.slice(requestGpa, requestSize);
-            response = ram.slice(responseGpa, responseSize);
-            request.fill((byte)0);
-            request.set(U32, 0, type);
-            if (extraSize > 0)
-            {
-                gpas = new long[] {requestGpa, extraGpa, responseGpa};
-                lengths = new int[] {requestSize, extraSize, responseSize};
-                outs = 2;
-            }
-            else
-            {
-                gpas = new long[] {requestGpa, responseGpa};
-                lengths = new int[] {requestSize, responseSize};
-                outs = 1;
-            }
-        }
-
-        void add()
-        {
-            response.set(U32, 0, 0);
-            if (control.addIndirect(gpas, lengths, outs, 1) < 0)
-            {
-                throw new IllegalStateException("control queue full");
-            }
-        }
-
-        int responseType()
-        {
-            return response.get(U32, 0);
-        }
-    }
-
     private final GuestRam ram;
     private final FrontendQueue control;
     private final long timeoutNanos;
@@ -102,13 +54,13 @@ final class GpuGuest
     private final long frameBytes;
     private final long[] pageGpas;
     private final long entriesGpa;
-    private final Slot displayInfo;
-    private final Slot edid;
-    private final Slot create;
-    private final Slot attach;
-    private final Slot scanout;
-    private final Slot transfer;
-    private final Slot flush;
+    private final CommandSlot displayInfo;
+    private final CommandSlot edid;
+    private final CommandSlot create;
+    private final CommandSlot attach;
+    private final CommandSlot scanout;
+    private final CommandSlot transfer;
+    private final CommandSlot flush;
 
     /**
      * Places the framebuffer pages and every command's buffers in {@code ram}.
@@ -154,13 +106,13 @@ final class GpuGuest
             entries.set(U64, 16L * i, pageGpas[i]);
             entries.set(U32, 16L * i + 8, (int)Math.min(PAGE, frameBytes - (long)i * PAGE));
         }
-        displayInfo = new Slot(GET_DISPLAY_INFO, 24, 0, 0, DISPLAY_INFO_SIZE);
-        edid = new Slot(GET_EDID, 32, 0, 0, EDID_RESPONSE_SIZE);
-        create = new Slot(RESOURCE_CREATE_2D, 40, 0, 0, 24);
-        attach = new Slot(RESOURCE_ATTACH_BACKING, 32, entriesGpa, 16 * pages, 24);
-        scanout = new Slot(SET_SCANOUT, 48, 0, 0, 24);
-        transfer = new Slot(TRANSFER_TO_HOST_2D, 56, 0, 0, 24);
-        flush = new Slot(RESOURCE_FLUSH, 48, 0, 0, 24);
+        displayInfo = new CommandSlot(ram, control, GET_DISPLAY_INFO, 24, 0, 0, DISPLAY_INFO_SIZE);
+        edid = new CommandSlot(ram, control, GET_EDID, 32, 0, 0, EDID_RESPONSE_SIZE);
+        create = new CommandSlot(ram, control, RESOURCE_CREATE_2D, 40, 0, 0, 24);
+        attach = new CommandSlot(ram, control, RESOURCE_ATTACH_BACKING, 32, entriesGpa, 16 * pages, 24);
+        scanout = new CommandSlot(ram, control, SET_SCANOUT, 48, 0, 0, 24);
+        transfer = new CommandSlot(ram, control, TRANSFER_TO_HOST_2D, 56, 0, 0, 24);
+        flush = new CommandSlot(ram, control, RESOURCE_FLUSH, 48, 0, 0, 24);
     }
 
     int width()
@@ -234,7 +186,7 @@ final class GpuGuest
         }
     }
 
-    private int call(final Slot slot, final String what) throws NativeException
+    private int call(final CommandSlot slot, final String what) throws NativeException
     {
         slot.add();
         control.publishAndKick();
@@ -242,7 +194,7 @@ final class GpuGuest
         return slot.responseType();
     }
 
-    private void expect(final Slot slot, final String what, final int expected) throws NativeException
+    private void expect(final CommandSlot slot, final String what, final int expected) throws NativeException
     {
         final int type = call(slot, what);
         if (type != expected)

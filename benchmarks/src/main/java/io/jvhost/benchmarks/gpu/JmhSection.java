@@ -29,10 +29,20 @@ final class JmhSection
 
     static String run(final BenchConfig config, final Path log) throws Exception
     {
-        Log.info("JMH: running benchmarks matching '" + config.jmh() + "' with -prof gc (log: " + log + ")");
-        final ChainedOptionsBuilder options = new OptionsBuilder().include(config.jmh()).addProfiler(GCProfiler.class)
+        return render(run(config.jmh(), config.jmhQuick(), log), config.jmhQuick());
+    }
+
+    /**
+     * Runs the benchmarks matching {@code include} with the GC profiler; {@code quick}: one short fork.
+     *
+     * @return the results, sorted by benchmark and parameters.
+     */
+    static List<RunResult> run(final String include, final boolean quick, final Path log) throws Exception
+    {
+        Log.info("JMH: running benchmarks matching '" + include + "' with -prof gc (log: " + log + ")");
+        final ChainedOptionsBuilder options = new OptionsBuilder().include(include).addProfiler(GCProfiler.class)
             .output(log.toString()).shouldFailOnError(true);
-        if (config.jmhQuick())
+        if (quick)
         {
             options.forks(1).warmupIterations(1).warmupTime(TimeValue.milliseconds(300)).measurementIterations(2)
                 .measurementTime(TimeValue.milliseconds(500));
@@ -41,8 +51,16 @@ final class JmhSection
         final List<RunResult> sorted = new ArrayList<>(runs);
         sorted.sort(Comparator.comparing((RunResult r) -> r.getParams().getBenchmark())
             .thenComparing(r -> params(r.getParams())));
+        return sorted;
+    }
+
+    /**
+     * @return the Markdown table of {@code sorted}, under its heading.
+     */
+    static String render(final List<RunResult> sorted, final boolean quick)
+    {
         final StringBuilder md = new StringBuilder();
-        md.append("#### JMH microbenchmarks (").append(config.jmhQuick() ? "quick settings: not measurements"
+        md.append("#### JMH microbenchmarks (").append(quick ? "quick settings: not measurements"
             : "forks and iterations as annotated").append("; `-prof gc`)\n\n");
         md.append("| Benchmark | Parameters | Score | ± (99.9 %) | Unit | Allocated B/op |\n");
         md.append("|---|---|---:|---:|---|---:|\n");

@@ -31,6 +31,10 @@ public final class Gpu3dControl
     /** VIRTIO_GPU_F_VIRGL. */
     public static final long F_VIRGL = 1L;
     public static final int FLAG_FENCE = 1;
+    /** VIRTIO_GPU_FLAG_INFO_RING_IDX: ring_idx (byte 20 of the header) names the context's ring. */
+    public static final int FLAG_INFO_RING_IDX = 2;
+    /** VIRTIO_GPU_F_CONTEXT_INIT. */
+    public static final long F_CONTEXT_INIT = 1L << 4;
 
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);

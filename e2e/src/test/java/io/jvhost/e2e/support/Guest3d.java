@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import io.jvhost.launcher.Guest3dTree;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 
@@ -36,7 +37,7 @@ import org.junit.jupiter.api.Assumptions;
 public final class Guest3d
 {
     /** Guest RAM for the 3D guest. */
-    public static final String MEMORY = "1024M";
+    public static final String MEMORY = Guest3dTree.MEMORY;
 
     /** What the guest's {@code /init} does around the test's {@code /test.sh}. */
     static final String INIT = Initramfs.PROLOGUE + """
@@ -57,12 +58,12 @@ public final class Guest3d
     private static final List<String> SOURCES = List.of("gl3d.c", "kms3d.c", "picture3d.h");
 
     private final GuestEnvironment environment;
-    private final Path dir;
+    private final Guest3dTree tree;
 
-    private Guest3d(final GuestEnvironment environment, final Path dir)
+    private Guest3d(final GuestEnvironment environment, final Guest3dTree tree)
     {
         this.environment = environment;
-        this.dir = dir;
+        this.tree = tree;
     }
 
     /**
@@ -71,22 +72,7 @@ public final class Guest3d
      */
     public static Guest3d detect()
     {
-        final String explicit = System.getenv("JVHOST_GUEST3D_DIR");
-        final String cache = System.getenv("JVHOST_CACHE");
-        final Path dir;
-        if (explicit != null && !explicit.isBlank())
-        {
-            dir = Path.of(explicit).toAbsolutePath();
-        }
-        else if (cache != null && !cache.isBlank())
-        {
-            dir = Path.of(cache, "guest3d").toAbsolutePath();
-        }
-        else
-        {
-            dir = Path.of(System.getProperty("user.home"), ".cache", "jvhost", "guest3d");
-        }
-        return new Guest3d(GuestEnvironment.detect(), dir);
+        return new Guest3d(GuestEnvironment.detect(), Guest3dTree.detect());
     }
 
     /**
@@ -112,29 +98,28 @@ public final class Guest3d
     /** The folder of {@code scripts/setup.sh guest3d}. */
     public Path dir()
     {
-        return dir;
+        return tree.dir();
     }
 
     /** What goes into the guest: ld-linux, the Mesa closure, kmscube, glvnd's vendor file. */
     public Path image()
     {
-        return dir.resolve("image");
+        return tree.image();
     }
 
     /** Every package unpacked: the clients' headers and link libraries. */
     public Path root()
     {
-        return dir.resolve("root");
+        return tree.root();
     }
 
     /** What is missing, one sentence each (the base guest's problems included); empty when all is there. */
     public List<String> problems()
     {
         final List<String> problems = new ArrayList<>(environment.problems());
-        if (!Files.isRegularFile(dir.resolve(".complete")) || !Files.isDirectory(image())
-            || !Files.isDirectory(root()))
+        if (null != tree.problem())
         {
-            problems.add("no 3D guest (Debian 12's Mesa) in " + dir + " (run scripts/setup.sh guest3d)");
+            problems.add(tree.problem());
         }
         if (GuestEnvironment.onPath("gcc").isEmpty())
         {

@@ -46,8 +46,11 @@ import org.opentest4j.AssertionFailedError;
  */
 public final class QemuVm implements AutoCloseable {
 
-    /** The kernel command line used unless {@link Builder#append(String)} replaces it. */
-    public static final String DEFAULT_APPEND = "console=ttyS0 quiet panic=-1";
+    /**
+     * The kernel command line used unless {@link Builder#append(String)} replaces it. {@code no_timer_check}: on a
+     * loaded host TCG can fail the kernel's IO-APIC timer check, a panic before the guest is up.
+     */
+    public static final String DEFAULT_APPEND = "console=ttyS0 quiet panic=-1 no_timer_check";
     /** Guest RAM unless {@link Builder#memory(String)} says otherwise. */
     public static final String DEFAULT_MEMORY = "512M";
 

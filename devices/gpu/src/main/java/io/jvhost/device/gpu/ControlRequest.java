@@ -26,6 +26,8 @@ final class ControlRequest
     long fenceId;
     int ctxId;
     int ringIdx;
+    /** The features the driver accepted (the queue's). */
+    long features;
 
     ControlRequest()
     {

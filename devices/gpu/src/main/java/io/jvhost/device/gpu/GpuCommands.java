@@ -182,7 +182,8 @@ final class GpuCommands
         if (options.threeD())
         {
             control(CMD_CTX_CREATE, CtxCreate.SIZE, RESP_OK_NODATA,
-                r -> renderer.ctxCreate(r.ctxId, ctxCreate.nameLength(), ctxCreate.contextInit(), r.buffer));
+                r -> renderer.ctxCreate(r.ctxId, ctxCreate.nameLength(), ctxCreate.contextInit(),
+                    0 != (r.features & 1L << F_CONTEXT_INIT), r.buffer));
             control(CMD_CTX_DESTROY, HDR_SIZE, RESP_OK_NODATA, r -> renderer.ctxDestroy(r.ctxId));
             control(CMD_CTX_ATTACH_RESOURCE, CtxResource.SIZE, RESP_OK_NODATA,
                 r -> renderer.ctxResource(true, r.ctxId, ctxResource.resourceId()));

@@ -14,6 +14,8 @@ import io.jvhost.device.FdWatch;
 import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.memory.GuestMemory;
+import io.jvhost.virgl.VirglLibrary;
+import io.jvhost.virgl.VirglRenderer;
 import io.jvhost.virtqueue.VirtioFeatures;
 
 import static io.jvhost.device.gpu.GpuProtocol.*;
@@ -90,6 +92,7 @@ public final class GpuDevice implements VirtioDevice
     private final Scanouts scanouts;
     private final Cursor cursor;
     private final HeldRequests held;
+    private final RingFences rings;
     private final CommandDecoder decoder;
 
     /**
@@ -120,25 +123,44 @@ public final class GpuDevice implements VirtioDevice
     private GpuDevice(final String name, final GpuOptions options, final MemoryBudget budget,
         final LongSupplier nanoClock)
     {
+        this(name, options, budget, nanoClock, null);
+    }
+
+    /**
+     * Makes the renderer of a device (tests put a scripted one in virglrenderer's place).
+     */
+    @FunctionalInterface
+    interface RendererFactory
+    {
+        Renderer create(GuestErrors errors, RingFences rings);
+    }
+
+    /**
+     * With a renderer of the test's making; null: the options' (2D, or virglrenderer).
+     */
+    GpuDevice(final String name, final GpuOptions options, final MemoryBudget budget, final LongSupplier nanoClock,
+        final RendererFactory factory)
+    {
         this.name = Objects.requireNonNull(name, "name");
         this.options = Objects.requireNonNull(options, "options");
         this.budget = Objects.requireNonNull(budget, "budget");
         this.numScanouts = options.maxOutputs();
         final GuestErrors errors = new GuestErrors(name);
         this.outputs = new DisplayOutputs(errors);
-        this.renderer = options.threeD()
-            ? new VirglRendererAdapter(name, options.virglFlags(), options.capsets(), budget, errors)
+        final Responses responses = new Responses(name, errors);
+        this.rings = new RingFences(name, responses);
+        this.renderer = null != factory ? factory.create(errors, rings) : options.threeD()
+            ? new VirglRendererAdapter(name, options.virglFlags(), options.capsets(), budget, errors, rings)
             : new SoftwareRenderer(budget, errors);
         this.scanouts = new Scanouts(numScanouts, renderer, outputs, errors, budget);
         this.cursor = new Cursor(numScanouts, renderer, outputs, errors);
-        final Responses responses = new Responses(name, errors);
         final DisplayInfo info = new DisplayInfo(options, numScanouts);
         this.held = new HeldRequests(name, outputs, info, responses.buffer, responses, this::wake,
             Objects.requireNonNull(nanoClock, "nanoClock"), renderer);
         final ControlRequest request = new ControlRequest();
         final GpuCommands commands = new GpuCommands(options, request, renderer, scanouts, cursor, held, info,
             outputs, new BackingReader(errors), errors, responses);
-        this.decoder = new CommandDecoder(name, commands.table(), request, responses, held, errors, renderer);
+        this.decoder = new CommandDecoder(name, commands.table(), request, responses, held, errors, renderer, rings);
     }
 
     /**
@@ -190,6 +212,10 @@ public final class GpuDevice implements VirtioDevice
         if (options.threeD())
         {
             features |= 1L << F_VIRGL;
+            if (contextInitAvailable())
+            {
+                features |= 1L << F_CONTEXT_INIT;
+            }
         }
         if (options.edid())
         {
@@ -204,6 +230,31 @@ public final class GpuDevice implements VirtioDevice
             features |= 1L << F_RESOURCE_BLOB;
         }
         return features;
+    }
+
+    /**
+     * @return true when the bound virglrenderer has what VIRTIO_GPU_F_CONTEXT_INIT needs: contexts of a capset
+     *     ({@code virgl_renderer_context_create_with_flags}) and per-ring fences
+     *     ({@code virgl_renderer_context_create_fence}, callbacks v3).
+     */
+    static boolean contextInitAvailable()
+    {
+        return VirglLibrary.available() && VirglLibrary.hasContextInit();
+    }
+
+    /**
+     * Venus needs contexts of capset 4 (CONTEXT_INIT): a front-end that did not take the feature cannot use it,
+     * which is said once here rather than at each refused CTX_CREATE.
+     */
+    @Override
+    public void featuresAcked(final long features)
+    {
+        if (0 != (options.capsets() & 1 << VirglRenderer.CAPSET_VENUS) && 0 == (features & 1L << F_CONTEXT_INIT))
+        {
+            LOG.log(Level.WARNING, name + ": capset venus is offered, but the front-end did not accept"
+                + " VIRTIO_GPU_F_CONTEXT_INIT (QEMU 10's vhost-user-gpu drops it, and has no blob resources or"
+                + " host-visible memory): the guest cannot create a Venus context; only virgl (GL) contexts work");
+        }
     }
 
     @Override
@@ -478,6 +529,7 @@ public final class GpuDevice implements VirtioDevice
         fenceWatch = c.watch(CONTROL_QUEUE, fd, this::fencesReadable);
         watchedFd = null == fenceWatch ? -1 : fd;
         held.fencesWatched(null != fenceWatch);
+        decoder.fencesWatched(null != fenceWatch);
     }
 
     private void fencesReadable()
@@ -502,6 +554,7 @@ public final class GpuDevice implements VirtioDevice
         }
         watchedFd = -1;
         held.fencesWatched(false);
+        decoder.fencesWatched(false);
     }
 
     /**

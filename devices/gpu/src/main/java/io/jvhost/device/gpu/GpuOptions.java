@@ -17,13 +17,20 @@ package io.jvhost.device.gpu;
  *                      only VIRGL and EDID of a back-end's features anyway, so only other front-ends can use it.
  * @param virglFlags    0 for 2D; else 3D mode: the {@code virgl_renderer_init} flags (io.jvhost.virgl.VirglFlags),
  *                      and VIRTIO_GPU_F_VIRGL is offered.
- * @param capsets       3D only: bit n set offers capset id n (1 virgl, 2 virgl2); 0 in 2D mode.
+ * @param capsets       3D only: bit n set offers capset id n (1 virgl, 2 virgl2, 4 venus: needs the VENUS init
+ *                      flag, 1 &lt;&lt; 6); 0 in 2D mode.
  */
 public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defaultWidth, int defaultHeight,
     boolean resourceUuid, boolean resourceBlob, int virglFlags, int capsets)
 {
-    /** Capset ids 3D mode can offer: virgl (1) and virgl2 (2). */
-    public static final int SUPPORTED_CAPSETS = 1 << 1 | 1 << 2;
+    /** Capset ids 3D mode can offer: virgl (1), virgl2 (2) and venus (4). */
+    public static final int SUPPORTED_CAPSETS = 1 << 1 | 1 << 2 | 1 << 4;
+    /** The capset bit of Venus. */
+    public static final int CAPSET_VENUS_BIT = 1 << 4;
+    /** virglrenderer's init flag for Venus (VIRGL_RENDERER_VENUS). */
+    private static final int VIRGL_VENUS_FLAG = 1 << 6;
+    /** VIRGL_RENDERER_ASYNC_FENCE_CB: fences reported from virglrenderer's own thread. */
+    private static final int VIRGL_ASYNC_FENCE_CB_FLAG = 1 << 8;
 
     public static final int DEFAULT_MAX_OUTPUTS = 1;
     public static final long DEFAULT_MAX_HOST_MEM = 256L << 20;
@@ -62,8 +69,18 @@ public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defa
         }
         if (0 != virglFlags && (0 == capsets || 0 != (capsets & ~SUPPORTED_CAPSETS)))
         {
-            throw new IllegalArgumentException("3D mode needs capsets among virgl (1) and virgl2 (2), got 0x"
-                + Integer.toHexString(capsets));
+            throw new IllegalArgumentException("3D mode needs capsets among virgl (1), virgl2 (2) and venus (4),"
+                + " got 0x" + Integer.toHexString(capsets));
+        }
+        if (0 != (virglFlags & VIRGL_ASYNC_FENCE_CB_FLAG))
+        {
+            throw new IllegalArgumentException("virglrenderer flag ASYNC_FENCE_CB (0x100) would report fences from a"
+                + " thread of virglrenderer's; the device takes them on its worker, inside virgl_renderer_poll");
+        }
+        if (0 != (capsets & CAPSET_VENUS_BIT) && 0 == (virglFlags & VIRGL_VENUS_FLAG))
+        {
+            throw new IllegalArgumentException("capset venus (4) needs virglrenderer started with VENUS (0x40), flags 0x"
+                + Integer.toHexString(virglFlags));
         }
         if (0 != virglFlags && resourceBlob)
         {

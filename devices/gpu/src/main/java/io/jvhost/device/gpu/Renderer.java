@@ -155,6 +155,34 @@ interface Renderer
     }
 
     /**
+     * A fence on ring {@code ring} of context {@code ctxId} after everything that context has queued, reported to
+     * {@link RingFences#signalled} when it signals (VIRTIO_GPU_F_CONTEXT_INIT).
+     *
+     * @param seq the number to report it by ({@link RingFences#hold}).
+     * @return 0, or a failure (reported).
+     */
+    default int createContextFence(final int ctxId, final int ring, final long seq)
+    {
+        throw new UnsupportedOperationException("3D only");
+    }
+
+    /**
+     * @return true when context {@code ctxId} exists.
+     */
+    default boolean hasContext(final int ctxId)
+    {
+        return false;
+    }
+
+    /**
+     * @return how many rings context {@code ctxId} may fence on (0: no such context).
+     */
+    default int ringCount(final int ctxId)
+    {
+        return hasContext(ctxId) ? RingFences.MAX_RINGS : 0;
+    }
+
+    /**
      * @return true once fence {@code fence} has signalled.
      */
     default boolean fenceDone(final long fence)
@@ -196,8 +224,11 @@ interface Renderer
 
     /**
      * CTX_CREATE; the debug name is read from {@code request} (the request buffer).
+     *
+     * @param contextInitNegotiated VIRTIO_GPU_F_CONTEXT_INIT was negotiated: {@code contextInit} names a capset.
      */
-    default int ctxCreate(final int ctxId, final long nameLength, final int contextInit, final MemorySegment request)
+    default int ctxCreate(final int ctxId, final long nameLength, final int contextInit,
+        final boolean contextInitNegotiated, final MemorySegment request)
     {
         throw new UnsupportedOperationException("3D only");
     }

@@ -37,8 +37,10 @@ final class Resource
     final boolean virgl;
     /** 3D: the guest memory snapshot the backing's iovecs were given to virglrenderer for; null when none. */
     Object virglIovFor;
+    /** No contexts: shared, so that a 2D resource costs no array (grown on the first attach). */
+    private static final int[] NO_CONTEXTS = {};
     /** 3D: the contexts it is attached to (the first {@link #contextCount}), scanned without allocating. */
-    private int[] contexts = new int[0];
+    private int[] contexts = NO_CONTEXTS;
     private int contextCount;
     final int width;
     final int height;

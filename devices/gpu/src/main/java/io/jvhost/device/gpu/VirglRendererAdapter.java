@@ -17,6 +17,7 @@ import io.jvhost.virgl.FenceListener;
 import io.jvhost.virgl.IoVecArray;
 import io.jvhost.virgl.ResourceCreateArgs;
 import io.jvhost.virgl.VirglException;
+import io.jvhost.virgl.VirglLibrary;
 import io.jvhost.virgl.VirglRenderer;
 
 import static io.jvhost.device.gpu.GpuDevice.MAX_DIMENSION;
@@ -55,6 +56,12 @@ final class VirglRendererAdapter implements Renderer, FenceListener
     private static final int TARGET_BUFFER = 0;
     private static final int TARGET_TEXTURE_2D = 2;
     private static final int CURSOR_PIXELS = CURSOR_SIZE * CURSOR_SIZE;
+    /** VIRGL_RENDERER_FENCE_FLAG_MERGEABLE. */
+    private static final int FENCE_FLAG_MERGEABLE = 1;
+    /** Capsets up to this one are virgl (GL) contexts. */
+    private static final int CAPSET_VIRGL_MAX = VirglRenderer.CAPSET_VIRGL2;
+    /** VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK: the rest of context_init is reserved. */
+    private static final int CONTEXT_INIT_CAPSET_MASK = 0xFF;
 
     private final String name;
     private final int flags;
@@ -62,8 +69,13 @@ final class VirglRendererAdapter implements Renderer, FenceListener
     private final MemoryBudget budget;
     private final GuestErrors errors;
     private final ResourceTable resources = new ResourceTable();
+    private final RingFences rings;
+    private long contextFencesCreated;
+    private long foreignCallbacks;
     /** Live context ids, sorted (the first {@link #contextCount}): found without boxing on the data path. */
     private final int[] contexts = new int[MAX_CONTEXTS];
+    /** The capset each live context was created with (0: plain virgl), beside {@link #contexts}. */
+    private final int[] contextCapsets = new int[MAX_CONTEXTS];
     private int contextCount;
     private long hostMem;
     private long backingEntries;
@@ -85,9 +97,10 @@ final class VirglRendererAdapter implements Renderer, FenceListener
     private volatile int signalledFence;
 
     VirglRendererAdapter(final String name, final int flags, final int capsetMask, final MemoryBudget budget,
-        final GuestErrors errors)
+        final GuestErrors errors, final RingFences rings)
     {
         this.name = name;
+        this.rings = rings;
         this.flags = flags;
         this.capsetIds = new int[Integer.bitCount(capsetMask)];
         int n = 0;
@@ -279,6 +292,61 @@ final class VirglRendererAdapter implements Renderer, FenceListener
     public void fenceSignalled(final long fenceId)
     {
         signalledFence = (int)fenceId;
+    }
+
+    /**
+     * {@code virgl_renderer_context_fence_create} with our own number and the MERGEABLE flag (a later signal
+     * covers the earlier ones, which {@link RingFences#signalled} counts on anyway).
+     */
+    @Override
+    public int createContextFence(final int ctxId, final int ring, final long seq)
+    {
+        if (!ready())
+        {
+            return down();
+        }
+        if (!VirglLibrary.hasContextFences())
+        {
+            return errors.fail(RESP_ERR_UNSPEC, VirglLibrary.NAME + " has no per-context fences");
+        }
+        final int result = virgl.contextCreateFence(ctxId, FENCE_FLAG_MERGEABLE, ring, seq);
+        if (0 != result)
+        {
+            return errors.fail(RESP_ERR_UNSPEC, "virgl_renderer_context_create_fence(ctx " + GuestErrors.id(ctxId)
+                + ", ring " + ring + ") returned " + VirglException.describe(result)
+                + (0 == ring ? "" : " (a Venus ring above 0 must be bound to a VkQueue first)"));
+        }
+        contextFencesCreated++;
+        return Command.Handler.OK;
+    }
+
+    /**
+     * @return per-context fences made for fenced commands on rings (tests).
+     */
+    long contextFencesCreated()
+    {
+        return contextFencesCreated;
+    }
+
+    /**
+     * From inside {@link VirglRenderer#poll}, on the worker: hands the signal to the ring it belongs to. A call
+     * from another thread (virglrenderer's own, were ASYNC_FENCE_CB ever set) is counted and dropped: the tables
+     * are the worker's.
+     */
+    @Override
+    public void contextFenceSignalled(final int ctxId, final int ringIndex, final long fenceId)
+    {
+        final VirglRenderer live = virgl;
+        if (null == live || live.owner() != Thread.currentThread())
+        {
+            if (0 == foreignCallbacks++)
+            {
+                LOG.log(Level.WARNING, name + ": write_context_fence from thread '" + Thread.currentThread().getName()
+                    + "', not the worker; dropped (logged once)");
+            }
+            return;
+        }
+        rings.signalled(ctxId, ringIndex, fenceId);
     }
 
     // ---- resources ------------------------------------------------------------------------------------------------
@@ -720,12 +788,7 @@ final class VirglRendererAdapter implements Renderer, FenceListener
     @Override
     public int capset(final long capsetId, final long version, final MemorySegment response)
     {
-        boolean offered = false;
-        for (final int id : capsetIds)
-        {
-            offered |= id == capsetId;
-        }
-        if (!offered)
+        if (!offers(capsetId))
         {
             return errors.fail(RESP_ERR_INVALID_PARAMETER, "capset id " + capsetId + " is not offered");
         }
@@ -758,7 +821,7 @@ final class VirglRendererAdapter implements Renderer, FenceListener
 
     @Override
     public int ctxCreate(final int ctxId, final long nameLength, final int contextInit,
-        final MemorySegment request)
+        final boolean contextInitNegotiated, final MemorySegment request)
     {
         if (0 == ctxId)
         {
@@ -768,10 +831,21 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         {
             return errors.fail(RESP_ERR_INVALID_CONTEXT_ID, "context " + GuestErrors.id(ctxId) + " already exists");
         }
-        if (0 != contextInit)
+        if (0 != contextInit && !contextInitNegotiated)
         {
             return errors.fail(RESP_ERR_INVALID_PARAMETER, "context_init 0x" + Integer.toHexString(contextInit)
-                + " (VIRTIO_GPU_F_CONTEXT_INIT is not offered)");
+                + " without VIRTIO_GPU_F_CONTEXT_INIT negotiated");
+        }
+        final int capset = contextInit & CONTEXT_INIT_CAPSET_MASK;
+        if (0 != (contextInit & ~CONTEXT_INIT_CAPSET_MASK))
+        {
+            return errors.fail(RESP_ERR_INVALID_PARAMETER, "context_init 0x" + Integer.toHexString(contextInit)
+                + " sets reserved bits (only the capset id, bits 0-7, is defined)");
+        }
+        if (0 != capset && !offers(capset))
+        {
+            return errors.fail(RESP_ERR_INVALID_PARAMETER, "context_init names capset " + capset
+                + ", which is not offered (offered: " + Arrays.toString(capsetIds) + ")");
         }
         if (nameLength > io.jvhost.device.gpu.wire.CtxCreate.DEBUG_NAME_MAX)
         {
@@ -788,22 +862,72 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         }
         final byte[] bytes = request.asSlice(io.jvhost.device.gpu.wire.CtxCreate.DEBUG_NAME, nameLength)
             .toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        final String debugName = new String(bytes, StandardCharsets.UTF_8);
         try
         {
-            virgl.contextCreate(ctxId, new String(bytes, StandardCharsets.UTF_8));
+            if (0 == capset)
+            {
+                virgl.contextCreate(ctxId, debugName);
+            }
+            else
+            {
+                virgl.contextCreateWithFlags(ctxId, capset, debugName);
+            }
         }
         catch (final VirglException e)
         {
-            return errors.fail(RESP_ERR_UNSPEC, e.getMessage());
+            return errors.fail(RESP_ERR_UNSPEC, e.getMessage() + (VirglRenderer.CAPSET_VENUS == capset
+                && 0 == (flags & io.jvhost.virgl.VirglFlags.VENUS) ? " (virglrenderer was started without VENUS)"
+                : ""));
         }
         final int at = -Arrays.binarySearch(contexts, 0, contextCount, ctxId) - 1;
         System.arraycopy(contexts, at, contexts, at + 1, contextCount - at);
+        System.arraycopy(contextCapsets, at, contextCapsets, at + 1, contextCount - at);
         contexts[at] = ctxId;
+        contextCapsets[at] = capset;
         contextCount++;
+        if (0 != capset)
+        {
+            LOG.log(Level.INFO, name + ": context " + GuestErrors.id(ctxId) + " created for capset " + capset
+                + (VirglRenderer.CAPSET_VENUS == capset ? " (Venus)" : ""));
+        }
         return Command.Handler.OK;
     }
 
-    private boolean hasContext(final int ctxId)
+    private boolean offers(final long capsetId)
+    {
+        for (final int id : capsetIds)
+        {
+            if (id == capsetId)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * A virgl (GL) context has one timeline, ring 0 (virglrenderer refuses the others); a Venus context has one per
+     * VkQueue the guest binds, up to 64. A ring a GL context does not have is refused here, never passed to C.
+     */
+    @Override
+    public int ringCount(final int ctxId)
+    {
+        final int at = Arrays.binarySearch(contexts, 0, contextCount, ctxId);
+        return at < 0 ? 0 : contextCapsets[at] <= CAPSET_VIRGL_MAX ? 1 : RingFences.MAX_RINGS;
+    }
+
+    /**
+     * @return the capset context {@code ctxId} was created with (0: plain virgl, or no such context).
+     */
+    int capsetOf(final int ctxId)
+    {
+        final int at = Arrays.binarySearch(contexts, 0, contextCount, ctxId);
+        return at < 0 ? 0 : contextCapsets[at];
+    }
+
+    @Override
+    public boolean hasContext(final int ctxId)
     {
         return Arrays.binarySearch(contexts, 0, contextCount, ctxId) >= 0;
     }
@@ -822,7 +946,9 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         }
         virgl.contextDestroy(ctxId);
         System.arraycopy(contexts, at + 1, contexts, at, contextCount - at - 1);
+        System.arraycopy(contextCapsets, at + 1, contextCapsets, at, contextCount - at - 1);
         contextCount--;
+        rings.contextDestroyed(ctxId);
         resources.forEach(r -> r.removeContext(ctxId));
         return Command.Handler.OK;
     }
@@ -926,5 +1052,6 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         hostMem = 0;
         backingEntries = 0;
         contextCount = 0;
+        rings.reset();
     }
 }

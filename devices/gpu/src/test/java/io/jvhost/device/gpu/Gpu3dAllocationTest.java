@@ -15,8 +15,10 @@ import static io.jvhost.device.gpu.GpuProtocol.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The 3D data path allocates nothing in steady state: SUBMIT_3D (plain and fenced, its answer held until the fence
- * signals), TRANSFER_TO_HOST_3D, TRANSFER_FROM_HOST_3D and RESOURCE_FLUSH read back from virglrenderer.
+ * The 3D data path allocates nothing in steady state: SUBMIT_3D (plain, fenced on context 0 with its answer held
+ * until the fence signals, and fenced on the context's ring 0 with VIRTIO_GPU_F_CONTEXT_INIT, answered from
+ * write_context_fence), TRANSFER_TO_HOST_3D, TRANSFER_FROM_HOST_3D and RESOURCE_FLUSH read back from
+ * virglrenderer.
  */
 class Gpu3dAllocationTest
 {
@@ -67,12 +69,15 @@ class Gpu3dAllocationTest
         final com.sun.management.ThreadMXBean threads =
             (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
         threads.setThreadAllocatedMemoryEnabled(true);
-        final GpuHarness h = new GpuHarness(GpuOptions.builder().virgl(VirglFlags.SURFACELESS_EGL, 1 << 2).build());
+        final boolean rings = io.jvhost.virgl.VirglLibrary.hasContextInit();
+        final GpuHarness h = new GpuHarness(GpuOptions.builder().virgl(VirglFlags.SURFACELESS_EGL, 1 << 2).build(),
+            rings ? 1L << F_CONTEXT_INIT : 0);
         try
         {
             final GpuAllocationTest.NullDisplay display = new GpuAllocationTest.NullDisplay();
             h.device.setDisplay(display);
-            assertThat(h.call(new Req(CMD_CTX_CREATE, 96).u32(HDR_CTX_ID, 1)).type()).isEqualTo(RESP_OK_NODATA);
+            assertThat(h.call(new Req(CMD_CTX_CREATE, 96).u32(HDR_CTX_ID, 1).u32(28, rings ? 2 : 0)).type())
+                .isEqualTo(RESP_OK_NODATA);
             assertThat(h.call(new Req(CMD_RESOURCE_CREATE_3D, 72).u32(24, 1).u32(28, 2).u32(32, 2)
                 .u32(36, ResourceCreateArgs.BIND_RENDER_TARGET).u32(40, W).u32(44, H).u32(48, 1).u32(52, 1)).type())
                 .isEqualTo(RESP_OK_NODATA);
@@ -99,11 +104,15 @@ class Gpu3dAllocationTest
                     response},
                 {place(h, new Req(CMD_SUBMIT_3D, 32).u32(HDR_CTX_ID, 1).u32(24, stream.length).fence(5, 1)
                     .array()), commands, response},
+                {place(h, new Req(CMD_SUBMIT_3D, 32).u32(HDR_CTX_ID, 1).u32(24, stream.length).fence(7, 1)
+                    .u32(HDR_FLAGS, rings ? FLAG_FENCE | FLAG_INFO_RING_IDX : FLAG_FENCE).array()), commands,
+                    response},
                 {place(h, transfer.array()), response},
                 {place(h, readBack.fence(6, 1).array()), response},
                 {place(h, GpuHarness.flush(1, 0, 0, W, H).array()), response},
                 {place(h, GpuHarness.flush(1, 3, 2, 17, 9).array()), response}};
-            final int[][] lengths = {{32, stream.length, HDR_SIZE}, {32, stream.length, HDR_SIZE}, {72, HDR_SIZE},
+            final int[][] lengths = {{32, stream.length, HDR_SIZE}, {32, stream.length, HDR_SIZE},
+                {32, stream.length, HDR_SIZE}, {72, HDR_SIZE},
                 {72, HDR_SIZE}, {48, HDR_SIZE}, {48, HDR_SIZE}};
 
             // The downcalls need more rounds than the 2D path before the JIT has compiled away their boxing: steady
@@ -115,7 +124,7 @@ class Gpu3dAllocationTest
             }
             long allocated = Long.MAX_VALUE;
             int rounds = 12;
-            for (int attempt = 0; attempt < 5 && allocated >= 4096; attempt++)
+            for (int attempt = 0; attempt < 20 && allocated >= 4096; attempt++)
             {
                 final long before = threads.getCurrentThreadAllocatedBytes();
                 sink += cycles(h, control, lengths);
@@ -125,8 +134,10 @@ class Gpu3dAllocationTest
 
             assertThat(sink).isNotZero();
             assertThat(display.pixelsSeen).isPositive();
-            assertThat(((VirglRendererAdapter)h.device.renderer()).fencesCreated()).isEqualTo(2L * rounds * ITERATIONS);
-            assertThat(allocated).as("bytes allocated by %d SUBMIT+TRANSFER+FLUSH cycles", ITERATIONS)
+            final VirglRendererAdapter adapter = (VirglRendererAdapter)h.device.renderer();
+            assertThat(adapter.fencesCreated()).isEqualTo((rings ? 2L : 3L) * rounds * ITERATIONS);
+            assertThat(adapter.contextFencesCreated()).isEqualTo(rings ? (long)rounds * ITERATIONS : 0);
+            assertThat(allocated).as("bytes allocated by %d SUBMIT(x3)+TRANSFER+FLUSH cycles", ITERATIONS)
                 .isLessThan(4096);
         }
         finally

@@ -54,17 +54,36 @@ final class GpuHarness implements AutoCloseable
 
     GpuHarness(final GpuOptions options) throws Exception
     {
+        this(options, 0);
+    }
+
+    /**
+     * @param deviceFeatures device feature bits the "driver" accepted besides VERSION_1 and INDIRECT_DESC (e.g.
+     *                       {@code 1L << F_CONTEXT_INIT}).
+     */
+    GpuHarness(final GpuOptions options, final long deviceFeatures) throws Exception
+    {
+        this(options, deviceFeatures, null);
+    }
+
+    /**
+     * @param factory the device's renderer (null: the options').
+     */
+    GpuHarness(final GpuOptions options, final long deviceFeatures, final GpuDevice.RendererFactory factory)
+        throws Exception
+    {
         low = arena.allocate(REGION_SIZE, PAGE);
         high = arena.allocate(REGION_SIZE, PAGE);
         memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, low, 0x5000_0000L),
             MemoryRegion.ofSegment(REGION_SIZE, high, 0x7000_0000L)), 8);
         final long features = VirtioFeatures.bit(VirtioFeatures.VERSION_1)
-            | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC);
+            | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC) | deviceFeatures;
         controlDriver = new DriverQueue(low, 0, CONTROL_SIZE, 0x1000);
         cursorDriver = new DriverQueue(low, 0, CURSOR_QUEUE_SIZE, 0x4000);
         control = activeQueue(CONTROL_QUEUE, controlDriver, features);
         cursor = activeQueue(CURSOR_QUEUE, cursorDriver, features);
-        device = new GpuDevice("gpu-test", options, clock::get);
+        device = new GpuDevice("gpu-test", options, new io.jvhost.device.MemoryBudget("gpu-test",
+            options.maxHostMem()), clock::get, factory);
         final DeviceContext context = new DeviceContext()
         {
             @Override
@@ -99,7 +118,9 @@ final class GpuHarness implements AutoCloseable
         ring.setGuestPhysAddresses(driver.descGpa(), driver.availGpa(), driver.usedGpa());
         ring.setFeatures(features);
         ring.bind(memory);
-        return new ActiveQueue(index, "gpu q" + index, ring, GpuDevice.MAX_QUEUE_SIZE);
+        final ActiveQueue active = new ActiveQueue(index, "gpu q" + index, ring, GpuDevice.MAX_QUEUE_SIZE);
+        active.setAckedFeatures(features);
+        return active;
     }
 
     @Override

@@ -37,6 +37,19 @@ class GpuOptionsTest
     }
 
     @Test
+    void threeDOptionsKeepFencesOnTheWorkerAndVenusWithItsFlag()
+    {
+        assertThatThrownBy(() -> GpuOptions.builder().virgl(0xb | 1 << 8, 1 << 2).build())
+            .hasMessageContaining("ASYNC_FENCE_CB");
+        assertThatThrownBy(() -> GpuOptions.builder().virgl(0xb, 1 << 4).build())
+            .hasMessageContaining("capset venus (4) needs virglrenderer started with VENUS");
+        assertThat(GpuOptions.builder().virgl(0xb | 1 << 6, 1 << 2 | 1 << 4).build().capsets())
+            .isEqualTo(1 << 2 | 1 << 4);
+        assertThatThrownBy(() -> GpuOptions.builder().virgl(0xb, 1 << 3).build())
+            .hasMessageContaining("got 0x8");
+    }
+
+    @Test
     void builderSetsEveryField()
     {
         final GpuOptions o = GpuOptions.builder().maxOutputs(16).maxHostMem(1).edid(false).defaultMode(4095, 1)

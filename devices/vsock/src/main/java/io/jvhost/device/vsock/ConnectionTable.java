@@ -3,7 +3,7 @@ package io.jvhost.device.vsock;
 import java.util.Arrays;
 
 /**
- * The connections of one guest, by (host port, guest port) and by slot (the epoll token of its socket). Fixed
+ * The connections of one guest, by (remote CID, remote port, guest port) and by slot (the epoll token of its socket). Fixed
  * capacity, open addressing with linear probing over primitive keys: lookups and removals allocate nothing.
  */
 final class ConnectionTable
@@ -14,6 +14,7 @@ final class ConnectionTable
     private final int[] freeSlots;
     private int freeCount;
     private final long[] keys;
+    private final long[] cids;
     private final int[] values;
     private final int mask;
     private int size;
@@ -29,6 +30,7 @@ final class ConnectionTable
         freeCount = capacity;
         final int buckets = Integer.highestOneBit(capacity * 2 - 1) << 1;
         keys = new long[buckets];
+        cids = new long[buckets];
         values = new int[buckets];
         Arrays.fill(values, EMPTY);
         mask = buckets - 1;
@@ -57,12 +59,15 @@ final class ConnectionTable
         return slot >= 0 && slot < slots.length ? slots[slot] : null;
     }
 
-    VsockConnection get(final int localPort, final int peerPort)
+    /**
+     * @param remoteCid the host's CID (2) or a sibling's; {@code localPort} is the remote end's port.
+     */
+    VsockConnection get(final long remoteCid, final int localPort, final int peerPort)
     {
         final long key = VsockConnection.key(localPort, peerPort);
-        for (int i = index(key); values[i] != EMPTY; i = (i + 1) & mask)
+        for (int i = index(remoteCid, key); values[i] != EMPTY; i = (i + 1) & mask)
         {
-            if (keys[i] == key)
+            if (keys[i] == key && cids[i] == remoteCid)
             {
                 return slots[values[i]];
             }
@@ -81,12 +86,13 @@ final class ConnectionTable
         }
         freeCount--;
         slots[c.slot] = c;
-        int i = index(c.key);
+        int i = index(c.remoteCid, c.key);
         while (values[i] != EMPTY)
         {
             i = (i + 1) & mask;
         }
         keys[i] = c.key;
+        cids[i] = c.remoteCid;
         values[i] = c.slot;
         size++;
     }
@@ -100,8 +106,8 @@ final class ConnectionTable
         slots[c.slot] = null;
         freeSlots[freeCount++] = c.slot;
         size--;
-        int i = index(c.key);
-        while (keys[i] != c.key || values[i] != c.slot)
+        int i = index(c.remoteCid, c.key);
+        while (values[i] != c.slot)
         {
             i = (i + 1) & mask;
         }
@@ -115,11 +121,12 @@ final class ConnectionTable
             {
                 break;
             }
-            final int home = index(keys[j]);
+            final int home = index(cids[j], keys[j]);
             final boolean movable = hole <= j ? home <= hole || home > j : home <= hole && home > j;
             if (movable)
             {
                 keys[hole] = keys[j];
+                cids[hole] = cids[j];
                 values[hole] = values[j];
                 hole = j;
             }
@@ -127,9 +134,9 @@ final class ConnectionTable
         values[hole] = EMPTY;
     }
 
-    private int index(final long key)
+    private int index(final long cid, final long key)
     {
-        final long h = key * 0x9E37_79B9_7F4A_7C15L;
+        final long h = (key ^ cid * 0xC2B2_AE3D_27D4_EB4FL) * 0x9E37_79B9_7F4A_7C15L;
         return (int)(h >>> 32) & mask;
     }
 }

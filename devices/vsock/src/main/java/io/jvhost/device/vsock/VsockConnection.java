@@ -13,6 +13,11 @@ import io.jvhost.virtqueue.ChainWriter;
  * One stream between a guest port and a host Unix socket: its state, the packets it owes the guest, and both
  * directions' credit.
  * <p>
+ * A stream to a sibling VM (another guest of this process) is the same thing: its socket is one end of a socket pair
+ * whose other end is the sibling device's connection, so credit, buffering, shutdown and reset work unchanged, each
+ * device forwarding between its own guest and its end of the pair. The remote end is then that sibling's CID and
+ * port instead of the host's.
+ * <p>
  * Guest to host, the guest may have at most {@code bufAlloc} bytes in flight (received but not yet forwarded): they
  * wait in this connection's buffer of exactly that size until the host socket takes them, so a slow host reader
  * fills only its own buffer and then the guest's credit for this connection runs out. Host to guest, we read from the
@@ -27,6 +32,8 @@ final class VsockConnection
     static final int CLOSING = 2;
     /** The host side is gone and we said SHUTDOWN: waiting for the guest's RST. */
     static final int HOST_CLOSED = 3;
+    /** Guest-initiated to a sibling VM: waiting for the sibling's guest to accept (the OK line on the socket). */
+    static final int AWAITING_PEER = 4;
 
     /** Packets owed to the guest (bits), sent in this order. */
     static final int OWE_RST = 1;
@@ -43,6 +50,8 @@ final class VsockConnection
     static final int BLOCKED = 1;
 
     final int slot;
+    /** The other end's CID: the host's (2) or a sibling VM's. */
+    final long remoteCid;
     final long key;
     final int localPort;
     final int peerPort;
@@ -63,6 +72,8 @@ final class VsockConnection
     /** The guest said SHUTDOWN_RCV: nothing more is read from the host for it. */
     boolean guestRecvDone;
     boolean hostOutputShut;
+    /** {@link #AWAITING_PEER}: bytes of the sibling's answer line read so far. */
+    int answerLength;
 
     private Arena arena;
     private MemorySegment buffer;
@@ -78,7 +89,19 @@ final class VsockConnection
     VsockConnection(final int slot, final int localPort, final int peerPort, final StreamFd socket,
         final boolean hostInitiated, final int bufAlloc)
     {
+        this(slot, VsockDevice.HOST_CID, localPort, peerPort, socket, hostInitiated ? CONNECTING : ESTABLISHED,
+            hostInitiated, bufAlloc);
+    }
+
+    /**
+     * @param remoteCid the other end's CID; {@code localPort} is its port.
+     * @param state     the first state: {@link #CONNECTING}, {@link #ESTABLISHED} or {@link #AWAITING_PEER}.
+     */
+    VsockConnection(final int slot, final long remoteCid, final int localPort, final int peerPort,
+        final StreamFd socket, final int state, final boolean hostInitiated, final int bufAlloc)
+    {
         this.slot = slot;
+        this.remoteCid = remoteCid;
         this.key = key(localPort, peerPort);
         this.localPort = localPort;
         this.peerPort = peerPort;
@@ -86,7 +109,13 @@ final class VsockConnection
         this.readFromHost = socket::read;
         this.hostInitiated = hostInitiated;
         this.bufAlloc = bufAlloc;
-        this.state = hostInitiated ? CONNECTING : ESTABLISHED;
+        this.state = state;
+    }
+
+    /** @return true before the guest and the other end both agreed to the stream. */
+    boolean opening()
+    {
+        return state == CONNECTING || state == AWAITING_PEER;
     }
 
     static long key(final int localPort, final int peerPort)
@@ -247,7 +276,7 @@ final class VsockConnection
     @Override
     public String toString()
     {
-        return "host port " + Integer.toUnsignedString(localPort) + " <-> guest port "
-            + Integer.toUnsignedString(peerPort);
+        return (remoteCid == VsockDevice.HOST_CID ? "host port " : "CID " + remoteCid + " port ")
+            + Integer.toUnsignedString(localPort) + " <-> guest port " + Integer.toUnsignedString(peerPort);
     }
 }

@@ -75,6 +75,9 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
     private final ConnectionTable table = new ConnectionTable(MAX_CONNECTIONS);
     private final ArrayDeque<VsockConnection> owing = new ArrayDeque<>(MAX_CONNECTIONS + 1);
     private final long[] strayResets = new long[MAX_STRAY_RESETS];
+    private final long[] strayCids = new long[MAX_STRAY_RESETS];
+    private final SiblingInbox inbox = new SiblingInbox();
+    private Siblings siblings;
     private int strayHead;
     private int strayCount;
     private final VsockHeader in = new VsockHeader();
@@ -91,6 +94,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
     private long badPackets;
     private long droppedResets;
     private long transportResets;
+    private long siblingConnections;
 
     /**
      * @param guestCid     the guest's CID (3 and up; 0-2 are reserved).
@@ -199,6 +203,10 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
                 if (null == watch && c == context)
                 {
                     watch = w;
+                    if (null != w)
+                    {
+                        inbox.open(c);
+                    }
                     return;
                 }
             }
@@ -272,20 +280,22 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
                 + "; dropped");
             return;
         }
-        if (in.dstCid() != HOST_CID)
+        final long remoteCid = in.dstCid();
+        if (remoteCid < HOST_CID || remoteCid > 0xFFFF_FFFEL)
         {
-            bad(chain, VsockHeader.opName(op) + " to CID " + in.dstCid() + ": only the host (2) is reachable");
-            strayReset(op, hostPort, guestPort);
+            bad(chain, VsockHeader.opName(op) + " to CID " + Long.toUnsignedString(remoteCid)
+                + ": not a host or guest CID");
+            strayReset(op, remoteCid, hostPort, guestPort);
             return;
         }
         if (in.type() != VsockHeader.TYPE_STREAM)
         {
             bad(chain, VsockHeader.opName(op) + " of socket type " + in.type() + ": only streams (1) are offered");
-            strayReset(op, hostPort, guestPort);
+            strayReset(op, remoteCid, hostPort, guestPort);
             return;
         }
         final long len = in.len();
-        final VsockConnection c = table.get(hostPort, guestPort);
+        final VsockConnection c = table.get(remoteCid, hostPort, guestPort);
         if (len > readable - VsockHeader.SIZE || len > 0 && op != VsockHeader.OP_RW)
         {
             bad(chain, VsockHeader.opName(op) + " claims " + len + " payload bytes, the buffer holds "
@@ -296,23 +306,27 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             }
             else
             {
-                strayReset(op, hostPort, guestPort);
+                strayReset(op, remoteCid, hostPort, guestPort);
             }
             return;
         }
         if (null == c)
         {
-            if (op == VsockHeader.OP_REQUEST)
+            if (op != VsockHeader.OP_REQUEST)
+            {
+                strayReset(op, remoteCid, hostPort, guestPort);
+            }
+            else if (remoteCid == HOST_CID)
             {
                 guestConnect(hostPort, guestPort);
             }
             else
             {
-                strayReset(op, hostPort, guestPort);
+                siblingConnect(remoteCid, hostPort, guestPort);
             }
             return;
         }
-        if (c.peerCredit(in.bufAlloc(), in.fwdCnt()) && c.state != VsockConnection.CONNECTING)
+        if (c.peerCredit(in.bufAlloc(), in.fwdCnt()) && !c.opening())
         {
             // Host data may have waited for this credit; no new edge will say so.
             owe(c, VsockConnection.OWE_RW);
@@ -344,7 +358,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         {
             LOG.log(Level.WARNING, name + ": guest port " + Integer.toUnsignedString(guestPort) + " refused: "
                 + MAX_CONNECTIONS + " connections open");
-            strayReset(VsockHeader.OP_REQUEST, hostPort, guestPort);
+            strayReset(VsockHeader.OP_REQUEST, HOST_CID, hostPort, guestPort);
             return;
         }
         final StreamFd socket;
@@ -356,18 +370,114 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         {
             LOG.log(Level.INFO, name + ": guest port " + Integer.toUnsignedString(guestPort) + " to host port "
                 + Integer.toUnsignedString(hostPort) + " refused: " + e.getMessage());
-            strayReset(VsockHeader.OP_REQUEST, hostPort, guestPort);
+            strayReset(VsockHeader.OP_REQUEST, HOST_CID, hostPort, guestPort);
             return;
         }
         final VsockConnection c = new VsockConnection(slot, hostPort, guestPort, socket, false, txBufferSize);
         c.peerCredit(in.bufAlloc(), in.fwdCnt());
         if (!open(c))
         {
-            strayReset(VsockHeader.OP_REQUEST, hostPort, guestPort);
+            strayReset(VsockHeader.OP_REQUEST, HOST_CID, hostPort, guestPort);
             return;
         }
         owe(c, VsockConnection.OWE_RESPONSE);
         LOG.log(Level.INFO, name + ": guest connected: " + c);
+    }
+
+    /**
+     * The guest connects to a sibling VM: a socket pair joins this connection to one the sibling opens towards its
+     * guest (as for a host client's CONNECT); the guest hears RESPONSE when the sibling's guest accepted (the sibling
+     * writes its OK line), RST when it refused or is unreachable.
+     */
+    private void siblingConnect(final long remoteCid, final int remotePort, final int guestPort)
+    {
+        final VsockDevice sibling = null == siblings ? null : siblings.reachable(guestCid, remoteCid);
+        if (null == sibling)
+        {
+            LOG.log(Level.INFO, name + ": guest port " + Integer.toUnsignedString(guestPort) + " to CID " + remoteCid
+                + " port " + Integer.toUnsignedString(remotePort) + " refused: "
+                + (null == siblings ? "no sibling VMs" : siblings.whyUnreachable(guestCid, remoteCid)));
+            strayReset(VsockHeader.OP_REQUEST, remoteCid, remotePort, guestPort);
+            return;
+        }
+        final int slot = table.reserveSlot();
+        if (slot < 0)
+        {
+            LOG.log(Level.WARNING, name + ": guest port " + Integer.toUnsignedString(guestPort) + " refused: "
+                + MAX_CONNECTIONS + " connections open");
+            strayReset(VsockHeader.OP_REQUEST, remoteCid, remotePort, guestPort);
+            return;
+        }
+        final StreamFd[] pair;
+        try
+        {
+            pair = StreamFd.pair();
+        }
+        catch (final NativeException e)
+        {
+            LOG.log(Level.WARNING, name + ": guest port " + Integer.toUnsignedString(guestPort) + " to CID "
+                + remoteCid + " refused: " + e.getMessage());
+            strayReset(VsockHeader.OP_REQUEST, remoteCid, remotePort, guestPort);
+            return;
+        }
+        final VsockConnection c = new VsockConnection(slot, remoteCid, remotePort, guestPort, pair[0],
+            VsockConnection.AWAITING_PEER, false, txBufferSize);
+        c.peerCredit(in.bufAlloc(), in.fwdCnt());
+        if (!open(c))
+        {
+            pair[1].close();
+            strayReset(VsockHeader.OP_REQUEST, remoteCid, remotePort, guestPort);
+            return;
+        }
+        if (!sibling.inbox.offer(new SiblingInbox.Request(guestCid, guestPort, remotePort, pair[1])))
+        {
+            pair[1].close();
+            remove(c, "refused: CID " + remoteCid + " has no driver running or too many requests waiting");
+            strayReset(VsockHeader.OP_REQUEST, remoteCid, remotePort, guestPort);
+            return;
+        }
+        LOG.log(Level.INFO, name + ": guest connecting to a sibling: " + c);
+    }
+
+    /**
+     * {@link VsockConnection#AWAITING_PEER}: reads the sibling's answer a byte at a time (what follows it is the
+     * sibling guest's data, left for the data path): {@code OK <port>\n} means its guest accepted; end of stream means
+     * it refused.
+     */
+    private void awaitPeer(final VsockConnection c)
+    {
+        while (true)
+        {
+            final long n = c.socket.read(reply.address(), 1);
+            if (n == -Errno.EAGAIN)
+            {
+                return;
+            }
+            if (n <= 0)
+            {
+                resetConnection(c, n == 0 ? "refused (the sibling's guest did not accept)"
+                    : "failed: " + Errno.name((int)-n));
+                return;
+            }
+            final byte b = reply.get(ValueLayout.JAVA_BYTE, 0);
+            final int i = c.answerLength++;
+            final boolean fits = i < 3 ? b == "OK ".charAt(i)
+                : b == '\n' ? i > 3 : b >= '0' && b <= '9' && i < 13;
+            if (!fits)
+            {
+                resetConnection(c, "answered with a malformed line (byte " + i + " is " + (b & 0xFF) + ")");
+                return;
+            }
+            if (b == '\n')
+            {
+                c.state = VsockConnection.ESTABLISHED;
+                siblingConnections++;
+                LOG.log(Level.INFO, name + ": sibling accepted: " + c);
+                // Data the sibling's guest sent at once sits behind the line; no new edge will say so.
+                owe(c, VsockConnection.OWE_RESPONSE | VsockConnection.OWE_RW);
+                return;
+            }
+        }
     }
 
     private boolean open(final VsockConnection c)
@@ -421,11 +531,11 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             c.guestSendDone = true;
         }
         if (c.state == VsockConnection.HOST_CLOSED
-            || c.guestRecvDone && c.guestSendDone && c.state != VsockConnection.CONNECTING)
+            || c.guestRecvDone && c.guestSendDone && !c.opening())
         {
             c.state = c.state == VsockConnection.HOST_CLOSED ? c.state : VsockConnection.CLOSING;
         }
-        if (c.state == VsockConnection.CONNECTING)
+        if (c.opening())
         {
             resetConnection(c, "sent SHUTDOWN while not connected");
             return;
@@ -508,12 +618,37 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             return;
         }
         int local = nextHostPort;
-        while (null != table.get(local, port))
+        while (null != table.get(HOST_CID, local, port))
         {
             local = local == Integer.MAX_VALUE ? FIRST_HOST_PORT : local + 1;
         }
         nextHostPort = local == Integer.MAX_VALUE ? FIRST_HOST_PORT : local + 1;
         final VsockConnection c = new VsockConnection(slot, local, port, client, true, txBufferSize);
+        if (open(c))
+        {
+            owe(c, VsockConnection.OWE_REQUEST);
+        }
+    }
+
+    /**
+     * On the worker: a sibling's guest asks for a port of ours. Like a host client's CONNECT, except that the guest
+     * sees the sibling's CID and port as the remote end; the OK line goes back through the socket pair.
+     */
+    private void siblingRequest(final SiblingInbox.Request r)
+    {
+        final int slot = table.reserveSlot();
+        final String refused = slot < 0 ? MAX_CONNECTIONS + " connections open"
+            : null == watch ? "no guest driver running"
+            : null != table.get(r.fromCid(), r.fromPort(), r.toPort()) ? "that port pair is still open" : null;
+        if (null != refused)
+        {
+            LOG.log(Level.WARNING, name + ": CID " + r.fromCid() + " port " + Integer.toUnsignedString(r.fromPort())
+                + " to guest port " + Integer.toUnsignedString(r.toPort()) + " refused: " + refused);
+            r.socket().close();
+            return;
+        }
+        final VsockConnection c = new VsockConnection(slot, r.fromCid(), r.fromPort(), r.toPort(), r.socket(),
+            VsockConnection.CONNECTING, true, txBufferSize);
         if (open(c))
         {
             owe(c, VsockConnection.OWE_REQUEST);
@@ -540,6 +675,11 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             }
             return;
         }
+        if (c.state == VsockConnection.AWAITING_PEER)
+        {
+            awaitPeer(c);
+            return;
+        }
         if ((mask & LibC.EPOLLOUT) != 0)
         {
             flush(c);
@@ -557,6 +697,11 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
 
     private void receive(final DeviceQueue queue)
     {
+        SiblingInbox.Request r;
+        while (null != (r = inbox.poll()))
+        {
+            siblingRequest(r);
+        }
         while (true)
         {
             if (strayCount > 0)
@@ -567,9 +712,10 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
                     return;
                 }
                 final long ports = strayResets[strayHead];
+                final long from = strayCids[strayHead];
                 strayHead = (strayHead + 1) % MAX_STRAY_RESETS;
                 strayCount--;
-                out.set(HOST_CID, (int)(ports >>> 32), guestCid, (int)ports, VsockHeader.OP_RST, 0, 0, 0, 0);
+                out.set(from, (int)(ports >>> 32), guestCid, (int)ports, VsockHeader.OP_RST, 0, 0, 0, 0);
                 sendHeader(queue, chain);
                 continue;
             }
@@ -594,7 +740,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
                     return;
                 }
                 c.owed &= ~bit;
-                out.set(HOST_CID, c.localPort, guestCid, c.peerPort, op(bit), 0, bit == VsockConnection.OWE_SHUTDOWN
+                out.set(c.remoteCid, c.localPort, guestCid, c.peerPort, op(bit), 0, bit == VsockConnection.OWE_SHUTDOWN
                     ? VsockHeader.SHUTDOWN_RCV | VsockHeader.SHUTDOWN_SEND : 0, c.bufAlloc(), c.fwdCnt());
                 c.reported();
                 sendHeader(queue, chain);
@@ -692,7 +838,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             }
             n = 0;
         }
-        out.set(HOST_CID, c.localPort, guestCid, c.peerPort, op, (int)n, 0, c.bufAlloc(), c.fwdCnt());
+        out.set(c.remoteCid, c.localPort, guestCid, c.peerPort, op, (int)n, 0, c.bufAlloc(), c.fwdCnt());
         c.reported();
         w.rewind();
         try
@@ -797,7 +943,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
      */
     private void hostGone(final VsockConnection c, final String why)
     {
-        if (c.state == VsockConnection.CONNECTING)
+        if (c.opening())
         {
             resetConnection(c, "host client " + why);
             return;
@@ -844,7 +990,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         LOG.log(Level.INFO, name + ": " + c + " " + why);
     }
 
-    private void strayReset(final int op, final int hostPort, final int guestPort)
+    private void strayReset(final int op, final long remoteCid, final int hostPort, final int guestPort)
     {
         if (op == VsockHeader.OP_RST)
         {
@@ -862,6 +1008,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             return;
         }
         strayResets[(strayHead + strayCount) % MAX_STRAY_RESETS] = VsockConnection.key(hostPort, guestPort);
+        strayCids[(strayHead + strayCount) % MAX_STRAY_RESETS] = remoteCid;
         strayCount++;
         wake(RX);
     }
@@ -885,6 +1032,22 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
     }
 
     // ---------------------------------------------------------------- observation, lifecycle
+
+    /** Called by {@link Siblings#add}: guests of the same group may now be reached through {@code s}. */
+    synchronized void joined(final Siblings s)
+    {
+        if (null != siblings)
+        {
+            throw new IllegalStateException(name + " (CID " + guestCid + ") already has siblings");
+        }
+        siblings = s;
+    }
+
+    /** @return connections to sibling VMs this guest opened that the sibling's guest accepted. */
+    public synchronized long siblingConnections()
+    {
+        return siblingConnections;
+    }
 
     /** @return the guest's CID. */
     public long guestCid()
@@ -943,6 +1106,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
     @Override
     public void reset()
     {
+        inbox.close();
         final FdWatch w;
         synchronized (this)
         {

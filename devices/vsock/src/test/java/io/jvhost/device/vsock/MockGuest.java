@@ -132,6 +132,14 @@ final class MockGuest implements AutoCloseable
             bufAlloc, fwdCnt, payload, 44 + payload.length);
     }
 
+    /** A packet to another guest's CID (a sibling VM). */
+    void sendTo(final long dstCid, final int srcPort, final int dstPort, final int op, final int flags,
+        final int bufAlloc, final int fwdCnt, final byte[] payload)
+    {
+        sendRaw(cid, dstCid, srcPort, dstPort, VsockHeader.TYPE_STREAM, op, payload.length, flags, bufAlloc, fwdCnt,
+            payload, 44 + payload.length);
+    }
+
     void send(final int srcPort, final int dstPort, final int op, final int bufAlloc, final int fwdCnt)
     {
         send(srcPort, dstPort, op, 0, bufAlloc, fwdCnt, new byte[0]);

@@ -2,11 +2,8 @@ package io.jvhost.vhostuser.gpu;
 
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -27,7 +24,6 @@ import io.jvhost.os.UnixSocket;
 import io.jvhost.vhostuser.protocol.Message;
 import io.jvhost.vhostuser.protocol.MessageHeader;
 import io.jvhost.vhostuser.protocol.gpu.GpuPayloads;
-import io.jvhost.vhostuser.protocol.gpu.GpuProtocolFeature;
 import io.jvhost.vhostuser.protocol.gpu.GpuRequest;
 
 /**
@@ -45,14 +41,9 @@ import io.jvhost.vhostuser.protocol.gpu.GpuRequest;
  * <p>
  * What the writer sends next, in priority order:
  * <ol>
- * <li>GET_PROTOCOL_FEATURES (first message), then SET_PROTOCOL_FEATURES once QEMU answered: EDID is kept when
- * offered, DMABUF2 is never asked for (pixels travel in UPDATE messages).</li>
- * <li>Requests (GET_DISPLAY_INFO, GET_EDID) in FIFO order, once the protocol features are known. Replies are matched
- * to sent requests in order. QEMU silently drops GET_EDID for a scanout beyond its {@code max_outputs}, and an EDID
- * reply does not name its scanout, so every GET_EDID is followed by a GET_PROTOCOL_FEATURES that QEMU always answers:
- * its reply arriving first proves the GET_EDID was dropped (the callback gets null at once) and keeps the next
- * EDID reply from being taken for it. Each request also has a deadline ({@link Builder#replyTimeout}) after which its
- * callback gets null, so a silent QEMU cannot hang a guest command; late replies still match their place in line.</li>
+ * <li>The protocol-feature handshake, then the guest's requests (GET_DISPLAY_INFO, GET_EDID) in FIFO order, each with
+ * a deadline after which its callback gets null: {@link DisplayRequests}, which also matches QEMU's replies. Nothing
+ * else goes before the handshake ends.</li>
  * <li>SCANOUT for every scanout whose size changed: only the latest size is sent.</li>
  * <li>Cursor: CURSOR_UPDATE for a newly defined image, then CURSOR_POS / CURSOR_POS_HIDE for the latest position.
  * Per scanout only the latest image and the latest position are kept.</li>
@@ -202,29 +193,6 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         }
     }
 
-    /**
-     * A request waiting to be sent or answered.
-     */
-    private static final class Pending
-    {
-        final int request;
-        final int scanout;
-        final Consumer<?> done;
-        final long deadline;
-        /** A GET_PROTOCOL_FEATURES sent only as a marker after a GET_EDID: its answer is not used. */
-        final boolean sync;
-        boolean expired;
-
-        Pending(final int request, final int scanout, final Consumer<?> done, final long deadline, final boolean sync)
-        {
-            this.request = request;
-            this.scanout = scanout;
-            this.done = done;
-            this.deadline = deadline;
-            this.sync = sync;
-        }
-    }
-
     private final String name;
     private final UnixSocket socket;
     private final int fd;
@@ -243,21 +211,13 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     private final Object lock = new Object();
     /** What QEMU is to be shown; guarded by the lock. */
     private final ShadowFramebuffers shadows;
-    private final ArrayDeque<Pending> queued = new ArrayDeque<>();
-    private final ArrayDeque<Pending> awaiting = new ArrayDeque<>();
-    private boolean featuresRequested;
-    private boolean syncPending;
-    private boolean featuresKnown;
-    private boolean setFeaturesPending;
-    private long offeredFeatures;
-    private long negotiatedFeatures;
+    /** The handshake and QEMU's answers to requests; guarded by the lock. */
+    private final DisplayRequests requests;
     private boolean gone;
     private boolean closed;
 
-    /** Callbacks settled while composing or expiring (under the lock); the writer runs them outside it. */
-    private final ArrayList<Pending> completions = new ArrayList<>();
-    /** The writer's batch of {@link #completions}. */
-    private final ArrayList<Pending> writerCompletions = new ArrayList<>();
+    /** The writer's batch of settled request callbacks, run outside the lock. */
+    private final ArrayList<DisplayRequests.Pending> writerCompletions = new ArrayList<>();
     /**
      * A thread owns the socket's write side and the outgoing message: the writer, or a caller of {@link
      * #updateScanout}, {@link #moveCursor} or a request sending directly. Guarded by the lock.
@@ -293,6 +253,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         this.budget = null != builder.budget ? builder.budget
             : new MemoryBudget(builder.name, GpuOptions.DEFAULT_MAX_HOST_MEM);
         this.shadows = new ShadowFramebuffers(name, budget, maxUpdateBytes);
+        this.requests = new DisplayRequests(name, lock, replyTimeoutNanos, this::awaitingReply);
         this.out = new OutgoingMessage(fd);
         try
         {
@@ -387,22 +348,10 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     {
         synchronized (lock)
         {
-            if (closed || gone)
+            if (closed || gone || !requests.submitLocked(request, scanout, done, MAX_OUTSTANDING_REQUESTS))
             {
                 return false;
             }
-            if (request == GpuRequest.GET_EDID && featuresKnown
-                && !GpuProtocolFeature.has(negotiatedFeatures, GpuProtocolFeature.EDID))
-            {
-                return false;
-            }
-            if (queued.size() + awaiting.size() >= MAX_OUTSTANDING_REQUESTS)
-            {
-                LOG.log(Level.WARNING, name + ": " + GpuRequest.name(request) + " refused: "
-                    + MAX_OUTSTANDING_REQUESTS + " requests already outstanding (QEMU is not answering)");
-                return false;
-            }
-            queued.add(new Pending(request, scanout, done, System.nanoTime() + replyTimeoutNanos, false));
         }
         sendNowOrWake();
         return true;
@@ -508,7 +457,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     {
         synchronized (lock)
         {
-            return featuresKnown ? negotiatedFeatures : -1;
+            return requests.negotiatedLocked();
         }
     }
 
@@ -519,7 +468,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     {
         synchronized (lock)
         {
-            return featuresKnown ? offeredFeatures : -1;
+            return requests.offeredLocked();
         }
     }
 
@@ -597,17 +546,17 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                     {
                         break;
                     }
-                    expireLocked(System.nanoTime());
+                    requests.expireLocked(System.nanoTime());
                     haveMessage = takeMessageLocked();
-                    waitMs = haveMessage ? 0 : waitMillisLocked();
+                    waitMs = haveMessage ? 0 : requests.waitMillisLocked(System.nanoTime());
                     if (!haveMessage)
                     {
                         writerSleeping.set(true);
                         writerWakeAt = waitMs < 0 ? Long.MAX_VALUE : System.nanoTime() + waitMs * 1_000_000;
                     }
-                    takeCompletionsLocked();
+                    requests.takeCompletionsLocked(writerCompletions);
                 }
-                completeAll(writerCompletions, null);
+                requests.completeAll(writerCompletions);
                 if (!haveMessage)
                 {
                     epoll.await((int)waitMs);
@@ -667,7 +616,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             {
                 // Busy (the owner looks for more work when it lets go), or nothing to send, or a message a caller
                 // could not finish: the writer's turn.
-                if (!sending && !closed && !gone && (outgoing || !completions.isEmpty()))
+                if (!sending && !closed && !gone && (outgoing || requests.hasCompletionsLocked()))
                 {
                     wakeWriter();
                 }
@@ -721,7 +670,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
             sending = false;
             lock.notifyAll();
             if (Thread.currentThread() != writer
-                && (rearmWriter || outgoing || !completions.isEmpty() || hasWorkLocked()))
+                && (rearmWriter || outgoing || requests.hasCompletionsLocked() || hasWorkLocked()))
             {
                 rearmWriter = false;
                 wakeWriter();
@@ -734,20 +683,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
      */
     private boolean hasWorkLocked()
     {
-        if (!featuresRequested || syncPending || setFeaturesPending || (featuresKnown && !queued.isEmpty()))
-        {
-            return true;
-        }
-        return shadows.hasWork();
-    }
-
-    private void takeCompletionsLocked()
-    {
-        if (!completions.isEmpty())
-        {
-            writerCompletions.addAll(completions);
-            completions.clear();
-        }
+        return requests.hasWorkLocked() || shadows.hasWork();
     }
 
     private boolean isClosed()
@@ -763,143 +699,24 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
      */
     private long composeLocked()
     {
-        if (!featuresRequested)
+        final long request = requests.composeLocked(out);
+        if (request == DisplayRequests.HANDSHAKE_PENDING)
         {
-            featuresRequested = true;
-            awaitReply(new Pending(GpuRequest.GET_PROTOCOL_FEATURES, -1, null,
-                System.nanoTime() + replyTimeoutNanos, false));
-            return out.controlMessage(GpuRequest.GET_PROTOCOL_FEATURES, 0);
-        }
-        if (syncPending)
-        {
-            // QEMU silently drops GET_EDID for a scanout >= its max_outputs, and EDID replies do not name their
-            // scanout: a request QEMU always answers right behind each GET_EDID tells a dropped one from a slow one.
-            syncPending = false;
-            awaitReply(new Pending(GpuRequest.GET_PROTOCOL_FEATURES, -1, null,
-                System.nanoTime() + replyTimeoutNanos, true));
-            return out.controlMessage(GpuRequest.GET_PROTOCOL_FEATURES, 0);
-        }
-        if (setFeaturesPending)
-        {
-            setFeaturesPending = false;
-            out.putU64(0, negotiatedFeatures);
-            return out.controlMessage(GpuRequest.SET_PROTOCOL_FEATURES, GpuPayloads.U64_SIZE);
-        }
-        if (!featuresKnown)
-        {
-            // As QEMU's C back-end: nothing but the handshake until QEMU answered (or the reply timed out). A
-            // SCANOUT or pixels ahead of SET_PROTOCOL_FEATURES would reach QEMU before the features they depend on.
             return 0;
         }
-        final boolean edid = GpuProtocolFeature.has(negotiatedFeatures, GpuProtocolFeature.EDID);
-        while (featuresKnown && !queued.isEmpty())
-        {
-            final Pending p = queued.poll();
-            if (p.request == GpuRequest.GET_EDID && !edid)
-            {
-                completions.add(p);
-                continue;
-            }
-            awaitReply(p);
-            if (p.request == GpuRequest.GET_EDID)
-            {
-                out.putU32(GpuPayloads.EDID_REQUEST_SCANOUT_ID, p.scanout);
-                syncPending = true;
-                return out.controlMessage(GpuRequest.GET_EDID, GpuPayloads.EDID_REQUEST_SIZE);
-            }
-            return out.controlMessage(p.request, 0);
-        }
-        return shadows.compose(out);
+        return request > 0 ? request : shadows.compose(out);
     }
 
     /**
-     * A request goes out: its reply is awaited in order. When a caller sends it, the sleeping writer may have no
-     * timer running (or a later one) for its deadline: it is woken once the request is sent.
+     * A request goes out with {@code deadline}: a sleeping writer may have no timer running (or a later one) for it,
+     * so it is woken once the message is sent. Under the lock.
      */
-    private void awaitReply(final Pending p)
+    private void awaitingReply(final long deadline)
     {
-        awaiting.add(p);
-        if (writerSleeping.get() && (writerWakeAt == Long.MAX_VALUE || p.deadline - writerWakeAt < 0))
+        if (writerSleeping.get() && (writerWakeAt == Long.MAX_VALUE || deadline - writerWakeAt < 0))
         {
             rearmWriter = true;
         }
-    }
-
-    /**
-     * Times out requests: queued ones are dropped, sent ones stay in line (so later replies still match in order)
-     * with their callback completed now.
-     */
-    private void expireLocked(final long now)
-    {
-        if (!queued.isEmpty())
-        {
-            for (final Iterator<Pending> it = queued.iterator(); it.hasNext(); )
-            {
-                final Pending p = it.next();
-                if (now - p.deadline >= 0)
-                {
-                    LOG.log(Level.WARNING, name + ": " + GpuRequest.name(p.request) + " not sent within "
-                        + replyTimeoutNanos / 1_000_000 + " ms; answering without QEMU");
-                    completions.add(p);
-                    it.remove();
-                }
-            }
-        }
-        if (awaiting.isEmpty())
-        {
-            return;
-        }
-        for (final Pending p : awaiting)
-        {
-            if (!p.expired && now - p.deadline >= 0)
-            {
-                p.expired = true;
-                if (p.sync)
-                {
-                    continue;
-                }
-                LOG.log(Level.WARNING, name + ": QEMU did not answer " + GpuRequest.name(p.request) + " within "
-                    + replyTimeoutNanos / 1_000_000 + " ms" + (p.request == GpuRequest.GET_PROTOCOL_FEATURES
-                    ? "; continuing without protocol features" : "; answering without QEMU"));
-                if (p.request == GpuRequest.GET_PROTOCOL_FEATURES)
-                {
-                    featuresKnown = true;
-                    offeredFeatures = 0;
-                    negotiatedFeatures = 0;
-                    setFeaturesPending = true;
-                }
-                else
-                {
-                    completions.add(p);
-                }
-            }
-        }
-    }
-
-    private long waitMillisLocked()
-    {
-        if (queued.isEmpty() && awaiting.isEmpty())
-        {
-            return -1;
-        }
-        long next = Long.MAX_VALUE;
-        final long now = System.nanoTime();
-        for (final Pending p : queued)
-        {
-            next = Math.min(next, p.deadline - now);
-        }
-        for (final Pending p : awaiting)
-        {
-            if (!p.expired)
-            {
-                next = Math.min(next, p.deadline - now);
-            }
-        }
-        if (next == Long.MAX_VALUE)
-        {
-            return -1;
-        }
-        return Math.max(1, Math.min(MAX_WAIT_MS, (next + 999_999) / 1_000_000));
     }
 
     private static final int SEND_DONE = OutgoingMessage.SEND_DONE;
@@ -941,12 +758,12 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 {
                     return false;
                 }
-                expireLocked(System.nanoTime());
-                final long w = waitMillisLocked();
+                requests.expireLocked(System.nanoTime());
+                final long w = requests.waitMillisLocked(System.nanoTime());
                 waitMs = w < 0 ? MAX_WAIT_MS : w;
-                takeCompletionsLocked();
+                requests.takeCompletionsLocked(writerCompletions);
             }
-            completeAll(writerCompletions, null);
+            requests.completeAll(writerCompletions);
             final int ready = epoll.await((int)waitMs);
             for (int i = 0; i < ready; i++)
             {
@@ -1021,198 +838,22 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
 
     private void onMessage(final Message msg)
     {
-        final int request = msg.request();
-        final int flags = msg.flags();
-        final int size = msg.size();
-        if ((flags & GpuRequest.REPLY_FLAGS) == 0)
+        if (requests.onReply(msg))
         {
-            LOG.log(Level.WARNING, name + ": QEMU sent request " + GpuRequest.name(request) + " (flags=0x"
-                + Integer.toHexString(flags) + ", size=" + size + ") on the display socket; ignored");
-            return;
-        }
-        if (flags != GpuRequest.REPLY_FLAGS)
-        {
-            LOG.log(Level.WARNING, name + ": reply " + GpuRequest.name(request) + " has flags 0x"
-                + Integer.toHexString(flags) + ", expected 0x4; accepted");
-        }
-        final Pending match;
-        final boolean expired;
-        List<Pending> skipped = null;
-        synchronized (lock)
-        {
-            // QEMU answers in order. The one request it may skip is GET_EDID (invalid scanout): a reply of another
-            // type while a GET_EDID heads the line means that GET_EDID was dropped.
-            Pending head = awaiting.peek();
-            while (null != head && head.request != request && head.request == GpuRequest.GET_EDID)
-            {
-                awaiting.poll();
-                if (!head.expired)
-                {
-                    if (null == skipped)
-                    {
-                        skipped = new ArrayList<>();
-                    }
-                    skipped.add(head);
-                }
-                head = awaiting.peek();
-            }
-            if (null == head || head.request != request)
-            {
-                match = null;
-                expired = false;
-            }
-            else
-            {
-                final Pending found = awaiting.poll();
-                match = found;
-                expired = found.expired || found.sync;
-                if (request == GpuRequest.GET_PROTOCOL_FEATURES && !expired)
-                {
-                    if (size != GpuPayloads.U64_SIZE)
-                    {
-                        LOG.log(Level.WARNING, name + ": GET_PROTOCOL_FEATURES reply has size " + size
-                            + ", expected 8; continuing without protocol features");
-                        offeredFeatures = 0;
-                    }
-                    else
-                    {
-                        offeredFeatures = msg.u64(0);
-                    }
-                    negotiatedFeatures = offeredFeatures & GpuProtocolFeature.bit(GpuProtocolFeature.EDID);
-                    featuresKnown = true;
-                    setFeaturesPending = true;
-                    LOG.log(Level.INFO, name + ": display protocol features offered 0x"
-                        + Long.toHexString(offeredFeatures) + ", using 0x" + Long.toHexString(negotiatedFeatures));
-                }
-            }
-        }
-        if (null != skipped)
-        {
-            for (final Pending p : skipped)
-            {
-                LOG.log(Level.WARNING, name + ": QEMU dropped GET_EDID for scanout " + p.scanout
-                    + " (beyond its max_outputs?); answering without QEMU");
-            }
-            completeAll(skipped, null);
-        }
-        if (null == match)
-        {
-            LOG.log(Level.WARNING, name + ": unexpected reply " + GpuRequest.name(request) + " (size=" + size
-                + "): not what the next outstanding request expects; ignored");
-            return;
-        }
-        if (match.sync)
-        {
-            return;
-        }
-        if (request == GpuRequest.GET_PROTOCOL_FEATURES)
-        {
+            // The handshake ended: SET_PROTOCOL_FEATURES, and whatever waited for it, can go.
             wakeWriter();
-            return;
         }
-        if (expired)
-        {
-            LOG.log(Level.INFO, name + ": late reply to " + GpuRequest.name(request) + " dropped");
-            return;
-        }
-        switch (request)
-        {
-            case GpuRequest.GET_DISPLAY_INFO -> complete(match, decodeDisplayInfo(msg));
-            case GpuRequest.GET_EDID -> complete(match, decodeEdid(msg));
-            default -> complete(match, null);
-        }
-    }
-
-    private DisplayMode[] decodeDisplayInfo(final Message msg)
-    {
-        if (msg.size() != GpuPayloads.DISPLAY_INFO_SIZE
-            || msg.u32(GpuPayloads.CTRL_HDR_TYPE) != GpuPayloads.RESP_OK_DISPLAY_INFO)
-        {
-            LOG.log(Level.WARNING, name + ": bad GET_DISPLAY_INFO reply: size=" + msg.size() + " (expected "
-                + GpuPayloads.DISPLAY_INFO_SIZE + "), type=0x" + Integer.toHexString(msg.u32(0)) + " (expected 0x"
-                + Integer.toHexString(GpuPayloads.RESP_OK_DISPLAY_INFO) + ")");
-            return null;
-        }
-        final DisplayMode[] modes = new DisplayMode[GpuPayloads.MAX_SCANOUTS];
-        for (int i = 0; i < modes.length; i++)
-        {
-            final int o = GpuPayloads.pmodeOffset(i);
-            modes[i] = new DisplayMode(msg.u32(o + GpuPayloads.PMODE_X), msg.u32(o + GpuPayloads.PMODE_Y),
-                msg.u32(o + GpuPayloads.PMODE_WIDTH), msg.u32(o + GpuPayloads.PMODE_HEIGHT),
-                msg.u32(o + GpuPayloads.PMODE_ENABLED) != 0);
-        }
-        return modes;
-    }
-
-    private byte[] decodeEdid(final Message msg)
-    {
-        final int size = msg.size() == GpuPayloads.EDID_REPLY_SIZE ? msg.u32(GpuPayloads.EDID_REPLY_SIZE_FIELD) : -1;
-        if (msg.size() != GpuPayloads.EDID_REPLY_SIZE || msg.u32(GpuPayloads.CTRL_HDR_TYPE) != GpuPayloads.RESP_OK_EDID
-            || size <= 0 || size > GpuPayloads.EDID_MAX_SIZE)
-        {
-            LOG.log(Level.WARNING, name + ": bad GET_EDID reply: size=" + msg.size() + " (expected "
-                + GpuPayloads.EDID_REPLY_SIZE + "), type=0x" + Integer.toHexString(msg.u32(0)) + ", edid size="
-                + size + " (expected 1.." + GpuPayloads.EDID_MAX_SIZE + ")");
-            return null;
-        }
-        return msg.payload(GpuPayloads.EDID_REPLY_DATA, size).toArray(ValueLayout.JAVA_BYTE);
-    }
-
-    @SuppressWarnings("unchecked")
-    private void complete(final Pending p, final Object value)
-    {
-        if (null == p.done)
-        {
-            return;
-        }
-        try
-        {
-            ((Consumer<Object>)p.done).accept(value);
-        }
-        catch (final RuntimeException e)
-        {
-            LOG.log(Level.ERROR, name + ": " + GpuRequest.name(p.request) + " callback failed: " + e, e);
-        }
-    }
-
-    private void completeAll(final List<Pending> list, final Object value)
-    {
-        if (list.isEmpty())
-        {
-            return;
-        }
-        for (int i = 0; i < list.size(); i++)
-        {
-            complete(list.get(i), value);
-        }
-        list.clear();
     }
 
     // ----------------------------------------------------------------------------------------------------------------
     // End of life.
-
-    private List<Pending> drainPendingLocked()
-    {
-        final List<Pending> pending = new ArrayList<>();
-        pending.addAll(queued);
-        for (final Pending p : awaiting)
-        {
-            if (!p.expired)
-            {
-                pending.add(p);
-            }
-        }
-        queued.clear();
-        awaiting.clear();
-        return pending;
-    }
 
     /**
      * QEMU closed the socket or it failed: complete everything pending, stop both threads, tell the listener.
      */
     private void gone(final String reason)
     {
-        final List<Pending> pending;
+        final List<DisplayRequests.Pending> pending;
         synchronized (lock)
         {
             if (gone || closed)
@@ -1220,7 +861,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 return;
             }
             gone = true;
-            pending = drainPendingLocked();
+            pending = requests.drainLocked();
         }
         LOG.log(Level.INFO, name + ": display socket gone: " + reason);
         wake.signal();
@@ -1228,7 +869,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
         readRepliesOn(null);
         replies.wake();
         socket.shutdown();
-        completeAll(pending, null);
+        requests.completeAll(pending);
         if (null != onGone)
         {
             Thread.ofPlatform().daemon(true).name(name + "-display-gone")
@@ -1243,7 +884,7 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
     @Override
     public void close()
     {
-        final List<Pending> pending;
+        final List<DisplayRequests.Pending> pending;
         synchronized (lock)
         {
             if (closed)
@@ -1251,13 +892,13 @@ public final class VhostUserGpuDisplay implements GpuDisplay, AutoCloseable
                 return;
             }
             closed = true;
-            pending = drainPendingLocked();
+            pending = requests.drainLocked();
         }
         wake.signal();
         readRepliesOn(null);
         replies.wake();
         socket.shutdown();
-        completeAll(pending, null);
+        requests.completeAll(pending);
         final Thread current = Thread.currentThread();
         if (current == writer || current == reader)
         {

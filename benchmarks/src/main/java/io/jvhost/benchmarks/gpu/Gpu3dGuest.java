@@ -1,0 +1,197 @@
+package io.jvhost.benchmarks.gpu;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import io.jvhost.os.NativeException;
+import io.jvhost.virgl.ResourceCreateArgs;
+import io.jvhost.virgl.VirglCommandStream;
+import io.jvhost.vhostuser.frontend.FrontendQueue;
+import io.jvhost.vhostuser.frontend.GuestRam;
+
+/**
+ * The guest side of a 3D virtio-gpu for Gpu3dBench, without a kernel: what Mesa's virgl driver and Linux's KMS put
+ * on the control queue to show a rendered frame. Set-up: CTX_CREATE, RESOURCE_CREATE_3D of a B8G8R8X8 render target
+ * that can be scanned out, CTX_ATTACH_RESOURCE, SET_SCANOUT, and one SUBMIT_3D binding a surface on it as the
+ * framebuffer. Each frame: SUBMIT_3D of a colour clear of the whole target (9 dwords) and RESOURCE_FLUSH of the whole
+ * target, queued together with one kick (the page flip after the frame's rendering).
+ * <p>
+ * Requests are written once into guest RAM; a frame patches the clear colour in place and allocates nothing.
+ * Layouts use literal offsets from the virtio spec (5.7.6).
+ */
+final class Gpu3dGuest
+{
+    static final int SET_SCANOUT = 0x0103;
+    static final int RESOURCE_FLUSH = 0x0104;
+    static final int CTX_CREATE = 0x0200;
+    static final int CTX_ATTACH_RESOURCE = 0x0202;
+    static final int RESOURCE_CREATE_3D = 0x0204;
+    static final int SUBMIT_3D = 0x0207;
+    static final int OK_NODATA = 0x1100;
+    /** VIRTIO_GPU_F_VIRGL. */
+    static final long F_VIRGL = 1L;
+
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int CTX = 1;
+    private static final int SURFACE = 1;
+    private static final int STREAM_DWORDS = 32;
+    /** The clear's red channel: dword 2 of the CLEAR command (after its header and buffer mask). */
+    private static final int RED_OFFSET = 2 * Integer.BYTES;
+
+    private final FrontendQueue control;
+    private final long timeoutNanos;
+    private final int width;
+    private final int height;
+    private final MemorySegment stream;
+    private final CommandSlot ctxCreate;
+    private final CommandSlot create;
+    private final CommandSlot attach;
+    private final CommandSlot scanout;
+    private final CommandSlot submit;
+    private final CommandSlot flush;
+
+    /**
+     * Places every command's buffers, and the command stream SUBMIT_3D reads, in {@code ram}.
+     *
+     * @param timeoutNanos how long any command may take before the back-end is declared stuck.
+     */
+    Gpu3dGuest(final GuestRam ram, final FrontendQueue control, final int width, final int height,
+        final long timeoutNanos)
+    {
+        this.control = control;
+        this.timeoutNanos = timeoutNanos;
+        this.width = width;
+        this.height = height;
+        final long streamGpa = ram.allocate(STREAM_DWORDS * Integer.BYTES, 64);
+        stream = ram.slice(streamGpa, STREAM_DWORDS * Integer.BYTES);
+        ctxCreate = new CommandSlot(ram, control, CTX_CREATE, 96, 0, 0, 24);
+        create = new CommandSlot(ram, control, RESOURCE_CREATE_3D, 72, 0, 0, 24);
+        attach = new CommandSlot(ram, control, CTX_ATTACH_RESOURCE, 32, 0, 0, 24);
+        scanout = new CommandSlot(ram, control, SET_SCANOUT, 48, 0, 0, 24);
+        submit = new CommandSlot(ram, control, SUBMIT_3D, 32, streamGpa, STREAM_DWORDS * Integer.BYTES, 24);
+        flush = new CommandSlot(ram, control, RESOURCE_FLUSH, 48, 0, 0, 24);
+    }
+
+    int width()
+    {
+        return width;
+    }
+
+    int height()
+    {
+        return height;
+    }
+
+    long frameBytes()
+    {
+        return (long)width * height * Integer.BYTES;
+    }
+
+    /**
+     * The context, the render target {@code resourceId} on scanout 0, and its surface bound as the framebuffer.
+     */
+    void setUp(final int resourceId) throws NativeException
+    {
+        ctxCreate.request.set(U32, 16, CTX);
+        ctxCreate.request.set(U32, 24, 8);
+        ctxCreate.request.set(U32, 32, 0x33_75_70_67); // "gpu3" of the debug name
+        ctxCreate.request.set(U32, 36, 0x63_6E_65_62); // "benc"
+        expect(ctxCreate, "CTX_CREATE");
+        create.request.set(U32, 24, resourceId);
+        create.request.set(U32, 28, ResourceCreateArgs.TARGET_TEXTURE_2D);
+        create.request.set(U32, 32, ResourceCreateArgs.FORMAT_B8G8R8X8_UNORM);
+        create.request.set(U32, 36, ResourceCreateArgs.BIND_RENDER_TARGET | ResourceCreateArgs.BIND_SCANOUT);
+        create.request.set(U32, 40, width);
+        create.request.set(U32, 44, height);
+        create.request.set(U32, 48, 1);
+        create.request.set(U32, 52, 1);
+        expect(create, "RESOURCE_CREATE_3D");
+        attach.request.set(U32, 16, CTX);
+        attach.request.set(U32, 24, resourceId);
+        expect(attach, "CTX_ATTACH_RESOURCE");
+        scanout.request.set(U32, 32, width);
+        scanout.request.set(U32, 36, height);
+        scanout.request.set(U32, 44, resourceId);
+        expect(scanout, "SET_SCANOUT");
+        try (Arena arena = Arena.ofConfined())
+        {
+            final VirglCommandStream s = new VirglCommandStream(arena, STREAM_DWORDS)
+                .createSurface(SURFACE, resourceId, ResourceCreateArgs.FORMAT_B8G8R8X8_UNORM, 0, 0, 0)
+                .setFramebufferState(SURFACE, 0);
+            submitStream(s);
+            expect(submit, "SUBMIT_3D (surface and framebuffer)");
+            s.reset().clear(VirglCommandStream.CLEAR_COLOR0, 0f, 0f, 0f, 1f, 1.0, 0);
+            submitStream(s);
+        }
+        flush.request.set(U32, 32, width);
+        flush.request.set(U32, 36, height);
+        flush.request.set(U32, 40, resourceId);
+    }
+
+    private void submitStream(final VirglCommandStream s)
+    {
+        final int bytes = s.dwords() * Integer.BYTES;
+        MemorySegment.copy(s.segment(), 0, stream, 0, bytes);
+        submit.request.set(U32, 16, CTX);
+        submit.request.set(U32, 24, bytes);
+        submit.extraLength(bytes);
+    }
+
+    /**
+     * Queues SUBMIT_3D clearing the target to {@code rgb} (0xRRGGBB) and RESOURCE_FLUSH of the whole target, with one
+     * kick. Complete it with {@link #awaitFrame()}.
+     */
+    void submitFrame(final int rgb)
+    {
+        stream.set(ValueLayout.JAVA_FLOAT_UNALIGNED, RED_OFFSET, (rgb >>> 16 & 0xFF) / 255f);
+        stream.set(ValueLayout.JAVA_FLOAT_UNALIGNED, RED_OFFSET + 4, (rgb >>> 8 & 0xFF) / 255f);
+        stream.set(ValueLayout.JAVA_FLOAT_UNALIGNED, RED_OFFSET + 8, (rgb & 0xFF) / 255f);
+        submit.add();
+        flush.add();
+        control.publishAndKick();
+    }
+
+    /**
+     * Waits for both commands of the last {@link #submitFrame} on the used ring and checks they succeeded.
+     */
+    void awaitFrame() throws NativeException
+    {
+        awaitUsed(2, "SUBMIT_3D + RESOURCE_FLUSH");
+        final int s = submit.responseType();
+        final int f = flush.responseType();
+        if (s != OK_NODATA || f != OK_NODATA)
+        {
+            throw new IllegalStateException("SUBMIT_3D answered 0x" + Integer.toHexString(s) + ", RESOURCE_FLUSH 0x"
+                + Integer.toHexString(f));
+        }
+    }
+
+    private void awaitUsed(final int count, final String what) throws NativeException
+    {
+        int got = 0;
+        while (got < count)
+        {
+            final int n = control.awaitUsed(timeoutNanos);
+            if (n == 0)
+            {
+                throw new IllegalStateException(what + ": the back-end returned " + got + " of " + count
+                    + " commands within " + timeoutNanos / 1_000_000 + " ms");
+            }
+            got += n;
+        }
+    }
+
+    private void expect(final CommandSlot slot, final String what) throws NativeException
+    {
+        slot.add();
+        control.publishAndKick();
+        awaitUsed(1, what);
+        if (slot.responseType() != OK_NODATA)
+        {
+            throw new IllegalStateException(what + " answered 0x" + Integer.toHexString(slot.responseType())
+                + ", expected 0x" + Integer.toHexString(OK_NODATA));
+        }
+    }
+}

@@ -1,0 +1,116 @@
+/*
+ * guestbench: the guest's side of GuestBench, a small static program (busybox has neither AF_VSOCK nor O_DIRECT
+ * random reads). Every result is one line on stdout, timed with CLOCK_MONOTONIC.
+ *   guestbench vsock-recv PORT BYTES   connect to the host (CID 2) port PORT, read BYTES, answer one byte, close
+ *   guestbench vsock-send PORT BYTES   connect to the host port PORT, write BYTES, close
+ *   guestbench seq DEV BYTES           read DEV from the start with 1 MiB O_DIRECT reads:
+ *                                      "seq bytes=N ns=T"
+ *   guestbench rand DEV MS             4 KiB O_DIRECT reads at random 4 KiB offsets, one at a time, for MS
+ *                                      milliseconds: "rand reads=N ns=T"
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/fs.h>
+#include <linux/vm_sockets.h>
+
+static void die(const char *what)
+{
+    fprintf(stderr, "guestbench: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static int64_t now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int vsock_connect(unsigned port)
+{
+    struct sockaddr_vm a;
+    int s = socket(AF_VSOCK, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.svm_family = AF_VSOCK;
+    a.svm_cid = VMADDR_CID_HOST;
+    a.svm_port = port;
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0)
+        die("connect");
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    static char buf[1 << 20] __attribute__((aligned(4096)));
+    if (argc == 4 && !strcmp(argv[1], "vsock-recv")) {
+        long long n = atoll(argv[3]), got = 0;
+        int s = vsock_connect(atoi(argv[2]));
+        while (got < n) {
+            ssize_t r = read(s, buf, sizeof buf);
+            if (r <= 0)
+                die("read");
+            got += r;
+        }
+        if (write(s, "k", 1) != 1)
+            die("write");
+        close(s);
+        return 0;
+    }
+    if (argc == 4 && !strcmp(argv[1], "vsock-send")) {
+        long long n = atoll(argv[3]), sent = 0;
+        int s = vsock_connect(atoi(argv[2]));
+        memset(buf, 0x5a, sizeof buf);
+        while (sent < n) {
+            ssize_t w = write(s, buf, n - sent < (long long)sizeof buf ? n - sent : (long long)sizeof buf);
+            if (w <= 0)
+                die("write");
+            sent += w;
+        }
+        close(s);
+        return 0;
+    }
+    if (argc == 4 && (!strcmp(argv[1], "seq") || !strcmp(argv[1], "rand"))) {
+        int fd = open(argv[2], O_RDONLY | O_DIRECT);
+        uint64_t size;
+        if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size) < 0)
+            die(argv[2]);
+        if (!strcmp(argv[1], "seq")) {
+            long long n = atoll(argv[3]), done = 0;
+            if ((uint64_t)n > size)
+                n = size & ~((1LL << 20) - 1);
+            int64_t t0 = now();
+            while (done < n) {
+                ssize_t r = pread(fd, buf, sizeof buf, done);
+                if (r <= 0)
+                    die("pread");
+                done += r;
+            }
+            printf("seq bytes=%lld ns=%lld\n", done, (long long)(now() - t0));
+        } else {
+            int64_t limit = atoll(argv[3]) * 1000000LL, t0 = now(), t;
+            uint64_t blocks = size / 4096, x = 88172645463325252ULL;
+            long long reads = 0;
+            do {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                if (pread(fd, buf, 4096, (off_t)((x % blocks) * 4096)) != 4096)
+                    die("pread");
+                reads++;
+                t = now() - t0;
+            } while (t < limit);
+            printf("rand reads=%lld ns=%lld\n", reads, (long long)t);
+        }
+        close(fd);
+        return 0;
+    }
+    fprintf(stderr, "usage: guestbench vsock-recv|vsock-send PORT BYTES | seq DEV BYTES | rand DEV MS\n");
+    return 2;
+}

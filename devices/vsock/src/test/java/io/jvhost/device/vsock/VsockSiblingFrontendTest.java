@@ -1,0 +1,264 @@
+package io.jvhost.device.vsock;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import io.jvhost.vhostuser.backend.VhostUserDaemon;
+import io.jvhost.vhostuser.frontend.Await;
+import io.jvhost.vhostuser.frontend.FrontendQueue;
+import io.jvhost.vhostuser.frontend.GuestRam;
+import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.VirtioSession;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Two sibling {@link VsockDevice}s (CIDs 3 and 4, one group) each behind its own vhost-user back-end and worker, as
+ * one {@code jvhost vsock} process serves two VMs, driven by two in-process front-ends: the connection request crosses
+ * from one device's worker to the other's, and a mebibyte each way crosses at once with both guests honouring credit.
+ */
+@Timeout(120)
+class VsockSiblingFrontendTest
+{
+    private static final Duration WAIT = Duration.ofSeconds(20);
+    private static final int QUEUE = 128;
+    private static final int RX_BUFFER = 44 + 4096;
+    private static final int PORT_A = 50000;
+    private static final int PORT_B = 6000;
+    private static final int BUF_ALLOC = 256 * 1024;
+    private static final int TOTAL = 1 << 20;
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+
+    @TempDir
+    Path dir;
+    private final List<VsockDevice> devices = new ArrayList<>();
+    private final List<VhostUserDaemon> daemons = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() throws Exception
+    {
+        final Siblings siblings = new Siblings();
+        for (final long cid : new long[] {3, 4})
+        {
+            final UdsHost host = UdsHost.listen("vsock" + cid, dir.resolve("vm" + cid + ".vsock"),
+                VsockDevice.MAX_CONNECTIONS);
+            final VsockDevice device = new VsockDevice("vsock" + cid, cid, VsockDevice.DEFAULT_TX_BUFFER_SIZE,
+                VsockDevice.DEFAULT_QUEUE_SIZE, host);
+            siblings.add(device, List.of("default"));
+            devices.add(device);
+            final VhostUserDaemon daemon = VhostUserDaemon.listen("vsock" + cid, device, dir.resolve(cid + ".sock"));
+            daemons.add(daemon);
+            threads.add(Thread.ofPlatform().name("vsock-daemon-" + cid).start(daemon::run));
+        }
+    }
+
+    @AfterEach
+    void tearDown() throws Exception
+    {
+        daemons.forEach(VhostUserDaemon::close);
+        for (final Thread t : threads)
+        {
+            t.join(10_000);
+        }
+        devices.forEach(VsockDevice::close);
+    }
+
+    /** One guest's vsock transport and its end of one stream: sends within credit, receives, returns credit. */
+    private static final class Guest
+    {
+        final GuestRam ram;
+        final long cid;
+        final long peerCid;
+        final int port;
+        final int peerPort;
+        final long[] rxBuffers = new long[QUEUE];
+        final long txPool;
+        final byte[] toSend;
+        final byte[] got = new byte[TOTAL];
+        final VirtioSession session;
+        final Random sizes;
+        int txSlot;
+        int received;
+        int reportedFwd;
+        int sent;
+        int peerBufAlloc;
+        int peerFwd;
+        boolean connected;
+        int lastOp = -1;
+
+        Guest(final GuestRam ram, final VirtioSession session, final long cid, final long peerCid, final int port,
+            final int peerPort, final long seed) throws Exception
+        {
+            this.ram = ram;
+            this.session = session;
+            this.cid = cid;
+            this.peerCid = peerCid;
+            this.port = port;
+            this.peerPort = peerPort;
+            toSend = new byte[TOTAL];
+            new Random(seed).nextBytes(toSend);
+            sizes = new Random(seed + 1);
+            for (int i = 0; i < QUEUE / 2; i++)
+            {
+                post(ram.allocate(RX_BUFFER, 8));
+            }
+            rx().publishAndKick();
+            txPool = ram.allocate(QUEUE * (long)(44 + 65536), 4096);
+        }
+
+        FrontendQueue rx()
+        {
+            return session.queue(VsockDevice.RX);
+        }
+
+        FrontendQueue tx()
+        {
+            return session.queue(VsockDevice.TX);
+        }
+
+        void post(final long gpa)
+        {
+            rxBuffers[rx().add(new long[] {gpa}, new int[] {RX_BUFFER}, 0, 1)] = gpa;
+        }
+
+        void send(final int op, final int len, final int offset) throws Exception
+        {
+            final long gpa = txPool + (txSlot++ % (QUEUE / 2)) * (long)(44 + 65536);
+            final MemorySegment h = MemorySegment.ofArray(new byte[44]);
+            h.set(U64, 0, cid);
+            h.set(U64, 8, peerCid);
+            h.set(U32, 16, port);
+            h.set(U32, 20, peerPort);
+            h.set(U32, 24, len);
+            h.set(U16, 28, (short)1);
+            h.set(U16, 30, (short)op);
+            h.set(U32, 36, BUF_ALLOC);
+            h.set(U32, 40, reportedFwd);
+            ram.write(gpa, h, 0, 44);
+            if (len > 0)
+            {
+                ram.write(gpa + 44, toSend, offset, len);
+            }
+            tx().add(new long[] {gpa}, new int[] {44 + len}, 1, 0);
+            tx().publishAndKick();
+            assertThat(tx().awaitUsed(WAIT)).as("tx buffer returned").isEqualTo(1);
+        }
+
+        /** @return packets the device delivered (waiting up to {@code wait} when there are none yet). */
+        int receive(final Duration wait) throws Exception
+        {
+            final int used = wait.isZero() ? rx().pollUsed() : rx().awaitUsed(wait);
+            final long[] done = new long[used];
+            for (int i = 0; i < used; i++)
+            {
+                final long gpa = rxBuffers[rx().usedHead(i)];
+                done[i] = gpa;
+                final MemorySegment h = MemorySegment.ofArray(ram.read(gpa, 44));
+                assertThat(h.get(U64, 0)).as("source CID").isEqualTo(peerCid);
+                assertThat(h.get(U64, 8)).as("destination CID").isEqualTo(cid);
+                assertThat(h.get(U32, 16)).isEqualTo(peerPort);
+                assertThat(h.get(U32, 20)).isEqualTo(port);
+                final int op = h.get(U16, 30);
+                final int len = h.get(U32, 24);
+                lastOp = op;
+                peerBufAlloc = h.get(U32, 36);
+                peerFwd = h.get(U32, 40);
+                switch (op)
+                {
+                    case VsockHeader.OP_REQUEST, VsockHeader.OP_RESPONSE -> connected = true;
+                    case VsockHeader.OP_RW ->
+                    {
+                        assertThat(received + len - reportedFwd).as("within our buf_alloc").isLessThanOrEqualTo(BUF_ALLOC);
+                        System.arraycopy(ram.read(gpa + 44, len), 0, got, received, len);
+                        received += len;
+                    }
+                    default -> assertThat(op).as("op").isIn(VsockHeader.OP_CREDIT_UPDATE,
+                        VsockHeader.OP_CREDIT_REQUEST);
+                }
+            }
+            for (final long gpa : done)
+            {
+                post(gpa);
+            }
+            if (used > 0)
+            {
+                rx().publishAndKick();
+            }
+            return used;
+        }
+
+        /** @return true when it did something. */
+        boolean step() throws Exception
+        {
+            boolean progress = false;
+            if (connected && (received - reportedFwd >= BUF_ALLOC / 2 || received == TOTAL && reportedFwd != received))
+            {
+                reportedFwd = received;
+                send(VsockHeader.OP_CREDIT_UPDATE, 0, 0);
+                progress = true;
+            }
+            final int credit = peerBufAlloc - (sent - peerFwd);
+            if (connected && sent < TOTAL && credit > 0)
+            {
+                final int n = Math.min(Math.min(credit, 1 + sizes.nextInt(65536)), TOTAL - sent);
+                send(VsockHeader.OP_RW, n, sent);
+                sent += n;
+                progress = true;
+            }
+            return progress;
+        }
+    }
+
+    @Test
+    void twoSiblingDevicesOnTheirOwnWorkersMoveAMebibyteEachWayAtOnce() throws Exception
+    {
+        try (GuestRam ramA = GuestRam.create(96L << 20, 1);
+             GuestRam ramB = GuestRam.create(96L << 20, 1);
+             VhostUserFrontend feA = VhostUserFrontend.connect(dir.resolve("3.sock"), WAIT);
+             VhostUserFrontend feB = VhostUserFrontend.connect(dir.resolve("4.sock"), WAIT);
+             VirtioSession sessionA = VirtioSession.builder(feA, ramA).queues(3, QUEUE).build();
+             VirtioSession sessionB = VirtioSession.builder(feB, ramB).queues(3, QUEUE).build())
+        {
+            sessionA.start();
+            sessionB.start();
+            final Guest a = new Guest(ramA, sessionA, 3, 4, PORT_A, PORT_B, 51);
+            final Guest b = new Guest(ramB, sessionB, 4, 3, PORT_B, PORT_A, 61);
+            a.send(VsockHeader.OP_REQUEST, 0, 0);
+            assertThat(b.receive(WAIT)).as("the request reached B through B's own worker").isEqualTo(1);
+            assertThat(b.lastOp).isEqualTo(VsockHeader.OP_REQUEST);
+            b.send(VsockHeader.OP_RESPONSE, 0, 0);
+            assertThat(a.receive(WAIT)).isEqualTo(1);
+            assertThat(a.lastOp).isEqualTo(VsockHeader.OP_RESPONSE);
+            long idle = 0;
+            while (a.received < TOTAL || b.received < TOTAL)
+            {
+                final Duration wait = idle > 0 ? Duration.ofMillis(25) : Duration.ZERO;
+                final boolean progress = a.receive(wait) + b.receive(Duration.ZERO) > 0 | a.step() | b.step();
+                idle = progress ? 0 : idle + 1;
+                assertThat(idle).as("rounds without progress (A got %d, B got %d):\nA: %sB: %s", a.received,
+                    b.received, devices.get(0).describeConnections(), devices.get(1).describeConnections())
+                    .isLessThan(400);
+            }
+            assertThat(b.got).as("A to B, exact").isEqualTo(a.toSend);
+            assertThat(a.got).as("B to A, exact").isEqualTo(b.toSend);
+            assertThat(devices.get(0).siblingConnections()).isEqualTo(1);
+        }
+        // Both front-ends left: each device resets and closes its end; nothing is left.
+        assertThat(Await.until(() -> devices.get(0).connections() == 0 && devices.get(1).connections() == 0, WAIT))
+            .as("connections after both front-ends left:\nA: %sB: %s", devices.get(0).describeConnections(),
+                devices.get(1).describeConnections()).isTrue();
+    }
+}
