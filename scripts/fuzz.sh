@@ -22,6 +22,10 @@ targets=(
     "rng               devices/rng         io.jvhost.device.rng.RngRequestFuzzTest"
     "input             devices/input       io.jvhost.device.input.InputRequestFuzzTest"
     "console           devices/console     io.jvhost.device.console.ConsoleRequestFuzzTest"
+    "rtc               devices/rtc         io.jvhost.device.rtc.RtcRequestFuzzTest"
+    "i2c               devices/i2c         io.jvhost.device.i2c.I2cRequestFuzzTest"
+    "gpio              devices/gpio        io.jvhost.device.gpio.GpioRequestFuzzTest"
+    "sound             devices/sound       io.jvhost.device.sound.SoundRequestFuzzTest"
 )
 
 die() { echo "jvhost fuzz: $*" >&2; exit 2; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # jvhost machine setup: JDK 25, QEMU >= 10 and the test guests (Debian kernel + busybox; Debian 12's Mesa).
 #
-# Executed:  scripts/setup.sh jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|uinput|all
+# Executed:  scripts/setup.sh jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|guestmods|uinput|all
 #   jdk    print the home of a JDK 25 ($JAVA_HOME if it is 25, else /usr/lib/jvm/*, else
 #          update-alternatives); fails if there is none
 #   qemu   make sure qemu-system-x86_64 >= 10 is on PATH (installs it from bookworm-backports,
@@ -23,9 +23,11 @@
 #   uinput    load the uinput module when the kernel has one (evdev passthrough test); never fails
 #   guest612  make sure the 6.12 guest kernel (bookworm-security, else bookworm-backports) and busybox
 #          are in ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-6.12 (same layout as guest/)
+#   guestmods  build the 6.12 guest's out-of-tree i2c-virtio, gpio-virtio and virtio_rtc drivers into
+#          ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-modules-6.12 (Debian builds none of them)
 #   all    all of the above
 # Sourced:   . scripts/setup.sh [subcommand]
-#   defines jvhost_setup_{jdk,qemu,guest,guest3d,tools,virgl,chromium,qemu11,guest612,uinput,all}; with a subcommand it runs it, and for `jdk`
+#   defines jvhost_setup_{jdk,qemu,guest,guest3d,tools,virgl,chromium,qemu11,guest612,guestmods,uinput,all}; with a subcommand it runs it, and for `jdk`
 #   it also exports JAVA_HOME. Sourcing never changes the caller's shell options.
 #
 # Guest cache layout (read by scripts/build-initramfs.sh and the e2e tests):
@@ -669,6 +671,86 @@ jvhost_setup_uinput() (
     exit 0
 )
 
+# ---- Out-of-tree guest drivers for the 6.12 guest (step guestmods) ----------------------------------------------
+# Debian builds none of the virtio i2c, gpio and rtc guest drivers. They build out of tree in seconds against the
+# 6.12 guest's own headers (unpacked, not installed) and load unsigned: i2c-virtio and gpio-virtio from
+# bookworm-security's linux-source-6.12, virtio_rtc from trixie-backports' linux-source-7.3 (through the same private
+# apt as qemu11) with one backport. Output: guest-modules-6.12/{i2c-virtio,gpio-virtio,virtio_rtc}.ko, kernel-version,
+# build.log, .complete. About 300 MB downloaded once (the two source tarballs); only the driver files are unpacked.
+jvhost_setup_guestmods() (
+    set -euo pipefail
+    local m g kver ver tmp log hdr src deb
+    jvhost_setup_guest612
+    g=$(jvhost_setup__cache)/guest-6.12
+    kver=$(cat "$g/kernel-version")
+    m=$(jvhost_setup__cache)/guest-modules-6.12
+    if [[ -f $m/.complete && $(cat "$m/kernel-version" 2>/dev/null) == "$kver" ]]; then
+        exit 0
+    fi
+    local tool
+    for tool in gcc make tar xz dpkg-deb apt-get; do
+        command -v "$tool" >/dev/null 2>&1 \
+            || jvhost_setup__die "$tool is needed to build the guest's i2c, gpio and rtc drivers; without them those guest tests are skipped"
+    done
+    mkdir -p "$m"
+    tmp=$(mktemp -d "$m/.tmp.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    log=$m/build.log
+    : > "$log"
+    ver=${kver%-amd64}
+    jvhost_setup__say "downloading the $kver headers and linux-source-6.12 (about 150 MB) for the guest's i2c and gpio drivers"
+    (cd "$tmp" && jvhost_setup__download "linux-headers-$kver" "linux-headers-$ver-common" "linux-kbuild-$ver" \
+        linux-source-6.12)
+    hdr=$tmp/hdr
+    mkdir -p "$hdr" "$tmp/src"
+    for deb in "$tmp"/linux-headers-*.deb "$tmp"/linux-kbuild-*.deb; do
+        dpkg-deb -x "$deb" "$hdr" || jvhost_setup__die "cannot unpack $(basename "$deb")"
+    done
+    # The headers' one-line Makefile names /usr/src: point it at the unpacked tree.
+    sed -i "s#include /usr/src/#include $hdr/usr/src/#" "$hdr/usr/src/linux-headers-$kver/Makefile"
+    dpkg-deb -x "$tmp"/linux-source-6.12_*.deb "$tmp/src"
+    mkdir -p "$tmp/i2cgpio"
+    tar -xJf "$tmp"/src/usr/src/linux-source-6.12.tar.xz -C "$tmp/i2cgpio" --strip-components=3 --wildcards \
+        '*/drivers/i2c/busses/i2c-virtio.c' '*/drivers/gpio/gpio-virtio.c' >>"$log" 2>&1 \
+        || jvhost_setup__die "linux-source-6.12 has no drivers/i2c/busses/i2c-virtio.c or drivers/gpio/gpio-virtio.c; see $log"
+    mv "$tmp"/i2cgpio/*/i2c-virtio.c "$tmp"/i2cgpio/*/gpio-virtio.c "$tmp/i2cgpio/" 2>/dev/null || true
+    find "$tmp/i2cgpio" -name '*.c' -exec mv -t "$tmp/i2cgpio" {} + 2>/dev/null || true
+    printf 'obj-m += i2c-virtio.o\nobj-m += gpio-virtio.o\n' > "$tmp/i2cgpio/Kbuild"
+    rm -rf "$tmp/src" "$tmp"/linux-source-6.12_*.deb
+
+    jvhost_setup__say "downloading linux-source-7.3 from trixie-backports (about 150 MB) for the guest's virtio_rtc driver"
+    jvhost_setup__trixie_apt "$tmp/apt"
+    apt-get -c "$tmp/apt/apt.conf" -q update >>"$log" 2>&1 \
+        || jvhost_setup__die "'apt-get update' of the trixie suites (a private apt) failed; see $log"
+    apt-get -c "$tmp/apt/apt.conf" -q -t trixie-backports install --download-only --no-install-recommends -y \
+        linux-source-7.3 >>"$log" 2>&1 \
+        || jvhost_setup__die "downloading linux-source-7.3 from trixie-backports failed; see $log"
+    mkdir -p "$tmp/src" "$tmp/rtc/include/uapi/linux"
+    dpkg-deb -x "$tmp"/apt/archives/linux-source-7.3_*.deb "$tmp/src"
+    tar -xJf "$tmp"/src/usr/src/linux-source-7.3.tar.xz -C "$tmp/rtc" --wildcards \
+        '*/drivers/virtio/virtio_rtc_driver.c' '*/drivers/virtio/virtio_rtc_class.c' \
+        '*/drivers/virtio/virtio_rtc_internal.h' '*/include/uapi/linux/virtio_rtc.h' >>"$log" 2>&1 \
+        || jvhost_setup__die "linux-source-7.3 lacks the virtio_rtc sources; see $log"
+    find "$tmp/rtc" -path '*/drivers/virtio/*' -type f -exec mv -t "$tmp/rtc" {} +
+    find "$tmp/rtc" -path '*/linux-source-7.3/include/uapi/linux/virtio_rtc.h' -exec mv -t "$tmp/rtc/include/uapi/linux" {} +
+    rm -rf "$tmp/src" "$tmp/apt/archives"/*.deb "$tmp"/rtc/linux-source-7.3
+    # 6.12 has device_init_wakeup, not yet its devm_ form; the PTP part needs timekeeping newer than 6.12 (left out).
+    sed -i 's/devm_device_init_wakeup(dev);/device_init_wakeup(dev, true);/' "$tmp/rtc/virtio_rtc_driver.c"
+    printf 'obj-m += virtio_rtc.o\nvirtio_rtc-y := virtio_rtc_driver.o virtio_rtc_class.o\nccflags-y += -I$(src)/include -DCONFIG_VIRTIO_RTC_CLASS=1\n' \
+        > "$tmp/rtc/Kbuild"
+
+    jvhost_setup__say "building i2c-virtio, gpio-virtio and virtio_rtc for $kver"
+    for src in i2cgpio rtc; do
+        make -C "$hdr/usr/src/linux-headers-$kver" M="$tmp/$src" CONFIG_DEBUG_INFO_BTF_MODULES= modules >>"$log" 2>&1 \
+            || jvhost_setup__die "building the out-of-tree guest drivers in $src failed; see $log"
+    done
+    rm -f "$m"/*.ko "$m/.complete"
+    cp "$tmp/i2cgpio/i2c-virtio.ko" "$tmp/i2cgpio/gpio-virtio.ko" "$tmp/rtc/virtio_rtc.ko" "$m/"
+    echo "$kver" > "$m/kernel-version"
+    touch "$m/.complete"
+    jvhost_setup__say "the guest's i2c-virtio.ko, gpio-virtio.ko and virtio_rtc.ko are in $m"
+)
+
 jvhost_setup_all() (
     set -euo pipefail
     jvhost_setup_jdk >/dev/null
@@ -681,13 +763,14 @@ jvhost_setup_all() (
     jvhost_setup_chromium
     jvhost_setup_qemu11
     jvhost_setup_guest612
+    jvhost_setup_guestmods
 )
 
 jvhost_setup() {
     case "${1:-}" in
-        jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|uinput|all) "jvhost_setup_$1" ;;
+        jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|guestmods|uinput|all) "jvhost_setup_$1" ;;
         -h|--help|help|'') sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" ;;
-        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, guest3d, tools, virgl, chromium, qemu11, guest612, uinput or all)" >&2; return 2 ;;
+        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, guest3d, tools, virgl, chromium, qemu11, guest612, guestmods, uinput or all)" >&2; return 2 ;;
     esac
 }
 

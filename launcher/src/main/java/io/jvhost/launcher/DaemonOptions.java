@@ -16,9 +16,9 @@ public final class DaemonOptions
         description = "vhost-user Unix socket to listen on (with --socket-count N: PATH0..PATH<N-1>).")
     Path socketPath;
 
-    @Option(names = "--fd", paramLabel = "FD",
+    @Option(names = {"--fd", "--socket-fd"}, paramLabel = "FD",
         description = "Serve an inherited socket descriptor instead of --socket-path: a listening socket is accepted"
-            + " on repeatedly, a connected one is served once.")
+            + " on repeatedly, a connected one is served once. --socket-fd is rust-vmm's name for it.")
     Integer fd;
 
     @Option(names = {"-c", "--socket-count"}, paramLabel = "N", defaultValue = "1",

@@ -76,6 +76,11 @@ public final class Main implements Runnable
         commands.put("console", ConsoleCommand::new);
         commands.put("scsi", ScsiCommand::new);
         commands.put("vsock", VsockCommand::new);
+        commands.put("gpio", GpioCommand::new);
+        commands.put("i2c", I2cCommand::new);
+        commands.put("rtc", RtcCommand::new);
+        commands.put("template", TemplateCommand::new);
+        commands.put("sound", SoundCommand::new);
         commands.put("demo", DemoCommand::new);
         return commands;
     }

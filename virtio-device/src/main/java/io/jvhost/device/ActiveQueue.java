@@ -110,7 +110,8 @@ public final class ActiveQueue implements DeviceQueue
             }
             if (!queue.enableNotification())
             {
-                return 0;
+                // A device may drain the ring and still ask for a call later (held buffers with a deadline).
+                return retryNanos;
             }
         }
     }

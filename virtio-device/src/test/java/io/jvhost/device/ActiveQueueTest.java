@@ -168,6 +168,23 @@ class ActiveQueueTest
     }
 
     @Test
+    void aDeviceThatDrainsTheRingAndAsksForALaterCallIsCalledAgain()
+    {
+        addWritable(0, 8);
+        // Takes everything (holding the chain, as a sound device holds a period until its time), then asks.
+        final long again = queue.serve(device(q ->
+        {
+            while (null != q.next())
+            {
+                // held
+            }
+            q.retryAfter(7_000_000);
+        }));
+        assertThat(again).as("the retry survives the drained ring").isEqualTo(7_000_000);
+        assertThat(queue.serve(device(q -> q.next()))).as("no retry asked: none").isZero();
+    }
+
+    @Test
     void aDeviceThatThrowsDoesNotStopTheQueue()
     {
         addWritable(0, 10);

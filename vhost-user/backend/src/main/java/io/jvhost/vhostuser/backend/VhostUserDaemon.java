@@ -184,7 +184,9 @@ public final class VhostUserDaemon implements AutoCloseable
     }
 
     /**
-     * @return true once {@link #run()} ended because the socket failed, not because of {@link #shutdown()}.
+     * @return true once {@link #run()} ended because the socket failed, not because of {@link #shutdown()}; for an
+     *     inherited connected socket (served once), also when its one connection ended on an error rather than by the
+     *     front-end disconnecting (a socket-activated instance then exits non-zero, as a failed service).
      */
     public boolean failed()
     {
@@ -210,15 +212,18 @@ public final class VhostUserDaemon implements AutoCloseable
                 final Throwable cause = e.getCause();
                 final boolean ours = null != cause && !MappedMemory.isFault(cause);
                 LOG.log(ours ? Level.ERROR : Level.WARNING, name + ": connection dropped: " + e.getMessage() + next);
+                failOneShot();
             }
         }
         catch (final RuntimeException e)
         {
             LOG.log(Level.ERROR, name + ": connection failed unexpectedly: " + e, e);
+            failOneShot();
         }
         catch (final Error e)
         {
             LOG.log(Level.ERROR, name + ": connection failed: " + ThreadTop.describe(e) + next);
+            failOneShot();
         }
         finally
         {
@@ -227,6 +232,17 @@ public final class VhostUserDaemon implements AutoCloseable
             {
                 device.reset();
             }
+        }
+    }
+
+    /**
+     * The connection ended on an error: for a connection served once, that is the daemon's failure.
+     */
+    private void failOneShot()
+    {
+        if (!acceptLoop)
+        {
+            failed = true;
         }
     }
 

@@ -192,7 +192,12 @@ final class ReplyReader implements AutoCloseable
                 {
                     if (readerEpoll.token(i) == TOKEN_SOCKET)
                     {
-                        readAvailable();
+                        // A worker may have taken the replies over since this epoll_wait began (the socket is
+                        // removed from this epoll only on the next turn): the socket is then the worker's alone.
+                        if (!delegated)
+                        {
+                            readAvailable();
+                        }
                     }
                     else
                     {
