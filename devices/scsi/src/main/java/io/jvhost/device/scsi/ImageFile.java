@@ -35,6 +35,10 @@ final class ImageFile implements AutoCloseable
         ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
     private static final MethodHandle PWRITE = handle("pwrite", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
         ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG);
+    private static final MethodHandle PREADV = handle("preadv", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
+        ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG);
+    private static final MethodHandle PWRITEV = handle("pwritev", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
+        ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG);
     private static final MethodHandle FDATASYNC = handle("fdatasync", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT);
     private static final MethodHandle FALLOCATE = handle("fallocate", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
         ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG);
@@ -134,6 +138,38 @@ final class ImageFile implements AutoCloseable
         catch (final Throwable t)
         {
             throw new IllegalStateException("pwrite on " + path + " failed to run: " + t, t);
+        }
+    }
+
+    /**
+     * {@code preadv} ({@code write} false) or {@code pwritev} of {@code count} iovecs at {@code iov} (at most
+     * IOV_MAX), at {@code offset} of the image.
+     *
+     * @return bytes moved, or {@code -errno}; EINTR is retried.
+     */
+    long transferVector(final boolean write, final long iov, final int count, final long offset)
+    {
+        final MemorySegment c = CAPTURE.get();
+        try
+        {
+            while (true)
+            {
+                final long n = write ? (long)PWRITEV.invokeExact(c, fd, iov, count, offset)
+                    : (long)PREADV.invokeExact(c, fd, iov, count, offset);
+                if (n >= 0)
+                {
+                    return n;
+                }
+                final int errno = (int)ERRNO.get(c, 0L);
+                if (errno != Errno.EINTR)
+                {
+                    return -errno;
+                }
+            }
+        }
+        catch (final Throwable t)
+        {
+            throw new IllegalStateException((write ? "pwritev" : "preadv") + " on " + path + " failed to run: " + t, t);
         }
     }
 

@@ -371,6 +371,58 @@ class ScsiDeviceTest
             .isEqualTo(Arrays.copyOfRange(image, 12 * 512, 20 * 512));
     }
 
+    /**
+     * A transfer over 120 one-block buffers placed in reverse order in guest memory (more buffers than one
+     * preadv/pwritev takes, so the data moves in batches): every block lands in its own buffer, in order.
+     */
+    @Test
+    void transfersScatteredOverManyBuffersMoveEveryBlockToItsOwnBuffer() throws Exception
+    {
+        start(false, false, 1);
+        final int buffers = 120;
+        final long[] gpas = new long[2 + buffers];
+        final int[] lengths = new int[2 + buffers];
+        final byte[] read = header(0, 0, bytes(0x28, 0, 0, 0, 0, 9, 0, 0, buffers, 0));
+        MemorySegment.copy(read, 0, ram, ValueLayout.JAVA_BYTE, HEADER, read.length);
+        gpas[0] = HEADER;
+        lengths[0] = read.length;
+        gpas[1] = RESPONSE;
+        lengths[1] = 108;
+        for (int i = 0; i < buffers; i++)
+        {
+            gpas[2 + i] = DATA_IN + (long)(buffers - 1 - i) * 1024;
+            lengths[2 + i] = 512;
+        }
+        ram.asSlice(DATA_IN, buffers * 1024L).fill((byte)0x5A);
+        driver[2].add(gpas, lengths, 1, 1 + buffers);
+        driver[2].publish();
+        assertThat((int)awaitUsed(2)).as("used length").isEqualTo(108 + 512 * buffers);
+        assertThat(ram.get(ValueLayout.JAVA_SHORT, RESPONSE + 10)).as("status GOOD, response OK").isZero();
+        for (int i = 0; i < buffers; i++)
+        {
+            assertThat(ram.asSlice(gpas[2 + i], 512).toArray(ValueLayout.JAVA_BYTE)).as("block %d", 9 + i)
+                .isEqualTo(Arrays.copyOfRange(image, (9 + i) * 512, (10 + i) * 512));
+        }
+
+        // The same buffers written back to LBA 300: the image gets them in chain order.
+        final byte[] write = header(0, 0, bytes(0x2A, 0, 0, 0, 0x01, 0x2C, 0, 0, buffers, 0));
+        MemorySegment.copy(write, 0, ram, ValueLayout.JAVA_BYTE, HEADER, write.length);
+        final long[] out = new long[2 + buffers];
+        final int[] outLengths = new int[2 + buffers];
+        out[0] = HEADER;
+        outLengths[0] = write.length;
+        System.arraycopy(gpas, 2, out, 1, buffers);
+        System.arraycopy(lengths, 2, outLengths, 1, buffers);
+        out[1 + buffers] = RESPONSE;
+        outLengths[1 + buffers] = 108;
+        driver[2].add(out, outLengths, 1 + buffers, 1);
+        driver[2].publish();
+        assertThat((int)awaitUsed(2)).as("used length").isEqualTo(108);
+        assertThat(ram.get(ValueLayout.JAVA_SHORT, RESPONSE + 10)).as("status GOOD, response OK").isZero();
+        assertThat(Arrays.copyOfRange(imageNow(), 300 * 512, (300 + buffers) * 512))
+            .isEqualTo(Arrays.copyOfRange(image, 9 * 512, (9 + buffers) * 512));
+    }
+
     @Test
     void blocksPastTheEndAreRefusedWithLbaOutOfRangeAndNothingMoves() throws Exception
     {
