@@ -19,6 +19,7 @@ import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
 
 import io.jvhost.e2e.support.GuestEnvironment;
+import io.jvhost.e2e.support.HeadlessChromium;
 import io.jvhost.e2e.support.JvhostProcess;
 import io.jvhost.launcher.Guest3dTree;
 import io.jvhost.virgl.FenceListener;
@@ -38,8 +39,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the guest is Debian 12's Mesa running kmscube in a loop, and the web console's {@code /snapshot/0.png} (jvhost's
  * own display, fed by reading each flushed frame back from virglrenderer; QEMU has {@code -display none}) shows
  * kmscube's grey background with the cube on it, and a different picture a moment later (live); kmscube's GL renderer
- * is virgl (Mesa's kms_swrast fallback would put a cube on the screen without the 3D path); {@code poweroff -f} ends
- * the demo with status 0. Under TCG the first frame comes 20-60 s after boot.
+ * is virgl (Mesa's kms_swrast fallback would put a cube on the screen without the 3D path); the page itself, opened in
+ * headless Chromium, shows the cube turning in noVNC's canvas; {@code poweroff -f} ends the demo with status 0. Under TCG the first frame comes 20-60 s after boot.
  */
 @Timeout(420)
 class Demo3dTest
@@ -55,6 +56,7 @@ class Demo3dTest
     {
         GuestEnvironment.detect().requireOrSkip();
         require3d();
+        final Path chromium = HeadlessChromium.findOrSkip();
         try (JvhostProcess demo = JvhostProcess.start(dir, List.of(), "demo", "--3d", "--web", "127.0.0.1:0",
             "--resolution", WIDTH + "x" + HEIGHT))
         {
@@ -71,6 +73,24 @@ class Demo3dTest
                 shot -> isKmscube(shot) && differingPixels(first, shot) > 100, Duration.ofSeconds(60),
                 "another kmscube frame (the cube turned)");
             assertThat(differingPixels(first, later)).as("the screen is live").isGreaterThan(100);
+
+            try (HeadlessChromium browser = HeadlessChromium.start(chromium, dir, 1000, 900))
+            {
+                browser.call("Emulation.setDeviceMetricsOverride",
+                    "{\"width\":1000,\"height\":900,\"deviceScaleFactor\":1,\"mobile\":false}");
+                browser.navigate(url.group(1));
+                browser.await("!!document.querySelector('#screen canvas')"
+                    + " && document.querySelector('#screen canvas').width === " + WIDTH
+                    + " && document.querySelector('#screen canvas').height === " + HEIGHT, Duration.ofSeconds(60));
+                final String[] r = browser.evaluate("(() => { const r = document.querySelector('#screen canvas')"
+                    + ".getBoundingClientRect(); return [r.x, r.y].join(','); })()").replace("\"", "").split(",");
+                final double x = Double.parseDouble(r[0]);
+                final double y = Double.parseDouble(r[1]);
+                final BufferedImage inPage = awaitScreenshot(browser, x, y, Demo3dTest::isKmscube,
+                    "kmscube in the page's canvas");
+                awaitScreenshot(browser, x, y, shot -> isKmscube(shot) && differingPixels(inPage, shot) > 100,
+                    "the cube turning in the page's canvas");
+            }
 
             final OutputStream console = demo.process().getOutputStream();
             console.write("grep renderer: /tmp/kmscube.log; echo DEMO3D-$((6*7))\n".getBytes(StandardCharsets.UTF_8));
@@ -173,6 +193,28 @@ class Demo3dTest
             }
         }
         return differing;
+    }
+
+    /**
+     * Screenshots the page's canvas until it satisfies {@code done} (noVNC paints as frames arrive).
+     */
+    private static BufferedImage awaitScreenshot(final HeadlessChromium browser, final double x, final double y,
+        final Predicate<BufferedImage> done, final String what) throws Exception
+    {
+        final long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        BufferedImage last = null;
+        while (System.nanoTime() < deadline)
+        {
+            last = ImageIO.read(new ByteArrayInputStream(browser.screenshot(x, y, WIDTH, HEIGHT)));
+            if (last.getWidth() == WIDTH && last.getHeight() == HEIGHT && done.test(last))
+            {
+                return last;
+            }
+            Thread.sleep(200); // polls the page: noVNC draws when frames arrive
+        }
+        throw new AssertionError("no " + what + " within 60 s (last screenshot "
+            + (null == last ? "none" : last.getWidth() + "x" + last.getHeight()) + "); console: "
+            + browser.consoleLog());
     }
 
     /**
