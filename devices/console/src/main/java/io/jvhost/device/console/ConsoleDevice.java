@@ -4,6 +4,7 @@ import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
 import io.jvhost.device.FdWatch;
@@ -142,13 +143,7 @@ public final class ConsoleDevice implements VirtioDevice
     @Override
     public void readConfig(final int offset, final MemorySegment dst)
     {
-        // The transport checked the range; checked again so that no caller can read past the 12 bytes.
-        if (offset < 0 || offset > CONFIG_SIZE || dst.byteSize() > CONFIG_SIZE - offset)
-        {
-            throw new IndexOutOfBoundsException("config read of " + dst.byteSize() + " bytes at offset " + offset
-                + " outside " + CONFIG_SIZE);
-        }
-        MemorySegment.copy(config, offset, dst, 0, dst.byteSize());
+        ConfigSpace.read(config, offset, dst);
     }
 
     @Override

@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
+import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
 import io.jvhost.device.VirtioDevice;
@@ -168,7 +169,7 @@ public final class GpioDevice implements VirtioDevice
         final MemorySegment config = MemorySegment.ofArray(new byte[CONFIG_SIZE]);
         config.set(LE16, 0, (short)lines);
         config.set(LE32, 4, names.length);
-        MemorySegment.copy(config, offset, dst, 0, dst.byteSize());
+        ConfigSpace.read(config, offset, dst);
     }
 
     public long refusedRequests()

@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 
+import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
 import io.jvhost.device.FdWatch;
@@ -285,7 +286,7 @@ public final class GpuDevice implements VirtioDevice
         putU32(config, CONFIG_EVENTS_READ, eventsRead.get());
         putU32(config, CONFIG_NUM_SCANOUTS, numScanouts);
         putU32(config, CONFIG_NUM_CAPSETS, renderer.capsetCount());
-        MemorySegment.copy(config, offset, dst, 0, dst.byteSize());
+        ConfigSpace.read(config, offset, dst);
     }
 
     /**

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
+import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
 import io.jvhost.device.VirtioDevice;
@@ -237,12 +238,7 @@ public final class ScsiDevice implements VirtioDevice
     @Override
     public void readConfig(final int offset, final MemorySegment dst)
     {
-        if (offset < 0 || offset > CONFIG_SIZE || dst.byteSize() > CONFIG_SIZE - offset)
-        {
-            throw new IndexOutOfBoundsException("config read of " + dst.byteSize() + " bytes at offset " + offset
-                + " outside " + CONFIG_SIZE);
-        }
-        MemorySegment.copy(config, offset, dst, 0, dst.byteSize());
+        ConfigSpace.read(config, offset, dst);
     }
 
     @Override

@@ -5,6 +5,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.function.LongSupplier;
 
+import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
 import io.jvhost.device.VirtioDevice;
@@ -150,12 +151,7 @@ public final class SoundDevice implements VirtioDevice
         config.set(LE32, 4, STREAMS);
         config.set(LE32, 8, CHMAPS);
         config.set(LE32, 12, 0);
-        if (offset < 0 || offset + dst.byteSize() > CONFIG_SIZE)
-        {
-            throw new IndexOutOfBoundsException("config read at offset " + offset + " of " + dst.byteSize()
-                + " bytes is outside the " + CONFIG_SIZE + "-byte configuration");
-        }
-        MemorySegment.copy(config, offset, dst, 0, dst.byteSize());
+        ConfigSpace.read(config, offset, dst);
     }
 
     @Override

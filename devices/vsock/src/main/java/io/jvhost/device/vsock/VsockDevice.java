@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 
+import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
 import io.jvhost.device.FdWatch;
@@ -166,12 +167,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
     @Override
     public void readConfig(final int offset, final MemorySegment dst)
     {
-        if (offset < 0 || offset > CONFIG_SIZE || dst.byteSize() > CONFIG_SIZE - offset)
-        {
-            throw new IndexOutOfBoundsException("config read of " + dst.byteSize() + " bytes at offset " + offset
-                + " outside " + CONFIG_SIZE);
-        }
-        MemorySegment.copy(config, offset, dst, 0, dst.byteSize());
+        ConfigSpace.read(config, offset, dst);
     }
 
     @Override
