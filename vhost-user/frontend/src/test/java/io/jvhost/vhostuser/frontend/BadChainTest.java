@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.jvhost.device.ActiveQueue;
 import io.jvhost.virtqueue.DriverQueue;
 import io.jvhost.virtqueue.SplitRingLayout;
 import io.jvhost.virtqueue.VirtioFeatures;
@@ -235,11 +236,15 @@ class BadChainTest
         assertThat(awaitUsed(1)).containsEntry(60, 20);
         final long chains = backend.device().chains();
 
-        // More buffers "available" than the ring holds.
-        pushValid(60, 30);
-        d0.setAvailIdx((d0.availIdx() + SIZE + 1) & 0xFFFF);
-        q0.kickFd().signal();
-        Thread.sleep(200);
+        // More buffers "available" than the ring holds: the worker stops the queue and says so.
+        try (LogLines lines = new LogLines(WAIT, ActiveQueue.class))
+        {
+            pushValid(60, 30);
+            d0.setAvailIdx((d0.availIdx() + SIZE + 1) & 0xFFFF);
+            q0.kickFd().signal();
+            assertThat(lines.await(1, "the driver broke the ring")).singleElement().asString()
+                .contains("queue stopped");
+        }
         assertThat(usedIdx()).as("nothing used after the jump").isEqualTo(1);
         assertThat(backend.device().chains()).isEqualTo(chains);
 

@@ -4,10 +4,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import io.jvhost.os.ThreadTop;
 import io.jvhost.vhostuser.backend.VhostUserBackend;
@@ -37,7 +33,7 @@ class GuestMemoryFaultTest
     void truncatedGuestMemoryEndsThatConnectionWithOneLineAndTheNextFrontEndIsServed() throws Exception
     {
         try (Deaths deaths = new Deaths();
-             Lines lines = new Lines(VhostUserDaemon.class, VhostUserBackend.class, ThreadTop.class,
+             LogLines lines = new LogLines(WAIT, VhostUserDaemon.class, VhostUserBackend.class, ThreadTop.class,
                  Class.forName("io.jvhost.vhostuser.backend.Worker"));
              EchoBackend backend = EchoBackend.start(dir))
         {
@@ -114,82 +110,6 @@ class GuestMemoryFaultTest
             session.start();
             traffic.run(50, WAIT);
             session.stop();
-        }
-    }
-
-    /**
-     * The warnings and errors our back-end's classes log, as "LEVEL message" (plus the stack trace, if any).
-     */
-    private static final class Lines extends Handler implements AutoCloseable
-    {
-        private final List<Logger> loggers = new ArrayList<>();
-        private final List<String> lines = new ArrayList<>();
-
-        Lines(final Class<?>... classes)
-        {
-            for (final Class<?> c : classes)
-            {
-                final Logger logger = Logger.getLogger(c.getName());
-                logger.addHandler(this);
-                loggers.add(logger);
-            }
-        }
-
-        @Override
-        public void publish(final LogRecord record)
-        {
-            if (record.getLevel().intValue() < Level.WARNING.intValue())
-            {
-                return;
-            }
-            synchronized (lines)
-            {
-                lines.add(record.getLevel() + " " + record.getMessage()
-                    + (null == record.getThrown() ? "" : "\n" + record.getThrown()));
-                lines.notifyAll();
-            }
-        }
-
-        List<String> all()
-        {
-            synchronized (lines)
-            {
-                return List.copyOf(lines);
-            }
-        }
-
-        /**
-         * @return the lines containing {@code part}, once there are {@code count} of them.
-         */
-        List<String> await(final int count, final String part) throws InterruptedException
-        {
-            final long deadline = System.nanoTime() + WAIT.toNanos();
-            synchronized (lines)
-            {
-                while (true)
-                {
-                    final List<String> found = lines.stream().filter(l -> l.contains(part)).toList();
-                    final long left = deadline - System.nanoTime();
-                    if (found.size() >= count || left <= 0)
-                    {
-                        assertThat(found).as("lines containing '%s' among %s", part, lines)
-                            .hasSizeGreaterThanOrEqualTo(count);
-                        return found;
-                    }
-                    lines.wait(Math.max(1, left / 1_000_000));
-                }
-            }
-        }
-
-        @Override
-        public void flush()
-        {
-        }
-
-        @Override
-        public void close()
-        {
-            loggers.forEach(l -> l.removeHandler(this));
         }
     }
 
