@@ -24,6 +24,8 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import io.jvhost.benchmarks.BackendCommands;
+import io.jvhost.benchmarks.CpuTime;
 import io.jvhost.benchmarks.MachineInfo;
 import io.jvhost.benchmarks.MarkdownSplice;
 import io.jvhost.vhostuser.frontend.BackendProcess;
@@ -34,7 +36,8 @@ import io.jvhost.vhostuser.frontend.BackendProcess;
  * <ul>
  *   <li><b>vsock</b>: host to guest and guest to host throughput over hybrid vsock (one connection, {@code --vsock-mib}
  *   MiB each way, repeated), and the back-end's CPU time per MiB, jvhost vsock and, given {@code --peer-vsock CMD},
- *   a peer such as rust-vmm's vhost-device-vsock (same flags);</li>
+ *   a peer such as rust-vmm's vhost-device-vsock (same flags; by default the one in the rust-peers cache, see
+ *   {@link BackendCommands#rustPeersBin()}, when it has been built);</li>
  *   <li><b>scsi</b>: sequential (1 MiB) and 4 KiB random O_DIRECT reads in the guest of one image file, served by
  *   jvhost scsi as vhost-user-scsi-pci and by {@code qemu-storage-daemon} as vhost-user-blk-pci (the closest
  *   well-kept peer), both disks in the same guest, measured alternately.</li>
@@ -58,7 +61,9 @@ public final class GuestBench
           --jvhost CMD         how to start jvhost (default: {java} --enable-native-access=ALL-UNNAMED
                                @{root}/launcher/jvm.options [-XX:AOTCache=...] -jar {root}/launcher/target/jvhost.jar)
           --peer-vsock CMD     a peer vsock back-end taking vhost-device-vsock's flags (e.g. the path of
-                               vhost-device-vsock); without it only jvhost is measured
+                               vhost-device-vsock); default: vhost-device-vsock in $RUST_PEERS_HOME/bin (else
+                               ~/.cache/jvhost/rust-peers/bin) when built; "none" (or no such binary) measures
+                               jvhost alone
           --peer-vsock-name N  the peer's name in the report (default: CMD's program name)
         Commands are split on blanks (no quoting).
           --accel A            QEMU's accelerator: tcg (default; what the tests use) or kvm (where KVM guests work:
@@ -207,10 +212,15 @@ public final class GuestBench
         }
         if (null == jvhost)
         {
-            final Path aot = root.resolve("launcher/target/jvhost.aot");
-            jvhost = ProcessHandle.current().info().command().orElse("java") + " --enable-native-access=ALL-UNNAMED @"
-                + root.resolve("launcher/jvm.options") + (Files.isRegularFile(aot) ? " -XX:AOTCache=" + aot : "")
-                + " -jar " + root.resolve("launcher/target/jvhost.jar");
+            jvhost = BackendCommands.jvhost(root);
+        }
+        if (null == peerVsock)
+        {
+            peerVsock = BackendCommands.rustPeer("vhost-device-vsock").map(Path::toString).orElse(null);
+        }
+        else if (peerVsock.equals("none"))
+        {
+            peerVsock = null;
         }
         final List<String> missing = new ArrayList<>();
         if (null == qemu || !Files.isExecutable(qemu))
@@ -325,7 +335,8 @@ public final class GuestBench
         }
         else
         {
-            md.append("| peer | not run (`--peer-vsock CMD`) | | | |\n");
+            md.append("| peer | not run (`--peer-vsock none`, or no vhost-device-vsock in ")
+                .append(BackendCommands.rustPeersBin()).append(") | | | |\n");
         }
         return md.toString();
     }

@@ -1,4 +1,4 @@
-package io.jvhost.benchmarks.guest;
+package io.jvhost.benchmarks;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -12,7 +12,7 @@ import java.util.List;
  * started through a wrapper counts with its children. Resolution is the kernel's clock tick (10 ms at USER_HZ 100),
  * so measure transfers of at least a few seconds.
  */
-final class CpuTime
+public final class CpuTime
 {
     /** USER_HZ: what Linux reports utime and stime in (100 on every architecture jvhost runs on). */
     private static final long TICKS_PER_SECOND = 100;
@@ -24,7 +24,7 @@ final class CpuTime
     /**
      * @return nanoseconds of CPU used so far by {@code pid} and its descendants.
      */
-    static long ofTree(final long pid) throws IOException
+    public static long ofTree(final long pid) throws IOException
     {
         final List<Long> pids = new ArrayList<>();
         pids.add(pid);
