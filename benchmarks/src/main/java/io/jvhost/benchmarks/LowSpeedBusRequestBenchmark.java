@@ -37,8 +37,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * as a guest driver sends them: the front-end places the chains and kicks, the back-end's worker serves them and
  * signals, the front-end wakes. {@code i2cEepromRead} is an {@code i2cget} (a one-byte write and a one-byte read,
  * one transfer, on the simulated EEPROM); {@code gpioGetValue} one GET_VALUE on a simulated line. Compare with
- * {@link RngRequestBenchmark#baselineEventfdRoundTrip}, the floor of any kick-work-call cycle. rust-vmm's gpio mock
- * ({@code vhost-device-gpio-mock -l s8}) is the peer to run the same GET_VALUE against where it is built.
+ * {@link RngRequestBenchmark#baselineEventfdRoundTrip}, the floor of any kick-work-call cycle. The same GET_VALUE against
+ * rust-vmm's gpio mock ({@code vhost-device-gpio-mock -l s8}), process against process, is
+ * {@link io.jvhost.benchmarks.bus.LowSpeedBusBench}.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
