@@ -3,13 +3,14 @@
 # back-end against QEMU's C vhost-user-gpu (and jvhost rng, the same-run baselines and the JMH microbenchmarks),
 # then DisplayBench (jvhost's own display: frame latency and bytes per frame over the web console's WebSocket),
 # and prints the Markdown for BENCHMARKS.md. With --guest, GuestBench too: vsock and scsi in QEMU guests against
-# their peers. See BENCHMARKS.md for what every figure means.
+# their peers; with --bus, LowSpeedBusBench: gpio request round trips against rust-vmm's gpio mock. See
+# BENCHMARKS.md for what every figure means.
 #
 #   scripts/bench.sh [--no-build] [--update] [--no-display] [--3d | --only-3d] [--guest | --guest-only]
-#                    [GpuBench options]
+#                    [--bus | --bus-only] [GpuBench options]
 #     --no-build   use the jars as they are (launcher/target/jvhost.jar, benchmarks/target/jvhost-benchmarks.jar)
-#     --update     splice the reports into BENCHMARKS.md (between the gpubench, displaybench, gpu3dbench
-#                  and guestbench markers)
+#     --update     splice the reports into BENCHMARKS.md (between the gpubench, displaybench, gpu3dbench,
+#                  guestbench and busbench markers)
 #     --no-display skip DisplayBench
 #     --3d         also run Gpu3dBench (3D: virglrenderer frames, readback against memcpy, kmscube in the demo;
 #                  needs ./jvhost setup's virglrenderer and 3D guest; about 3 minutes)
@@ -20,12 +21,18 @@
 #                  qemu-storage-daemon's vhost-user-blk; --guest-only runs only GuestBench. GuestBench gets
 #                  --quick too, and --guest-sections vsock,scsi, --peer-vsock CMD [--peer-vsock-name N],
 #                  --accel tcg|kvm, --guest-repeats N, --vsock-mib N, --image-mib N, --rand-ms N
+#                  (the peer defaults to vhost-device-vsock in the rust-peers cache, ~/.cache/jvhost/rust-peers/bin
+#                  or $RUST_PEERS_HOME/bin, when built)
+#     --bus        also run LowSpeedBusBench: GET_VALUE round trips (one in flight) through the in-process
+#                  front-end to `jvhost gpio -l s8` and to rust-vmm's vhost-device-gpio-mock (from the rust-peers
+#                  cache, or --peer-gpio CMD; "none" for jvhost alone); --bus-only runs only it. It gets --quick
+#                  too, and --bus-rounds N, --bus-requests N, --bus-warmup N, --peer-gpio CMD, --peer-gpio-name N
 #     GpuBench options, e.g. --quick (a short validation run), --rounds 5, --duration 10, --no-peer,
 #     --jmh REGEX, --no-jmh, --peer-gpu CMD; --help lists them all. DisplayBench and Gpu3dBench get --quick,
 #     --warmup, --duration and --verbose too.
 # The reports are also saved as benchmarks/target/gpubench/report-<UTC time>.md,
-# benchmarks/target/displaybench/report-<UTC time>.md, benchmarks/target/gpu3dbench/report-<UTC time>.md and
-# benchmarks/target/guestbench/report-<UTC time>.md.
+# benchmarks/target/displaybench/report-<UTC time>.md, benchmarks/target/gpu3dbench/report-<UTC time>.md,
+# benchmarks/target/guestbench/report-<UTC time>.md and benchmarks/target/busbench/report-<UTC time>.md.
 # Run it on an otherwise idle machine: every figure is compared with a same-run baseline, but two cores
 # shared with a compiler make the numbers meaningless.
 # MAVEN_ARGS adds Maven options to the build (e.g. MAVEN_ARGS=-o to build offline).
@@ -40,11 +47,13 @@ display=1
 gpu=1
 threed=0
 guest=0
+bus=0
 help=0
 args=()
 display_args=()
 threed_args=()
 guest_args=()
+bus_args=()
 while [[ $# -gt 0 ]]; do
     a=$1
     shift
@@ -61,6 +70,18 @@ while [[ $# -gt 0 ]]; do
             ;;
         --guest) guest=1 ;;
         --guest-only) guest=1; gpu=0; display=0 ;;
+        --bus) bus=1 ;;
+        --bus-only) bus=1; gpu=0; display=0 ;;
+        --bus-rounds|--bus-requests|--bus-warmup|--peer-gpio|--peer-gpio-name)
+            [[ $# -gt 0 ]] || die "$a needs a value"
+            case "$a" in
+                --bus-rounds) bus_args+=(--rounds "$1") ;;
+                --bus-requests) bus_args+=(--requests "$1") ;;
+                --bus-warmup) bus_args+=(--warmup "$1") ;;
+                *) bus_args+=("$a" "$1") ;;
+            esac
+            shift
+            ;;
         --guest-sections|--peer-vsock|--peer-vsock-name|--accel|--guest-repeats|--vsock-mib|--image-mib|--rand-ms)
             [[ $# -gt 0 ]] || die "$a needs a value"
             case "$a" in
@@ -71,7 +92,7 @@ while [[ $# -gt 0 ]]; do
             shift
             ;;
         -h|--help)
-            sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
             echo
             build=0
             help=1
@@ -82,6 +103,7 @@ while [[ $# -gt 0 ]]; do
             display_args+=("$a")
             threed_args+=("$a")
             [[ $a != --quick ]] || guest_args+=("$a")
+            [[ $a != --quick ]] || bus_args+=("$a")
             ;;
         --warmup|--duration)
             [[ $# -gt 0 ]] || die "$a needs a value"
@@ -118,11 +140,14 @@ threed_dir=$root/benchmarks/target/gpu3dbench
 threed_extra=(--root "$root" --out "$threed_dir/report-$stamp.md")
 guest_dir=$root/benchmarks/target/guestbench
 guest_extra=(--root "$root" --out "$guest_dir/report-$stamp.md")
+bus_dir=$root/benchmarks/target/busbench
+bus_extra=(--root "$root" --out "$bus_dir/report-$stamp.md")
 if [[ $update -eq 1 ]]; then
     extra+=(--update-doc "$root/BENCHMARKS.md")
     display_extra+=(--update-doc "$root/BENCHMARKS.md")
     threed_extra+=(--update-doc "$root/BENCHMARKS.md")
     guest_extra+=(--update-doc "$root/BENCHMARKS.md")
+    bus_extra+=(--update-doc "$root/BENCHMARKS.md")
 fi
 
 cd "$root"
@@ -138,6 +163,8 @@ if [[ $help -eq 1 ]]; then
     "${java[@]}" io.jvhost.benchmarks.gpu.Gpu3dBench --help
     echo
     "${java[@]}" io.jvhost.benchmarks.guest.GuestBench --help
+    echo
+    "${java[@]}" io.jvhost.benchmarks.bus.LowSpeedBusBench --help
     exit "$status"
 fi
 # 2: a bad command line or a missing jar; the display run would fail the same way.
@@ -155,5 +182,10 @@ if [[ $guest -eq 1 && $status -ne 2 ]]; then
     mkdir -p "$guest_dir"
     "${java[@]}" io.jvhost.benchmarks.guest.GuestBench "${guest_extra[@]}" \
         ${guest_args[@]+"${guest_args[@]}"} || { s=$?; [[ $status -ne 0 ]] || status=$s; }
+fi
+if [[ $bus -eq 1 && $status -ne 2 ]]; then
+    mkdir -p "$bus_dir"
+    "${java[@]}" io.jvhost.benchmarks.bus.LowSpeedBusBench "${bus_extra[@]}" \
+        ${bus_args[@]+"${bus_args[@]}"} || { s=$?; [[ $status -ne 0 ]] || status=$s; }
 fi
 exit "$status"
