@@ -9,10 +9,12 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 import java.util.Locale;
 
 import io.jvhost.benchmarks.BackendCommands;
 import io.jvhost.benchmarks.CpuTime;
+import io.jvhost.benchmarks.BenchOptions;
 import io.jvhost.benchmarks.MachineInfo;
 import io.jvhost.benchmarks.MarkdownSplice;
 
@@ -79,30 +81,15 @@ public final class LowSpeedBusBench
 
     void parse(final String[] args)
     {
-        for (int i = 0; i < args.length; i++)
+        BenchOptions.parse(args, USAGE, Set.of("--quick"), (a, v) ->
         {
-            final String a = args[i];
-            if (a.equals("--quick"))
-            {
-                quick = true;
-                continue;
-            }
-            if (a.equals("-h") || a.equals("--help"))
-            {
-                System.out.print(USAGE);
-                System.exit(0);
-            }
-            if (i + 1 == args.length)
-            {
-                throw new IllegalArgumentException(a + (a.startsWith("--") ? " needs a value" : ": unknown argument"));
-            }
-            final String v = args[++i];
             switch (a)
             {
+                case "--quick" -> quick = true;
                 case "--root" -> root = Path.of(v);
-                case "--rounds" -> rounds = positive(a, v);
-                case "--requests" -> requests = positive(a, v);
-                case "--warmup" -> warmup = positive(a, v);
+                case "--rounds" -> rounds = BenchOptions.positive(a, v);
+                case "--requests" -> requests = BenchOptions.positive(a, v);
+                case "--warmup" -> warmup = BenchOptions.positive(a, v);
                 case "--jvhost" -> jvhost = v;
                 case "--peer-gpio" -> peerGpio = v;
                 case "--peer-gpio-name" -> peerGpioName = v;
@@ -110,30 +97,13 @@ public final class LowSpeedBusBench
                 case "--update-doc" -> updateDoc = Path.of(v);
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
-        }
+        });
         if (quick)
         {
             rounds = Math.min(rounds, 2);
             requests = Math.min(requests, 500);
             warmup = Math.min(warmup, 200);
         }
-    }
-
-    private static int positive(final String option, final String value)
-    {
-        try
-        {
-            final int n = Integer.parseInt(value);
-            if (n > 0)
-            {
-                return n;
-            }
-        }
-        catch (final NumberFormatException e)
-        {
-            // Below.
-        }
-        throw new IllegalArgumentException(option + " must be a positive number, got '" + value + "'");
     }
 
     /** What one back-end measured over all rounds. */
@@ -283,7 +253,7 @@ public final class LowSpeedBusBench
             final Tally t = tallies.get(i);
             final long[] sorted = Arrays.copyOf(t.samples, t.filled);
             Arrays.sort(sorted);
-            figures[i] = new double[] {median(t.perSecond), percentile(sorted, 0.50) / 1e3,
+            figures[i] = new double[] {BenchOptions.median(t.perSecond), percentile(sorted, 0.50) / 1e3,
                 percentile(sorted, 0.99) / 1e3, t.cpuNanos / 1e3 / Math.max(1, t.filled)};
             md.append("| ").append(t.target.name()).append(" | ").append(f0(figures[i][0])).append(" | ")
                 .append(f1(figures[i][1])).append(" | ").append(f1(figures[i][2])).append(" | ")
@@ -306,13 +276,6 @@ public final class LowSpeedBusBench
             + " at start; its crate has no simulated adapter), so it cannot be compared without i2c hardware.\n");
         md.append('\n').append(END).append('\n');
         return md.toString();
-    }
-
-    private static double median(final double[] v)
-    {
-        final double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     /**

@@ -26,6 +26,7 @@ import java.util.regex.Pattern;
 
 import io.jvhost.benchmarks.BackendCommands;
 import io.jvhost.benchmarks.CpuTime;
+import io.jvhost.benchmarks.BenchOptions;
 import io.jvhost.benchmarks.MachineInfo;
 import io.jvhost.benchmarks.MarkdownSplice;
 import io.jvhost.vhostuser.frontend.BackendProcess;
@@ -111,26 +112,11 @@ public final class GuestBench
 
     private void parse(final String[] args)
     {
-        for (int i = 0; i < args.length; i++)
+        BenchOptions.parse(args, USAGE, Set.of("--quick"), (a, v) ->
         {
-            final String a = args[i];
-            if (a.equals("--quick"))
-            {
-                quick = true;
-                continue;
-            }
-            if (a.equals("-h") || a.equals("--help"))
-            {
-                System.out.print(USAGE);
-                System.exit(0);
-            }
-            if (i + 1 == args.length)
-            {
-                throw new IllegalArgumentException(a + (a.startsWith("--") ? " needs a value" : ": unknown argument"));
-            }
-            final String v = args[++i];
             switch (a)
             {
+                case "--quick" -> quick = true;
                 case "--root" -> root = Path.of(v);
                 case "--sections" ->
                 {
@@ -144,10 +130,10 @@ public final class GuestBench
                         sections.add(s);
                     }
                 }
-                case "--repeats" -> repeats = positive(a, v);
-                case "--vsock-mib" -> vsockMib = positive(a, v);
-                case "--image-mib" -> imageMib = positive(a, v);
-                case "--rand-ms" -> randMs = positive(a, v);
+                case "--repeats" -> repeats = BenchOptions.positive(a, v);
+                case "--vsock-mib" -> vsockMib = BenchOptions.positive(a, v);
+                case "--image-mib" -> imageMib = BenchOptions.positive(a, v);
+                case "--rand-ms" -> randMs = BenchOptions.positive(a, v);
                 case "--jvhost" -> jvhost = v;
                 case "--peer-vsock" -> peerVsock = v;
                 case "--peer-vsock-name" -> peerVsockName = v;
@@ -166,7 +152,7 @@ public final class GuestBench
                 case "--update-doc" -> updateDoc = Path.of(v);
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
-        }
+        });
         if (quick)
         {
             repeats = 1;
@@ -174,23 +160,6 @@ public final class GuestBench
             imageMib = Math.min(imageMib, 32);
             randMs = Math.min(randMs, 1000);
         }
-    }
-
-    private static int positive(final String option, final String value)
-    {
-        try
-        {
-            final int n = Integer.parseInt(value);
-            if (n > 0)
-            {
-                return n;
-            }
-        }
-        catch (final NumberFormatException e)
-        {
-            // Below.
-        }
-        throw new IllegalArgumentException(option + " must be a positive number, got '" + value + "'");
     }
 
     private int run() throws Exception
@@ -409,7 +378,8 @@ public final class GuestBench
         }
         System.err.printf(Locale.ROOT, "GuestBench: %s: host->guest %s MiB/s, guest->host %s MiB/s%n", name,
             Arrays.toString(toGuest), Arrays.toString(toHost));
-        return new VsockResult(name, median(toGuest), median(toHost), median(toGuestCpu), median(toHostCpu));
+        return new VsockResult(name, BenchOptions.median(toGuest), BenchOptions.median(toHost),
+            BenchOptions.median(toGuestCpu), BenchOptions.median(toHostCpu));
     }
 
     /**
@@ -577,16 +547,9 @@ public final class GuestBench
         return null;
     }
 
-    private static double median(final double[] v)
-    {
-        final double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
     private static double median(final List<Double> v)
     {
-        return v.isEmpty() ? Double.NaN : median(v.stream().mapToDouble(Double::doubleValue).toArray());
+        return v.isEmpty() ? Double.NaN : BenchOptions.median(v.stream().mapToDouble(Double::doubleValue).toArray());
     }
 
     private static String f1(final double v)
