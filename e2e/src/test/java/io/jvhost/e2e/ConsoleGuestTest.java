@@ -50,7 +50,11 @@ class ConsoleGuestTest
         final String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(payload));
 
         final Path initrd = Initramfs.build(env, dir, Initramfs.PROLOGUE + """
-            i=0; while [ ! -e /dev/hvc0 ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+            # /dev/hvc0 exists as soon as the hvc driver registers, but opens (ENODEV before) only once the port has
+            # become the console; virtio_console's debugfs says when. No probing open: its close would hang the tty up.
+            mkdir -p /sys/kernel/debug && mount -t debugfs none /sys/kernel/debug
+            console_up() { grep -qs 'is_console: yes' /sys/kernel/debug/virtio-ports/vport*p0; }
+            i=0; until console_up || [ $i -ge 300 ]; do sleep 0.1; i=$((i+1)); done
             # Open (and keep open) the tty before the host may send: hvc passes input on only to an open tty.
             exec 3<>/dev/hvc0
             stty raw -echo <&3
@@ -62,8 +66,8 @@ class ConsoleGuestTest
             read -r go
             rmmod virtio_console && echo "JVHOST-CONSOLE removed"
             insmod $(grep virtio_console /modules.order) && echo "JVHOST-CONSOLE inserted"
-            i=0; while [ ! -e /dev/hvc0 ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
-            echo "JVHOST-CONSOLE back hvc0=$(ls /dev/hvc0) END"
+            i=0; until console_up || [ $i -ge 300 ]; do sleep 0.1; i=$((i+1)); done
+            console_up && echo "JVHOST-CONSOLE back hvc0=$(ls /dev/hvc0) END"
             poweroff -f
             """.formatted(PAYLOAD), "virtio_pci", "virtio_console");
 
