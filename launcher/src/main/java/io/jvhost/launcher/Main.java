@@ -78,6 +78,7 @@ public final class Main implements Runnable
         commands.put("vsock", VsockCommand::new);
         commands.put("gpio", GpioCommand::new);
         commands.put("i2c", I2cCommand::new);
+        commands.put("spi", SpiCommand::new);
         commands.put("rtc", RtcCommand::new);
         commands.put("template", TemplateCommand::new);
         commands.put("sound", SoundCommand::new);
