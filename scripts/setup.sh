@@ -23,7 +23,7 @@
 #   uinput    load the uinput module when the kernel has one (evdev passthrough test); never fails
 #   guest612  make sure the 6.12 guest kernel (bookworm-security, else bookworm-backports) and busybox
 #          are in ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-6.12 (same layout as guest/)
-#   guestmods  build the 6.12 guest's out-of-tree i2c-virtio, gpio-virtio and virtio_rtc drivers into
+#   guestmods  build the 6.12 guest's out-of-tree i2c-virtio, gpio-virtio, virtio_rtc and spi-virtio drivers into
 #          ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-modules-6.12 (Debian builds none of them)
 #   all    all of the above
 # Sourced:   . scripts/setup.sh [subcommand]
@@ -674,8 +674,9 @@ jvhost_setup_uinput() (
 # ---- Out-of-tree guest drivers for the 6.12 guest (step guestmods) ----------------------------------------------
 # Debian builds none of the virtio i2c, gpio and rtc guest drivers. They build out of tree in seconds against the
 # 6.12 guest's own headers (unpacked, not installed) and load unsigned: i2c-virtio and gpio-virtio from
-# bookworm-security's linux-source-6.12, virtio_rtc from trixie-backports' linux-source-7.3 (through the same private
-# apt as qemu11) with one backport. Output: guest-modules-6.12/{i2c-virtio,gpio-virtio,virtio_rtc}.ko, kernel-version,
+# bookworm-security's linux-source-6.12, virtio_rtc and spi-virtio from trixie-backports' linux-source-7.3 (through
+# the same private apt as qemu11) with one backport each; spi-virtio also gets jvhost's test hook (below). Output:
+# guest-modules-6.12/{i2c-virtio,gpio-virtio,virtio_rtc,spi-virtio}.ko, kernel-version, modules (the list built),
 # build.log, .complete. About 300 MB downloaded once (the two source tarballs); only the driver files are unpacked.
 jvhost_setup_guestmods() (
     set -euo pipefail
@@ -684,7 +685,10 @@ jvhost_setup_guestmods() (
     g=$(jvhost_setup__cache)/guest-6.12
     kver=$(cat "$g/kernel-version")
     m=$(jvhost_setup__cache)/guest-modules-6.12
-    if [[ -f $m/.complete && $(cat "$m/kernel-version" 2>/dev/null) == "$kver" ]]; then
+    # The modules this step builds: a cache built by an older script, with fewer of them, is built again.
+    local mods="i2c-virtio gpio-virtio virtio_rtc spi-virtio"
+    if [[ -f $m/.complete && $(cat "$m/kernel-version" 2>/dev/null) == "$kver" \
+        && $(cat "$m/modules" 2>/dev/null) == "$mods" ]]; then
         exit 0
     fi
     local tool
@@ -725,7 +729,7 @@ jvhost_setup_guestmods() (
     apt-get -c "$tmp/apt/apt.conf" -q -t trixie-backports install --download-only --no-install-recommends -y \
         linux-source-7.3 >>"$log" 2>&1 \
         || jvhost_setup__die "downloading linux-source-7.3 from trixie-backports failed; see $log"
-    mkdir -p "$tmp/src" "$tmp/rtc/include/uapi/linux"
+    mkdir -p "$tmp/src" "$tmp/rtc/include/uapi/linux" "$tmp/spi/include/linux"
     dpkg-deb -x "$tmp"/apt/archives/linux-source-7.3_*.deb "$tmp/src"
     tar -xJf "$tmp"/src/usr/src/linux-source-7.3.tar.xz -C "$tmp/rtc" --wildcards \
         '*/drivers/virtio/virtio_rtc_driver.c' '*/drivers/virtio/virtio_rtc_class.c' \
@@ -733,22 +737,56 @@ jvhost_setup_guestmods() (
         || jvhost_setup__die "linux-source-7.3 lacks the virtio_rtc sources; see $log"
     find "$tmp/rtc" -path '*/drivers/virtio/*' -type f -exec mv -t "$tmp/rtc" {} +
     find "$tmp/rtc" -path '*/linux-source-7.3/include/uapi/linux/virtio_rtc.h' -exec mv -t "$tmp/rtc/include/uapi/linux" {} +
-    rm -rf "$tmp/src" "$tmp/apt/archives"/*.deb "$tmp"/rtc/linux-source-7.3
+    tar -xJf "$tmp"/src/usr/src/linux-source-7.3.tar.xz -C "$tmp/spi" --wildcards \
+        '*/drivers/spi/spi-virtio.c' '*/include/uapi/linux/virtio_spi.h' >>"$log" 2>&1 \
+        || jvhost_setup__die "linux-source-7.3 lacks the spi-virtio sources; see $log"
+    find "$tmp/spi" -path '*/drivers/spi/spi-virtio.c' -exec mv -t "$tmp/spi" {} +
+    find "$tmp/spi" -path '*/linux-source-7.3/include/uapi/linux/virtio_spi.h' -exec mv -t "$tmp/spi/include/linux" {} +
+    rm -rf "$tmp/src" "$tmp/apt/archives"/*.deb "$tmp"/rtc/linux-source-7.3 "$tmp"/spi/linux-source-7.3
     # 6.12 has device_init_wakeup, not yet its devm_ form; the PTP part needs timekeeping newer than 6.12 (left out).
     sed -i 's/devm_device_init_wakeup(dev);/device_init_wakeup(dev, true);/' "$tmp/rtc/virtio_rtc_driver.c"
     printf 'obj-m += virtio_rtc.o\nvirtio_rtc-y := virtio_rtc_driver.o virtio_rtc_class.o\nccflags-y += -I$(src)/include -DCONFIG_VIRTIO_RTC_CLASS=1\n' \
         > "$tmp/rtc/Kbuild"
+    # spi-virtio: 6.12 has no kzalloc_obj yet and no VIRTIO_ID_SPI. jvhost's test hook, module parameter test_spidev=1:
+    # x86 has no DT or ACPI node to declare an SPI device, so after the controller registers, put a spidev (modalias
+    # spi-petra, which spidev binds) on each of its chip selects: /dev/spidev<bus>.<cs> for the guest tests.
+    sed -i 's/kzalloc_obj(\*spi_req)/kzalloc(sizeof(*spi_req), GFP_KERNEL)/' "$tmp/spi/spi-virtio.c"
+    cat > "$tmp/spi/hook-param.c" <<'HOOK'
+static bool test_spidev;
+module_param(test_spidev, bool, 0444);
+MODULE_PARM_DESC(test_spidev, "jvhost test hook: a spidev (modalias spi-petra) on every chip select");
+HOOK
+    cat > "$tmp/spi/hook-probe.c" <<'HOOK'
+	if (test_spidev) {
+		u16 cs;
 
-    jvhost_setup__say "building i2c-virtio, gpio-virtio and virtio_rtc for $kver"
-    for src in i2cgpio rtc; do
+		for (cs = 0; cs < ctrl->num_chipselect; cs++) {
+			struct spi_board_info info = {
+				.modalias = "spi-petra", .max_speed_hz = 1000000, .chip_select = cs,
+			};
+
+			if (!spi_new_device(ctrl, &info))
+				dev_warn(&vdev->dev, "jvhost test hook: no spidev on chip select %u\n", cs);
+		}
+	}
+HOOK
+    sed -i -e "/^#include <linux\/virtio_spi.h>/r $tmp/spi/hook-param.c" \
+        -e "/\"Cannot register controller\\\\n\");/r $tmp/spi/hook-probe.c" "$tmp/spi/spi-virtio.c"
+    [[ $(grep -c 'test_spidev' "$tmp/spi/spi-virtio.c") -ge 4 ]] \
+        || jvhost_setup__die "the spi-virtio test hook did not apply (has drivers/spi/spi-virtio.c changed?)"
+    printf 'obj-m += spi-virtio.o\nccflags-y += -I$(src)/include -DVIRTIO_ID_SPI=45\n' > "$tmp/spi/Kbuild"
+
+    jvhost_setup__say "building i2c-virtio, gpio-virtio, virtio_rtc and spi-virtio for $kver"
+    for src in i2cgpio rtc spi; do
         make -C "$hdr/usr/src/linux-headers-$kver" M="$tmp/$src" CONFIG_DEBUG_INFO_BTF_MODULES= modules >>"$log" 2>&1 \
             || jvhost_setup__die "building the out-of-tree guest drivers in $src failed; see $log"
     done
     rm -f "$m"/*.ko "$m/.complete"
-    cp "$tmp/i2cgpio/i2c-virtio.ko" "$tmp/i2cgpio/gpio-virtio.ko" "$tmp/rtc/virtio_rtc.ko" "$m/"
+    cp "$tmp/i2cgpio/i2c-virtio.ko" "$tmp/i2cgpio/gpio-virtio.ko" "$tmp/rtc/virtio_rtc.ko" "$tmp/spi/spi-virtio.ko" "$m/"
     echo "$kver" > "$m/kernel-version"
+    echo "$mods" > "$m/modules"
     touch "$m/.complete"
-    jvhost_setup__say "the guest's i2c-virtio.ko, gpio-virtio.ko and virtio_rtc.ko are in $m"
+    jvhost_setup__say "the guest's i2c-virtio.ko, gpio-virtio.ko, virtio_rtc.ko and spi-virtio.ko are in $m"
 )
 
 jvhost_setup_all() (
