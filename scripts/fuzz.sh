@@ -24,6 +24,7 @@ targets=(
     "console           devices/console     io.jvhost.device.console.ConsoleRequestFuzzTest"
     "rtc               devices/rtc         io.jvhost.device.rtc.RtcRequestFuzzTest"
     "i2c               devices/i2c         io.jvhost.device.i2c.I2cRequestFuzzTest"
+    "spi               devices/spi         io.jvhost.device.spi.SpiRequestFuzzTest"
     "gpio              devices/gpio        io.jvhost.device.gpio.GpioRequestFuzzTest"
     "sound             devices/sound       io.jvhost.device.sound.SoundRequestFuzzTest"
 )
