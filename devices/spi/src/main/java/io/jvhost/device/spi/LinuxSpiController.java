@@ -24,7 +24,8 @@ import io.jvhost.os.NativeException;
  * SPI_IOC_MESSAGE(1) with the transfer's speed, word size, bus widths and hold delay, and {@code cs_change} 0, so
  * each transfer is its own chip-select frame (virtio-spi carries no message boundaries: Linux's own cs_change on a
  * message's last transfer means "stay selected after the message", the opposite of the virtio field; passing it
- * through, as vhost-device-spi does, would invert it). Its kernel structure lives in native memory made once, and the
+ * through, as vhost-device-spi does, inverts it for the last transfer of each ioctl, which with Linux's
+ * one-at-a-time driver is every transfer). Its kernel structure lives in native memory made once, and the
  * data in the transfer's native staging buffers, so a transfer allocates nothing.
  */
 public final class LinuxSpiController implements SpiController
