@@ -110,6 +110,16 @@ class SpiFrontendTest
     private static Result transfer(final GuestRam ram, final FrontendQueue q, final byte[] head, final byte[] tx,
         final int rxLength) throws Exception
     {
+        return transfer(ram, q, head, tx, rxLength, false);
+    }
+
+    /**
+     * {@link #transfer(GuestRam, FrontendQueue, byte[], byte[], int)}, as an indirect chain when {@code indirect}
+     * (as Linux's virtqueue_add_sgs sends a chain of several buffers once INDIRECT_DESC is negotiated).
+     */
+    private static Result transfer(final GuestRam ram, final FrontendQueue q, final byte[] head, final byte[] tx,
+        final int rxLength, final boolean indirect) throws Exception
+    {
         final long hdr = ram.allocate(head.length, 8);
         ram.write(hdr, head, 0, head.length);
         final long txBuf = null == tx ? 0 : ram.allocate(tx.length, 8);
@@ -142,7 +152,8 @@ class SpiFrontendTest
         }
         gpas[n] = result;
         lengths[n++] = 1;
-        final int headIndex = q.add(Arrays.copyOf(gpas, n), Arrays.copyOf(lengths, n), outs, n - outs);
+        final int headIndex = indirect ? q.addIndirect(Arrays.copyOf(gpas, n), Arrays.copyOf(lengths, n), outs, n - outs)
+            : q.add(Arrays.copyOf(gpas, n), Arrays.copyOf(lengths, n), outs, n - outs);
         assertThat(headIndex).as("the request fits the 4-entry ring").isNotNegative();
         q.publishAndKick();
         assertThat(q.awaitUsed(WAIT)).as("one answer").isEqualTo(1);
@@ -204,6 +215,10 @@ class SpiFrontendTest
             assertThat(loop.result()).isEqualTo(SpiDevice.TRANS_OK);
             assertThat(new String(loop.rx(), StandardCharsets.US_ASCII)).isEqualTo("JVSPI-01");
             assertThat(loop.usedLength()).as("rx and result").isEqualTo(hello.length + 1);
+            // The same as an indirect chain, as the guest sends it.
+            final Result indirect = transfer(ram, q, Head.of(0).bytes(), hello, hello.length, true);
+            assertThat(indirect.result()).isEqualTo(SpiDevice.TRANS_OK);
+            assertThat(indirect.rx()).isEqualTo(hello);
             // A half-duplex read of the loopback receives the zeros the controller sent.
             assertThat(transfer(ram, q, Head.of(0).bytes(), null, 4).rx()).containsExactly(0, 0, 0, 0);
 
@@ -232,7 +247,7 @@ class SpiFrontendTest
             assertThat(((SimulatedEeprom)controller.chip(1)).contents()[0x40]).isEqualTo((byte)0x99);
             // Every mode function the controller offers is accepted.
             assertThat(transfer(ram, q, Head.of(0).mode(0xF).bytes(), hello, hello.length).result()).isZero();
-            assertThat(device.transfers()).isEqualTo(10);
+            assertThat(device.transfers()).isEqualTo(11);
             assertThat(device.refusedRequests()).isZero();
             session.stop();
         }
@@ -330,5 +345,33 @@ class SpiFrontendTest
             }
         }
         assertThat(device.transfers()).isEqualTo(2);
+    }
+
+    @Test
+    void twoSocketsShareOneController() throws Exception
+    {
+        final SpiDevice second = new SpiDevice("spi1", controller);
+        final Path socket1 = dir.resolve("spi.sock1");
+        try (VhostUserDaemon daemon1 = VhostUserDaemon.listen("spi1", second, socket1))
+        {
+            final Thread thread1 = Thread.ofPlatform().name("spi-daemon1").start(daemon1::run);
+            try (GuestRam ram0 = GuestRam.create(4L << 20, 1);
+                 GuestRam ram1 = GuestRam.create(4L << 20, 1);
+                 VhostUserFrontend fe0 = VhostUserFrontend.connect(socket, WAIT);
+                 VhostUserFrontend fe1 = VhostUserFrontend.connect(socket1, WAIT);
+                 VirtioSession s0 = session(fe0, ram0);
+                 VirtioSession s1 = session(fe1, ram1))
+            {
+                s0.start();
+                s1.start();
+                assertThat(transfer(ram0, s0.queue(0), Head.of(1).bytes(), bytes(SimulatedEeprom.WRITE, 0x70, 0x17), 0)
+                    .result()).isZero();
+                assertThat(transfer(ram1, s1.queue(0), Head.of(1).bytes(), bytes(SimulatedEeprom.READ, 0x70, 0), 3)
+                    .rx()[2]).as("the other guest's write, on the one EEPROM").isEqualTo((byte)0x17);
+            }
+            daemon1.close();
+            thread1.join(10_000);
+        }
+        assertThat(device.transfers() + second.transfers()).isEqualTo(2);
     }
 }
