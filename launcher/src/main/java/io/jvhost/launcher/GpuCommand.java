@@ -102,9 +102,9 @@ final class GpuCommand implements Callable<Integer>
     private boolean useEgl;
 
     @Option(names = "--use-gles", paramLabel = "BOOL", arity = "0..1", fallbackValue = "true",
-        defaultValue = "true", description = "3D: an OpenGL ES host context instead of desktop GL."
-            + " Default: ${DEFAULT-VALUE}.")
-    private boolean useGles;
+        description = "3D: true: an OpenGL ES host context; false: desktop GL. Default: desktop GL, and OpenGL ES"
+            + " should it not start (rust-vmm's default is true; desktop GL reads frames back at half the CPU).")
+    private Boolean useGles;
 
     @Option(names = "--use-surfaceless", paramLabel = "BOOL", arity = "0..1", fallbackValue = "true",
         defaultValue = "true", description = "3D: EGL without a window system or render node (llvmpipe on a machine"
@@ -485,7 +485,8 @@ final class GpuCommand implements Callable<Integer>
         {
             capsetMask = capsetMask(capsets);
             virglFlags = VirglFlags.THREAD_SYNC | (useEgl ? VirglFlags.USE_EGL : 0)
-                | (useSurfaceless ? VirglFlags.USE_SURFACELESS : 0) | (useGles ? VirglFlags.USE_GLES : 0)
+                | (useSurfaceless ? VirglFlags.USE_SURFACELESS : 0)
+                | (null == useGles ? GpuOptions.VIRGL_GLES_FALLBACK : useGles ? VirglFlags.USE_GLES : 0)
                 | (0 != (capsetMask & GpuOptions.CAPSET_VENUS_BIT) ? VirglFlags.VENUS : 0);
             if (!useEgl && useSurfaceless)
             {

@@ -52,8 +52,22 @@ class GpuCommandTest
             .gpuOptions());
         assertThat(demo.threeD()).isTrue();
         assertThat(demo.virglFlags()).isEqualTo(io.jvhost.virgl.VirglFlags.SURFACELESS_EGL
-            | io.jvhost.virgl.VirglFlags.USE_GLES);
+            | GpuOptions.VIRGL_GLES_FALLBACK);
         assertThat(new int[] {demo.defaultWidth(), demo.defaultHeight()}).containsExactly(640, 480);
+    }
+
+    @Test
+    void useGlesChoosesTheHostContextAndLeftOutMeansDesktopGlFallingBackToGles()
+    {
+        final int base = io.jvhost.virgl.VirglFlags.SURFACELESS_EGL;
+        assertThat(parse("-s", "/tmp/x.sock", "-g", "virglrenderer").gpuOptions().virglFlags())
+            .isEqualTo(base | GpuOptions.VIRGL_GLES_FALLBACK);
+        assertThat(parse("-s", "/tmp/x.sock", "-g", "virglrenderer", "--use-gles").gpuOptions().virglFlags())
+            .isEqualTo(base | io.jvhost.virgl.VirglFlags.USE_GLES);
+        assertThat(parse("-s", "/tmp/x.sock", "-g", "virglrenderer", "--use-gles", "true").gpuOptions().virglFlags())
+            .isEqualTo(base | io.jvhost.virgl.VirglFlags.USE_GLES);
+        assertThat(parse("-s", "/tmp/x.sock", "-g", "virglrenderer", "--use-gles", "false").gpuOptions().virglFlags())
+            .isEqualTo(base);
     }
 
     @Test

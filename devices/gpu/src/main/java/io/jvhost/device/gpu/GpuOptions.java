@@ -16,7 +16,7 @@ package io.jvhost.device.gpu;
  *                      for, as in QEMU's virtio-gpu ({@code blob=off}); QEMU 10's vhost-user-gpu passes the guest
  *                      only VIRGL and EDID of a back-end's features anyway, so only other front-ends can use it.
  * @param virglFlags    0 for 2D; else 3D mode: the {@code virgl_renderer_init} flags (io.jvhost.virgl.VirglFlags),
- *                      and VIRTIO_GPU_F_VIRGL is offered.
+ *                      and VIRTIO_GPU_F_VIRGL is offered; plus, ours, {@link #VIRGL_GLES_FALLBACK}.
  * @param capsets       3D only: bit n set offers capset id n (1 virgl, 2 virgl2, 4 venus: needs the VENUS init
  *                      flag, 1 &lt;&lt; 6); 0 in 2D mode.
  */
@@ -29,6 +29,13 @@ public record GpuOptions(int maxOutputs, long maxHostMem, boolean edid, int defa
     public static final int CAPSET_VENUS_BIT = 1 << 4;
     /** virglrenderer's init flag for Venus (VIRGL_RENDERER_VENUS). */
     private static final int VIRGL_VENUS_FLAG = 1 << 6;
+    /**
+     * Not virglrenderer's (stripped before {@code virgl_renderer_init}): start with a desktop GL host context and,
+     * should that not start, with OpenGL ES (USE_GLES). Desktop GL reads B8G8R8X8 frames straight into the guest's or
+     * the display's memory; a GLES context reads them into a temporary buffer and swizzles, which costs about twice
+     * the CPU per 1080p readback on llvmpipe.
+     */
+    public static final int VIRGL_GLES_FALLBACK = 1 << 30;
     /** VIRGL_RENDERER_ASYNC_FENCE_CB: fences reported from virglrenderer's own thread. */
     private static final int VIRGL_ASYNC_FENCE_CB_FLAG = 1 << 8;
 

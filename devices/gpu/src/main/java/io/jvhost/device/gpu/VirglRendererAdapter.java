@@ -17,8 +17,10 @@ import io.jvhost.virgl.FenceListener;
 import io.jvhost.virgl.IoVecArray;
 import io.jvhost.virgl.ResourceCreateArgs;
 import io.jvhost.virgl.VirglException;
+import io.jvhost.virgl.VirglFlags;
 import io.jvhost.virgl.VirglLibrary;
 import io.jvhost.virgl.VirglRenderer;
+import io.jvhost.virgl.VirglUnavailableException;
 
 import static io.jvhost.device.gpu.GpuDevice.MAX_DIMENSION;
 import static io.jvhost.device.gpu.GpuDevice.MAX_RESOURCES;
@@ -151,16 +153,23 @@ final class VirglRendererAdapter implements Renderer, FenceListener
 
     private void start()
     {
+        final int initFlags = flags & ~GpuOptions.VIRGL_GLES_FALLBACK;
         try
         {
-            virgl = VirglRenderer.init(flags, this);
+            virgl = VirglRenderer.init(initFlags, this);
         }
         catch (final Exception e)
         {
+            final boolean retry = !(e instanceof VirglUnavailableException)
+                && 0 != (flags & GpuOptions.VIRGL_GLES_FALLBACK) && 0 == (initFlags & VirglFlags.USE_GLES);
             failure = e.getMessage();
-            LOG.log(Level.ERROR, name + ": virglrenderer did not start (" + failure
-                + "); 3D commands are answered ERR_UNSPEC");
-            return;
+            if (!retry || !startGles(initFlags | VirglFlags.USE_GLES, e))
+            {
+                LOG.log(Level.ERROR, name + ": virglrenderer did not start (" + failure
+                    + "); 3D commands are answered ERR_UNSPEC");
+                return;
+            }
+            failure = null;
         }
         arena = Arena.ofShared();
         box = new Box(arena);
@@ -171,6 +180,43 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         signalledFence = lastFence;
         LOG.log(Level.INFO, name + ": virglrenderer started on thread '" + Thread.currentThread().getName()
             + "' (" + VirglRenderer.version() + ")");
+    }
+
+    /**
+     * @return the flags virglrenderer runs with (0 while it does not), for tests.
+     */
+    int runningFlags()
+    {
+        return null == virgl ? 0 : virgl.flags();
+    }
+
+    /**
+     * @return why virglrenderer is not running, or null.
+     */
+    String failure()
+    {
+        return failure;
+    }
+
+    /**
+     * Desktop GL did not start ({@code desktop}): tries an OpenGL ES host context.
+     *
+     * @return true when virglrenderer runs now; else {@code failure} says why both failed.
+     */
+    private boolean startGles(final int glesFlags, final Exception desktop)
+    {
+        LOG.log(Level.WARNING, name + ": virglrenderer did not start with desktop GL (" + desktop.getMessage()
+            + "); trying OpenGL ES");
+        try
+        {
+            virgl = VirglRenderer.init(glesFlags, this);
+            return true;
+        }
+        catch (final Exception e)
+        {
+            failure = desktop.getMessage() + "; with OpenGL ES: " + e.getMessage();
+            return false;
+        }
     }
 
     /**

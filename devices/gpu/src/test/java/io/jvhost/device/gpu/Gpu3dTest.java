@@ -179,6 +179,44 @@ class Gpu3dTest
     // ---- tests ----
 
     @Test
+    void leftToChooseTheAdapterRunsDesktopGlAndTriesOpenGlEsOnlyWhenDesktopGlDoesNotStart() throws Exception
+    {
+        final int capsets = 1 << 1 | 1 << 2;
+        try (GpuHarness auto = new GpuHarness(GpuOptions.builder()
+            .virgl(VirglFlags.SURFACELESS_EGL | GpuOptions.VIRGL_GLES_FALLBACK, capsets).build()))
+        {
+            try
+            {
+                assertThat(auto.call(40, capsetInfo(0).array()).type()).isEqualTo(RESP_OK_CAPSET_INFO);
+                final VirglRendererAdapter adapter = (VirglRendererAdapter)auto.device.renderer();
+                assertThat(adapter.runningFlags()).as("desktop GL started: no USE_GLES, and our bit stripped")
+                    .isEqualTo(VirglFlags.SURFACELESS_EGL);
+            }
+            finally
+            {
+                auto.device.workerEnding(0);
+            }
+        }
+        // GLX has no X display here: desktop GL fails, so does the OpenGL ES retry, and the failure names both.
+        try (GpuHarness neither = new GpuHarness(GpuOptions.builder()
+            .virgl(VirglFlags.USE_GLX | VirglFlags.THREAD_SYNC | GpuOptions.VIRGL_GLES_FALLBACK, capsets).build()))
+        {
+            try
+            {
+                assertThat(neither.call(40, capsetInfo(0).array()).type()).isEqualTo(RESP_ERR_UNSPEC);
+                final VirglRendererAdapter adapter = (VirglRendererAdapter)neither.device.renderer();
+                assertThat(adapter.runningFlags()).isZero();
+                assertThat(adapter.failure()).contains("THREAD_SYNC|USE_GLX (0x6)")
+                    .contains("; with OpenGL ES: ").contains("USE_GLES");
+            }
+            finally
+            {
+                neither.device.workerEnding(0);
+            }
+        }
+    }
+
+    @Test
     void offersVirglAndTwoCapsets()
     {
         assertThat(h.device.features() & 1L << F_VIRGL).isNotZero();
