@@ -24,7 +24,10 @@ import org.openjdk.jmh.results.RunResult;
  * consumed by QEMU's display, emulated; {@link Gpu3dSession}); (g) the readback of a 1080p frame from virglrenderer
  * against a memcpy of the same bytes, both in the same JMH run ({@code virgl.VirglReadbackBenchmark}); (h) the
  * guest-side kmscube rate in {@code jvhost demo --3d}, frames counted by a viewer of the web console
- * ({@link KmscubeRate}). Prints the Markdown between the {@code gpu3dbench} markers of BENCHMARKS.md.
+ * ({@link KmscubeRate}); (i) jvhost against QEMU's C {@code vhost-user-gpu --virgl} on the workload both can serve
+ * here (clear + TRANSFER_FROM_HOST_3D of the frame into guest memory; the C back-end runs under our
+ * {@link VirglShim}), rounds alternating which goes first. Prints the Markdown between the {@code gpu3dbench} markers
+ * of BENCHMARKS.md.
  * <p>
  * Run it through {@code scripts/bench.sh --3d} (or {@code --only-3d}), which builds the jars. {@code --help} lists
  * the options. Exit status: 0 when every part ran, 1 when some failed (the report says which), 2 for a bad command
@@ -38,6 +41,8 @@ public final class Gpu3dBench
     static final String FRAME_P50_MS = "frameP50Ms";
     static final String FRAME_P99_MS = "frameP99Ms";
     static final String UPDATES_PER_FRAME = "updatesPerFrame";
+    static final String FRAMES = "frames";
+    static final String C_BACKEND = "/usr/lib/qemu/vhost-user-gpu";
     static final String BEGIN_MARKER = "<!-- gpu3dbench:begin -->";
     static final String END_MARKER = "<!-- gpu3dbench:end -->";
 
@@ -51,6 +56,10 @@ public final class Gpu3dBench
           --duration S          seconds measured (default 10)
           --width N --height N  the frame (default 1920x1080)
           --jvhost-gpu CMD      the back-end's command line ({java}, {root}, {socket} filled in)
+          --peer-gpu CMD        (i)'s peer ({shim}, {socket} filled in; default QEMU's C back-end under the shim:
+                                env LD_PRELOAD={shim} /usr/lib/qemu/vhost-user-gpu --virgl --socket-path {socket})
+          --rounds N            (i)'s rounds per back-end, alternating which goes first (default 3)
+          --no-peer             skip (i)
           --jmh REGEX           JMH benchmarks for (g) (default virgl\\.VirglReadbackBenchmark)
           --no-jmh              skip (g)
           --kmscube-seconds S   the window of (h) (default 30; 0 skips (h), which boots a TCG guest: 1-2 min)
@@ -68,6 +77,9 @@ public final class Gpu3dBench
     private String jvhostGpu = "{java} --enable-native-access=ALL-UNNAMED @{root}/launcher/jvm.options"
         + " -XX:AOTCache={root}/launcher/target/jvhost.aot -jar {root}/launcher/target/jvhost.jar gpu"
         + " --socket-path {socket} -g virglrenderer --max-hostmem 512M";
+    private String peerGpu = "env LD_PRELOAD={shim} " + C_BACKEND + " --virgl --socket-path {socket}";
+    private int rounds = 3;
+    private boolean noPeer;
     private String jmh = "virgl\\.VirglReadbackBenchmark";
     private boolean noJmh;
     private int kmscubeSeconds = 30;
@@ -121,6 +133,9 @@ public final class Gpu3dBench
                 case "--width" -> width = (int)seconds(a, value(args, ++i, a));
                 case "--height" -> height = (int)seconds(a, value(args, ++i, a));
                 case "--jvhost-gpu" -> jvhostGpu = value(args, ++i, a);
+                case "--peer-gpu" -> peerGpu = value(args, ++i, a);
+                case "--rounds" -> rounds = (int)seconds(a, value(args, ++i, a));
+                case "--no-peer" -> noPeer = true;
                 case "--jmh" -> jmh = value(args, ++i, a);
                 case "--no-jmh" -> noJmh = true;
                 case "--kmscube-seconds" ->
@@ -136,6 +151,7 @@ public final class Gpu3dBench
         {
             warmup = Duration.ofSeconds(1);
             duration = Duration.ofSeconds(2);
+            rounds = 1;
             if (!explicitKmscube)
             {
                 kmscubeSeconds = 10;
@@ -209,6 +225,8 @@ public final class Gpu3dBench
             Log.info("3D (f) failed: " + e);
         }
 
+        final SideBySide sideBySide = noPeer ? null : sideBySide(command, work, failures);
+
         List<RunResult> jmhRuns = null;
         if (!noJmh)
         {
@@ -245,7 +263,7 @@ public final class Gpu3dBench
         {
             notes.add("**Failed:** " + f);
         }
-        final String markdown = report(command, started, loadStart, frames, jmhRuns, kmscube, notes);
+        final String markdown = report(command, started, loadStart, frames, sideBySide, jmhRuns, kmscube, notes);
         System.out.print(markdown);
         System.out.flush();
         if (null != out)
@@ -262,8 +280,8 @@ public final class Gpu3dBench
     }
 
     private String report(final List<String> command, final Instant started, final String loadStart,
-        final Map<String, Double> f, final List<RunResult> jmhRuns, final KmscubeRate.Result kmscube,
-        final List<String> notes)
+        final Map<String, Double> f, final SideBySide sideBySide, final List<RunResult> jmhRuns,
+        final KmscubeRate.Result kmscube, final List<String> notes)
     {
         final StringBuilder md = new StringBuilder();
         md.append(BEGIN_MARKER).append('\n');
@@ -302,6 +320,11 @@ public final class Gpu3dBench
             md.append("| not run | | | | | | |\n\n");
         }
 
+        if (null != sideBySide)
+        {
+            sideBySide.render(md, width, height);
+        }
+
         if (null != jmhRuns)
         {
             md.append(JmhSection.render(jmhRuns, quick).replace("#### JMH microbenchmarks",
@@ -337,6 +360,128 @@ public final class Gpu3dBench
         }
         md.append(END_MARKER).append('\n');
         return md.toString();
+    }
+
+    /**
+     * (i): {@code rounds} runs of the READBACK_TO_GUEST workload against each back-end, alternating which goes first.
+     *
+     * @return the runs, or null when the peer cannot run here (the reason is in {@code failures}).
+     */
+    private SideBySide sideBySide(final List<String> jvhost, final Path work, final List<String> failures)
+    {
+        final List<String> peer;
+        try
+        {
+            peer = peerCommand(work);
+        }
+        catch (final Exception e)
+        {
+            failures.add("(i) QEMU's C back-end: " + e.getMessage());
+            Log.info("3D (i) not run: " + e.getMessage());
+            return null;
+        }
+        final SideBySide runs = new SideBySide(jvhost, peer);
+        for (int round = 0; round < rounds; round++)
+        {
+            for (final boolean jvhostNext : round % 2 == 0 ? new boolean[] {true, false} : new boolean[] {false, true})
+            {
+                final String who = jvhostNext ? "jvhost" : "C";
+                final Map<String, Double> metrics = new HashMap<>();
+                Log.info("3D (i) round " + (round + 1) + "/" + rounds + ": " + who + ", " + width + "x" + height
+                    + " SUBMIT_3D clear + TRANSFER_FROM_HOST_3D into guest memory");
+                try
+                {
+                    final Path dir = Files.createDirectories(work.resolve("i-" + who + "-" + round));
+                    Gpu3dSession.run(jvhostNext ? jvhost : peer, dir, width, height, warmup, duration, metrics,
+                        Gpu3dGuest.Workload.READBACK_TO_GUEST);
+                    (jvhostNext ? runs.jvhost : runs.peer).add(metrics);
+                }
+                catch (final Exception | Error e)
+                {
+                    failures.add("(i) round " + (round + 1) + ", " + who + ": " + e);
+                    Log.info("3D (i) " + who + " failed: " + e);
+                }
+            }
+        }
+        return runs;
+    }
+
+    private List<String> peerCommand(final Path work) throws Exception
+    {
+        Path shim = null;
+        if (peerGpu.contains("{shim}"))
+        {
+            if (!Files.isExecutable(Path.of(C_BACKEND)))
+            {
+                throw new IllegalStateException(C_BACKEND + " is not installed (Debian's qemu-system-x86 ships it)");
+            }
+            shim = VirglShim.build(Files.createDirectories(work.resolve("shim")));
+        }
+        final List<String> words = new ArrayList<>();
+        for (final String w : peerGpu.trim().split("\\s+"))
+        {
+            words.add(null == shim ? w : w.replace("{shim}", shim.toString()));
+        }
+        return words;
+    }
+
+    /** (i)'s runs, per back-end. */
+    private static final class SideBySide
+    {
+        final List<String> jvhostCommand;
+        final List<String> peerCommand;
+        final List<Map<String, Double>> jvhost = new ArrayList<>();
+        final List<Map<String, Double>> peer = new ArrayList<>();
+
+        SideBySide(final List<String> jvhostCommand, final List<String> peerCommand)
+        {
+            this.jvhostCommand = jvhostCommand;
+            this.peerCommand = peerCommand;
+        }
+
+        void render(final StringBuilder md, final int width, final int height)
+        {
+            md.append("#### (i) jvhost and QEMU's C back-end side by side: ").append(width).append("×").append(height)
+                .append(" SUBMIT_3D clear + TRANSFER_FROM_HOST_3D into guest memory (one frame in flight, medians of ")
+                .append(Math.max(jvhost.size(), peer.size())).append(" alternating rounds)\n\n");
+            md.append("| Back-end | Rounds | Frames/s | Back-end CPU ms/frame | Back-end CPU (cores) | Frame p50 ms"
+                + " | Frame p99 ms |\n|---|---:|---:|---:|---:|---:|---:|\n");
+            row(md, "jvhost gpu -g virglrenderer", jvhost);
+            row(md, "QEMU's C vhost-user-gpu --virgl (shimmed)", peer);
+            if (!jvhost.isEmpty() && !peer.isEmpty())
+            {
+                md.append("\njvhost ÷ C: **").append(Report.fmt(median(jvhost, FPS) / median(peer, FPS)))
+                    .append("×** the frame rate at **").append(Report.fmt(median(jvhost, CPU_MS_PER_FRAME)
+                    / median(peer, CPU_MS_PER_FRAME))).append("×** the back-end CPU per frame.\n");
+            }
+            md.append("\nEvery frame's colour is checked in the guest's memory. C back-end: `")
+                .append(String.join(" ", peerCommand).replaceAll("LD_PRELOAD=\\S+", "LD_PRELOAD=<shim>"))
+                .append("`, the shim (our `virgl-surfaceless-shim.c`, built with gcc at bench time) adds")
+                .append(" USE_SURFACELESS to `virgl_renderer_init` and turns a failed dma-buf export into -1;")
+                .append(" without it the C back-end cannot start 3D here, and it cannot show a 3D scanout at all")
+                .append(" (SET_SCANOUT needs a dma-buf), so (f)'s display workload has no C column.\n\n");
+        }
+
+        private static void row(final StringBuilder md, final String name, final List<Map<String, Double>> runs)
+        {
+            if (runs.isEmpty())
+            {
+                md.append("| ").append(name).append(" | 0 | not run | | | | |\n");
+                return;
+            }
+            md.append("| ").append(name).append(" | ").append(runs.size());
+            for (final String key : new String[] {FPS, CPU_MS_PER_FRAME, CPU_CORES, FRAME_P50_MS, FRAME_P99_MS})
+            {
+                md.append(" | ").append(Report.fmt(median(runs, key)));
+            }
+            md.append(" |\n");
+        }
+
+        private static double median(final List<Map<String, Double>> runs, final String key)
+        {
+            final double[] v = runs.stream().mapToDouble(m -> m.get(key)).sorted().toArray();
+            return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+        }
     }
 
     /** @return the primary score (µs/op) of the benchmark method {@code name}, or -1. */

@@ -18,6 +18,11 @@ import io.jvhost.vhostuser.frontend.GuestRam;
  * framebuffer. Each frame: SUBMIT_3D of a colour clear of the whole target (9 dwords) and RESOURCE_FLUSH of the whole
  * target, queued together with one kick (the page flip after the frame's rendering).
  * <p>
+ * The other workload, {@link Workload#READBACK_TO_GUEST}, is one that QEMU's C back-end can also serve here (it cannot
+ * show a 3D scanout without dma-buf export): no scanout; the target gets guest backing (RESOURCE_ATTACH_BACKING) and
+ * each frame is the SUBMIT_3D clear and a TRANSFER_FROM_HOST_3D of the whole target into that backing, after which
+ * the guest checks the colour in its own memory.
+ * <p>
  * Requests are written once into guest RAM; a frame patches the clear colour in place and allocates nothing.
  * Layouts use literal offsets from the virtio spec (5.7.6).
  */
@@ -25,6 +30,8 @@ final class Gpu3dGuest
 {
     static final int SET_SCANOUT = 0x0103;
     static final int RESOURCE_FLUSH = 0x0104;
+    static final int RESOURCE_ATTACH_BACKING = 0x0106;
+    static final int TRANSFER_FROM_HOST_3D = 0x0206;
     static final int CTX_CREATE = 0x0200;
     static final int CTX_ATTACH_RESOURCE = 0x0202;
     static final int RESOURCE_CREATE_3D = 0x0204;
@@ -51,6 +58,19 @@ final class Gpu3dGuest
     private final CommandSlot scanout;
     private final CommandSlot submit;
     private final CommandSlot flush;
+    private final CommandSlot backing;
+    private final CommandSlot transfer;
+    private final MemorySegment pixels;
+    private Workload workload;
+
+    /** What a frame asks of the back-end. */
+    enum Workload
+    {
+        /** SUBMIT_3D clear + RESOURCE_FLUSH of the scanout: the back-end reads the frame back for its display. */
+        DISPLAY,
+        /** SUBMIT_3D clear + TRANSFER_FROM_HOST_3D of the whole target into the guest's backing; no scanout. */
+        READBACK_TO_GUEST
+    }
 
     /**
      * Places every command's buffers, and the command stream SUBMIT_3D reads, in {@code ram}.
@@ -72,6 +92,15 @@ final class Gpu3dGuest
         scanout = new CommandSlot(ram, control, SET_SCANOUT, 48, 0, 0, 24);
         submit = new CommandSlot(ram, control, SUBMIT_3D, 32, streamGpa, STREAM_DWORDS * Integer.BYTES, 24);
         flush = new CommandSlot(ram, control, RESOURCE_FLUSH, 48, 0, 0, 24);
+        final long pixelsGpa = ram.allocate(frameBytes(), 4096);
+        pixels = ram.slice(pixelsGpa, frameBytes());
+        final long entryGpa = ram.allocate(16, 64);
+        final MemorySegment entry = ram.slice(entryGpa, 16);
+        entry.set(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, pixelsGpa);
+        entry.set(U32, 8, (int)frameBytes());
+        entry.set(U32, 12, 0);
+        backing = new CommandSlot(ram, control, RESOURCE_ATTACH_BACKING, 32, entryGpa, 16, 24);
+        transfer = new CommandSlot(ram, control, TRANSFER_FROM_HOST_3D, 72, 0, 0, 24);
     }
 
     int width()
@@ -90,10 +119,12 @@ final class Gpu3dGuest
     }
 
     /**
-     * The context, the render target {@code resourceId} on scanout 0, and its surface bound as the framebuffer.
+     * The context, the render target {@code resourceId} (on scanout 0 for {@link Workload#DISPLAY}, with guest
+     * backing for {@link Workload#READBACK_TO_GUEST}), and its surface bound as the framebuffer.
      */
-    void setUp(final int resourceId) throws NativeException
+    void setUp(final int resourceId, final Workload workload) throws NativeException
     {
+        this.workload = workload;
         ctxCreate.request.set(U32, 16, CTX);
         ctxCreate.request.set(U32, 24, 8);
         ctxCreate.request.set(U32, 32, 0x33_75_70_67); // "gpu3" of the debug name
@@ -111,10 +142,19 @@ final class Gpu3dGuest
         attach.request.set(U32, 16, CTX);
         attach.request.set(U32, 24, resourceId);
         expect(attach, "CTX_ATTACH_RESOURCE");
-        scanout.request.set(U32, 32, width);
-        scanout.request.set(U32, 36, height);
-        scanout.request.set(U32, 44, resourceId);
-        expect(scanout, "SET_SCANOUT");
+        if (workload == Workload.DISPLAY)
+        {
+            scanout.request.set(U32, 32, width);
+            scanout.request.set(U32, 36, height);
+            scanout.request.set(U32, 44, resourceId);
+            expect(scanout, "SET_SCANOUT");
+        }
+        else
+        {
+            backing.request.set(U32, 24, resourceId);
+            backing.request.set(U32, 28, 1);
+            expect(backing, "RESOURCE_ATTACH_BACKING");
+        }
         try (Arena arena = Arena.ofConfined())
         {
             final VirglCommandStream s = new VirglCommandStream(arena, STREAM_DWORDS)
@@ -128,6 +168,13 @@ final class Gpu3dGuest
         flush.request.set(U32, 32, width);
         flush.request.set(U32, 36, height);
         flush.request.set(U32, 40, resourceId);
+        // TRANSFER_FROM_HOST_3D: ctx_id in the header, box (x, y, z, w, h, d), offset, resource, level, strides.
+        transfer.request.set(U32, 16, CTX);
+        transfer.request.set(U32, 36, width);
+        transfer.request.set(U32, 40, height);
+        transfer.request.set(U32, 44, 1);
+        transfer.request.set(U32, 56, resourceId);
+        transfer.request.set(U32, 64, width * Integer.BYTES);
     }
 
     private void submitStream(final VirglCommandStream s)
@@ -140,8 +187,9 @@ final class Gpu3dGuest
     }
 
     /**
-     * Queues SUBMIT_3D clearing the target to {@code rgb} (0xRRGGBB) and RESOURCE_FLUSH of the whole target, with one
-     * kick. Complete it with {@link #awaitFrame()}.
+     * Queues SUBMIT_3D clearing the target to {@code rgb} (0xRRGGBB) and, by the workload, RESOURCE_FLUSH of the
+     * whole target or its TRANSFER_FROM_HOST_3D into the guest's backing, with one kick. Complete it with
+     * {@link #awaitFrame()}.
      */
     void submitFrame(final int rgb)
     {
@@ -149,7 +197,16 @@ final class Gpu3dGuest
         stream.set(ValueLayout.JAVA_FLOAT_UNALIGNED, RED_OFFSET + 4, (rgb >>> 8 & 0xFF) / 255f);
         stream.set(ValueLayout.JAVA_FLOAT_UNALIGNED, RED_OFFSET + 8, (rgb & 0xFF) / 255f);
         submit.add();
-        flush.add();
+        if (workload == Workload.DISPLAY)
+        {
+            flush.add();
+        }
+        else
+        {
+            pixels.set(U32, 0, 0);
+            pixels.set(U32, frameBytes() - Integer.BYTES, 0);
+            transfer.add();
+        }
         control.publishAndKick();
     }
 
@@ -158,14 +215,24 @@ final class Gpu3dGuest
      */
     void awaitFrame() throws NativeException
     {
-        awaitUsed(2, "SUBMIT_3D + RESOURCE_FLUSH");
+        final boolean display = workload == Workload.DISPLAY;
+        final CommandSlot second = display ? flush : transfer;
+        awaitUsed(2, display ? "SUBMIT_3D + RESOURCE_FLUSH" : "SUBMIT_3D + TRANSFER_FROM_HOST_3D");
         final int s = submit.responseType();
-        final int f = flush.responseType();
+        final int f = second.responseType();
         if (s != OK_NODATA || f != OK_NODATA)
         {
-            throw new IllegalStateException("SUBMIT_3D answered 0x" + Integer.toHexString(s) + ", RESOURCE_FLUSH 0x"
-                + Integer.toHexString(f));
+            throw new IllegalStateException("SUBMIT_3D answered 0x" + Integer.toHexString(s) + ", "
+                + (display ? "RESOURCE_FLUSH" : "TRANSFER_FROM_HOST_3D") + " 0x" + Integer.toHexString(f));
         }
+    }
+
+    /**
+     * @return the pixel (0xRRGGBB) at (x, y) of the guest's backing, as the last TRANSFER_FROM_HOST_3D left it.
+     */
+    int guestPixel(final int x, final int y)
+    {
+        return pixels.get(U32, ((long)y * width + x) * Integer.BYTES) & 0xFF_FFFF;
     }
 
     private void awaitUsed(final int count, final String what) throws NativeException

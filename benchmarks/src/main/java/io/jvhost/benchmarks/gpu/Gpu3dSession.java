@@ -23,6 +23,10 @@ import org.HdrHistogram.Histogram;
  * display has consumed the frame's UPDATE pixel bytes (jvhost reads the target back from virglrenderer on the flush
  * and sends it as UPDATEs). Back-end CPU is the process's user + system time (all its threads: the control worker,
  * virglrenderer's and llvmpipe's, the JIT and GC) over the measured frames.
+ * <p>
+ * With {@link Gpu3dGuest.Workload#READBACK_TO_GUEST} (the workload QEMU's C back-end can serve here too) a frame is
+ * the clear and a TRANSFER_FROM_HOST_3D of the whole target into guest memory; it counts once both commands are used,
+ * and its colour is checked in the guest's memory, every frame.
  */
 final class Gpu3dSession implements AutoCloseable
 {
@@ -32,6 +36,7 @@ final class Gpu3dSession implements AutoCloseable
     private static final int RESOURCE_ID = 1;
 
     private final Map<String, Double> metrics;
+    private final Gpu3dGuest.Workload workload;
     private BackendProcess process;
     private VhostUserFrontend frontend;
     private GuestRam ram;
@@ -41,9 +46,10 @@ final class Gpu3dSession implements AutoCloseable
     private DisplayMeter meter;
     private int colour;
 
-    private Gpu3dSession(final Map<String, Double> metrics)
+    private Gpu3dSession(final Map<String, Double> metrics, final Gpu3dGuest.Workload workload)
     {
         this.metrics = metrics;
+        this.workload = workload;
     }
 
     /**
@@ -53,7 +59,15 @@ final class Gpu3dSession implements AutoCloseable
     static void run(final List<String> command, final Path workDir, final int width, final int height,
         final Duration warmup, final Duration duration, final Map<String, Double> metrics) throws Exception
     {
-        try (Gpu3dSession s = new Gpu3dSession(metrics))
+        run(command, workDir, width, height, warmup, duration, metrics, Gpu3dGuest.Workload.DISPLAY);
+    }
+
+    /** As {@link #run(List, Path, int, int, Duration, Duration, Map)}, with the frames of {@code workload}. */
+    static void run(final List<String> command, final Path workDir, final int width, final int height,
+        final Duration warmup, final Duration duration, final Map<String, Double> metrics,
+        final Gpu3dGuest.Workload workload) throws Exception
+    {
+        try (Gpu3dSession s = new Gpu3dSession(metrics, workload))
         {
             s.start(command, workDir);
             s.setUp(width, height);
@@ -88,12 +102,38 @@ final class Gpu3dSession implements AutoCloseable
                 + Long.toHexString(session.offeredFeatures()) + "): is it in --gpu-mode virglrenderer?");
         }
         guest = new Gpu3dGuest(ram, session.queue(0), width, height, COMMAND_TIMEOUT_NANOS);
-        guest.setUp(RESOURCE_ID);
+        guest.setUp(RESOURCE_ID, workload);
         meter = new DisplayMeter(display);
-        // The first frame shows that the clear colour reaches the display, in both corners, then counting starts.
-        long target = frame(0);
-        meter.awaitPixelBytes(target, DISPLAY_TIMEOUT);
+        // The first frame shows that the clear colour reaches the display (or the guest's memory), in both corners,
+        // then counting starts.
+        final long target = frame(0);
+        awaitShown(target);
         checkColour(width, height);
+    }
+
+    /** Waits until the display has consumed {@code pixelBytes}; a READBACK_TO_GUEST frame is there once used. */
+    private void awaitShown(final long pixelBytes) throws Exception
+    {
+        if (workload == Gpu3dGuest.Workload.DISPLAY)
+        {
+            meter.awaitPixelBytes(pixelBytes, DISPLAY_TIMEOUT);
+        }
+        else
+        {
+            checkGuestCorners();
+        }
+    }
+
+    private void checkGuestCorners()
+    {
+        final int first = guest.guestPixel(0, 0);
+        final int last = guest.guestPixel(guest.width() - 1, guest.height() - 1);
+        if (first != colour || last != colour)
+        {
+            throw new IllegalStateException("3D: the guest's copy of the frame has 0x" + Integer.toHexString(first)
+                + " and 0x" + Integer.toHexString(last) + " in its corners, the frame was cleared to 0x"
+                + Integer.toHexString(colour));
+        }
     }
 
     /**
@@ -111,6 +151,17 @@ final class Gpu3dSession implements AutoCloseable
 
     private void checkColour(final int width, final int height)
     {
+        if (workload != Gpu3dGuest.Workload.DISPLAY)
+        {
+            checkGuestCorners();
+            final int middle = guest.guestPixel(width / 2, height / 3);
+            if (middle != colour)
+            {
+                throw new IllegalStateException("3D: guest pixel (" + width / 2 + "," + height / 3 + ") is 0x"
+                    + Integer.toHexString(middle) + ", the frame was cleared to 0x" + Integer.toHexString(colour));
+            }
+            return;
+        }
         for (final int[] p : new int[][] {{0, 0}, {width - 1, height - 1}, {width / 2, height / 3}})
         {
             final int got = display.pixel(0, p[0], p[1]) & 0xFF_FFFF;
@@ -129,7 +180,7 @@ final class Gpu3dSession implements AutoCloseable
         while (System.nanoTime() < warmEnd)
         {
             target = frame(target);
-            meter.awaitPixelBytes(target, DISPLAY_TIMEOUT);
+            awaitShown(target);
         }
         final Histogram shown = new Histogram(60_000_000_000L, 3);
         final ProcessHandle backend = ProcessHandle.of(process.pid()).orElseThrow();
@@ -142,7 +193,7 @@ final class Gpu3dSession implements AutoCloseable
         {
             final long t0 = last;
             target = frame(target);
-            meter.awaitPixelBytes(target, DISPLAY_TIMEOUT);
+            awaitShown(target);
             last = System.nanoTime();
             shown.recordValue(last - t0);
             frames++;
@@ -156,10 +207,12 @@ final class Gpu3dSession implements AutoCloseable
         metrics.put(Gpu3dBench.FRAME_P50_MS, shown.getValueAtPercentile(50) / 1e6);
         metrics.put(Gpu3dBench.FRAME_P99_MS, shown.getValueAtPercentile(99) / 1e6);
         metrics.put(Gpu3dBench.UPDATES_PER_FRAME, (double)meter.updates() / Math.max(1, target / guest.frameBytes()));
+        metrics.put(Gpu3dBench.FRAMES, (double)frames);
         Log.info(String.format("3D: %d frames in %.2f s: %.1f frames/s; back-end CPU %.2f ms per frame (%.2f cores);"
-            + " frame p50 %.2f ms, p99 %.2f ms", frames, seconds, metrics.get(Gpu3dBench.FPS),
-            metrics.get(Gpu3dBench.CPU_MS_PER_FRAME), metrics.get(Gpu3dBench.CPU_CORES),
-            metrics.get(Gpu3dBench.FRAME_P50_MS), metrics.get(Gpu3dBench.FRAME_P99_MS)));
+            + " frame p50 %.2f ms, p99 %.2f ms; %d UPDATEs, %d pixel bytes at the display", frames, seconds,
+            metrics.get(Gpu3dBench.FPS), metrics.get(Gpu3dBench.CPU_MS_PER_FRAME), metrics.get(Gpu3dBench.CPU_CORES),
+            metrics.get(Gpu3dBench.FRAME_P50_MS), metrics.get(Gpu3dBench.FRAME_P99_MS), meter.updates(),
+            meter.pixelBytes()));
         checkColour(guest.width(), guest.height());
     }
 
