@@ -2,12 +2,14 @@ package io.jvhost.e2e;
 
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -35,6 +37,8 @@ class DemoTest
 {
     private static final Pattern URL = Pattern.compile("the guest's screen is at (http://127\\.0\\.0\\.1:\\d+/)");
     private static final Duration BOOT = Duration.ofSeconds(180);
+    /** The line that names the demo's log file. */
+    static final Pattern LOG_FILE = Pattern.compile("jvhost's log: (\\S+) \\(-v shows it here\\)");
 
     @Test
     void theDemoBootsAGuestWhoseRngScreenAndConsoleAreServedByJvhost(@TempDir final Path dir) throws Exception
@@ -48,6 +52,8 @@ class DemoTest
             assertThat(booted).as("the guest's hardware RNG is jvhost's virtio-rng").contains("Hardware RNG: virtio_rng");
             final Matcher url = URL.matcher(booted);
             assertThat(url.find()).as("the demo prints the screen's URL").isTrue();
+            assertThat(booted).as("the demo says how to quit").contains("quit with 'poweroff -f'");
+            final Path logFile = logFile(booted);
 
             final OutputStream console = demo.process().getOutputStream();
             console.write("head -c 100000 /dev/hwrng | wc -c; echo DEMO-$((6*7))\n".getBytes(StandardCharsets.UTF_8));
@@ -87,7 +93,31 @@ class DemoTest
             assertThat(demo.process().waitFor(60, TimeUnit.SECONDS)).as("the demo ends with the guest").isTrue();
             assertThat(demo.process().exitValue()).isZero();
             assertThat(demo.log()).doesNotContain("ERROR", "Exception in thread");
+            assertQuiet(demo.log(), logFile, "rng0: features negotiated", "gpu0: queue 0 started",
+                "input0: features negotiated");
         }
+    }
+
+    /**
+     * @return the log file the demo's output names.
+     */
+    static Path logFile(final String output)
+    {
+        final Matcher m = LOG_FILE.matcher(output);
+        assertThat(m.find()).as("the demo names its log file:\n" + output).isTrue();
+        return Path.of(m.group(1));
+    }
+
+    /**
+     * The terminal shows no INFO line of jvhost's, and the back-ends' log lines ({@code expected}) are in the file.
+     */
+    static void assertQuiet(final String terminal, final Path logFile, final String... expected) throws IOException
+    {
+        assertThat(terminal.lines().filter(l -> l.matches("^\\S+Z INFO .*")).toList())
+            .as("jvhost's INFO lines on the terminal").isEmpty();
+        final String logged = Files.readString(logFile, StandardCharsets.UTF_8);
+        assertThat(logged).as("the log file " + logFile).contains(expected).doesNotContain("ERROR");
+        Files.delete(logFile);
     }
 
     private static int litPixels(final BufferedImage image)

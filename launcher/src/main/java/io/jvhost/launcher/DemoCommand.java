@@ -40,7 +40,8 @@ import picocli.CommandLine.Option;
         "The guest's hardware RNG is jvhost rng; its screen (jvhost gpu) is in your browser at the printed URL,",
         "where typing goes to a shell on the guest's tty1 (jvhost's virtio-input keyboard).",
         "With --3d the GPU renders 3D (virglrenderer) and the guest runs kmscube on it (Debian 12's Mesa).",
-        "Quit with 'poweroff -f' in the guest, or Ctrl-A X."})
+        "Quit with 'poweroff -f' in the guest, or Ctrl-A X.",
+        "jvhost's own log goes to a file the demo names (--log), or to this terminal with -v."})
 final class DemoCommand implements Callable<Integer>
 {
     @CommandLine.Spec
@@ -99,9 +100,29 @@ final class DemoCommand implements Callable<Integer>
         description = "The guest's screen (QEMU's xres/yres). Default: ${DEFAULT-VALUE}.")
     private String resolution;
 
+    @Option(names = {"-v", "--verbose"},
+        description = "jvhost's log on this terminal instead of in the --log file.")
+    private boolean verbose;
+
+    @Option(names = "--log", paramLabel = "FILE",
+        description = "Where jvhost's log goes (warnings and errors also to this terminal). Default: a new"
+            + " jvhost-demo-*.log in the temporary directory (" + "${sys:java.io.tmpdir}" + "), kept after the demo.")
+    private Path log;
+
     @Override
     public Integer call() throws Exception
     {
+        final String logNote;
+        if (verbose)
+        {
+            logNote = "jvhost's log is on this terminal (-v)";
+        }
+        else
+        {
+            final Path file = null != log ? log : Files.createTempFile("jvhost-demo-", ".log");
+            Logging.toFile(file);
+            logNote = "jvhost's log: " + file + " (-v shows it here)";
+        }
         final Path home = jvhostHome();
         final Path guest = Path.of(System.getenv().getOrDefault("JVHOST_GUEST_DIR",
             System.getProperty("user.home") + "/.cache/jvhost/guest"));
@@ -209,6 +230,8 @@ final class DemoCommand implements Callable<Integer>
                 System.err.println("jvhost demo: the guest's screen is at " + url + " (open it in a browser: type"
                     + " there into the shell on tty1)");
             }
+            System.err.println("jvhost demo: quit with 'poweroff -f' in the guest's shell here, or Ctrl-A X; "
+                + logNote);
             final int exit = new ProcessBuilder(command).inheritIO().start().waitFor();
             daemons.forEach(VhostUserDaemon::shutdown);
             for (final Thread t : servers)

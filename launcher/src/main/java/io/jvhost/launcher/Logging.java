@@ -1,5 +1,10 @@
 package io.jvhost.launcher;
 
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.logging.ConsoleHandler;
 import java.util.logging.Formatter;
@@ -7,9 +12,11 @@ import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
+import java.util.logging.StreamHandler;
 
 /**
- * One line per event on stderr: {@code 2026-11-21T05:33:19.123Z INFO  rng0: queue 0 started ...}.
+ * One line per event on stderr: {@code 2026-11-21T05:33:19.123Z INFO  rng0: queue 0 started ...}; or, for the demo,
+ * into a file, with only warnings and errors also on stderr ({@link #toFile(Path)}).
  */
 final class Logging
 {
@@ -43,6 +50,43 @@ final class Logging
         handler.setFormatter(new OneLine());
         root.addHandler(handler);
         root.setLevel(level);
+    }
+
+    /**
+     * Every event at the configured level ({@code JVHOST_LOG}, default info) goes to {@code file} (created or
+     * truncated), one line each, flushed as written; warnings and errors also go to stderr.
+     *
+     * @throws IOException naming the file when it cannot be written.
+     */
+    static void toFile(final Path file) throws IOException
+    {
+        final Logger root = Logger.getLogger("");
+        final Level level = root.getLevel();
+        final OutputStream out;
+        try
+        {
+            out = Files.newOutputStream(file);
+        }
+        catch (final IOException e)
+        {
+            throw new IOException("cannot write the log file " + file + ": " + e, e);
+        }
+        for (final Handler h : root.getHandlers())
+        {
+            h.setLevel(level.intValue() > Level.WARNING.intValue() ? level : Level.WARNING);
+        }
+        final StreamHandler handler = new StreamHandler(out, new OneLine())
+        {
+            @Override
+            public synchronized void publish(final LogRecord record)
+            {
+                super.publish(record);
+                flush();
+            }
+        };
+        handler.setEncoding(StandardCharsets.UTF_8.name());
+        handler.setLevel(level);
+        root.addHandler(handler);
     }
 
     private static final class OneLine extends Formatter
