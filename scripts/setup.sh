@@ -200,7 +200,7 @@ jvhost_setup_qemu() (
 # Host tools for the guest setup and the initramfs builder: command -> Debian package.
 jvhost_setup_tools() (
     set -euo pipefail
-    local -A need=([cpio]=cpio [depmod]=kmod [modprobe]=kmod [gzip]=gzip [xz]=xz-utils [dpkg-deb]=dpkg [sha256sum]=coreutils [gcc]=gcc)
+    local -A need=([cpio]=cpio [depmod]=kmod [modprobe]=kmod [gzip]=gzip [xz]=xz-utils [dpkg-deb]=dpkg [sha256sum]=coreutils [gcc]=gcc [man]=man-db [zsh]=zsh)
     local cmd missing=()
     for cmd in "${!need[@]}"; do
         command -v "$cmd" >/dev/null 2>&1 || [[ -x /usr/sbin/$cmd || -x /sbin/$cmd ]] || missing+=("${need[$cmd]}")
