@@ -35,7 +35,19 @@ public final class Main implements Runnable
         Thread.ofPlatform().name("jvhost-preload").daemon()
             .start(ThreadTop.guarded("jvhost-preload", Main::preloadNativeCalls));
         Logging.configure();
-        System.exit(commandLine(args).execute(args));
+        final String[] effective;
+        try
+        {
+            // systemd's socket activation: LISTEN_FDS/LISTEN_PID for this process become --fd 3.
+            effective = SocketActivation.arguments(args, System.getenv(), ProcessHandle.current().pid());
+        }
+        catch (final IllegalArgumentException e)
+        {
+            System.err.println("jvhost: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        System.exit(commandLine(effective).execute(effective));
     }
 
     /**

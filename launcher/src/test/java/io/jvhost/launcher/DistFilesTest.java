@@ -111,6 +111,39 @@ class DistFilesTest
         }
     }
 
+    @Test
+    void everyActivatableDeviceHasTemplateUnitsThatSystemdAccepts(@TempDir final Path dir) throws Exception
+    {
+        DistFiles.write(dir);
+        final List<String> devices = DistFiles.activatable(Main.commandLine());
+        assertThat(devices).contains("rng", "gpu", "input", "console", "scsi", "gpio", "i2c", "rtc", "sound")
+            .doesNotContain("vsock", "demo", ManPages.HELP);
+        final Path analyze = Path.of("/usr/bin/systemd-analyze");
+        for (final String device : devices)
+        {
+            final Path service = dir.resolve("systemd/jvhost-" + device + "@.service");
+            final String unit = Files.readString(service);
+            assertThat(unit).contains("ExecStart=/usr/bin/jvhost " + device + " $JVHOST_ARGS", "NoNewPrivileges=yes",
+                "ProtectSystem=strict", "PrivateTmp=yes", "RestrictAddressFamilies=AF_UNIX")
+                .doesNotContainPattern("(?m)^MemoryDenyWriteExecute");
+            assertThat(unit.contains("AF_INET")).as(device + " listens on TCP").isEqualTo(
+                device.equals("gpu") || device.equals("console"));
+            assertThat(Files.readString(dir.resolve("systemd/jvhost-" + device + "@.socket")))
+                .contains("ListenStream=/run/jvhost/" + device + "-%i.sock", "Accept=no");
+            if (Files.isExecutable(analyze))
+            {
+                // The instance's units as systemd loads them; /usr/bin/jvhost is the package's, not on this machine.
+                final Process p = new ProcessBuilder(analyze.toString(), "verify", "--man=no",
+                    "./jvhost-" + device + "@vm1.service", "./jvhost-" + device + "@vm1.socket")
+                    .directory(dir.resolve("systemd").toFile()).redirectErrorStream(true).start();
+                final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+                assertThat(out.lines().filter(l -> !l.contains("Command /usr/bin/jvhost is not executable")))
+                    .as("systemd-analyze verify jvhost-" + device + "@vm1.service").isEmpty();
+            }
+        }
+    }
+
     /**
      * Runs the completion function of {@code script} in {@code shell} for the command line {@code words} (the last
      * one is the word being completed).
@@ -137,8 +170,8 @@ class DistFilesTest
         {
             body = "source '" + script + "'; ";
         }
-        final String program = body + "t() { " + ("zsh".equals(shell)
-            ? "emulate -L sh -o kshglob -o noshglob -o braceexpand; " : "") + "COMP_WORDS=(" + quoted + "); COMP_CWORD=" + (words.length - 1)
+        final String emulate = "zsh".equals(shell) ? "emulate -L sh -o kshglob -o noshglob -o braceexpand; " : "";
+        final String program = body + "t() { " + emulate + "COMP_WORDS=(" + quoted + "); COMP_CWORD=" + (words.length - 1)
             + "; COMP_LINE='" + line + "'; COMP_POINT=${#COMP_LINE}; COMPREPLY=(); "
             + "_complete_jvhost jvhost '" + words[words.length - 1] + "' '" + words[words.length - 2]
             + "' 2>/dev/null; "
