@@ -21,10 +21,19 @@ import picocli.CommandLine;
  * dist/completion/_jvhost     zsh (a vendor-completions function)
  * dist/systemd/jvhost-gpu@.socket, jvhost-gpu@.service, ...   socket-activated template units, one pair per
  *                             device whose command serves an inherited descriptor
+ * dist/qemu/vhost-user/50-jvhost-gpu.json, ...   QEMU's vhost-user back-end descriptors (docs/interop/vhost-user.json)
+ *                             for the device types that schema knows, naming {@link #LIBEXEC}/jvhost-DEVICE
  * </pre>
  */
 public final class DistFiles
 {
+    /** Where the package puts one executable per device ({@code jvhost-gpu} runs {@code jvhost gpu "$@"}). */
+    static final String LIBEXEC = "/usr/libexec/jvhost";
+
+    /** QEMU's {@code VHostUserBackendType}s (docs/interop/vhost-user.json); libvirt refuses any other type. */
+    static final List<String> QEMU_TYPES = List.of("9p", "balloon", "block", "caif", "console", "crypto", "gpu",
+        "input", "net", "rng", "rpmsg", "rproc-serial", "scsi", "vsock", "fs");
+
     private DistFiles()
     {
     }
@@ -48,6 +57,15 @@ public final class DistFiles
         final Path completion = Files.createDirectories(out.resolve("completion"));
         Files.writeString(completion.resolve("jvhost"), bashCompletion(Main.commandLine()), StandardCharsets.UTF_8);
         Files.writeString(completion.resolve("_jvhost"), zshCompletion(Main.commandLine()), StandardCharsets.UTF_8);
+        final Path qemu = Files.createDirectories(out.resolve("qemu/vhost-user"));
+        for (final var e : Main.commandLine().getSubcommands().entrySet())
+        {
+            if (QEMU_TYPES.contains(e.getKey()))
+            {
+                Files.writeString(qemu.resolve("50-jvhost-" + e.getKey() + ".json"),
+                    qemuDescriptor(e.getKey(), e.getValue()), StandardCharsets.UTF_8);
+            }
+        }
         final Path systemd = Files.createDirectories(out.resolve("systemd"));
         for (final String device : activatable(Main.commandLine()))
         {
@@ -56,6 +74,40 @@ public final class DistFiles
             Files.writeString(systemd.resolve("jvhost-" + device + "@.service"), serviceUnit(device),
                 StandardCharsets.UTF_8);
         }
+    }
+
+    /**
+     * QEMU's {@code VhostUserBackend} for a device: its type, a description and the executable libvirt runs (with
+     * {@code --print-capabilities} for the features, e.g. gpu's render-node and virgl, then {@code --fd=N}).
+     */
+    static String qemuDescriptor(final String type, final CommandLine command)
+    {
+        final String[] d = command.getCommandSpec().usageMessage().description();
+        final String description = "jvhost " + type + ": " + (d.length > 0 ? d[0] : "vhost-user back-end");
+        return "{\n  \"description\": \"" + jsonEscape(description) + "\",\n  \"type\": \"" + type
+            + "\",\n  \"binary\": \"" + LIBEXEC + "/jvhost-" + type + "\",\n  \"tags\": [\n    \"jvhost\"\n  ]\n}\n";
+    }
+
+    private static String jsonEscape(final String s)
+    {
+        final StringBuilder sb = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++)
+        {
+            final char c = s.charAt(i);
+            if (c == '"' || c == '\\')
+            {
+                sb.append('\\').append(c);
+            }
+            else if (c < 0x20)
+            {
+                sb.append(String.format("\\u%04x", (int)c));
+            }
+            else
+            {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
     }
 
     /**

@@ -14,6 +14,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Test;
+import org.snakeyaml.engine.v2.api.Load;
+import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
@@ -141,6 +143,37 @@ class DistFilesTest
                 assertThat(out.lines().filter(l -> !l.contains("Command /usr/bin/jvhost is not executable")))
                     .as("systemd-analyze verify jvhost-" + device + "@vm1.service").isEmpty();
             }
+        }
+    }
+
+    @Test
+    void qemuDescriptorsFollowVhostUserJsonAndMatchPrintCapabilities(@TempDir final Path dir) throws Exception
+    {
+        DistFiles.write(dir);
+        final Path folder = dir.resolve("qemu/vhost-user");
+        final List<String> expected = List.of("console", "gpu", "input", "rng", "scsi", "vsock");
+        final List<String> files = new ArrayList<>();
+        try (var list = Files.list(folder))
+        {
+            list.map(p -> p.getFileName().toString()).sorted().forEach(files::add);
+        }
+        assertThat(files).containsExactlyElementsOf(expected.stream().map(t -> "50-jvhost-" + t + ".json").toList());
+        final Load json = new Load(LoadSettings.builder().build());
+        for (final String type : expected)
+        {
+            @SuppressWarnings("unchecked")
+            final Map<String, Object> d = (Map<String, Object>)json.loadFromString(
+                Files.readString(folder.resolve("50-jvhost-" + type + ".json")));
+            assertThat(d).containsOnlyKeys("description", "type", "binary", "tags");
+            assertThat(d.get("type")).isEqualTo(type).isIn(DistFiles.QEMU_TYPES);
+            assertThat(d.get("binary")).isEqualTo("/usr/libexec/jvhost/jvhost-" + type);
+            assertThat((String)d.get("description")).startsWith("jvhost " + type + ": ");
+            // What libvirt reads next: the binary's own --print-capabilities names the same type.
+            final CliRun caps = CliRun.of(type, "--print-capabilities");
+            assertThat(caps.exitCode()).isZero();
+            @SuppressWarnings("unchecked")
+            final Map<String, Object> printed = (Map<String, Object>)json.loadFromString(caps.out());
+            assertThat(printed.get("type")).isEqualTo(type);
         }
     }
 
