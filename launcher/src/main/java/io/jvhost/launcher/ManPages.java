@@ -178,7 +178,8 @@ final class ManPages
     }
 
     /**
-     * Text as troff reads it literally: backslashes and hyphens escaped, a leading dot or quote made harmless.
+     * Text as troff reads it literally: backslashes and hyphens escaped, a leading dot or quote made harmless, and a
+     * break allowed after each comma that joins two words.
      */
     static String escape(final String text)
     {
@@ -195,6 +196,8 @@ final class ManPages
             {
                 case '\\' -> sb.append("\\e");
                 case '-' -> sb.append("\\-");
+                // A possible break after a comma inside a long token (QEMU's -device a=1,b=2,...).
+                case ',' -> sb.append(i + 1 < text.length() && text.charAt(i + 1) != ' ' ? ",\\:" : ",");
                 default -> sb.append(c);
             }
             lineStart = c == '\n';

@@ -228,18 +228,27 @@ class DistFilesTest
      */
     private static String render(final Path page) throws IOException, InterruptedException
     {
+        render(page, 80);
+        return render(page, 250);
+    }
+
+    /**
+     * @return the page as {@code man} shows it {@code width} columns wide, after checking troff had no warning.
+     */
+    private static String render(final Path page, final int width) throws IOException, InterruptedException
+    {
         final Path errors = Files.createTempFile("jvhost-man-", ".err");
         final ProcessBuilder pb = new ProcessBuilder("man", "-l", page.toString())
             .redirectError(errors.toFile());
         pb.environment().put("MANPAGER", "cat");
-        pb.environment().put("MANWIDTH", "250");
+        pb.environment().put("MANWIDTH", Integer.toString(width));
         pb.environment().put("LANG", "C");
         pb.environment().put("LC_ALL", "C");
         final Process p = pb.start();
         final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as("man -l " + page + ":\n" + out).isZero();
-        assertThat(Files.readString(errors)).as("man -l " + page + "'s warnings").isEmpty();
+        assertThat(Files.readString(errors)).as("man -l " + page + "'s warnings at " + width + " columns").isEmpty();
         Files.delete(errors);
         return out;
     }
