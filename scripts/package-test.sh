@@ -53,6 +53,7 @@ serve_and_probe() {
     shift
     "$@" > "$work/rng.log" 2>&1 &
     pid=$!
+    server=$pid
     for ((i = 0; i < 300; i++)); do
         [[ -S $sock ]] && break
         kill -0 "$pid" 2>/dev/null || die "jvhost rng exited before listening: $(cat "$work/rng.log")"
@@ -64,6 +65,7 @@ serve_and_probe() {
     kill -TERM "$pid"
     rc=0
     wait "$pid" || rc=$?
+    server=""
     [[ $rc -eq 0 ]] || die "jvhost rng exited $rc after SIGTERM: $(cat "$work/rng.log")"
     [[ ! -e $sock ]] || die "jvhost rng left $sock behind"
     grep -q "rng0: features negotiated\|rng0: rng device listening" "$work/rng.log" \
@@ -72,8 +74,13 @@ serve_and_probe() {
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/jvhost-package-test.XXXXXX")
 mounts=()
+server=""
 cleanup() {
     local m
+    if [[ -n $server ]]; then
+        kill -KILL "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+    fi
     for m in ${mounts[@]+"${mounts[@]}"}; do umount -l "$m" 2>/dev/null || true; done
     rm -rf "$work"
 }

@@ -541,14 +541,39 @@ final class GpuCommand implements Callable<Integer>
     }
 
     /**
-     * QEMU's vhost-user.json for a GPU: the --virgl and --render-node options are listed when virglrenderer is
-     * there to serve them.
+     * QEMU's vhost-user.json for a GPU: --virgl is listed when virglrenderer is there to serve it, --render-node
+     * when there is also a DRM render node. libvirt picks a render node for a back-end that lists render-node and
+     * refuses to start the domain when the host has none (llvmpipe needs none).
      */
     private static void printCapabilities()
     {
-        final String features = VirglLibrary.available() ? ",\n  \"features\": [\n    \"render-node\",\n"
-            + "    \"virgl\"\n  ]" : "";
-        System.out.println("{\n  \"type\": \"gpu\"" + features + "\n}");
+        final List<String> features = new ArrayList<>();
+        if (VirglLibrary.available())
+        {
+            if (hasRenderNode(Path.of("/dev/dri")))
+            {
+                features.add("\"render-node\"");
+            }
+            features.add("\"virgl\"");
+        }
+        final String list = features.isEmpty() ? ""
+            : ",\n  \"features\": [\n    " + String.join(",\n    ", features) + "\n  ]";
+        System.out.println("{\n  \"type\": \"gpu\"" + list + "\n}");
+    }
+
+    /**
+     * @return true when {@code dri} holds a render node ({@code renderD128}, ...).
+     */
+    static boolean hasRenderNode(final Path dri)
+    {
+        try (var entries = java.nio.file.Files.list(dri))
+        {
+            return entries.anyMatch(p -> p.getFileName().toString().startsWith("renderD"));
+        }
+        catch (final java.io.IOException e)
+        {
+            return false;
+        }
     }
 
     /**

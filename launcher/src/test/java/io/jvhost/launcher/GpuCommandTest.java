@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -75,8 +76,10 @@ class GpuCommandTest
     {
         final CliRun r = run("gpu", "--print-capabilities");
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out().replaceAll("\\s", "")).isEqualTo(io.jvhost.virgl.VirglLibrary.available()
-            ? "{\"type\":\"gpu\",\"features\":[\"render-node\",\"virgl\"]}" : "{\"type\":\"gpu\"}");
+        final String features = !io.jvhost.virgl.VirglLibrary.available() ? ""
+            : GpuCommand.hasRenderNode(Path.of("/dev/dri")) ? ",\"features\":[\"render-node\",\"virgl\"]"
+            : ",\"features\":[\"virgl\"]";
+        assertThat(r.out().replaceAll("\\s", "")).isEqualTo("{\"type\":\"gpu\"" + features + "}");
     }
 
     @Test
@@ -160,6 +163,16 @@ class GpuCommandTest
     }
 
     @Test
+    void hasRenderNodeLooksForRenderDEntries(@TempDir final Path dir) throws Exception
+    {
+        assertThat(GpuCommand.hasRenderNode(dir.resolve("missing"))).isFalse();
+        java.nio.file.Files.createFile(dir.resolve("card0"));
+        assertThat(GpuCommand.hasRenderNode(dir)).as("a card but no render node").isFalse();
+        java.nio.file.Files.createFile(dir.resolve("renderD128"));
+        assertThat(GpuCommand.hasRenderNode(dir)).isTrue();
+    }
+
+    @Test
     void printCapabilitiesListsVirglAndRenderNodeWhenVirglrendererIsThere()
     {
         final CliRun r = run("gpu", "--print-capabilities");
@@ -167,7 +180,9 @@ class GpuCommandTest
         assertThat(r.out()).contains("\"type\": \"gpu\"");
         if (io.jvhost.virgl.VirglLibrary.available())
         {
-            assertThat(r.out()).contains("\"virgl\"").contains("\"render-node\"");
+            assertThat(r.out()).contains("\"virgl\"");
+            assertThat(r.out().contains("\"render-node\"")).as("render-node listed only with a render node")
+                .isEqualTo(GpuCommand.hasRenderNode(Path.of("/dev/dri")));
         }
         else
         {
