@@ -6,7 +6,7 @@
 #              bundled Java 25 with the AOT cache required (-XX:AOTMode=on fails when the JVM cannot use it), the
 #              man pages must render, and `jvhost rng --socket-path` must answer a vhost-user GET_FEATURES with
 #              VERSION_1 and PROTOCOL_FEATURES, then stop on SIGTERM with status 0 and remove its socket.
-#   --chroot   (about 2 min the first time, then 30 s) a fresh Debian 12 root: debootstrap --variant=minbase from
+#   --chroot   (about 2 min the first time, then 15 s) a fresh Debian 12 root: debootstrap --variant=minbase from
 #              the mirror and key of the system's bookworm apt entry (installs debootstrap with apt when missing;
 #              the root is cached in ~/.cache/jvhost/debian12-root and copied for each run), `dpkg -i` of the
 #              package inside it with chroot, no java in the root, then the same --version and rng checks with
