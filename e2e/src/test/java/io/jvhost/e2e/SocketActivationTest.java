@@ -114,8 +114,14 @@ class SocketActivationTest
     private static List<String> jvhost(final String... args)
     {
         final List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-            "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-            "io.jvhost.launcher.Main"));
+            "--enable-native-access=ALL-UNNAMED"));
+        // The build's coverage agent, as JvhostProcess adds it: SocketActivation runs only in these processes.
+        final String coverage = System.getProperty("jvhost.coverage.agent", "");
+        if (coverage.startsWith("-javaagent:"))
+        {
+            command.add(coverage);
+        }
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.jvhost.launcher.Main"));
         command.addAll(List.of(args));
         return command;
     }
