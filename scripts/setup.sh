@@ -23,7 +23,8 @@
 #   uinput    load the uinput module when the kernel has one (evdev passthrough test); never fails
 #   guest612  make sure the 6.12 guest kernel (bookworm-security, else bookworm-backports) and busybox
 #          are in ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-6.12 (same layout as guest/)
-#   guestmods  build the 6.12 guest's out-of-tree i2c-virtio, gpio-virtio, virtio_rtc and spi-virtio drivers into
+#   guestmods  build the 6.12 guest's out-of-tree i2c-virtio, gpio-virtio, virtio_rtc, spi-virtio and virtio_can
+#          drivers into
 #          ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-modules-6.12 (Debian builds none of them)
 #   all    all of the above
 # Sourced:   . scripts/setup.sh [subcommand]
@@ -674,10 +675,11 @@ jvhost_setup_uinput() (
 # ---- Out-of-tree guest drivers for the 6.12 guest (step guestmods) ----------------------------------------------
 # Debian builds none of the virtio i2c, gpio and rtc guest drivers. They build out of tree in seconds against the
 # 6.12 guest's own headers (unpacked, not installed) and load unsigned: i2c-virtio and gpio-virtio from
-# bookworm-security's linux-source-6.12, virtio_rtc and spi-virtio from trixie-backports' linux-source-7.3 (through
-# the same private apt as qemu11) with one backport each; spi-virtio also gets jvhost's test hook (below). Output:
-# guest-modules-6.12/{i2c-virtio,gpio-virtio,virtio_rtc,spi-virtio}.ko, kernel-version, modules (the list built),
-# build.log, .complete. About 300 MB downloaded once (the two source tarballs); only the driver files are unpacked.
+# bookworm-security's linux-source-6.12, virtio_rtc, spi-virtio and virtio_can from trixie-backports' linux-source-7.3
+# (through the same private apt as qemu11) with one backport each; spi-virtio also gets jvhost's test hook (below).
+# Output: guest-modules-6.12/{i2c-virtio,gpio-virtio,virtio_rtc,spi-virtio,virtio_can}.ko, kernel-version, modules
+# (the list built), build.log, .complete. About 300 MB downloaded once (the two source tarballs); only the driver files
+# are unpacked.
 jvhost_setup_guestmods() (
     set -euo pipefail
     local m g kver ver tmp log hdr src deb
@@ -686,7 +688,7 @@ jvhost_setup_guestmods() (
     kver=$(cat "$g/kernel-version")
     m=$(jvhost_setup__cache)/guest-modules-6.12
     # The modules this step builds: a cache built by an older script, with fewer of them, is built again.
-    local mods="i2c-virtio gpio-virtio virtio_rtc spi-virtio"
+    local mods="i2c-virtio gpio-virtio virtio_rtc spi-virtio virtio_can"
     if [[ -f $m/.complete && $(cat "$m/kernel-version" 2>/dev/null) == "$kver" \
         && $(cat "$m/modules" 2>/dev/null) == "$mods" ]]; then
         exit 0
@@ -729,7 +731,7 @@ jvhost_setup_guestmods() (
     apt-get -c "$tmp/apt/apt.conf" -q -t trixie-backports install --download-only --no-install-recommends -y \
         linux-source-7.3 >>"$log" 2>&1 \
         || jvhost_setup__die "downloading linux-source-7.3 from trixie-backports failed; see $log"
-    mkdir -p "$tmp/src" "$tmp/rtc/include/uapi/linux" "$tmp/spi/include/linux"
+    mkdir -p "$tmp/src" "$tmp/rtc/include/uapi/linux" "$tmp/spi/include/linux" "$tmp/can/include/linux"
     dpkg-deb -x "$tmp"/apt/archives/linux-source-7.3_*.deb "$tmp/src"
     tar -xJf "$tmp"/src/usr/src/linux-source-7.3.tar.xz -C "$tmp/rtc" --wildcards \
         '*/drivers/virtio/virtio_rtc_driver.c' '*/drivers/virtio/virtio_rtc_class.c' \
@@ -742,7 +744,12 @@ jvhost_setup_guestmods() (
         || jvhost_setup__die "linux-source-7.3 lacks the spi-virtio sources; see $log"
     find "$tmp/spi" -path '*/drivers/spi/spi-virtio.c' -exec mv -t "$tmp/spi" {} +
     find "$tmp/spi" -path '*/linux-source-7.3/include/uapi/linux/virtio_spi.h' -exec mv -t "$tmp/spi/include/linux" {} +
-    rm -rf "$tmp/src" "$tmp/apt/archives"/*.deb "$tmp"/rtc/linux-source-7.3 "$tmp"/spi/linux-source-7.3
+    tar -xJf "$tmp"/src/usr/src/linux-source-7.3.tar.xz -C "$tmp/can" --wildcards \
+        '*/drivers/net/can/virtio_can.c' '*/include/uapi/linux/virtio_can.h' >>"$log" 2>&1 \
+        || jvhost_setup__die "linux-source-7.3 lacks the virtio_can sources; see $log"
+    find "$tmp/can" -path '*/drivers/net/can/virtio_can.c' -exec mv -t "$tmp/can" {} +
+    find "$tmp/can" -path '*/linux-source-7.3/include/uapi/linux/virtio_can.h' -exec mv -t "$tmp/can/include/linux" {} +
+    rm -rf "$tmp/src" "$tmp/apt/archives"/*.deb "$tmp"/rtc/linux-source-7.3 "$tmp"/spi/linux-source-7.3 "$tmp"/can/linux-source-7.3
     # 6.12 has device_init_wakeup, not yet its devm_ form; the PTP part needs timekeeping newer than 6.12 (left out).
     sed -i 's/devm_device_init_wakeup(dev);/device_init_wakeup(dev, true);/' "$tmp/rtc/virtio_rtc_driver.c"
     printf 'obj-m += virtio_rtc.o\nvirtio_rtc-y := virtio_rtc_driver.o virtio_rtc_class.o\nccflags-y += -I$(src)/include -DCONFIG_VIRTIO_RTC_CLASS=1\n' \
@@ -776,17 +783,22 @@ HOOK
         || jvhost_setup__die "the spi-virtio test hook did not apply (has drivers/spi/spi-virtio.c changed?)"
     printf 'obj-m += spi-virtio.o\nccflags-y += -I$(src)/include -DVIRTIO_ID_SPI=45\n' > "$tmp/spi/Kbuild"
 
-    jvhost_setup__say "building i2c-virtio, gpio-virtio, virtio_rtc and spi-virtio for $kver"
-    for src in i2cgpio rtc spi; do
+    # virtio_can: 6.12's can_priv keeps data_bittiming at its top level (7.3 moved it into can_priv.fd).
+    sed -i 's/priv->can\.fd\.data_bittiming/priv->can.data_bittiming/' "$tmp/can/virtio_can.c"
+    printf 'obj-m += virtio_can.o\nccflags-y += -I$(src)/include\n' > "$tmp/can/Kbuild"
+
+    jvhost_setup__say "building i2c-virtio, gpio-virtio, virtio_rtc, spi-virtio and virtio_can for $kver"
+    for src in i2cgpio rtc spi can; do
         make -C "$hdr/usr/src/linux-headers-$kver" M="$tmp/$src" CONFIG_DEBUG_INFO_BTF_MODULES= modules >>"$log" 2>&1 \
             || jvhost_setup__die "building the out-of-tree guest drivers in $src failed; see $log"
     done
     rm -f "$m"/*.ko "$m/.complete"
-    cp "$tmp/i2cgpio/i2c-virtio.ko" "$tmp/i2cgpio/gpio-virtio.ko" "$tmp/rtc/virtio_rtc.ko" "$tmp/spi/spi-virtio.ko" "$m/"
+    cp "$tmp/i2cgpio/i2c-virtio.ko" "$tmp/i2cgpio/gpio-virtio.ko" "$tmp/rtc/virtio_rtc.ko" "$tmp/spi/spi-virtio.ko" \
+        "$tmp/can/virtio_can.ko" "$m/"
     echo "$kver" > "$m/kernel-version"
     echo "$mods" > "$m/modules"
     touch "$m/.complete"
-    jvhost_setup__say "the guest's i2c-virtio.ko, gpio-virtio.ko, virtio_rtc.ko and spi-virtio.ko are in $m"
+    jvhost_setup__say "the guest's i2c-virtio.ko, gpio-virtio.ko, virtio_rtc.ko, spi-virtio.ko and virtio_can.ko are in $m"
 )
 
 jvhost_setup_all() (
