@@ -31,13 +31,21 @@ public final class SteadyStateRing implements AutoCloseable
 
     public SteadyStateRing() throws GuestMemoryException
     {
+        this(0);
+    }
+
+    /**
+     * A ring the device sees as its queue {@code queueIndex} (for devices whose queues differ by index).
+     */
+    public SteadyStateRing(final int queueIndex) throws GuestMemoryException
+    {
         final GuestMemory memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, ram, 0x5000_0000L)), 8);
         final SplitQueue ring = new SplitQueue(SIZE);
         ring.setSize(SIZE);
         ring.setGuestPhysAddresses(driver.descGpa(), driver.availGpa(), driver.usedGpa());
         ring.setFeatures(VirtioFeatures.bit(VirtioFeatures.VERSION_1));
         ring.bind(memory);
-        queue = new ActiveQueue(0, "q0", ring, SIZE);
+        queue = new ActiveQueue(queueIndex, "q" + queueIndex, ring, SIZE);
     }
 
     /**
@@ -76,21 +84,34 @@ public final class SteadyStateRing implements AutoCloseable
         long sum = 0;
         for (int i = 0; i < iterations; i++)
         {
-            for (int k = 0; k < gpas.length; k++)
+            sum += round(device, gpas, lengths, outs);
+        }
+        return sum;
+    }
+
+    /**
+     * Sends the requests once, as one batch and one {@code serve} (see {@link #allocatedBy}).
+     *
+     * @return the sum of the used elements' lengths and ids.
+     * @throws AssertionError when a request is not answered.
+     */
+    public long round(final VirtioDevice device, final long[][] gpas, final int[][] lengths, final int[] outs)
+    {
+        for (int k = 0; k < gpas.length; k++)
+        {
+            driver.add(gpas[k], lengths[k], outs[k], gpas[k].length - outs[k]);
+        }
+        driver.publish();
+        queue.serve(device);
+        long sum = 0;
+        for (int k = 0; k < gpas.length; k++)
+        {
+            final long used = driver.pollUsed();
+            if (used == -1L)
             {
-                driver.add(gpas[k], lengths[k], outs[k], gpas[k].length - outs[k]);
+                throw new AssertionError("request " + k + " was not answered");
             }
-            driver.publish();
-            queue.serve(device);
-            for (int k = 0; k < gpas.length; k++)
-            {
-                final long used = driver.pollUsed();
-                if (used == -1L)
-                {
-                    throw new AssertionError("request " + k + " was not answered");
-                }
-                sum += used;
-            }
+            sum += used;
         }
         return sum;
     }
