@@ -23,6 +23,7 @@ targets=(
     "input             devices/input       io.jvhost.device.input.InputRequestFuzzTest"
     "console           devices/console     io.jvhost.device.console.ConsoleRequestFuzzTest"
     "rtc               devices/rtc         io.jvhost.device.rtc.RtcRequestFuzzTest"
+    "can               devices/can         io.jvhost.device.can.CanRequestFuzzTest"
     "i2c               devices/i2c         io.jvhost.device.i2c.I2cRequestFuzzTest"
     "spi               devices/spi         io.jvhost.device.spi.SpiRequestFuzzTest"
     "gpio              devices/gpio        io.jvhost.device.gpio.GpioRequestFuzzTest"

@@ -44,7 +44,8 @@ class CanCommandTest
     {
         final CliRun r = CliRun.of("can", "-s", "/tmp/jvhost-can-test.sock", "-d", "lo");
         assertThat(r.exitCode()).isEqualTo(1);
-        assertThat(r.err()).contains("SocketCAN interface lo: not a CAN interface (its link type is 772, CAN's is 280)");
+        assertThat(r.err())
+            .contains("SocketCAN interface lo: not a CAN interface (its link type is 772, CAN's is 280)");
     }
 
     @Test

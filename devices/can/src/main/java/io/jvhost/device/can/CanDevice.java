@@ -32,7 +32,8 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * header and its payload, its type is not TX, its flags hold a bit virtio-can does not define, its kind (classic, FD,
  * RTR) was not negotiated, an RTR frame claims FD, its length is not one its kind allows (classic and RTR 0..8, FD
  * 0..8, 12, 16, 20, 24, 32, 48, 64), its identifier needs more than 11 (29 with EXTENDED) bits, or the port refused it
- * (a host interface's errno). A TX chain without a writable byte cannot be answered: it is returned empty, untransmitted.
+ * (a host interface's errno). A TX chain without a writable byte cannot be answered: it is returned empty and not
+ * transmitted.
  * Frames are transmitted at once, so VIRTIO_CAN_F_LATE_TX_ACK is not offered (as in vhost-device-can).
  * <p>
  * Received frames wait in a FIFO of {@link #FIFO_FRAMES} frames (further ones are dropped, counted as overruns, as a
@@ -127,6 +128,7 @@ public final class CanDevice implements VirtioDevice, CanPort.Receiver
     private long delivered;
     private long refused;
     private long rxRefused;
+    private int lastPortErrno;
 
     /**
      * @param name a name for logs ({@code can0}).
@@ -313,8 +315,8 @@ public final class CanDevice implements VirtioDevice, CanPort.Receiver
             {
                 if (logRefusal())
                 {
-                    LOG.log(Level.WARNING, name + ": TX request " + chain.head() + " has no writable byte for its result;"
-                        + " returned empty, not transmitted (" + refused + " refused so far)");
+                    LOG.log(Level.WARNING, name + ": TX request " + chain.head() + " has no writable byte for its"
+                        + " result; returned empty, not transmitted (" + refused + " refused so far)");
                 }
                 queue.complete(chain, 0);
                 continue;
@@ -322,8 +324,8 @@ public final class CanDevice implements VirtioDevice, CanPort.Receiver
             final TxError error = transmit(chain);
             if (null != error && logRefusal())
             {
-                LOG.log(Level.WARNING, name + ": TX request " + chain.head() + " " + error.why + describeTx(chain, error)
-                    + "; answered NOT_OK (" + refused + " refused so far)");
+                LOG.log(Level.WARNING, name + ": TX request " + chain.head() + " " + error.why
+                    + describeTx(chain, error) + "; answered NOT_OK (" + refused + " refused so far)");
             }
             try
             {
@@ -373,8 +375,6 @@ public final class CanDevice implements VirtioDevice, CanPort.Receiver
         transmitted++;
         return null;
     }
-
-    private int lastPortErrno;
 
     /**
      * Checks a TX message of {@code readable} bytes (at most {@link CanMessage#MAX_SIZE} of it in {@code m}).

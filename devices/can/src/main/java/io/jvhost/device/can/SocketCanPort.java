@@ -18,8 +18,8 @@ import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
 
 /**
- * A host SocketCAN interface ({@code can0}, {@code vcan0}) through a raw CAN socket made with FFM: {@code socket(PF_CAN,
- * SOCK_RAW, CAN_RAW)} bound to the interface, with {@code CAN_RAW_FD_FRAMES} when the interface's MTU is CAN FD's (72),
+ * A host SocketCAN interface ({@code can0}, {@code vcan0}) through a raw CAN socket made with FFM:
+ * {@code socket(PF_CAN, SOCK_RAW, CAN_RAW)} bound to the interface, with {@code CAN_RAW_FD_FRAMES} when the interface's MTU is CAN FD's (72),
  * and {@code CAN_RAW_ERR_FILTER} for bus-off error frames only. As with vhost-device-can, the interface must be
  * configured and up already (its bitrate is the host's business); one that is down is logged, and its transmissions are
  * refused with the kernel's errno ({@code ENETDOWN}).
