@@ -25,7 +25,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code vhost-user-test-device-pci} (virtio ID 36, 3 queues, 2 bytes of config) for a 6.12 guest with the out-of-tree
  * {@code virtio_can} driver ({@code scripts/setup.sh guestmods}): {@code ip link set can0 up} starts each controller
  * (CAN FD negotiated: MTU 72), a raw CAN socket in guest A sends a classic and a CAN FD frame that guest B's socket
- * receives exactly, and B's answer reaches A; each driver counts its frames acknowledged and received.
+ * receives exactly, and B's answer reaches A; each driver counts its frames acknowledged and received, and
+ * {@code ip link set can0 down} stops each controller.
  */
 class CanGuestTest
 {
@@ -60,6 +61,7 @@ class CanGuestTest
             %s
             s=/sys/class/net/can0/statistics
             echo "JVHOST-CAN tx_packets=$(cat $s/tx_packets) rx_packets=$(cat $s/rx_packets) tx_dropped=$(cat $s/tx_dropped) DONE"
+            ip link set can0 down && echo "JVHOST-CAN down"
             poweroff -f
             """.formatted(client);
     }
@@ -108,8 +110,11 @@ class CanGuestTest
                 .contains("tx_packets=1 rx_packets=2 tx_dropped=0");
             assertThat(a.awaitExit(Duration.ofSeconds(30))).isZero();
             assertThat(b.awaitExit(Duration.ofSeconds(30))).isZero();
+            assertThat(a.serialLog()).as("ip link set can0 down: STOP answered OK").contains("JVHOST-CAN down");
+            assertThat(b.serialLog()).contains("JVHOST-CAN down");
             assertThat(backend.log()).contains("can0: controller started on bus:0 member 0 (classic FD RTR)",
-                "can1: controller started on bus:0 member 1 (classic FD RTR)")
+                "can1: controller started on bus:0 member 1 (classic FD RTR)", "can0: controller stopped",
+                "can1: controller stopped")
                 .doesNotContain("ERROR", "refused so far", "dropped");
         }
     }

@@ -10,8 +10,9 @@ import org.junit.jupiter.api.Assumptions;
 
 /**
  * The 6.12 guest's out-of-tree drivers that {@code scripts/setup.sh guestmods} builds ({@code i2c-virtio.ko},
- * {@code gpio-virtio.ko}, {@code virtio_rtc.ko}, {@code spi-virtio.ko}): {@code JVHOST_GUEST_MODULES_DIR}, else
- * {@code $JVHOST_CACHE/guest-modules-6.12} (default cache {@code ~/.cache/jvhost}).
+ * {@code gpio-virtio.ko}, {@code virtio_rtc.ko}, {@code spi-virtio.ko}, {@code virtio_can.ko}):
+ * {@code JVHOST_GUEST_MODULES_DIR}, else {@code $JVHOST_CACHE/guest-modules-6.12} (default cache
+ * {@code ~/.cache/jvhost}).
  */
 public final class GuestModules {
 
