@@ -24,14 +24,15 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code jvhost can} with two sockets on its in-process bus, each fronted by QEMU 11.1's generic
  * {@code vhost-user-test-device-pci} (virtio ID 36, 3 queues, 2 bytes of config) for a 6.12 guest with the out-of-tree
  * {@code virtio_can} driver ({@code scripts/setup.sh guestmods}): {@code ip link set can0 up} starts each controller
- * (CAN FD negotiated: MTU 72), a raw CAN socket in guest A sends a classic and a CAN FD frame that guest B's socket
- * receives exactly, and B's answer reaches A; each driver counts its frames acknowledged and received, and
+ * (CAN FD negotiated: MTU 72), a raw CAN socket in guest A sends a classic frame, a CAN FD frame and a remote request
+ * that guest B's socket receives exactly and in order, and B's answer reaches A; each driver counts its frames acknowledged and received, and
  * {@code ip link set can0 down} stops each controller.
  */
 class CanGuestTest
 {
-    private static final String CLASSIC = "CAN-RECV id=0x123 ext=0 fd=0 len=6 data=4a56484f5354";
-    private static final String REPLY = "CAN-RECV id=0x321 ext=0 fd=0 len=5 data=5245504c59";
+    private static final String CLASSIC = "CAN-RECV id=0x123 ext=0 fd=0 rtr=0 len=6 data=4a56484f5354";
+    private static final String RTR = "CAN-RECV id=0x456 ext=0 fd=0 rtr=1 len=4 data=";
+    private static final String REPLY = "CAN-RECV id=0x321 ext=0 fd=0 rtr=0 len=5 data=5245504c59";
 
     static Path buildClient(final Path dir) throws IOException, InterruptedException
     {
@@ -67,7 +68,7 @@ class CanGuestTest
     }
 
     @Test
-    void aClassicAndAnFdFrameFromGuestAArriveInGuestBAndBsAnswerInA(@TempDir final Path dir) throws Exception
+    void classicFdAndRemoteFramesFromGuestAArriveInGuestBAndBsAnswerInA(@TempDir final Path dir) throws Exception
     {
         final GuestEnvironment env = GuestEnvironment.detect().withQemu11().withGuest612();
         env.requireOrSkip();
@@ -75,7 +76,7 @@ class CanGuestTest
         final Path tree = modules.addTo(buildClient(dir), "virtio_can");
         final Path initrdA = Initramfs.build(env, dir, script("read -r go; /bin/canrt send can0"), List.of(tree), 6,
             "virtio_pci", "can_dev", "can_raw");
-        final Path initrdB = Initramfs.build(env, dir, script("/bin/canrt recv can0 2"), List.of(tree), 6,
+        final Path initrdB = Initramfs.build(env, dir, script("/bin/canrt recv can0 3"), List.of(tree), 6,
             "virtio_pci", "can_dev", "can_raw");
 
         final Path socketA = dir.resolve("can.sock0");
@@ -100,14 +101,15 @@ class CanGuestTest
             final String doneB = b.awaitSerial(done, Duration.ofSeconds(120));
             final String doneA = a.awaitSerial(done, Duration.ofSeconds(60));
             assertThat(b.serialLog()).as("guest B received A's frames, in order (back-end log:\n%s)", backend.log())
-                .contains(CLASSIC + "\n" + "CAN-RECV id=0x1abcdef0 ext=1 fd=1 len=64 data=" + pattern(64))
+                .contains(CLASSIC + "\n" + "CAN-RECV id=0x1abcdef0 ext=1 fd=1 rtr=0 len=64 data=" + pattern(64) + "\n"
+                    + RTR + "\n")
                 .contains("CAN-SENT 1");
-            assertThat(a.serialLog()).as("guest A sent both and received B's answer").contains("CAN-SENT 2")
+            assertThat(a.serialLog()).as("guest A sent its three frames and received B's answer").contains("CAN-SENT 3")
                 .contains(REPLY).doesNotContain("CAN-ERROR", "CAN-TIMEOUT");
-            assertThat(doneA).as("A: both frames acknowledged OK, the answer received")
-                .contains("tx_packets=2 rx_packets=1 tx_dropped=0");
-            assertThat(doneB).as("B: both frames received, the answer acknowledged")
-                .contains("tx_packets=1 rx_packets=2 tx_dropped=0");
+            assertThat(doneA).as("A: its three frames acknowledged OK, the answer received")
+                .contains("tx_packets=3 rx_packets=1 tx_dropped=0");
+            assertThat(doneB).as("B: three frames received, the answer acknowledged")
+                .contains("tx_packets=1 rx_packets=3 tx_dropped=0");
             assertThat(a.awaitExit(Duration.ofSeconds(30))).isZero();
             assertThat(b.awaitExit(Duration.ofSeconds(30))).isZero();
             assertThat(a.serialLog()).as("ip link set can0 down: STOP answered OK").contains("JVHOST-CAN down");

@@ -1,10 +1,11 @@
 /*
  * canrt: the guest's side of CanGuestTest, a small static program on a raw CAN socket (busybox has no CAN tool).
- *   canrt send IF       send a classic frame (id 0x123, "JVHOST") and a CAN FD frame (extended id 0x1abcdef0,
- *                       64 bytes 0x00..0x3f), print "CAN-SENT 2", then wait up to 60 s for one frame and print it
+ *   canrt send IF       send a classic frame (id 0x123, "JVHOST"), a CAN FD frame (extended id 0x1abcdef0, 64 bytes
+ *                       0x00..0x3f) and a remote request (id 0x456, DLC 4), print "CAN-SENT 3", then wait up to 60 s
+ *                       for one frame and print it
  *   canrt recv IF N     print "CAN-READY", receive N frames (60 s each at most) and print each, then send a
  *                       classic frame (id 0x321, "REPLY") and print "CAN-SENT 1"
- * A frame is printed as "CAN-RECV id=0x... ext=0|1 fd=0|1 len=N data=HEX".
+ * A frame is printed as "CAN-RECV id=0x... ext=0|1 fd=0|1 rtr=0|1 len=N data=HEX" (no data for a remote request).
  */
 #include <errno.h>
 #include <net/if.h>
@@ -66,9 +67,10 @@ static void receive_one(int s)
         printf("CAN-ERROR read %zd bytes\n", n);
         exit(1);
     }
-    printf("CAN-RECV id=0x%x ext=%d fd=%d len=%d data=", f.can_id & CAN_EFF_MASK, (f.can_id & CAN_EFF_FLAG) != 0,
-           n == CANFD_MTU, f.len);
-    for (int i = 0; i < f.len; i++)
+    int rtr = n == CAN_MTU && (f.can_id & CAN_RTR_FLAG) != 0;
+    printf("CAN-RECV id=0x%x ext=%d fd=%d rtr=%d len=%d data=", f.can_id & CAN_EFF_MASK, (f.can_id & CAN_EFF_FLAG) != 0,
+           n == CANFD_MTU, rtr, f.len);
+    for (int i = 0; !rtr && i < f.len; i++)
         printf("%02x", f.data[i]);
     printf("\n");
     fflush(stdout);
@@ -100,7 +102,13 @@ int main(int argc, char **argv)
             fd.data[i] = i;
         if (write(s, &fd, sizeof fd) != sizeof fd)
             die("write FD");
-        printf("CAN-SENT 2\n");
+        struct can_frame rtr;
+        memset(&rtr, 0, sizeof rtr);
+        rtr.can_id = 0x456 | CAN_RTR_FLAG;
+        rtr.len = 4;
+        if (write(s, &rtr, sizeof rtr) != sizeof rtr)
+            die("write RTR");
+        printf("CAN-SENT 3\n");
         fflush(stdout);
         receive_one(s);
     } else if (strcmp(argv[1], "recv") == 0 && argc == 4) {
