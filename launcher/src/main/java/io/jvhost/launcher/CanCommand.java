@@ -84,10 +84,15 @@ final class CanCommand implements Callable<Integer>
      */
     private List<String> devices()
     {
+        if (daemon.socketCount < 1)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                "--socket-count must be at least 1, got " + daemon.socketCount);
+        }
         final List<String> devices = new ArrayList<>();
         if (null == canDevices)
         {
-            for (int i = 0; i < Math.max(1, daemon.socketCount); i++)
+            for (int i = 0; i < daemon.socketCount; i++)
             {
                 devices.add(BUS_PREFIX + "0");
             }

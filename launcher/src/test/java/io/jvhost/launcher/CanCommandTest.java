@@ -31,6 +31,14 @@ class CanCommandTest
     }
 
     @Test
+    void theSocketCountMustBePositive()
+    {
+        final CliRun r = CliRun.of("can", "-s", "/tmp/jvhost-can-test.sock", "-c", "0");
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err()).contains("--socket-count must be at least 1, got 0");
+    }
+
+    @Test
     void aMissingInterfaceIsNamedWithTheKernelsErrno()
     {
         final CliRun r = CliRun.of("can", "-s", "/tmp/jvhost-can-test.sock", "-d", "jvcan9");
