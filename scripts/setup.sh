@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # jvhost machine setup: JDK 25, QEMU >= 10 and the test guests (Debian kernel + busybox; Debian 12's Mesa).
 #
-# Executed:  scripts/setup.sh jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|guestmods|uinput|all
+# Executed:  scripts/setup.sh jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|guestmods|arm64|uinput|all
 #   jdk    print the home of a JDK 25 ($JAVA_HOME if it is 25, else /usr/lib/jvm/*, else
 #          update-alternatives); fails if there is none
 #   qemu   make sure qemu-system-x86_64 >= 10 is on PATH (installs it from bookworm-backports,
@@ -26,9 +26,13 @@
 #   guestmods  build the 6.12 guest's out-of-tree i2c-virtio, gpio-virtio, virtio_rtc, spi-virtio and virtio_can
 #          drivers into
 #          ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-modules-6.12 (Debian builds none of them)
+#   arm64  the SCMI guest: install qemu-system-arm (QEMU 10, bookworm-backports), device-tree-compiler and
+#          gcc-12-aarch64-linux-gnu; stage the arm64 6.12 kernel and busybox-static (downloaded, not installed) and
+#          cross-build its scmi_transport_virtio.ko and scmi-hwmon.ko into
+#          ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-arm64-6.12
 #   all    all of the above
 # Sourced:   . scripts/setup.sh [subcommand]
-#   defines jvhost_setup_{jdk,qemu,guest,guest3d,tools,virgl,chromium,qemu11,guest612,guestmods,uinput,all}; with a subcommand it runs it, and for `jdk`
+#   defines jvhost_setup_{jdk,qemu,guest,guest3d,tools,virgl,chromium,qemu11,guest612,guestmods,arm64,uinput,all}; with a subcommand it runs it, and for `jdk`
 #   it also exports JAVA_HOME. Sourcing never changes the caller's shell options.
 #
 # Guest cache layout (read by scripts/build-initramfs.sh and the e2e tests):
@@ -38,6 +42,16 @@
 #   guest/busybox          the static busybox binary
 #   guest/.complete        written last; its presence makes `guest` a no-op
 # Delete the guest folder to fetch a fresh kernel.
+#
+# arm64 guest cache layout (the scmi guest test; same names as guest/ where they mean the same):
+#   guest-arm64-6.12/kernel-version   e.g. 6.12.118+deb12-arm64
+#   guest-arm64-6.12/vmlinuz          the arm64 kernel image (QEMU's -kernel)
+#   guest-arm64-6.12/root/            the kernel package unpacked (lib/modules/<kver>/..., depmod has been run)
+#   guest-arm64-6.12/busybox          the static arm64 busybox
+#   guest-arm64-6.12/busybox-applets  its applets (busybox --list-full of the amd64 busybox of the same release)
+#   guest-arm64-6.12/modules/         scmi_transport_virtio.ko, scmi-hwmon.ko (cross-built out of tree)
+#   guest-arm64-6.12/build.log        what the private apt and the cross build printed
+#   guest-arm64-6.12/.complete        written last; its presence makes `arm64` a no-op
 #
 # QEMU 11.1 cache layout (delete the folder to fetch it again):
 #   qemu-11/qemu-system-x86_64   the wrapper to run: trixie's ld-linux with the unpacked libraries
@@ -678,8 +692,8 @@ jvhost_setup_uinput() (
 # bookworm-security's linux-source-6.12, virtio_rtc, spi-virtio and virtio_can from trixie-backports' linux-source-7.3
 # (through the same private apt as qemu11) with one backport each; spi-virtio also gets jvhost's test hook (below).
 # Output: guest-modules-6.12/{i2c-virtio,gpio-virtio,virtio_rtc,spi-virtio,virtio_can}.ko, kernel-version, modules
-# (the list built), build.log, .complete. About 300 MB downloaded once (the two source tarballs); only the driver files
-# are unpacked.
+# (the list built), scmi-src/ (the SCMI virtio transport and scmi-hwmon sources the arm64 step cross-builds),
+# build.log, .complete. About 300 MB downloaded once (the two source tarballs); only the driver files are unpacked.
 jvhost_setup_guestmods() (
     set -euo pipefail
     local m g kver ver tmp log hdr src deb
@@ -690,7 +704,8 @@ jvhost_setup_guestmods() (
     # The modules this step builds: a cache built by an older script, with fewer of them, is built again.
     local mods="i2c-virtio gpio-virtio virtio_rtc spi-virtio virtio_can"
     if [[ -f $m/.complete && $(cat "$m/kernel-version" 2>/dev/null) == "$kver" \
-        && $(cat "$m/modules" 2>/dev/null) == "$mods" ]]; then
+        && $(cat "$m/modules" 2>/dev/null) == "$mods" \
+        && -f $m/scmi-src/arm_scmi/transports/virtio.c && -f $m/scmi-src/scmi-hwmon.c ]]; then
         exit 0
     fi
     local tool
@@ -717,8 +732,13 @@ jvhost_setup_guestmods() (
     dpkg-deb -x "$tmp"/linux-source-6.12_*.deb "$tmp/src"
     mkdir -p "$tmp/i2cgpio"
     tar -xJf "$tmp"/src/usr/src/linux-source-6.12.tar.xz -C "$tmp/i2cgpio" --strip-components=3 --wildcards \
-        '*/drivers/i2c/busses/i2c-virtio.c' '*/drivers/gpio/gpio-virtio.c' >>"$log" 2>&1 \
-        || jvhost_setup__die "linux-source-6.12 has no drivers/i2c/busses/i2c-virtio.c or drivers/gpio/gpio-virtio.c; see $log"
+        '*/drivers/i2c/busses/i2c-virtio.c' '*/drivers/gpio/gpio-virtio.c' \
+        '*/drivers/firmware/arm_scmi/*.h' '*/drivers/firmware/arm_scmi/transports/virtio.c' \
+        '*/drivers/hwmon/scmi-hwmon.c' >>"$log" 2>&1 \
+        || jvhost_setup__die "linux-source-6.12 has no drivers/i2c/busses/i2c-virtio.c, drivers/gpio/gpio-virtio.c or the SCMI virtio transport and hwmon sources; see $log"
+    # The arm64 guest's SCMI drivers (step arm64 cross-builds them): kept as sources, arm_scmi/ and scmi-hwmon.c.
+    mkdir -p "$tmp/scmi-src"
+    mv "$tmp/i2cgpio/arm_scmi" "$tmp/i2cgpio/scmi-hwmon.c" "$tmp/scmi-src/"
     mv "$tmp"/i2cgpio/*/i2c-virtio.c "$tmp"/i2cgpio/*/gpio-virtio.c "$tmp/i2cgpio/" 2>/dev/null || true
     find "$tmp/i2cgpio" -name '*.c' -exec mv -t "$tmp/i2cgpio" {} + 2>/dev/null || true
     printf 'obj-m += i2c-virtio.o\nobj-m += gpio-virtio.o\n' > "$tmp/i2cgpio/Kbuild"
@@ -792,13 +812,122 @@ HOOK
         make -C "$hdr/usr/src/linux-headers-$kver" M="$tmp/$src" CONFIG_DEBUG_INFO_BTF_MODULES= modules >>"$log" 2>&1 \
             || jvhost_setup__die "building the out-of-tree guest drivers in $src failed; see $log"
     done
-    rm -f "$m"/*.ko "$m/.complete"
+    rm -rf "$m"/*.ko "$m/.complete" "$m/scmi-src"
     cp "$tmp/i2cgpio/i2c-virtio.ko" "$tmp/i2cgpio/gpio-virtio.ko" "$tmp/rtc/virtio_rtc.ko" "$tmp/spi/spi-virtio.ko" \
         "$tmp/can/virtio_can.ko" "$m/"
+    mv "$tmp/scmi-src" "$m/scmi-src"
     echo "$kver" > "$m/kernel-version"
     echo "$mods" > "$m/modules"
     touch "$m/.complete"
     jvhost_setup__say "the guest's i2c-virtio.ko, gpio-virtio.ko, virtio_rtc.ko, spi-virtio.ko and virtio_can.ko are in $m"
+)
+
+# ---- The aarch64 guest for SCMI (step arm64) --------------------------------------------------------------------
+# virtio-scmi is only meaningful on Arm: the guest's SCMI core binds through a device-tree node. This step installs
+# qemu-system-arm (QEMU 10, bookworm-backports), device-tree-compiler and gcc-12-aarch64-linux-gnu, and stages the
+# arm64 6.12 guest without installing it: a private apt (the system's bookworm mirrors and keys, architecture arm64,
+# empty dpkg status) downloads linux-image-6.12-arm64's kernel, its headers and busybox-static, unpacked with
+# dpkg-deb -x. Debian's arm64 6.12 has ARM_SCMI_PROTOCOL=y but neither the virtio transport nor scmi-hwmon: they are
+# cross-built out of tree from the sources step guestmods keeps (linux-source-6.12) against the unpacked arm64 headers
+# and the amd64 linux-kbuild of the same version.
+jvhost_setup__arm64_apt() {
+    local work=$1 main sec
+    main=$(jvhost_setup__bookworm_source bookworm) \
+        || jvhost_setup__die "no Debian 'bookworm' entry in /etc/apt/sources.list(.d); the arm64 guest cannot be fetched"
+    sec=$(jvhost_setup__bookworm_source bookworm-security) || sec=""
+    jvhost_setup__trixie_apt "$work"
+    {
+        echo "# Written by jvhost scripts/setup.sh arm64: the mirrors and keys of the system's bookworm entries."
+        jvhost_setup__deb822_entry "$main" "bookworm bookworm-updates"
+        if [[ -n $sec ]]; then
+            echo
+            jvhost_setup__deb822_entry "$sec" "bookworm-security"
+        fi
+    } > "$work/sources.list.d/trixie.sources"
+    sed -i 's/^APT::Architectures { "amd64"; };/APT::Architectures { "arm64"; };\nAPT::Architecture "arm64";/' \
+        "$work/apt.conf"
+}
+
+jvhost_setup_arm64() (
+    set -euo pipefail
+    local a m tmp log kver ver pkg deb conf
+    a=$(jvhost_setup__cache)/guest-arm64-6.12
+    if [[ -f $a/.complete && -f $a/vmlinuz && -f $a/busybox && -f $a/modules/scmi_transport_virtio.ko \
+        && -f $a/modules/scmi-hwmon.ko ]] && command -v qemu-system-aarch64 dtc >/dev/null 2>&1; then
+        exit 0
+    fi
+    jvhost_setup_guestmods
+    m=$(jvhost_setup__cache)/guest-modules-6.12
+    if ! command -v qemu-system-aarch64 >/dev/null 2>&1 || ! command -v dtc >/dev/null 2>&1 \
+        || ! command -v aarch64-linux-gnu-gcc-12 >/dev/null 2>&1; then
+        [[ $(id -u) -eq 0 ]] \
+            || jvhost_setup__die "qemu-system-aarch64, dtc or aarch64-linux-gnu-gcc-12 is missing; run 'scripts/setup.sh arm64' as root (it installs qemu-system-arm from bookworm-backports, device-tree-compiler and gcc-12-aarch64-linux-gnu)"
+        jvhost_setup__say "installing qemu-system-arm (bookworm-backports), device-tree-compiler and gcc-12-aarch64-linux-gnu"
+        jvhost_setup__add_backports
+        jvhost_setup__apt_try install -y --no-install-recommends -t bookworm-backports qemu-system-arm \
+            || { jvhost_setup__apt update; jvhost_setup__apt install -y --no-install-recommends -t bookworm-backports qemu-system-arm; }
+        jvhost_setup__apt install -y --no-install-recommends device-tree-compiler gcc-12-aarch64-linux-gnu
+    fi
+    mkdir -p "$a"
+    tmp=$(mktemp -d "$a/.tmp.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    log=$a/build.log
+    : > "$log"
+    jvhost_setup__arm64_apt "$tmp/apt"
+    conf=$tmp/apt/apt.conf
+    apt-get -c "$conf" -q update >>"$log" 2>&1 \
+        || jvhost_setup__die "'apt-get update' of bookworm for arm64 (a private apt) failed; see $log"
+    pkg=$(apt-cache -c "$conf" depends linux-image-6.12-arm64 2>/dev/null \
+        | awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.12\.[0-9]/ {print $2; exit}') || pkg=""
+    [[ -n $pkg ]] || jvhost_setup__die "apt knows no linux-image-6.12-arm64 (bookworm-security); see $log"
+    kver=${pkg#linux-image-}
+    ver=${kver%-arm64}
+    jvhost_setup__say "downloading the arm64 guest kernel $pkg, its headers and busybox-static (about 90 MB)"
+    (cd "$tmp" && apt-get -c "$conf" -q download "$pkg" "linux-headers-$kver" "linux-headers-$ver-common" \
+        busybox-static >>"$log" 2>&1) \
+        || jvhost_setup__die "downloading $pkg, linux-headers-$kver and busybox-static for arm64 failed; see $log"
+    (cd "$tmp" && jvhost_setup__download "linux-kbuild-$ver")
+    mkdir -p "$tmp/root" "$tmp/bb" "$tmp/hdr"
+    dpkg-deb -x "$tmp/${pkg}"_*.deb "$tmp/root"
+    for deb in "$tmp"/busybox-static_*.deb; do dpkg-deb -x "$deb" "$tmp/bb"; done
+    for deb in "$tmp"/linux-headers-*.deb "$tmp"/linux-kbuild-*.deb; do
+        dpkg-deb -x "$deb" "$tmp/hdr" || jvhost_setup__die "cannot unpack $(basename "$deb")"
+    done
+    if [[ ! -d $tmp/root/lib/modules && -d $tmp/root/usr/lib/modules ]]; then
+        ln -s usr/lib "$tmp/root/lib"
+    fi
+    [[ -f $tmp/root/boot/vmlinuz-$kver && -f $tmp/bb/bin/busybox ]] \
+        || jvhost_setup__die "$pkg has no boot/vmlinuz-$kver, or busybox-static:arm64 no bin/busybox"
+    PATH=$PATH:/usr/sbin:/sbin depmod -b "$tmp/root" "$kver" \
+        || jvhost_setup__die "depmod failed on the unpacked arm64 kernel modules of $pkg"
+    sed -i "s#include /usr/src/#include $tmp/hdr/usr/src/#" "$tmp/hdr/usr/src/linux-headers-$kver/Makefile"
+
+    # virtio.c stays in transports/ (it includes "../common.h"); scmi-hwmon.c builds alone.
+    mkdir -p "$tmp/scmi" "$tmp/hwmon"
+    cp -r "$m/scmi-src/arm_scmi" "$tmp/scmi/"
+    cp "$m/scmi-src/scmi-hwmon.c" "$tmp/hwmon/"
+    printf 'obj-m += scmi_transport_virtio.o\nscmi_transport_virtio-objs := virtio.o\nccflags-y += -DCONFIG_ARM_SCMI_TRANSPORT_VIRTIO_VERSION1_COMPLIANCE=1\n' \
+        > "$tmp/scmi/arm_scmi/transports/Kbuild"
+    printf 'obj-m += scmi-hwmon.o\n' > "$tmp/hwmon/Kbuild"
+    jvhost_setup__say "cross-building scmi_transport_virtio and scmi-hwmon for $kver"
+    local dir
+    for dir in "$tmp/scmi/arm_scmi/transports" "$tmp/hwmon"; do
+        make -C "$tmp/hdr/usr/src/linux-headers-$kver" M="$dir" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
+            CC=aarch64-linux-gnu-gcc-12 CONFIG_DEBUG_INFO_BTF_MODULES= modules >>"$log" 2>&1 \
+            || jvhost_setup__die "cross-building the SCMI guest drivers in $dir failed; see $log"
+    done
+
+    rm -rf "$a/root" "$a/vmlinuz" "$a/busybox" "$a/busybox-applets" "$a/modules" "$a/kernel-version" "$a/.complete"
+    mkdir -p "$a/modules"
+    cp "$tmp/scmi/arm_scmi/transports/scmi_transport_virtio.ko" "$tmp/hwmon/scmi-hwmon.ko" "$a/modules/"
+    mv "$tmp/root" "$a/root"
+    ln -s "root/boot/vmlinuz-$kver" "$a/vmlinuz"
+    mv "$tmp/bb/bin/busybox" "$a/busybox"
+    # The arm64 busybox cannot run here to list its applets: the amd64 one of the same release has the same list.
+    "$(jvhost_setup__cache)/guest-6.12/busybox" --list-full > "$a/busybox-applets"
+    echo "$kver" > "$a/kernel-version"
+    touch "$a/.complete"
+    jvhost_setup__say "the arm64 guest kernel $kver, busybox and the SCMI modules are in $a"
 )
 
 jvhost_setup_all() (
@@ -814,13 +943,14 @@ jvhost_setup_all() (
     jvhost_setup_qemu11
     jvhost_setup_guest612
     jvhost_setup_guestmods
+    jvhost_setup_arm64
 )
 
 jvhost_setup() {
     case "${1:-}" in
-        jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|guestmods|uinput|all) "jvhost_setup_$1" ;;
+        jdk|qemu|guest|guest3d|tools|virgl|chromium|qemu11|guest612|guestmods|arm64|uinput|all) "jvhost_setup_$1" ;;
         -h|--help|help|'') sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" ;;
-        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, guest3d, tools, virgl, chromium, qemu11, guest612, guestmods, uinput or all)" >&2; return 2 ;;
+        *) echo "setup: unknown subcommand '$1' (use jdk, qemu, guest, guest3d, tools, virgl, chromium, qemu11, guest612, guestmods, arm64, uinput or all)" >&2; return 2 ;;
     esac
 }
 
