@@ -24,6 +24,7 @@ targets=(
     "console           devices/console     io.jvhost.device.console.ConsoleRequestFuzzTest"
     "rtc               devices/rtc         io.jvhost.device.rtc.RtcRequestFuzzTest"
     "can               devices/can         io.jvhost.device.can.CanRequestFuzzTest"
+    "scmi              devices/scmi        io.jvhost.device.scmi.ScmiRequestFuzzTest"
     "i2c               devices/i2c         io.jvhost.device.i2c.I2cRequestFuzzTest"
     "spi               devices/spi         io.jvhost.device.spi.SpiRequestFuzzTest"
     "gpio              devices/gpio        io.jvhost.device.gpio.GpioRequestFuzzTest"

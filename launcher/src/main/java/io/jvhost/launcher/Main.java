@@ -93,6 +93,7 @@ public final class Main implements Runnable
         commands.put("spi", SpiCommand::new);
         commands.put("rtc", RtcCommand::new);
         commands.put("can", CanCommand::new);
+        commands.put("scmi", ScmiCommand::new);
         commands.put("template", TemplateCommand::new);
         commands.put("sound", SoundCommand::new);
         commands.put("demo", DemoCommand::new);
