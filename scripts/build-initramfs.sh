@@ -18,6 +18,8 @@
 # A typical /init: mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev;
 # /bin/load-modules; <test>; poweroff -f
 #
+# A guest folder with a busybox-applets file (the arm64 guest of `scripts/setup.sh arm64`, whose busybox cannot run
+# here) has its applet list read from it instead of `busybox --list-full`.
 # Names are resolved with modprobe --show-depends against the guest kernel from
 # `scripts/setup.sh guest` ($JVHOST_GUEST_DIR, else ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest).
 # Virtio drivers do not pull in their transport: list virtio_pci too for PCI devices.
@@ -75,7 +77,7 @@ if [[ ! -s $cached ]]; then
         [[ $applet == bin/busybox ]] && continue
         if [[ $applet == */* && ! -d $root/${applet%/*} ]]; then mkdir -p "$root/${applet%/*}"; fi
         ln -sf /bin/busybox "$root/$applet"
-    done < <("$guest/busybox" --list-full)
+    done < <(if [[ -s $guest/busybox-applets ]]; then cat "$guest/busybox-applets"; else "$guest/busybox" --list-full; fi)
     cp "$init" "$root/init"
     chmod 755 "$root/init"
     for dir in ${adds[@]+"${adds[@]}"}; do

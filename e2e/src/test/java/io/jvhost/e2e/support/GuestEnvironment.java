@@ -44,14 +44,21 @@ public final class GuestEnvironment {
     private final Path qemu;
     private final int minQemuMajor;
     private final String kernelSeries;
+    private final boolean arm64;
     private volatile String qemuVersion;
 
     private GuestEnvironment(Path repoRoot, Path guestDir, Path qemu, int minQemuMajor, String kernelSeries) {
+        this(repoRoot, guestDir, qemu, minQemuMajor, kernelSeries, false);
+    }
+
+    private GuestEnvironment(Path repoRoot, Path guestDir, Path qemu, int minQemuMajor, String kernelSeries,
+            boolean arm64) {
         this.repoRoot = repoRoot;
         this.guestDir = guestDir;
         this.qemu = qemu;
         this.minQemuMajor = minQemuMajor;
         this.kernelSeries = kernelSeries;
+        this.arm64 = arm64;
     }
 
     /** The environment of this machine, looked up once. */
@@ -84,6 +91,25 @@ public final class GuestEnvironment {
      */
     public GuestEnvironment withGuest612() {
         return new GuestEnvironment(repoRoot, findGuest612Dir(), qemu, minQemuMajor, GUEST612_SERIES);
+    }
+
+    /**
+     * The aarch64 guest of {@code scripts/setup.sh arm64}: {@code qemu-system-aarch64} (QEMU 10,
+     * {@code JVHOST_QEMU_AARCH64} else on {@code PATH}) with {@code -M virt -cpu max}, the arm64 6.12 kernel and busybox of
+     * {@code JVHOST_GUEST_ARM64_DIR} (else {@code $JVHOST_CACHE/guest-arm64-6.12}). Its console is
+     * {@code ttyAMA0}; its out-of-tree SCMI drivers are in {@code modules/} there.
+     */
+    public GuestEnvironment withArm64Guest() {
+        String dir = System.getenv("JVHOST_GUEST_ARM64_DIR");
+        String q = System.getenv("JVHOST_QEMU_AARCH64");
+        return new GuestEnvironment(repoRoot, dir != null && !dir.isBlank() ? Path.of(dir).toAbsolutePath()
+                : cacheDir().resolve("guest-arm64-6.12"), q != null && !q.isBlank() ? Path.of(q).toAbsolutePath()
+                : onPath("qemu-system-aarch64").orElse(null), MIN_QEMU_MAJOR, GUEST612_SERIES, true);
+    }
+
+    /** True for {@link #withArm64Guest()}: QEMU's {@code virt} machine with {@code -cpu max}, not {@code pc}. */
+    public boolean arm64() {
+        return arm64;
     }
 
     /** The repository's root (the folder holding {@code scripts/build-initramfs.sh}), or null. */
@@ -172,11 +198,18 @@ public final class GuestEnvironment {
         } else if (kernelSeries != null && !String.valueOf(kernelVersion()).startsWith(kernelSeries)) {
             problems.add("the guest kernel in " + guestDir + " is '" + kernelVersion() + "', need " + kernelSeries + "x");
         }
+        if (arm64 && !Files.isRegularFile(guestDir.resolve(".complete"))) {
+            problems.add("no arm64 guest in " + guestDir + " (run scripts/setup.sh arm64)");
+        }
+        if (arm64 && onPath("dtc").isEmpty()) {
+            problems.add("no dtc, which adds the SCMI node to QEMU's device tree (run scripts/setup.sh arm64)");
+        }
         if (!Files.isExecutable(guestDir.resolve("busybox"))) {
             problems.add("no busybox at " + guestDir.resolve("busybox"));
         }
         if (qemu == null) {
-            problems.add("no qemu-system-x86_64 (JVHOST_QEMU unset and none on PATH)");
+            problems.add(arm64 ? "no qemu-system-aarch64 (JVHOST_QEMU_AARCH64 unset and none on PATH; run"
+                    + " scripts/setup.sh arm64)" : "no qemu-system-x86_64 (JVHOST_QEMU unset and none on PATH)");
         } else if (!Files.isExecutable(qemu)) {
             problems.add("QEMU " + qemu + " is not executable");
         } else if (qemuMajor() < minQemuMajor) {

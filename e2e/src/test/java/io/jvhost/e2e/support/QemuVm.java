@@ -470,6 +470,7 @@ public final class QemuVm implements AutoCloseable {
         private final List<String> deviceArgs = new ArrayList<>();
         private final List<String> extraArgs = new ArrayList<>();
         private int chardevs;
+        private boolean arm64;
 
         private Builder(Path workDir) {
             this.workDir = workDir.toAbsolutePath();
@@ -482,6 +483,7 @@ public final class QemuVm implements AutoCloseable {
         public Builder environment(GuestEnvironment env) {
             this.qemu = env.qemu();
             this.kernel = env.kernel();
+            this.arm64 = env.arm64();
             return this;
         }
 
@@ -593,10 +595,15 @@ public final class QemuVm implements AutoCloseable {
             cmd.addAll(List.of(
                     "-nodefaults",
                     "-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on",
-                    "-machine", "pc,memory-backend=mem,accel=tcg",
+                    "-machine", (arm64 ? "virt" : "pc") + ",memory-backend=mem,accel=tcg",
                     "-m", memory,
-                    "-display", display,
-                    "-vga", "none",
+                    "-display", display));
+            if (arm64) {
+                cmd.addAll(List.of("-cpu", "max"));
+            } else {
+                cmd.addAll(List.of("-vga", "none"));
+            }
+            cmd.addAll(List.of(
                     "-nic", "none",
                     "-no-reboot",
                     "-serial", "stdio",
