@@ -28,7 +28,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the guest's SCMI core takes the BASE protocol's vendor strings and version, and its hwmon device
  * {@code scmi_sensors} shows the back-end's sensors by name: the fake thermometer counting up one degree per reading,
  * and an IIO temperature channel whose sysfs file (a fake tree in a temp folder) the host changes while the guest
- * waits, read again after. The fake accelerometer enumerates too (its axes are described) but is not a hwmon type.
+ * waits, read again after; three more thermometers make six sensors, whose descriptions Linux reads in two pages. The
+ * fake accelerometer enumerates too (its axes are described) but is not a hwmon type.
  */
 class ScmiGuestTest
 {
@@ -102,7 +103,7 @@ class ScmiGuestTest
               [ -z "$h" ] && sleep 0.1; i=$((i+1))
             done
             dmesg | grep -i scmi | sed 's/^/JVHOST-DMESG /'
-            echo "JVHOST-SCMI hwmon=$h name=$(cat $h/name) label1=$(cat $h/temp1_label) a=$(cat $h/temp1_input) b=$(cat $h/temp1_input) label2=$(cat $h/temp2_label) iio=$(cat $h/temp2_input) END"
+            echo "JVHOST-SCMI hwmon=$h name=$(cat $h/name) label1=$(cat $h/temp1_label) a=$(cat $h/temp1_input) b=$(cat $h/temp1_input) label2=$(cat $h/temp2_label) iio=$(cat $h/temp2_input) label5=$(cat $h/temp5_label) END"
             read go
             echo "JVHOST-SCMI again iio=$(cat $h/temp2_input) END"
             poweroff -f
@@ -111,6 +112,11 @@ class ScmiGuestTest
         final Path socket = dir.resolve("scmi.sock");
         final List<String> args = new ArrayList<>(List.of("scmi", "--socket-path", socket.toString(), "-d", "fake",
             "-d", "fake,name=jvtemp,kind=thermometer", "-d", "iio,path=" + iio + ",channel=in_temp,name=hosttemp"));
+        // Six sensors: Linux reads their descriptions in two pages (4 fit its 136-byte buffer).
+        for (int i = 3; i <= 5; i++)
+        {
+            args.addAll(List.of("-d", "fake,name=t" + i + ",kind=thermometer"));
+        }
         try (JvhostProcess backend = JvhostProcess.start(dir, List.of(socket), args.toArray(String[]::new));
             QemuVm vm = QemuVm.builder(dir).environment(env).memory(MEMORY).initrd(initrd)
                 .append("console=ttyAMA0 quiet panic=-1")
@@ -119,7 +125,7 @@ class ScmiGuestTest
         {
             final String line = vm.awaitSerial(Pattern.compile("JVHOST-SCMI hwmon=.* END"), Duration.ofSeconds(120));
             assertThat(line).as("the guest's hwmon (serial tail: %s; back-end log:\n%s)", vm.serialTail(30),
-                backend.log()).contains("name=scmi_sensors", "label1=jvtemp", "label2=hosttemp", "iio=36600 ");
+                backend.log()).contains("name=scmi_sensors", "label1=jvtemp", "label2=hosttemp", "iio=36600 ", "label5=t5 ");
             final Matcher m = Pattern.compile(" a=(\\d+) b=(\\d+) ").matcher(line);
             assertThat(m.find()).as(line).isTrue();
             final long a = Long.parseLong(m.group(1));
