@@ -853,7 +853,8 @@ jvhost_setup_arm64() (
     local a m tmp log kver ver pkg deb conf
     a=$(jvhost_setup__cache)/guest-arm64-6.12
     if [[ -f $a/.complete && -f $a/vmlinuz && -f $a/busybox && -f $a/modules/scmi_transport_virtio.ko \
-        && -f $a/modules/scmi-hwmon.ko ]] && command -v qemu-system-aarch64 dtc >/dev/null 2>&1; then
+        && -f $a/modules/scmi-hwmon.ko ]] && command -v qemu-system-aarch64 >/dev/null 2>&1 \
+        && command -v dtc >/dev/null 2>&1; then
         exit 0
     fi
     jvhost_setup_guestmods
