@@ -852,13 +852,6 @@ jvhost_setup_arm64() (
     set -euo pipefail
     local a m tmp log kver ver pkg deb conf
     a=$(jvhost_setup__cache)/guest-arm64-6.12
-    if [[ -f $a/.complete && -f $a/vmlinuz && -f $a/busybox && -f $a/modules/scmi_transport_virtio.ko \
-        && -f $a/modules/scmi-hwmon.ko ]] && command -v qemu-system-aarch64 >/dev/null 2>&1 \
-        && command -v dtc >/dev/null 2>&1; then
-        exit 0
-    fi
-    jvhost_setup_guestmods
-    m=$(jvhost_setup__cache)/guest-modules-6.12
     if ! command -v qemu-system-aarch64 >/dev/null 2>&1 || ! command -v dtc >/dev/null 2>&1 \
         || ! command -v aarch64-linux-gnu-gcc-12 >/dev/null 2>&1; then
         [[ $(id -u) -eq 0 ]] \
@@ -869,6 +862,12 @@ jvhost_setup_arm64() (
             || { jvhost_setup__apt update; jvhost_setup__apt install -y --no-install-recommends -t bookworm-backports qemu-system-arm; }
         jvhost_setup__apt install -y --no-install-recommends device-tree-compiler gcc-12-aarch64-linux-gnu
     fi
+    if [[ -f $a/.complete && -f $a/vmlinuz && -f $a/busybox && -f $a/modules/scmi_transport_virtio.ko \
+        && -f $a/modules/scmi-hwmon.ko ]]; then
+        exit 0
+    fi
+    jvhost_setup_guestmods
+    m=$(jvhost_setup__cache)/guest-modules-6.12
     mkdir -p "$a"
     tmp=$(mktemp -d "$a/.tmp.XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
