@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -86,7 +87,7 @@ public final class IioSensor extends ScmiSensor
         this.offsets = offsets;
         this.factors = factors;
         this.fds = new int[rawFiles.length];
-        java.util.Arrays.fill(fds, -1);
+        Arrays.fill(fds, -1);
     }
 
     /**

@@ -2,6 +2,7 @@ package io.jvhost.device.scmi;
 
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 import io.jvhost.device.scmi.wire.Request;
@@ -175,7 +176,7 @@ public final class ScmiPlatform
             // No header to echo: what there is of it, zero-padded.
             for (int i = length; i < Request.HEADER_SIZE; i++)
             {
-                requestBuffer.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, (byte)0);
+                requestBuffer.set(ValueLayout.JAVA_BYTE, i, (byte)0);
             }
             return refuse(request.header(), PROTOCOL_ERROR, Why.SHORT, length, 0);
         }
