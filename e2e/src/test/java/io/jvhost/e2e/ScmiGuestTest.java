@@ -140,7 +140,9 @@ class ScmiGuestTest
             final String again = vm.awaitSerial(Pattern.compile("JVHOST-SCMI again .* END"), Duration.ofSeconds(60));
             assertThat(again).as("the host's new value, read through the device").contains("iio=-2500 ");
             assertThat(vm.awaitExit(Duration.ofSeconds(30))).isZero();
-            assertThat(backend.log()).doesNotContain("ERROR");
+            // Linux asks for optional messages (NOT_SUPPORTED, NOT_FOUND); nothing it sends is malformed or misread.
+            assertThat(backend.log()).doesNotContain("ERROR").doesNotContain("answered INVALID_PARAMETERS")
+                .doesNotContain("returned empty");
         }
     }
 }
