@@ -28,7 +28,7 @@
 #          ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-modules-6.12 (Debian builds none of them)
 #   arm64  the SCMI guest: install qemu-system-arm (QEMU 10, bookworm-backports), device-tree-compiler and
 #          gcc-12-aarch64-linux-gnu; stage the arm64 6.12 kernel and busybox-static (downloaded, not installed) and
-#          cross-build its scmi_transport_virtio.ko and scmi-hwmon.ko into
+#          cross-build its scmi_transport_virtio.ko, scmi-hwmon.ko and scmi_iio.ko into
 #          ${JVHOST_CACHE:-$HOME/.cache/jvhost}/guest-arm64-6.12
 #   all    all of the above
 # Sourced:   . scripts/setup.sh [subcommand]
@@ -49,7 +49,7 @@
 #   guest-arm64-6.12/root/            the kernel package unpacked (lib/modules/<kver>/..., depmod has been run)
 #   guest-arm64-6.12/busybox          the static arm64 busybox
 #   guest-arm64-6.12/busybox-applets  its applets (busybox --list-full of the amd64 busybox of the same release)
-#   guest-arm64-6.12/modules/         scmi_transport_virtio.ko, scmi-hwmon.ko (cross-built out of tree)
+#   guest-arm64-6.12/modules/         scmi_transport_virtio.ko, scmi-hwmon.ko, scmi_iio.ko (cross-built out of tree)
 #   guest-arm64-6.12/build.log        what the private apt and the cross build printed
 #   guest-arm64-6.12/.complete        written last; its presence makes `arm64` a no-op
 #
@@ -692,7 +692,7 @@ jvhost_setup_uinput() (
 # bookworm-security's linux-source-6.12, virtio_rtc, spi-virtio and virtio_can from trixie-backports' linux-source-7.3
 # (through the same private apt as qemu11) with one backport each; spi-virtio also gets jvhost's test hook (below).
 # Output: guest-modules-6.12/{i2c-virtio,gpio-virtio,virtio_rtc,spi-virtio,virtio_can}.ko, kernel-version, modules
-# (the list built), scmi-src/ (the SCMI virtio transport and scmi-hwmon sources the arm64 step cross-builds),
+# (the list built), scmi-src/ (the SCMI virtio transport, scmi-hwmon and scmi_iio sources the arm64 step cross-builds),
 # build.log, .complete. About 300 MB downloaded once (the two source tarballs); only the driver files are unpacked.
 jvhost_setup_guestmods() (
     set -euo pipefail
@@ -705,7 +705,8 @@ jvhost_setup_guestmods() (
     local mods="i2c-virtio gpio-virtio virtio_rtc spi-virtio virtio_can"
     if [[ -f $m/.complete && $(cat "$m/kernel-version" 2>/dev/null) == "$kver" \
         && $(cat "$m/modules" 2>/dev/null) == "$mods" \
-        && -f $m/scmi-src/arm_scmi/transports/virtio.c && -f $m/scmi-src/scmi-hwmon.c ]]; then
+        && -f $m/scmi-src/arm_scmi/transports/virtio.c && -f $m/scmi-src/scmi-hwmon.c \
+        && -f $m/scmi-src/scmi_iio.c ]]; then
         exit 0
     fi
     local tool
@@ -734,11 +735,13 @@ jvhost_setup_guestmods() (
     tar -xJf "$tmp"/src/usr/src/linux-source-6.12.tar.xz -C "$tmp/i2cgpio" --strip-components=3 --wildcards \
         '*/drivers/i2c/busses/i2c-virtio.c' '*/drivers/gpio/gpio-virtio.c' \
         '*/drivers/firmware/arm_scmi/*.h' '*/drivers/firmware/arm_scmi/transports/virtio.c' \
-        '*/drivers/hwmon/scmi-hwmon.c' >>"$log" 2>&1 \
+        '*/drivers/hwmon/scmi-hwmon.c' '*/drivers/iio/common/scmi_sensors/scmi_iio.c' >>"$log" 2>&1 \
         || jvhost_setup__die "linux-source-6.12 has no drivers/i2c/busses/i2c-virtio.c, drivers/gpio/gpio-virtio.c or the SCMI virtio transport and hwmon sources; see $log"
-    # The arm64 guest's SCMI drivers (step arm64 cross-builds them): kept as sources, arm_scmi/ and scmi-hwmon.c.
+    # The arm64 guest's SCMI drivers (step arm64 cross-builds them): kept as sources, arm_scmi/, scmi-hwmon.c and
+    # scmi_iio.c.
     mkdir -p "$tmp/scmi-src"
-    mv "$tmp/i2cgpio/arm_scmi" "$tmp/i2cgpio/scmi-hwmon.c" "$tmp/scmi-src/"
+    mv "$tmp/i2cgpio/arm_scmi" "$tmp/i2cgpio/scmi-hwmon.c" "$tmp/i2cgpio/common/scmi_sensors/scmi_iio.c" \
+        "$tmp/scmi-src/"
     mv "$tmp"/i2cgpio/*/i2c-virtio.c "$tmp"/i2cgpio/*/gpio-virtio.c "$tmp/i2cgpio/" 2>/dev/null || true
     find "$tmp/i2cgpio" -name '*.c' -exec mv -t "$tmp/i2cgpio" {} + 2>/dev/null || true
     printf 'obj-m += i2c-virtio.o\nobj-m += gpio-virtio.o\n' > "$tmp/i2cgpio/Kbuild"
@@ -863,7 +866,7 @@ jvhost_setup_arm64() (
         jvhost_setup__apt install -y --no-install-recommends device-tree-compiler gcc-12-aarch64-linux-gnu
     fi
     if [[ -f $a/.complete && -f $a/vmlinuz && -f $a/busybox && -f $a/modules/scmi_transport_virtio.ko \
-        && -f $a/modules/scmi-hwmon.ko ]]; then
+        && -f $a/modules/scmi-hwmon.ko && -f $a/modules/scmi_iio.ko ]]; then
         exit 0
     fi
     jvhost_setup_guestmods
@@ -902,14 +905,14 @@ jvhost_setup_arm64() (
         || jvhost_setup__die "depmod failed on the unpacked arm64 kernel modules of $pkg"
     sed -i "s#include /usr/src/#include $tmp/hdr/usr/src/#" "$tmp/hdr/usr/src/linux-headers-$kver/Makefile"
 
-    # virtio.c stays in transports/ (it includes "../common.h"); scmi-hwmon.c builds alone.
+    # virtio.c stays in transports/ (it includes "../common.h"); scmi-hwmon.c and scmi_iio.c build alone.
     mkdir -p "$tmp/scmi" "$tmp/hwmon"
     cp -r "$m/scmi-src/arm_scmi" "$tmp/scmi/"
-    cp "$m/scmi-src/scmi-hwmon.c" "$tmp/hwmon/"
+    cp "$m/scmi-src/scmi-hwmon.c" "$m/scmi-src/scmi_iio.c" "$tmp/hwmon/"
     printf 'obj-m += scmi_transport_virtio.o\nscmi_transport_virtio-objs := virtio.o\nccflags-y += -DCONFIG_ARM_SCMI_TRANSPORT_VIRTIO_VERSION1_COMPLIANCE=1\n' \
         > "$tmp/scmi/arm_scmi/transports/Kbuild"
-    printf 'obj-m += scmi-hwmon.o\n' > "$tmp/hwmon/Kbuild"
-    jvhost_setup__say "cross-building scmi_transport_virtio and scmi-hwmon for $kver"
+    printf 'obj-m += scmi-hwmon.o\nobj-m += scmi_iio.o\n' > "$tmp/hwmon/Kbuild"
+    jvhost_setup__say "cross-building scmi_transport_virtio, scmi-hwmon and scmi_iio for $kver"
     local dir
     for dir in "$tmp/scmi/arm_scmi/transports" "$tmp/hwmon"; do
         make -C "$tmp/hdr/usr/src/linux-headers-$kver" M="$dir" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
@@ -919,7 +922,8 @@ jvhost_setup_arm64() (
 
     rm -rf "$a/root" "$a/vmlinuz" "$a/busybox" "$a/busybox-applets" "$a/modules" "$a/kernel-version" "$a/.complete"
     mkdir -p "$a/modules"
-    cp "$tmp/scmi/arm_scmi/transports/scmi_transport_virtio.ko" "$tmp/hwmon/scmi-hwmon.ko" "$a/modules/"
+    cp "$tmp/scmi/arm_scmi/transports/scmi_transport_virtio.ko" "$tmp/hwmon/scmi-hwmon.ko" "$tmp/hwmon/scmi_iio.ko" \
+        "$a/modules/"
     mv "$tmp/root" "$a/root"
     ln -s "root/boot/vmlinuz-$kver" "$a/vmlinuz"
     mv "$tmp/bb/bin/busybox" "$a/busybox"

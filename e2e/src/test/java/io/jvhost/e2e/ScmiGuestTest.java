@@ -29,7 +29,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code scmi_sensors} shows the back-end's sensors by name: the fake thermometer counting up one degree per reading,
  * and an IIO temperature channel whose sysfs file (a fake tree in a temp folder) the host changes while the guest
  * waits, read again after; three more thermometers make six sensors, whose descriptions Linux reads in two pages. The
- * fake accelerometer enumerates too (its axes are described) but is not a hwmon type.
+ * fake accelerometer (vhost-device-scmi's, three axes) is not a hwmon type: the cross-built {@code scmi_iio} makes it
+ * an IIO device whose {@code in_accel_[xyz]_raw} each read it once (enable, timestamped reading, disable).
  */
 class ScmiGuestTest
 {
@@ -85,7 +86,7 @@ class ScmiGuestTest
         env.requireOrSkip();
         final Path tree = dir.resolve("tree");
         Files.createDirectories(tree.resolve("oot"));
-        for (final String module : List.of("scmi_transport_virtio", "scmi-hwmon"))
+        for (final String module : List.of("scmi_transport_virtio", "scmi-hwmon", "scmi_iio"))
         {
             Files.copy(env.guestDir().resolve("modules").resolve(module + ".ko"),
                 tree.resolve("oot").resolve(module + ".ko"));
@@ -97,6 +98,7 @@ class ScmiGuestTest
         final Path initrd = Initramfs.build(env, dir, Initramfs.PROLOGUE + """
             insmod /oot/scmi_transport_virtio.ko || echo "JVHOST-SCMI insmod scmi_transport_virtio failed"
             insmod /oot/scmi-hwmon.ko || echo "JVHOST-SCMI insmod scmi-hwmon failed"
+            insmod /oot/scmi_iio.ko || echo "JVHOST-SCMI insmod scmi_iio failed"
             h=""; i=0
             while [ -z "$h" ] && [ $i -lt 300 ]; do
               for d in /sys/class/hwmon/hwmon*; do grep -qx scmi_sensors $d/name 2>/dev/null && h=$d; done
@@ -104,10 +106,16 @@ class ScmiGuestTest
             done
             dmesg | grep -i scmi | sed 's/^/JVHOST-DMESG /'
             echo "JVHOST-SCMI hwmon=$h name=$(cat $h/name) label1=$(cat $h/temp1_label) a=$(cat $h/temp1_input) b=$(cat $h/temp1_input) label2=$(cat $h/temp2_label) iio=$(cat $h/temp2_input) label5=$(cat $h/temp5_label) END"
+            a=""; i=0
+            while [ -z "$a" ] && [ $i -lt 100 ]; do
+              for d in /sys/bus/iio/devices/iio:device*; do grep -qx fake $d/name 2>/dev/null && a=$d; done
+              [ -z "$a" ] && sleep 0.1; i=$((i+1))
+            done
+            echo "JVHOST-SCMI accel=$a x=$(cat $a/in_accel_x_raw) y=$(cat $a/in_accel_y_raw) z=$(cat $a/in_accel_z_raw) END"
             read go
             echo "JVHOST-SCMI again iio=$(cat $h/temp2_input) END"
             poweroff -f
-            """, List.of(tree), 6);
+            """, List.of(tree), 6, "industrialio", "kfifo_buf");
 
         final Path socket = dir.resolve("scmi.sock");
         final List<String> args = new ArrayList<>(List.of("scmi", "--socket-path", socket.toString(), "-d", "fake",
@@ -134,6 +142,15 @@ class ScmiGuestTest
                 .isEqualTo((a + 1000) % 256_000);
             assertThat(vm.serialLog()).as("the SCMI core took the BASE protocol")
                 .contains("SCMI Protocol v2.0 'jvhost:vhost-user' Firmware version 0x10000");
+
+            final String accel = vm.awaitSerial(Pattern.compile("JVHOST-SCMI accel=.* END"), Duration.ofSeconds(60));
+            final Matcher xyz = Pattern.compile("accel=/sys/bus/iio/devices/iio:device\\d+ x=(\\d+) y=(\\d+) z=(\\d+) ")
+                .matcher(accel);
+            assertThat(xyz.find()).as("the fake accelerometer through the guest's scmi_iio: %s", accel).isTrue();
+            final int x = Integer.parseInt(xyz.group(1));
+            assertThat(new int[] {Integer.parseInt(xyz.group(2)), Integer.parseInt(xyz.group(3))})
+                .as("three readings, one per axis file: v, v+1 (+100 on Y), v+2 (+200 on Z): %s", accel)
+                .containsExactly((x + 1) % 256 + 100, (x + 2) % 256 + 200);
 
             Files.writeString(iio.resolve("in_temp_raw"), "-2500\n");
             vm.sendSerial("go\n");
