@@ -830,9 +830,9 @@ HOOK
 # qemu-system-arm (QEMU 10, bookworm-backports), device-tree-compiler and gcc-12-aarch64-linux-gnu, and stages the
 # arm64 6.12 guest without installing it: a private apt (the system's bookworm mirrors and keys, architecture arm64,
 # empty dpkg status) downloads linux-image-6.12-arm64's kernel, its headers and busybox-static, unpacked with
-# dpkg-deb -x. Debian's arm64 6.12 has ARM_SCMI_PROTOCOL=y but neither the virtio transport nor scmi-hwmon: they are
-# cross-built out of tree from the sources step guestmods keeps (linux-source-6.12) against the unpacked arm64 headers
-# and the amd64 linux-kbuild of the same version.
+# dpkg-deb -x. Debian's arm64 6.12 has ARM_SCMI_PROTOCOL=y but not the virtio transport, scmi-hwmon or scmi_iio:
+# they are cross-built out of tree from the sources step guestmods keeps (linux-source-6.12) against the unpacked
+# arm64 headers and the amd64 linux-kbuild of the same version.
 jvhost_setup__arm64_apt() {
     local work=$1 main sec
     main=$(jvhost_setup__bookworm_source bookworm) \
