@@ -140,6 +140,9 @@ public final class LibC
             JAVA_INT, JAVA_LONG, JAVA_INT);
         static final MethodHandle POLL_NO_ERRNO = plainDowncall("poll", JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT);
         static final MethodHandle WRITE_NO_ERRNO = plainDowncall("write", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG);
+        // A sensor's sysfs value file per reading (scmi's IIO sensors), for the same reason.
+        static final MethodHandle PREAD_NO_ERRNO = plainDowncall("pread", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG,
+            JAVA_LONG);
     }
 
     /** Everything else: guest memory, files, ioctls, the front-end side. */
@@ -537,6 +540,24 @@ public final class LibC
         try
         {
             return (long)Serve.PREADV2_NO_ERRNO.invokeExact(fd, iov, iovCount, -1L, flags);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@link #preadRaw} without errno (a normal downcall without errno capture, which may allocate when C2 does not
+     * inline it): for a read per request; on failure, {@link #preadRaw} again tells why.
+     *
+     * @return bytes read, or -1.
+     */
+    public static long preadNoErrno(final int fd, final long address, final long length, final long offset)
+    {
+        try
+        {
+            return (long)Serve.PREAD_NO_ERRNO.invokeExact(fd, address, length, offset);
         }
         catch (final Throwable t)
         {

@@ -28,8 +28,8 @@ import io.jvhost.os.NativeException;
  * that the integer keeps the scale's precision. The name is the {@code name} property, else the folder's {@code name}
  * file (cut to 15 characters), else {@code iio}.
  * <p>
- * The {@code _raw} files stay open; a reading is one {@code pread} of each at offset 0 into a native buffer, parsed in
- * place, so it allocates nothing. A file that cannot be read or does not hold an integer fails the reading (logged).
+ * The {@code _raw} files stay open; a reading is one {@code pread} of each at offset 0 into a native buffer (a downcall
+ * without errno capture, which could allocate), parsed in place, so it allocates nothing. A file that cannot be read or does not hold an integer fails the reading (logged).
  */
 public final class IioSensor extends ScmiSensor
 {
@@ -280,10 +280,13 @@ public final class IioSensor extends ScmiSensor
     {
         for (int i = 0; i < fds.length; i++)
         {
-            final long n = LibC.preadRaw(fds[i], buffer.address(), BUFFER, 0);
+            final long n = LibC.preadNoErrno(fds[i], buffer.address(), BUFFER, 0);
             if (n <= 0)
             {
-                return failed(i, n < 0 ? "pread failed: " + Errno.name((int)-n) : "it is empty");
+                // The slow path: read again for errno (a file that failed once may read now; it still failed).
+                final long again = n < 0 ? LibC.preadRaw(fds[i], buffer.address(), BUFFER, 0) : 0;
+                return failed(i, n < 0 ? "pread failed: " + (again < 0 ? Errno.name((int)-again) : "(then read)")
+                    : "it is empty");
             }
             final long raw = parse((int)n);
             if (raw == Long.MIN_VALUE)
