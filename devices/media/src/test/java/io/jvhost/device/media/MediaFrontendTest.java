@@ -1,0 +1,407 @@
+package io.jvhost.device.media;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+import io.jvhost.os.Errno;
+import io.jvhost.vhostuser.backend.VhostUserDaemon;
+import io.jvhost.vhostuser.frontend.FrontendQueue;
+import io.jvhost.vhostuser.frontend.GuestRam;
+import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.VirtioSession;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@link MediaDevice} with the {@link TestPatternCapture} back-end behind the real vhost-user back-end, driven by the
+ * in-process front-end as the virtio-media driver drives it: a capture session (open, set the format, queue the
+ * guest's buffers, stream, receive DQBUF events whose buffers hold the pattern), and hostile commands.
+ */
+@Timeout(60)
+class MediaFrontendTest
+{
+    private static final Duration WAIT = Duration.ofSeconds(10);
+    private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    @TempDir
+    Path dir;
+
+    private MediaDevice device;
+    private VhostUserDaemon daemon;
+    private Thread daemonThread;
+    private Path socket;
+    private final Map<Integer, Long> eventBuffers = new HashMap<>();
+
+    private record Answer(int usedLength, MemorySegment bytes)
+    {
+        int status()
+        {
+            return bytes.get(LE32, 0);
+        }
+
+        int u32(final long offset)
+        {
+            return bytes.get(LE32, offset);
+        }
+
+        long u64(final long offset)
+        {
+            return bytes.get(LE64, offset);
+        }
+    }
+
+    private void start() throws Exception
+    {
+        device = new MediaDevice("media0", new TestPatternCapture());
+        socket = dir.resolve("media.sock");
+        daemon = VhostUserDaemon.listen("media0", device, socket);
+        daemonThread = Thread.ofPlatform().name("media-daemon").start(daemon::run);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception
+    {
+        if (null != daemon)
+        {
+            daemon.close();
+            daemonThread.join(10_000);
+        }
+    }
+
+    private static Answer send(final GuestRam ram, final FrontendQueue q, final byte[] command, final int writable)
+        throws Exception
+    {
+        final long in = ram.allocate(Math.max(1, command.length), 8);
+        ram.write(in, command, 0, command.length);
+        final long out = ram.allocate(Math.max(1, writable), 8);
+        ram.fill(out, Math.max(1, writable), (byte)0xEE);
+        final int head = writable == 0
+            ? q.add(new long[] {in}, new int[] {command.length}, 1, 0)
+            : q.add(new long[] {in, out}, new int[] {command.length, writable}, 1, 1);
+        assertThat(head).isNotNegative();
+        q.publishAndKick();
+        assertThat(q.awaitUsed(WAIT)).as("one answer").isEqualTo(1);
+        assertThat(q.usedHead(0)).isEqualTo(head);
+        return new Answer(q.usedLength(0), MemorySegment.ofArray(ram.read(out, Math.max(1, writable))));
+    }
+
+    private static byte[] header(final int cmd, final int size)
+    {
+        final byte[] b = new byte[size];
+        MemorySegment.ofArray(b).set(LE32, 0, cmd);
+        return b;
+    }
+
+    private static byte[] ioctl(final int session, final int code, final byte[] payload)
+    {
+        final byte[] b = header(MediaDevice.CMD_IOCTL, 16 + payload.length);
+        final MemorySegment s = MemorySegment.ofArray(b);
+        s.set(LE32, 8, session);
+        s.set(LE32, 12, code);
+        System.arraycopy(payload, 0, b, 16, payload.length);
+        return b;
+    }
+
+    private static Answer ioctl(final GuestRam ram, final FrontendQueue q, final int session, final int code,
+        final byte[] payload) throws Exception
+    {
+        final int size = V4l2.payloadSize(code);
+        final boolean reads = size >= 0 && (V4l2.direction(code) & V4l2.DIR_READ) != 0;
+        return send(ram, q, ioctl(session, code, payload), 8 + (reads ? size : 0));
+    }
+
+    private static byte[] u32s(final int size, final int... values)
+    {
+        final byte[] b = new byte[size];
+        for (int i = 0; i < values.length; i++)
+        {
+            MemorySegment.ofArray(b).set(LE32, 4L * i, values[i]);
+        }
+        return b;
+    }
+
+    private static byte[] format(final int width, final int height, final int pixelformat)
+    {
+        final byte[] b = new byte[208];
+        final MemorySegment s = MemorySegment.ofArray(b);
+        s.set(LE32, 0, V4l2.BUF_TYPE_VIDEO_CAPTURE);
+        s.set(LE32, 8, width);
+        s.set(LE32, 12, height);
+        s.set(LE32, 16, pixelformat);
+        return b;
+    }
+
+    /**
+     * QBUF of buffer {@code index}, USERPTR, {@code length} bytes, followed by the SG entries {@code sg} (start, len
+     * pairs).
+     */
+    private static byte[] qbuf(final int index, final long userptr, final int length, final long... sg)
+    {
+        final byte[] b = new byte[88 + sg.length / 2 * 16];
+        final MemorySegment s = MemorySegment.ofArray(b);
+        s.set(LE32, 0, index);
+        s.set(LE32, 4, V4l2.BUF_TYPE_VIDEO_CAPTURE);
+        s.set(LE32, 60, V4l2.MEMORY_USERPTR);
+        s.set(LE64, 64, userptr);
+        s.set(LE32, 72, length);
+        for (int i = 0; i < sg.length / 2; i++)
+        {
+            s.set(LE64, 88 + 16L * i, sg[2 * i]);
+            s.set(LE32, 88 + 16L * i + 8, (int)sg[2 * i + 1]);
+        }
+        return b;
+    }
+
+    private void postEventBuffers(final GuestRam ram, final FrontendQueue eventq, final int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            final long gpa = ram.allocate(MediaDevice.DQBUF_EVENT_SIZE, 8);
+            final int head = eventq.add(new long[] {gpa}, new int[] {MediaDevice.DQBUF_EVENT_SIZE}, 0, 1);
+            assertThat(head).isNotNegative();
+            eventBuffers.put(head, gpa);
+        }
+        eventq.publishAndKick();
+    }
+
+    /**
+     * @return the next {@code count} events, in the order the device returned them.
+     */
+    private Answer[] awaitEvents(final GuestRam ram, final FrontendQueue eventq, final int count) throws Exception
+    {
+        final Answer[] events = new Answer[count];
+        int got = 0;
+        while (got < count)
+        {
+            final int n = eventq.awaitUsed(WAIT);
+            assertThat(n).as("events after %d of %d", got, count).isPositive();
+            for (int i = 0; i < n; i++)
+            {
+                final long gpa = eventBuffers.get(eventq.usedHead(i));
+                events[got++] = new Answer(eventq.usedLength(i),
+                    MemorySegment.ofArray(ram.read(gpa, MediaDevice.DQBUF_EVENT_SIZE)));
+            }
+        }
+        return events;
+    }
+
+    private static void assertPattern(final GuestRam ram, final long[] sg, final int width, final int height,
+        final int pixelformat, final int seq)
+    {
+        final int bpl = width * (pixelformat == V4l2.PIX_FMT_RGB24 ? 3 : 2);
+        final byte[] frame = new byte[bpl * height];
+        int at = 0;
+        for (int i = 0; i < sg.length / 2 && at < frame.length; i++)
+        {
+            final int n = (int)Math.min(sg[2 * i + 1], frame.length - at);
+            final byte[] part = ram.read(sg[2 * i], n);
+            System.arraycopy(part, 0, frame, at, n);
+            at += n;
+        }
+        for (int y = 0; y < height; y++)
+        {
+            for (int o = 0; o < bpl; o++)
+            {
+                final int expected = TestPatternCapture.patternByte(pixelformat, seq, y, o);
+                if ((frame[y * bpl + o] & 0xFF) != expected)
+                {
+                    throw new AssertionError("frame " + seq + ": byte " + o + " of row " + y + " is "
+                        + (frame[y * bpl + o] & 0xFF) + ", the pattern has " + expected);
+                }
+            }
+        }
+    }
+
+    private static VirtioSession session(final VhostUserFrontend fe, final GuestRam ram) throws Exception
+    {
+        return VirtioSession.builder(fe, ram).queues(2, 64).build();
+    }
+
+    @Test
+    void aCaptureSessionStreamsThePatternIntoTheGuestsBuffers() throws Exception
+    {
+        start();
+        try (GuestRam ram = GuestRam.create(16L << 20, 2);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram))
+        {
+            session.start();
+            assertThat(session.offeredFeatures()).as("the common vhost-device features").isEqualTo(0x1_7100_0000L);
+            final MemorySegment config = MemorySegment.ofArray(fe.getConfig(0, MediaDevice.CONFIG_SIZE));
+            assertThat(config.get(LE32, 0)).as("device_caps").isEqualTo(V4l2.CAP_VIDEO_CAPTURE | V4l2.CAP_STREAMING);
+            assertThat(config.get(LE32, 4)).as("device_type").isEqualTo(V4l2.VFL_TYPE_VIDEO);
+            assertThat(new String(fe.getConfig(8, 19), StandardCharsets.US_ASCII)).isEqualTo(TestPatternCapture.CARD);
+
+            final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
+            final FrontendQueue eventq = session.queue(MediaDevice.EVENT_QUEUE);
+            postEventBuffers(ram, eventq, 16);
+
+            final Answer opened = send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16);
+            assertThat(opened.usedLength()).isEqualTo(16);
+            assertThat(opened.status()).isZero();
+            final int id = opened.u32(8);
+
+            final Answer cap = ioctl(ram, q, id, V4l2.QUERYCAP, new byte[0]);
+            assertThat(cap.usedLength()).isEqualTo(8 + 104);
+            assertThat(cap.status()).isZero();
+            assertThat(cap.u32(8 + 88)).as("device_caps").isEqualTo(V4l2.CAP_VIDEO_CAPTURE | V4l2.CAP_STREAMING);
+
+            final Answer fmt0 = ioctl(ram, q, id, V4l2.ENUM_FMT, u32s(64, 0, V4l2.BUF_TYPE_VIDEO_CAPTURE));
+            assertThat(fmt0.status()).isZero();
+            assertThat(fmt0.u32(8 + 44)).isEqualTo(V4l2.PIX_FMT_YUYV);
+            final Answer fmt1 = ioctl(ram, q, id, V4l2.ENUM_FMT, u32s(64, 1, V4l2.BUF_TYPE_VIDEO_CAPTURE));
+            assertThat(fmt1.u32(8 + 44)).isEqualTo(V4l2.PIX_FMT_RGB24);
+            final Answer fmt2 = ioctl(ram, q, id, V4l2.ENUM_FMT, u32s(64, 2, V4l2.BUF_TYPE_VIDEO_CAPTURE));
+            assertThat(fmt2.status()).as("past the last format").isEqualTo(Errno.EINVAL);
+            assertThat(fmt2.usedLength()).as("no payload after an error").isEqualTo(8);
+
+            final Answer defaults = ioctl(ram, q, id, V4l2.G_FMT, format(0, 0, 0));
+            assertThat(defaults.u32(8 + 8)).isEqualTo(640);
+            assertThat(defaults.u32(8 + 16)).isEqualTo(V4l2.PIX_FMT_YUYV);
+            final Answer tried = ioctl(ram, q, id, V4l2.TRY_FMT, format(99_999, 3, V4l2.fourcc("H264")));
+            assertThat(tried.status()).isZero();
+            assertThat(new int[] {tried.u32(16), tried.u32(20), tried.u32(24)}).as("clamped, unknown format to YUYV")
+                .containsExactly(TestPatternCapture.MAX_WIDTH, TestPatternCapture.MIN_SIZE, V4l2.PIX_FMT_YUYV);
+            final int width = 160;
+            final int height = 120;
+            final Answer set = ioctl(ram, q, id, V4l2.S_FMT, format(width, height, V4l2.PIX_FMT_RGB24));
+            assertThat(set.status()).isZero();
+            assertThat(set.u32(8 + 24)).as("bytesperline").isEqualTo(width * 3);
+            final int sizeimage = set.u32(8 + 28);
+            assertThat(sizeimage).isEqualTo(width * height * 3);
+
+            assertThat(ioctl(ram, q, id, V4l2.REQBUFS, u32s(20, 4, V4l2.BUF_TYPE_VIDEO_CAPTURE, V4l2.MEMORY_MMAP))
+                .status()).as("MMAP memory (needs SHMEM_MAP)").isEqualTo(Errno.EINVAL);
+            final Answer reqbufs = ioctl(ram, q, id, V4l2.REQBUFS,
+                u32s(20, 4, V4l2.BUF_TYPE_VIDEO_CAPTURE, V4l2.MEMORY_USERPTR));
+            assertThat(reqbufs.status()).isZero();
+            assertThat(reqbufs.u32(8)).as("count").isEqualTo(4);
+            assertThat(reqbufs.u32(8 + 12)).as("capabilities").isEqualTo(V4l2.BUF_CAP_SUPPORTS_USERPTR);
+            assertThat(ioctl(ram, q, id, V4l2.S_FMT, format(320, 240, V4l2.PIX_FMT_YUYV)).status())
+                .as("S_FMT with buffers allocated").isEqualTo(Errno.EBUSY);
+
+            // Each buffer in two pieces far apart in guest memory, the second in the other memory region.
+            final long[][] sgs = new long[4][];
+            for (int i = 0; i < 4; i++)
+            {
+                final int first = 4096 + 100 * i;
+                final long a = ram.allocate(first, 8);
+                final long b = ram.allocateAt(ram.region(1).guestPhysAddr() + (1L << 20) * i, sizeimage - first);
+                sgs[i] = new long[] {a, first, b, sizeimage - first};
+                final Answer queued = ioctl(ram, q, id, V4l2.QBUF, qbuf(i, 0x7000_0000L + i, sizeimage, sgs[i]));
+                assertThat(queued.status()).as("QBUF %d", i).isZero();
+                assertThat(queued.u32(8 + 12) & V4l2.BUF_FLAG_QUEUED).isNotZero();
+                assertThat(queued.u64(8 + 64)).as("userptr returned unchanged").isEqualTo(0x7000_0000L + i);
+            }
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(1, 0, sizeimage, sgs[1])).status())
+                .as("a buffer queued twice").isEqualTo(Errno.EINVAL);
+            assertThat(eventq.pollUsed()).as("no frame before STREAMON").isZero();
+
+            assertThat(ioctl(ram, q, id, V4l2.STREAMON, u32s(4, V4l2.BUF_TYPE_VIDEO_CAPTURE)).status()).isZero();
+            final Answer[] frames = awaitEvents(ram, eventq, 4);
+            for (int seq = 0; seq < 4; seq++)
+            {
+                final Answer e = frames[seq];
+                assertThat(e.usedLength()).isEqualTo(MediaDevice.DQBUF_EVENT_SIZE);
+                assertThat(e.u32(0)).as("event").isEqualTo(MediaDevice.EVT_DQBUF);
+                assertThat(e.u32(4)).as("session").isEqualTo(id);
+                assertThat(e.u32(8)).as("index, in queue order").isEqualTo(seq);
+                assertThat(e.u32(8 + 8)).as("bytesused").isEqualTo(sizeimage);
+                assertThat(e.u32(8 + 12) & (V4l2.BUF_FLAG_DONE | V4l2.BUF_FLAG_ERROR)).isEqualTo(V4l2.BUF_FLAG_DONE);
+                assertThat(e.u32(8 + 56)).as("sequence").isEqualTo(seq);
+                assertThat(e.u64(8 + 64)).as("no pointer leaks into the event").isZero();
+                assertPattern(ram, sgs[seq], width, height, V4l2.PIX_FMT_RGB24, seq);
+            }
+
+            // Requeued while streaming: filled at once with the next frame.
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(2, 0, sizeimage, sgs[2])).status()).isZero();
+            final Answer again = awaitEvents(ram, eventq, 1)[0];
+            assertThat(again.u32(8)).isEqualTo(2);
+            assertThat(again.u32(8 + 56)).isEqualTo(4);
+            assertPattern(ram, sgs[2], width, height, V4l2.PIX_FMT_RGB24, 4);
+
+            final Answer queried = ioctl(ram, q, id, V4l2.QUERYBUF, qbuf(2, 0, 0));
+            assertThat(queried.status()).isZero();
+            assertThat(queried.u32(8 + 72)).as("length").isEqualTo(sizeimage);
+            assertThat(ioctl(ram, q, id, V4l2.STREAMOFF, u32s(4, V4l2.BUF_TYPE_VIDEO_CAPTURE)).status()).isZero();
+
+            final Answer closed = send(ram, q, u32s(16, MediaDevice.CMD_CLOSE, 0, id), 0);
+            assertThat(closed.usedLength()).as("CLOSE has no answer").isZero();
+            assertThat(device.openSessions()).isZero();
+            assertThat(ioctl(ram, q, id, V4l2.G_FMT, format(0, 0, 0)).status()).as("a closed session")
+                .isEqualTo(Errno.EINVAL);
+        }
+    }
+
+    @Test
+    void hostileCommandsGetTheProtocolsErrors() throws Exception
+    {
+        start();
+        try (GuestRam ram = GuestRam.create(4L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram))
+        {
+            session.start();
+            final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
+            final int id = send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).u32(8);
+
+            assertThat(ioctl(ram, q, id + 1000, V4l2.G_FMT, format(0, 0, 0)).status()).as("unknown session")
+                .isEqualTo(Errno.EINVAL);
+            assertThat(ioctl(ram, q, id, 100, new byte[8]).status()).as("unknown ioctl").isEqualTo(MediaDevice.ENOTTY);
+            assertThat(ioctl(ram, q, id, -1, new byte[8]).status()).as("ioctl code 0xffffffff")
+                .isEqualTo(MediaDevice.ENOTTY);
+            assertThat(ioctl(ram, q, id, V4l2.DQBUF, new byte[88]).status()).as("DQBUF is an event")
+                .isEqualTo(MediaDevice.ENOTTY);
+            assertThat(ioctl(ram, q, id, V4l2.G_PARM, new byte[204]).status()).as("known, but not for this device")
+                .isEqualTo(MediaDevice.ENOTTY);
+            assertThat(send(ram, q, header(99, 8), 8).status()).as("unknown command").isEqualTo(MediaDevice.ENOTTY);
+            assertThat(send(ram, q, new byte[4], 8).status()).as("half a header").isEqualTo(Errno.EINVAL);
+            assertThat(send(ram, q, ioctl(id, V4l2.S_FMT, new byte[100]), 8 + 208).status())
+                .as("a v4l2_format of 100 bytes").isEqualTo(Errno.EINVAL);
+            assertThat(send(ram, q, ioctl(id, V4l2.G_FMT, format(0, 0, 0)), 8 + 100).status())
+                .as("no room for the answer's payload").isEqualTo(Errno.EINVAL);
+            assertThat(send(ram, q, header(MediaDevice.CMD_OPEN, 8), 4).usedLength())
+                .as("no room for a header: returned empty").isZero();
+            assertThat(send(ram, q, u32s(20, MediaDevice.CMD_MMAP, 0, id, 1, 0), 24).status())
+                .as("MMAP: no MMAP buffers").isEqualTo(Errno.EINVAL);
+            assertThat(send(ram, q, u32s(20, MediaDevice.CMD_MMAP, 0, id + 7, 1, 0), 24).status())
+                .as("MMAP on an unknown session").isEqualTo(Errno.EINVAL);
+            assertThat(send(ram, q, u32s(16, MediaDevice.CMD_MUNMAP, 0, 0x1000, 0), 8).status())
+                .as("MUNMAP of nothing").isEqualTo(Errno.EINVAL);
+            assertThat(ioctl(ram, q, id, V4l2.REQBUFS, u32s(20, 1000, V4l2.BUF_TYPE_VIDEO_CAPTURE,
+                V4l2.MEMORY_USERPTR)).u32(8)).as("count bounded").isEqualTo(TestPatternCapture.MAX_BUFFERS);
+            final int size = 640 * 480 * 2;
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(0, 0, size, 0x7FFF_0000_0000L, size)).status())
+                .as("a buffer outside guest memory").isEqualTo(Errno.EFAULT);
+            final long gpa = ram.allocate(4096, 8);
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(0, 0, size, gpa, 4096)).status())
+                .as("SG entries that do not cover the buffer").isEqualTo(Errno.EINVAL);
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(0, 0, size, gpa, 0)).status())
+                .as("an empty SG entry").isEqualTo(Errno.EINVAL);
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(0, 0, 100, gpa, 100)).status())
+                .as("a buffer shorter than sizeimage").isEqualTo(Errno.EINVAL);
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(TestPatternCapture.MAX_BUFFERS, 0, size, gpa, size))
+                .status()).as("an index out of range").isEqualTo(Errno.EINVAL);
+
+            for (int i = 0; i < TestPatternCapture.MAX_SESSIONS - 1; i++)
+            {
+                assertThat(send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).status()).isZero();
+            }
+            assertThat(send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).status()).as("one session too many")
+                .isEqualTo(Errno.EBUSY);
+            assertThat(device.openSessions()).isEqualTo(TestPatternCapture.MAX_SESSIONS);
+            assertThat(device.refusedCommands()).isPositive();
+        }
+    }
+}
