@@ -341,7 +341,10 @@ public final class MediaDevice implements VirtioDevice
         }
         else
         {
-            payload.asSlice(0, size).fill((byte)0);
+            for (int i = 0; i < size; i++)
+            {
+                payload.set(ValueLayout.JAVA_BYTE, i, (byte)0);
+            }
         }
         final long answerSize = 8 + ((dir & V4l2.DIR_READ) != 0 ? size : 0);
         if (out.remaining() < answerSize)

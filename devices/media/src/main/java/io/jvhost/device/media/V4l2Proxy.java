@@ -73,6 +73,18 @@ public final class V4l2Proxy implements MediaBackend
         }
     }
 
+    /**
+     * A proxy of {@code path} with the given capabilities, without asking the node (tests: this machine has no V4L2
+     * node, so the per-session paths are exercised against nodes that are not V4L2 or are missing).
+     */
+    V4l2Proxy(final Path path, final int deviceCaps, final String card)
+    {
+        this.path = path;
+        this.deviceCaps = deviceCaps;
+        this.card = card;
+        Arrays.fill(fds, -1);
+    }
+
     @Override
     public int deviceCaps()
     {

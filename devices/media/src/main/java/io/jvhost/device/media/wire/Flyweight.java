@@ -66,7 +66,10 @@ public abstract class Flyweight
      */
     protected final void zero(final int offset, final int length)
     {
-        buffer.asSlice(base + offset, length).fill((byte)0);
+        for (int i = 0; i < length; i++)
+        {
+            buffer.set(ValueLayout.JAVA_BYTE, base + offset + i, (byte)0);
+        }
     }
 
     /**
