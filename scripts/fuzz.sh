@@ -29,6 +29,7 @@ targets=(
     "spi               devices/spi         io.jvhost.device.spi.SpiRequestFuzzTest"
     "gpio              devices/gpio        io.jvhost.device.gpio.GpioRequestFuzzTest"
     "sound             devices/sound       io.jvhost.device.sound.SoundRequestFuzzTest"
+    "media             devices/media       io.jvhost.device.media.MediaCommandFuzzTest"
 )
 
 die() { echo "jvhost fuzz: $*" >&2; exit 2; }
