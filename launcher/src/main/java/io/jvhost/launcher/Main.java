@@ -96,6 +96,7 @@ public final class Main implements Runnable
         commands.put("scmi", ScmiCommand::new);
         commands.put("template", TemplateCommand::new);
         commands.put("sound", SoundCommand::new);
+        commands.put("media", MediaCommand::new);
         commands.put("demo", DemoCommand::new);
         return commands;
     }

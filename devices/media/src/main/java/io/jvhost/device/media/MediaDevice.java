@@ -45,7 +45,7 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * Steady state (QBUF, frames, DQBUF events) allocates nothing: commands are read into one scratch buffer, answers and
  * events built in others; sessions live in preallocated slots.
  */
-public final class MediaDevice implements VirtioDevice
+public final class MediaDevice implements VirtioDevice, AutoCloseable
 {
     public static final int DEVICE_TYPE = 48;
     public static final int QUEUE_SIZE = 1024;
@@ -496,5 +496,14 @@ public final class MediaDevice implements VirtioDevice
             }
         }
         nextSessionId = 0;
+    }
+
+    /**
+     * Closes the back-end (after the transport has stopped serving the device).
+     */
+    @Override
+    public void close()
+    {
+        backend.close();
     }
 }
