@@ -97,6 +97,7 @@ public final class Main implements Runnable
         commands.put("template", TemplateCommand::new);
         commands.put("sound", SoundCommand::new);
         commands.put("media", MediaCommand::new);
+        commands.put("video", VideoCommand::new);
         commands.put("demo", DemoCommand::new);
         return commands;
     }

@@ -1,0 +1,66 @@
+package io.jvhost.device.video;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import io.jvhost.device.steady.SteadyStateRing;
+import io.jvhost.virtqueue.VirtioFeatures;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * RESOURCE_QUEUE (the hot command: the stream and resource looked up, the back-end asked) and QUERY_CAPABILITY
+ * allocate nothing in steady state.
+ */
+class VideoAllocationTest
+{
+    private static final int ITERATIONS = 20_000;
+    private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    @Test
+    void steadyStateCommandsAllocateNothing() throws Exception
+    {
+        try (SteadyStateRing bench = new SteadyStateRing())
+        {
+            final MemorySegment ram = bench.ram;
+            final VideoDevice device = new VideoDevice("video", new NullVideo());
+            device.featuresAcked(VirtioFeatures.bit(VirtioFeatures.VERSION_1) | 1);
+            // Stream 5 with input resource 2 (one memory entry at 0x80000).
+            ram.set(LE32, 0x20000, VideoDevice.CMD_STREAM_CREATE);
+            ram.set(LE32, 0x20004, 5);
+            ram.set(LE32, 0x20010, 0x1002);
+            ram.set(LE32, 0x20100, VideoDevice.CMD_RESOURCE_CREATE);
+            ram.set(LE32, 0x20104, 5);
+            ram.set(LE32, 0x20108, VideoDevice.QUEUE_TYPE_INPUT);
+            ram.set(LE32, 0x2010C, 2);
+            ram.set(LE32, 0x20114, 1);
+            ram.set(LE32, 0x20138, 1);
+            ram.set(LE64, 0x20100 + 88, 0x80000);
+            ram.set(LE32, 0x20100 + 96, 4096);
+            bench.allocatedBy(device, new long[][] {{0x20000, 0x30000}, {0x20100, 0x30100}},
+                new int[][] {{88, 8}, {104, 8}}, new int[] {1, 1}, 1);
+            assertThat(ram.get(LE32, 0x30100)).as("the resource was created once")
+                .isIn(VideoDevice.RESP_OK_NODATA, VideoDevice.RESP_ERR_INVALID_RESOURCE_ID);
+
+            ram.set(LE32, 0x20200, VideoDevice.CMD_RESOURCE_QUEUE);
+            ram.set(LE32, 0x20204, 5);
+            ram.set(LE32, 0x20208, VideoDevice.QUEUE_TYPE_INPUT);
+            ram.set(LE32, 0x2020C, 2);
+            ram.set(LE32, 0x20218, 1);
+            ram.set(LE32, 0x20300, VideoDevice.CMD_QUERY_CAPABILITY);
+            ram.set(LE32, 0x20308, VideoDevice.QUEUE_TYPE_OUTPUT);
+            final long refusedBefore = device.refusedCommands();
+            final long allocated = bench.allocatedBy(device, new long[][] {{0x20200, 0x30200}, {0x20300, 0x30300}},
+                new int[][] {{64, 24}, {16, 128}}, new int[] {1, 1}, ITERATIONS);
+            assertThat(device.refusedCommands()).as("no command refused by the device's checks")
+                .isEqualTo(refusedBefore);
+            assertThat(ram.get(LE32, 0x30200)).as("the null back-end's answer to a known resource")
+                .isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
+            assertThat(ram.get(LE32, 0x30300)).isEqualTo(VideoDevice.RESP_OK_QUERY_CAPABILITY);
+            assertThat(allocated).as("bytes allocated by %d iterations", ITERATIONS).isLessThan(1024);
+        }
+    }
+}
