@@ -245,7 +245,7 @@ class MediaFrontendTest
 
             final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
             final FrontendQueue eventq = session.queue(MediaDevice.EVENT_QUEUE);
-            postEventBuffers(ram, eventq, 16);
+            postEventBuffers(ram, eventq, 2);
 
             final Answer opened = send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16);
             assertThat(opened.usedLength()).isEqualTo(16);
@@ -309,7 +309,13 @@ class MediaFrontendTest
             assertThat(eventq.pollUsed()).as("no frame before STREAMON").isZero();
 
             assertThat(ioctl(ram, q, id, V4l2.STREAMON, u32s(4, V4l2.BUF_TYPE_VIDEO_CAPTURE)).status()).isZero();
-            final Answer[] frames = awaitEvents(ram, eventq, 4);
+            // Two event buffers for four frames: two events now, the others wait for the driver's next buffers.
+            final Answer[] first = awaitEvents(ram, eventq, 2);
+            assertThat(ioctl(ram, q, id, V4l2.G_INPUT, new byte[0]).status()).as("a command between").isZero();
+            assertThat(eventq.pollUsed()).as("no event without an event buffer").isZero();
+            postEventBuffers(ram, eventq, 14);
+            final Answer[] rest = awaitEvents(ram, eventq, 2);
+            final Answer[] frames = {first[0], first[1], rest[0], rest[1]};
             for (int seq = 0; seq < 4; seq++)
             {
                 final Answer e = frames[seq];
@@ -402,6 +408,35 @@ class MediaFrontendTest
                 .isEqualTo(Errno.EBUSY);
             assertThat(device.openSessions()).isEqualTo(TestPatternCapture.MAX_SESSIONS);
             assertThat(device.refusedCommands()).isPositive();
+        }
+    }
+
+    @Test
+    void theNextFrontEndFindsNoSessionOfThePreviousOne() throws Exception
+    {
+        start();
+        int id;
+        try (GuestRam ram = GuestRam.create(4L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram))
+        {
+            session.start();
+            final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
+            id = send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).u32(8);
+            assertThat(ioctl(ram, q, id, V4l2.REQBUFS, u32s(20, 2, V4l2.BUF_TYPE_VIDEO_CAPTURE, V4l2.MEMORY_USERPTR))
+                .status()).isZero();
+            assertThat(device.openSessions()).isEqualTo(1);
+        }
+        try (GuestRam ram = GuestRam.create(4L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram))
+        {
+            session.start();
+            final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
+            assertThat(ioctl(ram, q, id, V4l2.G_FMT, format(0, 0, 0)).status()).as("the old session")
+                .isEqualTo(Errno.EINVAL);
+            assertThat(device.openSessions()).isZero();
+            assertThat(send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).status()).isZero();
         }
     }
 }
