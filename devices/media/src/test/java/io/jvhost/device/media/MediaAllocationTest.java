@@ -128,18 +128,23 @@ class MediaAllocationTest
         threads.setThreadAllocatedMemoryEnabled(true);
         long sequences = cycles(qbuf, out, event, ITERATIONS);
         sequences += cycles(qbuf, out, event, ITERATIONS);
-        sequences += cycles(qbuf, out, event, ITERATIONS);
-        final long before = threads.getCurrentThreadAllocatedBytes();
-        sequences += cycles(qbuf, out, event, ITERATIONS);
-        final long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        // The least of three measured rounds: a per-frame allocation shows in each (2,000 frames, 16 bytes or more
+        // each), while the JVM's own one-off allocations on a loaded machine (about 1 KiB now and then) do not.
+        long allocated = Long.MAX_VALUE;
+        for (int round = 0; round < 3; round++)
+        {
+            final long before = threads.getCurrentThreadAllocatedBytes();
+            sequences += cycles(qbuf, out, event, ITERATIONS);
+            allocated = Math.min(allocated, threads.getCurrentThreadAllocatedBytes() - before);
+        }
 
-        assertThat(sequences).as("the sum of 4 x %d sequence numbers", ITERATIONS)
-            .isEqualTo((long)(4 * ITERATIONS) * (4 * ITERATIONS - 1) / 2);
+        assertThat(sequences).as("the sum of 5 x %d sequence numbers", ITERATIONS)
+            .isEqualTo((long)(5 * ITERATIONS) * (5 * ITERATIONS - 1) / 2);
         assertThat(device.refusedCommands()).isZero();
-        assertThat(device.eventsSent()).isEqualTo(4 * ITERATIONS);
+        assertThat(device.eventsSent()).isEqualTo(5 * ITERATIONS);
         assertThat(ram.get(ValueLayout.JAVA_BYTE, 0x200000 + 10) & 0xFF)
             .as("the last frame's pattern, in the second piece")
-            .isEqualTo(TestPatternCapture.patternByte(V4l2.PIX_FMT_YUYV, 4 * ITERATIONS - 1,
+            .isEqualTo(TestPatternCapture.patternByte(V4l2.PIX_FMT_YUYV, 5 * ITERATIONS - 1,
                 (1000 + 10) / (WIDTH * 2), (1000 + 10) % (WIDTH * 2)));
         assertThat(allocated).as("bytes allocated by %d frames", ITERATIONS).isLessThan(1024);
         arena.close();

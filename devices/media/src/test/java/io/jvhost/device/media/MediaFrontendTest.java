@@ -266,6 +266,20 @@ class MediaFrontendTest
             assertThat(fmt2.status()).as("past the last format").isEqualTo(Errno.EINVAL);
             assertThat(fmt2.usedLength()).as("no payload after an error").isEqualTo(8);
 
+            final Answer sizes = ioctl(ram, q, id, V4l2.ENUM_FRAMESIZES, u32s(44, 0, V4l2.PIX_FMT_RGB24));
+            assertThat(sizes.status()).isZero();
+            assertThat(new int[] {sizes.u32(8 + 8), sizes.u32(8 + 12), sizes.u32(8 + 16), sizes.u32(8 + 28)})
+                .as("stepwise 16..1280 x ..720").containsExactly(3, 16, TestPatternCapture.MAX_WIDTH,
+                    TestPatternCapture.MAX_HEIGHT);
+            assertThat(ioctl(ram, q, id, V4l2.ENUM_FRAMESIZES, u32s(44, 1, V4l2.PIX_FMT_RGB24)).status())
+                .isEqualTo(Errno.EINVAL);
+            final Answer input = ioctl(ram, q, id, V4l2.ENUMINPUT, u32s(80, 0));
+            assertThat(input.status()).isZero();
+            assertThat(new String(input.bytes().asSlice(8 + 4, 12).toArray(ValueLayout.JAVA_BYTE),
+                StandardCharsets.US_ASCII)).isEqualTo("Test pattern");
+            assertThat(input.u32(8 + 36)).as("camera").isEqualTo(2);
+            assertThat(ioctl(ram, q, id, V4l2.ENUMINPUT, u32s(80, 1)).status()).isEqualTo(Errno.EINVAL);
+            assertThat(ioctl(ram, q, id, V4l2.S_INPUT, u32s(4, 1)).status()).isEqualTo(Errno.EINVAL);
             final Answer defaults = ioctl(ram, q, id, V4l2.G_FMT, format(0, 0, 0));
             assertThat(defaults.u32(8 + 8)).isEqualTo(640);
             assertThat(defaults.u32(8 + 16)).isEqualTo(V4l2.PIX_FMT_YUYV);

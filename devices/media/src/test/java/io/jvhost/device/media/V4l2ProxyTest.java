@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * {@link V4l2Proxy}'s error paths (this machine has no V4L2 node): a missing node and a node that is not V4L2 are
+ * {@link NullMedia}, and {@link V4l2Proxy}'s error paths (this machine has no V4L2 node): a missing node and a node that is not V4L2 are
  * refused at start with the errno's name; a session's open and ioctls pass the host's errno on to the guest.
  */
 class V4l2ProxyTest
@@ -43,6 +43,24 @@ class V4l2ProxyTest
             .hasMessageContaining("not a V4L2 device")
             .satisfies(e -> assertThat(((NativeException)e).errno()).isEqualTo(MediaDevice.ENOTTY));
         assertThatThrownBy(() -> new V4l2Proxy(Path.of("/dev/null"))).hasMessageContaining("ENOTTY");
+    }
+
+    @Test
+    void theNullBackEndAnswersQuerycapAndNothingElse()
+    {
+        final MemorySegment payload = MemorySegment.ofArray(new byte[V4l2.MAX_PAYLOAD]);
+        try (NullMedia none = new NullMedia())
+        {
+            assertThat(none.deviceCaps()).isZero();
+            assertThat(none.open(0)).isZero();
+            assertThat(none.ioctl(0, V4l2.QUERYCAP, payload, null, null)).isZero();
+            assertThat(payload.get(LE32, 88)).as("device_caps").isZero();
+            assertThat(payload.get(LE32, 84)).as("capabilities").isEqualTo(V4l2.CAP_DEVICE_CAPS);
+            assertThat(none.ioctl(0, V4l2.G_FMT, payload, null, null)).isEqualTo(MediaDevice.ENOTTY);
+            assertThat(none.hasDequeued()).isFalse();
+            assertThat(none.nextDequeued(payload)).isEqualTo(-1);
+            none.close(0);
+        }
     }
 
     @Test

@@ -79,6 +79,30 @@ public final class V4l2Decoder implements VideoBackend
         }
     }
 
+    /**
+     * A decoder of {@code path} with the given card name, without asking the node (tests: this machine has no V4L2
+     * node, so the per-stream paths are exercised against nodes that are not V4L2 or are missing).
+     */
+    V4l2Decoder(final Path path, final String card)
+    {
+        this.path = path;
+        this.card = card;
+        Arrays.fill(fds, -1);
+    }
+
+    /**
+     * @return streams with the node open.
+     */
+    int openStreams()
+    {
+        int n = 0;
+        for (final int fd : fds)
+        {
+            n += fd >= 0 ? 1 : 0;
+        }
+        return n;
+    }
+
     @Override
     public String deviceName()
     {

@@ -3,6 +3,7 @@ package io.jvhost.device.video;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import io.jvhost.device.video.wire.Response;
 import io.jvhost.os.Errno;
 import io.jvhost.os.NativeException;
 import org.junit.jupiter.api.Test;
@@ -37,5 +38,29 @@ class V4l2DecoderTest
             .hasMessageContaining("VIDIOC_QUERYCAP").hasMessageContaining("ENOTTY")
             .hasMessageContaining("not a V4L2 device");
         assertThatThrownBy(() -> new V4l2Decoder(Path.of("/dev/null"))).hasMessageContaining("ENOTTY");
+    }
+
+    @Test
+    void eachStreamOpensTheNodeAndAMissingNodeIsAnInvalidOperation() throws Exception
+    {
+        final Response response = new Response();
+        response.wrap(java.lang.foreign.MemorySegment.ofArray(new byte[Response.MAX_SIZE]));
+        try (V4l2Decoder decoder = new V4l2Decoder(Path.of("/dev/null"), "null node"))
+        {
+            assertThat(decoder.createStream(1, 0, 0, 0x1002)).isEqualTo(VideoDevice.RESP_OK_NODATA);
+            assertThat(decoder.createStream(2, 0, 0, 0x1002)).isEqualTo(VideoDevice.RESP_OK_NODATA);
+            assertThat(decoder.openStreams()).isEqualTo(2);
+            decoder.destroyStream(1);
+            assertThat(decoder.openStreams()).isEqualTo(1);
+            assertThat(decoder.queueResource(2, VideoDevice.QUEUE_TYPE_INPUT, 0, 0, response))
+                .as("decoding is not written").isEqualTo(8);
+            assertThat(response.type()).isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
+        }
+        try (V4l2Decoder gone = new V4l2Decoder(dir.resolve("video8"), "gone"))
+        {
+            assertThat(gone.createStream(1, 0, 0, 0x1002)).as("a node that went away")
+                .isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
+            assertThat(gone.openStreams()).isZero();
+        }
     }
 }
