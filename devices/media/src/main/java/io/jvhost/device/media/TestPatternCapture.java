@@ -37,8 +37,8 @@ import io.jvhost.virtqueue.ChainReader;
  * <p>
  * Errors, as V4L2 drivers answer: a buffer type other than VIDEO_CAPTURE, memory other than USERPTR, an index out of
  * range, a buffer queued twice, a buffer shorter than the format's sizeimage, SG entries that do not cover it (or need
- * more than {@value #MAX_SG}), STREAMON without buffers: EINVAL; an SG entry outside guest RAM: EFAULT; S_FMT or
- * REQBUFS while buffers are allocated and streaming: EBUSY; an ioctl a capture device has no use for: ENOTTY.
+ * more than {@value #MAX_SG}), STREAMON without buffers: EINVAL; an SG entry outside guest RAM: EFAULT; S_FMT while
+ * buffers are allocated, REQBUFS while streaming: EBUSY; an ioctl a capture device has no use for: ENOTTY.
  * <p>
  * Allocation: a session's buffer tables are allocated when its slot is first opened; QBUF, frames and dequeues
  * allocate nothing.

@@ -4,8 +4,8 @@ package io.jvhost.device.media;
  * The V4L2 ioctls virtio-media carries, by their code (the number in {@code _IO*('V', nr, type)}), with each
  * payload's size in the 64-bit layout and direction; and the V4L2 constants the back-ends use.
  * <p>
- * An ioctl this table does not know is answered {@code ENOTTY}, as the protocol asks; so are DQBUF and DQEVENT
- * (replaced by events) and QUERYCAP's stand-in, the config space, still answers QUERYCAP for drivers that ask.
+ * An ioctl this table does not know is answered {@code ENOTTY}, as the protocol asks; DQBUF and DQEVENT (replaced by
+ * events) are not in it. QUERYCAP, replaced by the config space, is still carried for drivers that ask.
  */
 public final class V4l2
 {
