@@ -3,9 +3,11 @@ package io.jvhost.memory;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+
+import io.jvhost.memory.xen.GrantWindow;
+import io.jvhost.os.Errno;
 
 import static io.jvhost.memory.GuestMemoryException.hex;
 
@@ -18,6 +20,9 @@ import static io.jvhost.memory.GuestMemoryException.hex;
  * <p>
  * A snapshot is reference counted ({@link #tryRetain()}/{@link #release()}): a worker holds one for the duration of
  * a batch, so replacing the map never unmaps memory under a running copy.
+ * <p>
+ * Guest-physical addresses compare unsigned: Xen grant addresses have bit 63 set ({@link XenMmap}). A grant region
+ * mapped per access is copied through this thread's {@link GrantWindow}, mapped for the copy and unmapped after.
  */
 public final class GuestMemory
 {
@@ -51,7 +56,7 @@ public final class GuestMemory
             throw new GuestMemoryException("too many memory regions: " + regions.size() + " > " + maxRegions);
         }
         final MemoryRegion[] sorted = regions.toArray(new MemoryRegion[0]);
-        Arrays.sort(sorted, Comparator.comparingLong(MemoryRegion::guestPhysAddr));
+        Arrays.sort(sorted, (a, b) -> Long.compareUnsigned(a.guestPhysAddr(), b.guestPhysAddr()));
         for (int i = 0; i < sorted.length; i++)
         {
             for (int j = i + 1; j < sorted.length; j++)
@@ -132,7 +137,7 @@ public final class GuestMemory
         while (lo <= hi)
         {
             final int mid = (lo + hi) >>> 1;
-            if (starts[mid] <= gpa)
+            if (Long.compareUnsigned(starts[mid], gpa) <= 0)
             {
                 lo = mid + 1;
             }
@@ -141,7 +146,7 @@ public final class GuestMemory
                 hi = mid - 1;
             }
         }
-        return hi >= 0 && gpa < regions[hi].guestPhysEnd() ? hi : -1;
+        return hi >= 0 && Long.compareUnsigned(gpa, regions[hi].guestPhysEnd()) < 0 ? hi : -1;
     }
 
     /**
@@ -150,7 +155,7 @@ public final class GuestMemory
      */
     public boolean isValidRange(final long gpa, final long length)
     {
-        if (length < 0 || gpa < 0 || gpa + length < 0)
+        if (length < 0 || Long.compareUnsigned(gpa + length, gpa) < 0)
         {
             return false;
         }
@@ -179,12 +184,18 @@ public final class GuestMemory
     public MemorySegment slice(final long gpa, final long length) throws GuestMemoryException
     {
         final int index = regionIndexOf(gpa);
-        if (index < 0 || length < 0 || gpa + length > regions[index].guestPhysEnd() || gpa + length < 0)
+        if (index < 0 || length < 0 || Long.compareUnsigned(gpa + length, gpa) < 0
+            || Long.compareUnsigned(gpa + length, regions[index].guestPhysEnd()) > 0)
         {
             throw new GuestMemoryException("guest range outside a single memory region: gpa=" + hex(gpa)
                 + ", length=" + length);
         }
         final MemoryRegion r = regions[index];
+        if (r.isMappedOnAccess())
+        {
+            throw new GuestMemoryException("guest range gpa=" + hex(gpa) + ", length=" + length + " is in a grant"
+                + " region mapped per access (NO_ADVANCE_MAP): rings must be in a region mapped in advance, " + r);
+        }
         return r.bytes().asSlice(gpa - r.guestPhysAddr(), length);
     }
 
@@ -198,7 +209,7 @@ public final class GuestMemory
         for (final MemoryRegion r : regions)
         {
             final long offset = uaddr - r.userAddr();
-            if (uaddr >= r.userAddr() && offset < r.size())
+            if (uaddr >= r.userAddr() && offset < r.size() && !r.isMappedOnAccess())
             {
                 if (length < 0 || length > r.size() - offset)
                 {
@@ -218,7 +229,7 @@ public final class GuestMemory
     {
         for (final MemoryRegion r : regions)
         {
-            if (uaddr >= r.userAddr() && uaddr - r.userAddr() < r.size())
+            if (uaddr >= r.userAddr() && uaddr - r.userAddr() < r.size() && !r.isMappedOnAccess())
             {
                 return r.guestPhysAddr() + (uaddr - r.userAddr());
             }
@@ -257,7 +268,11 @@ public final class GuestMemory
         {
             final MemoryRegion r = regions[regionIndexOf(addr)];
             final long chunk = Math.min(length - done, r.guestPhysEnd() - addr);
-            if (toGuest)
+            if (r.isMappedOnAccess())
+            {
+                copyOnAccess(r, addr, host, hostOffset + done, chunk, toGuest);
+            }
+            else if (toGuest)
             {
                 MemorySegment.copy(host, hostOffset + done, r.bytes(), addr - r.guestPhysAddr(), chunk);
             }
@@ -271,17 +286,55 @@ public final class GuestMemory
     }
 
     /**
+     * Copies through this thread's grant window, window by window, unmapping after each.
+     */
+    private static void copyOnAccess(final MemoryRegion r, final long gpa, final MemorySegment host,
+        final long hostOffset, final long length, final boolean toGuest) throws GuestMemoryException
+    {
+        final GrantWindow window = GrantWindow.forThread();
+        long done = 0;
+        try
+        {
+            while (done < length)
+            {
+                final long addr = gpa + done;
+                final long n = window.map(r.syscalls(), r.grantFd(), r.domid(), addr, length - done);
+                if (n < 0)
+                {
+                    throw new GuestMemoryException("cannot map the grants of gpa=" + hex(addr) + " (ref "
+                        + XenMmap.firstRef(addr) + ", domid " + r.domid() + "): " + Errno.name((int)-n));
+                }
+                final long at = addr & (XenMmap.PAGE_SIZE - 1);
+                if (toGuest)
+                {
+                    MemorySegment.copy(host, hostOffset + done, window.segment(), at, n);
+                }
+                else
+                {
+                    MemorySegment.copy(window.segment(), at, host, hostOffset + done, n);
+                }
+                window.unmap();
+                done += n;
+            }
+        }
+        finally
+        {
+            window.unmap();
+        }
+    }
+
+    /**
      * Checks the whole range before any byte moves, so a failing access leaves guest memory untouched.
      */
     private void checkRange(final long gpa, final long length) throws GuestMemoryException
     {
-        if (length < 0 || gpa < 0 || gpa + length < 0)
+        if (length < 0 || Long.compareUnsigned(gpa + length, gpa) < 0)
         {
             throw new GuestMemoryException("invalid guest range: gpa=" + hex(gpa) + ", length=" + length);
         }
         long addr = gpa;
         final long end = gpa + length;
-        while (addr < end)
+        while (Long.compareUnsigned(addr, end) < 0)
         {
             final int index = regionIndexOf(addr);
             if (index < 0)

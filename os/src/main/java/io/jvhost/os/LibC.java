@@ -46,7 +46,11 @@ public final class LibC
     public static final int MSG_CMSG_CLOEXEC = 0x40000000;
     public static final int PROT_READ = 1;
     public static final int PROT_WRITE = 2;
+    public static final int PROT_NONE = 0;
     public static final int MAP_SHARED = 1;
+    public static final int MAP_PRIVATE = 2;
+    public static final int MAP_FIXED = 0x10;
+    public static final int MAP_ANONYMOUS = 0x20;
     public static final int MAP_NORESERVE = 0x4000;
     public static final int MFD_CLOEXEC = 1;
     public static final int EFD_SEMAPHORE = 1;
@@ -64,6 +68,7 @@ public final class LibC
     public static final int EPOLLHUP = 0x10;
     public static final int EPOLLRDHUP = 0x2000;
     public static final int F_GETFD = 1;
+    public static final int F_DUPFD_CLOEXEC = 1030;
     public static final int F_SETFD = 2;
     public static final int F_GETFL = 3;
     public static final int F_SETFL = 4;
@@ -683,6 +688,65 @@ public final class LibC
         catch (final NativeException e)
         {
             throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code mmap(address, length, prot, flags, fd, offset)} for a data path: allocation-free, a failure is returned
+     * as {@code -errno} (no mapping address is in {@code [-4095, -1]}).
+     *
+     * @return the address of the mapping, or {@code -errno}.
+     */
+    public static long mmapRaw(final long address, final long length, final int prot, final int flags, final int fd,
+        final long offset)
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            final long result = (long)Other.MMAP.invokeExact(c, address, length, prot, flags, fd, offset);
+            return result == -1L ? -errno(c) : result;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code munmap} for a data path: allocation-free.
+     *
+     * @return 0, or {@code -errno}.
+     */
+    public static int munmapRaw(final long address, final long length)
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            final int result = (int)Other.MUNMAP.invokeExact(c, address, length);
+            return result < 0 ? -errno(c) : result;
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code ioctl(fd, request, arg)} for a data path: allocation-free (the errno capture is per thread).
+     *
+     * @return the call's non-negative result, or {@code -errno}.
+     */
+    public static int ioctlRaw(final int fd, final long request, final MemorySegment arg)
+    {
+        final MemorySegment c = capture();
+        try
+        {
+            final int result = (int)Other.IOCTL.invokeExact(c, fd, request, arg);
+            return result < 0 ? -errno(c) : result;
         }
         catch (final Throwable t)
         {

@@ -2,8 +2,12 @@ package io.jvhost.virtqueue;
 
 import java.lang.foreign.MemorySegment;
 
+import io.jvhost.memory.GuestAccessFault;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.MemoryRegion;
+import io.jvhost.memory.XenMmap;
+import io.jvhost.memory.xen.GrantWindow;
+import io.jvhost.os.Errno;
 
 /**
  * The byte-stream position shared by {@link ChainReader} and {@link ChainWriter}: a run of buffers of a
@@ -13,6 +17,10 @@ import io.jvhost.memory.MemoryRegion;
  * The current span is cached ({@code spanBytes}, {@code spanOffset}, {@code spanLeft}) so that consecutive small
  * accesses cost one region lookup per span, not per access. Package-private: the public cursors check the bounds
  * first, so every method here may assume the access fits.
+ * <p>
+ * A span in a Xen grant region mapped per access is mapped into this thread's {@link GrantWindow} when it is looked
+ * up, and unmapped by {@link #endAccess()}, which every public reader and writer operation calls when it is done:
+ * no grant stays mapped between accesses. For every other region {@code endAccess} is one field test.
  */
 final class ChainCursor
 {
@@ -26,6 +34,9 @@ final class ChainCursor
     private MemorySegment spanBytes;
     private long spanOffset;
     private long spanLeft;
+    /** The current span is in {@link #window}, mapped for this access. */
+    private boolean windowed;
+    private GrantWindow window;
 
     ChainCursor(final DescriptorChain chain)
     {
@@ -37,6 +48,7 @@ final class ChainCursor
      */
     void reset(final int first, final long limit)
     {
+        endAccess();
         this.limit = limit;
         this.position = 0;
         this.desc = first;
@@ -96,6 +108,36 @@ final class ChainCursor
     }
 
     /**
+     * {@link #advance} then {@link #endAccess}: the last step of a value read or write.
+     */
+    void advanceAndEnd(final long n)
+    {
+        advance(n);
+        if (windowed)
+        {
+            unmapWindow();
+        }
+    }
+
+    /**
+     * Ends an access: a span mapped per access is unmapped (the next access maps it again).
+     */
+    void endAccess()
+    {
+        if (windowed)
+        {
+            unmapWindow();
+        }
+    }
+
+    private void unmapWindow()
+    {
+        window.unmap();
+        windowed = false;
+        spanLeft = 0;
+    }
+
+    /**
      * Copies {@code length} bytes from the stream into {@code dst}; the caller has checked the bounds.
      */
     void copyOut(final MemorySegment dst, final long dstOffset, final long length)
@@ -108,6 +150,7 @@ final class ChainCursor
             advance(n);
             done += n;
         }
+        endAccess();
     }
 
     /**
@@ -123,6 +166,7 @@ final class ChainCursor
             advance(n);
             done += n;
         }
+        endAccess();
     }
 
     /**
@@ -156,6 +200,10 @@ final class ChainCursor
 
     private void nextSpan()
     {
+        if (windowed)
+        {
+            unmapWindow();
+        }
         long length = chain.rawLength(desc);
         while (descOffset == length)
         {
@@ -172,8 +220,28 @@ final class ChainCursor
             throw new IllegalStateException("validated buffer not in guest memory: gpa=0x" + Long.toHexString(gpa));
         }
         final MemoryRegion region = memory.region(index);
+        if (region.isMappedOnAccess())
+        {
+            mapWindow(region, gpa, Math.min(length - descOffset, region.guestPhysEnd() - gpa));
+            return;
+        }
         spanBytes = region.bytes();
         spanOffset = gpa - region.guestPhysAddr();
         spanLeft = Math.min(length - descOffset, region.guestPhysEnd() - gpa);
+    }
+
+    private void mapWindow(final MemoryRegion region, final long gpa, final long wanted)
+    {
+        window = GrantWindow.forThread();
+        final long n = window.map(region.syscalls(), region.grantFd(), region.domid(), gpa, wanted);
+        if (n < 0)
+        {
+            throw new GuestAccessFault("cannot map the grants of buffer gpa=0x" + Long.toHexString(gpa) + " (ref "
+                + XenMmap.firstRef(gpa) + ", domid " + region.domid() + "): " + Errno.name((int)-n));
+        }
+        spanBytes = window.segment();
+        spanOffset = gpa & (XenMmap.PAGE_SIZE - 1);
+        spanLeft = n;
+        windowed = true;
     }
 }

@@ -82,7 +82,7 @@ public final class ChainReader
         require(1);
         cursor.span();
         final byte value = cursor.spanBytes().get(JAVA_BYTE, cursor.spanOffset());
-        cursor.advance(1);
+        cursor.advanceAndEnd(1);
         return value;
     }
 
@@ -96,7 +96,7 @@ public final class ChainReader
         if (cursor.span() >= 2)
         {
             final short value = cursor.spanBytes().get(U16_UNALIGNED, cursor.spanOffset());
-            cursor.advance(2);
+            cursor.advanceAndEnd(2);
             return value;
         }
         cursor.copyOut(scratch, 0, 2);
@@ -113,7 +113,7 @@ public final class ChainReader
         if (cursor.span() >= 4)
         {
             final int value = cursor.spanBytes().get(U32_UNALIGNED, cursor.spanOffset());
-            cursor.advance(4);
+            cursor.advanceAndEnd(4);
             return value;
         }
         cursor.copyOut(scratch, 0, 4);
@@ -130,7 +130,7 @@ public final class ChainReader
         if (cursor.span() >= 8)
         {
             final long value = cursor.spanBytes().get(U64_UNALIGNED, cursor.spanOffset());
-            cursor.advance(8);
+            cursor.advanceAndEnd(8);
             return value;
         }
         cursor.copyOut(scratch, 0, 8);

@@ -101,7 +101,7 @@ public final class ChainWriter
         require(1);
         cursor.span();
         cursor.spanBytes().set(JAVA_BYTE, cursor.spanOffset(), value);
-        cursor.advance(1);
+        cursor.advanceAndEnd(1);
     }
 
     /**
@@ -115,7 +115,7 @@ public final class ChainWriter
         if (cursor.span() >= 2)
         {
             cursor.spanBytes().set(U16_UNALIGNED, cursor.spanOffset(), value);
-            cursor.advance(2);
+            cursor.advanceAndEnd(2);
             return;
         }
         scratch.set(U16_UNALIGNED, 0, value);
@@ -133,7 +133,7 @@ public final class ChainWriter
         if (cursor.span() >= 4)
         {
             cursor.spanBytes().set(U32_UNALIGNED, cursor.spanOffset(), value);
-            cursor.advance(4);
+            cursor.advanceAndEnd(4);
             return;
         }
         scratch.set(U32_UNALIGNED, 0, value);
@@ -151,7 +151,7 @@ public final class ChainWriter
         if (cursor.span() >= 8)
         {
             cursor.spanBytes().set(U64_UNALIGNED, cursor.spanOffset(), value);
-            cursor.advance(8);
+            cursor.advanceAndEnd(8);
             return;
         }
         scratch.set(U64_UNALIGNED, 0, value);
@@ -197,15 +197,16 @@ public final class ChainWriter
         {
             final long offered = Math.min(total - done, cursor.span());
             final long n = transfer.into(cursor.spanBytes().address() + cursor.spanOffset(), offered);
-            if (n < 0)
+            if (n < 0 || n > offered)
             {
+                cursor.endAccess();
+                if (n > offered)
+                {
+                    throw new IllegalStateException("transfer wrote " + n + " bytes into a span of " + offered);
+                }
                 return 0 == done ? n : done;
             }
-            if (n > offered)
-            {
-                throw new IllegalStateException("transfer wrote " + n + " bytes into a span of " + offered);
-            }
-            cursor.advance(n);
+            cursor.advanceAndEnd(n);
             done += n;
             if (n < offered)
             {

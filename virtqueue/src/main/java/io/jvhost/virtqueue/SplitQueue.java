@@ -547,7 +547,8 @@ public final class SplitQueue
     private void openTable(final GuestMemory memory, final long addr, final long len)
     {
         final MemoryRegion region = memory.region(memory.regionIndexOf(addr));
-        if (addr + len <= region.guestPhysEnd())
+        // A table in a grant region mapped per access is read entry by entry, each mapped for its read.
+        if (!region.isMappedOnAccess() && Long.compareUnsigned(addr + len, region.guestPhysEnd()) <= 0)
         {
             tableBytes = region.bytes();
             tableOffset = addr - region.guestPhysAddr();
