@@ -38,17 +38,32 @@ class XenRegionTest
         xen = new FakeXen(DOMID, RAM);
     }
 
+    private final java.util.List<Integer> fds = new java.util.ArrayList<>();
+
     @AfterEach
     void close()
     {
+        fds.forEach(io.jvhost.os.LibC::closeQuietly);
         xen.close();
+    }
+
+    private int privcmd() throws Exception
+    {
+        fds.add(xen.openPrivcmd());
+        return fds.getLast();
+    }
+
+    private int gntdev() throws Exception
+    {
+        fds.add(xen.openGntdev());
+        return fds.getLast();
     }
 
     @Test
     void foreignRegionIsOneMmapBatchOfConsecutiveFramesAndSharesTheGuestsBytes() throws Exception
     {
         xen.ram().set(ValueLayout.JAVA_LONG_UNALIGNED, 5 * PAGE + 8, 0x1122_3344_5566_7788L);
-        final MemoryRegion r = MemoryRegion.mapXen(xen, xen.openPrivcmd(), FakeXen.RAM_GPA, RAM, UADDR, 0,
+        final MemoryRegion r = MemoryRegion.mapXen(xen, privcmd(), FakeXen.RAM_GPA, RAM, UADDR, 0,
             XenMmap.FOREIGN, DOMID);
         try
         {
@@ -76,10 +91,10 @@ class XenRegionTest
     void foreignFramesTheHypervisorRefusesFailTheRegionWithTheFrameAndErrno() throws Exception
     {
         // One page past the guest's RAM: err[256] is set although the call succeeded.
-        assertThatThrownBy(() -> MemoryRegion.mapXen(xen, xen.openPrivcmd(), FakeXen.RAM_GPA, RAM + PAGE, UADDR, 0,
+        assertThatThrownBy(() -> MemoryRegion.mapXen(xen, privcmd(), FakeXen.RAM_GPA, RAM + PAGE, UADDR, 0,
             XenMmap.FOREIGN, DOMID)).isInstanceOf(GuestMemoryException.class)
             .hasMessageContaining("refused gfn 0x40100: EINVAL").hasMessageContaining("domid=3");
-        assertThatThrownBy(() -> MemoryRegion.mapXen(xen, xen.openPrivcmd(), FakeXen.RAM_GPA, RAM, UADDR, 0,
+        assertThatThrownBy(() -> MemoryRegion.mapXen(xen, privcmd(), FakeXen.RAM_GPA, RAM, UADDR, 0,
             XenMmap.FOREIGN, DOMID + 1)).isInstanceOf(GuestMemoryException.class)
             .hasMessageContaining("refused gfn 0x40000: ESRCH");
     }
@@ -111,7 +126,7 @@ class XenRegionTest
             xen.grant(0x20 + i, FakeXen.RAM_GPA + (10 + 2L * i) * PAGE); // scattered pages, consecutive refs
             xen.ram().set(ValueLayout.JAVA_BYTE, (10 + 2L * i) * PAGE + 7, (byte)(0x40 + i));
         }
-        final MemoryRegion r = MemoryRegion.mapXen(xen, xen.openGntdev(), GRANT | 0x20L << 12, 4 * PAGE, UADDR, 0,
+        final MemoryRegion r = MemoryRegion.mapXen(xen, gntdev(), GRANT | 0x20L << 12, 4 * PAGE, UADDR, 0,
             XenMmap.GRANT, DOMID);
         final List<FakeXen.Call> maps = xen.calls("MAP_GRANT_REF");
         assertThat(maps).hasSize(1);
@@ -134,7 +149,7 @@ class XenRegionTest
     void grantOfARefTheGuestNeverGrantedFailsAndLeavesNoMapBehind() throws Exception
     {
         xen.grant(0x20, FakeXen.RAM_GPA);
-        assertThatThrownBy(() -> MemoryRegion.mapXen(xen, xen.openGntdev(), GRANT | 0x20L << 12, 2 * PAGE, UADDR, 0,
+        assertThatThrownBy(() -> MemoryRegion.mapXen(xen, gntdev(), GRANT | 0x20L << 12, 2 * PAGE, UADDR, 0,
             XenMmap.GRANT, DOMID)).isInstanceOf(GuestMemoryException.class)
             .hasMessageContaining("mmap of the gntdev descriptor").hasMessageContaining("EFAULT")
             .hasMessageContaining("refs 32..33");
@@ -149,7 +164,7 @@ class XenRegionTest
         {
             xen.grant(0x100 + i, FakeXen.RAM_GPA + (pages - 1 - i) * PAGE); // reversed: page order is by ref
         }
-        final MemoryRegion r = MemoryRegion.mapXen(xen, xen.openGntdev(), GRANT | 0x100L << 12, pages * PAGE, 0, 0,
+        final MemoryRegion r = MemoryRegion.mapXen(xen, gntdev(), GRANT | 0x100L << 12, pages * PAGE, 0, 0,
             XenMmap.GRANT | XenMmap.NO_ADVANCE_MAP_SPEC, DOMID);
         final GuestMemory memory = GuestMemory.of(List.of(r), 8);
         try (Arena arena = Arena.ofConfined())
@@ -188,7 +203,7 @@ class XenRegionTest
         {
             xen.grant(0x10 + i, FakeXen.RAM_GPA + i * PAGE);
         }
-        final MemoryRegion r = MemoryRegion.mapXen(xen, xen.openGntdev(), GRANT | 0x10L << 12, 4 * PAGE, 0, 0,
+        final MemoryRegion r = MemoryRegion.mapXen(xen, gntdev(), GRANT | 0x10L << 12, 4 * PAGE, 0, 0,
             XenMmap.GRANT | XenMmap.NO_ADVANCE_MAP, DOMID);
         final GuestMemory memory = GuestMemory.of(List.of(r), 8);
         try (Arena arena = Arena.ofConfined())
@@ -212,7 +227,7 @@ class XenRegionTest
     {
         xen.grant(1, FakeXen.RAM_GPA);
         final MemoryRegion low = MemoryRegion.ofSegment(0x1000, Arena.ofAuto().allocate(PAGE), UADDR);
-        final MemoryRegion high = MemoryRegion.mapXen(xen, xen.openGntdev(), GRANT | 1L << 12, PAGE, UADDR + PAGE, 0,
+        final MemoryRegion high = MemoryRegion.mapXen(xen, gntdev(), GRANT | 1L << 12, PAGE, UADDR + PAGE, 0,
             XenMmap.GRANT, DOMID);
         final GuestMemory memory = GuestMemory.of(List.of(high, low), 8);
         try

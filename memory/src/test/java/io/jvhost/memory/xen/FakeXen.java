@@ -7,10 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 import io.jvhost.os.LibC;
 import io.jvhost.os.MappedMemory;
@@ -30,7 +28,8 @@ import io.jvhost.os.NativeException;
  * says whether any grant mapping was left behind.
  * <p>
  * Descriptors: {@link #openPrivcmd()} and {@link #openGntdev()} return memfds named {@code xen-privcmd} and
- * {@code xen-gntdev}; a descriptor is recognised by that name, so it still is after passing through a socket.
+ * {@code xen-gntdev} (the caller closes them); a descriptor is recognised by that name, so it still is after
+ * passing through a socket.
  */
 public final class FakeXen implements XenSyscalls, AutoCloseable
 {
@@ -57,7 +56,6 @@ public final class FakeXen implements XenSyscalls, AutoCloseable
     private final Map<Integer, Long> grants = new HashMap<>();
     private final Map<Long, GrantMap> grantMaps = new HashMap<>();
     private final Map<Long, Long> privcmdVmas = new HashMap<>();
-    private final Set<Integer> ownFds = new HashSet<>();
     private final List<Call> calls = new ArrayList<>();
     private long nextIndex;
     private int mmapsOfGrants;
@@ -72,6 +70,14 @@ public final class FakeXen implements XenSyscalls, AutoCloseable
     public int domid()
     {
         return domid;
+    }
+
+    /**
+     * @return the descriptor of the guest's RAM memfd (owned by this fake).
+     */
+    public int ramFd()
+    {
+        return ram.fd();
     }
 
     /**
@@ -105,14 +111,10 @@ public final class FakeXen implements XenSyscalls, AutoCloseable
         return open("xen-gntdev");
     }
 
-    private int open(final String name) throws NativeException
+    /** The caller owns the descriptor. */
+    private static int open(final String name) throws NativeException
     {
-        final int fd = LibC.memfdCreate(name, LibC.MFD_CLOEXEC);
-        synchronized (this)
-        {
-            ownFds.add(fd);
-        }
-        return fd;
+        return LibC.memfdCreate(name, LibC.MFD_CLOEXEC);
     }
 
     public synchronized List<Call> calls()
@@ -323,14 +325,6 @@ public final class FakeXen implements XenSyscalls, AutoCloseable
     @Override
     public void close()
     {
-        synchronized (this)
-        {
-            for (final int fd : ownFds)
-            {
-                LibC.closeQuietly(fd);
-            }
-            ownFds.clear();
-        }
         view.close();
         ram.close();
     }

@@ -12,6 +12,8 @@ import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.GuestMemoryAtomic;
 import io.jvhost.memory.GuestMemoryException;
 import io.jvhost.memory.MemoryRegion;
+import io.jvhost.memory.XenMmap;
+import io.jvhost.memory.xen.XenSyscalls;
 import io.jvhost.os.FdList;
 import io.jvhost.os.MappedMemory;
 import io.jvhost.os.NativeException;
@@ -54,6 +56,8 @@ public final class VhostUserBackend implements AutoCloseable
     private final Worker[] workers;
     private final Message request = new Message(MessageHeader.MAX_PAYLOAD);
     private final Message reply = new Message(MessageHeader.MAX_PAYLOAD);
+    /** How Xen regions are mapped: the real privcmd/gntdev calls, or a test's fake. */
+    private final XenSyscalls xen;
     private long ackedFeatures;
     private long ackedProtocolFeatures;
     private boolean featuresSet;
@@ -83,7 +87,18 @@ public final class VhostUserBackend implements AutoCloseable
     public VhostUserBackend(final String name, final VirtioDevice device, final VhostUserExtension extension)
         throws NativeException
     {
+        this(name, device, extension, XenSyscalls.LINUX);
+    }
+
+    /**
+     * @param xen the calls Xen regions (VHOST_USER_PROTOCOL_F_XEN_MMAP) are mapped through: {@link XenSyscalls#LINUX},
+     *            or a test's fake.
+     */
+    public VhostUserBackend(final String name, final VirtioDevice device, final VhostUserExtension extension,
+        final XenSyscalls xen) throws NativeException
+    {
         this.name = name;
+        this.xen = xen;
         this.device = device;
         this.extension = extension;
         this.offeredFeatures = device.features() | VirtioFeatures.bit(VirtioFeatures.PROTOCOL_FEATURES)
@@ -91,7 +106,7 @@ public final class VhostUserBackend implements AutoCloseable
         long protocol = ProtocolFeature.bit(ProtocolFeature.MQ) | ProtocolFeature.bit(ProtocolFeature.REPLY_ACK)
             | ProtocolFeature.bit(ProtocolFeature.CONFIGURE_MEM_SLOTS)
             | ProtocolFeature.bit(ProtocolFeature.RESET_DEVICE) | ProtocolFeature.bit(ProtocolFeature.BACKEND_REQ)
-            | ProtocolFeature.bit(ProtocolFeature.STATUS);
+            | ProtocolFeature.bit(ProtocolFeature.STATUS) | ProtocolFeature.bit(ProtocolFeature.XEN_MMAP);
         if (device.configSize() > 0)
         {
             protocol |= ProtocolFeature.bit(ProtocolFeature.CONFIG);
@@ -534,7 +549,8 @@ public final class VhostUserBackend implements AutoCloseable
             throw new RequestException("nregions=" + Integer.toUnsignedString(nregions) + " outside 1.."
                 + Payloads.MEMORY_TABLE_MAX_REGIONS);
         }
-        requireSize(Payloads.MEMORY_TABLE_HEADER + nregions * Payloads.REGION_SIZE);
+        final int entry = regionSize();
+        requireSize(Payloads.MEMORY_TABLE_HEADER + nregions * entry);
         if (request.fds().count() != nregions)
         {
             throw new RequestException("nregions=" + nregions + " but " + request.fds().count() + " descriptors");
@@ -542,9 +558,10 @@ public final class VhostUserBackend implements AutoCloseable
         final List<MemoryRegion> mapped = new ArrayList<>(nregions);
         try
         {
+            checkOneDomain(nregions, entry, GuestMemory.EMPTY);
             for (int i = 0; i < nregions; i++)
             {
-                mapped.add(mapRegion(Payloads.MEMORY_TABLE_HEADER + i * Payloads.REGION_SIZE, request.fds().peek(i)));
+                mapped.add(mapRegion(Payloads.MEMORY_TABLE_HEADER + i * entry, request.fds().peek(i)));
             }
             replaceMemory(GuestMemory.of(mapped, Payloads.MEMORY_TABLE_MAX_REGIONS));
         }
@@ -556,8 +573,76 @@ public final class VhostUserBackend implements AutoCloseable
         LOG.log(Level.INFO, name + ": memory table set, " + memory.peek());
     }
 
+    private boolean xenMmap()
+    {
+        return ProtocolFeature.has(ackedProtocolFeatures, ProtocolFeature.XEN_MMAP);
+    }
+
+    /**
+     * @return the size of a region entry on this connection: 40 bytes with XEN_MMAP negotiated, else 32.
+     */
+    private int regionSize()
+    {
+        return xenMmap() ? Payloads.REGION_XEN_SIZE : Payloads.REGION_SIZE;
+    }
+
+    /**
+     * All Xen regions of a connection belong to one guest: before anything is mapped, the {@code count} entries of
+     * the request (from {@link Payloads#MEMORY_TABLE_HEADER} or the single region) and the Xen regions of
+     * {@code kept} must name one domain id.
+     */
+    private void checkOneDomain(final int count, final int entrySize, final GuestMemory kept)
+        throws GuestMemoryException
+    {
+        if (!xenMmap())
+        {
+            return;
+        }
+        long domain = -1;
+        String where = null;
+        for (int i = 0; i < kept.regionCount(); i++)
+        {
+            if (kept.region(i).kind() != XenMmap.Kind.UNIX)
+            {
+                domain = kept.region(i).domid();
+                where = "the mapped " + kept.region(i);
+                break;
+            }
+        }
+        final int first = count == 1 && entrySize == 0 ? Payloads.SINGLE_REGION_REGION : Payloads.MEMORY_TABLE_HEADER;
+        for (int i = 0; i < count; i++)
+        {
+            final int at = first + i * entrySize;
+            if (request.u32(at + Payloads.REGION_XEN_FLAGS) == XenMmap.UNIX)
+            {
+                continue;
+            }
+            final long domid = Integer.toUnsignedLong(request.u32(at + Payloads.REGION_XEN_DOMID));
+            if (domain < 0)
+            {
+                domain = domid;
+                where = "region " + i;
+            }
+            else if (domid != domain)
+            {
+                throw new GuestMemoryException("Xen regions of two domains on one connection: domid " + domain + " ("
+                    + where + ") and domid " + domid + " (region " + i + ")");
+            }
+        }
+    }
+
     private MemoryRegion mapRegion(final int offset, final int fd) throws GuestMemoryException, NativeException
     {
+        if (xenMmap())
+        {
+            return MemoryRegion.mapXen(xen, fd,
+                request.u64(offset + Payloads.REGION_GPA),
+                request.u64(offset + Payloads.REGION_MEMORY_SIZE),
+                request.u64(offset + Payloads.REGION_USER_ADDR),
+                request.u64(offset + Payloads.REGION_MMAP_OFFSET),
+                request.u32(offset + Payloads.REGION_XEN_FLAGS),
+                request.u32(offset + Payloads.REGION_XEN_DOMID));
+        }
         return MemoryRegion.map(fd,
             request.u64(offset + Payloads.REGION_GPA),
             request.u64(offset + Payloads.REGION_MEMORY_SIZE),
@@ -567,11 +652,12 @@ public final class VhostUserBackend implements AutoCloseable
 
     private void addMemRegion() throws RequestException, GuestMemoryException, NativeException
     {
-        requireSize(Payloads.SINGLE_REGION_SIZE);
+        requireSize(singleRegionSize());
         if (request.fds().count() != 1)
         {
             throw new RequestException("expected 1 descriptor, got " + request.fds().count());
         }
+        checkOneDomain(1, 0, memory.peek());
         final MemoryRegion region = mapRegion(Payloads.SINGLE_REGION_REGION, request.fds().peek(0));
         final GuestMemory next;
         try
@@ -587,9 +673,14 @@ public final class VhostUserBackend implements AutoCloseable
         LOG.log(Level.INFO, name + ": memory region added, " + region);
     }
 
+    private int singleRegionSize()
+    {
+        return xenMmap() ? Payloads.SINGLE_REGION_XEN_SIZE : Payloads.SINGLE_REGION_SIZE;
+    }
+
     private void removeMemRegion() throws RequestException, GuestMemoryException
     {
-        requireSize(Payloads.SINGLE_REGION_SIZE);
+        requireSize(singleRegionSize());
         final int r = Payloads.SINGLE_REGION_REGION;
         replaceMemory(memory.peek().without(request.u64(r + Payloads.REGION_GPA),
             request.u64(r + Payloads.REGION_MEMORY_SIZE), request.u64(r + Payloads.REGION_USER_ADDR)));

@@ -13,6 +13,7 @@ import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.memory.xen.FakeXen;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.os.EventFd;
 import io.jvhost.os.LibC;
@@ -38,6 +39,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  * (REPLY flag, version 1, the request's code, a bounded size), and exactly one when the request asks for one
  * (a GET that always answers, or NEED_REPLY with REPLY_ACK), unless the back-end ends the connection. Then the same
  * back-end serves a fresh front-end, and once closed the process holds exactly the descriptors it held before.
+ * <p>
+ * The input's first choice is whether the connection negotiates VHOST_USER_PROTOCOL_F_XEN_MMAP: then memory tables
+ * and ADD/REM_MEM_REG use 40-byte region entries with fuzzed Xen flags (the valid ones and any) and domain ids, the
+ * descriptors include the in-process fake's privcmd and gntdev ({@link FakeXen}, whose guest RAM is the memory the
+ * input writes, with references 0-15 granting its 16 pages), and once the connection is over every grant mapping
+ * the back-end made is undone.
  */
 class VhostUserBackendFuzzTest
 {
@@ -46,6 +53,9 @@ class VhostUserBackendFuzzTest
     private static final int O_CLOEXEC = 0x80000;
     private static final long RAM = 64 * 1024;
     private static final long UADDR = 0x7F00_0000_0000L;
+    private static final int DOMID = 9;
+    private static final long GRANT = 1L << 63;
+    private static final int[] XEN_FLAGS = {0x0, 0x1, 0x2, 0xa, 0x102};
     private static final int TIMEOUT_MS = 10_000;
     private static final int[] ALWAYS_ANSWERED = {FrontendRequest.GET_FEATURES, FrontendRequest.GET_PROTOCOL_FEATURES,
         FrontendRequest.GET_QUEUE_NUM, FrontendRequest.GET_MAX_MEM_SLOTS};
@@ -54,20 +64,32 @@ class VhostUserBackendFuzzTest
     void everyRequestGetsAtMostOneWellFormedReplyAndNothingLeaks(final FuzzedDataProvider data) throws Exception
     {
         final int fdsBefore = openFds();
-        final VhostUserBackend backend = new VhostUserBackend("fuzz", new DrainingDevice());
+        final boolean xenMmap = data.consumeBoolean();
+        final FakeXen xen = new FakeXen(DOMID, RAM);
+        final VhostUserBackend backend = new VhostUserBackend("fuzz", new DrainingDevice(), null, xen);
         try
         {
-            fuzzConnection(backend, data);
+            for (int ref = 0; ref < RAM / 4096; ref++)
+            {
+                xen.grant(ref, FakeXen.RAM_GPA + ref * 4096L);
+            }
+            fuzzConnection(backend, data, xenMmap ? xen : null);
             freshFrontendIsServed(backend);
         }
         finally
         {
             backend.close();
+            xen.close();
         }
+        assertThat(xen.outstandingGrantMaps()).as("grant maps after the back-end closed").isZero();
         assertThat(openFds()).as("descriptors after the back-end closed").isEqualTo(fdsBefore);
     }
 
-    private static void fuzzConnection(final VhostUserBackend backend, final FuzzedDataProvider data) throws Exception
+    /**
+     * @param xen the fake when the connection negotiates XEN_MMAP, else null.
+     */
+    private static void fuzzConnection(final VhostUserBackend backend, final FuzzedDataProvider data, final FakeXen xen)
+        throws Exception
     {
         final UnixSocket[] pair = UnixSocket.pair();
         final Thread server = serve(backend, pair[0], new AtomicReference<>());
@@ -77,11 +99,13 @@ class VhostUserBackendFuzzTest
         {
             front.setReceiveTimeout(TIMEOUT_MS);
             final VhostUserConnection conn = new VhostUserConnection(front, false);
-            boolean replyAck = negotiate(conn, out, in);
+            boolean replyAck = negotiate(conn, out, in, null != xen);
+            final MemorySegment guest = null != xen ? xen.ram() : view.segment();
+            final int ramFd = null != xen ? xen.ramFd() : ram.fd();
             while (data.remainingBytes() > 0)
             {
-                final int request = message(data, out, view.segment());
-                final int[] fds = descriptors(data, ram, request);
+                final int request = null != xen ? xenMessage(data, out, guest) : message(data, out, guest);
+                final int[] fds = descriptors(data, ramFd, request, xen);
                 try
                 {
                     conn.send(out, fds, fds.length);
@@ -145,9 +169,12 @@ class VhostUserBackendFuzzTest
         }
     }
 
-    /** GET_FEATURES, SET_FEATURES with PROTOCOL_FEATURES, then every protocol feature offered. */
-    private static boolean negotiate(final VhostUserConnection conn, final Message out, final Message in)
-        throws IOException
+    /**
+     * GET_FEATURES, SET_FEATURES with PROTOCOL_FEATURES, then every protocol feature offered (XEN_MMAP only when
+     * {@code xenMmap}).
+     */
+    private static boolean negotiate(final VhostUserConnection conn, final Message out, final Message in,
+        final boolean xenMmap) throws IOException
     {
         out.header(FrontendRequest.GET_FEATURES, MessageHeader.VERSION, 0);
         conn.send(out);
@@ -158,7 +185,8 @@ class VhostUserBackendFuzzTest
         out.header(FrontendRequest.GET_PROTOCOL_FEATURES, MessageHeader.VERSION, 0);
         conn.send(out);
         assertThat(receive(conn, in)).isTrue();
-        final long protocol = in.u64(0);
+        assertThat(ProtocolFeature.has(in.u64(0), ProtocolFeature.XEN_MMAP)).as("XEN_MMAP offered").isTrue();
+        final long protocol = xenMmap ? in.u64(0) : in.u64(0) & ~ProtocolFeature.bit(ProtocolFeature.XEN_MMAP);
         out.header(FrontendRequest.SET_PROTOCOL_FEATURES, MessageHeader.VERSION, 8).u64(0, protocol);
         conn.send(out);
         return ProtocolFeature.has(protocol, ProtocolFeature.REPLY_ACK);
@@ -232,19 +260,61 @@ class VhostUserBackendFuzzTest
         }
     }
 
-    /** 0-3 descriptors of ours to pass (the caller closes them after sending). */
-    private static int[] descriptors(final FuzzedDataProvider data, final MemFd ram, final int request)
-        throws IOException
+    /**
+     * With XEN_MMAP: SET_MEM_TABLE (1-2 regions), ADD_MEM_REG or REM_MEM_REG in the 40-byte layout, flags and domain
+     * ids valid or fuzzed, addresses in the fake guest's RAM, its grant window or anywhere; else {@link #message}.
+     */
+    private static int xenMessage(final FuzzedDataProvider data, final Message out, final MemorySegment ram)
     {
-        final int count = request == FrontendRequest.SET_MEM_TABLE && data.consumeBoolean() ? 1 : data.consumeInt(0, 3);
+        final int what = data.consumeInt(0, 3);
+        if (what == 3)
+        {
+            return message(data, out, ram);
+        }
+        final int flags = data.consumeBoolean() ? MessageHeader.VERSION | data.consumeInt(0, 1) * MessageHeader.NEED_REPLY
+            : data.consumeInt();
+        final int regions = what == 0 ? data.consumeInt(1, 2) : 1;
+        final int request = new int[] {FrontendRequest.SET_MEM_TABLE, FrontendRequest.ADD_MEM_REG,
+            FrontendRequest.REM_MEM_REG}[what];
+        // SET_MEM_TABLE: u32 nregions, u32 padding; ADD/REM_MEM_REG: u64 padding. Regions from byte 8.
+        out.header(request, flags, 8 + 40 * regions).u64(0, what == 0 ? regions : 0);
+        for (int i = 0; i < regions; i++)
+        {
+            final int at = 8 + 40 * i;
+            final int xenFlags = data.consumeBoolean() ? XEN_FLAGS[data.consumeInt(0, XEN_FLAGS.length - 1)]
+                : data.consumeInt();
+            final long gpa = switch (data.consumeInt(0, 2))
+            {
+                case 0 -> FakeXen.RAM_GPA + data.consumeLong(0, RAM / 4096) * 4096;
+                case 1 -> GRANT | data.consumeLong(0, RAM / 4096) << 12;
+                default -> data.consumeLong();
+            };
+            final long size = data.consumeBoolean() ? 4096L * data.consumeInt(1, (int)(RAM / 4096))
+                : data.consumeLong(0, 2 * RAM);
+            out.u64(at, gpa).u64(at + 8, size).u64(at + 16, UADDR + 0x10_0000L * i)
+                .u64(at + 24, data.consumeBoolean() ? 0 : data.consumeLong(0, 2 * RAM)).u32(at + 32, xenFlags)
+                .u32(at + 36, data.consumeBoolean() ? DOMID : data.consumeInt());
+        }
+        return request;
+    }
+
+    /** 0-3 descriptors of ours to pass (the caller closes them after sending); with {@code xen} its devices too. */
+    private static int[] descriptors(final FuzzedDataProvider data, final int ramFd, final int request,
+        final FakeXen xen) throws IOException
+    {
+        final boolean memory = request == FrontendRequest.SET_MEM_TABLE || request == FrontendRequest.ADD_MEM_REG;
+        final int count = memory && data.consumeBoolean() ? (request == FrontendRequest.SET_MEM_TABLE
+            && null != xen ? data.consumeInt(1, 2) : 1) : data.consumeInt(0, 3);
         final int[] fds = new int[count];
         for (int i = 0; i < count; i++)
         {
-            fds[i] = switch (data.consumeInt(0, 2))
+            fds[i] = switch (data.consumeInt(0, null != xen ? 4 : 2))
             {
                 // A second descriptor of the same RAM (the back-end maps what the input wrote there).
-                case 0 -> LibC.open("/proc/self/fd/" + ram.fd(), O_RDWR | O_CLOEXEC);
+                case 0 -> LibC.open("/proc/self/fd/" + ramFd, O_RDWR | O_CLOEXEC);
                 case 1 -> eventFd();
+                case 3 -> xen.openPrivcmd();
+                case 4 -> xen.openGntdev();
                 default -> LibC.open("/dev/null", O_RDONLY | O_CLOEXEC);
             };
         }

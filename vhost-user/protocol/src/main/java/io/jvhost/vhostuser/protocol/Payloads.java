@@ -11,8 +11,10 @@ package io.jvhost.vhostuser.protocol;
  *                     32 u64 log_guest_addr
  * memory region        0 u64 guest_phys_addr  8 u64 memory_size  16 u64 userspace_addr
  *                     24 u64 mmap_offset                                                      (32)
- * memory table         0 u32 nregions  4 u32 padding  8 region[nregions]                      (8 + 32n)
- * single region        0 u64 padding   8 region                                               (40)
+ * memory region, with XEN_MMAP negotiated: the same, then
+ *                     32 u32 xen_mmap_flags  36 u32 xen_mmap_data (domid)                      (40)
+ * memory table         0 u32 nregions  4 u32 padding  8 region[nregions]                (8 + 32n or 8 + 40n)
+ * single region        0 u64 padding   8 region                                         (40, or 48 with XEN_MMAP)
  * config               0 u32 offset    4 u32 size    8 u32 flags   12 u8 data[size]           (12 + size)
  * inflight             0 u64 mmap_size 8 u64 mmap_offset 16 u16 num_queues 18 u16 queue_size  (24)
  * </pre>
@@ -43,6 +45,10 @@ public final class Payloads
     public static final int REGION_MEMORY_SIZE = 8;
     public static final int REGION_USER_ADDR = 16;
     public static final int REGION_MMAP_OFFSET = 24;
+    /** A region entry when VHOST_USER_PROTOCOL_F_XEN_MMAP is negotiated. */
+    public static final int REGION_XEN_SIZE = 40;
+    public static final int REGION_XEN_FLAGS = 32;
+    public static final int REGION_XEN_DOMID = 36;
 
     public static final int MEMORY_TABLE_HEADER = 8;
     public static final int MEMORY_TABLE_NREGIONS = 0;
@@ -51,6 +57,7 @@ public final class Payloads
 
     public static final int SINGLE_REGION_SIZE = 40;
     public static final int SINGLE_REGION_REGION = 8;
+    public static final int SINGLE_REGION_XEN_SIZE = 48;
 
     public static final int CONFIG_HEADER = 12;
     public static final int CONFIG_OFFSET = 0;
