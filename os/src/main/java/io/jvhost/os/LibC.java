@@ -148,6 +148,7 @@ public final class LibC
         // A sensor's sysfs value file per reading (scmi's IIO sensors), for the same reason.
         static final MethodHandle PREAD_NO_ERRNO = plainDowncall("pread", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG,
             JAVA_LONG);
+        static final MethodHandle IOCTL_NO_ERRNO = Downcalls.plainIoctl();
     }
 
     /** Everything else: guest memory, files, ioctls, the front-end side. */
@@ -736,17 +737,25 @@ public final class LibC
     }
 
     /**
-     * {@code ioctl(fd, request, arg)} for a data path: allocation-free (the errno capture is per thread).
+     * {@code ioctl(fd, request, arg)} for a data path: allocation-free when it succeeds. Like {@link StreamFd}, the
+     * call is made without errno capture (whose check can allocate per call when C2 does not inline it); a failed
+     * call is made once more with capture to learn errno, so use it only for requests that change nothing when they
+     * fail (the Xen grant map and unmap requests).
      *
      * @return the call's non-negative result, or {@code -errno}.
      */
     public static int ioctlRaw(final int fd, final long request, final MemorySegment arg)
     {
-        final MemorySegment c = capture();
         try
         {
-            final int result = (int)Other.IOCTL.invokeExact(c, fd, request, arg);
-            return result < 0 ? -errno(c) : result;
+            final int result = (int)Serve.IOCTL_NO_ERRNO.invokeExact(fd, request, arg);
+            if (result >= 0)
+            {
+                return result;
+            }
+            final MemorySegment c = capture();
+            final int again = (int)Other.IOCTL.invokeExact(c, fd, request, arg);
+            return again < 0 ? -errno(c) : again;
         }
         catch (final Throwable t)
         {

@@ -83,7 +83,8 @@ final class HeldOutput
             {
                 final long gpa = chain.address(desc) + offset;
                 final int index = memory.regionIndexOf(gpa);
-                if (index < 0)
+                // Written from host addresses: a Xen grant region mapped per access has none.
+                if (index < 0 || memory.region(index).isMappedOnAccess())
                 {
                     faultAddress = gpa;
                     return FAULT;

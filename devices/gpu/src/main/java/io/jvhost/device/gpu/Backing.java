@@ -92,7 +92,8 @@ final class Backing
             while (left > 0)
             {
                 final int index = memory.regionIndexOf(gpa);
-                if (index < 0)
+                // Backings are used in place: a Xen grant region mapped per access (no bytes of its own) cannot be.
+                if (index < 0 || memory.region(index).isMappedOnAccess())
                 {
                     spanCount = 0;
                     return false;

@@ -160,10 +160,12 @@ final class IoSlot
             {
                 final long gpa = chain.address(d) + at;
                 final int index = memory.regionIndexOf(gpa);
-                if (index < 0)
+                // Disk I/O goes straight to host addresses: a Xen grant region mapped per access has none.
+                if (index < 0 || memory.region(index).isMappedOnAccess())
                 {
                     LOG.log(Level.WARNING, "scsi lun " + unit.lun() + ": buffer at guest address 0x"
-                        + Long.toHexString(gpa) + " is not in guest memory; request " + chain.head() + " failed");
+                        + Long.toHexString(gpa) + " is not in guest memory mapped in advance; request "
+                        + chain.head() + " failed");
                     response = ScsiDevice.S_FAILURE;
                     return;
                 }
