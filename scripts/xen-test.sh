@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# scripts/xen-test.sh [stage|boot]: jvhost against real Xen, under TCG (issue 16). Not part of ./jvhost test.
+#
+#   stage  unpack, without installing anything, an arm64 Xen system into ${JVHOST_CACHE:-$HOME/.cache/jvhost}/xen-arm64:
+#          trixie's xen-hypervisor-4.20-arm64, xen-utils-4.20, openjdk-25-jre-headless and busybox-static with their
+#          library closure (a private apt: the system's bookworm mirror and key with the trixie suites, architecture
+#          arm64, empty dpkg status), and QEMU's own virt DTB; the dom0 and domU kernel is the arm64 6.12 one of
+#          guest-arm64-6.12 (its Xen modules: privcmd, gntdev, gntalloc, evtchn, xenfs). About 150 MB once.
+#   boot   (default; stages first when needed) pack dom0's initramfs (the unpacked system, busybox, the kernel's Xen
+#          modules, a busybox domU) and boot Xen 4.20 under qemu-system-aarch64 -machine virt,virtualization=on
+#          (TCG), dom0 from QEMU's -device loader described in /chosen of the DTB. dom0 starts xenstored,
+#          xen-init-dom0 and xenconsoled, creates the domU with xl, waits for it, and prints XEN-TEST lines;
+#          the script reports what it saw and exits 0 only when every expected line came.
+#
+# Needs qemu-system-aarch64 (QEMU 10, bookworm-backports' qemu-system-arm), fdtput (device-tree-compiler), apt-get,
+# dpkg-deb, cpio, xz and the arm64 guest kernel (scripts/setup.sh arm64 of the scmi work, or the same layout).
+set -euo pipefail
+
+root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+what=${1:-boot}
+set --  # setup.sh runs a subcommand when sourced with arguments
+# shellcheck source=setup.sh
+source "$root/scripts/setup.sh"
+
+cache=$(jvhost_setup__cache)
+x=$cache/xen-arm64
+guest=$cache/guest-arm64-6.12
+packages="xen-hypervisor-4.20-arm64 xen-utils-4.20 xenstore-utils busybox-static openjdk-25-jre-headless"
+
+die() { echo "xen-test: $*" >&2; exit 1; }
+say() { echo "xen-test: $*" >&2; }
+
+stage() {
+    [[ -f $x/.complete && $(cat "$x/.complete") == "$packages" ]] && return 0
+    command -v qemu-system-aarch64 >/dev/null && command -v fdtput >/dev/null \
+        || die "qemu-system-aarch64 and fdtput are needed (apt-get install -t bookworm-backports qemu-system-arm; device-tree-compiler)"
+    [[ -f $guest/vmlinuz && -d $guest/root/lib/modules ]] \
+        || die "no arm64 guest kernel in $guest (vmlinuz, root/lib/modules): stage it first"
+    rm -rf "$x"
+    mkdir -p "$x"
+    local tmp=$x/apt log=$x/stage.log
+    jvhost_setup__trixie_apt "$tmp"
+    sed -i 's/^APT::Architectures { "amd64"; };/APT::Architectures { "arm64"; };\nAPT::Architecture "arm64";/' \
+        "$tmp/apt.conf"
+    say "downloading $packages for arm64 from trixie with their libraries (a private apt; about 150 MB)"
+    apt-get -c "$tmp/apt.conf" -q update >"$log" 2>&1 || die "'apt-get update' (private, trixie arm64) failed; see $log"
+    apt-get -c "$tmp/apt.conf" -q install --download-only --no-install-recommends -y $packages >>"$log" 2>&1 \
+        || die "downloading $packages failed; see $log"
+    mkdir -p "$x/root"
+    for deb in "$tmp"/archives/*.deb; do
+        dpkg-deb -x "$deb" "$x/root" || die "unpacking $deb failed"
+    done
+    ls "$tmp"/archives/*.deb | sed 's|.*/||' > "$x/packages"
+    rm -rf "$tmp"
+    [[ -f $x/root/boot/xen-4.20-arm64 ]] || die "xen-hypervisor-4.20-arm64 has no boot/xen-4.20-arm64; see $log"
+    echo "$packages" > "$x/.complete"
+    say "staged $(wc -l < "$x/packages") packages into $x"
+}
+
+# The dom0 init: Xen's device nodes, the toolstack, a domU; XEN-TEST lines are what the script checks.
+dom0_init() {
+    cat <<'INIT'
+#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev /run /tmp /var/lib/xen /var/log/xen/console /etc/xen
+[ -L /var/run ] || { /bin/busybox rm -rf /var/run; /bin/busybox ln -s /run /var/run; }
+/bin/busybox --install -s /bin 2>/dev/null
+export PATH=/usr/lib/xen-4.20/bin:/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs tmp /run
+mkdir -p /dev/pts /run/xen /run/xenstored; mount -t devpts devpts /dev/pts
+t() { echo "XEN-TEST $* (t=$(cut -d' ' -f1 /proc/uptime)s)"; }
+t dom0 up
+for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do insmod /mods/$m.ko || t "insmod $m failed"; done
+mount -t xenfs xenfs /proc/xen
+[ -c /dev/xen/privcmd ] && [ -c /dev/xen/gntdev ] && t devices privcmd gntdev present
+xenstored --pid-file /run/xenstored.pid
+for i in $(seq 50); do [ -S /run/xenstored/socket ] && break; sleep 0.2; done
+xen-init-dom0 >/tmp/init-dom0.log 2>&1 && t xen-init-dom0 ok || { t xen-init-dom0 failed; cat /tmp/init-dom0.log; }
+xenconsoled --log=guest --log-dir=/var/log/xen/console
+xl create /etc/xen/domu.cfg >/tmp/xl.log 2>&1 && t xl create ok || { t xl create failed; cat /tmp/xl.log; }
+for i in $(seq 300); do grep -q DOMU-UP /var/log/xen/console/guest-domu.log 2>/dev/null && break; sleep 0.2; done
+grep -q DOMU-UP /var/log/xen/console/guest-domu.log && t domu up "$(xl domid domu)" || { t domu not up; xl list; cat /var/log/xen/console/guest-domu.log; }
+/usr/lib/jvm/java-25-openjdk-arm64/bin/java -version 2>&1 | head -1 | sed 's/^/XEN-TEST java: /'
+if [ -x /jvhost/proof.sh ]; then /jvhost/proof.sh "$(xl domid domu)"; fi
+t done
+poweroff -f
+INIT
+}
+
+domu_init() {
+    cat <<'INIT'
+#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t devtmpfs dev /dev
+echo DOMU-UP
+while true; do /bin/busybox sleep 3600; done
+INIT
+}
+
+# jvhost's classes and the proof (devices/rng's XenRngProof: the Java front-end and rng back-end, run in dom0),
+# compiled by: ./mvnw -o -Djvhost.aot.skip -Djacoco.skip -pl devices/rng -am test-compile
+proof() {
+    local dest=$1 cp="" m
+    [[ -f $root/devices/rng/target/test-classes/io/jvhost/device/rng/XenRngProof.class ]] || {
+        say "no compiled XenRngProof: dom0 boots without the jvhost proof"; return 0; }
+    mkdir -p "$dest"
+    for m in os memory virtqueue virtio-device vhost-user/protocol vhost-user/backend devices/rng; do
+        cp -a "$root/$m/target/classes" "$dest/${m//\//-}"
+        cp="$cp${cp:+:}/jvhost/${m//\//-}"
+    done
+    cp -a "$root/devices/rng/target/test-classes" "$dest/rng-test"
+    cat > "$dest/proof.sh" <<PROOF
+#!/bin/sh
+# \$1: the domU's domain id. The unused area: the domU boots with mem=192M of memory=256, RAM from 0x40000000.
+exec /usr/lib/jvm/java-25-openjdk-arm64/bin/java --enable-native-access=ALL-UNNAMED -Xshare:auto -XX:TieredStopAtLevel=1 -Xmx256m \\
+    -cp $cp:/jvhost/rng-test io.jvhost.device.rng.XenRngProof "\$1" 0x4e000000
+PROOF
+    chmod +x "$dest/proof.sh"
+}
+
+boot() {
+    local w=$x/run kver
+    kver=$(cat "$guest/kernel-version")
+    rm -rf "$w"
+    mkdir -p "$w/domu/bin" "$w/dom0"
+    # domU: busybox alone.
+    cp "$x/root/usr/bin/busybox" "$w/domu/bin/busybox"
+    domu_init > "$w/domu/init"
+    chmod +x "$w/domu/init"
+    (cd "$w/domu" && find . | cpio -o -H newc --quiet | gzip -1) > "$w/domu.cpio.gz"
+    # dom0: the unpacked trixie system (merged /usr), its busybox, the kernel's Xen modules, the domU.
+    cp -a "$x/root/." "$w/dom0/"
+    rm -rf "$w/dom0/boot" "$w/dom0/usr/share/doc" "$w/dom0/usr/share/man" "$w/dom0/usr/share/locale"
+    for d in bin sbin lib; do [[ -e $w/dom0/$d ]] || ln -s "usr/$d" "$w/dom0/$d"; done
+    mkdir -p "$w/dom0/mods" "$w/dom0/boot" "$w/dom0/etc/xen"
+    for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do
+        local ko
+        ko=$(find "$guest/root/lib/modules/$kver" -name "$m.ko*" | head -1)
+        [[ -n $ko ]] || die "the arm64 kernel has no $m module"
+        case $ko in *.xz) xz -dc "$ko" > "$w/dom0/mods/$m.ko" ;; *) cp "$ko" "$w/dom0/mods/$m.ko" ;; esac
+    done
+    cp "$guest/vmlinuz" "$w/dom0/boot/Image"
+    cp "$w/domu.cpio.gz" "$w/dom0/boot/domu.cpio.gz"
+    cat > "$w/dom0/etc/xen/domu.cfg" <<CFG
+name = "domu"
+kernel = "/boot/Image"
+ramdisk = "/boot/domu.cpio.gz"
+extra = "console=hvc0 rdinit=/init mem=192M"
+memory = 256
+vcpus = 1
+CFG
+    proof "$w/dom0/jvhost"
+    dom0_init > "$w/dom0/init"
+    chmod +x "$w/dom0/init"
+    say "packing dom0's initramfs ($(du -sh "$w/dom0" | cut -f1))"
+    (cd "$w/dom0" && find . | cpio -o -H newc --quiet | gzip -1) > "$w/dom0.cpio.gz"
+    rm -rf "$w/dom0" "$w/domu"
+
+    # QEMU's own DTB for exactly these machine options, plus Xen's boot modules and command lines in /chosen.
+    local machine="virt,virtualization=on,gic-version=3" kernel=$guest/vmlinuz
+    qemu-system-aarch64 -machine "$machine,dumpdtb=$w/virt.dtb" -cpu cortex-a57 -m 3G -smp 2 -nographic \
+        >/dev/null 2>&1 || die "qemu-system-aarch64 could not dump its DTB"
+    cp "$w/virt.dtb" "$w/xen.dtb"
+    fdtput -t s "$w/xen.dtb" /chosen xen,xen-bootargs \
+        "console=dtuart dtuart=/pl011@9000000 dom0_mem=1536M dom0_max_vcpus=1 bootscrub=0 loglvl=all guest_loglvl=all"
+    fdtput -t s "$w/xen.dtb" /chosen xen,dom0-bootargs "console=hvc0 earlycon=xen rdinit=/init"
+    fdtput -t i "$w/xen.dtb" /chosen '#address-cells' 2
+    fdtput -t i "$w/xen.dtb" /chosen '#size-cells' 2
+    fdtput -c "$w/xen.dtb" /chosen/module@50000000
+    fdtput -t s "$w/xen.dtb" /chosen/module@50000000 compatible multiboot,kernel multiboot,module
+    fdtput -t x "$w/xen.dtb" /chosen/module@50000000 reg 0 0x50000000 0 "$(printf %x "$(stat -L -c %s "$kernel")")"
+    fdtput -c "$w/xen.dtb" /chosen/module@54000000
+    fdtput -t s "$w/xen.dtb" /chosen/module@54000000 compatible multiboot,ramdisk multiboot,module
+    fdtput -t x "$w/xen.dtb" /chosen/module@54000000 reg 0 0x54000000 0 \
+        "$(printf %x "$(stat -c %s "$w/dom0.cpio.gz")")"
+
+    say "booting Xen 4.20 (arm64, TCG) with dom0 and a domU; console in $w/console.log"
+    local start=$SECONDS
+    timeout 900 qemu-system-aarch64 -machine "$machine" -cpu cortex-a57 -m 3G -smp 2 -nographic -monitor none \
+        -serial stdio -no-reboot -kernel "$x/root/boot/xen-4.20-arm64" -dtb "$w/xen.dtb" \
+        -device loader,file="$kernel",addr=0x50000000,force-raw=on \
+        -device loader,file="$w/dom0.cpio.gz",addr=0x54000000,force-raw=on </dev/null >"$w/console.log" 2>&1 || true
+    say "QEMU ran $((SECONDS - start)) s"
+    grep -a 'XEN-TEST' "$w/console.log" | tr -d '\r' >&2 || true
+    local missing=0 want expect=('dom0 up' 'devices privcmd gntdev present' 'xen-init-dom0 ok' 'xl create ok' 'domu up'
+        'java: ' 'done')
+    [[ -f $root/devices/rng/target/test-classes/io/jvhost/device/rng/XenRngProof.class ]] \
+        && expect+=('foreign rng ok')
+    for want in "${expect[@]}"; do
+        grep -aq "XEN-TEST $want" "$w/console.log" || { say "missing: XEN-TEST $want"; missing=1; }
+    done
+    [[ $missing -eq 0 ]] || die "not every step came; see $w/console.log"
+    say "every step came"
+}
+
+case "$what" in
+    stage) stage ;;
+    boot) stage; boot ;;
+    *) die "usage: scripts/xen-test.sh [stage|boot]" ;;
+esac
