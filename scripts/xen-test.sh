@@ -80,7 +80,18 @@ xl create /etc/xen/domu.cfg >/tmp/xl.log 2>&1 && t xl create ok || { t xl create
 for i in $(seq 300); do grep -q DOMU-UP /var/log/xen/console/guest-domu.log 2>/dev/null && break; sleep 0.2; done
 grep -q DOMU-UP /var/log/xen/console/guest-domu.log && t domu up "$(xl domid domu)" || { t domu not up; xl list; cat /var/log/xen/console/guest-domu.log; }
 /usr/lib/jvm/java-25-openjdk-arm64/bin/java -version 2>&1 | head -1 | sed 's/^/XEN-TEST java: /'
-if [ -x /jvhost/proof.sh ]; then /jvhost/proof.sh "$(xl domid domu)"; fi
+if [ -x /jvhost/proof.sh ]; then
+    /jvhost/proof.sh foreign "$(xl domid domu)"
+    for i in $(seq 100); do grep -q '^GREFS' /var/log/xen/console/guest-domu.log && break; sleep 0.2; done
+    refs=$(grep -a '^GREFS' /var/log/xen/console/guest-domu.log | tr -d '\r' | head -1 | cut -d' ' -f2-)
+    grep -a 'GRANTER-FAILED' /var/log/xen/console/guest-domu.log | sed 's/^/XEN-TEST domU: /'
+    if [ -n "$refs" ]; then
+        t domu granted $refs
+        /jvhost/proof.sh grant "$(xl domid domu)" $refs
+        sleep 2
+        grep -a '^DOMU-SEES' /var/log/xen/console/guest-domu.log | tr -d '\r' | sed 's/^/XEN-TEST domU: /'
+    fi
+fi
 t done
 poweroff -f
 INIT
@@ -92,7 +103,9 @@ domu_init() {
 /bin/busybox mkdir -p /proc /sys /dev
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t devtmpfs dev /dev
+/bin/busybox insmod /xen-gntalloc.ko 2>/dev/null
 echo DOMU-UP
+[ -x /granter ] && /granter &
 while true; do /bin/busybox sleep 3600; done
 INIT
 }
@@ -112,8 +125,11 @@ proof() {
     cat > "$dest/proof.sh" <<PROOF
 #!/bin/sh
 # \$1: the domU's domain id. The unused area: the domU boots with mem=192M of memory=256, RAM from 0x40000000.
+# foreign <domid> | grant <domid> <refs...>
+mode=\$1; shift
+[ "\$mode" = foreign ] && set -- "\$1" 0x4e000000
 exec /usr/lib/jvm/java-25-openjdk-arm64/bin/java --enable-native-access=ALL-UNNAMED -Xshare:auto -XX:TieredStopAtLevel=1 -Xmx256m \\
-    -cp $cp:/jvhost/rng-test io.jvhost.device.rng.XenRngProof "\$1" 0x4e000000
+    -cp $cp:/jvhost/rng-test io.jvhost.device.rng.XenRngProof "\$mode" "\$@"
 PROOF
     chmod +x "$dest/proof.sh"
 }
@@ -125,6 +141,14 @@ boot() {
     mkdir -p "$w/domu/bin" "$w/dom0"
     # domU: busybox alone.
     cp "$x/root/usr/bin/busybox" "$w/domu/bin/busybox"
+    # The grant proof's domU side: our granter (freestanding, no libc) and the kernel's gntalloc module.
+    if command -v aarch64-linux-gnu-gcc-12 >/dev/null; then
+        aarch64-linux-gnu-gcc-12 -static -nostdlib -ffreestanding -fno-stack-protector -O2 \
+            -o "$w/domu/granter" "$root/scripts/xen/granter.c" || die "building scripts/xen/granter.c failed"
+        xz -dc "$(find "$guest/root/lib/modules/$kver" -name 'xen-gntalloc.ko*' | head -1)" > "$w/domu/xen-gntalloc.ko"
+    else
+        say "no aarch64-linux-gnu-gcc-12: the domU grants nothing and the grant proof is skipped"
+    fi
     domu_init > "$w/domu/init"
     chmod +x "$w/domu/init"
     (cd "$w/domu" && find . | cpio -o -H newc --quiet | gzip -1) > "$w/domu.cpio.gz"
@@ -186,6 +210,7 @@ CFG
         'java: ' 'done')
     [[ -f $root/devices/rng/target/test-classes/io/jvhost/device/rng/XenRngProof.class ]] \
         && expect+=('foreign rng ok')
+    command -v aarch64-linux-gnu-gcc-12 >/dev/null && expect+=('domu granted' 'grant rng ok' 'domU: DOMU-SEES page 1')
     for want in "${expect[@]}"; do
         grep -aq "XEN-TEST $want" "$w/console.log" || { say "missing: XEN-TEST $want"; missing=1; }
     done
