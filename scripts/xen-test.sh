@@ -214,6 +214,16 @@ CFG
     for want in "${expect[@]}"; do
         grep -aq "XEN-TEST $want" "$w/console.log" || { say "missing: XEN-TEST $want"; missing=1; }
     done
+    # The domU must see in its own granted page what the front-end read through its mapping: buffer 0 starts 8
+    # bytes before the end of page 1.
+    local fe domu
+    fe=$(grep -a 'XEN-TEST grant rng ok' "$w/console.log" | sed -n 's/.*(first 16 of buffer 0: \([0-9a-f]*\)).*/\1/p')
+    domu=$(grep -a 'DOMU-SEES page 1: 4088 ' "$w/console.log" | tr -d '\r' | sed 's/.* 4088 //')
+    if [[ -n $fe || -n $domu ]]; then
+        [[ -n $fe && ${fe:0:16} == "$domu" ]] \
+            && say "the domU sees in its page what the back-end wrote through the grant: $domu" \
+            || { say "the domU's page 1 ($domu) differs from what the front-end read (${fe:0:16})"; missing=1; }
+    fi
     [[ $missing -eq 0 ]] || die "not every step came; see $w/console.log"
     say "every step came"
 }
