@@ -53,6 +53,8 @@ class ScsiDeviceTest
     private ScsiDevice device;
     private byte[] image;
     private Path imagePath;
+    /** Regions beside the RAM region (a Xen grant region in one test). */
+    private List<MemoryRegion> extraRegions = List.of();
 
     /** One answered command: the used length, the 108-byte response, the data-in bytes. */
     private record Answer(int used, byte[] response, byte[] dataIn)
@@ -109,7 +111,9 @@ class ScsiDeviceTest
         }
         imagePath = dir.resolve("lun0.img");
         ram = arena.allocate(16 << 20, 4096);
-        final GuestMemory memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, ram, 0x7000_0000L)), 8);
+        final java.util.ArrayList<MemoryRegion> regions = new java.util.ArrayList<>(extraRegions);
+        regions.add(MemoryRegion.ofSegment(0, ram, 0x7000_0000L));
+        final GuestMemory memory = GuestMemory.of(regions, 8);
         for (int q = 0; q < 3; q++)
         {
             driver[q] = new DriverQueue(ram, 0, SIZE, 0x1000 + q * 0x8000L);
@@ -421,6 +425,75 @@ class ScsiDeviceTest
         assertThat(ram.get(ValueLayout.JAVA_SHORT, RESPONSE + 10)).as("status GOOD, response OK").isZero();
         assertThat(Arrays.copyOfRange(imageNow(), 300 * 512, (300 + buffers) * 512))
             .isEqualTo(Arrays.copyOfRange(image, 9 * 512, (9 + buffers) * 512));
+    }
+
+    /**
+     * Disk I/O hands host addresses to the kernel: a buffer in a Xen grant region mapped per access (which has no
+     * host address of its own) fails the request with a log line, and no grant is ever mapped for it.
+     */
+    @Test
+    void bufferInAXenGrantRegionMappedPerAccessFailsTheRequestWithoutAHostAddress() throws Exception
+    {
+        final long grant = 1L << 63 | 0x40L << 12;
+        try (io.jvhost.memory.xen.FakeXen xen = new io.jvhost.memory.xen.FakeXen(3, 16 * 4096))
+        {
+            for (int i = 0; i < 16; i++)
+            {
+                xen.grant(0x40 + i, io.jvhost.memory.xen.FakeXen.RAM_GPA + i * 4096L);
+            }
+            final int gntdev = xen.openGntdev();
+            try
+            {
+                extraRegions = List.of(MemoryRegion.mapXen(xen, gntdev, grant, 16 * 4096, 0, 0, 0xa, 3));
+            }
+            finally
+            {
+                io.jvhost.os.LibC.closeQuietly(gntdev);
+            }
+            final java.util.List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
+            final java.util.logging.Handler handler = new java.util.logging.Handler()
+            {
+                @Override
+                public void publish(final java.util.logging.LogRecord r)
+                {
+                    log.add(r.getMessage());
+                }
+
+                @Override
+                public void flush()
+                {
+                }
+
+                @Override
+                public void close()
+                {
+                }
+            };
+            final java.util.logging.Logger logger = java.util.logging.Logger.getLogger(IoSlot.class.getName());
+            logger.addHandler(handler);
+            try
+            {
+                start(false, false, 1);
+                final byte[] read = header(0, 0, bytes(0x28, 0, 0, 0, 0, 9, 0, 0, 2, 0));
+                MemorySegment.copy(read, 0, ram, ValueLayout.JAVA_BYTE, HEADER, read.length);
+                driver[2].add(new long[] {HEADER, RESPONSE, grant + 0x100}, new int[] {read.length, 108, 1024}, 1, 2);
+                driver[2].publish();
+                awaitUsed(2);
+                assertThat(ram.get(ValueLayout.JAVA_BYTE, RESPONSE + 11)).as("virtio response S_FAILURE")
+                    .isEqualTo((byte)ScsiDevice.S_FAILURE);
+                assertThat(log).anyMatch(l -> l.contains("buffer at guest address 0x8000000000040100 is not in guest"
+                    + " memory mapped in advance"));
+                assertThat(xen.grantMmaps()).as("no grant mapped for the disk").isZero();
+                assertThat(xen.ram().asSlice(0x100, 1024).toArray(ValueLayout.JAVA_BYTE)).containsOnly((byte)0);
+            }
+            finally
+            {
+                logger.removeHandler(handler);
+                device.close();
+                device = null;
+                extraRegions.getFirst().release();
+            }
+        }
     }
 
     @Test
