@@ -148,7 +148,11 @@ public final class LibC
         // A sensor's sysfs value file per reading (scmi's IIO sensors), for the same reason.
         static final MethodHandle PREAD_NO_ERRNO = plainDowncall("pread", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG,
             JAVA_LONG);
-        static final MethodHandle IOCTL_NO_ERRNO = Downcalls.plainIoctl();
+        static final MethodHandle MMAP_NO_ERRNO =
+            plainDowncall("mmap", JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG);
+        /** The pointer argument as a plain address: no segment to check per call, so nothing to allocate. */
+        static final MethodHandle IOCTL_NO_ERRNO = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("ioctl"),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
     }
 
     /** Everything else: guest memory, files, ioctls, the front-end side. */
@@ -697,19 +701,24 @@ public final class LibC
     }
 
     /**
-     * {@code mmap(address, length, prot, flags, fd, offset)} for a data path: allocation-free, a failure is returned
-     * as {@code -errno} (no mapping address is in {@code [-4095, -1]}).
+     * {@code mmap(address, length, prot, flags, fd, offset)} for a data path: allocation-free when it succeeds (called
+     * without errno capture, like {@link #ioctlRaw}; a failed call is made once more with capture to learn errno).
      *
-     * @return the address of the mapping, or {@code -errno}.
+     * @return the address of the mapping, or {@code -errno} (no mapping address is in {@code [-4095, -1]}).
      */
     public static long mmapRaw(final long address, final long length, final int prot, final int flags, final int fd,
         final long offset)
     {
-        final MemorySegment c = capture();
         try
         {
-            final long result = (long)Other.MMAP.invokeExact(c, address, length, prot, flags, fd, offset);
-            return result == -1L ? -errno(c) : result;
+            final long result = (long)Serve.MMAP_NO_ERRNO.invokeExact(address, length, prot, flags, fd, offset);
+            if (result != -1L)
+            {
+                return result;
+            }
+            final MemorySegment c = capture();
+            final long again = (long)Other.MMAP.invokeExact(c, address, length, prot, flags, fd, offset);
+            return again == -1L ? -errno(c) : again;
         }
         catch (final Throwable t)
         {
@@ -738,9 +747,10 @@ public final class LibC
 
     /**
      * {@code ioctl(fd, request, arg)} for a data path: allocation-free when it succeeds. Like {@link StreamFd}, the
-     * call is made without errno capture (whose check can allocate per call when C2 does not inline it); a failed
-     * call is made once more with capture to learn errno, so use it only for requests that change nothing when they
-     * fail (the Xen grant map and unmap requests).
+     * call is made without errno capture and with the argument as a plain address (the capture segment's and the
+     * argument segment's checks can allocate per call when C2 does not inline them); a failed call is made once more
+     * with capture to learn errno, so use it only for requests that change nothing when they fail (the Xen grant map
+     * and unmap requests). The caller keeps {@code arg} alive.
      *
      * @return the call's non-negative result, or {@code -errno}.
      */
@@ -748,7 +758,7 @@ public final class LibC
     {
         try
         {
-            final int result = (int)Serve.IOCTL_NO_ERRNO.invokeExact(fd, request, arg);
+            final int result = (int)Serve.IOCTL_NO_ERRNO.invokeExact(fd, request, arg.address());
             if (result >= 0)
             {
                 return result;

@@ -59,6 +59,9 @@ class XenMemoryTableTest
     private final Message in = new Message(MessageHeader.MAX_PAYLOAD);
     private EventFd kick;
     private EventFd call;
+    /** Why serve() ended, when it ended with an error. */
+    private final java.util.concurrent.atomic.AtomicReference<IOException> ended =
+        new java.util.concurrent.atomic.AtomicReference<>();
 
     /** The back-end's log lines of WARNING and up. */
     private final java.util.List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -99,7 +102,7 @@ class XenMemoryTableTest
             }
             catch (final IOException e)
             {
-                // the test's end
+                ended.set(e);
             }
         });
         pair[1].setReceiveTimeout(10_000);
@@ -242,6 +245,35 @@ class XenMemoryTableTest
             .u32(44, DOMID);
         assertThat(sendForReply()).isZero();
         awaitOutstanding(1);
+    }
+
+    @Test
+    void aBufferWhoseGrantTheGuestRevokedEndsTheConnectionNamingTheReference() throws Exception
+    {
+        negotiate(true);
+        xen.grant(0x10, FakeXen.RAM_GPA);
+        for (int i = 0; i < 4; i++)
+        {
+            xen.grant(0x100 + i, FakeXen.RAM_GPA + (64 + i) * PAGE);
+        }
+        final long ringGpa = GRANT | 0x10L << 12;
+        out.header(FrontendRequest.SET_MEM_TABLE, MessageHeader.VERSION | MessageHeader.NEED_REPLY, 8 + 2 * 40)
+            .u32(0, 2).u32(4, 0)
+            .u64(8, ringGpa).u64(16, PAGE).u64(24, UADDR).u64(32, 0).u32(40, 0x2).u32(44, DOMID)
+            .u64(48, GRANT | 0x100L << 12).u64(56, 4 * PAGE).u64(64, 0).u64(72, 0).u32(80, 0x102).u32(84, DOMID);
+        assertThat(sendForReply(xen.openGntdev(), xen.openGntdev())).isZero();
+        final DriverQueue driver = new DriverQueue(xen.ram().asSlice(0, PAGE), ringGpa, QUEUE_SIZE, ringGpa);
+        startQueue(driver, UADDR);
+        xen.revoke(0x102);
+        driver.add(new long[] {GRANT | 0x101L << 12, GRANT | 0x102L << 12}, new int[] {16, 16}, 1, 1);
+        driver.publish();
+        kick.signal();
+        server.join(10_000);
+        assertThat(server.isAlive()).as("the connection ended").isFalse();
+        assertThat(ended.get()).isNotNull();
+        assertThat(ended.get().getMessage()).contains("serving queue 0")
+            .contains("cannot map the grants of buffer gpa=0x8000000000102000 (ref 258, domid 5): EFAULT");
+        assertThat(driver.pollUsed()).as("nothing used").isEqualTo(-1);
     }
 
     @Test
