@@ -64,7 +64,8 @@ class GrantWindowAllocationTest
                 assertThat(sink).isEqualTo(6L * ROUNDS * 0x7A);
                 assertThat(sys.maps).as("grant maps made").isEqualTo(6L * 2 * ROUNDS);
                 assertThat(sys.outstanding).as("grant maps left").isZero();
-                assertThat(allocated).as("bytes allocated by %d write+read copies", ROUNDS).isLessThan(1024);
+                // As AllocationFreeTest: a few KB of one-off JVM noise at most; one object per copy would be 64 KB+.
+                assertThat(allocated).as("bytes allocated by %d write+read copies", ROUNDS).isLessThan(4096);
             }
             finally
             {
