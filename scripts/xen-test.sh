@@ -2,10 +2,10 @@
 # scripts/xen-test.sh [stage|boot]: jvhost against real Xen, under TCG (issue 16). Not part of ./jvhost test.
 #
 #   stage  unpack, without installing anything, an arm64 Xen system into ${JVHOST_CACHE:-$HOME/.cache/jvhost}/xen-arm64:
-#          trixie's xen-hypervisor-4.20-arm64, xen-utils-4.20, openjdk-25-jre-headless and busybox-static with their
-#          library closure (a private apt: the system's bookworm mirror and key with the trixie suites, architecture
-#          arm64, empty dpkg status), and QEMU's own virt DTB; the dom0 and domU kernel is the arm64 6.12 one of
-#          guest-arm64-6.12 (its Xen modules: privcmd, gntdev, gntalloc, evtchn, xenfs). About 150 MB once.
+#          trixie's xen-hypervisor-4.20-arm64, xen-utils-4.20, openjdk-25-jre-headless, busybox-static and
+#          linux-image-arm64 (6.12: the dom0 and domU kernel, and its Xen modules privcmd, gntdev, gntalloc, evtchn,
+#          xenfs) with their library closure (a private apt: the system's bookworm mirror and key with the trixie
+#          suites, architecture arm64, empty dpkg status). About 230 MB once.
 #   boot   (default; stages first when needed) pack dom0's initramfs (the unpacked system, busybox, the kernel's Xen
 #          modules, a busybox domU) and boot Xen 4.20 under qemu-system-aarch64 -machine virt,virtualization=on
 #          (TCG), dom0 from QEMU's -device loader described in /chosen of the DTB. dom0 starts xenstored,
@@ -13,7 +13,8 @@
 #          the script reports what it saw and exits 0 only when every expected line came.
 #
 # Needs qemu-system-aarch64 (QEMU 10, bookworm-backports' qemu-system-arm), fdtput (device-tree-compiler), apt-get,
-# dpkg-deb, cpio, xz and the arm64 guest kernel (scripts/setup.sh arm64 of the scmi work, or the same layout).
+# dpkg-deb, cpio and xz; aarch64-linux-gnu-gcc-12 for the grant part (the domU's granter, scripts/xen/granter.c).
+# The Java proof (devices/rng's XenRngProof) is compiled first with the project's JDK.
 set -euo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -24,8 +25,7 @@ source "$root/scripts/setup.sh"
 
 cache=$(jvhost_setup__cache)
 x=$cache/xen-arm64
-guest=$cache/guest-arm64-6.12
-packages="xen-hypervisor-4.20-arm64 xen-utils-4.20 xenstore-utils busybox-static openjdk-25-jre-headless"
+packages="xen-hypervisor-4.20-arm64 xen-utils-4.20 xenstore-utils busybox-static openjdk-25-jre-headless linux-image-arm64"
 
 die() { echo "xen-test: $*" >&2; exit 1; }
 say() { echo "xen-test: $*" >&2; }
@@ -34,15 +34,13 @@ stage() {
     [[ -f $x/.complete && $(cat "$x/.complete") == "$packages" ]] && return 0
     command -v qemu-system-aarch64 >/dev/null && command -v fdtput >/dev/null \
         || die "qemu-system-aarch64 and fdtput are needed (apt-get install -t bookworm-backports qemu-system-arm; device-tree-compiler)"
-    [[ -f $guest/vmlinuz && -d $guest/root/lib/modules ]] \
-        || die "no arm64 guest kernel in $guest (vmlinuz, root/lib/modules): stage it first"
     rm -rf "$x"
     mkdir -p "$x"
     local tmp=$x/apt log=$x/stage.log
     jvhost_setup__trixie_apt "$tmp"
     sed -i 's/^APT::Architectures { "amd64"; };/APT::Architectures { "arm64"; };\nAPT::Architecture "arm64";/' \
         "$tmp/apt.conf"
-    say "downloading $packages for arm64 from trixie with their libraries (a private apt; about 150 MB)"
+    say "downloading $packages for arm64 from trixie with their libraries (a private apt; about 230 MB)"
     apt-get -c "$tmp/apt.conf" -q update >"$log" 2>&1 || die "'apt-get update' (private, trixie arm64) failed; see $log"
     apt-get -c "$tmp/apt.conf" -q install --download-only --no-install-recommends -y $packages >>"$log" 2>&1 \
         || die "downloading $packages failed; see $log"
@@ -53,6 +51,17 @@ stage() {
     ls "$tmp"/archives/*.deb | sed 's|.*/||' > "$x/packages"
     rm -rf "$tmp"
     [[ -f $x/root/boot/xen-4.20-arm64 ]] || die "xen-hypervisor-4.20-arm64 has no boot/xen-4.20-arm64; see $log"
+    # The kernel: its Image and the Xen modules (decompressed) kept beside the system, the rest of its modules dropped.
+    mv "$x/root/boot/xen-4.20-arm64" "$x/xen"
+    mv "$(ls "$x"/root/boot/vmlinuz-* | head -1)" "$x/vmlinuz" || die "linux-image-arm64 has no boot/vmlinuz-*; see $log"
+    mkdir -p "$x/mods"
+    local m ko
+    for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do
+        ko=$(find "$x/root/usr/lib/modules" -name "$m.ko*" | head -1)
+        [[ -n $ko ]] || die "the arm64 kernel has no $m module"
+        case $ko in *.xz) xz -dc "$ko" > "$x/mods/$m.ko" ;; *) cp "$ko" "$x/mods/$m.ko" ;; esac
+    done
+    rm -rf "$x/root/usr/lib/modules" "$x/root/boot" "$x"/root/usr/lib/linux-image-*
     echo "$packages" > "$x/.complete"
     say "staged $(wc -l < "$x/packages") packages into $x"
 }
@@ -110,12 +119,12 @@ while true; do /bin/busybox sleep 3600; done
 INIT
 }
 
-# jvhost's classes and the proof (devices/rng's XenRngProof: the Java front-end and rng back-end, run in dom0),
-# compiled by: ./mvnw -o -Djvhost.aot.skip -Djacoco.skip -pl devices/rng -am test-compile
+# jvhost's classes and the proof (devices/rng's XenRngProof: the Java front-end and rng back-end, run in dom0).
 proof() {
     local dest=$1 cp="" m
-    [[ -f $root/devices/rng/target/test-classes/io/jvhost/device/rng/XenRngProof.class ]] || {
-        say "no compiled XenRngProof: dom0 boots without the jvhost proof"; return 0; }
+    say "compiling jvhost and XenRngProof (./mvnw -o -pl devices/rng -am test-compile)"
+    (cd "$root" && JAVA_HOME=$(jvhost_setup_jdk) ./mvnw -o -q -B -Djvhost.aot.skip -Djacoco.skip -pl devices/rng -am \
+        test-compile >"$x/compile.log" 2>&1) || die "compiling jvhost failed; see $x/compile.log"
     mkdir -p "$dest"
     for m in os memory virtqueue virtio-device vhost-user/protocol vhost-user/backend devices/rng; do
         cp -a "$root/$m/target/classes" "$dest/${m//\//-}"
@@ -135,8 +144,7 @@ PROOF
 }
 
 boot() {
-    local w=$x/run kver
-    kver=$(cat "$guest/kernel-version")
+    local w=$x/run
     rm -rf "$w"
     mkdir -p "$w/domu/bin" "$w/dom0"
     # domU: busybox alone.
@@ -145,7 +153,7 @@ boot() {
     if command -v aarch64-linux-gnu-gcc-12 >/dev/null; then
         aarch64-linux-gnu-gcc-12 -static -nostdlib -ffreestanding -fno-stack-protector -O2 \
             -o "$w/domu/granter" "$root/scripts/xen/granter.c" || die "building scripts/xen/granter.c failed"
-        xz -dc "$(find "$guest/root/lib/modules/$kver" -name 'xen-gntalloc.ko*' | head -1)" > "$w/domu/xen-gntalloc.ko"
+        cp "$x/mods/xen-gntalloc.ko" "$w/domu/xen-gntalloc.ko"
     else
         say "no aarch64-linux-gnu-gcc-12: the domU grants nothing and the grant proof is skipped"
     fi
@@ -154,16 +162,11 @@ boot() {
     (cd "$w/domu" && find . | cpio -o -H newc --quiet | gzip -1) > "$w/domu.cpio.gz"
     # dom0: the unpacked trixie system (merged /usr), its busybox, the kernel's Xen modules, the domU.
     cp -a "$x/root/." "$w/dom0/"
-    rm -rf "$w/dom0/boot" "$w/dom0/usr/share/doc" "$w/dom0/usr/share/man" "$w/dom0/usr/share/locale"
+    rm -rf "$w/dom0/usr/share/doc" "$w/dom0/usr/share/man" "$w/dom0/usr/share/locale"
     for d in bin sbin lib; do [[ -e $w/dom0/$d ]] || ln -s "usr/$d" "$w/dom0/$d"; done
-    mkdir -p "$w/dom0/mods" "$w/dom0/boot" "$w/dom0/etc/xen"
-    for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do
-        local ko
-        ko=$(find "$guest/root/lib/modules/$kver" -name "$m.ko*" | head -1)
-        [[ -n $ko ]] || die "the arm64 kernel has no $m module"
-        case $ko in *.xz) xz -dc "$ko" > "$w/dom0/mods/$m.ko" ;; *) cp "$ko" "$w/dom0/mods/$m.ko" ;; esac
-    done
-    cp "$guest/vmlinuz" "$w/dom0/boot/Image"
+    mkdir -p "$w/dom0/boot" "$w/dom0/etc/xen"
+    cp -a "$x/mods" "$w/dom0/mods"
+    cp "$x/vmlinuz" "$w/dom0/boot/Image"
     cp "$w/domu.cpio.gz" "$w/dom0/boot/domu.cpio.gz"
     cat > "$w/dom0/etc/xen/domu.cfg" <<CFG
 name = "domu"
@@ -181,7 +184,7 @@ CFG
     rm -rf "$w/dom0" "$w/domu"
 
     # QEMU's own DTB for exactly these machine options, plus Xen's boot modules and command lines in /chosen.
-    local machine="virt,virtualization=on,gic-version=3" kernel=$guest/vmlinuz
+    local machine="virt,virtualization=on,gic-version=3" kernel=$x/vmlinuz
     qemu-system-aarch64 -machine "$machine,dumpdtb=$w/virt.dtb" -cpu cortex-a57 -m 3G -smp 2 -nographic \
         >/dev/null 2>&1 || die "qemu-system-aarch64 could not dump its DTB"
     cp "$w/virt.dtb" "$w/xen.dtb"
@@ -201,7 +204,7 @@ CFG
     say "booting Xen 4.20 (arm64, TCG) with dom0 and a domU; console in $w/console.log"
     local start=$SECONDS
     timeout 900 qemu-system-aarch64 -machine "$machine" -cpu cortex-a57 -m 3G -smp 2 -nographic -monitor none \
-        -serial stdio -no-reboot -kernel "$x/root/boot/xen-4.20-arm64" -dtb "$w/xen.dtb" \
+        -serial stdio -no-reboot -kernel "$x/xen" -dtb "$w/xen.dtb" \
         -device loader,file="$kernel",addr=0x50000000,force-raw=on \
         -device loader,file="$w/dom0.cpio.gz",addr=0x54000000,force-raw=on </dev/null >"$w/console.log" 2>&1 || true
     say "QEMU ran $((SECONDS - start)) s"

@@ -80,10 +80,12 @@ public final class XenRngProof
     private static String grant(final int domid, final int[] refs) throws Exception
     {
         check(refs.length >= 6, refs.length + " references granted");
+        boolean consecutive = true;
         for (int i = 1; i < refs.length; i++)
         {
-            check(refs[i] == refs[0] + i, "references consecutive: " + java.util.Arrays.toString(refs));
+            consecutive &= refs[i] == refs[0] + i;
         }
+        check(consecutive, "references consecutive: " + java.util.Arrays.toString(refs));
         final int pages = refs.length;
         final long base = 1L << 63 | (long)refs[0] << 12;
         final int frontGntdev = LibC.open("/dev/xen/gntdev", 2 | 0x80000);
