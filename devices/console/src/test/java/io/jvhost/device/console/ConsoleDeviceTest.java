@@ -106,6 +106,55 @@ class ConsoleDeviceTest
         assertThat(tail.toArray(ValueLayout.JAVA_BYTE)).containsOnly(0);
     }
 
+    /**
+     * Output is written from host addresses: a transmit buffer in a Xen grant region mapped per access (which has no
+     * host address of its own) is dropped like one outside guest memory, never read from a made-up address.
+     */
+    @Test
+    void transmitBufferInAXenGrantRegionMappedPerAccessIsDropped() throws Exception
+    {
+        final long grant = 1L << 63 | 0x40L << 12;
+        try (io.jvhost.memory.xen.FakeXen xen = new io.jvhost.memory.xen.FakeXen(3, 4 * 4096))
+        {
+            xen.grant(0x40, io.jvhost.memory.xen.FakeXen.RAM_GPA);
+            xen.ram().fill((byte)'x');
+            final int gntdev = xen.openGntdev();
+            final MemoryRegion region;
+            try
+            {
+                region = MemoryRegion.mapXen(xen, gntdev, grant, 4096, 0, 0, 0xa, 3);
+            }
+            finally
+            {
+                io.jvhost.os.LibC.closeQuietly(gntdev);
+            }
+            final GuestMemory memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, ram, 0x7000_0000L), region), 8);
+            try
+            {
+                final SplitQueue ring = new SplitQueue(ConsoleDevice.DEFAULT_QUEUE_SIZE);
+                ring.setSize(SIZE);
+                ring.setGuestPhysAddresses(driver[1].descGpa(), driver[1].availGpa(), driver[1].usedGpa());
+                ring.setFeatures(VirtioFeatures.bit(VirtioFeatures.VERSION_1));
+                ring.bind(memory);
+                queue[1] = new ActiveQueue(1, "console q1", ring, SIZE);
+                MemorySegment.copy("ok".getBytes(StandardCharsets.US_ASCII), 0, ram, ValueLayout.JAVA_BYTE, DATA, 2);
+                driver[1].add(new long[] {grant + 16}, new int[] {16}, 1, 0);
+                driver[1].add(new long[] {DATA}, new int[] {2}, 1, 0);
+                driver[1].publish();
+                serve(1);
+                assertThat(usedLength(driver[1].pollUsed())).isZero();
+                assertThat(usedLength(driver[1].pollUsed())).isZero();
+                assertThat(new String(backend.output(), StandardCharsets.US_ASCII)).as("only the buffer in RAM")
+                    .isEqualTo("ok");
+                assertThat(xen.grantMmaps()).as("no grant mapped for output").isZero();
+            }
+            finally
+            {
+                memory.release();
+            }
+        }
+    }
+
     @Test
     void configReadsOutsideTheTwelveBytesAreRefused()
     {
