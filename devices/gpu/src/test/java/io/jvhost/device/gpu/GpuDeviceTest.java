@@ -649,6 +649,69 @@ class GpuDeviceTest
             .isEqualTo(RESP_ERR_INVALID_RESOURCE_ID);
     }
 
+    /**
+     * Backings are used in place: an entry in a Xen grant region mapped per access (no bytes of its own) fails the
+     * transfer like an entry no longer in guest memory, and no grant is mapped for it.
+     */
+    @Test
+    void backingEntryInAXenGrantRegionMappedPerAccessFailsTheTransfer() throws Exception
+    {
+        final long grant = 1L << 63 | 0x40L << 12;
+        try (io.jvhost.memory.xen.FakeXen xen = new io.jvhost.memory.xen.FakeXen(3, 4 * 4096))
+        {
+            xen.grant(0x40, io.jvhost.memory.xen.FakeXen.RAM_GPA);
+            final int gntdev = xen.openGntdev();
+            final io.jvhost.memory.MemoryRegion region;
+            try
+            {
+                region = io.jvhost.memory.MemoryRegion.mapXen(xen, gntdev, grant, 4096, 0, 0, 0xa, 3);
+            }
+            finally
+            {
+                io.jvhost.os.LibC.closeQuietly(gntdev);
+            }
+            final java.util.List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
+            final java.util.logging.Handler handler = new java.util.logging.Handler()
+            {
+                @Override
+                public void publish(final java.util.logging.LogRecord r)
+                {
+                    log.add(r.getMessage());
+                }
+
+                @Override
+                public void flush()
+                {
+                }
+
+                @Override
+                public void close()
+                {
+                }
+            };
+            final java.util.logging.Logger root = java.util.logging.Logger.getLogger("");
+            root.addHandler(handler);
+            try
+            {
+                h = new GpuHarness(GpuOptions.defaults(), 0, null, java.util.List.of(region));
+                h.call(create2d(1, XRGB, 16, 16));
+                final long ok = h.alloc(4096, 4096);
+                // Attach checks the entries are guest memory (they are); a transfer resolves them to host spans.
+                assertThat(h.attach(1, new long[] {ok, grant}, new int[] {512, 512}).type())
+                    .isEqualTo(RESP_OK_NODATA);
+                assertThat(h.call(transfer(1, 0, 0, 16, 16, 0)).type()).as("transfer from the backing")
+                    .isEqualTo(RESP_ERR_UNSPEC);
+            }
+            finally
+            {
+                root.removeHandler(handler);
+            }
+            assertThat(log).as("refused as memory, not failed on an empty segment")
+                .anyMatch(l -> l.contains("is no longer guest memory")).noneMatch(l -> l.contains("unexpectedly"));
+            assertThat(xen.grantMmaps()).as("no grant mapped for a backing").isZero();
+        }
+    }
+
     @Test
     void attachEntriesSplitAcrossDescriptorsMidEntryAreReadWhole() throws Exception
     {

@@ -72,10 +72,21 @@ final class GpuHarness implements AutoCloseable
     GpuHarness(final GpuOptions options, final long deviceFeatures, final GpuDevice.RendererFactory factory)
         throws Exception
     {
+        this(options, deviceFeatures, factory, List.of());
+    }
+
+    /**
+     * @param extra regions beside the two RAM regions (a Xen grant region in one test).
+     */
+    GpuHarness(final GpuOptions options, final long deviceFeatures, final GpuDevice.RendererFactory factory,
+        final List<MemoryRegion> extra) throws Exception
+    {
         low = arena.allocate(REGION_SIZE, PAGE);
         high = arena.allocate(REGION_SIZE, PAGE);
-        memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, low, 0x5000_0000L),
-            MemoryRegion.ofSegment(REGION_SIZE, high, 0x7000_0000L)), 8);
+        final java.util.ArrayList<MemoryRegion> regions = new java.util.ArrayList<>(extra);
+        regions.add(MemoryRegion.ofSegment(0, low, 0x5000_0000L));
+        regions.add(MemoryRegion.ofSegment(REGION_SIZE, high, 0x7000_0000L));
+        memory = GuestMemory.of(regions, 8);
         final long features = VirtioFeatures.bit(VirtioFeatures.VERSION_1)
             | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC) | deviceFeatures;
         controlDriver = new DriverQueue(low, 0, CONTROL_SIZE, 0x1000);
