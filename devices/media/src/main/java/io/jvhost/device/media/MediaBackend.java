@@ -2,6 +2,7 @@ package io.jvhost.device.media;
 
 import java.lang.foreign.MemorySegment;
 
+import io.jvhost.device.FdWatcher;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.virtqueue.ChainReader;
 
@@ -28,6 +29,15 @@ public interface MediaBackend extends AutoCloseable
      * @return how many sessions may be open at once (the device's slots are 0 to this minus one).
      */
     int maxSessions();
+
+    /**
+     * A driver connected: {@code watcher} watches descriptors on the worker that serves the eventq (after a callback,
+     * that worker sends the events {@link #nextDequeued} has). Back-ends whose buffers finish on the host watch their
+     * host descriptors with it; the default ignores it.
+     */
+    default void attach(final FdWatcher watcher)
+    {
+    }
 
     /**
      * Opens session slot {@code slot} (free until now).

@@ -150,6 +150,7 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
     public void attach(final DeviceContext deviceContext)
     {
         this.context = deviceContext;
+        backend.attach(deviceContext.watcher(EVENT_QUEUE));
     }
 
     /**

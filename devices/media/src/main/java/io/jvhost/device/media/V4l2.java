@@ -28,6 +28,12 @@ public final class V4l2
     public static final int ENUM_FRAMESIZES = 74;
     public static final int ENUM_FRAMEINTERVALS = 75;
 
+    /**
+     * The host's {@code VIDIOC_DQBUF} request ({@code _IOWR('V', 17, struct v4l2_buffer)}): virtio-media does not carry
+     * it (DQBUF events replace it), but the proxy asks the host driver with it.
+     */
+    public static final long REQUEST_DQBUF = (3L << 30) | (88L << 16) | ('V' << 8) | DQBUF;
+
     /** The largest payload in the table (v4l2_format). */
     public static final int MAX_PAYLOAD = 208;
 
@@ -41,7 +47,9 @@ public final class V4l2
     public static final int CAP_VIDEO_CAPTURE = 0x0000_0001;
     public static final int CAP_STREAMING = 0x0400_0000;
     public static final int CAP_DEVICE_CAPS = 0x8000_0000;
+    public static final int BUF_CAP_SUPPORTS_MMAP = 0x1;
     public static final int BUF_CAP_SUPPORTS_USERPTR = 0x2;
+    public static final int BUF_CAP_SUPPORTS_DMABUF = 0x4;
 
     public static final int BUF_FLAG_QUEUED = 0x2;
     public static final int BUF_FLAG_DONE = 0x4;

@@ -3,25 +3,49 @@ package io.jvhost.device.media;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
-import java.util.Arrays;
 
+import io.jvhost.device.FdWatch;
+import io.jvhost.device.FdWatcher;
 import io.jvhost.device.media.wire.Capability;
+import io.jvhost.device.media.wire.PixFormat;
+import io.jvhost.device.media.wire.RequestBuffers;
+import io.jvhost.device.media.wire.V4l2Buffer;
 import io.jvhost.memory.GuestMemory;
-import io.jvhost.os.Ioctl;
-import io.jvhost.os.LibC;
+import io.jvhost.memory.GuestMemoryException;
+import io.jvhost.os.Errno;
 import io.jvhost.os.NativeException;
+import io.jvhost.virtqueue.ChainAccessException;
 import io.jvhost.virtqueue.ChainReader;
 
 /**
- * A host V4L2 device ({@code /dev/videoN}) shown to the guest (rust-vmm's {@code v4l2-proxy}): each session opens the
- * node anew, and the ioctls whose payload is a plain structure are passed to the host driver as they are, through
- * {@code ioctl(2)} with the structure in native memory: QUERYCAP, ENUM_FMT, G/S/TRY_FMT, ENUM_FRAMESIZES,
- * ENUM_FRAMEINTERVALS, G/S_PARM, ENUMINPUT, G/S_INPUT. The host's errno is the guest's answer.
+ * A host V4L2 capture device ({@code /dev/videoN}) shown to the guest (rust-vmm's {@code v4l2-proxy}): each session
+ * opens the node anew (non-blocking). The ioctls whose payload is a plain structure are passed to the host driver as
+ * they are, through {@code ioctl(2)} with the structure in native memory: QUERYCAP, ENUM_FMT, G/S/TRY_FMT,
+ * ENUM_FRAMESIZES, ENUM_FRAMEINTERVALS, G/S_PARM, ENUMINPUT, G/S_INPUT. The host's errno is the guest's answer.
  * <p>
- * Not passed on: the buffer and streaming ioctls (REQBUFS, QUERYBUF, QBUF, STREAMON, STREAMOFF) are {@code ENOTTY}.
- * Proxying them needs the guest's USERPTR memory handed to the host driver and the host's dequeues watched; that is
- * not written, and this machine has no V4L2 device to prove it against.
+ * <b>Streaming</b> (single-planar VIDEO_CAPTURE, the guest's USERPTR buffers): the guest's buffers are guest pages
+ * the host driver cannot address, so each V4L2 buffer has a host bounce buffer the driver captures into, allocated
+ * once at REQBUFS ({@code sizeimage} of the host's G_FMT, page-rounded; at most {@value #MAX_BUFFERS} buffers of at
+ * most {@value #MAX_BUFFER_BYTES} bytes each):
+ * <ul>
+ *   <li>REQBUFS (USERPTR only; MMAP needs vhost-user SHMEM_MAP: EINVAL) goes to the host with USERPTR memory; the
+ *       host's adjusted count is the guest's answer, its capabilities without MMAP and DMABUF.</li>
+ *   <li>QBUF checks the guest's buffer (type, memory, index, not queued, {@code length >= sizeimage}, SG entries that
+ *       cover it, each guest RAM: EINVAL/EFAULT), then queues the bounce buffer on the host.</li>
+ *   <li>While streaming, the host descriptor is watched on the device's worker ({@link FdWatcher}): when it is
+ *       readable, every finished buffer is dequeued (VIDIOC_DQBUF until EAGAIN, never blocking), its
+ *       {@code bytesused} copied from the bounce buffer into the guest's pages, and it becomes a DQBUF event with the
+ *       host's sequence, timestamp and flags. A guest page that stopped being RAM gives V4L2_BUF_FLAG_ERROR and
+ *       bytesused 0. A host DQBUF error other than EAGAIN (a queue in error, a device gone) stops the watch until the
+ *       next STREAMON, one log line.</li>
+ *   <li>QUERYBUF answers the host's state with the guest's userptr and length; STREAMOFF returns every buffer
+ *       (pending events dropped), as V4L2 does.</li>
+ * </ul>
+ * Allocation: a session's tables at its slot's first OPEN, bounce buffers at REQBUFS, the watch at STREAMON; QBUF,
+ * dequeues, copies and events allocate nothing.
  * <p>
  * At start the node must open and answer VIDIOC_QUERYCAP (its device_caps and card name fill the config space):
  * a missing node fails with ENOENT, a node that is not V4L2 (e.g. {@code /dev/null}) with ENOTTY, both named in the
@@ -30,19 +54,75 @@ import io.jvhost.virtqueue.ChainReader;
 public final class V4l2Proxy implements MediaBackend
 {
     public static final int MAX_SESSIONS = 16;
+    public static final int MAX_BUFFERS = 32;
+    public static final int MAX_SG = 1024;
+    /** The largest host buffer (a 4096x4096 frame of 4 bytes per pixel). */
+    public static final int MAX_BUFFER_BYTES = 64 << 20;
 
-    private static final int O_RDWR = 2;
-    private static final int O_NONBLOCK = 0x800;
-    private static final int O_CLOEXEC = 0x80000;
+    private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final System.Logger LOG = System.getLogger(V4l2Proxy.class.getName());
+    private static final long PAGE = 4096;
+    private static final byte FREE = 0;
+    /** Queued on the host (captured into its bounce buffer). */
+    private static final byte QUEUED = 1;
+    /** Dequeued from the host and copied, its DQBUF event not yet sent. */
+    private static final byte DONE = 2;
 
-    private final Path path;
+    private final V4l2Node node;
     private final int deviceCaps;
     private final String card;
-    private final int[] fds = new int[MAX_SESSIONS];
+    private final Session[] sessions = new Session[MAX_SESSIONS];
     private final Arena arena = Arena.ofShared();
     private final MemorySegment nativePayload = arena.allocate(V4l2.MAX_PAYLOAD, 8);
-    private final Ioctl ioctl = new Ioctl();
+    private final MemorySegment nativeBuffer = arena.allocate(V4l2Buffer.SIZE, 8);
+    private final V4l2Buffer guestBuf = new V4l2Buffer();
+    private final V4l2Buffer hostBuf = new V4l2Buffer();
+    private final V4l2Buffer out = new V4l2Buffer();
+    private final RequestBuffers req = new RequestBuffers();
+    private final PixFormat fmt = new PixFormat();
+    private volatile FdWatcher watcher;
+    private int nextSession;
+    private int pending;
+
+    /** One open of the host node and its buffers. */
+    private final class Session
+    {
+        final int slot;
+        final Runnable onReadable;
+        int fd = -1;
+        FdWatch watch;
+        boolean streaming;
+        /** The host failed a DQBUF: no watch until the next STREAMON. */
+        boolean failed;
+        int count;
+        int sizeimage;
+        long bounceBytes;
+        Arena buffers;
+        final MemorySegment[] bounce = new MemorySegment[MAX_BUFFERS];
+        final byte[] state = new byte[MAX_BUFFERS];
+        final long[] userptr = new long[MAX_BUFFERS];
+        final int[] length = new int[MAX_BUFFERS];
+        final GuestMemory[] memory = new GuestMemory[MAX_BUFFERS];
+        final int[] sgCount = new int[MAX_BUFFERS];
+        final long[] sgAddr = new long[MAX_BUFFERS * MAX_SG];
+        final int[] sgLen = new int[MAX_BUFFERS * MAX_SG];
+        /** Copied buffers, not yet sent: index, sequence, bytesused, flags, field, timestamp. */
+        final int[] done = new int[MAX_BUFFERS];
+        final int[] doneSeq = new int[MAX_BUFFERS];
+        final int[] doneBytes = new int[MAX_BUFFERS];
+        final int[] doneFlags = new int[MAX_BUFFERS];
+        final int[] doneField = new int[MAX_BUFFERS];
+        final long[] doneSec = new long[MAX_BUFFERS];
+        final long[] doneUsec = new long[MAX_BUFFERS];
+        int doneHead;
+        int doneCount;
+
+        Session(final int slot)
+        {
+            this.slot = slot;
+            this.onReadable = () -> dequeue(this);
+        }
+    }
 
     /**
      * Opens {@code path} and asks it for its capabilities.
@@ -51,15 +131,30 @@ public final class V4l2Proxy implements MediaBackend
      */
     public V4l2Proxy(final Path path) throws NativeException
     {
-        this.path = path;
-        Arrays.fill(fds, -1);
-        final int fd = LibC.open(path.toString(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        this(V4l2Node.host(path));
+    }
+
+    /**
+     * A proxy of {@code node}, which must open and answer VIDIOC_QUERYCAP.
+     *
+     * @throws NativeException naming the call, the node and the errno when it does not.
+     */
+    public V4l2Proxy(final V4l2Node node) throws NativeException
+    {
+        this.node = node;
+        final int fd = node.open();
+        if (fd < 0)
+        {
+            arena.close();
+            throw new NativeException("open", -fd, "path=" + node);
+        }
         try
         {
-            final int rc = ioctl.call(fd, V4l2.request(V4l2.QUERYCAP), nativePayload);
+            final int rc = node.ioctl(fd, V4l2.request(V4l2.QUERYCAP), nativePayload);
             if (rc < 0)
             {
-                throw new NativeException("ioctl VIDIOC_QUERYCAP", -rc, "path=" + path
+                arena.close();
+                throw new NativeException("ioctl VIDIOC_QUERYCAP", -rc, "path=" + node
                     + (-rc == MediaDevice.ENOTTY ? " (not a V4L2 device)" : ""));
             }
             final Capability cap = new Capability();
@@ -69,20 +164,18 @@ public final class V4l2Proxy implements MediaBackend
         }
         finally
         {
-            LibC.closeQuietly(fd);
+            node.close(fd);
         }
     }
 
     /**
-     * A proxy of {@code path} with the given capabilities, without asking the node (tests: this machine has no V4L2
-     * node, so the per-session paths are exercised against nodes that are not V4L2 or are missing).
+     * A proxy of {@code node} with the given capabilities, without asking it (tests of nodes that are not V4L2).
      */
-    V4l2Proxy(final Path path, final int deviceCaps, final String card)
+    V4l2Proxy(final V4l2Node node, final int deviceCaps, final String card)
     {
-        this.path = path;
+        this.node = node;
         this.deviceCaps = deviceCaps;
         this.card = card;
-        Arrays.fill(fds, -1);
     }
 
     @Override
@@ -104,41 +197,65 @@ public final class V4l2Proxy implements MediaBackend
     }
 
     @Override
+    public void attach(final FdWatcher fdWatcher)
+    {
+        this.watcher = fdWatcher;
+    }
+
+    @Override
     public int open(final int slot)
     {
-        try
+        final int fd = node.open();
+        if (fd < 0)
         {
-            fds[slot] = LibC.open(path.toString(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-            return 0;
+            LOG.log(Level.WARNING, "v4l2 proxy: open of " + node + " failed: " + Errno.name(-fd));
+            return -fd;
         }
-        catch (final NativeException e)
+        if (null == sessions[slot])
         {
-            LOG.log(Level.WARNING, "v4l2 proxy: " + e.getMessage());
-            return e.errno();
+            sessions[slot] = new Session(slot);
         }
+        sessions[slot].fd = fd;
+        return 0;
     }
 
     @Override
     public void close(final int slot)
     {
-        LibC.closeQuietly(fds[slot]);
-        fds[slot] = -1;
+        final Session s = sessions[slot];
+        if (null == s || s.fd < 0)
+        {
+            return;
+        }
+        stopWatch(s);
+        node.close(s.fd);
+        s.fd = -1;
+        s.streaming = false;
+        s.failed = false;
+        releaseBuffers(s);
     }
 
     @Override
     public int ioctl(final int slot, final int code, final MemorySegment payload, final ChainReader rest,
         final GuestMemory memory)
     {
-        switch (code)
+        final Session s = sessions[slot];
+        return switch (code)
         {
-            case V4l2.REQBUFS, V4l2.QUERYBUF, V4l2.QBUF, V4l2.STREAMON, V4l2.STREAMOFF:
-                return MediaDevice.ENOTTY;
-            default:
-                break;
-        }
+            case V4l2.REQBUFS -> requestBuffers(s, payload);
+            case V4l2.QUERYBUF -> queryBuffer(s, payload);
+            case V4l2.QBUF -> queueBuffer(s, payload, rest, memory);
+            case V4l2.STREAMON -> streamOn(s, payload);
+            case V4l2.STREAMOFF -> streamOff(s, payload);
+            default -> passThrough(s, code, payload);
+        };
+    }
+
+    private int passThrough(final Session s, final int code, final MemorySegment payload)
+    {
         final int size = V4l2.payloadSize(code);
         MemorySegment.copy(payload, 0, nativePayload, 0, size);
-        final int rc = ioctl.call(fds[slot], V4l2.request(code), nativePayload);
+        final int rc = node.ioctl(s.fd, V4l2.request(code), nativePayload);
         if (rc < 0)
         {
             return -rc;
@@ -147,27 +264,381 @@ public final class V4l2Proxy implements MediaBackend
         return 0;
     }
 
-    @Override
-    public int nextDequeued(final MemorySegment buffer)
+    // ---------------------------------------------------------------------------------------------------------------
+    // buffers
+
+    private int requestBuffers(final Session s, final MemorySegment payload)
     {
-        return -1;
+        req.wrap(payload);
+        if (req.type() != V4l2.BUF_TYPE_VIDEO_CAPTURE || req.memory() != V4l2.MEMORY_USERPTR)
+        {
+            return Errno.EINVAL;
+        }
+        MemorySegment.copy(payload, 0, nativePayload, 0, RequestBuffers.SIZE);
+        req.wrap(nativePayload);
+        final int asked = (int)Math.min(Integer.toUnsignedLong(req.count()), MAX_BUFFERS);
+        nativePayload.set(LE32, 0, asked);
+        int rc = node.ioctl(s.fd, V4l2.request(V4l2.REQBUFS), nativePayload);
+        if (rc < 0)
+        {
+            return -rc;
+        }
+        final long granted = Integer.toUnsignedLong(req.count());
+        final int capabilities = nativePayload.get(LE32, 12);
+        releaseBuffers(s);
+        if (granted == 0)
+        {
+            answerRequest(payload, 0, capabilities);
+            return 0;
+        }
+        if (granted > MAX_BUFFERS)
+        {
+            LOG.log(Level.WARNING, "v4l2 proxy: " + node + " granted " + granted + " buffers, more than "
+                + MAX_BUFFERS + "; freed");
+            freeHostBuffers(s);
+            return Errno.ENOMEM;
+        }
+        fmt.wrap(nativePayload);
+        fmt.set(V4l2.BUF_TYPE_VIDEO_CAPTURE, 0, 0, 0, 0, 0, 0, 0);
+        rc = node.ioctl(s.fd, V4l2.request(V4l2.G_FMT), nativePayload);
+        final long sizeimage = Integer.toUnsignedLong(nativePayload.get(LE32, 28));
+        if (rc < 0 || sizeimage == 0 || sizeimage > MAX_BUFFER_BYTES)
+        {
+            LOG.log(Level.WARNING, "v4l2 proxy: " + node + ": no buffers of sizeimage " + sizeimage
+                + (rc < 0 ? " (VIDIOC_G_FMT failed: " + Errno.name(-rc) + ")" : "") + "; freed");
+            freeHostBuffers(s);
+            return rc < 0 ? -rc : Errno.ENOMEM;
+        }
+        s.sizeimage = (int)sizeimage;
+        s.bounceBytes = (sizeimage + PAGE - 1) & -PAGE;
+        s.buffers = Arena.ofShared();
+        final MemorySegment all = s.buffers.allocate(s.bounceBytes * granted, PAGE);
+        for (int i = 0; i < granted; i++)
+        {
+            s.bounce[i] = all.asSlice(i * s.bounceBytes, s.bounceBytes);
+        }
+        s.count = (int)granted;
+        answerRequest(payload, s.count, capabilities);
+        return 0;
+    }
+
+    private void answerRequest(final MemorySegment payload, final int count, final int capabilities)
+    {
+        req.wrap(payload);
+        req.answer(count, capabilities & ~(V4l2.BUF_CAP_SUPPORTS_MMAP | V4l2.BUF_CAP_SUPPORTS_DMABUF));
+    }
+
+    /** REQBUFS 0 on the host, after a grant the proxy cannot use. */
+    private void freeHostBuffers(final Session s)
+    {
+        nativePayload.fill((byte)0);
+        nativePayload.set(LE32, 4, V4l2.BUF_TYPE_VIDEO_CAPTURE);
+        nativePayload.set(LE32, 8, V4l2.MEMORY_USERPTR);
+        node.ioctl(s.fd, V4l2.request(V4l2.REQBUFS), nativePayload);
+    }
+
+    /** Forgets the session's buffers and pending events and frees its bounce buffers. */
+    private void releaseBuffers(final Session s)
+    {
+        pending -= s.doneCount;
+        s.doneCount = 0;
+        for (int i = 0; i < MAX_BUFFERS; i++)
+        {
+            s.state[i] = FREE;
+            s.bounce[i] = null;
+            s.memory[i] = null;
+            s.userptr[i] = 0;
+            s.length[i] = 0;
+        }
+        s.count = 0;
+        if (null != s.buffers)
+        {
+            s.buffers.close();
+            s.buffers = null;
+        }
+    }
+
+    private int queryBuffer(final Session s, final MemorySegment payload)
+    {
+        guestBuf.wrap(payload);
+        final int index = guestBuf.index();
+        if (guestBuf.type() != V4l2.BUF_TYPE_VIDEO_CAPTURE || index < 0 || index >= s.count)
+        {
+            return Errno.EINVAL;
+        }
+        hostBuf.wrap(nativeBuffer);
+        hostBuf.clear().index(index).type(V4l2.BUF_TYPE_VIDEO_CAPTURE).memory(V4l2.MEMORY_USERPTR);
+        final int rc = node.ioctl(s.fd, V4l2.request(V4l2.QUERYBUF), nativeBuffer);
+        if (rc < 0)
+        {
+            return -rc;
+        }
+        MemorySegment.copy(nativeBuffer, 0, payload, 0, V4l2Buffer.SIZE);
+        final int flags = s.state[index] == DONE ? (hostBuf.flags() & ~V4l2.BUF_FLAG_QUEUED) | V4l2.BUF_FLAG_DONE
+            : hostBuf.flags();
+        guestBuf.flags(flags).memory(V4l2.MEMORY_USERPTR).userptr(s.userptr[index])
+            .length(s.length[index] == 0 ? s.sizeimage : s.length[index]);
+        return 0;
+    }
+
+    private int queueBuffer(final Session s, final MemorySegment payload, final ChainReader rest,
+        final GuestMemory memory)
+    {
+        guestBuf.wrap(payload);
+        final int index = guestBuf.index();
+        if (guestBuf.type() != V4l2.BUF_TYPE_VIDEO_CAPTURE || guestBuf.memory() != V4l2.MEMORY_USERPTR || index < 0
+            || index >= s.count || s.state[index] != FREE)
+        {
+            return Errno.EINVAL;
+        }
+        final long length = Integer.toUnsignedLong(guestBuf.length());
+        if (length < s.sizeimage)
+        {
+            return Errno.EINVAL;
+        }
+        // The SG entries covering the buffer: le64 start, le32 len, le32 padding each.
+        final int base = index * MAX_SG;
+        long covered = 0;
+        int n = 0;
+        try
+        {
+            while (covered < length)
+            {
+                if (n == MAX_SG || rest.remaining() < 16)
+                {
+                    return Errno.EINVAL;
+                }
+                final long start = rest.readLong();
+                final long len = Integer.toUnsignedLong(rest.readInt());
+                rest.readInt();
+                if (len == 0)
+                {
+                    return Errno.EINVAL;
+                }
+                if (!memory.isValidRange(start, len))
+                {
+                    return Errno.EFAULT;
+                }
+                s.sgAddr[base + n] = start;
+                s.sgLen[base + n] = (int)len;
+                covered += len;
+                n++;
+            }
+        }
+        catch (final ChainAccessException e)
+        {
+            return Errno.EINVAL;
+        }
+        hostBuf.wrap(nativeBuffer);
+        hostBuf.clear().index(index).type(V4l2.BUF_TYPE_VIDEO_CAPTURE).field(guestBuf.field())
+            .memory(V4l2.MEMORY_USERPTR).userptr(s.bounce[index].address()).length((int)s.bounceBytes);
+        final int rc = node.ioctl(s.fd, V4l2.request(V4l2.QBUF), nativeBuffer);
+        if (rc < 0)
+        {
+            return -rc;
+        }
+        s.sgCount[index] = n;
+        s.userptr[index] = guestBuf.userptr();
+        s.length[index] = (int)length;
+        s.memory[index] = memory;
+        s.state[index] = QUEUED;
+        final long guestUserptr = guestBuf.userptr();
+        MemorySegment.copy(nativeBuffer, 0, payload, 0, V4l2Buffer.SIZE);
+        guestBuf.userptr(guestUserptr).length((int)length);
+        if (s.streaming && null == s.watch && !s.failed)
+        {
+            startWatch(s);
+        }
+        return 0;
+    }
+
+    private int streamOn(final Session s, final MemorySegment payload)
+    {
+        if (payload.get(LE32, 0) != V4l2.BUF_TYPE_VIDEO_CAPTURE)
+        {
+            return Errno.EINVAL;
+        }
+        nativePayload.set(LE32, 0, V4l2.BUF_TYPE_VIDEO_CAPTURE);
+        final int rc = node.ioctl(s.fd, V4l2.request(V4l2.STREAMON), nativePayload);
+        if (rc < 0)
+        {
+            return -rc;
+        }
+        s.streaming = true;
+        s.failed = false;
+        if (null == s.watch)
+        {
+            startWatch(s);
+        }
+        return 0;
+    }
+
+    private int streamOff(final Session s, final MemorySegment payload)
+    {
+        if (payload.get(LE32, 0) != V4l2.BUF_TYPE_VIDEO_CAPTURE)
+        {
+            return Errno.EINVAL;
+        }
+        nativePayload.set(LE32, 0, V4l2.BUF_TYPE_VIDEO_CAPTURE);
+        final int rc = node.ioctl(s.fd, V4l2.request(V4l2.STREAMOFF), nativePayload);
+        if (rc < 0)
+        {
+            return -rc;
+        }
+        stopWatch(s);
+        s.streaming = false;
+        s.failed = false;
+        // The host returned every buffer; so does the guest's view (pending events included).
+        pending -= s.doneCount;
+        s.doneCount = 0;
+        for (int i = 0; i < MAX_BUFFERS; i++)
+        {
+            s.state[i] = FREE;
+        }
+        return 0;
+    }
+
+    private void startWatch(final Session s)
+    {
+        final FdWatcher w = watcher;
+        s.watch = null == w ? null : w.watch(s.fd, s.onReadable);
+        if (null == s.watch)
+        {
+            LOG.log(Level.WARNING, "v4l2 proxy: " + node + " cannot be watched here; no frames will be dequeued");
+        }
+    }
+
+    private static void stopWatch(final Session s)
+    {
+        if (null != s.watch)
+        {
+            s.watch.close();
+            s.watch = null;
+        }
+    }
+
+    /**
+     * The host descriptor is readable: dequeues every finished buffer (at most one round of the session's buffers),
+     * without blocking, and copies each into the guest's pages.
+     */
+    private void dequeue(final Session s)
+    {
+        if (s.fd < 0 || !s.streaming)
+        {
+            return;
+        }
+        for (int round = 0; round <= s.count; round++)
+        {
+            hostBuf.wrap(nativeBuffer);
+            hostBuf.clear().type(V4l2.BUF_TYPE_VIDEO_CAPTURE).memory(V4l2.MEMORY_USERPTR);
+            final int rc = node.ioctl(s.fd, V4l2.REQUEST_DQBUF, nativeBuffer);
+            if (rc == -Errno.EAGAIN)
+            {
+                return;
+            }
+            if (rc < 0)
+            {
+                LOG.log(Level.WARNING, "v4l2 proxy: " + node + ": VIDIOC_DQBUF failed with " + Errno.name(-rc)
+                    + "; no more frames until the next STREAMON");
+                s.failed = true;
+                stopWatch(s);
+                return;
+            }
+            final int index = hostBuf.index();
+            if (index < 0 || index >= s.count || s.state[index] != QUEUED)
+            {
+                LOG.log(Level.WARNING, "v4l2 proxy: " + node + " dequeued buffer " + index + ", which the proxy had"
+                    + " not queued; ignored");
+                continue;
+            }
+            final long bytes = Math.min(Integer.toUnsignedLong(hostBuf.bytesused()),
+                Math.min(s.bounceBytes, Integer.toUnsignedLong(s.length[index])));
+            final boolean ok = copyToGuest(s, index, bytes);
+            final int d = (s.doneHead + s.doneCount) % MAX_BUFFERS;
+            s.done[d] = index;
+            s.doneSeq[d] = hostBuf.sequence();
+            s.doneBytes[d] = ok ? (int)bytes : 0;
+            s.doneFlags[d] = (hostBuf.flags() & ~V4l2.BUF_FLAG_QUEUED) | V4l2.BUF_FLAG_DONE
+                | (ok ? 0 : V4l2.BUF_FLAG_ERROR);
+            s.doneField[d] = hostBuf.field();
+            s.doneSec[d] = hostBuf.timestampSeconds();
+            s.doneUsec[d] = hostBuf.timestampMicros();
+            s.doneCount++;
+            s.state[index] = DONE;
+            pending++;
+        }
+    }
+
+    /**
+     * Copies the first {@code bytes} of buffer {@code index}'s bounce buffer into its guest pages.
+     *
+     * @return false when the guest memory was not RAM any more.
+     */
+    private boolean copyToGuest(final Session s, final int index, final long bytes)
+    {
+        final int base = index * MAX_SG;
+        final MemorySegment src = s.bounce[index];
+        long done = 0;
+        try
+        {
+            for (int e = 0; e < s.sgCount[index] && done < bytes; e++)
+            {
+                final long n = Math.min(Integer.toUnsignedLong(s.sgLen[base + e]), bytes - done);
+                s.memory[index].write(s.sgAddr[base + e], src, done, n);
+                done += n;
+            }
+            return true;
+        }
+        catch (final GuestMemoryException e)
+        {
+            LOG.log(Level.WARNING, "v4l2 proxy: buffer " + index + " is not guest RAM any more: " + e.getMessage());
+            return false;
+        }
     }
 
     @Override
     public boolean hasDequeued()
     {
-        return false;
+        return pending > 0;
+    }
+
+    @Override
+    public int nextDequeued(final MemorySegment buffer)
+    {
+        if (pending == 0)
+        {
+            return -1;
+        }
+        for (int k = 0; k < MAX_SESSIONS; k++)
+        {
+            final int slot = (nextSession + k) % MAX_SESSIONS;
+            final Session s = sessions[slot];
+            if (null == s || s.doneCount == 0)
+            {
+                continue;
+            }
+            nextSession = (slot + 1) % MAX_SESSIONS;
+            final int d = s.doneHead;
+            s.doneHead = (s.doneHead + 1) % MAX_BUFFERS;
+            s.doneCount--;
+            pending--;
+            final int index = s.done[d];
+            s.state[index] = FREE;
+            out.wrap(buffer);
+            out.clear().index(index).type(V4l2.BUF_TYPE_VIDEO_CAPTURE).bytesused(s.doneBytes[d]).flags(s.doneFlags[d])
+                .field(s.doneField[d]).timestamp(s.doneSec[d], s.doneUsec[d]).sequence(s.doneSeq[d])
+                .memory(V4l2.MEMORY_USERPTR).userptr(s.userptr[index]).length(s.length[index]);
+            return slot;
+        }
+        return -1;
     }
 
     @Override
     public void close()
     {
-        for (int i = 0; i < fds.length; i++)
+        for (int i = 0; i < MAX_SESSIONS; i++)
         {
-            if (fds[i] >= 0)
-            {
-                close(i);
-            }
+            close(i);
         }
         arena.close();
     }
@@ -175,6 +646,6 @@ public final class V4l2Proxy implements MediaBackend
     @Override
     public String toString()
     {
-        return "v4l2 proxy of " + path;
+        return "v4l2 proxy of " + node;
     }
 }

@@ -68,18 +68,22 @@ class V4l2ProxyTest
     {
         final MemorySegment payload = MemorySegment.ofArray(new byte[V4l2.MAX_PAYLOAD]);
         payload.set(LE32, 0, V4l2.BUF_TYPE_VIDEO_CAPTURE);
-        try (V4l2Proxy proxy = new V4l2Proxy(Path.of("/dev/null"), V4l2.CAP_VIDEO_CAPTURE, "null"))
+        try (V4l2Proxy proxy = new V4l2Proxy(V4l2Node.host(Path.of("/dev/null")), V4l2.CAP_VIDEO_CAPTURE, "null"))
         {
             assertThat(proxy.open(0)).as("open of /dev/null").isZero();
             assertThat(proxy.ioctl(0, V4l2.G_FMT, payload, null, null)).as("VIDIOC_G_FMT on /dev/null")
                 .isEqualTo(MediaDevice.ENOTTY);
             assertThat(payload.get(LE32, 0)).as("payload untouched after an error")
                 .isEqualTo(V4l2.BUF_TYPE_VIDEO_CAPTURE);
-            assertThat(proxy.ioctl(0, V4l2.QBUF, payload, null, null)).as("streaming is not proxied")
+            payload.fill((byte)0);
+            payload.set(LE32, 0, 2);
+            payload.set(LE32, 4, V4l2.BUF_TYPE_VIDEO_CAPTURE);
+            payload.set(LE32, 8, V4l2.MEMORY_USERPTR);
+            assertThat(proxy.ioctl(0, V4l2.REQBUFS, payload, null, null)).as("VIDIOC_REQBUFS on /dev/null")
                 .isEqualTo(MediaDevice.ENOTTY);
             proxy.close(0);
         }
-        try (V4l2Proxy gone = new V4l2Proxy(dir.resolve("video7"), V4l2.CAP_VIDEO_CAPTURE, "gone"))
+        try (V4l2Proxy gone = new V4l2Proxy(V4l2Node.host(dir.resolve("video7")), V4l2.CAP_VIDEO_CAPTURE, "gone"))
         {
             assertThat(gone.open(3)).as("open of a node that went away").isEqualTo(Errno.ENOENT);
         }

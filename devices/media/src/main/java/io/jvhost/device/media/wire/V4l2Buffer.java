@@ -35,6 +35,31 @@ public final class V4l2Buffer extends Flyweight
         return u32(12);
     }
 
+    public int bytesused()
+    {
+        return u32(8);
+    }
+
+    public int field()
+    {
+        return u32(16);
+    }
+
+    public long timestampSeconds()
+    {
+        return u64(24);
+    }
+
+    public long timestampMicros()
+    {
+        return u64(32);
+    }
+
+    public int sequence()
+    {
+        return u32(56);
+    }
+
     public int memory()
     {
         return u32(60);

@@ -1,0 +1,412 @@
+package io.jvhost.device.media;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+import io.jvhost.os.Errno;
+import io.jvhost.vhostuser.backend.VhostUserDaemon;
+import io.jvhost.vhostuser.frontend.Await;
+import io.jvhost.vhostuser.frontend.FrontendQueue;
+import io.jvhost.vhostuser.frontend.GuestRam;
+import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.VirtioSession;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@link V4l2Proxy} in front of {@link FakeCaptureNode} (a fake capture driver: this machine has no V4L2 device),
+ * behind the real vhost-user back-end, driven by the in-process front-end as the virtio-media driver drives it: the
+ * host's frames arrive in the guest's USERPTR pages byte for byte, in order, with the host's sequence numbers, through
+ * the device's watch of the host descriptor; and the hostile and failing cases.
+ */
+@Timeout(60)
+class V4l2ProxyFrontendTest
+{
+    private static final Duration WAIT = Duration.ofSeconds(10);
+    private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int WIDTH = 64;
+    private static final int HEIGHT = 48;
+    private static final int SIZEIMAGE = WIDTH * HEIGHT * 2;
+
+    @TempDir
+    Path dir;
+
+    private final FakeCaptureNode fake = new FakeCaptureNode();
+    private MediaDevice device;
+    private VhostUserDaemon daemon;
+    private Thread daemonThread;
+    private Path socket;
+    private final Map<Integer, Long> eventBuffers = new HashMap<>();
+
+    private record Answer(int usedLength, MemorySegment bytes)
+    {
+        int status()
+        {
+            return bytes.get(LE32, 0);
+        }
+
+        int u32(final long offset)
+        {
+            return bytes.get(LE32, offset);
+        }
+
+        long u64(final long offset)
+        {
+            return bytes.get(LE64, offset);
+        }
+    }
+
+    private void start() throws Exception
+    {
+        device = new MediaDevice("media0", new V4l2Proxy(fake));
+        socket = dir.resolve("media.sock");
+        daemon = VhostUserDaemon.listen("media0", device, socket);
+        daemonThread = Thread.ofPlatform().name("media-daemon").start(daemon::run);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception
+    {
+        if (null != daemon)
+        {
+            daemon.close();
+            daemonThread.join(10_000);
+        }
+    }
+
+    private static Answer send(final GuestRam ram, final FrontendQueue q, final byte[] command, final int writable)
+        throws Exception
+    {
+        final long in = ram.allocate(Math.max(1, command.length), 8);
+        ram.write(in, command, 0, command.length);
+        final long out = ram.allocate(Math.max(1, writable), 8);
+        ram.fill(out, Math.max(1, writable), (byte)0xEE);
+        final int head = writable == 0
+            ? q.add(new long[] {in}, new int[] {command.length}, 1, 0)
+            : q.add(new long[] {in, out}, new int[] {command.length, writable}, 1, 1);
+        assertThat(head).isNotNegative();
+        q.publishAndKick();
+        assertThat(q.awaitUsed(WAIT)).as("one answer").isEqualTo(1);
+        assertThat(q.usedHead(0)).isEqualTo(head);
+        return new Answer(q.usedLength(0), MemorySegment.ofArray(ram.read(out, Math.max(1, writable))));
+    }
+
+    private static byte[] header(final int cmd, final int size)
+    {
+        final byte[] b = new byte[size];
+        MemorySegment.ofArray(b).set(LE32, 0, cmd);
+        return b;
+    }
+
+    private static byte[] ioctl(final int session, final int code, final byte[] payload)
+    {
+        final byte[] b = header(MediaDevice.CMD_IOCTL, 16 + payload.length);
+        final MemorySegment s = MemorySegment.ofArray(b);
+        s.set(LE32, 8, session);
+        s.set(LE32, 12, code);
+        System.arraycopy(payload, 0, b, 16, payload.length);
+        return b;
+    }
+
+    private static Answer ioctl(final GuestRam ram, final FrontendQueue q, final int session, final int code,
+        final byte[] payload) throws Exception
+    {
+        final int size = V4l2.payloadSize(code);
+        final boolean reads = size >= 0 && (V4l2.direction(code) & V4l2.DIR_READ) != 0;
+        return send(ram, q, ioctl(session, code, payload), 8 + (reads ? size : 0));
+    }
+
+    private static byte[] u32s(final int size, final int... values)
+    {
+        final byte[] b = new byte[size];
+        for (int i = 0; i < values.length; i++)
+        {
+            MemorySegment.ofArray(b).set(LE32, 4L * i, values[i]);
+        }
+        return b;
+    }
+
+    private static byte[] format(final int width, final int height, final int pixelformat)
+    {
+        final byte[] b = new byte[208];
+        final MemorySegment s = MemorySegment.ofArray(b);
+        s.set(LE32, 0, V4l2.BUF_TYPE_VIDEO_CAPTURE);
+        s.set(LE32, 8, width);
+        s.set(LE32, 12, height);
+        s.set(LE32, 16, pixelformat);
+        return b;
+    }
+
+    /**
+     * QBUF of buffer {@code index}, USERPTR, {@code length} bytes, followed by the SG entries {@code sg} (start, len
+     * pairs).
+     */
+    private static byte[] qbuf(final int index, final long userptr, final int length, final long... sg)
+    {
+        final byte[] b = new byte[88 + sg.length / 2 * 16];
+        final MemorySegment s = MemorySegment.ofArray(b);
+        s.set(LE32, 0, index);
+        s.set(LE32, 4, V4l2.BUF_TYPE_VIDEO_CAPTURE);
+        s.set(LE32, 60, V4l2.MEMORY_USERPTR);
+        s.set(LE64, 64, userptr);
+        s.set(LE32, 72, length);
+        for (int i = 0; i < sg.length / 2; i++)
+        {
+            s.set(LE64, 88 + 16L * i, sg[2 * i]);
+            s.set(LE32, 88 + 16L * i + 8, (int)sg[2 * i + 1]);
+        }
+        return b;
+    }
+
+    private void postEventBuffers(final GuestRam ram, final FrontendQueue eventq, final int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            final long gpa = ram.allocate(MediaDevice.DQBUF_EVENT_SIZE, 8);
+            final int head = eventq.add(new long[] {gpa}, new int[] {MediaDevice.DQBUF_EVENT_SIZE}, 0, 1);
+            assertThat(head).isNotNegative();
+            eventBuffers.put(head, gpa);
+        }
+        eventq.publishAndKick();
+    }
+
+    /**
+     * @return the next {@code count} events, in the order the device returned them.
+     */
+    private Answer[] awaitEvents(final GuestRam ram, final FrontendQueue eventq, final int count) throws Exception
+    {
+        final Answer[] events = new Answer[count];
+        int got = 0;
+        while (got < count)
+        {
+            final int n = eventq.awaitUsed(WAIT);
+            assertThat(n).as("events after %d of %d", got, count).isPositive();
+            for (int i = 0; i < n; i++)
+            {
+                final long gpa = eventBuffers.get(eventq.usedHead(i));
+                events[got++] = new Answer(eventq.usedLength(i),
+                    MemorySegment.ofArray(ram.read(gpa, MediaDevice.DQBUF_EVENT_SIZE)));
+            }
+        }
+        return events;
+    }
+
+    /**
+     * Checks that the guest pages {@code sg} (start, len pairs) hold frame {@code seq} of the fake's pattern.
+     */
+    private static void assertFrame(final GuestRam ram, final long[] sg, final int seq)
+    {
+        int at = 0;
+        for (int i = 0; i < sg.length / 2 && at < SIZEIMAGE; i++)
+        {
+            final int n = (int)Math.min(sg[2 * i + 1], SIZEIMAGE - at);
+            final byte[] part = ram.read(sg[2 * i], n);
+            for (int k = 0; k < n; k++)
+            {
+                final int expected = FakeCaptureNode.patternByte(seq, at + k);
+                if ((part[k] & 0xFF) != expected)
+                {
+                    throw new AssertionError("frame " + seq + ": byte " + (at + k) + " is " + (part[k] & 0xFF)
+                        + ", the host captured " + expected);
+                }
+            }
+            at += n;
+        }
+        assertThat(at).as("bytes checked").isEqualTo(SIZEIMAGE);
+    }
+
+    private static VirtioSession session(final VhostUserFrontend fe, final GuestRam ram) throws Exception
+    {
+        return VirtioSession.builder(fe, ram).queues(2, 64).build();
+    }
+
+    @Test
+    void theHostsFramesArriveInTheGuestsBuffersInOrder() throws Exception
+    {
+        start();
+        try (GuestRam ram = GuestRam.create(16L << 20, 2);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram))
+        {
+            session.start();
+            final MemorySegment config = MemorySegment.ofArray(fe.getConfig(0, MediaDevice.CONFIG_SIZE));
+            assertThat(config.get(LE32, 0)).as("the host's device_caps")
+                .isEqualTo(V4l2.CAP_VIDEO_CAPTURE | V4l2.CAP_STREAMING);
+            assertThat(new String(fe.getConfig(8, FakeCaptureNode.CARD.length()), StandardCharsets.US_ASCII))
+                .isEqualTo(FakeCaptureNode.CARD);
+            final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
+            final FrontendQueue eventq = session.queue(MediaDevice.EVENT_QUEUE);
+            postEventBuffers(ram, eventq, 8);
+
+            final int id = send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).u32(8);
+            final Answer cap = ioctl(ram, q, id, V4l2.QUERYCAP, new byte[0]);
+            assertThat(cap.status()).isZero();
+            assertThat(new String(cap.bytes().asSlice(8, 8).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.US_ASCII))
+                .as("the host driver's name").isEqualTo("fake-uvc");
+            final Answer tried = ioctl(ram, q, id, V4l2.TRY_FMT, format(9999, 9999, V4l2.PIX_FMT_YUYV));
+            assertThat(new int[] {tried.u32(16), tried.u32(20)}).as("the host's clamping")
+                .containsExactly(FakeCaptureNode.MAX_WIDTH, FakeCaptureNode.MAX_HEIGHT);
+            final Answer set = ioctl(ram, q, id, V4l2.S_FMT, format(WIDTH, HEIGHT, V4l2.PIX_FMT_YUYV));
+            assertThat(set.status()).isZero();
+            assertThat(set.u32(8 + 28)).as("sizeimage").isEqualTo(SIZEIMAGE);
+
+            assertThat(ioctl(ram, q, id, V4l2.REQBUFS, u32s(20, 2, V4l2.BUF_TYPE_VIDEO_CAPTURE, V4l2.MEMORY_MMAP))
+                .status()).as("MMAP memory (needs SHMEM_MAP)").isEqualTo(Errno.EINVAL);
+            final Answer reqbufs = ioctl(ram, q, id, V4l2.REQBUFS,
+                u32s(20, 1, V4l2.BUF_TYPE_VIDEO_CAPTURE, V4l2.MEMORY_USERPTR));
+            assertThat(reqbufs.status()).isZero();
+            assertThat(reqbufs.u32(8)).as("count raised by the host to its minimum")
+                .isEqualTo(FakeCaptureNode.MIN_BUFFERS);
+            assertThat(reqbufs.u32(8 + 12)).as("capabilities: the host's, without MMAP")
+                .isEqualTo(V4l2.BUF_CAP_SUPPORTS_USERPTR);
+            assertThat(ioctl(ram, q, id, V4l2.S_FMT, format(32, 32, V4l2.PIX_FMT_YUYV)).status())
+                .as("the host's EBUSY: S_FMT with buffers").isEqualTo(Errno.EBUSY);
+
+            // Each buffer in two pieces, the second in the other memory region.
+            final long[][] sgs = new long[2][];
+            for (int i = 0; i < 2; i++)
+            {
+                final int first = 1000 + 100 * i;
+                final long a = ram.allocate(first, 8);
+                final long b = ram.allocateAt(ram.region(1).guestPhysAddr() + (1L << 20) * i, SIZEIMAGE - first);
+                sgs[i] = new long[] {a, first, b, SIZEIMAGE - first};
+                final Answer queued = ioctl(ram, q, id, V4l2.QBUF, qbuf(i, 0x7000_0000L + i, SIZEIMAGE, sgs[i]));
+                assertThat(queued.status()).as("QBUF %d", i).isZero();
+                assertThat(queued.u32(8 + 12) & V4l2.BUF_FLAG_QUEUED).as("the host's QUEUED flag").isNotZero();
+                assertThat(queued.u64(8 + 64)).as("the guest's userptr, not the host's").isEqualTo(0x7000_0000L + i);
+            }
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(1, 0, SIZEIMAGE, sgs[1])).status())
+                .as("a buffer queued twice").isEqualTo(Errno.EINVAL);
+            assertThat(fake.frame()).as("the sensor before STREAMON").isFalse();
+
+            assertThat(ioctl(ram, q, id, V4l2.STREAMON, u32s(4, V4l2.BUF_TYPE_VIDEO_CAPTURE)).status()).isZero();
+            assertThat(fake.streaming()).isTrue();
+            assertThat(fake.frame()).isTrue();
+            assertThat(fake.frame()).isTrue();
+            final Answer[] two = awaitEvents(ram, eventq, 2);
+            assertThat(fake.frame()).as("no buffer queued: the host drops frame 2").isFalse();
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(0, 0x7000_0000L, SIZEIMAGE, sgs[0])).status()).isZero();
+            assertThat(fake.frame()).isTrue();
+            final Answer third = awaitEvents(ram, eventq, 1)[0];
+            final Answer[] events = {two[0], two[1], third};
+            final int[] index = {0, 1, 0};
+            final int[] seq = {0, 1, 3};
+            for (int i = 0; i < 3; i++)
+            {
+                final Answer e = events[i];
+                assertThat(e.u32(0)).as("event").isEqualTo(MediaDevice.EVT_DQBUF);
+                assertThat(e.u32(4)).as("session").isEqualTo(id);
+                assertThat(e.u32(8)).as("index").isEqualTo(index[i]);
+                assertThat(e.u32(8 + 4)).as("type").isEqualTo(V4l2.BUF_TYPE_VIDEO_CAPTURE);
+                assertThat(e.u32(8 + 8)).as("bytesused").isEqualTo(SIZEIMAGE);
+                assertThat(e.u32(8 + 12) & (V4l2.BUF_FLAG_DONE | V4l2.BUF_FLAG_ERROR | V4l2.BUF_FLAG_QUEUED))
+                    .isEqualTo(V4l2.BUF_FLAG_DONE);
+                assertThat(e.u32(8 + 56)).as("the host's sequence").isEqualTo(seq[i]);
+                assertThat(e.u64(8 + 24)).as("the host's timestamp").isEqualTo(1000 + seq[i]);
+                assertThat(e.u32(8 + 60)).as("memory").isEqualTo(V4l2.MEMORY_USERPTR);
+                assertThat(e.u64(8 + 64)).as("the guest's userptr").isEqualTo(0x7000_0000L + index[i]);
+            }
+            assertFrame(ram, sgs[1], 1);
+            assertFrame(ram, sgs[0], 3);
+
+            final Answer queried = ioctl(ram, q, id, V4l2.QUERYBUF, qbuf(1, 0, 0));
+            assertThat(queried.status()).isZero();
+            assertThat(queried.u32(8 + 12) & (V4l2.BUF_FLAG_QUEUED | V4l2.BUF_FLAG_DONE)).as("dequeued").isZero();
+            assertThat(queried.u64(8 + 64)).as("userptr").isEqualTo(0x7000_0001L);
+            assertThat(queried.u32(8 + 72)).as("length").isEqualTo(SIZEIMAGE);
+
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(1, 0x7000_0001L, SIZEIMAGE, sgs[1])).status()).isZero();
+            assertThat(ioctl(ram, q, id, V4l2.STREAMOFF, u32s(4, V4l2.BUF_TYPE_VIDEO_CAPTURE)).status()).isZero();
+            assertThat(fake.streaming()).isFalse();
+            assertThat(ioctl(ram, q, id, V4l2.QUERYBUF, qbuf(1, 0, 0)).u32(8 + 12) & V4l2.BUF_FLAG_QUEUED)
+                .as("STREAMOFF returned the queued buffer").isZero();
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(1, 0x7000_0001L, SIZEIMAGE, sgs[1])).status())
+                .as("and it can be queued again").isZero();
+            assertThat(fake.dequeues()).isEqualTo(3);
+            assertThat(device.eventsSent()).isEqualTo(3);
+
+            assertThat(send(ram, q, u32s(16, MediaDevice.CMD_CLOSE, 0, id), 0).usedLength()).isZero();
+            assertThat(device.openSessions()).isZero();
+        }
+    }
+
+    @Test
+    void hostileBuffersAndHostErrors() throws Exception
+    {
+        start();
+        try (GuestRam ram = GuestRam.create(4L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram))
+        {
+            session.start();
+            final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
+            final FrontendQueue eventq = session.queue(MediaDevice.EVENT_QUEUE);
+            postEventBuffers(ram, eventq, 8);
+            final int id = send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).u32(8);
+            assertThat(ioctl(ram, q, id, V4l2.S_FMT, format(WIDTH, HEIGHT, V4l2.PIX_FMT_YUYV)).status()).isZero();
+            assertThat(ioctl(ram, q, id, V4l2.STREAMON, u32s(4, V4l2.BUF_TYPE_VIDEO_CAPTURE)).status())
+                .as("the host's EINVAL: STREAMON without buffers").isEqualTo(Errno.EINVAL);
+            assertThat(ioctl(ram, q, id, V4l2.REQBUFS, u32s(20, 1000, V4l2.BUF_TYPE_VIDEO_CAPTURE,
+                V4l2.MEMORY_USERPTR)).u32(8)).as("count lowered by the host").isEqualTo(FakeCaptureNode.MAX_BUFFERS);
+
+            final long gpa = ram.allocate(SIZEIMAGE, 8);
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(0, 0, SIZEIMAGE - 1, gpa, SIZEIMAGE - 1)).status())
+                .as("a guest buffer shorter than sizeimage").isEqualTo(Errno.EINVAL);
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(0, 0, SIZEIMAGE, 0x7FFF_0000_0000L, SIZEIMAGE)).status())
+                .as("SG outside guest RAM").isEqualTo(Errno.EFAULT);
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(0, 0, SIZEIMAGE, gpa, 4096)).status())
+                .as("SG entries that do not cover the buffer").isEqualTo(Errno.EINVAL);
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(FakeCaptureNode.MAX_BUFFERS, 0, SIZEIMAGE, gpa, SIZEIMAGE))
+                .status()).as("an index beyond the host's count").isEqualTo(Errno.EINVAL);
+            fake.failNext(V4l2.QBUF, Errno.ENOMEM);
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(0, 0, SIZEIMAGE, gpa, SIZEIMAGE)).status())
+                .as("the host's ENOMEM, passed on").isEqualTo(Errno.ENOMEM);
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(0, 0, SIZEIMAGE, gpa, SIZEIMAGE)).status())
+                .as("the failed buffer is still free").isZero();
+            fake.failNext(V4l2.STREAMON, Errno.EIO);
+            assertThat(ioctl(ram, q, id, V4l2.STREAMON, u32s(4, V4l2.BUF_TYPE_VIDEO_CAPTURE)).status())
+                .as("the host's EIO, passed on").isEqualTo(Errno.EIO);
+            assertThat(fake.frame()).as("not streaming after a failed STREAMON").isFalse();
+
+            assertThat(ioctl(ram, q, id, V4l2.STREAMON, u32s(4, V4l2.BUF_TYPE_VIDEO_CAPTURE)).status()).isZero();
+            final int opens = fake.opens();
+            assertThat(send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).status()).isZero();
+            assertThat(fake.opens()).as("a second session opens the node anew").isEqualTo(opens + 1);
+            assertThat(fake.frame()).isTrue();
+            assertFrame(ram, new long[] {gpa, SIZEIMAGE}, awaitEvents(ram, eventq, 1)[0].u32(8 + 56));
+
+            // The host queue fails (a camera unplugged): DQBUF EIO, the node stays readable. The proxy stops
+            // watching it, logs once, and the worker does not spin on it.
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(1, 0, SIZEIMAGE, gpa, SIZEIMAGE)).status()).isZero();
+            fake.breakQueue();
+            assertThat(Await.until(() -> fake.dqbufErrors() > 0, WAIT)).as("DQBUF tried after the error").isTrue();
+            assertThat(ioctl(ram, q, id, V4l2.G_FMT, format(0, 0, 0)).status()).as("a command round trip").isZero();
+            final int tries = fake.dqbufErrors();
+            assertThat(ioctl(ram, q, id, V4l2.G_FMT, format(0, 0, 0)).status()).isZero();
+            assertThat(fake.dqbufErrors()).as("no DQBUF on a node in error after the first").isEqualTo(tries)
+                .isEqualTo(1);
+            assertThat(device.eventsSent()).isEqualTo(1);
+
+            // STREAMOFF clears the host's error; streaming again delivers frames again.
+            assertThat(ioctl(ram, q, id, V4l2.STREAMOFF, u32s(4, V4l2.BUF_TYPE_VIDEO_CAPTURE)).status()).isZero();
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(1, 0, SIZEIMAGE, gpa, SIZEIMAGE)).status()).isZero();
+            assertThat(ioctl(ram, q, id, V4l2.STREAMON, u32s(4, V4l2.BUF_TYPE_VIDEO_CAPTURE)).status()).isZero();
+            assertThat(fake.frame()).isTrue();
+            final Answer after = awaitEvents(ram, eventq, 1)[0];
+            assertThat(after.u32(8)).isEqualTo(1);
+            assertThat(after.u32(8 + 56)).as("the host's sequence restarts").isZero();
+            assertFrame(ram, new long[] {gpa, SIZEIMAGE}, 0);
+        }
+    }
+}
