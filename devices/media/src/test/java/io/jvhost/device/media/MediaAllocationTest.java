@@ -8,6 +8,8 @@ import java.nio.ByteOrder;
 import java.util.List;
 
 import io.jvhost.device.ActiveQueue;
+import io.jvhost.device.DeviceContext;
+import io.jvhost.device.FdWatch;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.MemoryRegion;
 import io.jvhost.virtqueue.DriverQueue;
@@ -19,7 +21,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The capture hot path allocates nothing in steady state: QBUF of a guest buffer while streaming, the frame written
- * into it, and its DQBUF event on the eventq. Two rings (commandq and eventq) in 8 MiB of guest RAM, served on the
+ * into it, and its DQBUF event on the eventq; for the test pattern and for the v4l2 proxy in front of a fake node. Two rings (commandq and eventq) in 8 MiB of guest RAM, served on the
  * test thread whose allocations are counted.
  */
 class MediaAllocationTest
@@ -79,11 +81,58 @@ class MediaAllocationTest
     @Test
     void queueingCapturingAndDequeueingAllocateNothing() throws Exception
     {
+        run(new TestPatternCapture(), null, () -> { }, TestPatternCapture.patternByte(V4l2.PIX_FMT_YUYV,
+            5 * ITERATIONS - 1, (1000 + 10) / (WIDTH * 2), (1000 + 10) % (WIDTH * 2)));
+    }
+
+    /**
+     * The proxy's path: QBUF to the host node, the host's frame, the watch's callback (DQBUF from the host, the copy
+     * into the guest's pages) and the DQBUF event; the fake node's sensor runs on the same thread.
+     */
+    @Test
+    void theProxysQueueDequeueAndCopyAllocateNothing() throws Exception
+    {
+        final FakeCaptureNode fake = new FakeCaptureNode();
+        final Runnable[] watched = new Runnable[1];
+        final DeviceContext context = new DeviceContext()
+        {
+            @Override
+            public void wake(final int queue)
+            {
+            }
+
+            @Override
+            public FdWatch watch(final int queue, final int fd, final Runnable onReadable)
+            {
+                assertThat(queue).as("watched on the eventq's worker").isEqualTo(MediaDevice.EVENT_QUEUE);
+                watched[0] = onReadable;
+                return () -> watched[0] = null;
+            }
+        };
+        final Runnable frame = () ->
+        {
+            if (!fake.frame())
+            {
+                throw new AssertionError("the host had no queued buffer");
+            }
+            watched[0].run();
+        };
+        run(new V4l2Proxy(fake), context, frame, FakeCaptureNode.patternByte(5 * ITERATIONS - 1, 1000 + 10));
+        assertThat(fake.dequeues()).isEqualTo(5 * ITERATIONS);
+    }
+
+    private void run(final MediaBackend backend, final DeviceContext context, final Runnable frame,
+        final int lastByte) throws Exception
+    {
         final GuestMemory memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, ram, 0x5000_0000L)), 8);
         commandq = active(0, commands, memory);
         eventq = active(1, events, memory);
-        device = new MediaDevice("media", new TestPatternCapture());
+        device = new MediaDevice("media", backend);
         device.featuresAcked(VirtioFeatures.bit(VirtioFeatures.VERSION_1));
+        if (null != context)
+        {
+            device.attach(context);
+        }
 
         final long cmd = 0x10000;
         final long out = 0x11000;
@@ -126,15 +175,15 @@ class MediaAllocationTest
         final com.sun.management.ThreadMXBean threads =
             (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
         threads.setThreadAllocatedMemoryEnabled(true);
-        long sequences = cycles(qbuf, out, event, ITERATIONS);
-        sequences += cycles(qbuf, out, event, ITERATIONS);
+        long sequences = cycles(qbuf, out, event, ITERATIONS, frame);
+        sequences += cycles(qbuf, out, event, ITERATIONS, frame);
         // The least of three measured rounds: a per-frame allocation shows in each (2,000 frames, 16 bytes or more
         // each), while the JVM's own one-off allocations on a loaded machine (about 1 KiB now and then) do not.
         long allocated = Long.MAX_VALUE;
         for (int round = 0; round < 3; round++)
         {
             final long before = threads.getCurrentThreadAllocatedBytes();
-            sequences += cycles(qbuf, out, event, ITERATIONS);
+            sequences += cycles(qbuf, out, event, ITERATIONS, frame);
             allocated = Math.min(allocated, threads.getCurrentThreadAllocatedBytes() - before);
         }
 
@@ -144,16 +193,17 @@ class MediaAllocationTest
         assertThat(device.eventsSent()).isEqualTo(5 * ITERATIONS);
         assertThat(ram.get(ValueLayout.JAVA_BYTE, 0x200000 + 10) & 0xFF)
             .as("the last frame's pattern, in the second piece")
-            .isEqualTo(TestPatternCapture.patternByte(V4l2.PIX_FMT_YUYV, 5 * ITERATIONS - 1,
-                (1000 + 10) / (WIDTH * 2), (1000 + 10) % (WIDTH * 2)));
+            .isEqualTo(lastByte);
         assertThat(allocated).as("bytes allocated by %d frames", ITERATIONS).isLessThan(1024);
+        device.close();
         arena.close();
     }
 
     /**
      * @return the sum of the sequence numbers of the dequeued frames.
      */
-    private long cycles(final long qbuf, final long out, final long event, final int iterations)
+    private long cycles(final long qbuf, final long out, final long event, final int iterations,
+        final Runnable frame)
     {
         long sum = 0;
         final long[] qbufGpas = {qbuf, out};
@@ -171,6 +221,7 @@ class MediaAllocationTest
             {
                 throw new AssertionError("QBUF " + i + " failed: " + ram.get(LE32, out));
             }
+            frame.run();
             eventq.serve(device);
             if (events.pollUsed() == -1L)
             {
