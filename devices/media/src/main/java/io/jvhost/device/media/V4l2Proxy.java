@@ -44,6 +44,9 @@ import io.jvhost.virtqueue.ChainReader;
  *   <li>QUERYBUF answers the host's state with the guest's userptr and length; STREAMOFF returns every buffer
  *       (pending events dropped), as V4L2 does.</li>
  * </ul>
+ * A queued buffer holds a reference to the guest memory snapshot it was queued with ({@link GuestMemory#tryRetain}),
+ * released when it is copied or returned, so a new memory table never unmaps pages under a pending copy.
+ * <p>
  * Allocation: a session's tables at its slot's first OPEN, bounce buffers at REQBUFS, the watch at STREAMON; QBUF,
  * dequeues, copies and events allocate nothing.
  * <p>
@@ -346,7 +349,7 @@ public final class V4l2Proxy implements MediaBackend
         {
             s.state[i] = FREE;
             s.bounce[i] = null;
-            s.memory[i] = null;
+            dropMemory(s, i);
             s.userptr[i] = 0;
             s.length[i] = 0;
         }
@@ -429,12 +432,18 @@ public final class V4l2Proxy implements MediaBackend
         {
             return Errno.EINVAL;
         }
+        // The guest memory stays mapped while the host holds the buffer (a new memory table does not unmap it).
+        if (!memory.tryRetain())
+        {
+            return Errno.EFAULT;
+        }
         hostBuf.wrap(nativeBuffer);
         hostBuf.clear().index(index).type(V4l2.BUF_TYPE_VIDEO_CAPTURE).field(guestBuf.field())
             .memory(V4l2.MEMORY_USERPTR).userptr(s.bounce[index].address()).length((int)s.bounceBytes);
         final int rc = node.ioctl(s.fd, V4l2.request(V4l2.QBUF), nativeBuffer);
         if (rc < 0)
         {
+            memory.release();
             return -rc;
         }
         s.sgCount[index] = n;
@@ -494,8 +503,19 @@ public final class V4l2Proxy implements MediaBackend
         for (int i = 0; i < MAX_BUFFERS; i++)
         {
             s.state[i] = FREE;
+            dropMemory(s, i);
         }
         return 0;
+    }
+
+    /** Releases the guest memory buffer {@code index} held while the host had it. */
+    private static void dropMemory(final Session s, final int index)
+    {
+        if (null != s.memory[index])
+        {
+            s.memory[index].release();
+            s.memory[index] = null;
+        }
     }
 
     private void startWatch(final Session s)
@@ -554,6 +574,7 @@ public final class V4l2Proxy implements MediaBackend
             final long bytes = Math.min(Integer.toUnsignedLong(hostBuf.bytesused()),
                 Math.min(s.bounceBytes, Integer.toUnsignedLong(s.length[index])));
             final boolean ok = copyToGuest(s, index, bytes);
+            dropMemory(s, index);
             final int d = (s.doneHead + s.doneCount) % MAX_BUFFERS;
             s.done[d] = index;
             s.doneSeq[d] = hostBuf.sequence();

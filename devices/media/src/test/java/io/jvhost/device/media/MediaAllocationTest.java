@@ -21,8 +21,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The capture hot path allocates nothing in steady state: QBUF of a guest buffer while streaming, the frame written
- * into it, and its DQBUF event on the eventq; for the test pattern and for the v4l2 proxy in front of a fake node. Two rings (commandq and eventq) in 8 MiB of guest RAM, served on the
- * test thread whose allocations are counted.
+ * into it, and its DQBUF event on the eventq; for the test pattern and for the v4l2 proxy in front of a fake node
+ * (whose held buffers also keep their guest memory). Two rings (commandq and eventq) in 8 MiB of guest RAM, served on
+ * the test thread whose allocations are counted.
  */
 class MediaAllocationTest
 {
@@ -94,21 +95,7 @@ class MediaAllocationTest
     {
         final FakeCaptureNode fake = new FakeCaptureNode();
         final Runnable[] watched = new Runnable[1];
-        final DeviceContext context = new DeviceContext()
-        {
-            @Override
-            public void wake(final int queue)
-            {
-            }
-
-            @Override
-            public FdWatch watch(final int queue, final int fd, final Runnable onReadable)
-            {
-                assertThat(queue).as("watched on the eventq's worker").isEqualTo(MediaDevice.EVENT_QUEUE);
-                watched[0] = onReadable;
-                return () -> watched[0] = null;
-            }
-        };
+        final DeviceContext context = watchingContext(watched);
         final Runnable frame = () ->
         {
             if (!fake.frame())
@@ -121,10 +108,14 @@ class MediaAllocationTest
         assertThat(fake.dequeues()).isEqualTo(5 * ITERATIONS);
     }
 
-    private void run(final MediaBackend backend, final DeviceContext context, final Runnable frame,
-        final int lastByte) throws Exception
+    /**
+     * Opens a session, sets 64x48 YUYV, requests 2 USERPTR buffers and streams.
+     *
+     * @return where the QBUF command of buffer 0 (two SG entries: 0x100000 and 0x200000) is.
+     */
+    private long startStreaming(final MediaBackend backend, final DeviceContext context, final GuestMemory memory)
+        throws Exception
     {
-        final GuestMemory memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, ram, 0x5000_0000L)), 8);
         commandq = active(0, commands, memory);
         eventq = active(1, events, memory);
         device = new MediaDevice("media", backend);
@@ -170,6 +161,62 @@ class MediaAllocationTest
         ram.set(LE32, qbuf + 112, 1000);
         ram.set(LE64, qbuf + 120, 0x200000);
         ram.set(LE32, qbuf + 128, FRAME - 1000);
+        return qbuf;
+    }
+
+    /**
+     * @return a context whose watch keeps the callback in {@code watched[0]} (the test runs it as the worker would).
+     */
+    private static DeviceContext watchingContext(final Runnable[] watched)
+    {
+        return new DeviceContext()
+        {
+            @Override
+            public void wake(final int queue)
+            {
+            }
+
+            @Override
+            public FdWatch watch(final int queue, final int fd, final Runnable onReadable)
+            {
+                assertThat(queue).as("watched on the eventq's worker").isEqualTo(MediaDevice.EVENT_QUEUE);
+                watched[0] = onReadable;
+                return () -> watched[0] = null;
+            }
+        };
+    }
+
+    /**
+     * A buffer the host holds keeps a reference to the guest memory it was queued with: the transport dropping its
+     * own (a new memory table) does not free the pages before the frame is copied; the copy drops the last one.
+     */
+    @Test
+    void aBufferTheHostHoldsKeepsItsGuestMemory() throws Exception
+    {
+        final FakeCaptureNode fake = new FakeCaptureNode();
+        final Runnable[] watched = new Runnable[1];
+        final GuestMemory memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, ram, 0x5000_0000L)), 8);
+        final long qbuf = startStreaming(new V4l2Proxy(fake), watchingContext(watched), memory);
+        final long out = 0x11000;
+        assertThat(command(qbuf, 16 + 88 + 32, out, 8 + 88)).as("QBUF").isZero();
+        memory.release();
+        assertThat(memory.tryRetain()).as("the snapshot, after the transport dropped it").isTrue();
+        memory.release();
+        assertThat(fake.frame()).isTrue();
+        watched[0].run();
+        assertThat(fake.dequeues()).isOne();
+        assertThat(ram.get(ValueLayout.JAVA_BYTE, 0x200000 + 10) & 0xFF).as("the frame, copied")
+            .isEqualTo(FakeCaptureNode.patternByte(0, 1000 + 10));
+        assertThat(memory.tryRetain()).as("the snapshot once the frame is copied").isFalse();
+        arena.close();
+    }
+
+    private void run(final MediaBackend backend, final DeviceContext context, final Runnable frame,
+        final int lastByte) throws Exception
+    {
+        final GuestMemory memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, ram, 0x5000_0000L)), 8);
+        final long out = 0x11000;
+        final long qbuf = startStreaming(backend, context, memory);
         final long event = 0x13000;
 
         final com.sun.management.ThreadMXBean threads =

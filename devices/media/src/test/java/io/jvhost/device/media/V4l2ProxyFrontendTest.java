@@ -407,6 +407,14 @@ class V4l2ProxyFrontendTest
             assertThat(after.u32(8)).isEqualTo(1);
             assertThat(after.u32(8 + 56)).as("the host's sequence restarts").isZero();
             assertFrame(ram, new long[] {gpa, SIZEIMAGE}, 0);
+
+            // CLOSE while streaming with a buffer queued: the host file is closed (its queue stops), nothing follows.
+            assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(1, 0, SIZEIMAGE, gpa, SIZEIMAGE)).status()).isZero();
+            assertThat(send(ram, q, u32s(16, MediaDevice.CMD_CLOSE, 0, id), 0).usedLength()).isZero();
+            assertThat(fake.streaming()).as("the host queue after CLOSE").isFalse();
+            assertThat(fake.frame()).isFalse();
+            assertThat(ioctl(ram, q, id, V4l2.G_FMT, format(0, 0, 0)).status()).isEqualTo(Errno.EINVAL);
+            assertThat(device.eventsSent()).isEqualTo(2);
         }
     }
 }
