@@ -30,6 +30,7 @@ targets=(
     "gpio              devices/gpio        io.jvhost.device.gpio.GpioRequestFuzzTest"
     "sound             devices/sound       io.jvhost.device.sound.SoundRequestFuzzTest"
     "media             devices/media       io.jvhost.device.media.MediaCommandFuzzTest"
+    "media-proxy       devices/media       io.jvhost.device.media.V4l2ProxyFuzzTest"
     "video             devices/video       io.jvhost.device.video.VideoCommandFuzzTest"
 )
 

@@ -19,11 +19,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  * against the test-pattern capture back-end, which writes frames into the guest buffers it is given. Besides
  * QueueFuzzer's checks: every command is answered in the same serve, CLOSE and chains without room for a header with
  * nothing, every other with a status 0 or one of the errnos the device and back-end use, of the size its command's
- * answer has when 0; open sessions never exceed the limit.
+ * answer has when 0; open sessions never exceed the limit. {@link V4l2ProxyFuzzTest} sends the same through the v4l2
+ * proxy in front of a fake capture node.
  */
 class MediaCommandFuzzTest
 {
-    private static final QueueFuzzer QUEUE = new QueueFuzzer();
+    static final QueueFuzzer QUEUE = new QueueFuzzer();
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int[] CODES = {V4l2.QUERYCAP, V4l2.ENUM_FMT, V4l2.G_FMT, V4l2.S_FMT, V4l2.REQBUFS,
@@ -33,10 +34,37 @@ class MediaCommandFuzzTest
     @FuzzTest(maxDuration = "30s")
     void everyCommandIsAnsweredOnceWithADefinedStatus(final FuzzedDataProvider data)
     {
+        final MediaDevice media = new MediaDevice("fuzz", new TestPatternCapture());
+        fuzz(data, media, () -> { }, TestPatternCapture.MAX_SESSIONS);
+    }
+
+    /**
+     * {@link #start}, then {@link #commands}.
+     */
+    static void fuzz(final FuzzedDataProvider data, final MediaDevice media, final Runnable afterServe,
+        final int maxSessions)
+    {
+        start(media);
+        commands(data, media, afterServe, maxSessions);
+    }
+
+    /**
+     * Resets the fuzzer's queue and acknowledges the device's features (before {@link #commands}).
+     */
+    static void start(final MediaDevice media)
+    {
         QUEUE.reset(MediaDevice.COMMAND_QUEUE, 0);
         QUEUE.allowAllWrites();
-        final MediaDevice media = new MediaDevice("fuzz", new TestPatternCapture());
         media.featuresAcked(VirtioFeatures.bit(VirtioFeatures.VERSION_1));
+    }
+
+    /**
+     * Sends the inputs' commands to a started {@code media}, checking each answer; runs {@code afterServe} after each
+     * serve.
+     */
+    static void commands(final FuzzedDataProvider data, final MediaDevice media, final Runnable afterServe,
+        final int maxSessions)
+    {
         final int[] cmdOf = new int[QueueFuzzer.SIZE];
         final int[] codeOf = new int[QueueFuzzer.SIZE];
         while (data.remainingBytes() > 0)
@@ -76,7 +104,8 @@ class MediaCommandFuzzTest
                 }
             }
             assertThat(QUEUE.outstanding()).as("commands left unanswered").isZero();
-            assertThat(media.openSessions()).isBetween(0, TestPatternCapture.MAX_SESSIONS);
+            assertThat(media.openSessions()).isBetween(0, maxSessions);
+            afterServe.run();
         }
     }
 
