@@ -42,6 +42,9 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * MMAP and MUNMAP name no buffer or mapping and are EINVAL. A chain without room for the 8-byte answer header is
  * returned with nothing written. Refusals are one log line each (the first ten, then every thousandth).
  * <p>
+ * A back-end whose buffers finish on the host (the v4l2 proxy) watches its host descriptors on the eventq's worker
+ * ({@link MediaBackend#attach}); after each callback that worker sends the events due.
+ * <p>
  * Steady state (QBUF, frames, DQBUF events) allocates nothing: commands are read into one scratch buffer, answers and
  * events built in others; sessions live in preallocated slots.
  */
