@@ -2,10 +2,8 @@ package io.jvhost.device.media;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -21,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import static io.jvhost.device.media.MediaDriverKit.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -32,9 +31,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(60)
 class V4l2ProxyFrontendTest
 {
-    private static final Duration WAIT = Duration.ofSeconds(10);
-    private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int WIDTH = 64;
     private static final int HEIGHT = 48;
     private static final int SIZEIMAGE = WIDTH * HEIGHT * 2;
@@ -48,24 +44,6 @@ class V4l2ProxyFrontendTest
     private Thread daemonThread;
     private Path socket;
     private final Map<Integer, Long> eventBuffers = new HashMap<>();
-
-    private record Answer(int usedLength, MemorySegment bytes)
-    {
-        int status()
-        {
-            return bytes.get(LE32, 0);
-        }
-
-        int u32(final long offset)
-        {
-            return bytes.get(LE32, offset);
-        }
-
-        long u64(final long offset)
-        {
-            return bytes.get(LE64, offset);
-        }
-    }
 
     private void start() throws Exception
     {
@@ -83,123 +61,6 @@ class V4l2ProxyFrontendTest
             daemon.close();
             daemonThread.join(10_000);
         }
-    }
-
-    private static Answer send(final GuestRam ram, final FrontendQueue q, final byte[] command, final int writable)
-        throws Exception
-    {
-        final long in = ram.allocate(Math.max(1, command.length), 8);
-        ram.write(in, command, 0, command.length);
-        final long out = ram.allocate(Math.max(1, writable), 8);
-        ram.fill(out, Math.max(1, writable), (byte)0xEE);
-        final int head = writable == 0
-            ? q.add(new long[] {in}, new int[] {command.length}, 1, 0)
-            : q.add(new long[] {in, out}, new int[] {command.length, writable}, 1, 1);
-        assertThat(head).isNotNegative();
-        q.publishAndKick();
-        assertThat(q.awaitUsed(WAIT)).as("one answer").isEqualTo(1);
-        assertThat(q.usedHead(0)).isEqualTo(head);
-        return new Answer(q.usedLength(0), MemorySegment.ofArray(ram.read(out, Math.max(1, writable))));
-    }
-
-    private static byte[] header(final int cmd, final int size)
-    {
-        final byte[] b = new byte[size];
-        MemorySegment.ofArray(b).set(LE32, 0, cmd);
-        return b;
-    }
-
-    private static byte[] ioctl(final int session, final int code, final byte[] payload)
-    {
-        final byte[] b = header(MediaDevice.CMD_IOCTL, 16 + payload.length);
-        final MemorySegment s = MemorySegment.ofArray(b);
-        s.set(LE32, 8, session);
-        s.set(LE32, 12, code);
-        System.arraycopy(payload, 0, b, 16, payload.length);
-        return b;
-    }
-
-    private static Answer ioctl(final GuestRam ram, final FrontendQueue q, final int session, final int code,
-        final byte[] payload) throws Exception
-    {
-        final int size = V4l2.payloadSize(code);
-        final boolean reads = size >= 0 && (V4l2.direction(code) & V4l2.DIR_READ) != 0;
-        return send(ram, q, ioctl(session, code, payload), 8 + (reads ? size : 0));
-    }
-
-    private static byte[] u32s(final int size, final int... values)
-    {
-        final byte[] b = new byte[size];
-        for (int i = 0; i < values.length; i++)
-        {
-            MemorySegment.ofArray(b).set(LE32, 4L * i, values[i]);
-        }
-        return b;
-    }
-
-    private static byte[] format(final int width, final int height, final int pixelformat)
-    {
-        final byte[] b = new byte[208];
-        final MemorySegment s = MemorySegment.ofArray(b);
-        s.set(LE32, 0, V4l2.BUF_TYPE_VIDEO_CAPTURE);
-        s.set(LE32, 8, width);
-        s.set(LE32, 12, height);
-        s.set(LE32, 16, pixelformat);
-        return b;
-    }
-
-    /**
-     * QBUF of buffer {@code index}, USERPTR, {@code length} bytes, followed by the SG entries {@code sg} (start, len
-     * pairs).
-     */
-    private static byte[] qbuf(final int index, final long userptr, final int length, final long... sg)
-    {
-        final byte[] b = new byte[88 + sg.length / 2 * 16];
-        final MemorySegment s = MemorySegment.ofArray(b);
-        s.set(LE32, 0, index);
-        s.set(LE32, 4, V4l2.BUF_TYPE_VIDEO_CAPTURE);
-        s.set(LE32, 60, V4l2.MEMORY_USERPTR);
-        s.set(LE64, 64, userptr);
-        s.set(LE32, 72, length);
-        for (int i = 0; i < sg.length / 2; i++)
-        {
-            s.set(LE64, 88 + 16L * i, sg[2 * i]);
-            s.set(LE32, 88 + 16L * i + 8, (int)sg[2 * i + 1]);
-        }
-        return b;
-    }
-
-    private void postEventBuffers(final GuestRam ram, final FrontendQueue eventq, final int count)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            final long gpa = ram.allocate(MediaDevice.DQBUF_EVENT_SIZE, 8);
-            final int head = eventq.add(new long[] {gpa}, new int[] {MediaDevice.DQBUF_EVENT_SIZE}, 0, 1);
-            assertThat(head).isNotNegative();
-            eventBuffers.put(head, gpa);
-        }
-        eventq.publishAndKick();
-    }
-
-    /**
-     * @return the next {@code count} events, in the order the device returned them.
-     */
-    private Answer[] awaitEvents(final GuestRam ram, final FrontendQueue eventq, final int count) throws Exception
-    {
-        final Answer[] events = new Answer[count];
-        int got = 0;
-        while (got < count)
-        {
-            final int n = eventq.awaitUsed(WAIT);
-            assertThat(n).as("events after %d of %d", got, count).isPositive();
-            for (int i = 0; i < n; i++)
-            {
-                final long gpa = eventBuffers.get(eventq.usedHead(i));
-                events[got++] = new Answer(eventq.usedLength(i),
-                    MemorySegment.ofArray(ram.read(gpa, MediaDevice.DQBUF_EVENT_SIZE)));
-            }
-        }
-        return events;
     }
 
     /**
@@ -247,7 +108,7 @@ class V4l2ProxyFrontendTest
                 .isEqualTo(FakeCaptureNode.CARD);
             final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
             final FrontendQueue eventq = session.queue(MediaDevice.EVENT_QUEUE);
-            postEventBuffers(ram, eventq, 8);
+            postEventBuffers(eventBuffers, ram, eventq, 8);
 
             final int id = send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).u32(8);
             final Answer cap = ioctl(ram, q, id, V4l2.QUERYCAP, new byte[0]);
@@ -294,11 +155,11 @@ class V4l2ProxyFrontendTest
             assertThat(fake.streaming()).isTrue();
             assertThat(fake.frame()).isTrue();
             assertThat(fake.frame()).isTrue();
-            final Answer[] two = awaitEvents(ram, eventq, 2);
+            final Answer[] two = awaitEvents(eventBuffers, ram, eventq, 2);
             assertThat(fake.frame()).as("no buffer queued: the host drops frame 2").isFalse();
             assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(0, 0x7000_0000L, SIZEIMAGE, sgs[0])).status()).isZero();
             assertThat(fake.frame()).isTrue();
-            final Answer third = awaitEvents(ram, eventq, 1)[0];
+            final Answer third = awaitEvents(eventBuffers, ram, eventq, 1)[0];
             final Answer[] events = {two[0], two[1], third};
             final int[] index = {0, 1, 0};
             final int[] seq = {0, 1, 3};
@@ -352,7 +213,7 @@ class V4l2ProxyFrontendTest
             session.start();
             final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
             final FrontendQueue eventq = session.queue(MediaDevice.EVENT_QUEUE);
-            postEventBuffers(ram, eventq, 8);
+            postEventBuffers(eventBuffers, ram, eventq, 8);
             final int id = send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).u32(8);
             assertThat(ioctl(ram, q, id, V4l2.S_FMT, format(WIDTH, HEIGHT, V4l2.PIX_FMT_YUYV)).status()).isZero();
             assertThat(ioctl(ram, q, id, V4l2.STREAMON, u32s(4, V4l2.BUF_TYPE_VIDEO_CAPTURE)).status())
@@ -384,7 +245,7 @@ class V4l2ProxyFrontendTest
             assertThat(send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).status()).isZero();
             assertThat(fake.opens()).as("a second session opens the node anew").isEqualTo(opens + 1);
             assertThat(fake.frame()).isTrue();
-            assertFrame(ram, new long[] {gpa, SIZEIMAGE}, awaitEvents(ram, eventq, 1)[0].u32(8 + 56));
+            assertFrame(ram, new long[] {gpa, SIZEIMAGE}, awaitEvents(eventBuffers, ram, eventq, 1)[0].u32(8 + 56));
 
             // The host queue fails (a camera unplugged): DQBUF EIO, the node stays readable. The proxy stops
             // watching it, logs once, and the worker does not spin on it.
@@ -403,7 +264,7 @@ class V4l2ProxyFrontendTest
             assertThat(ioctl(ram, q, id, V4l2.QBUF, qbuf(1, 0, SIZEIMAGE, gpa, SIZEIMAGE)).status()).isZero();
             assertThat(ioctl(ram, q, id, V4l2.STREAMON, u32s(4, V4l2.BUF_TYPE_VIDEO_CAPTURE)).status()).isZero();
             assertThat(fake.frame()).isTrue();
-            final Answer after = awaitEvents(ram, eventq, 1)[0];
+            final Answer after = awaitEvents(eventBuffers, ram, eventq, 1)[0];
             assertThat(after.u32(8)).isEqualTo(1);
             assertThat(after.u32(8 + 56)).as("the host's sequence restarts").isZero();
             assertFrame(ram, new long[] {gpa, SIZEIMAGE}, 0);
