@@ -116,6 +116,32 @@ public final class ActiveQueue implements DeviceQueue
         }
     }
 
+    /**
+     * The ring is about to stop: lets the device give back every chain it holds ({@link
+     * VirtioDevice#queueStopping}), then notifies the driver if it asked for it. The caller keeps the ring's worker
+     * away meanwhile, and reads the ring's state only after this returns.
+     */
+    public void stop(final VirtioDevice device)
+    {
+        if (queue.isBroken())
+        {
+            return;
+        }
+        // No new chain is taken from a stopping ring: next() finds no budget.
+        budget = 0;
+        drained = false;
+        try
+        {
+            device.queueStopping(this);
+        }
+        catch (final RuntimeException e)
+        {
+            LOG.log(Level.ERROR, name + ": device failed while giving back its chains at the ring's stop: " + e, e);
+        }
+        notifyIfNeeded();
+        retryNanos = 0;
+    }
+
     private void notifyIfNeeded()
     {
         if (pushed)

@@ -100,6 +100,23 @@ public interface VirtioDevice
     }
 
     /**
+     * The queue is about to stop and report its state (vhost-user GET_VRING_BASE: a VM {@code stop}, a migration, the
+     * stop ahead of a reset): give back, with {@link DeviceQueue#complete}, every chain taken from {@code queue} and
+     * not completed yet (held messages, buffers parked until an event, requests waiting for a fence), each with what
+     * the device's spec answers for a request it did not carry out. The front-end takes the ring's avail index as
+     * consumed and its used index as returned right after this returns: a chain still held is lost to the driver,
+     * which waits for it forever. {@link DeviceQueue#next()} returns null here (no new chain is taken). Device state
+     * is kept (a resumed ring continues with it); {@link #queueStopped} follows.
+     * <p>
+     * Called with the ring still bound to guest memory, on the transport's thread while no queue of the same worker
+     * (see {@link #queueWorker}) is being processed. Not called when the connection is gone (nobody would read the
+     * ring) or the ring is broken.
+     */
+    default void queueStopping(final DeviceQueue queue)
+    {
+    }
+
+    /**
      * The queue stopped (front-end stop, reset or disconnect); drop per-queue state.
      */
     default void queueStopped(final int queue)

@@ -147,6 +147,38 @@ final class PcmTransfers
     }
 
     /**
+     * The {@code direction} queue stops (VM stop, migration): every message its streams hold goes back to the driver
+     * now, unplayed or unrecorded, with {@link Snd#S_IO_ERR} (or {@link Snd#S_OK} when a RELEASE already asked for
+     * them back), so the ring's used index accounts for them when its state is reported. The streams keep their
+     * state: after the VM's {@code cont} a running stream resumes with the driver's next messages.
+     */
+    void returnHeld(final DeviceQueue queue, final int direction)
+    {
+        final GuestMemory memory = queue.memory();
+        for (final PcmStream s : streams)
+        {
+            if (s.direction() != direction)
+            {
+                continue;
+            }
+            final int status = s.flushPending ? Snd.S_OK : Snd.S_IO_ERR;
+            final int count = s.held.size();
+            s.flushPending = false;
+            if (count == 0)
+            {
+                continue;
+            }
+            while (!s.held.isEmpty())
+            {
+                complete(queue, memory, s, s.held.peek(), status, false);
+                s.held.remove();
+            }
+            LOG.log(Level.INFO, name + ": stream " + s.id + ": " + count + " held messages returned with "
+                + Snd.statusName(status) + " as the queue stops");
+        }
+    }
+
+    /**
      * Completes what is due on stream {@code s}.
      *
      * @return nanoseconds until something is due, or {@link Long#MAX_VALUE} for nothing.

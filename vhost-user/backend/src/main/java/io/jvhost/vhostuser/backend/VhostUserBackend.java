@@ -778,6 +778,7 @@ public final class VhostUserBackend implements AutoCloseable
         v.lock.lock();
         try
         {
+            drainLocked(v);
             stopLocked(v);
             next = v.queue.nextAvail();
         }
@@ -789,6 +790,67 @@ public final class VhostUserBackend implements AutoCloseable
             .u32(Payloads.VRING_STATE_INDEX, v.index).u32(Payloads.VRING_STATE_NUM, next);
         connection.send(reply);
         return true;
+    }
+
+    /**
+     * GET_VRING_BASE on a started ring: the device gives back every chain it still holds from it ({@link
+     * VirtioDevice#queueStopping}) before its avail index is reported, with the ring bound to the current memory
+     * and the locks of the other rings on its worker held too, so no queue of that worker is processed meanwhile (the
+     * worker takes one ring lock at a time and never waits for a second: no deadlock). Caller holds {@code v}'s lock.
+     */
+    private void drainLocked(final Vring v)
+    {
+        if (!v.started || v.queue.isBroken())
+        {
+            return;
+        }
+        final Worker worker = workerOf(v);
+        int locked = 0;
+        try
+        {
+            for (final Vring p : vrings)
+            {
+                if (p != v && workerOf(p) == worker)
+                {
+                    p.lock.lock();
+                    locked++;
+                }
+            }
+            final GuestMemory mem = memory.acquire();
+            try
+            {
+                if (v.queue.memory() != mem)
+                {
+                    try
+                    {
+                        v.queue.bind(mem);
+                    }
+                    catch (final GuestMemoryException | IllegalStateException e)
+                    {
+                        LOG.log(Level.WARNING, name + ": queue " + v.index + " is not in guest memory at its stop;"
+                            + " chains the device holds are not returned: " + e.getMessage());
+                        return;
+                    }
+                }
+                v.active.stop(device);
+            }
+            finally
+            {
+                mem.release();
+            }
+        }
+        finally
+        {
+            for (int i = vrings.length - 1; i >= 0 && locked > 0; i--)
+            {
+                final Vring p = vrings[i];
+                if (p != v && workerOf(p) == worker)
+                {
+                    p.lock.unlock();
+                    locked--;
+                }
+            }
+        }
     }
 
     /**
