@@ -122,6 +122,75 @@ class ActiveQueueTest
     }
 
     @Test
+    void stopLetsTheDeviceReturnWhatItHoldsTakesNothingNewAndNotifiesTheDriver()
+    {
+        final DescriptorChain held = new DescriptorChain(SIZE);
+        final List<Integer> takenAtStop = new ArrayList<>();
+        final VirtioDevice holding = new VirtioDevice()
+        {
+            private final VirtioDevice base = device(q ->
+            {
+                final DescriptorChain c = q.next();
+                held.copyFrom(c);
+            });
+
+            @Override
+            public int deviceType()
+            {
+                return 0;
+            }
+
+            @Override
+            public String name()
+            {
+                return "holding";
+            }
+
+            @Override
+            public int queueCount()
+            {
+                return 1;
+            }
+
+            @Override
+            public int maxQueueSize()
+            {
+                return SIZE;
+            }
+
+            @Override
+            public long features()
+            {
+                return base.features();
+            }
+
+            @Override
+            public void processQueue(final DeviceQueue q)
+            {
+                base.processQueue(q);
+            }
+
+            @Override
+            public void queueStopping(final DeviceQueue q)
+            {
+                final DescriptorChain c = q.next();
+                takenAtStop.add(null == c ? -1 : c.head());
+                q.complete(held, 7);
+            }
+        };
+        final int first = addWritable(0, 100);
+        queue.serve(holding);
+        assertThat(driver.pollUsed()).as("held by the device").isEqualTo(-1);
+        addWritable(1, 100);
+        interrupts.set(0);
+        queue.stop(holding);
+        assertThat(takenAtStop).as("no new chain is taken from a stopping ring").containsExactly(-1);
+        assertThat(driver.pollUsed()).as("the held chain is back").isEqualTo((long)first << 32 | 7);
+        assertThat(ring.nextAvail()).as("the chain made available meanwhile stays in the ring").isEqualTo(1);
+        assertThat(interrupts.get()).as("the driver is notified").isEqualTo(1);
+    }
+
+    @Test
     void invalidChainIsReturnedWithZeroBytesAndNeverReachesTheDevice()
     {
         // A descriptor whose buffer lies outside guest memory.
