@@ -122,7 +122,21 @@ public final class RtcClock
         alarmArmed = false;
     }
 
-    void resetAlarm()
+    /**
+     * A device reset keeps the alarm time and its enabled state (virtio-rtc "Alarm Operation": the device may retain
+     * alarm times across resets, like other alarm clocks, for a driver resuming from sleep), and the reset is itself
+     * an expiration event for an enabled alarm whose time is not in the future: an enabled alarm is armed again.
+     */
+    void alarmAfterReset()
+    {
+        alarmArmed = alarmEnabled;
+    }
+
+    /**
+     * Back to the initial state (alarm time 0, disabled): for a new front-end, another machine that must not see
+     * this one's alarm.
+     */
+    void clearAlarm()
     {
         alarmTime = 0;
         alarmEnabled = false;

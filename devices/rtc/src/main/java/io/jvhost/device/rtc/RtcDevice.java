@@ -40,7 +40,9 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * clock that steps is noticed). Alarm buffers are taken from the ring only when a notification is due, so none is
  * ever held by the device (a VM stop and cont cannot lose one); an expired alarm whose notification finds no buffer
  * waits for the driver's next one. After its notification the alarm stays enabled, as in vhost-device-rtc, but does
- * not fire again until it is set or enabled anew. A reset clears every alarm.
+ * not fire again until it is set or enabled anew, or the device is reset: a driver reset keeps the alarm (time and
+ * enabled state) and an enabled alarm that is due fires again after it (see {@link #reset()}); a new front-end finds
+ * every alarm cleared.
  * <p>
  * Steady state allocates nothing: requests are copied into one scratch buffer, responses built in another.
  */
@@ -147,10 +149,18 @@ public final class RtcDevice implements VirtioDevice
             | (offerAlarm ? 1L << F_ALARM : 0);
     }
 
+    /**
+     * A new front-end is another machine: it starts with every alarm as the spec's initial state (time 0, disabled),
+     * and learns nothing of the last one's.
+     */
     @Override
     public void attach(final DeviceContext deviceContext)
     {
         this.context = deviceContext;
+        for (final RtcClock c : clocks)
+        {
+            c.clearAlarm();
+        }
     }
 
     @Override
@@ -428,13 +438,21 @@ public final class RtcDevice implements VirtioDevice
         }
     }
 
+    /**
+     * A driver reset (reboot, resume from sleep, driver bound again) keeps every alarm's time and enabled state, as
+     * virtio-rtc allows ("the device may retain alarm times across device resets") for a driver that resumes from
+     * sleep; an enabled alarm whose time has come expires again (the spec counts the reset as an expiration event)
+     * and is notified once the driver has alarm buffers out. A driver that does not want an old alarm clears it,
+     * as the spec advises, with SET_ALARM(0, disabled) after the reset. A VM stop and cont is no reset: nothing
+     * changes.
+     */
     @Override
     public void reset()
     {
         alarmNegotiated = false;
         for (final RtcClock c : clocks)
         {
-            c.resetAlarm();
+            c.alarmAfterReset();
         }
     }
 }

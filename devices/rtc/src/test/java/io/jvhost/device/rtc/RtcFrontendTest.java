@@ -323,6 +323,61 @@ class RtcFrontendTest
     }
 
     @Test
+    void aVmStopAndContKeepsAPendingAlarmAndADriverResetKeepsItAndFiresItAgain() throws Exception
+    {
+        startHostClocks(true);
+        final HostClock realtime = HostClock.open(HostClock.CLOCK_REALTIME);
+        try (GuestRam ram = GuestRam.create(4L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram))
+        {
+            session.start();
+            FrontendQueue q = session.queue(RtcDevice.REQUEST_QUEUE);
+            final FrontendQueue alarmq = session.queue(RtcDevice.ALARM_QUEUE);
+            final long at = realtime.nanos() + 500_000_000L;
+            assertThat(send(ram, q, setAlarm(0, at, true), 8).status()).isEqualTo(RtcDevice.S_OK);
+
+            // VM stop and cont (GET_VRING_BASE per ring, then each ring from its base, no reset): the alarm waits on.
+            session.stop();
+            session.start();
+            q = session.queue(RtcDevice.REQUEST_QUEUE);
+            final Answer kept = send(ram, q, clockReq(RtcDevice.REQ_READ_ALARM, 0), 24);
+            assertThat(kept.u64(8)).as("alarm time after stop/cont").isEqualTo(at);
+            assertThat(kept.u8(16)).as("still enabled").isEqualTo(RtcDevice.FLAG_ALARM);
+            postAlarmBuffer(ram, alarmq, 16);
+            assertThat(alarmq.awaitUsed(WAIT)).as("the alarm fires after the cont").isEqualTo(1);
+            assertThat(realtime.nanos()).as("not before its time").isGreaterThanOrEqualTo(at);
+            assertThat(device.alarmsNotified()).isEqualTo(1);
+
+            // A driver reset (RESET_DEVICE, the probe's config read, rings from 0): the alarm is retained and, enabled
+            // and due, expires again once the driver has a buffer out.
+            session.stop();
+            session.reset(0);
+            session.start();
+            q = session.queue(RtcDevice.REQUEST_QUEUE);
+            final Answer retained = send(ram, q, clockReq(RtcDevice.REQ_READ_ALARM, 0), 24);
+            assertThat(retained.u64(8)).as("alarm time after the reset").isEqualTo(at);
+            assertThat(retained.u8(16)).as("enabled after the reset").isEqualTo(RtcDevice.FLAG_ALARM);
+            final FrontendQueue alarmq2 = session.queue(RtcDevice.ALARM_QUEUE);
+            postAlarmBuffer(ram, alarmq2, 16);
+            assertThat(alarmq2.awaitUsed(WAIT)).as("the due alarm expires again at the reset").isEqualTo(1);
+            assertThat(device.alarmsNotified()).isEqualTo(2);
+
+            // The spec's way for a driver that does not want an old alarm: SET_ALARM(0, disabled).
+            assertThat(send(ram, q, setAlarm(0, 0, false), 8).status()).isZero();
+            session.stop();
+            session.reset(0);
+            session.start();
+            final FrontendQueue alarmq3 = session.queue(RtcDevice.ALARM_QUEUE);
+            postAlarmBuffer(ram, alarmq3, 16);
+            assertThat(alarmq3.awaitUsed(Duration.ofMillis(300))).as("a cleared alarm does not fire at the reset")
+                .isZero();
+            assertThat(device.alarmsNotified()).isEqualTo(2);
+            session.stop();
+        }
+    }
+
+    @Test
     void listensAgainForTheNextFrontEndWithTheAlarmCleared() throws Exception
     {
         startHostClocks(true);
