@@ -329,6 +329,28 @@ public final class ConsoleDevice implements VirtioDevice
         }
     }
 
+    /**
+     * The transmit queue stops (VM stop): a buffer held because the host side stopped taking bytes goes back to the
+     * driver now, after one more offer of its bytes; what the host side still did not take is dropped, one log line.
+     * Receive and control buffers are only taken when there is something to put in them: nothing else is held.
+     */
+    @Override
+    public synchronized void queueStopping(final DeviceQueue queue)
+    {
+        if (queue.index() != TX || !output.isHeld())
+        {
+            return;
+        }
+        final int state = output.drainTo(queue.memory(), backend);
+        if (state != HeldOutput.DONE)
+        {
+            LOG.log(Level.WARNING, name + ": transmit buffer " + output.chain().head() + " returned as the queue stops;"
+                + " the bytes the host side had not taken are dropped");
+        }
+        queue.complete(output.chain(), 0);
+        output.release();
+    }
+
     private void sendControl(final DeviceQueue queue)
     {
         while (control.hasOwed())

@@ -334,6 +334,61 @@ class ConsoleFrontendTest
     }
 
     @Test
+    void aTransmitBufferHeldForASlowClientGoesBackAtAVmStopAndTheResumedRingSendsOn() throws Exception
+    {
+        final int chain = 512 * 1024;
+        final int chains = 8;
+        final byte[] marker = "after the cont".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        try (GuestRam ram = GuestRam.create(64L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram);
+             Socket client = new Socket())
+        {
+            client.setReceiveBufferSize(4096);
+            client.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), backend.port()));
+            client.setSoTimeout((int)WAIT.toMillis());
+            session.start();
+            final Driver driver = new Driver(ram, session);
+            final long pool = ram.allocate((long)chain * chains, 4096);
+            for (int i = 0; i < chains; i++)
+            {
+                driver.tx().add(new long[] {pool + (long)i * chain}, new int[] {chain}, 1, 0);
+            }
+            driver.tx().publishAndKick();
+            assertThat(Await.until(device::holdingOutput, WAIT)).as("the device holds a transmit buffer").isTrue();
+            int returned = driver.tx().pollUsed();
+
+            final int[] bases = session.stop();
+            returned += driver.tx().pollUsed();
+            assertThat(device.holdingOutput()).as("nothing held once the ring stopped").isFalse();
+            assertThat(returned).as("every buffer the device took is back when its base is reported")
+                .isEqualTo(bases[ConsoleDevice.TX]).isPositive();
+
+            session.start();
+            final long tail = ram.allocate(marker.length, 8);
+            ram.write(tail, marker, 0, marker.length);
+            driver.tx().add(new long[] {tail}, new int[] {marker.length}, 1, 0);
+            driver.tx().publishAndKick();
+            final java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+            final byte[] buf = new byte[64 * 1024];
+            while (got.size() < marker.length || !Arrays.equals(Arrays.copyOfRange(got.toByteArray(),
+                got.size() - marker.length, got.size()), marker))
+            {
+                final int n = client.getInputStream().read(buf);
+                assertThat(n).as("the client gets the resumed ring's bytes").isPositive();
+                got.write(buf, 0, n);
+            }
+            int total = returned;
+            while (total < chains + 1)
+            {
+                final int n = driver.tx().awaitUsed(WAIT);
+                assertThat(n).as("the resumed ring's buffers come back").isPositive();
+                total += n;
+            }
+        }
+    }
+
+    @Test
     void malformedRequestsAreRefusedAndTheNextFrontEndIsServedByTheSameProcess() throws Exception
     {
         try (GuestRam ram = GuestRam.create(8L << 20, 1);
