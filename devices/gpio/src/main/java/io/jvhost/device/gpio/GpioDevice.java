@@ -500,6 +500,34 @@ public final class GpioDevice implements VirtioDevice
         queue.complete(heldChains[line], 1);
     }
 
+    /**
+     * The event queue stops (VM stop): every buffer held for a line goes back with {@link #IRQ_INVALID}, as when its
+     * interrupt is disabled, so the ring's used index accounts for it; Linux's driver requeues an INVALID buffer of a
+     * line whose interrupt is still enabled, and after the VM's {@code cont} the device holds it again. The lines'
+     * interrupt types and latched edges are kept. Requests are answered at once: nothing else is held.
+     */
+    @Override
+    public void queueStopping(final DeviceQueue queue)
+    {
+        if (queue.index() != EVENT_QUEUE)
+        {
+            return;
+        }
+        int returned = 0;
+        for (int line = 0; line < lines; line++)
+        {
+            if (held[line])
+            {
+                release(queue, line, IRQ_INVALID);
+                returned++;
+            }
+        }
+        if (returned > 0)
+        {
+            LOG.log(Level.INFO, name + ": " + returned + " held event buffers returned INVALID as the queue stops");
+        }
+    }
+
     private void refuse(final DescriptorChain chain, final String why)
     {
         refused++;

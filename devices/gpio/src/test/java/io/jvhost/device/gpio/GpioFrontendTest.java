@@ -208,6 +208,39 @@ class GpioFrontendTest
     }
 
     @Test
+    void heldEventBuffersGoBackInvalidAtAVmStopAndTheResumedRingDeliversTheNextEdge() throws Exception
+    {
+        try (GuestRam ram = GuestRam.create(4L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram))
+        {
+            session.start();
+            final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
+            final FrontendQueue eventq = session.queue(GpioDevice.EVENT_QUEUE);
+            assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 5, GpioChip.IRQ_EDGE_RISING, 2)[0]).isZero();
+            assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 6, GpioChip.IRQ_EDGE_RISING, 2)[0]).isZero();
+            final long s5 = postEvent(ram, eventq, 5);
+            final long s6 = postEvent(ram, eventq, 6);
+            assertThat(eventq.awaitUsed(QUIET)).as("held until the lines trigger").isZero();
+
+            final int[] bases = session.stop();
+            assertThat(bases[GpioDevice.EVENT_QUEUE]).isEqualTo(2);
+            assertThat(eventq.pollUsed()).as("both held buffers are back before the base is reported").isEqualTo(2);
+            assertThat(ram.getByte(s5)).isEqualTo((byte)GpioDevice.IRQ_INVALID);
+            assertThat(ram.getByte(s6)).isEqualTo((byte)GpioDevice.IRQ_INVALID);
+
+            // cont: the driver requeues the INVALID buffers of enabled lines; the interrupt types were kept.
+            session.start();
+            final long again = postEvent(ram, eventq, 5);
+            assertThat(eventq.awaitUsed(QUIET)).as("held again").isZero();
+            chip.drive(5, 1);
+            assertThat(eventq.awaitUsed(WAIT)).isEqualTo(1);
+            assertThat(ram.getByte(again)).isEqualTo((byte)GpioDevice.IRQ_VALID);
+            session.stop();
+        }
+    }
+
+    @Test
     void hostileRequestsAreAnsweredErrAndTheDeviceServesOn() throws Exception
     {
         try (GuestRam ram = GuestRam.create(4L << 20, 1);
