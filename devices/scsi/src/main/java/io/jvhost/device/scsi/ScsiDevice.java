@@ -608,6 +608,40 @@ public final class ScsiDevice implements VirtioDevice
         }
     }
 
+    /**
+     * The ring stops (GET_VRING_BASE: a VM stop): in-flight I/O is drained, as the vhost-user front-end expects of a
+     * stop (QEMU's C back-ends and SPDK finish their requests before they report the ring's base). The request queue
+     * waits for its disk transfers (at most {@link #DRAIN_TIMEOUT_NANOS}) and answers each with its real result; the
+     * control queue answers the task management functions it held for them once no transfer runs. The event queue
+     * holds nothing (no events are reported).
+     */
+    @Override
+    public void queueStopping(final DeviceQueue queue)
+    {
+        if (queue.index() == REQUEST)
+        {
+            awaitTransfers();
+            completeTransfers(queue);
+        }
+        else if (queue.index() == CONTROL && tmfHeld > 0)
+        {
+            awaitTransfers();
+            for (int i = 0; i < tmfHeld; i++)
+            {
+                answerTmf(queue, heldTmf[i]);
+            }
+            tmfHeld = 0;
+        }
+    }
+
+    /**
+     * @return disk transfers submitted and not finished yet.
+     */
+    int transfersRunning()
+    {
+        return disk.running();
+    }
+
     @Override
     public void queueStopped(final int queue)
     {

@@ -10,8 +10,11 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
+import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
 import io.jvhost.vhostuser.frontend.VhostUserFrontend;
@@ -152,6 +155,83 @@ class ScsiFrontendTest
             b[i] = (byte)values[i];
         }
         return b;
+    }
+
+    @Test
+    void aVmStopAnswersTheReadInFlightAndTheAbortHeldForItAndTheResumedRingServesOn() throws Exception
+    {
+        daemon.close();
+        daemonThread.join(10_000);
+        device.close();
+        final CountDownLatch diskStarted = new CountDownLatch(1);
+        final CountDownLatch diskMayGo = new CountDownLatch(1);
+        device = ScsiDevice.open("scsi0", List.of(imagePath.toString()), false, false, 2, slot ->
+        {
+            diskStarted.countDown();
+            try
+            {
+                diskMayGo.await();
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+            }
+            slot.run();
+        });
+        daemon = VhostUserDaemon.listen("scsi0", device, socket);
+        daemonThread = Thread.ofPlatform().name("scsi-daemon").start(daemon::run);
+        try (GuestRam ram = GuestRam.create(16L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = VirtioSession.builder(fe, ram).queues(3, QUEUE).build())
+        {
+            session.start();
+            final Driver driver = new Driver(ram, session);
+            // READ(10) of 8 blocks from block 32, stalled on the disk.
+            final byte[] h = new byte[ScsiDevice.REQUEST_HEADER];
+            h[0] = 1;
+            h[2] = 0x40;
+            System.arraycopy(bytes(0x28, 0, 0, 0, 0, 32, 0, 0, 8, 0), 0, h, 19, 10);
+            ram.write(driver.header, h, 0, h.length);
+            ram.fill(driver.dataIn, 4096, (byte)0xEE);
+            driver.requests.add(new long[] {driver.header, driver.response, driver.dataIn},
+                new int[] {h.length, 108, 4096}, 1, 2);
+            driver.requests.publishAndKick();
+            assertThat(diskStarted.await(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the READ reached the disk").isTrue();
+            // ABORT TASK, held while the READ is in flight.
+            final FrontendQueue control = session.queue(ScsiDevice.CONTROL);
+            final long tmf = ram.allocate(24, 8);
+            final long tmfResponse = ram.allocate(8, 8);
+            ram.write(tmf, bytes(0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0x40, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0), 0, 24);
+            ram.setByte(tmfResponse, (byte)0xEE);
+            control.add(new long[] {tmf, tmfResponse}, new int[] {24, 1}, 1, 1);
+            control.publishAndKick();
+            assertThat(control.awaitUsed(Duration.ofMillis(200))).as("the abort is held").isZero();
+
+            // VM stop, as QEMU sends it: every ring disabled first; the disk finishes while no ring is served.
+            for (int q = 0; q < 3; q++)
+            {
+                fe.setVringEnable(q, false);
+            }
+            fe.sync();
+            diskMayGo.countDown();
+            assertThat(Await.until(() -> device.transfersRunning() == 0, WAIT)).isTrue();
+            assertThat(driver.requests.pollUsed()).as("a disabled ring is not served").isZero();
+            final int[] bases = session.stop();
+            assertThat(bases[ScsiDevice.REQUEST]).isEqualTo(1);
+            assertThat(bases[ScsiDevice.CONTROL]).isEqualTo(1);
+            assertThat(driver.requests.pollUsed()).as("the READ is answered before its ring's base is reported")
+                .isEqualTo(1);
+            assertThat(driver.requests.usedLength(0)).isEqualTo(108 + 4096);
+            assertThat(driver.sense()).isEqualTo("good");
+            assertThat(driver.dataIn(4096)).isEqualTo(Arrays.copyOfRange(image, 32 * 512, 32 * 512 + 4096));
+            assertThat(control.pollUsed()).as("and so is the abort held for it").isEqualTo(1);
+            assertThat(ram.getByte(tmfResponse)).as("FUNCTION COMPLETE").isZero();
+
+            // cont: each ring from its base; the next READ is served.
+            session.start();
+            assertThat(driver.send(bytes(0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0), null, 512)).isEqualTo(108 + 512);
+            assertThat(driver.dataIn(512)).isEqualTo(Arrays.copyOf(image, 512));
+        }
     }
 
     @Test
