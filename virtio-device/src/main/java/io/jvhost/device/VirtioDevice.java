@@ -108,9 +108,10 @@ public interface VirtioDevice
      * which waits for it forever. {@link DeviceQueue#next()} returns null here (no new chain is taken). Device state
      * is kept (a resumed ring continues with it); {@link #queueStopped} follows.
      * <p>
-     * Called with the ring still bound to guest memory, on the transport's thread while no queue of the same worker
-     * (see {@link #queueWorker}) is being processed. Not called when the connection is gone (nobody would read the
-     * ring) or the ring is broken.
+     * Called with the ring still bound to guest memory, on the queue's worker thread (see {@link #queueWorker})
+     * between two {@link #processQueue} calls, like them (so a device may touch what is bound to that thread, e.g. a
+     * renderer's fences, and may wait there for its own work in flight to finish). Not called when the connection
+     * is gone (nobody would read the ring) or the ring is broken.
      */
     default void queueStopping(final DeviceQueue queue)
     {

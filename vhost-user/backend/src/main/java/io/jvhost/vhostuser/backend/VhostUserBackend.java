@@ -52,6 +52,8 @@ public final class VhostUserBackend implements AutoCloseable
     private final long offeredFeatures;
     private final long offeredProtocolFeatures;
     private final GuestMemoryAtomic memory = new GuestMemoryAtomic();
+    /** The longest GET_VRING_BASE waits for the device to give its chains back (a disk transfer, a GPU fence). */
+    private static final long DRAIN_TIMEOUT_NANOS = 60_000_000_000L;
     private final Vring[] vrings;
     private final Worker[] workers;
     private final Message request = new Message(MessageHeader.MAX_PAYLOAD);
@@ -775,10 +777,16 @@ public final class VhostUserBackend implements AutoCloseable
         requireSize(Payloads.VRING_STATE_SIZE);
         final Vring v = vring(Integer.toUnsignedLong(request.u32(Payloads.VRING_STATE_INDEX)));
         final int next;
+        // On the ring's worker, so the device gives its chains back where it serves them; not under the ring's lock,
+        // which the worker may be waiting for.
+        if (!workerOf(v).runAndWait(() -> drain(v), DRAIN_TIMEOUT_NANOS))
+        {
+            LOG.log(Level.ERROR, name + ": queue " + v.index + "'s worker did not give back the device's chains within "
+                + DRAIN_TIMEOUT_NANOS / 1_000_000_000L + " s; the ring stops without them");
+        }
         v.lock.lock();
         try
         {
-            drainLocked(v);
             stopLocked(v);
             next = v.queue.nextAvail();
         }
@@ -793,29 +801,21 @@ public final class VhostUserBackend implements AutoCloseable
     }
 
     /**
-     * GET_VRING_BASE on a started ring: the device gives back every chain it still holds from it ({@link
-     * VirtioDevice#queueStopping}) before its avail index is reported, with the ring bound to the current memory
-     * and the locks of the other rings on its worker held too, so no queue of that worker is processed meanwhile (the
-     * worker takes one ring lock at a time and never waits for a second: no deadlock). Caller holds {@code v}'s lock.
+     * GET_VRING_BASE on a started ring, run on its worker (or here when the worker has ended): the device gives back
+     * every chain it still holds from it ({@link VirtioDevice#queueStopping}) before its avail index is reported, with
+     * the ring bound to the current memory. The worker serves no queue meanwhile, and none of this ring until it is
+     * started again ({@link Vring#stopping}).
      */
-    private void drainLocked(final Vring v)
+    private void drain(final Vring v)
     {
-        if (!v.started || v.queue.isBroken())
-        {
-            return;
-        }
-        final Worker worker = workerOf(v);
-        int locked = 0;
+        v.lock.lock();
         try
         {
-            for (final Vring p : vrings)
+            if (!v.started || v.queue.isBroken())
             {
-                if (p != v && workerOf(p) == worker)
-                {
-                    p.lock.lock();
-                    locked++;
-                }
+                return;
             }
+            v.stopping = true;
             final GuestMemory mem = memory.acquire();
             try
             {
@@ -841,15 +841,7 @@ public final class VhostUserBackend implements AutoCloseable
         }
         finally
         {
-            for (int i = vrings.length - 1; i >= 0 && locked > 0; i--)
-            {
-                final Vring p = vrings[i];
-                if (p != v && workerOf(p) == worker)
-                {
-                    p.lock.unlock();
-                    locked--;
-                }
-            }
+            v.lock.unlock();
         }
     }
 
@@ -861,6 +853,7 @@ public final class VhostUserBackend implements AutoCloseable
         final boolean wasStarted = v.started;
         workerOf(v).unwatchKick(v);
         v.started = false;
+        v.stopping = false;
         v.closeFds();
         v.queue.unbind();
         if (wasStarted)
@@ -927,6 +920,7 @@ public final class VhostUserBackend implements AutoCloseable
                     + " it is served only when poked");
             }
             v.started = true;
+            v.stopping = false;
             if (!protocolFeaturesAcked())
             {
                 v.enabled = true;

@@ -32,6 +32,11 @@ final class Vring
     Worker worker;
     boolean started;
     boolean enabled;
+    /**
+     * Set once the device gave back its chains for GET_VRING_BASE: the worker serves the ring no more until it is
+     * stopped and started again. Guarded by {@link #lock}.
+     */
+    boolean stopping;
     /** Set by the protocol thread to make the worker look at the ring without a kick. */
     volatile boolean pending;
     /** System.nanoTime() at which the device asked to be served again, or 0. Worker-only. */
@@ -109,7 +114,7 @@ final class Vring
 
     boolean runnable()
     {
-        return started && enabled;
+        return started && enabled && !stopping;
     }
 
     /**

@@ -1,8 +1,13 @@
 package io.jvhost.vhostuser.backend;
 
 import java.lang.System.Logger.Level;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 
@@ -159,6 +164,12 @@ final class Worker implements AutoCloseable
     private final List<PeerEventFd> retired = new ArrayList<>();
     /** Set when {@link #retired} is not empty, so the loop checks it without taking the lock. */
     private volatile boolean retiring;
+    /** Tasks to run on this thread ({@link #runAndWait}); guarded by itself. */
+    private final ArrayDeque<FutureTask<Void>> tasks = new ArrayDeque<>();
+    /** Set when {@link #tasks} is not empty, so the loop checks it without taking the lock. */
+    private volatile boolean tasksPending;
+    /** Set once the serving loop has ended: tasks then run on their caller's thread. Guarded by {@link #tasks}. */
+    private boolean loopEnded;
     /** Set once the thread is gone: retired descriptors are then closed at once. Guarded by {@link #retired}. */
     private boolean stopped;
 
@@ -329,6 +340,79 @@ final class Worker implements AutoCloseable
         wake.signal();
     }
 
+    /**
+     * Runs {@code task} on this worker's thread, between two rounds of serving (so no queue of this worker is being
+     * processed meanwhile), and waits for it; runs it on the caller's thread when the worker's loop has ended. Any
+     * thread but the worker's; the caller must not hold a lock the worker may wait for (a ring's).
+     *
+     * @return false when it did not finish within {@code timeoutNanos} (it may still run later).
+     * @throws RuntimeException or Error the task threw.
+     */
+    boolean runAndWait(final Runnable task, final long timeoutNanos)
+    {
+        final FutureTask<Void> f = new FutureTask<>(task, null);
+        final boolean here;
+        synchronized (tasks)
+        {
+            here = loopEnded || Thread.currentThread() == thread;
+            if (!here)
+            {
+                tasks.add(f);
+                tasksPending = true;
+            }
+        }
+        if (here)
+        {
+            task.run();
+            return true;
+        }
+        wake.signal();
+        try
+        {
+            f.get(timeoutNanos, TimeUnit.NANOSECONDS);
+            return true;
+        }
+        catch (final TimeoutException e)
+        {
+            return false;
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+        catch (final ExecutionException e)
+        {
+            if (e.getCause() instanceof RuntimeException r)
+            {
+                throw r;
+            }
+            if (e.getCause() instanceof Error err)
+            {
+                throw err;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    private void runTasks()
+    {
+        while (true)
+        {
+            final FutureTask<Void> f;
+            synchronized (tasks)
+            {
+                f = tasks.poll();
+                if (null == f)
+                {
+                    tasksPending = false;
+                    return;
+                }
+            }
+            f.run();
+        }
+    }
+
     private void run()
     {
         try
@@ -337,6 +421,11 @@ final class Worker implements AutoCloseable
         }
         finally
         {
+            synchronized (tasks)
+            {
+                loopEnded = true;
+            }
+            runTasks();
             try
             {
                 device.workerEnding(index);
@@ -388,6 +477,10 @@ final class Worker implements AutoCloseable
                         v.pending = true;
                     }
                 }
+                if (tasksPending)
+                {
+                    runTasks();
+                }
                 final long now = System.nanoTime();
                 for (final Vring v : vrings)
                 {
@@ -433,6 +526,10 @@ final class Worker implements AutoCloseable
 
     private int timeoutMillis()
     {
+        if (tasksPending)
+        {
+            return 0;
+        }
         long earliest = Long.MAX_VALUE;
         final long now = System.nanoTime();
         for (final Vring v : vrings)
