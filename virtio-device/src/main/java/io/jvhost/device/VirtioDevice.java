@@ -111,7 +111,9 @@ public interface VirtioDevice
      * Called with the ring still bound to guest memory, on the queue's worker thread (see {@link #queueWorker})
      * between two {@link #processQueue} calls, like them (so a device may touch what is bound to that thread, e.g. a
      * renderer's fences, and may wait there for its own work in flight to finish). Not called when the connection
-     * is gone (nobody would read the ring) or the ring is broken.
+     * is gone (nobody would read the ring) or the ring is broken. A device that implements this makes the
+     * vhost-user GET_VRING_BASE wait for its worker to finish what it is doing (a {@link #processQueue}, a watch
+     * callback) first; one that does not is answered at once.
      */
     default void queueStopping(final DeviceQueue queue)
     {

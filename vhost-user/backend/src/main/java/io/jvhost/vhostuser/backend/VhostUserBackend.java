@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import io.jvhost.device.DeviceContext;
+import io.jvhost.device.DeviceQueue;
 import io.jvhost.device.FdWatch;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.memory.GuestMemory;
@@ -52,6 +53,11 @@ public final class VhostUserBackend implements AutoCloseable
     private final long offeredFeatures;
     private final long offeredProtocolFeatures;
     private final GuestMemoryAtomic memory = new GuestMemoryAtomic();
+    /**
+     * The device implements {@link VirtioDevice#queueStopping}: only then does GET_VRING_BASE wait for the ring's
+     * worker (a device that holds no chain keeps answering it at once, even while its worker is busy in a callback).
+     */
+    private final boolean givesChainsBack;
     /** The longest GET_VRING_BASE waits for the device to give its chains back (a disk transfer, a GPU fence). */
     private static final long DRAIN_TIMEOUT_NANOS = 60_000_000_000L;
     private final Vring[] vrings;
@@ -102,6 +108,7 @@ public final class VhostUserBackend implements AutoCloseable
         this.name = name;
         this.xen = xen;
         this.device = device;
+        this.givesChainsBack = implementsQueueStopping(device);
         this.extension = extension;
         this.offeredFeatures = device.features() | VirtioFeatures.bit(VirtioFeatures.PROTOCOL_FEATURES)
             | VirtioFeatures.bit(VirtioFeatures.VERSION_1);
@@ -487,6 +494,19 @@ public final class VhostUserBackend implements AutoCloseable
         return vrings[(int)index];
     }
 
+    private static boolean implementsQueueStopping(final VirtioDevice device)
+    {
+        try
+        {
+            return device.getClass().getMethod("queueStopping", DeviceQueue.class)
+                .getDeclaringClass() != VirtioDevice.class;
+        }
+        catch (final NoSuchMethodException e)
+        {
+            return false;
+        }
+    }
+
     private Worker workerOf(final Vring v)
     {
         return workers[device.queueWorker(v.index)];
@@ -779,7 +799,7 @@ public final class VhostUserBackend implements AutoCloseable
         final int next;
         // On the ring's worker, so the device gives its chains back where it serves them; not under the ring's lock,
         // which the worker may be waiting for.
-        if (!workerOf(v).runAndWait(() -> drain(v), DRAIN_TIMEOUT_NANOS))
+        if (givesChainsBack && !workerOf(v).runAndWait(() -> drain(v), DRAIN_TIMEOUT_NANOS))
         {
             LOG.log(Level.ERROR, name + ": queue " + v.index + "'s worker did not give back the device's chains within "
                 + DRAIN_TIMEOUT_NANOS / 1_000_000_000L + " s; the ring stops without them");
