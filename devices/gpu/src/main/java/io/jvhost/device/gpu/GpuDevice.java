@@ -60,6 +60,8 @@ public final class GpuDevice implements VirtioDevice
     public static final int MAX_QUEUE_SIZE = 1024;
     /** How long a held GET_DISPLAY_INFO/GET_EDID waits for the display. */
     public static final long DISPLAY_TIMEOUT_NANOS = 1_000_000_000L;
+    /** The longest a stopping control queue waits for the fences of the requests it holds. */
+    static final long STOP_FENCE_WAIT_NANOS = 5_000_000_000L;
     /** Largest resource or blob framebuffer side; keeps every stride in an int. */
     public static final int MAX_DIMENSION = 32768;
     /**
@@ -507,6 +509,33 @@ public final class GpuDevice implements VirtioDevice
             {
                 decoder.processControlQueue(queue);
             }
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The control ring stops (GET_VRING_BASE: a VM stop; on the worker, like {@link #processQueue}): the request held
+     * for the display or a fence, and the requests waiting for their rings' fences, are answered before the ring's
+     * state is reported (fences are waited for up to {@link #STOP_FENCE_WAIT_NANOS}); the resources, scanouts and
+     * contexts stay for the {@code cont}. The cursor queue holds nothing.
+     */
+    @Override
+    public void queueStopping(final DeviceQueue queue)
+    {
+        if (queue.index() != CONTROL_QUEUE)
+        {
+            return;
+        }
+        lock.lock();
+        try
+        {
+            renderer.enter();
+            final long deadline = System.nanoTime() + STOP_FENCE_WAIT_NANOS;
+            held.answerAtStop(queue, deadline);
+            rings.answerAtStop(queue, renderer, deadline);
         }
         finally
         {

@@ -2,6 +2,7 @@ package io.jvhost.device.gpu;
 
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
 
 import io.jvhost.device.DeviceQueue;
@@ -239,6 +240,43 @@ final class HeldRequests
         }
         info.fillEdid(response, scanoutId, value instanceof byte[] edid ? edid : null);
         return RESP_OK_EDID;
+    }
+
+    /**
+     * The control ring stops (GET_VRING_BASE: a VM stop): the held request is answered now, so the ring's used index
+     * accounts for it. A display request gets the answer if it has come, else the defaults (as at the timeout); a
+     * fenced one waits for its fence until {@code deadline} ({@link System#nanoTime()}), polling the renderer, and is
+     * then answered OK_NODATA (logged when the fence had not signalled: the guest is told before the host finished).
+     */
+    void answerAtStop(final DeviceQueue queue, final long deadline)
+    {
+        if (!holding)
+        {
+            return;
+        }
+        if (FENCE != command)
+        {
+            final Answer a = answer;
+            complete(queue, null != a && a.seq() == awaitedSeq ? a.value() : null);
+            return;
+        }
+        while (!renderer.fenceDone(fence))
+        {
+            renderer.pollFences();
+            if (renderer.fenceDone(fence))
+            {
+                break;
+            }
+            if (System.nanoTime() - deadline >= 0)
+            {
+                LOG.log(Level.WARNING, name + ": fence " + fence + " had not signalled when the control queue stopped;"
+                    + " its request is answered without it");
+                break;
+            }
+            LockSupport.parkNanos(Math.min(renderer.fencePollNanos(), 1_000_000L));
+        }
+        holding = false;
+        responder.respond(queue, held, RESP_OK_NODATA, flags, fenceId, ctxId, ringIdx);
     }
 
     /**

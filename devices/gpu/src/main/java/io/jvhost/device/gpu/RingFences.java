@@ -1,6 +1,7 @@
 package io.jvhost.device.gpu;
 
 import java.lang.System.Logger.Level;
+import java.util.concurrent.locks.LockSupport;
 
 import io.jvhost.device.DeviceQueue;
 import io.jvhost.virtqueue.DescriptorChain;
@@ -208,6 +209,38 @@ final class RingFences
         }
         count = kept;
         doneCount = 0;
+    }
+
+    /**
+     * The control ring stops (GET_VRING_BASE: a VM stop): every waiting request is answered now, so the ring's used
+     * index accounts for it, after its fence signalled or, when {@code deadline} ({@link System#nanoTime()}) passes
+     * first, without it (logged).
+     */
+    void answerAtStop(final DeviceQueue queue, final Renderer renderer, final long deadline)
+    {
+        while (doneCount < count && System.nanoTime() - deadline < 0)
+        {
+            renderer.pollFences();
+            if (doneCount < count)
+            {
+                LockSupport.parkNanos(Math.min(renderer.fencePollNanos(), 1_000_000L));
+            }
+        }
+        final int unsignalled = count - doneCount;
+        if (unsignalled > 0)
+        {
+            LOG.log(Level.WARNING, name + ": " + unsignalled + " ring fence(s) had not signalled when the control queue"
+                + " stopped; their requests are answered without them");
+        }
+        for (int i = 0; i < count; i++)
+        {
+            if (!entries[i].done)
+            {
+                entries[i].done = true;
+                doneCount++;
+            }
+        }
+        settle(queue);
     }
 
     /**

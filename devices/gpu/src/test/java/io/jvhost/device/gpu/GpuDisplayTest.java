@@ -91,6 +91,26 @@ class GpuDisplayTest
     }
 
     @Test
+    void aHeldDisplayInfoIsAnsweredWithTheDefaultsWhenTheControlQueueStops()
+    {
+        final int infoHead = addDisplayInfo();
+        h.serveControl();
+        assertThat(h.pollControl()).as("held for the display").isNull();
+        assertThat(display.infoRequests).isEqualTo(1);
+
+        // VM stop (GET_VRING_BASE on the control ring) before the display answered.
+        h.control.stop(h.device);
+        final Resp r = h.pollControl();
+        assertThat(r).as("answered before the ring's state is reported").isNotNull();
+        assertThat(r.head()).isEqualTo(infoHead);
+        assertThat(r.type()).isEqualTo(RESP_OK_DISPLAY_INFO);
+
+        // The resumed queue serves on; the late answer of the old request is dropped.
+        display.immediateModes = MODES;
+        assertThat(h.call(new Req(CMD_GET_DISPLAY_INFO, HDR_SIZE)).type()).isEqualTo(RESP_OK_DISPLAY_INFO);
+    }
+
+    @Test
     void displayInfoIsHeldUntilTheDisplayAnswersAndLaterCommandsWait()
     {
         final int infoHead = addDisplayInfo();

@@ -284,6 +284,37 @@ class GpuRingFenceTest
     }
 
     @Test
+    void aStoppingControlQueueAnswersEveryRequestWaitingForAFenceAndTheResumedQueueGoesOn()
+    {
+        h.addControl(HDR_SIZE, onRing(1, 0, 100));
+        h.addControl(HDR_SIZE, onRing(1, 1, 101));
+        // A context-0 fence: held, and the queue waits behind it.
+        h.addControl(HDR_SIZE, new Req(CMD_SUBMIT_3D, 32).fence(102, 1).u32(HDR_FLAGS, FLAG_FENCE).array());
+        assertThat(drain()).as("all three wait for their fences").isEmpty();
+
+        // The host finishes the work; the VM stops before the worker looked (GET_VRING_BASE on the control ring).
+        renderer.signalLast(1, 0);
+        renderer.signalLast(1, 1);
+        renderer.ctx0Signalled = renderer.ctx0Fence;
+        h.control.stop(h.device);
+        final List<Resp> answered = new ArrayList<>();
+        Resp r;
+        while (null != (r = h.pollControl()))
+        {
+            answered.add(r);
+        }
+        assertThat(answered).as("every held request is back before the ring's state is reported")
+            .extracting(Resp::fenceId).containsExactlyInAnyOrder(100L, 101L, 102L);
+        assertThat(answered).extracting(Resp::type).containsOnly(RESP_OK_NODATA);
+
+        // The resumed queue (cont) goes on with the contexts kept.
+        h.addControl(HDR_SIZE, onRing(1, 0, 103));
+        assertThat(drain()).isEmpty();
+        renderer.signalLast(1, 0);
+        assertThat(drain()).extracting(Resp::fenceId).containsExactly(103L);
+    }
+
+    @Test
     void contextsAreIndependentTimelinesToo()
     {
         h.addControl(HDR_SIZE, onRing(1, 0, 7));
