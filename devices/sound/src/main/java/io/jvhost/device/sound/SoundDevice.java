@@ -219,7 +219,7 @@ public final class SoundDevice implements VirtioDevice
     // ---- lifecycle -----------------------------------------------------------------------------------------------
 
     /**
-     * Held I/O messages go back to the driver with IO_ERR before the ring's state is reported (see
+     * Held I/O messages go back to the driver, unplayed, before the ring's state is reported (see
      * {@link PcmTransfers#returnHeld}); control requests are answered at once and event buffers are only taken when
      * there is an event, so those queues hold nothing.
      */

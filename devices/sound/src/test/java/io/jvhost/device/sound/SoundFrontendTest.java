@@ -160,7 +160,7 @@ class SoundFrontendTest
     }
 
     @Test
-    void heldPlaybackGoesBackWithIoErrBeforeTheStoppedRingsBaseAndTheResumedRingPlaysOn() throws Exception
+    void heldPlaybackGoesBackUnplayedBeforeTheStoppedRingsBaseAndTheResumedRingPlaysOn() throws Exception
     {
         final byte[] audio = new byte[2 * PERIOD];
         new Random(11).nextBytes(audio);
@@ -196,7 +196,7 @@ class SoundFrontendTest
             {
                 assertThat(tx.usedLength(i)).as("status written").isEqualTo(8);
                 assertThat(MemorySegment.ofArray(ram.read(status + i * 8L, 4)).get(LE32, 0)).as("message " + i)
-                    .isEqualTo(Snd.S_IO_ERR);
+                    .isEqualTo(Snd.S_OK);
             }
             assertThat(device.held(0)).isZero();
             assertThat(device.state(0)).as("the stream keeps its state").isEqualTo(PcmState.PREPARED);
