@@ -3,7 +3,6 @@ package io.jvhost.device.vsock;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -16,7 +15,6 @@ import java.util.concurrent.CompletableFuture;
 
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.FrontendException;
-import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
 import io.jvhost.vhostuser.frontend.VhostUserFrontend;
 import io.jvhost.vhostuser.frontend.VirtioSession;
@@ -26,6 +24,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import static io.jvhost.device.vsock.GuestVsockDriver.U16;
+import static io.jvhost.device.vsock.GuestVsockDriver.U32;
+import static io.jvhost.device.vsock.GuestVsockDriver.U64;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -37,14 +38,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class VsockFrontendTest
 {
     private static final Duration WAIT = Duration.ofSeconds(20);
-    private static final int QUEUE = 128;
-    private static final int RX_BUFFER = 44 + 4096;
+    private static final int QUEUE = GuestVsockDriver.QUEUE;
     private static final int GUEST_PORT = 50000;
     private static final int HOST_PORT = 1234;
     private static final int GUEST_BUF_ALLOC = 256 * 1024;
-    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
-    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
-    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED;
 
     @TempDir
     Path dir;
@@ -75,65 +72,9 @@ class VsockFrontendTest
         device.close();
     }
 
-    /** A guest transport's view of the three queues. */
-    private static final class Driver
+    private GuestVsockDriver driver(final GuestRam ram, final VirtioSession session) throws Exception
     {
-        final GuestRam ram;
-        final VirtioSession session;
-        final long[] rxBuffers = new long[QUEUE];
-        final long txPool;
-        int txSlot;
-
-        Driver(final GuestRam ram, final VirtioSession session) throws Exception
-        {
-            this.ram = ram;
-            this.session = session;
-            for (int i = 0; i < QUEUE / 2; i++)
-            {
-                post(ram.allocate(RX_BUFFER, 8));
-            }
-            rx().publishAndKick();
-            txPool = ram.allocate(QUEUE * (long)(44 + 65536), 4096);
-        }
-
-        FrontendQueue rx()
-        {
-            return session.queue(VsockDevice.RX);
-        }
-
-        FrontendQueue tx()
-        {
-            return session.queue(VsockDevice.TX);
-        }
-
-        void post(final long gpa)
-        {
-            rxBuffers[rx().add(new long[] {gpa}, new int[] {RX_BUFFER}, 0, 1)] = gpa;
-        }
-
-        void send(final int op, final int len, final byte[] payload, final int offset, final int fwdCnt)
-            throws Exception
-        {
-            final long gpa = txPool + (txSlot++ % (QUEUE / 2)) * (long)(44 + 65536);
-            final MemorySegment h = MemorySegment.ofArray(new byte[44]);
-            h.set(U64, 0, 3);
-            h.set(U64, 8, 2);
-            h.set(U32, 16, GUEST_PORT);
-            h.set(U32, 20, HOST_PORT);
-            h.set(U32, 24, len);
-            h.set(U16, 28, (short)1);
-            h.set(U16, 30, (short)op);
-            h.set(U32, 36, GUEST_BUF_ALLOC);
-            h.set(U32, 40, fwdCnt);
-            ram.write(gpa, h, 0, 44);
-            if (len > 0)
-            {
-                ram.write(gpa + 44, payload, offset, len);
-            }
-            tx().add(new long[] {gpa}, new int[] {44 + len}, 1, 0);
-            tx().publishAndKick();
-            assertThat(tx().awaitUsed(WAIT)).as("tx buffer returned").isEqualTo(1);
-        }
+        return new GuestVsockDriver(ram, session, 3, 2, GUEST_PORT, HOST_PORT, GUEST_BUF_ALLOC, WAIT);
     }
 
     @Test
@@ -150,7 +91,7 @@ class VsockFrontendTest
         {
             listener.bind(UnixDomainSocketAddress.of(Path.of(uds + "_" + HOST_PORT)));
             session.start();
-            final Driver driver = new Driver(ram, session);
+            final GuestVsockDriver driver = driver(ram, session);
             // The host program: its own threads for each direction (the common pool may have one thread only).
             final CompletableFuture<byte[]> hostSide = new CompletableFuture<>();
             Thread.ofPlatform().name("host-program").start(() ->
@@ -280,7 +221,7 @@ class VsockFrontendTest
             final MemorySegment config = MemorySegment.ofArray(fe.getConfig(0, 8));
             assertThat(config.get(U64, 0)).as("guest_cid, after the refusals").isEqualTo(3L);
             session.start();
-            final Driver driver = new Driver(ram, session);
+            final GuestVsockDriver driver = driver(ram, session);
             // A 10-byte tx buffer and a packet claiming more payload than it carries.
             final long gpa = driver.txPool;
             driver.tx().add(new long[] {gpa}, new int[] {10}, 1, 0);
@@ -300,7 +241,7 @@ class VsockFrontendTest
         {
             listener.bind(UnixDomainSocketAddress.of(Path.of(uds + "_" + HOST_PORT)));
             session.start();
-            final Driver driver = new Driver(ram, session);
+            final GuestVsockDriver driver = driver(ram, session);
             driver.send(VsockHeader.OP_REQUEST, 0, null, 0, 0);
             assertThat(driver.rx().awaitUsed(WAIT)).isEqualTo(1);
             final MemorySegment h = MemorySegment.ofArray(ram.read(driver.rxBuffers[driver.rx().usedHead(0)], 44));

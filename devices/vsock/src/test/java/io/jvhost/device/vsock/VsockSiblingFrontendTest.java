@@ -1,7 +1,6 @@
 package io.jvhost.device.vsock;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -10,7 +9,6 @@ import java.util.Random;
 
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.Await;
-import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
 import io.jvhost.vhostuser.frontend.VhostUserFrontend;
 import io.jvhost.vhostuser.frontend.VirtioSession;
@@ -20,6 +18,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import static io.jvhost.device.vsock.GuestVsockDriver.U16;
+import static io.jvhost.device.vsock.GuestVsockDriver.U32;
+import static io.jvhost.device.vsock.GuestVsockDriver.U64;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -31,15 +32,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 class VsockSiblingFrontendTest
 {
     private static final Duration WAIT = Duration.ofSeconds(20);
-    private static final int QUEUE = 128;
-    private static final int RX_BUFFER = 44 + 4096;
+    private static final int QUEUE = GuestVsockDriver.QUEUE;
     private static final int PORT_A = 50000;
     private static final int PORT_B = 6000;
     private static final int BUF_ALLOC = 256 * 1024;
     private static final int TOTAL = 1 << 20;
-    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
-    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
-    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED;
 
     @TempDir
     Path dir;
@@ -77,20 +74,11 @@ class VsockSiblingFrontendTest
     }
 
     /** One guest's vsock transport and its end of one stream: sends within credit, receives, returns credit. */
-    private static final class Guest
+    private static final class Guest extends GuestVsockDriver
     {
-        final GuestRam ram;
-        final long cid;
-        final long peerCid;
-        final int port;
-        final int peerPort;
-        final long[] rxBuffers = new long[QUEUE];
-        final long txPool;
         final byte[] toSend;
         final byte[] got = new byte[TOTAL];
-        final VirtioSession session;
         final Random sizes;
-        int txSlot;
         int received;
         int reportedFwd;
         int sent;
@@ -102,59 +90,16 @@ class VsockSiblingFrontendTest
         Guest(final GuestRam ram, final VirtioSession session, final long cid, final long peerCid, final int port,
             final int peerPort, final long seed) throws Exception
         {
-            this.ram = ram;
-            this.session = session;
-            this.cid = cid;
-            this.peerCid = peerCid;
-            this.port = port;
-            this.peerPort = peerPort;
+            super(ram, session, cid, peerCid, port, peerPort, BUF_ALLOC, WAIT);
             toSend = new byte[TOTAL];
             new Random(seed).nextBytes(toSend);
             sizes = new Random(seed + 1);
-            for (int i = 0; i < QUEUE / 2; i++)
-            {
-                post(ram.allocate(RX_BUFFER, 8));
-            }
-            rx().publishAndKick();
-            txPool = ram.allocate(QUEUE * (long)(44 + 65536), 4096);
         }
 
-        FrontendQueue rx()
-        {
-            return session.queue(VsockDevice.RX);
-        }
-
-        FrontendQueue tx()
-        {
-            return session.queue(VsockDevice.TX);
-        }
-
-        void post(final long gpa)
-        {
-            rxBuffers[rx().add(new long[] {gpa}, new int[] {RX_BUFFER}, 0, 1)] = gpa;
-        }
-
+        /** Sends {@code len} bytes of {@link #toSend} from {@code offset}, reporting what the application read. */
         void send(final int op, final int len, final int offset) throws Exception
         {
-            final long gpa = txPool + (txSlot++ % (QUEUE / 2)) * (long)(44 + 65536);
-            final MemorySegment h = MemorySegment.ofArray(new byte[44]);
-            h.set(U64, 0, cid);
-            h.set(U64, 8, peerCid);
-            h.set(U32, 16, port);
-            h.set(U32, 20, peerPort);
-            h.set(U32, 24, len);
-            h.set(U16, 28, (short)1);
-            h.set(U16, 30, (short)op);
-            h.set(U32, 36, BUF_ALLOC);
-            h.set(U32, 40, reportedFwd);
-            ram.write(gpa, h, 0, 44);
-            if (len > 0)
-            {
-                ram.write(gpa + 44, toSend, offset, len);
-            }
-            tx().add(new long[] {gpa}, new int[] {44 + len}, 1, 0);
-            tx().publishAndKick();
-            assertThat(tx().awaitUsed(WAIT)).as("tx buffer returned").isEqualTo(1);
+            send(op, len, toSend, offset, reportedFwd);
         }
 
         /** @return packets the device delivered (waiting up to {@code wait} when there are none yet). */
