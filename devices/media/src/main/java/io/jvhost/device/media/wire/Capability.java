@@ -1,5 +1,7 @@
 package io.jvhost.device.media.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * {@code struct v4l2_capability} (104 bytes), the payload of QUERYCAP.
  * <pre>

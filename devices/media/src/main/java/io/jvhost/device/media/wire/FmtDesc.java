@@ -1,5 +1,7 @@
 package io.jvhost.device.media.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * {@code struct v4l2_fmtdesc} (64 bytes), the payload of ENUM_FMT.
  * <pre>

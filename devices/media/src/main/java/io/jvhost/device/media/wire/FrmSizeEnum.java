@@ -1,5 +1,7 @@
 package io.jvhost.device.media.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * {@code struct v4l2_frmsizeenum} (44 bytes), the payload of ENUM_FRAMESIZES, answered with a stepwise range.
  * <pre>

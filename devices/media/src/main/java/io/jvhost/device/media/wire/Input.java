@@ -1,5 +1,7 @@
 package io.jvhost.device.media.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * {@code struct v4l2_input} (80 bytes in the 64-bit layout), the payload of ENUMINPUT.
  * <pre>

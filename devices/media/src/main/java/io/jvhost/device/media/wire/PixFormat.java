@@ -1,5 +1,7 @@
 package io.jvhost.device.media.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * {@code struct v4l2_format} (208 bytes in the 64-bit layout) holding a single-planar {@code struct v4l2_pix_format},
  * the payload of G_FMT, S_FMT and TRY_FMT.

@@ -1,5 +1,7 @@
 package io.jvhost.device.media.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * {@code struct v4l2_buffer} in its 64-bit layout (88 bytes), the payload of QUERYBUF and QBUF and the body of a
  * DQBUF event.

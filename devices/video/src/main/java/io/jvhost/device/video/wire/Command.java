@@ -1,5 +1,7 @@
 package io.jvhost.device.video.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * A virtio-video command (draft v3, as rust-vmm's staging vhost-device-video reads it) in the device's scratch buffer:
  * {@code struct virtio_video_cmd_hdr} and the body of each command type, all little-endian.

@@ -1,5 +1,7 @@
 package io.jvhost.device.video.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * Every virtio-video response, built in the device's scratch buffer before it is copied into the chain: the header
  * ({@code le32 type, le32 stream_id}) and what follows it. Each writer zeroes the response first and returns its size.

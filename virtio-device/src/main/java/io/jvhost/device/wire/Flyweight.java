@@ -1,13 +1,14 @@
-package io.jvhost.device.media.wire;
+package io.jvhost.device.wire;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * A view of one virtio-media or V4L2 structure in a scratch buffer (wrapped once, fields read and written in place,
- * little-endian, 64-bit layouts as the virtio-media protocol requires whatever the guest's architecture; nothing
- * allocated per request). A flyweight checks no length: the device has checked that the payload holds its structure.
+ * A view of one little-endian device structure in a scratch buffer (wrapped once, fields read and written in place;
+ * nothing allocated per request): the base of the virtio-media (V4L2, 64-bit layouts whatever the guest's
+ * architecture) and virtio-video wire structures. A flyweight checks no length: the device has checked that the
+ * request or payload holds its structure.
  */
 public abstract class Flyweight
 {
