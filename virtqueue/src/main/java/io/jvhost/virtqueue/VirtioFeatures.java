@@ -16,6 +16,12 @@ public final class VirtioFeatures
     public static final int RING_PACKED = 34;
     public static final int IN_ORDER = 35;
     public static final int RING_RESET = 40;
+    /**
+     * What a jvhost device offers on the transport unless it has a reason not to: VERSION_1, indirect descriptors,
+     * the event index and NOTIFY_ON_EMPTY (a device adds its own bits 0-23 to it).
+     */
+    public static final long BASELINE = 1L << VERSION_1 | 1L << RING_INDIRECT_DESC | 1L << RING_EVENT_IDX
+        | 1L << NOTIFY_ON_EMPTY;
 
     private VirtioFeatures()
     {

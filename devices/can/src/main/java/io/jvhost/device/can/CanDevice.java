@@ -174,9 +174,7 @@ public final class CanDevice implements VirtioDevice, CanPort.Receiver
     @Override
     public long features()
     {
-        return VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC)
-            | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX) | VirtioFeatures.bit(VirtioFeatures.NOTIFY_ON_EMPTY)
-            | 1L << F_CAN_CLASSIC | (offerFd ? 1L << F_CAN_FD : 0) | 1L << F_RTR_FRAMES;
+        return VirtioFeatures.BASELINE | 1L << F_CAN_CLASSIC | (offerFd ? 1L << F_CAN_FD : 0) | 1L << F_RTR_FRAMES;
     }
 
     @Override

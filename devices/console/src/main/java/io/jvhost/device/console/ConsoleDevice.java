@@ -129,9 +129,7 @@ public final class ConsoleDevice implements VirtioDevice
     @Override
     public long features()
     {
-        return VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioFeatures.NOTIFY_ON_EMPTY)
-            | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC) | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX)
-            | VirtioFeatures.bit(F_MULTIPORT);
+        return VirtioFeatures.BASELINE | VirtioFeatures.bit(F_MULTIPORT);
     }
 
     @Override

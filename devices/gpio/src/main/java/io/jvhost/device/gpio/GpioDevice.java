@@ -140,9 +140,7 @@ public final class GpioDevice implements VirtioDevice
     @Override
     public long features()
     {
-        return VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC)
-            | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX) | VirtioFeatures.bit(VirtioFeatures.NOTIFY_ON_EMPTY)
-            | 1L << F_IRQ;
+        return VirtioFeatures.BASELINE | 1L << F_IRQ;
     }
 
     @Override

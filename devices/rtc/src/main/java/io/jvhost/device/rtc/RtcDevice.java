@@ -144,9 +144,7 @@ public final class RtcDevice implements VirtioDevice
     @Override
     public long features()
     {
-        return VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC)
-            | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX) | VirtioFeatures.bit(VirtioFeatures.NOTIFY_ON_EMPTY)
-            | (offerAlarm ? 1L << F_ALARM : 0);
+        return VirtioFeatures.BASELINE | (offerAlarm ? 1L << F_ALARM : 0);
     }
 
     /**

@@ -78,8 +78,7 @@ public final class ScmiDevice implements VirtioDevice
     @Override
     public long features()
     {
-        return VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC)
-            | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX) | VirtioFeatures.bit(VirtioFeatures.NOTIFY_ON_EMPTY);
+        return VirtioFeatures.BASELINE;
     }
 
     public ScmiPlatform platform()

@@ -133,8 +133,7 @@ public final class SoundDevice implements VirtioDevice
     @Override
     public long features()
     {
-        return VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioFeatures.NOTIFY_ON_EMPTY)
-            | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC) | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX);
+        return VirtioFeatures.BASELINE;
     }
 
     @Override

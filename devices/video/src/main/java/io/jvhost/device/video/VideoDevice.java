@@ -142,9 +142,7 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
     @Override
     public long features()
     {
-        return VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC)
-            | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX) | VirtioFeatures.bit(VirtioFeatures.NOTIFY_ON_EMPTY)
-            | 1L << F_RESOURCE_GUEST_PAGES;
+        return VirtioFeatures.BASELINE | 1L << F_RESOURCE_GUEST_PAGES;
     }
 
     @Override

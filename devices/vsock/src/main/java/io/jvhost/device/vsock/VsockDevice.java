@@ -154,8 +154,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
     @Override
     public long features()
     {
-        return VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioFeatures.NOTIFY_ON_EMPTY)
-            | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC) | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX);
+        return VirtioFeatures.BASELINE;
     }
 
     @Override
