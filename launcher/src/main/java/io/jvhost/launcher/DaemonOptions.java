@@ -33,6 +33,22 @@ public final class DaemonOptions
     boolean verbose;
 
     /**
+     * @return the options of a command that spells these flags its own way (a flag set kept compatible with another
+     *     back-end program) instead of mixing them in.
+     */
+    static DaemonOptions of(final Path socketPath, final Integer fd, final int socketCount,
+        final boolean printCapabilities, final boolean verbose)
+    {
+        final DaemonOptions daemon = new DaemonOptions();
+        daemon.socketPath = socketPath;
+        daemon.fd = fd;
+        daemon.socketCount = socketCount;
+        daemon.printCapabilities = printCapabilities;
+        daemon.verbose = verbose;
+        return daemon;
+    }
+
+    /**
      * @param alwaysSuffix true to append the index even for one socket (vhost-device-rng does).
      * @return the socket paths to listen on.
      */

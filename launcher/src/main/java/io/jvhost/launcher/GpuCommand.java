@@ -437,13 +437,7 @@ final class GpuCommand implements Callable<Integer>
      */
     DaemonOptions daemonOptions()
     {
-        final DaemonOptions daemon = new DaemonOptions();
-        daemon.socketPath = socketPath;
-        daemon.fd = fd;
-        daemon.socketCount = socketCount;
-        daemon.printCapabilities = printCapabilities;
-        daemon.verbose = verbose;
-        return daemon;
+        return DaemonOptions.of(socketPath, fd, socketCount, printCapabilities, verbose);
     }
 
     /**

@@ -249,13 +249,8 @@ final class InputCommand implements Callable<Integer>
      */
     DaemonOptions daemonOptions()
     {
-        final DaemonOptions daemon = new DaemonOptions();
-        daemon.socketPath = socketPath;
-        daemon.fd = fd;
-        daemon.socketCount = null != eventList && !eventList.isEmpty() ? eventList.size() : 1;
-        daemon.printCapabilities = printCapabilities;
-        daemon.verbose = verbose;
-        return daemon;
+        return DaemonOptions.of(socketPath, fd, null != eventList && !eventList.isEmpty() ? eventList.size() : 1,
+            printCapabilities, verbose);
     }
 
     /**

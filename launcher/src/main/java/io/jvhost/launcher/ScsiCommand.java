@@ -62,12 +62,7 @@ final class ScsiCommand implements Callable<Integer>
     @Override
     public Integer call()
     {
-        final DaemonOptions daemon = new DaemonOptions();
-        daemon.socketPath = socketPath;
-        daemon.fd = fd;
-        daemon.socketCount = 1;
-        daemon.printCapabilities = printCapabilities;
-        daemon.verbose = verbose;
+        final DaemonOptions daemon = DaemonOptions.of(socketPath, fd, 1, printCapabilities, verbose);
         if (printCapabilities)
         {
             return DeviceRunner.run(spec, daemon, "scsi", false, i -> null);

@@ -66,12 +66,7 @@ final class SoundCommand implements Callable<Integer>
     @Override
     public Integer call()
     {
-        final DaemonOptions daemon = new DaemonOptions();
-        daemon.socketPath = socket;
-        daemon.fd = socketFd;
-        daemon.socketCount = 1;
-        daemon.printCapabilities = printCapabilities;
-        daemon.verbose = verbose;
+        final DaemonOptions daemon = DaemonOptions.of(socket, socketFd, 1, printCapabilities, verbose);
         if (printCapabilities)
         {
             return DeviceRunner.run(spec, daemon, "sound", false, i -> null);
