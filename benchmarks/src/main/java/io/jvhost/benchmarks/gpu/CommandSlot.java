@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
+import io.jvhost.os.NativeException;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
 
@@ -71,5 +72,51 @@ final class CommandSlot
     int responseType()
     {
         return response.get(U32, 0);
+    }
+
+    /**
+     * Queues this command alone, publishes it and waits for it.
+     *
+     * @return its response type.
+     */
+    int call(final long timeoutNanos, final String what) throws NativeException
+    {
+        add();
+        control.publishAndKick();
+        awaitUsed(control, timeoutNanos, 1, what);
+        return responseType();
+    }
+
+    /**
+     * {@link #call}, and an IllegalStateException naming {@code what} unless the response type is {@code expected}.
+     */
+    void expect(final long timeoutNanos, final String what, final int expected) throws NativeException
+    {
+        final int type = call(timeoutNanos, what);
+        if (type != expected)
+        {
+            throw new IllegalStateException(what + " answered 0x" + Integer.toHexString(type) + ", expected 0x"
+                + Integer.toHexString(expected));
+        }
+    }
+
+    /**
+     * Waits until the back-end has returned {@code count} commands on {@code control}, none taking longer than
+     * {@code timeoutNanos}; else the back-end is stuck: an IllegalStateException naming {@code what}.
+     */
+    static void awaitUsed(final FrontendQueue control, final long timeoutNanos, final int count, final String what)
+        throws NativeException
+    {
+        int got = 0;
+        while (got < count)
+        {
+            final int n = control.awaitUsed(timeoutNanos);
+            if (n == 0)
+            {
+                throw new IllegalStateException(what + ": the back-end returned " + got + " of " + count
+                    + " commands within " + timeoutNanos / 1_000_000 + " ms");
+            }
+            got += n;
+        }
     }
 }

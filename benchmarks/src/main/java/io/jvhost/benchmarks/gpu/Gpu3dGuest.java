@@ -129,7 +129,7 @@ final class Gpu3dGuest
         ctxCreate.request.set(U32, 24, 8);
         ctxCreate.request.set(U32, 32, 0x33_75_70_67); // "gpu3" of the debug name
         ctxCreate.request.set(U32, 36, 0x63_6E_65_62); // "benc"
-        expect(ctxCreate, "CTX_CREATE");
+        ctxCreate.expect(timeoutNanos, "CTX_CREATE", OK_NODATA);
         create.request.set(U32, 24, resourceId);
         create.request.set(U32, 28, ResourceCreateArgs.TARGET_TEXTURE_2D);
         create.request.set(U32, 32, ResourceCreateArgs.FORMAT_B8G8R8X8_UNORM);
@@ -138,22 +138,22 @@ final class Gpu3dGuest
         create.request.set(U32, 44, height);
         create.request.set(U32, 48, 1);
         create.request.set(U32, 52, 1);
-        expect(create, "RESOURCE_CREATE_3D");
+        create.expect(timeoutNanos, "RESOURCE_CREATE_3D", OK_NODATA);
         attach.request.set(U32, 16, CTX);
         attach.request.set(U32, 24, resourceId);
-        expect(attach, "CTX_ATTACH_RESOURCE");
+        attach.expect(timeoutNanos, "CTX_ATTACH_RESOURCE", OK_NODATA);
         if (workload == Workload.DISPLAY)
         {
             scanout.request.set(U32, 32, width);
             scanout.request.set(U32, 36, height);
             scanout.request.set(U32, 44, resourceId);
-            expect(scanout, "SET_SCANOUT");
+            scanout.expect(timeoutNanos, "SET_SCANOUT", OK_NODATA);
         }
         else
         {
             backing.request.set(U32, 24, resourceId);
             backing.request.set(U32, 28, 1);
-            expect(backing, "RESOURCE_ATTACH_BACKING");
+            backing.expect(timeoutNanos, "RESOURCE_ATTACH_BACKING", OK_NODATA);
         }
         try (Arena arena = Arena.ofConfined())
         {
@@ -161,7 +161,7 @@ final class Gpu3dGuest
                 .createSurface(SURFACE, resourceId, ResourceCreateArgs.FORMAT_B8G8R8X8_UNORM, 0, 0, 0)
                 .setFramebufferState(SURFACE, 0);
             submitStream(s);
-            expect(submit, "SUBMIT_3D (surface and framebuffer)");
+            submit.expect(timeoutNanos, "SUBMIT_3D (surface and framebuffer)", OK_NODATA);
             s.reset().clear(VirglCommandStream.CLEAR_COLOR0, 0f, 0f, 0f, 1f, 1.0, 0);
             submitStream(s);
         }
@@ -217,7 +217,8 @@ final class Gpu3dGuest
     {
         final boolean display = workload == Workload.DISPLAY;
         final CommandSlot second = display ? flush : transfer;
-        awaitUsed(2, display ? "SUBMIT_3D + RESOURCE_FLUSH" : "SUBMIT_3D + TRANSFER_FROM_HOST_3D");
+        CommandSlot.awaitUsed(control, timeoutNanos, 2,
+            display ? "SUBMIT_3D + RESOURCE_FLUSH" : "SUBMIT_3D + TRANSFER_FROM_HOST_3D");
         final int s = submit.responseType();
         final int f = second.responseType();
         if (s != OK_NODATA || f != OK_NODATA)
@@ -233,32 +234,5 @@ final class Gpu3dGuest
     int guestPixel(final int x, final int y)
     {
         return pixels.get(U32, ((long)y * width + x) * Integer.BYTES) & 0xFF_FFFF;
-    }
-
-    private void awaitUsed(final int count, final String what) throws NativeException
-    {
-        int got = 0;
-        while (got < count)
-        {
-            final int n = control.awaitUsed(timeoutNanos);
-            if (n == 0)
-            {
-                throw new IllegalStateException(what + ": the back-end returned " + got + " of " + count
-                    + " commands within " + timeoutNanos / 1_000_000 + " ms");
-            }
-            got += n;
-        }
-    }
-
-    private void expect(final CommandSlot slot, final String what) throws NativeException
-    {
-        slot.add();
-        control.publishAndKick();
-        awaitUsed(1, what);
-        if (slot.responseType() != OK_NODATA)
-        {
-            throw new IllegalStateException(what + " answered 0x" + Integer.toHexString(slot.responseType())
-                + ", expected 0x" + Integer.toHexString(OK_NODATA));
-        }
     }
 }

@@ -171,39 +171,6 @@ final class GpuGuest
     // ----------------------------------------------------------------------------------------------------------------
     // Commands
 
-    private void awaitUsed(final int count, final String what) throws NativeException
-    {
-        int got = 0;
-        while (got < count)
-        {
-            final int n = control.awaitUsed(timeoutNanos);
-            if (n == 0)
-            {
-                throw new IllegalStateException(what + ": the back-end returned " + got + " of " + count
-                    + " commands within " + timeoutNanos / 1_000_000 + " ms");
-            }
-            got += n;
-        }
-    }
-
-    private int call(final CommandSlot slot, final String what) throws NativeException
-    {
-        slot.add();
-        control.publishAndKick();
-        awaitUsed(1, what);
-        return slot.responseType();
-    }
-
-    private void expect(final CommandSlot slot, final String what, final int expected) throws NativeException
-    {
-        final int type = call(slot, what);
-        if (type != expected)
-        {
-            throw new IllegalStateException(what + " answered 0x" + Integer.toHexString(type) + ", expected 0x"
-                + Integer.toHexString(expected));
-        }
-    }
-
     /**
      * GET_EDID for scanout 0, as Linux's probe does when EDID was negotiated.
      *
@@ -212,7 +179,7 @@ final class GpuGuest
     int getEdid() throws NativeException
     {
         edid.request.set(U32, 24, 0);
-        expect(edid, "GET_EDID", OK_EDID);
+        edid.expect(timeoutNanos, "GET_EDID", OK_EDID);
         return edid.response.get(U32, 24);
     }
 
@@ -223,7 +190,7 @@ final class GpuGuest
      */
     int getDisplayInfo() throws NativeException
     {
-        return call(displayInfo, "GET_DISPLAY_INFO");
+        return displayInfo.call(timeoutNanos, "GET_DISPLAY_INFO");
     }
 
     /**
@@ -247,17 +214,17 @@ final class GpuGuest
         create.request.set(U32, 28, FORMAT_B8G8R8X8);
         create.request.set(U32, 32, width);
         create.request.set(U32, 36, height);
-        expect(create, "RESOURCE_CREATE_2D", OK_NODATA);
+        create.expect(timeoutNanos, "RESOURCE_CREATE_2D", OK_NODATA);
         attach.request.set(U32, 24, resourceId);
         attach.request.set(U32, 28, pageGpas.length);
-        expect(attach, "RESOURCE_ATTACH_BACKING", OK_NODATA);
+        attach.expect(timeoutNanos, "RESOURCE_ATTACH_BACKING", OK_NODATA);
         scanout.request.set(U32, 24, 0);
         scanout.request.set(U32, 28, 0);
         scanout.request.set(U32, 32, width);
         scanout.request.set(U32, 36, height);
         scanout.request.set(U32, 40, 0);
         scanout.request.set(U32, 44, resourceId);
-        expect(scanout, "SET_SCANOUT", OK_NODATA);
+        scanout.expect(timeoutNanos, "SET_SCANOUT", OK_NODATA);
         transfer.request.set(U32, 48, resourceId);
         flush.request.set(U32, 40, resourceId);
     }
@@ -287,7 +254,7 @@ final class GpuGuest
      */
     void awaitUpdate() throws NativeException
     {
-        awaitUsed(2, "TRANSFER_TO_HOST_2D + RESOURCE_FLUSH");
+        CommandSlot.awaitUsed(control, timeoutNanos, 2, "TRANSFER_TO_HOST_2D + RESOURCE_FLUSH");
         final int t = transfer.responseType();
         final int f = flush.responseType();
         if (t != OK_NODATA || f != OK_NODATA)
