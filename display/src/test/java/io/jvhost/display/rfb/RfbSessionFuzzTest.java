@@ -12,14 +12,11 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
 import io.jvhost.device.MemoryBudget;
+import io.jvhost.device.fuzz.ErrorLog;
 import io.jvhost.device.input.InputSink;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -48,19 +45,7 @@ class RfbSessionFuzzTest
     private static final long SESSION_BUDGET = 16L << 20;
     private static final int KEY_MAX = 0x2ff;
 
-    private static final ErrorLog ERRORS = new ErrorLog();
-    private static final Logger LOGGER = Logger.getLogger("io.jvhost");
-
-    static
-    {
-        // Only errors while fuzzing: a session logs a line or two at INFO, which would be most of the time of an
-        // execution. Replaying (the normal suite) leaves the levels alone: other tests of this JVM read INFO lines.
-        if (null != System.getenv("JAZZER_FUZZ"))
-        {
-            LOGGER.setLevel(Level.SEVERE);
-        }
-        LOGGER.addHandler(ERRORS);
-    }
+    private static final ErrorLog ERRORS = ErrorLog.install();
 
     @FuzzTest(maxDuration = "30s")
     void clientBytesAreServedOrTheSessionEndsCleanly(final byte[] input)
@@ -665,40 +650,4 @@ class RfbSessionFuzzTest
         }
     }
 
-    /**
-     * Collects what jvhost logs at ERROR (java.util.logging's SEVERE): the session's "failed" and the writer's.
-     */
-    private static final class ErrorLog extends Handler
-    {
-        private final List<String> messages = new ArrayList<>();
-
-        @Override
-        public synchronized void publish(final LogRecord record)
-        {
-            if (record.getLevel().intValue() >= Level.SEVERE.intValue())
-            {
-                messages.add(record.getMessage());
-            }
-        }
-
-        synchronized List<String> messages()
-        {
-            return List.copyOf(messages);
-        }
-
-        synchronized void clear()
-        {
-            messages.clear();
-        }
-
-        @Override
-        public void flush()
-        {
-        }
-
-        @Override
-        public void close()
-        {
-        }
-    }
 }

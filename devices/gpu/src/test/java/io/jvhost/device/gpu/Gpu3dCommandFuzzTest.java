@@ -3,22 +3,17 @@ package io.jvhost.device.gpu;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
 import io.jvhost.device.DeviceContext;
+import io.jvhost.device.fuzz.ErrorLog;
 import io.jvhost.device.fuzz.QueueFuzzer;
 import io.jvhost.virgl.ResourceCreateArgs;
 import io.jvhost.virgl.VirglFlags;
@@ -64,20 +59,9 @@ class Gpu3dCommandFuzzTest
         t.setDaemon(true);
         return t;
     });
-    private static final ErrorLog ERRORS = new ErrorLog();
+    private static final ErrorLog ERRORS = ErrorLog.install();
     private static GpuDevice gpu;
     private static String unavailable;
-
-    static
-    {
-        final Logger logger = Logger.getLogger("io.jvhost");
-        // Only errors while fuzzing (speed); replaying leaves the levels alone: other tests read INFO lines.
-        if (null != System.getenv("JAZZER_FUZZ"))
-        {
-            logger.setLevel(Level.SEVERE);
-        }
-        logger.addHandler(ERRORS);
-    }
 
     @FuzzTest(maxDuration = "30s")
     void every3dRequestGetsExactlyOneWellFormedResponse(final FuzzedDataProvider data) throws Exception
@@ -291,38 +275,4 @@ class Gpu3dCommandFuzzTest
         return bytes;
     }
 
-    /** Collects what jvhost logs at ERROR. */
-    private static final class ErrorLog extends Handler
-    {
-        private final List<String> messages = new ArrayList<>();
-
-        @Override
-        public synchronized void publish(final LogRecord record)
-        {
-            if (record.getLevel().intValue() >= Level.SEVERE.intValue())
-            {
-                messages.add(record.getMessage());
-            }
-        }
-
-        synchronized List<String> messages()
-        {
-            return List.copyOf(messages);
-        }
-
-        synchronized void clear()
-        {
-            messages.clear();
-        }
-
-        @Override
-        public void flush()
-        {
-        }
-
-        @Override
-        public void close()
-        {
-        }
-    }
 }

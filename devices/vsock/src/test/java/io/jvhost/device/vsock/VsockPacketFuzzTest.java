@@ -13,16 +13,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.FdWatch;
+import io.jvhost.device.fuzz.ErrorLog;
 import io.jvhost.device.fuzz.QueueFuzzer;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -53,19 +50,12 @@ class VsockPacketFuzzTest
     private static final Path DIR;
     private static final Path UDS;
     private static final ServerSocketChannel[] LISTENING = new ServerSocketChannel[LISTENERS];
-    private static final ErrorLog ERRORS = new ErrorLog();
-    private static final Logger LOGGER = Logger.getLogger("io.jvhost");
+    private static final ErrorLog ERRORS = ErrorLog.install();
     /** The destination CIDs of this input's packets. */
     private static final java.util.Set<Long> ADDRESSED = new java.util.HashSet<>();
 
     static
     {
-        // Only errors while fuzzing (speed); replaying leaves the levels alone: other tests read INFO lines.
-        if (null != System.getenv("JAZZER_FUZZ"))
-        {
-            LOGGER.setLevel(Level.SEVERE);
-        }
-        LOGGER.addHandler(ERRORS);
         try
         {
             DIR = Files.createTempDirectory("jvhost-vsock-fuzz");
@@ -374,38 +364,4 @@ class VsockPacketFuzzTest
         }
     }
 
-    /** Collects what jvhost logs at ERROR. */
-    private static final class ErrorLog extends Handler
-    {
-        private final List<String> messages = new ArrayList<>();
-
-        @Override
-        public synchronized void publish(final LogRecord record)
-        {
-            if (record.getLevel().intValue() >= Level.SEVERE.intValue())
-            {
-                messages.add(record.getMessage());
-            }
-        }
-
-        synchronized List<String> messages()
-        {
-            return List.copyOf(messages);
-        }
-
-        synchronized void clear()
-        {
-            messages.clear();
-        }
-
-        @Override
-        public void flush()
-        {
-        }
-
-        @Override
-        public void close()
-        {
-        }
-    }
 }
