@@ -1,10 +1,5 @@
 package io.jvhost.e2e.support;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
-import java.time.Duration;
-
 import io.jvhost.os.NativeException;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
@@ -14,7 +9,7 @@ import io.jvhost.vhostuser.frontend.GuestRam;
  * device-readable buffers, a response buffer of the caller's size after them; each call waits for its response.
  * Layouts are the virtio spec's (5.7.6), written with literal offsets.
  */
-public final class Gpu3dControl
+public final class Gpu3dControl extends GpuControlQueue
 {
     public static final int GET_CAPSET_INFO = 0x0108;
     public static final int GET_CAPSET = 0x0109;
@@ -36,35 +31,17 @@ public final class Gpu3dControl
     /** VIRTIO_GPU_F_CONTEXT_INIT. */
     public static final long F_CONTEXT_INIT = 1L << 4;
 
-    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final int REQUEST_MAX = 96;
     private static final int RESPONSE_MAX = 24 + 4096;
-    private static final Duration TIMEOUT = Duration.ofSeconds(30);
-
-    private final GuestRam ram;
-    private final FrontendQueue control;
-    private final long requestGpa;
-    private final long responseGpa;
-    /** The request being built (zeroed by {@link #begin}); fill it with {@link #u32}/{@link #u64}. */
-    private final MemorySegment request;
-    private final MemorySegment response;
 
     public Gpu3dControl(final GuestRam ram, final FrontendQueue control)
     {
-        this.ram = ram;
-        this.control = control;
-        this.requestGpa = ram.allocate(REQUEST_MAX, 64);
-        this.responseGpa = ram.allocate(RESPONSE_MAX, 64);
-        this.request = ram.slice(requestGpa, REQUEST_MAX);
-        this.response = ram.slice(responseGpa, RESPONSE_MAX);
+        super(ram, control, RESPONSE_MAX);
     }
 
     /** Starts a request of {@code type}. */
     public Gpu3dControl begin(final int type)
     {
-        request.fill((byte)0);
-        request.set(U32, 0, type);
+        start(type);
         return this;
     }
 
@@ -90,22 +67,7 @@ public final class Gpu3dControl
     public int call(final int size, final long extraGpa, final int extraSize, final int responseSize)
         throws NativeException
     {
-        response.fill((byte)0);
-        final long[] gpas = extraSize > 0 ? new long[] {requestGpa, extraGpa, responseGpa}
-            : new long[] {requestGpa, responseGpa};
-        final int[] lengths = extraSize > 0 ? new int[] {size, extraSize, responseSize}
-            : new int[] {size, responseSize};
-        if (control.add(gpas, lengths, gpas.length - 1, 1) < 0)
-        {
-            throw new IllegalStateException("control queue full");
-        }
-        control.publishAndKick();
-        if (0 == control.awaitUsed(TIMEOUT))
-        {
-            throw new IllegalStateException("command 0x" + Integer.toHexString(request.get(U32, 0))
-                + " not answered within " + TIMEOUT);
-        }
-        return response.get(U32, 0);
+        return send(size, extraGpa, extraSize, responseSize);
     }
 
     public int call(final int size) throws NativeException

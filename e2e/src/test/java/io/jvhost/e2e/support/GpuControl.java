@@ -1,9 +1,6 @@
 package io.jvhost.e2e.support;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
-import java.time.Duration;
 
 import io.jvhost.os.NativeException;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
@@ -14,7 +11,7 @@ import io.jvhost.vhostuser.frontend.GuestRam;
  * device-readable buffers, a 24-byte response after them; each call waits for its response. Layouts are the virtio
  * spec's (5.7.6), written with literal offsets.
  */
-public final class GpuControl
+public final class GpuControl extends GpuControlQueue
 {
     public static final int CREATE_2D = 0x0101;
     public static final int UNREF = 0x0102;
@@ -32,27 +29,11 @@ public final class GpuControl
     /** VIRTIO_GPU_F_RESOURCE_BLOB. */
     public static final long F_RESOURCE_BLOB = 1L << 3;
 
-    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final int REQUEST_MAX = 96;
     private static final int RESPONSE = 24;
-    private static final Duration TIMEOUT = Duration.ofSeconds(30);
-
-    private final GuestRam ram;
-    private final FrontendQueue control;
-    private final long requestGpa;
-    private final long responseGpa;
-    private final MemorySegment request;
-    private final MemorySegment response;
 
     public GpuControl(final GuestRam ram, final FrontendQueue control)
     {
-        this.ram = ram;
-        this.control = control;
-        this.requestGpa = ram.allocate(REQUEST_MAX, 64);
-        this.responseGpa = ram.allocate(RESPONSE, 64);
-        this.request = ram.slice(requestGpa, REQUEST_MAX);
-        this.response = ram.slice(responseGpa, RESPONSE);
+        super(ram, control, RESPONSE);
     }
 
     /**
@@ -75,7 +56,7 @@ public final class GpuControl
 
     public int create2d(final int id, final int width, final int height) throws NativeException
     {
-        begin(CREATE_2D);
+        start(CREATE_2D);
         request.set(U32, 24, id);
         request.set(U32, 28, B8G8R8X8);
         request.set(U32, 32, width);
@@ -85,14 +66,14 @@ public final class GpuControl
 
     public int unref(final int id) throws NativeException
     {
-        begin(UNREF);
+        start(UNREF);
         request.set(U32, 24, id);
         return call(32, 0, 0);
     }
 
     public int attachBacking(final int id, final long entriesGpa, final int count) throws NativeException
     {
-        begin(ATTACH_BACKING);
+        start(ATTACH_BACKING);
         request.set(U32, 24, id);
         request.set(U32, 28, count);
         return call(32, entriesGpa, 16 * count);
@@ -101,7 +82,7 @@ public final class GpuControl
     public int createBlob(final int id, final long size, final long entriesGpa, final int count)
         throws NativeException
     {
-        begin(CREATE_BLOB);
+        start(CREATE_BLOB);
         request.set(U32, 24, id);
         request.set(U32, 28, BLOB_MEM_GUEST);
         request.set(U32, 36, count);
@@ -111,7 +92,7 @@ public final class GpuControl
 
     public int setScanout(final int scanout, final int id, final int width, final int height) throws NativeException
     {
-        begin(SET_SCANOUT);
+        start(SET_SCANOUT);
         rect(0, 0, width, height);
         request.set(U32, 40, scanout);
         request.set(U32, 44, id);
@@ -124,7 +105,7 @@ public final class GpuControl
     public int setScanoutBlob(final int scanout, final int id, final int width, final int height)
         throws NativeException
     {
-        begin(SET_SCANOUT_BLOB);
+        start(SET_SCANOUT_BLOB);
         rect(0, 0, width, height);
         request.set(U32, 40, scanout);
         request.set(U32, 44, id);
@@ -137,7 +118,7 @@ public final class GpuControl
 
     public int flush(final int id, final int width, final int height) throws NativeException
     {
-        begin(FLUSH);
+        start(FLUSH);
         rect(0, 0, width, height);
         request.set(U32, 40, id);
         return call(48, 0, 0);
@@ -145,16 +126,10 @@ public final class GpuControl
 
     public int transfer(final int id, final int width, final int height) throws NativeException
     {
-        begin(TRANSFER_TO_HOST_2D);
+        start(TRANSFER_TO_HOST_2D);
         rect(0, 0, width, height);
         request.set(U32, 48, id);
         return call(56, 0, 0);
-    }
-
-    private void begin(final int type)
-    {
-        request.fill((byte)0);
-        request.set(U32, 0, type);
     }
 
     private void rect(final int x, final int y, final int width, final int height)
@@ -167,21 +142,6 @@ public final class GpuControl
 
     private int call(final int requestSize, final long extraGpa, final int extraSize) throws NativeException
     {
-        response.set(U32, 0, 0);
-        final long[] gpas = extraSize > 0 ? new long[] {requestGpa, extraGpa, responseGpa}
-            : new long[] {requestGpa, responseGpa};
-        final int[] lengths = extraSize > 0 ? new int[] {requestSize, extraSize, RESPONSE}
-            : new int[] {requestSize, RESPONSE};
-        if (control.add(gpas, lengths, gpas.length - 1, 1) < 0)
-        {
-            throw new IllegalStateException("control queue full");
-        }
-        control.publishAndKick();
-        if (0 == control.awaitUsed(TIMEOUT))
-        {
-            throw new IllegalStateException("command 0x" + Integer.toHexString(request.get(U32, 0))
-                + " not answered within " + TIMEOUT);
-        }
-        return response.get(U32, 0);
+        return send(requestSize, extraGpa, extraSize, RESPONSE);
     }
 }
