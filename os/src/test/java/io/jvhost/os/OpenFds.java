@@ -13,9 +13,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * A snapshot of this process's open descriptors from {@code /proc/self/fd}: number to link target. The directory
- * descriptor used for the listing itself is left out.
+ * descriptor used for the listing itself is left out. Shared through this module's test-jar (the in-process
+ * front-end's tests check with it that a connection's descriptors are all closed).
  */
-final class OpenFds
+public final class OpenFds
 {
     private static final Path PROC_FD = Path.of("/proc/self/fd");
 
@@ -26,7 +27,7 @@ final class OpenFds
         this.fds = fds;
     }
 
-    static OpenFds snapshot()
+    public static OpenFds snapshot()
     {
         final Map<Integer, String> fds = new TreeMap<>();
         final String self;
@@ -63,12 +64,12 @@ final class OpenFds
         return new OpenFds(fds);
     }
 
-    int count()
+    public int count()
     {
         return fds.size();
     }
 
-    boolean contains(final int fd)
+    public boolean contains(final int fd)
     {
         return fds.containsKey(fd);
     }
@@ -76,7 +77,7 @@ final class OpenFds
     /**
      * @return the descriptors open now that were not open (with the same target) in {@code before}.
      */
-    Map<Integer, String> newSince(final OpenFds before)
+    public Map<Integer, String> newSince(final OpenFds before)
     {
         final Map<Integer, String> added = new TreeMap<>();
         fds.forEach((fd, target) ->
@@ -92,14 +93,31 @@ final class OpenFds
     /**
      * Asserts that no descriptor was opened since {@code before} and none is left over.
      */
-    static void assertNoLeakSince(final OpenFds before)
+    public static void assertNoLeakSince(final OpenFds before)
     {
         final OpenFds after = snapshot();
         assertThat(after.newSince(before)).as("descriptors opened and not closed").isEmpty();
         assertThat(after.count()).as("open descriptor count").isLessThanOrEqualTo(before.count());
     }
 
-    static boolean isCloseOnExec(final int fd) throws NativeException
+    /**
+     * Waits up to 5 s for the descriptor count to come back to {@code baseline}'s (a back-end closes a connection's
+     * descriptors on its own thread after the front-end goes away), then asserts it did.
+     */
+    public static void awaitBaseline(final OpenFds baseline) throws InterruptedException
+    {
+        final long end = System.nanoTime() + 5_000_000_000L;
+        OpenFds now = snapshot();
+        while (now.count() > baseline.count() && System.nanoTime() - end < 0)
+        {
+            Thread.sleep(5);
+            now = snapshot();
+        }
+        assertThat(now.count()).as("open descriptors (new since baseline: %s)", now.newSince(baseline))
+            .isLessThanOrEqualTo(baseline.count());
+    }
+
+    public static boolean isCloseOnExec(final int fd) throws NativeException
     {
         return (LibC.fcntl(fd, LibC.F_GETFD, 0) & LibC.FD_CLOEXEC) != 0;
     }

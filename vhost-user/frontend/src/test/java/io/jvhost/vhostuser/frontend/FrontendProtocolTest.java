@@ -3,6 +3,7 @@ package io.jvhost.vhostuser.frontend;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 
+import io.jvhost.os.OpenFds;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -23,6 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import io.jvhost.os.EventFd;
+import io.jvhost.os.OpenFds;
 import io.jvhost.vhostuser.protocol.FrontendRequest;
 import io.jvhost.vhostuser.protocol.MessageHeader;
 import io.jvhost.vhostuser.protocol.Payloads;
