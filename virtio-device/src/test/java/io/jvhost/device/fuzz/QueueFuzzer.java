@@ -169,24 +169,7 @@ public final class QueueFuzzer
             }
             writableBytes += lengths[i];
         }
-        if (out + in == 0 || driver.freeDescriptors() < out + in)
-        {
-            return -1;
-        }
-        final int head = driver.add(gpas, lengths, out, in);
-        if (head < 0)
-        {
-            return -1;
-        }
-        driver.publish();
-        System.arraycopy(gpas, 0, bufferGpa[head], 0, out + in);
-        System.arraycopy(lengths, 0, bufferLen[head], 0, out + in);
-        readableCount[head] = out;
-        bufferCount[head] = out + in;
-        writable[head] = writableBytes;
-        outstanding[head] = true;
-        outstandingCount++;
-        return head;
+        return publish(out, in, writableBytes);
     }
 
     /**
@@ -218,6 +201,17 @@ public final class QueueFuzzer
                 return -1;
             }
         }
+        return publish(out, in, writableBytes);
+    }
+
+    /**
+     * Puts the {@code out} readable and {@code in} writable buffers staged in {@link #gpas}/{@link #lengths} on the
+     * ring, published, and remembers them for the completion checks.
+     *
+     * @return the head, or -1 when the ring is full (or there is no buffer at all).
+     */
+    private int publish(final int out, final int in, final long writableBytes)
+    {
         if (out + in == 0 || driver.freeDescriptors() < out + in)
         {
             return -1;
