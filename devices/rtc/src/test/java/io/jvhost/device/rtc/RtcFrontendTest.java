@@ -121,21 +121,10 @@ class RtcFrontendTest
     /**
      * One request as Linux sends it: the request in one readable buffer (none when empty), the response buffer.
      */
-    private static Answer send(final GuestRam ram, final FrontendQueue q, final byte[] request, final int writable)
-        throws Exception
+    private static Answer send(final FrontendQueue q, final byte[] request, final int writable) throws Exception
     {
-        final long in = ram.allocate(Math.max(1, request.length), 8);
-        ram.write(in, request, 0, request.length);
-        final long out = ram.allocate(Math.max(1, writable), 8);
-        ram.fill(out, Math.max(1, writable), (byte)0xEE);
-        final int head = request.length == 0
-            ? q.add(new long[] {out}, new int[] {writable}, 0, 1)
-            : q.add(new long[] {in, out}, new int[] {request.length, writable}, 1, 1);
-        assertThat(head).isNotNegative();
-        q.publishAndKick();
-        assertThat(q.awaitUsed(WAIT)).as("one answer").isEqualTo(1);
-        assertThat(q.usedHead(0)).isEqualTo(head);
-        return new Answer(q.usedLength(0), MemorySegment.ofArray(ram.read(out, Math.max(1, writable))));
+        final FrontendQueue.Reply r = q.exchange(request, writable, WAIT);
+        return new Answer(r.usedLength(), MemorySegment.ofArray(r.bytes()));
     }
 
     private static long postAlarmBuffer(final GuestRam ram, final FrontendQueue alarmq, final int size)
@@ -165,7 +154,7 @@ class RtcFrontendTest
                 .isEqualTo(0x1_7100_0001L);
             final FrontendQueue q = session.queue(RtcDevice.REQUEST_QUEUE);
 
-            final Answer cfg = send(ram, q, req(RtcDevice.REQ_CFG, 8), 16);
+            final Answer cfg = send(q, req(RtcDevice.REQ_CFG, 8), 16);
             assertThat(cfg.usedLength()).isEqualTo(16);
             assertThat(cfg.status()).isEqualTo(RtcDevice.S_OK);
             assertThat(cfg.u16(8)).as("num_clocks").isEqualTo(3);
@@ -173,35 +162,35 @@ class RtcFrontendTest
             final int[] types = {RtcClock.TYPE_UTC_SMEARED, RtcClock.TYPE_TAI, RtcClock.TYPE_MONOTONIC};
             for (int id = 0; id < 3; id++)
             {
-                final Answer cap = send(ram, q, clockReq(RtcDevice.REQ_CLOCK_CAP, id), 16);
+                final Answer cap = send(q, clockReq(RtcDevice.REQ_CLOCK_CAP, id), 16);
                 assertThat(cap.usedLength()).isEqualTo(16);
                 assertThat(cap.status()).isEqualTo(RtcDevice.S_OK);
                 assertThat(cap.u8(8)).as("type of clock %d", id).isEqualTo(types[id]);
                 assertThat(cap.u8(9)).as("smearing unspecified").isZero();
                 assertThat(cap.u8(10)).as("alarm flag of clock %d", id).isEqualTo(id == 0 ? RtcDevice.FLAG_ALARM : 0);
-                final Answer cross = send(ram, q, clockReq(RtcDevice.REQ_CROSS_CAP, id), 16);
+                final Answer cross = send(q, clockReq(RtcDevice.REQ_CROSS_CAP, id), 16);
                 assertThat(cross.status()).isEqualTo(RtcDevice.S_OK);
                 assertThat(cross.u8(8)).as("no cross-timestamping").isZero();
             }
 
             final long before = System.currentTimeMillis() * 1_000_000L;
-            final Answer utc = send(ram, q, clockReq(RtcDevice.REQ_READ, 0), 16);
+            final Answer utc = send(q, clockReq(RtcDevice.REQ_READ, 0), 16);
             final long after = System.currentTimeMillis() * 1_000_000L;
             assertThat(utc.usedLength()).isEqualTo(16);
             assertThat(utc.status()).isEqualTo(RtcDevice.S_OK);
             assertThat(utc.u64(8)).as("UTC within the host's wall clock").isBetween(before - SECOND, after + SECOND);
 
-            final Answer tai = send(ram, q, clockReq(RtcDevice.REQ_READ, 1), 16);
+            final Answer tai = send(q, clockReq(RtcDevice.REQ_READ, 1), 16);
             assertThat(tai.u64(8)).as("TAI: UTC plus the host's TAI offset (0 to 37 s)")
                 .isBetween(before - SECOND, after + 38 * SECOND);
 
             final long monoBefore = System.nanoTime();
-            final Answer mono = send(ram, q, clockReq(RtcDevice.REQ_READ, 2), 16);
+            final Answer mono = send(q, clockReq(RtcDevice.REQ_READ, 2), 16);
             final long monoAfter = System.nanoTime();
             assertThat(mono.u64(8)).as("CLOCK_MONOTONIC, which System.nanoTime reads on Linux")
                 .isBetween(monoBefore - SECOND, monoAfter + SECOND);
 
-            assertThat(send(ram, q, clockReq(RtcDevice.REQ_READ_CROSS, 0), 24).status())
+            assertThat(send(q, clockReq(RtcDevice.REQ_READ_CROSS, 0), 24).status())
                 .as("no cross-timestamping").isEqualTo(RtcDevice.S_EOPNOTSUPP);
             assertThat(device.refusedRequests()).isZero();
             session.stop();
@@ -224,8 +213,8 @@ class RtcFrontendTest
             final long buffer = postAlarmBuffer(ram, alarmq, 16);
 
             final long at = realtime.nanos() + 300_000_000L;
-            assertThat(send(ram, q, setAlarm(0, at, true), 8).status()).isEqualTo(RtcDevice.S_OK);
-            final Answer read = send(ram, q, clockReq(RtcDevice.REQ_READ_ALARM, 0), 24);
+            assertThat(send(q, setAlarm(0, at, true), 8).status()).isEqualTo(RtcDevice.S_OK);
+            final Answer read = send(q, clockReq(RtcDevice.REQ_READ_ALARM, 0), 24);
             assertThat(read.usedLength()).isEqualTo(24);
             assertThat(read.u64(8)).isEqualTo(at);
             assertThat(read.u8(16)).as("enabled").isEqualTo(RtcDevice.FLAG_ALARM);
@@ -243,11 +232,11 @@ class RtcFrontendTest
 
             // An alarm already past fires at once; a disabled one not at all.
             postAlarmBuffer(ram, alarmq, 16);
-            assertThat(send(ram, q, setAlarm(0, realtime.nanos() + 200_000_000L, false), 8).status()).isZero();
-            assertThat(send(ram, q, setAlarmEnabled(0, true), 8).status()).isZero();
-            assertThat(send(ram, q, setAlarmEnabled(0, false), 8).status()).isZero();
+            assertThat(send(q, setAlarm(0, realtime.nanos() + 200_000_000L, false), 8).status()).isZero();
+            assertThat(send(q, setAlarmEnabled(0, true), 8).status()).isZero();
+            assertThat(send(q, setAlarmEnabled(0, false), 8).status()).isZero();
             assertThat(alarmq.awaitUsed(Duration.ofMillis(600))).as("disabled: no notification").isZero();
-            assertThat(send(ram, q, setAlarm(0, 1, true), 8).status()).isZero();
+            assertThat(send(q, setAlarm(0, 1, true), 8).status()).isZero();
             assertThat(alarmq.awaitUsed(WAIT)).as("an alarm in the past fires at once").isEqualTo(1);
             assertThat(device.alarmsNotified()).isEqualTo(2);
             session.stop();
@@ -265,34 +254,34 @@ class RtcFrontendTest
             session.start();
             final FrontendQueue q = session.queue(RtcDevice.REQUEST_QUEUE);
 
-            Answer a = send(ram, q, req(0x7777, 8), 16);
+            Answer a = send(q, req(0x7777, 8), 16);
             assertThat(a.status()).as("unknown msg_type").isEqualTo(RtcDevice.S_EOPNOTSUPP);
             assertThat(a.usedLength()).isEqualTo(8);
-            a = send(ram, q, new byte[] {0, 0x10, 0}, 16);
+            a = send(q, new byte[] {0, 0x10, 0}, 16);
             assertThat(a.status()).as("shorter than the head").isEqualTo(RtcDevice.S_EINVAL);
-            a = send(ram, q, new byte[0], 16);
+            a = send(q, new byte[0], 16);
             assertThat(a.status()).as("no request at all").isEqualTo(RtcDevice.S_EINVAL);
-            a = send(ram, q, clockReq(RtcDevice.REQ_READ, 3), 16);
+            a = send(q, clockReq(RtcDevice.REQ_READ, 3), 16);
             assertThat(a.status()).as("clock 3 of 3").isEqualTo(RtcDevice.S_EINVAL);
-            a = send(ram, q, clockReq(RtcDevice.REQ_CLOCK_CAP, 0xFFFF), 16);
+            a = send(q, clockReq(RtcDevice.REQ_CLOCK_CAP, 0xFFFF), 16);
             assertThat(a.status()).as("clock 65535").isEqualTo(RtcDevice.S_EINVAL);
-            a = send(ram, q, req(RtcDevice.REQ_READ, 8), 16);
+            a = send(q, req(RtcDevice.REQ_READ, 8), 16);
             assertThat(a.status()).as("READ without its clock id").isEqualTo(RtcDevice.S_EINVAL);
-            a = send(ram, q, clockReq(RtcDevice.REQ_SET_ALARM, 0), 16);
+            a = send(q, clockReq(RtcDevice.REQ_SET_ALARM, 0), 16);
             assertThat(a.status()).as("SET_ALARM of 16 bytes, not 24").isEqualTo(RtcDevice.S_EINVAL);
-            a = send(ram, q, setAlarm(1, 5, true), 8);
+            a = send(q, setAlarm(1, 5, true), 8);
             assertThat(a.status()).as("TAI has no alarm").isEqualTo(RtcDevice.S_EINVAL);
-            a = send(ram, q, setAlarmEnabled(2, true), 8);
+            a = send(q, setAlarmEnabled(2, true), 8);
             assertThat(a.status()).as("monotonic has no alarm").isEqualTo(RtcDevice.S_EINVAL);
-            a = send(ram, q, clockReq(RtcDevice.REQ_READ, 0), 12);
+            a = send(q, clockReq(RtcDevice.REQ_READ, 0), 12);
             assertThat(a.status()).as("response does not fit").isEqualTo(RtcDevice.S_EINVAL);
             assertThat(a.usedLength()).isEqualTo(8);
-            a = send(ram, q, clockReq(RtcDevice.REQ_READ, 0), 7);
+            a = send(q, clockReq(RtcDevice.REQ_READ, 0), 7);
             assertThat(a.usedLength()).as("no room for the head: returned empty").isZero();
             assertThat(a.u8(0)).isEqualTo(0xEE);
             assertThat(device.refusedRequests()).isEqualTo(11);
 
-            a = send(ram, q, clockReq(RtcDevice.REQ_READ, 0), 16);
+            a = send(q, clockReq(RtcDevice.REQ_READ, 0), 16);
             assertThat(a.status()).as("served on").isEqualTo(RtcDevice.S_OK);
             assertThat(a.u64(8)).isPositive();
             session.stop();
@@ -311,13 +300,13 @@ class RtcFrontendTest
             session.start();
             assertThat(session.offeredFeatures() & 1).as("no VIRTIO_RTC_F_ALARM").isZero();
             final FrontendQueue q = session.queue(RtcDevice.REQUEST_QUEUE);
-            assertThat(send(ram, q, req(RtcDevice.REQ_CFG, 8), 16).u16(8)).isEqualTo(2);
-            assertThat(send(ram, q, clockReq(RtcDevice.REQ_CLOCK_CAP, 1), 16).u8(10)).as("no alarm flag").isZero();
-            assertThat(send(ram, q, clockReq(RtcDevice.REQ_READ_ALARM, 1), 24).status())
+            assertThat(send(q, req(RtcDevice.REQ_CFG, 8), 16).u16(8)).isEqualTo(2);
+            assertThat(send(q, clockReq(RtcDevice.REQ_CLOCK_CAP, 1), 16).u8(10)).as("no alarm flag").isZero();
+            assertThat(send(q, clockReq(RtcDevice.REQ_READ_ALARM, 1), 24).status())
                 .isEqualTo(RtcDevice.S_EOPNOTSUPP);
-            assertThat(send(ram, q, setAlarm(1, 5, true), 8).status()).isEqualTo(RtcDevice.S_EOPNOTSUPP);
-            assertThat(send(ram, q, clockReq(RtcDevice.REQ_READ, 1), 16).status()).isEqualTo(RtcDevice.S_EIO);
-            assertThat(send(ram, q, clockReq(RtcDevice.REQ_READ, 0), 16).status()).isEqualTo(RtcDevice.S_OK);
+            assertThat(send(q, setAlarm(1, 5, true), 8).status()).isEqualTo(RtcDevice.S_EOPNOTSUPP);
+            assertThat(send(q, clockReq(RtcDevice.REQ_READ, 1), 16).status()).isEqualTo(RtcDevice.S_EIO);
+            assertThat(send(q, clockReq(RtcDevice.REQ_READ, 0), 16).status()).isEqualTo(RtcDevice.S_OK);
             session.stop();
         }
     }
@@ -389,11 +378,11 @@ class RtcFrontendTest
             {
                 session.start();
                 final FrontendQueue q = session.queue(RtcDevice.REQUEST_QUEUE);
-                final Answer alarm = send(ram, q, clockReq(RtcDevice.REQ_READ_ALARM, 0), 24);
+                final Answer alarm = send(q, clockReq(RtcDevice.REQ_READ_ALARM, 0), 24);
                 assertThat(alarm.status()).isEqualTo(RtcDevice.S_OK);
                 assertThat(alarm.u64(8)).as("front-end %d finds no alarm set", vm).isZero();
                 assertThat(alarm.u8(16)).isZero();
-                assertThat(send(ram, q, setAlarm(0, Long.MAX_VALUE, true), 8).status()).isZero();
+                assertThat(send(q, setAlarm(0, Long.MAX_VALUE, true), 8).status()).isZero();
             }
         }
     }

@@ -119,27 +119,16 @@ class ScmiFrontendTest
         return b;
     }
 
-    private static Answer send(final GuestRam ram, final FrontendQueue q, final byte[] request, final int writable)
-        throws Exception
+    private static Answer send(final FrontendQueue q, final byte[] request, final int writable) throws Exception
     {
-        final long in = ram.allocate(Math.max(1, request.length), 8);
-        ram.write(in, request, 0, request.length);
-        final long out = ram.allocate(Math.max(1, writable), 8);
-        ram.fill(out, Math.max(1, writable), (byte)0xEE);
-        final int head = request.length == 0
-            ? q.add(new long[] {out}, new int[] {writable}, 0, 1)
-            : q.add(new long[] {in, out}, new int[] {request.length, writable}, 1, 1);
-        assertThat(head).isNotNegative();
-        q.publishAndKick();
-        assertThat(q.awaitUsed(WAIT)).as("one answer").isEqualTo(1);
-        assertThat(q.usedHead(0)).isEqualTo(head);
-        return new Answer(q.usedLength(0), MemorySegment.ofArray(ram.read(out, Math.max(1, writable))));
+        final FrontendQueue.Reply r = q.exchange(request, writable, WAIT);
+        return new Answer(r.usedLength(), MemorySegment.ofArray(r.bytes()));
     }
 
-    private static Answer send(final GuestRam ram, final FrontendQueue q, final int header, final int... params)
+    private static Answer send(final FrontendQueue q, final int header, final int... params)
         throws Exception
     {
-        final Answer a = send(ram, q, command(header, params), PDU);
+        final Answer a = send(q, command(header, params), PDU);
         assertThat(a.header()).as("the command's header, token included, echoed").isEqualTo(header);
         return a;
     }
@@ -174,35 +163,35 @@ class ScmiFrontendTest
             final FrontendQueue q = session.queue(ScmiDevice.COMMAND_QUEUE);
 
             // BASE, as Linux's scmi core probes it.
-            Answer a = send(ram, q, header(BASE, ScmiPlatform.VERSION, 1));
+            Answer a = send(q, header(BASE, ScmiPlatform.VERSION, 1));
             assertThat(a.usedLength()).isEqualTo(12);
             assertThat(a.status()).isEqualTo(ScmiPlatform.SUCCESS);
             assertThat(a.value(0)).as("BASE v2.0").isEqualTo(0x20000);
-            a = send(ram, q, header(BASE, ScmiPlatform.PROTOCOL_ATTRIBUTES, 2));
+            a = send(q, header(BASE, ScmiPlatform.PROTOCOL_ATTRIBUTES, 2));
             assertThat(a.value(0)).as("one protocol, no agents").isEqualTo(1);
-            a = send(ram, q, header(BASE, ScmiPlatform.DISCOVER_VENDOR, 3));
+            a = send(q, header(BASE, ScmiPlatform.DISCOVER_VENDOR, 3));
             assertThat(a.usedLength()).isEqualTo(24);
             assertThat(a.string(8)).isEqualTo("jvhost");
-            a = send(ram, q, header(BASE, ScmiPlatform.DISCOVER_SUB_VENDOR, 4));
+            a = send(q, header(BASE, ScmiPlatform.DISCOVER_SUB_VENDOR, 4));
             assertThat(a.string(8)).isEqualTo("vhost-user");
-            a = send(ram, q, header(BASE, ScmiPlatform.DISCOVER_IMPLEMENTATION_VERSION, 5));
+            a = send(q, header(BASE, ScmiPlatform.DISCOVER_IMPLEMENTATION_VERSION, 5));
             assertThat(a.value(0)).isEqualTo(ScmiPlatform.IMPLEMENTATION_VERSION);
-            a = send(ram, q, header(BASE, ScmiPlatform.DISCOVER_LIST_PROTOCOLS, 6), 0);
+            a = send(q, header(BASE, ScmiPlatform.DISCOVER_LIST_PROTOCOLS, 6), 0);
             assertThat(a.usedLength()).as("count and one word of protocol ids").isEqualTo(16);
             assertThat(a.value(0)).isEqualTo(1);
             assertThat(a.value(1)).as("SENSOR").isEqualTo(SENSOR);
-            a = send(ram, q, header(BASE, ScmiPlatform.DISCOVER_LIST_PROTOCOLS, 7), 1);
+            a = send(q, header(BASE, ScmiPlatform.DISCOVER_LIST_PROTOCOLS, 7), 1);
             assertThat(a.value(0)).as("none after skipping one").isZero();
-            a = send(ram, q, header(BASE, ScmiPlatform.MESSAGE_ATTRIBUTES, 8), ScmiPlatform.DISCOVER_SUB_VENDOR);
+            a = send(q, header(BASE, ScmiPlatform.MESSAGE_ATTRIBUTES, 8), ScmiPlatform.DISCOVER_SUB_VENDOR);
             assertThat(a.status()).isEqualTo(ScmiPlatform.SUCCESS);
 
             // SENSOR
-            a = send(ram, q, header(SENSOR, ScmiPlatform.VERSION, 9));
+            a = send(q, header(SENSOR, ScmiPlatform.VERSION, 9));
             assertThat(a.value(0)).as("SENSOR v3.0").isEqualTo(0x30000);
-            a = send(ram, q, header(SENSOR, ScmiPlatform.PROTOCOL_ATTRIBUTES, 10));
+            a = send(q, header(SENSOR, ScmiPlatform.PROTOCOL_ATTRIBUTES, 10));
             assertThat(a.usedLength()).isEqualTo(24);
             assertThat(a.value(0)).as("num_sensors 3, max_requests 0").isEqualTo(3);
-            a = send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_DESCRIPTION_GET, 11), 0);
+            a = send(q, header(SENSOR, ScmiPlatform.SENSOR_DESCRIPTION_GET, 11), 0);
             assertThat(a.usedLength()).isEqualTo(12 + 3 * 28);
             assertThat(a.value(0)).as("3 returned, 0 remaining").isEqualTo(3);
             assertThat(a.value(1)).isEqualTo(0);
@@ -217,7 +206,7 @@ class ScmiFrontendTest
                 .isEqualTo((-3 & 0x1F) << 11 | ScmiSensor.UNIT_DEGREES_C);
             assertThat(a.string(80)).as("the name file, cut to 15").isEqualTo("hosttemp-sensor");
 
-            a = send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_AXIS_DESCRIPTION_GET, 12), 0, 1);
+            a = send(q, header(SENSOR, ScmiPlatform.SENSOR_AXIS_DESCRIPTION_GET, 12), 0, 1);
             assertThat(a.usedLength()).isEqualTo(12 + 2 * 28);
             assertThat(a.value(0)).as("2 returned from axis 1").isEqualTo(2);
             assertThat(a.value(1)).isEqualTo(1);
@@ -225,33 +214,33 @@ class ScmiFrontendTest
             assertThat(a.string(24)).isEqualTo("acc_Y");
             assertThat(a.string(52)).isEqualTo("acc_Z");
 
-            a = send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 13), 0, 0);
+            a = send(q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 13), 0, 0);
             assertThat(a.usedLength()).as("3 axes of 16 bytes").isEqualTo(8 + 48);
             final int v = a.value(0);
             assertThat(new int[] {a.value(4), a.value(8)}).containsExactly(v + 100, v + 200);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 14), 0, 0).value(0))
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 14), 0, 0).value(0))
                 .as("the fake counts up").isEqualTo(v + 1);
-            a = send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 15), 1, 0);
+            a = send(q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 15), 1, 0);
             assertThat(a.usedLength()).isEqualTo(8 + 16);
             final int t = a.value(0);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 16), 1, 0).value(0))
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 16), 1, 0).value(0))
                 .isEqualTo(t + 1);
-            a = send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 17), 2, 0);
+            a = send(q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 17), 2, 0);
             assertThat(a.value(0)).as("(raw + offset) × scale").isEqualTo(42000);
             assertThat(a.value(1)).isZero();
             Files.writeString(iio.resolve("in_temp_raw"), "-1500\n");
-            a = send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 18), 2, 0);
+            a = send(q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 18), 2, 0);
             assertThat(a.value(0)).as("read at each command").isEqualTo(-1000);
             assertThat(a.value(1)).as("sign-extended to 64 bits").isEqualTo(-1);
 
             // Disabled and enabled again, as Linux's scmi_iio does.
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_GET, 19), 1).value(0)).isEqualTo(1);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_SET, 20), 1, 0).status()).isZero();
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_GET, 21), 1).value(0)).isZero();
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 22), 1, 0).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_GET, 19), 1).value(0)).isEqualTo(1);
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_SET, 20), 1, 0).status()).isZero();
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_GET, 21), 1).value(0)).isZero();
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 22), 1, 0).status())
                 .isEqualTo(ScmiPlatform.INVALID_PARAMETERS);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_SET, 23), 1, 1).status()).isZero();
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_CONTINUOUS_UPDATE_NOTIFY, 24), 0, 1).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_SET, 23), 1, 1).status()).isZero();
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_CONTINUOUS_UPDATE_NOTIFY, 24), 0, 1).status())
                 .isZero();
             assertThat(device.refusedMessages()).isEqualTo(1);
             session.stop();
@@ -269,55 +258,55 @@ class ScmiFrontendTest
         {
             session.start();
             final FrontendQueue q = session.queue(ScmiDevice.COMMAND_QUEUE);
-            Answer a = send(ram, q, header(0x14, 0, 1));
+            Answer a = send(q, header(0x14, 0, 1));
             assertThat(a.status()).as("protocol 0x14 (clock)").isEqualTo(ScmiPlatform.NOT_SUPPORTED);
             assertThat(a.usedLength()).isEqualTo(8);
-            assertThat(send(ram, q, header(BASE, 0x7, 2)).status()).as("DISCOVER_AGENT")
+            assertThat(send(q, header(BASE, 0x7, 2)).status()).as("DISCOVER_AGENT")
                 .isEqualTo(ScmiPlatform.NOT_SUPPORTED);
-            assertThat(send(ram, q, header(SENSOR, 0xFF, 3)).status()).isEqualTo(ScmiPlatform.NOT_SUPPORTED);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.VERSION, 4) | 3 << 8).status())
+            assertThat(send(q, header(SENSOR, 0xFF, 3)).status()).isEqualTo(ScmiPlatform.NOT_SUPPORTED);
+            assertThat(send(q, header(SENSOR, ScmiPlatform.VERSION, 4) | 3 << 8).status())
                 .as("a notification-type message").isEqualTo(ScmiPlatform.NOT_SUPPORTED);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 5), 2, 0).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 5), 2, 0).status())
                 .as("sensor 2 of 2").isEqualTo(ScmiPlatform.NOT_FOUND);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_SET, 6), -1, 1).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_SET, 6), -1, 1).status())
                 .as("sensor 0xffffffff").isEqualTo(ScmiPlatform.NOT_FOUND);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_AXIS_DESCRIPTION_GET, 7), 5, 0).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_AXIS_DESCRIPTION_GET, 7), 5, 0).status())
                 .isEqualTo(ScmiPlatform.NOT_FOUND);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_AXIS_DESCRIPTION_GET, 8), 1, 0).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_AXIS_DESCRIPTION_GET, 8), 1, 0).status())
                 .as("a scalar sensor has no axes").isEqualTo(ScmiPlatform.NOT_SUPPORTED);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_AXIS_DESCRIPTION_GET, 9), 0, 3).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_AXIS_DESCRIPTION_GET, 9), 0, 3).status())
                 .as("axis 3 of 3").isEqualTo(ScmiPlatform.INVALID_PARAMETERS);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_DESCRIPTION_GET, 10), 2).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_DESCRIPTION_GET, 10), 2).status())
                 .as("descriptions from index 2 of 2").isEqualTo(ScmiPlatform.INVALID_PARAMETERS);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 11), 0, 1).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 11), 0, 1).status())
                 .as("asynchronous reading").isEqualTo(ScmiPlatform.NOT_SUPPORTED);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_SET, 12), 0, 0x800).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_SET, 12), 0, 0x800).status())
                 .as("an update interval").isEqualTo(ScmiPlatform.INVALID_PARAMETERS);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.MESSAGE_ATTRIBUTES, 13), 0x5).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.MESSAGE_ATTRIBUTES, 13), 0x5).status())
                 .as("TRIP_POINT_CONFIG").isEqualTo(ScmiPlatform.NOT_FOUND);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.MESSAGE_ATTRIBUTES, 14), 0x100).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.MESSAGE_ATTRIBUTES, 14), 0x100).status())
                 .isEqualTo(ScmiPlatform.INVALID_PARAMETERS);
-            assertThat(send(ram, q, header(BASE, ScmiPlatform.DISCOVER_LIST_PROTOCOLS, 15), 2).status())
+            assertThat(send(q, header(BASE, ScmiPlatform.DISCOVER_LIST_PROTOCOLS, 15), 2).status())
                 .as("skip 2 of 1").isEqualTo(ScmiPlatform.INVALID_PARAMETERS);
-            assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 16), 0).status())
+            assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 16), 0).status())
                 .as("READING_GET without its flags").isEqualTo(ScmiPlatform.PROTOCOL_ERROR);
-            a = send(ram, q, new byte[] {1, 2}, PDU);
+            a = send(q, new byte[] {1, 2}, PDU);
             assertThat(a.status()).as("shorter than the header").isEqualTo(ScmiPlatform.PROTOCOL_ERROR);
             assertThat(a.usedLength()).isEqualTo(8);
-            a = send(ram, q, new byte[0], PDU);
+            a = send(q, new byte[0], PDU);
             assertThat(a.status()).as("no command at all").isEqualTo(ScmiPlatform.PROTOCOL_ERROR);
-            a = send(ram, q, command(header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 17), 0, 0), 40);
+            a = send(q, command(header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 17), 0, 0), 40);
             assertThat(a.status()).as("3 axes do not fit 40 bytes").isEqualTo(ScmiPlatform.COMMS_ERROR);
             assertThat(a.usedLength()).isEqualTo(8);
-            a = send(ram, q, command(header(SENSOR, ScmiPlatform.SENSOR_DESCRIPTION_GET, 18), 0), 12 + 28);
+            a = send(q, command(header(SENSOR, ScmiPlatform.SENSOR_DESCRIPTION_GET, 18), 0), 12 + 28);
             assertThat(a.status()).as("a page of one").isEqualTo(ScmiPlatform.SUCCESS);
             assertThat(a.value(0)).as("1 returned, 1 remaining").isEqualTo(1 | 1 << 16);
-            a = send(ram, q, command(header(SENSOR, ScmiPlatform.VERSION, 19)), 7);
+            a = send(q, command(header(SENSOR, ScmiPlatform.VERSION, 19)), 7);
             assertThat(a.usedLength()).as("no room for header and status: returned empty").isZero();
             assertThat(a.bytes().get(ValueLayout.JAVA_BYTE, 0)).isEqualTo((byte)0xEE);
             assertThat(device.refusedMessages()).isEqualTo(20);
 
-            a = send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 20), 1, 0);
+            a = send(q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 20), 1, 0);
             assertThat(a.status()).as("served on").isEqualTo(ScmiPlatform.SUCCESS);
             session.stop();
         }
@@ -335,9 +324,9 @@ class ScmiFrontendTest
             {
                 session.start();
                 final FrontendQueue q = session.queue(ScmiDevice.COMMAND_QUEUE);
-                assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_GET, 1), 0).value(0))
+                assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_GET, 1), 0).value(0))
                     .as("front-end %d finds the sensor enabled", vm).isEqualTo(1);
-                assertThat(send(ram, q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_SET, 2), 0, 0).status()).isZero();
+                assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_SET, 2), 0, 0).status()).isZero();
             }
         }
     }

@@ -83,31 +83,16 @@ class TemplateFrontendTest
      * Sends {@code request} as one readable buffer (none when empty) and one writable buffer of {@code writable}
      * bytes (none when 0), as a direct or an indirect chain, and waits for the answer.
      */
-    private static Answer send(final GuestRam ram, final FrontendQueue q, final byte[] request, final int writable,
+    private static Answer send(final FrontendQueue q, final byte[] request, final int writable,
         final boolean indirect) throws Exception
     {
-        final long in = ram.allocate(Math.max(1, request.length), 8);
-        ram.write(in, request, 0, request.length);
-        final long out = ram.allocate(Math.max(1, writable), 8);
-        ram.fill(out, Math.max(1, writable), (byte)0xEE);
-        final int readable = request.length > 0 ? 1 : 0;
-        final int writables = writable > 0 ? 1 : 0;
-        final long[] gpas = readable == 1 ? new long[] {in, out} : new long[] {out};
-        final int[] lengths = readable == 1 ? new int[] {request.length, writable} : new int[] {writable};
-        final long[] g = Arrays.copyOf(gpas, readable + writables);
-        final int[] l = Arrays.copyOf(lengths, readable + writables);
-        final int head = indirect ? q.addIndirect(g, l, readable, writables) : q.add(g, l, readable, writables);
-        assertThat(head).isNotNegative();
-        q.publishAndKick();
-        assertThat(q.awaitUsed(WAIT)).as("one answer").isEqualTo(1);
-        assertThat(q.usedHead(0)).isEqualTo(head);
-        return new Answer(q.usedLength(0), ram.read(out, Math.max(1, writable)));
+        final FrontendQueue.Reply r = q.exchange(request, writable, indirect, WAIT);
+        return new Answer(r.usedLength(), r.bytes());
     }
 
-    private static Answer send(final GuestRam ram, final FrontendQueue q, final byte[] request, final int writable)
-        throws Exception
+    private static Answer send(final FrontendQueue q, final byte[] request, final int writable) throws Exception
     {
-        return send(ram, q, request, writable, false);
+        return send(q, request, writable, false);
     }
 
     @Test
@@ -122,18 +107,18 @@ class TemplateFrontendTest
             final FrontendQueue q = session.queue(0);
 
             final byte[] hello = "hello, template".getBytes(StandardCharsets.US_ASCII);
-            final Answer echo = send(ram, q, request(TemplateDevice.OP_ECHO, hello.length, hello), 64);
+            final Answer echo = send(q, request(TemplateDevice.OP_ECHO, hello.length, hello), 64);
             assertThat(echo.status()).isEqualTo(TemplateDevice.STATUS_OK);
             assertThat(echo.usedLength()).isEqualTo(4 + hello.length);
             assertThat(echo.data()).isEqualTo(hello);
 
             final byte[] full = new byte[TemplateDevice.MAX_DATA];
             new java.util.Random(7).nextBytes(full);
-            final Answer big = send(ram, q, request(TemplateDevice.OP_ECHO, full.length, full), 4 + full.length, true);
+            final Answer big = send(q, request(TemplateDevice.OP_ECHO, full.length, full), 4 + full.length, true);
             assertThat(big.status()).as("an indirect chain with the largest payload").isEqualTo(TemplateDevice.STATUS_OK);
             assertThat(big.data()).isEqualTo(full);
 
-            final Answer count = send(ram, q, request(TemplateDevice.OP_COUNT, 0, new byte[0]), 8);
+            final Answer count = send(q, request(TemplateDevice.OP_COUNT, 0, new byte[0]), 8);
             assertThat(count.status()).isEqualTo(TemplateDevice.STATUS_OK);
             assertThat(count.usedLength()).isEqualTo(8);
             assertThat(MemorySegment.ofArray(count.bytes()).get(LE32, 4)).as("third answered request").isEqualTo(3);
@@ -152,41 +137,41 @@ class TemplateFrontendTest
             final FrontendQueue q = session.queue(0);
             final byte[] four = {1, 2, 3, 4};
 
-            Answer a = send(ram, q, request(99, 0, new byte[0]), 16);
+            Answer a = send(q, request(99, 0, new byte[0]), 16);
             assertThat(a.status()).as("unknown op").isEqualTo(TemplateDevice.STATUS_UNSUPPORTED);
             assertThat(a.usedLength()).isEqualTo(4);
 
-            a = send(ram, q, request(TemplateDevice.OP_ECHO, 5, four), 16);
+            a = send(q, request(TemplateDevice.OP_ECHO, 5, four), 16);
             assertThat(a.status()).as("length beyond the chain").isEqualTo(TemplateDevice.STATUS_INVALID);
 
-            a = send(ram, q, request(TemplateDevice.OP_ECHO, 0xFFFF_FFFFL, four), 16);
+            a = send(q, request(TemplateDevice.OP_ECHO, 0xFFFF_FFFFL, four), 16);
             assertThat(a.status()).as("length 2^32-1").isEqualTo(TemplateDevice.STATUS_INVALID);
 
             final byte[] over = new byte[TemplateDevice.MAX_DATA + 1];
-            a = send(ram, q, request(TemplateDevice.OP_ECHO, over.length, over), 8192);
+            a = send(q, request(TemplateDevice.OP_ECHO, over.length, over), 8192);
             assertThat(a.status()).as("length beyond MAX_DATA").isEqualTo(TemplateDevice.STATUS_INVALID);
 
-            a = send(ram, q, new byte[] {1, 0, 0}, 16);
+            a = send(q, new byte[] {1, 0, 0}, 16);
             assertThat(a.status()).as("shorter than the header").isEqualTo(TemplateDevice.STATUS_INVALID);
 
-            a = send(ram, q, new byte[0], 16);
+            a = send(q, new byte[0], 16);
             assertThat(a.status()).as("no readable part at all").isEqualTo(TemplateDevice.STATUS_INVALID);
 
-            a = send(ram, q, request(TemplateDevice.OP_ECHO, 4, four), 6);
+            a = send(q, request(TemplateDevice.OP_ECHO, 4, four), 6);
             assertThat(a.status()).as("echo that does not fit").isEqualTo(TemplateDevice.STATUS_INVALID);
             assertThat(a.usedLength()).isEqualTo(4);
 
-            a = send(ram, q, request(TemplateDevice.OP_COUNT, 0, new byte[0]), 7);
+            a = send(q, request(TemplateDevice.OP_COUNT, 0, new byte[0]), 7);
             assertThat(a.status()).as("count that does not fit").isEqualTo(TemplateDevice.STATUS_INVALID);
 
-            a = send(ram, q, request(TemplateDevice.OP_ECHO, 4, four), 3);
+            a = send(q, request(TemplateDevice.OP_ECHO, 4, four), 3);
             assertThat(a.usedLength()).as("no room for a status: returned empty").isZero();
             assertThat(a.bytes()).containsOnly((byte)0xEE);
 
-            a = send(ram, q, request(TemplateDevice.OP_ECHO, 0, new byte[0]), 0);
+            a = send(q, request(TemplateDevice.OP_ECHO, 0, new byte[0]), 0);
             assertThat(a.usedLength()).as("no writable part at all").isZero();
 
-            a = send(ram, q, request(TemplateDevice.OP_ECHO, 4, four), 8);
+            a = send(q, request(TemplateDevice.OP_ECHO, 4, four), 8);
             assertThat(a.status()).as("served on").isEqualTo(TemplateDevice.STATUS_OK);
             assertThat(a.data()).isEqualTo(four);
             assertThat(device.refusedRequests()).isEqualTo(10);
@@ -207,7 +192,7 @@ class TemplateFrontendTest
                 final FrontendQueue q = session.queue(0);
                 for (int i = 1; i <= 2; i++)
                 {
-                    final Answer count = send(ram, q, request(TemplateDevice.OP_COUNT, 0, new byte[0]), 8);
+                    final Answer count = send(q, request(TemplateDevice.OP_COUNT, 0, new byte[0]), 8);
                     assertThat(MemorySegment.ofArray(count.bytes()).get(LE32, 4)).as("front-end %d", vm).isEqualTo(i);
                 }
             }

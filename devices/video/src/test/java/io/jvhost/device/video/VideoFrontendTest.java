@@ -70,24 +70,15 @@ class VideoFrontendTest
         }
     }
 
-    private static Answer send(final GuestRam ram, final FrontendQueue q, final byte[] command, final int writable)
-        throws Exception
+    private static Answer send(final FrontendQueue q, final byte[] command, final int writable) throws Exception
     {
-        final long in = ram.allocate(command.length, 8);
-        ram.write(in, command, 0, command.length);
-        final long out = ram.allocate(Math.max(1, writable), 8);
-        ram.fill(out, Math.max(1, writable), (byte)0xEE);
-        final int head = q.add(new long[] {in, out}, new int[] {command.length, writable}, 1, 1);
-        assertThat(head).isNotNegative();
-        q.publishAndKick();
-        assertThat(q.awaitUsed(WAIT)).as("one answer").isEqualTo(1);
-        assertThat(q.usedHead(0)).isEqualTo(head);
-        return new Answer(q.usedLength(0), MemorySegment.ofArray(ram.read(out, Math.max(1, writable))));
+        final FrontendQueue.Reply r = q.exchange(command, writable, WAIT);
+        return new Answer(r.usedLength(), MemorySegment.ofArray(r.bytes()));
     }
 
-    private static Answer send(final GuestRam ram, final FrontendQueue q, final byte[] command) throws Exception
+    private static Answer send(final FrontendQueue q, final byte[] command) throws Exception
     {
-        return send(ram, q, command, 128);
+        return send(q, command, 128);
     }
 
     /**
@@ -136,55 +127,55 @@ class VideoFrontendTest
                 .as("version, max_caps_length, max_resp_length").containsExactly(0, 4096, 4096);
             final FrontendQueue q = session.queue(VideoDevice.COMMAND_QUEUE);
 
-            final Answer caps = send(ram, q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0,
+            final Answer caps = send(q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0,
                 VideoDevice.QUEUE_TYPE_INPUT));
             assertThat(caps.usedLength()).isEqualTo(16);
             assertThat(caps.type()).isEqualTo(VideoDevice.RESP_OK_QUERY_CAPABILITY);
             assertThat(caps.u32(8)).as("num_descs of null").isZero();
-            final Answer control = send(ram, q, cmd(24, VideoDevice.CMD_QUERY_CONTROL, 0, 1, 0, H264));
+            final Answer control = send(q, cmd(24, VideoDevice.CMD_QUERY_CONTROL, 0, 1, 0, H264));
             assertThat(control.usedLength()).isEqualTo(20);
             assertThat(control.type()).isEqualTo(VideoDevice.RESP_OK_QUERY_CONTROL);
 
-            final Answer created = send(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 7, 0, 0, H264));
+            final Answer created = send(q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 7, 0, 0, H264));
             assertThat(created.usedLength()).isEqualTo(8);
             assertThat(created.type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
-            assertThat(send(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 7, 0, 0, H264)).type())
+            assertThat(send(q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 7, 0, 0, H264)).type())
                 .as("stream 7 again").isEqualTo(VideoDevice.RESP_ERR_INVALID_STREAM_ID);
 
             final long pages = ram.allocate(8192, 4096);
-            assertThat(send(ram, q, resourceCreate(7, VideoDevice.QUEUE_TYPE_INPUT, 3, pages, 8192)).type())
+            assertThat(send(q, resourceCreate(7, VideoDevice.QUEUE_TYPE_INPUT, 3, pages, 8192)).type())
                 .isEqualTo(VideoDevice.RESP_OK_NODATA);
-            assertThat(send(ram, q, resourceCreate(7, VideoDevice.QUEUE_TYPE_INPUT, 3, pages, 8192)).type())
+            assertThat(send(q, resourceCreate(7, VideoDevice.QUEUE_TYPE_INPUT, 3, pages, 8192)).type())
                 .as("resource 3 again").isEqualTo(VideoDevice.RESP_ERR_INVALID_RESOURCE_ID);
-            assertThat(send(ram, q, resourceCreate(7, VideoDevice.QUEUE_TYPE_OUTPUT, 3, pages, 8192)).type())
+            assertThat(send(q, resourceCreate(7, VideoDevice.QUEUE_TYPE_OUTPUT, 3, pages, 8192)).type())
                 .as("resource 3 on the other queue").isEqualTo(VideoDevice.RESP_OK_NODATA);
-            assertThat(send(ram, q, resourceCreate(7, VideoDevice.QUEUE_TYPE_INPUT, 4, 0x7FFF_0000_0000L, 4096))
+            assertThat(send(q, resourceCreate(7, VideoDevice.QUEUE_TYPE_INPUT, 4, 0x7FFF_0000_0000L, 4096))
                 .type()).as("pages outside guest RAM").isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
-            assertThat(send(ram, q, resourceCreate(7, VideoDevice.QUEUE_TYPE_INPUT, 5)).type())
+            assertThat(send(q, resourceCreate(7, VideoDevice.QUEUE_TYPE_INPUT, 5)).type())
                 .as("no memory entry").isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
 
             final byte[] queue = cmd(64, VideoDevice.CMD_RESOURCE_QUEUE, 7, VideoDevice.QUEUE_TYPE_INPUT, 3);
-            assertThat(send(ram, q, queue).type()).as("null decodes nothing")
+            assertThat(send(q, queue).type()).as("null decodes nothing")
                 .isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
-            assertThat(send(ram, q, cmd(64, VideoDevice.CMD_RESOURCE_QUEUE, 7, VideoDevice.QUEUE_TYPE_INPUT, 9))
+            assertThat(send(q, cmd(64, VideoDevice.CMD_RESOURCE_QUEUE, 7, VideoDevice.QUEUE_TYPE_INPUT, 9))
                 .type()).as("resource 9 was never created").isEqualTo(VideoDevice.RESP_ERR_INVALID_RESOURCE_ID);
-            assertThat(send(ram, q, cmd(16, VideoDevice.CMD_GET_PARAMS_EXT, 7, VideoDevice.QUEUE_TYPE_OUTPUT)).type())
+            assertThat(send(q, cmd(16, VideoDevice.CMD_GET_PARAMS_EXT, 7, VideoDevice.QUEUE_TYPE_OUTPUT)).type())
                 .isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
-            assertThat(send(ram, q, cmd(128, VideoDevice.CMD_SET_PARAMS_EXT, 7, VideoDevice.QUEUE_TYPE_OUTPUT))
+            assertThat(send(q, cmd(128, VideoDevice.CMD_SET_PARAMS_EXT, 7, VideoDevice.QUEUE_TYPE_OUTPUT))
                 .type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
-            assertThat(send(ram, q, cmd(16, VideoDevice.CMD_GET_CONTROL, 7, 1)).type())
+            assertThat(send(q, cmd(16, VideoDevice.CMD_GET_CONTROL, 7, 1)).type())
                 .isEqualTo(VideoDevice.RESP_ERR_UNSUPPORTED_CONTROL);
-            assertThat(send(ram, q, cmd(8, VideoDevice.CMD_STREAM_DRAIN, 7)).type())
+            assertThat(send(q, cmd(8, VideoDevice.CMD_STREAM_DRAIN, 7)).type())
                 .isEqualTo(VideoDevice.RESP_OK_NODATA);
-            assertThat(send(ram, q, cmd(16, VideoDevice.CMD_QUEUE_CLEAR, 7, VideoDevice.QUEUE_TYPE_INPUT)).type())
+            assertThat(send(q, cmd(16, VideoDevice.CMD_QUEUE_CLEAR, 7, VideoDevice.QUEUE_TYPE_INPUT)).type())
                 .isEqualTo(VideoDevice.RESP_OK_NODATA);
-            assertThat(send(ram, q, cmd(16, VideoDevice.CMD_RESOURCE_DESTROY_ALL, 7, VideoDevice.QUEUE_TYPE_INPUT))
+            assertThat(send(q, cmd(16, VideoDevice.CMD_RESOURCE_DESTROY_ALL, 7, VideoDevice.QUEUE_TYPE_INPUT))
                 .type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
-            assertThat(send(ram, q, queue).type()).as("resources destroyed")
+            assertThat(send(q, queue).type()).as("resources destroyed")
                 .isEqualTo(VideoDevice.RESP_ERR_INVALID_RESOURCE_ID);
-            assertThat(send(ram, q, cmd(8, VideoDevice.CMD_STREAM_DESTROY, 7)).type())
+            assertThat(send(q, cmd(8, VideoDevice.CMD_STREAM_DESTROY, 7)).type())
                 .isEqualTo(VideoDevice.RESP_OK_NODATA);
-            assertThat(send(ram, q, cmd(8, VideoDevice.CMD_STREAM_DRAIN, 7)).type()).as("a destroyed stream")
+            assertThat(send(q, cmd(8, VideoDevice.CMD_STREAM_DRAIN, 7)).type()).as("a destroyed stream")
                 .isEqualTo(VideoDevice.RESP_ERR_INVALID_STREAM_ID);
             assertThat(device.refusedCommands()).isPositive();
         }
@@ -200,37 +191,37 @@ class VideoFrontendTest
         {
             session.start();
             final FrontendQueue q = session.queue(VideoDevice.COMMAND_QUEUE);
-            assertThat(send(ram, q, cmd(16, 0x0199, 0)).type()).as("unknown type")
+            assertThat(send(q, cmd(16, 0x0199, 0)).type()).as("unknown type")
                 .isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
-            assertThat(send(ram, q, cmd(16, 0x0108, 0)).type()).as("old GET_PARAMS")
+            assertThat(send(q, cmd(16, 0x0108, 0)).type()).as("old GET_PARAMS")
                 .isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
-            assertThat(send(ram, q, new byte[4]).type()).as("half a header")
+            assertThat(send(q, new byte[4]).type()).as("half a header")
                 .isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
-            assertThat(send(ram, q, cmd(40, VideoDevice.CMD_STREAM_CREATE, 1, 0, 0, H264)).type())
+            assertThat(send(q, cmd(40, VideoDevice.CMD_STREAM_CREATE, 1, 0, 0, H264)).type())
                 .as("STREAM_CREATE of 40 bytes").isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
-            assertThat(send(ram, q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0, 0x102)).type())
+            assertThat(send(q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0, 0x102)).type())
                 .as("queue type 0x102").isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
-            assertThat(send(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 1, 0, 0, 0x2000)).type())
+            assertThat(send(q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 1, 0, 0, 0x2000)).type())
                 .as("coded format 0x2000").isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
-            assertThat(send(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 1, 1, 0, H264)).type())
+            assertThat(send(q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 1, 1, 0, H264)).type())
                 .as("virtio objects, not offered").isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
-            assertThat(send(ram, q, cmd(8, VideoDevice.CMD_STREAM_DESTROY, 12345)).type()).as("no such stream")
+            assertThat(send(q, cmd(8, VideoDevice.CMD_STREAM_DESTROY, 12345)).type()).as("no such stream")
                 .isEqualTo(VideoDevice.RESP_ERR_INVALID_STREAM_ID);
-            assertThat(send(ram, q, cmd(24, VideoDevice.CMD_QUERY_CONTROL, 0, 99)).type()).as("control 99")
+            assertThat(send(q, cmd(24, VideoDevice.CMD_QUERY_CONTROL, 0, 99)).type()).as("control 99")
                 .isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
-            assertThat(send(ram, q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0, VideoDevice.QUEUE_TYPE_INPUT), 12)
+            assertThat(send(q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0, VideoDevice.QUEUE_TYPE_INPUT), 12)
                 .type()).as("no room for the 16-byte answer").isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
-            assertThat(send(ram, q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0, VideoDevice.QUEUE_TYPE_INPUT), 4)
+            assertThat(send(q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0, VideoDevice.QUEUE_TYPE_INPUT), 4)
                 .usedLength()).as("no room for a header: returned empty").isZero();
             for (int id = 0; id < VideoDevice.MAX_STREAMS; id++)
             {
-                assertThat(send(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, id, 0, 0, H264)).type())
+                assertThat(send(q, cmd(88, VideoDevice.CMD_STREAM_CREATE, id, 0, 0, H264)).type())
                     .isEqualTo(VideoDevice.RESP_OK_NODATA);
             }
-            assertThat(send(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 999, 0, 0, H264)).type())
+            assertThat(send(q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 999, 0, 0, H264)).type())
                 .as("one stream too many").isEqualTo(VideoDevice.RESP_ERR_OUT_OF_MEMORY);
             final byte[] nine = cmd(88, VideoDevice.CMD_RESOURCE_CREATE, 0, VideoDevice.QUEUE_TYPE_INPUT, 1, 1, 9);
-            assertThat(send(ram, q, nine).type()).as("9 planes").isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
+            assertThat(send(q, nine).type()).as("9 planes").isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
         }
     }
 }

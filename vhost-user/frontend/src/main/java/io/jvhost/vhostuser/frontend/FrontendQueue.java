@@ -2,6 +2,7 @@ package io.jvhost.vhostuser.frontend;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.Arrays;
 
 import io.jvhost.os.Epoll;
 import io.jvhost.os.EventFd;
@@ -323,6 +324,57 @@ public final class FrontendQueue implements AutoCloseable
     {
         driver.publish();
         return kick();
+    }
+
+    /**
+     * A request's answer from {@link #exchange}: the length the device said it wrote, and the bytes of the writable
+     * buffer (at least one: a request without one reads back the 0xEE fill of a 1-byte area).
+     */
+    public record Reply(int usedLength, byte[] bytes)
+    {
+    }
+
+    /**
+     * Sends one request as a driver does and waits for its answer (a test's round trip; it allocates): {@code request}
+     * in one device-readable buffer (none when it is empty), then one device-writable buffer of {@code writable} bytes
+     * filled with 0xEE first (none when 0), as a direct chain or one INDIRECT descriptor.
+     *
+     * @throws IllegalStateException when the ring has no room, nothing but this chain is to come back, or it does not
+     *     within {@code wait}.
+     */
+    public Reply exchange(final byte[] request, final int writable, final boolean indirect, final Duration wait)
+        throws NativeException
+    {
+        final long in = ram.allocate(Math.max(1, request.length), 8);
+        ram.write(in, request, 0, request.length);
+        final long out = ram.allocate(Math.max(1, writable), 8);
+        ram.fill(out, Math.max(1, writable), (byte)0xEE);
+        final int readables = request.length > 0 ? 1 : 0;
+        final int writables = writable > 0 ? 1 : 0;
+        final long[] gpas = readables == 1 ? new long[] {in, out} : new long[] {out};
+        final int[] lengths = readables == 1 ? new int[] {request.length, writable} : new int[] {writable};
+        final long[] g = Arrays.copyOf(gpas, readables + writables);
+        final int[] l = Arrays.copyOf(lengths, readables + writables);
+        final int head = indirect ? addIndirect(g, l, readables, writables) : add(g, l, readables, writables);
+        if (head < 0)
+        {
+            throw new IllegalStateException("queue " + index + ": no room for a chain of " + (readables + writables)
+                + " buffers");
+        }
+        publishAndKick();
+        final int used = awaitUsed(wait);
+        if (used != 1 || usedHeads[0] != head)
+        {
+            throw new IllegalStateException("queue " + index + ": " + used + " chains came back within " + wait
+                + (used > 0 ? ", the first head " + usedHeads[0] : "") + "; expected head " + head + " alone");
+        }
+        return new Reply(usedLengths[0], ram.read(out, Math.max(1, writable)));
+    }
+
+    /** {@link #exchange(byte[], int, boolean, Duration)} as a direct chain. */
+    public Reply exchange(final byte[] request, final int writable, final Duration wait) throws NativeException
+    {
+        return exchange(request, writable, false, wait);
     }
 
     /**
