@@ -110,33 +110,13 @@ class CanFrontendTest
          */
         int request(final FrontendQueue q, final byte[] request, final int writable) throws Exception
         {
-            final long in = ram.allocate(Math.max(1, request.length), 8);
-            ram.write(in, request, 0, request.length);
-            final long out = ram.allocate(Math.max(1, writable), 8);
-            ram.fill(out, Math.max(1, writable), (byte)0xEE);
-            final int head;
-            if (writable == 0)
-            {
-                head = q.add(new long[] {in}, new int[] {request.length}, 1, 0);
-            }
-            else if (request.length == 0)
-            {
-                head = q.add(new long[] {out}, new int[] {writable}, 0, 1);
-            }
-            else
-            {
-                head = q.add(new long[] {in, out}, new int[] {request.length, writable}, 1, 1);
-            }
-            assertThat(head).isNotNegative();
-            q.publishAndKick();
-            assertThat(q.awaitUsed(WAIT)).as("one answer").isEqualTo(1);
-            assertThat(q.usedHead(0)).isEqualTo(head);
-            if (q.usedLength(0) == 0)
+            final FrontendQueue.Reply r = q.exchange(request, writable, WAIT);
+            if (r.usedLength() == 0)
             {
                 return -1;
             }
-            assertThat(q.usedLength(0)).as("the result byte").isEqualTo(1);
-            return ram.read(out, 1)[0] & 0xFF;
+            assertThat(r.usedLength()).as("the result byte").isEqualTo(1);
+            return r.bytes()[0] & 0xFF;
         }
 
         /**

@@ -12,6 +12,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.Await;
@@ -72,32 +73,21 @@ class GpioFrontendTest
     }
 
     /** A request as the driver sends it; returns the response bytes ({@code writable} of them) and the used length. */
-    private static byte[] request(final GuestRam ram, final FrontendQueue q, final int type, final int line,
-        final int value, final int writable) throws Exception
+    private static byte[] request(final FrontendQueue q, final int type, final int line, final int value,
+        final int writable) throws Exception
     {
         final byte[] req = new byte[8];
         MemorySegment.ofArray(req).set(LE16, 0, (short)type);
         MemorySegment.ofArray(req).set(LE16, 2, (short)line);
         MemorySegment.ofArray(req).set(LE32, 4, value);
-        return send(ram, q, req, writable);
+        return send(q, req, writable);
     }
 
-    private static byte[] send(final GuestRam ram, final FrontendQueue q, final byte[] req, final int writable)
-        throws Exception
+    private static byte[] send(final FrontendQueue q, final byte[] req, final int writable) throws Exception
     {
-        final long in = ram.allocate(Math.max(1, req.length), 8);
-        ram.write(in, req, 0, req.length);
-        final long out = ram.allocate(Math.max(1, writable), 8);
-        ram.fill(out, Math.max(1, writable), (byte)0xEE);
-        final int head = writable == 0 ? q.add(new long[] {in}, new int[] {req.length}, 1, 0)
-            : q.add(new long[] {in, out}, new int[] {req.length, writable}, 1, 1);
-        assertThat(head).isNotNegative();
-        q.publishAndKick();
-        assertThat(q.awaitUsed(WAIT)).isEqualTo(1);
-        final byte[] r = ram.read(out, Math.max(1, writable));
-        final byte[] withLength = new byte[r.length + 1];
-        System.arraycopy(r, 0, withLength, 0, r.length);
-        withLength[r.length] = (byte)q.usedLength(0);
+        final FrontendQueue.Reply r = q.exchange(req, writable, WAIT);
+        final byte[] withLength = Arrays.copyOf(r.bytes(), r.bytes().length + 1);
+        withLength[r.bytes().length] = (byte)r.usedLength();
         return withLength;
     }
 
@@ -131,26 +121,26 @@ class GpioFrontendTest
             assertThat(namesSize).isEqualTo(40);
             final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
 
-            final byte[] names = request(ram, q, GpioDevice.MSG_GET_NAMES, 0, 0, 1 + namesSize);
+            final byte[] names = request(q, GpioDevice.MSG_GET_NAMES, 0, 0, 1 + namesSize);
             assertThat(names[0]).isEqualTo((byte)GpioDevice.STATUS_OK);
             assertThat(new String(names, 1, namesSize, StandardCharsets.UTF_8))
                 .isEqualTo("sim0\0sim1\0sim2\0sim3\0sim4\0sim5\0sim6\0sim7\0");
             for (int line = 0; line < 8; line++)
             {
-                final byte[] dir = request(ram, q, GpioDevice.MSG_GET_DIRECTION, line, 0, 2);
+                final byte[] dir = request(q, GpioDevice.MSG_GET_DIRECTION, line, 0, 2);
                 assertThat(dir[0]).isZero();
                 assertThat(dir[1]).as("line %d starts as an input", line).isEqualTo((byte)GpioChip.DIRECTION_IN);
             }
             // gpiod_direction_output: the value first, then the direction.
-            assertThat(request(ram, q, GpioDevice.MSG_SET_VALUE, 3, 1, 2)[0]).isZero();
-            assertThat(request(ram, q, GpioDevice.MSG_SET_DIRECTION, 3, GpioChip.DIRECTION_OUT, 2)[0]).isZero();
+            assertThat(request(q, GpioDevice.MSG_SET_VALUE, 3, 1, 2)[0]).isZero();
+            assertThat(request(q, GpioDevice.MSG_SET_DIRECTION, 3, GpioChip.DIRECTION_OUT, 2)[0]).isZero();
             assertThat(chip.direction(3)).isEqualTo(GpioChip.DIRECTION_OUT);
             assertThat(chip.output(3)).isEqualTo(1);
-            assertThat(request(ram, q, GpioDevice.MSG_GET_VALUE, 3, 0, 2)[1]).as("the output reads back").isEqualTo((byte)1);
+            assertThat(request(q, GpioDevice.MSG_GET_VALUE, 3, 0, 2)[1]).as("the output reads back").isEqualTo((byte)1);
             chip.drive(4, 1);
-            assertThat(request(ram, q, GpioDevice.MSG_GET_VALUE, 4, 0, 2)[1]).as("the driven input").isEqualTo((byte)1);
-            assertThat(request(ram, q, GpioDevice.MSG_SET_DIRECTION, 3, GpioChip.DIRECTION_NONE, 2)[0]).isZero();
-            assertThat(request(ram, q, GpioDevice.MSG_GET_DIRECTION, 3, 0, 2)[1]).isZero();
+            assertThat(request(q, GpioDevice.MSG_GET_VALUE, 4, 0, 2)[1]).as("the driven input").isEqualTo((byte)1);
+            assertThat(request(q, GpioDevice.MSG_SET_DIRECTION, 3, GpioChip.DIRECTION_NONE, 2)[0]).isZero();
+            assertThat(request(q, GpioDevice.MSG_GET_DIRECTION, 3, 0, 2)[1]).isZero();
             assertThat(device.refusedRequests()).isZero();
             session.stop();
         }
@@ -167,7 +157,7 @@ class GpioFrontendTest
             final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
             final FrontendQueue eventq = session.queue(GpioDevice.EVENT_QUEUE);
 
-            assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 5, GpioChip.IRQ_EDGE_RISING, 2)[0]).isZero();
+            assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 5, GpioChip.IRQ_EDGE_RISING, 2)[0]).isZero();
             long status = postEvent(ram, eventq, 5);
             assertThat(eventq.awaitUsed(QUIET)).as("held until the line triggers").isZero();
             chip.drive(5, 1);
@@ -186,13 +176,13 @@ class GpioFrontendTest
             assertThat(eventq.awaitUsed(QUIET)).as("falling: nothing").isZero();
 
             // Disabling the interrupt returns the held buffer INVALID.
-            assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 5, GpioChip.IRQ_NONE, 2)[0]).isZero();
+            assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 5, GpioChip.IRQ_NONE, 2)[0]).isZero();
             assertThat(eventq.awaitUsed(WAIT)).isEqualTo(1);
             assertThat(ram.getByte(status)).isEqualTo((byte)GpioDevice.IRQ_INVALID);
 
             // A level-high line already high fires as soon as its buffer comes, and again while it stays high.
             chip.drive(6, 1);
-            assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 6, GpioChip.IRQ_LEVEL_HIGH, 2)[0]).isZero();
+            assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 6, GpioChip.IRQ_LEVEL_HIGH, 2)[0]).isZero();
             status = postEvent(ram, eventq, 6);
             assertThat(eventq.awaitUsed(WAIT)).isEqualTo(1);
             assertThat(ram.getByte(status)).isEqualTo((byte)GpioDevice.IRQ_VALID);
@@ -251,23 +241,23 @@ class GpioFrontendTest
             final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
             final FrontendQueue eventq = session.queue(GpioDevice.EVENT_QUEUE);
             final int err = GpioDevice.STATUS_ERR;
-            assertThat(request(ram, q, GpioDevice.MSG_GET_VALUE, 8, 0, 2)[0]).as("line 8 of 8").isEqualTo((byte)err);
-            assertThat(request(ram, q, GpioDevice.MSG_GET_VALUE, 0xFFFF, 0, 2)[0]).isEqualTo((byte)err);
-            assertThat(request(ram, q, 9, 0, 0, 2)[0]).as("unknown type").isEqualTo((byte)err);
-            assertThat(request(ram, q, 0, 0, 0, 2)[0]).as("type 0").isEqualTo((byte)err);
-            assertThat(request(ram, q, GpioDevice.MSG_SET_DIRECTION, 0, 7, 2)[0]).as("direction 7").isEqualTo((byte)err);
-            assertThat(request(ram, q, GpioDevice.MSG_SET_VALUE, 0, 2, 2)[0]).as("value 2").isEqualTo((byte)err);
-            assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 0, 0x10, 2)[0]).as("irq 0x10").isEqualTo((byte)err);
-            assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 0, 0x5, 2)[0]).as("edge and level").isEqualTo((byte)err);
-            assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 0, GpioChip.IRQ_EDGE_RISING, 2)[0]).isZero();
-            assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 0, GpioChip.IRQ_EDGE_FALLING, 2)[0])
+            assertThat(request(q, GpioDevice.MSG_GET_VALUE, 8, 0, 2)[0]).as("line 8 of 8").isEqualTo((byte)err);
+            assertThat(request(q, GpioDevice.MSG_GET_VALUE, 0xFFFF, 0, 2)[0]).isEqualTo((byte)err);
+            assertThat(request(q, 9, 0, 0, 2)[0]).as("unknown type").isEqualTo((byte)err);
+            assertThat(request(q, 0, 0, 0, 2)[0]).as("type 0").isEqualTo((byte)err);
+            assertThat(request(q, GpioDevice.MSG_SET_DIRECTION, 0, 7, 2)[0]).as("direction 7").isEqualTo((byte)err);
+            assertThat(request(q, GpioDevice.MSG_SET_VALUE, 0, 2, 2)[0]).as("value 2").isEqualTo((byte)err);
+            assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 0, 0x10, 2)[0]).as("irq 0x10").isEqualTo((byte)err);
+            assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 0, 0x5, 2)[0]).as("edge and level").isEqualTo((byte)err);
+            assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 0, GpioChip.IRQ_EDGE_RISING, 2)[0]).isZero();
+            assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 0, GpioChip.IRQ_EDGE_FALLING, 2)[0])
                 .as("changed without NONE in between").isEqualTo((byte)err);
-            assertThat(send(ram, q, new byte[] {5, 0, 1}, 2)[0]).as("a 3-byte request").isEqualTo((byte)err);
-            assertThat(request(ram, q, GpioDevice.MSG_GET_NAMES, 0, 0, 10)[0]).as("names do not fit")
+            assertThat(send(q, new byte[] {5, 0, 1}, 2)[0]).as("a 3-byte request").isEqualTo((byte)err);
+            assertThat(request(q, GpioDevice.MSG_GET_NAMES, 0, 0, 10)[0]).as("names do not fit")
                 .isEqualTo((byte)err);
-            assertThat(request(ram, q, GpioDevice.MSG_GET_VALUE, 0, 0, 1)[0]).as("no room for the value")
+            assertThat(request(q, GpioDevice.MSG_GET_VALUE, 0, 0, 1)[0]).as("no room for the value")
                 .isEqualTo((byte)err);
-            final byte[] none = request(ram, q, GpioDevice.MSG_GET_VALUE, 0, 0, 0);
+            final byte[] none = request(q, GpioDevice.MSG_GET_VALUE, 0, 0, 0);
             assertThat(none[none.length - 1]).as("no writable byte: returned empty").isZero();
 
             long status = postEvent(ram, eventq, 3);
@@ -284,7 +274,7 @@ class GpioFrontendTest
 
             chip.drive(0, 1);
             assertThat(eventq.awaitUsed(WAIT)).as("served on: the first buffer of line 0 fires").isEqualTo(1);
-            assertThat(request(ram, q, GpioDevice.MSG_GET_VALUE, 0, 0, 2)[1]).isEqualTo((byte)1);
+            assertThat(request(q, GpioDevice.MSG_GET_VALUE, 0, 0, 2)[1]).isEqualTo((byte)1);
             session.stop();
         }
     }
@@ -302,9 +292,9 @@ class GpioFrontendTest
             session.start();
             final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
             final FrontendQueue eventq = session.queue(GpioDevice.EVENT_QUEUE);
-            assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 2, GpioChip.IRQ_EDGE_BOTH, 2)[0]).isZero();
-            assertThat(request(ram, q, GpioDevice.MSG_SET_VALUE, 1, 1, 2)[0]).isZero();
-            assertThat(request(ram, q, GpioDevice.MSG_SET_DIRECTION, 1, GpioChip.DIRECTION_OUT, 2)[0]).isZero();
+            assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 2, GpioChip.IRQ_EDGE_BOTH, 2)[0]).isZero();
+            assertThat(request(q, GpioDevice.MSG_SET_VALUE, 1, 1, 2)[0]).isZero();
+            assertThat(request(q, GpioDevice.MSG_SET_DIRECTION, 1, GpioChip.DIRECTION_OUT, 2)[0]).isZero();
             final long status = postEvent(ram, eventq, 2);
 
             final OutputStream out = Channels.newOutputStream(client);
@@ -352,7 +342,7 @@ class GpioFrontendTest
             {
                 session.start();
                 final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
-                assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 1, GpioChip.IRQ_EDGE_RISING, 2)[0])
+                assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 1, GpioChip.IRQ_EDGE_RISING, 2)[0])
                     .as("front-end %d arms line 1 from NONE", vm).isZero();
             }
             assertThat(Await.until(() -> chip.irqType(1) == 0, WAIT)).as("disarmed by the reset").isTrue();
