@@ -207,8 +207,8 @@ class GpioFrontendTest
             session.start();
             final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
             final FrontendQueue eventq = session.queue(GpioDevice.EVENT_QUEUE);
-            assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 5, GpioChip.IRQ_EDGE_RISING, 2)[0]).isZero();
-            assertThat(request(ram, q, GpioDevice.MSG_IRQ_TYPE, 6, GpioChip.IRQ_EDGE_RISING, 2)[0]).isZero();
+            assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 5, GpioChip.IRQ_EDGE_RISING, 2)[0]).isZero();
+            assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 6, GpioChip.IRQ_EDGE_RISING, 2)[0]).isZero();
             final long s5 = postEvent(ram, eventq, 5);
             final long s6 = postEvent(ram, eventq, 6);
             assertThat(eventq.awaitUsed(QUIET)).as("held until the lines trigger").isZero();

@@ -324,13 +324,13 @@ class RtcFrontendTest
             FrontendQueue q = session.queue(RtcDevice.REQUEST_QUEUE);
             final FrontendQueue alarmq = session.queue(RtcDevice.ALARM_QUEUE);
             final long at = realtime.nanos() + 500_000_000L;
-            assertThat(send(ram, q, setAlarm(0, at, true), 8).status()).isEqualTo(RtcDevice.S_OK);
+            assertThat(send(q, setAlarm(0, at, true), 8).status()).isEqualTo(RtcDevice.S_OK);
 
             // VM stop and cont (GET_VRING_BASE per ring, then each ring from its base, no reset): the alarm waits on.
             session.stop();
             session.start();
             q = session.queue(RtcDevice.REQUEST_QUEUE);
-            final Answer kept = send(ram, q, clockReq(RtcDevice.REQ_READ_ALARM, 0), 24);
+            final Answer kept = send(q, clockReq(RtcDevice.REQ_READ_ALARM, 0), 24);
             assertThat(kept.u64(8)).as("alarm time after stop/cont").isEqualTo(at);
             assertThat(kept.u8(16)).as("still enabled").isEqualTo(RtcDevice.FLAG_ALARM);
             postAlarmBuffer(ram, alarmq, 16);
@@ -344,7 +344,7 @@ class RtcFrontendTest
             session.reset(0);
             session.start();
             q = session.queue(RtcDevice.REQUEST_QUEUE);
-            final Answer retained = send(ram, q, clockReq(RtcDevice.REQ_READ_ALARM, 0), 24);
+            final Answer retained = send(q, clockReq(RtcDevice.REQ_READ_ALARM, 0), 24);
             assertThat(retained.u64(8)).as("alarm time after the reset").isEqualTo(at);
             assertThat(retained.u8(16)).as("enabled after the reset").isEqualTo(RtcDevice.FLAG_ALARM);
             final FrontendQueue alarmq2 = session.queue(RtcDevice.ALARM_QUEUE);
@@ -353,7 +353,7 @@ class RtcFrontendTest
             assertThat(device.alarmsNotified()).isEqualTo(2);
 
             // The spec's way for a driver that does not want an old alarm: SET_ALARM(0, disabled).
-            assertThat(send(ram, q, setAlarm(0, 0, false), 8).status()).isZero();
+            assertThat(send(q, setAlarm(0, 0, false), 8).status()).isZero();
             session.stop();
             session.reset(0);
             session.start();
