@@ -68,6 +68,10 @@ public final class VhostUserBackend implements AutoCloseable
     private final XenSyscalls xen;
     private long ackedFeatures;
     private long ackedProtocolFeatures;
+    /** The memory message in hand has Xen's region entries ({@link #xenEntries(boolean)}). */
+    private boolean xenEntries;
+    /** The line about XEN_MMAP acked with plain entries was logged (once a back-end). */
+    private boolean plainEntriesNoted;
     private boolean featuresSet;
     private int status;
     /** A ring started since the last reset (protocol thread): see {@link #resetIfDriverProbesAgain}. */
@@ -571,6 +575,7 @@ public final class VhostUserBackend implements AutoCloseable
             throw new RequestException("nregions=" + Integer.toUnsignedString(nregions) + " outside 1.."
                 + Payloads.MEMORY_TABLE_MAX_REGIONS);
         }
+        xenEntries(request.size() >= Payloads.MEMORY_TABLE_HEADER + nregions * Payloads.REGION_XEN_SIZE);
         final int entry = regionSize();
         requireSize(Payloads.MEMORY_TABLE_HEADER + nregions * entry);
         if (request.fds().count() != nregions)
@@ -601,11 +606,28 @@ public final class VhostUserBackend implements AutoCloseable
     }
 
     /**
-     * @return the size of a region entry on this connection: 40 bytes with XEN_MMAP negotiated, else 32.
+     * Whether the memory message in hand carries Xen's 40-byte region entries: XEN_MMAP negotiated <b>and</b> a
+     * payload long enough for them. QEMU (10 included) acks every protocol feature below its maximum that a back-end
+     * offers, XEN_MMAP too, yet always sends the plain 32-byte entries; its payload sizes say which layout came (the
+     * region count is in the message, so the two sizes never coincide).
+     */
+    private void xenEntries(final boolean longEnough)
+    {
+        xenEntries = xenMmap() && longEnough;
+        if (xenMmap() && !longEnough && !plainEntriesNoted)
+        {
+            plainEntriesNoted = true;
+            LOG.log(Level.INFO, name + ": XEN_MMAP was acked but the front-end sends plain 32-byte region entries"
+                + " (as QEMU does): taken as memfd regions");
+        }
+    }
+
+    /**
+     * @return the size of a region entry in the message in hand: 40 bytes in Xen's layout, else 32.
      */
     private int regionSize()
     {
-        return xenMmap() ? Payloads.REGION_XEN_SIZE : Payloads.REGION_SIZE;
+        return xenEntries ? Payloads.REGION_XEN_SIZE : Payloads.REGION_SIZE;
     }
 
     /**
@@ -616,7 +638,7 @@ public final class VhostUserBackend implements AutoCloseable
     private void checkOneDomain(final int count, final int entrySize, final GuestMemory kept)
         throws GuestMemoryException
     {
-        if (!xenMmap())
+        if (!xenEntries)
         {
             return;
         }
@@ -655,7 +677,7 @@ public final class VhostUserBackend implements AutoCloseable
 
     private MemoryRegion mapRegion(final int offset, final int fd) throws GuestMemoryException, NativeException
     {
-        if (xenMmap())
+        if (xenEntries)
         {
             return MemoryRegion.mapXen(xen, fd,
                 request.u64(offset + Payloads.REGION_GPA),
@@ -674,6 +696,7 @@ public final class VhostUserBackend implements AutoCloseable
 
     private void addMemRegion() throws RequestException, GuestMemoryException, NativeException
     {
+        xenEntries(request.size() >= Payloads.SINGLE_REGION_XEN_SIZE);
         requireSize(singleRegionSize());
         if (request.fds().count() != 1)
         {
@@ -697,11 +720,12 @@ public final class VhostUserBackend implements AutoCloseable
 
     private int singleRegionSize()
     {
-        return xenMmap() ? Payloads.SINGLE_REGION_XEN_SIZE : Payloads.SINGLE_REGION_SIZE;
+        return xenEntries ? Payloads.SINGLE_REGION_XEN_SIZE : Payloads.SINGLE_REGION_SIZE;
     }
 
     private void removeMemRegion() throws RequestException, GuestMemoryException
     {
+        xenEntries(request.size() >= Payloads.SINGLE_REGION_XEN_SIZE);
         requireSize(singleRegionSize());
         final int r = Payloads.SINGLE_REGION_REGION;
         replaceMemory(memory.peek().without(request.u64(r + Payloads.REGION_GPA),
