@@ -33,7 +33,8 @@ public final class NullVideo implements VideoBackend
     }
 
     @Override
-    public int createResource(final int streamId, final int queueType, final int resourceId)
+    public int createResource(final int streamId, final int queueType, final int resourceId,
+        final VideoResource pages)
     {
         return VideoDevice.RESP_OK_NODATA;
     }
@@ -76,7 +77,7 @@ public final class NullVideo implements VideoBackend
 
     @Override
     public int queueResource(final int streamId, final int queueType, final int resourceId, final long timestamp,
-        final Response response)
+        final int[] dataSizes, final int numDataSizes, final Response response)
     {
         return response.header(VideoDevice.RESP_ERR_INVALID_OPERATION);
     }

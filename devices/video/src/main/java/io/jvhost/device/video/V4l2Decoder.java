@@ -153,9 +153,10 @@ public final class V4l2Decoder implements VideoBackend
     }
 
     @Override
-    public int createResource(final int streamId, final int queueType, final int resourceId)
+    public int createResource(final int streamId, final int queueType, final int resourceId,
+        final VideoResource pages)
     {
-        return rest.createResource(streamId, queueType, resourceId);
+        return rest.createResource(streamId, queueType, resourceId, pages);
     }
 
     @Override
@@ -196,9 +197,10 @@ public final class V4l2Decoder implements VideoBackend
 
     @Override
     public int queueResource(final int streamId, final int queueType, final int resourceId, final long timestamp,
-        final Response response)
+        final int[] dataSizes, final int numDataSizes, final Response response)
     {
-        return rest.queueResource(streamId, queueType, resourceId, timestamp, response);
+        return rest.queueResource(streamId, queueType, resourceId, timestamp, dataSizes, numDataSizes,
+            response);
     }
 
     @Override

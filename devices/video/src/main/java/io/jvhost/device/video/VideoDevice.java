@@ -6,10 +6,14 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import io.jvhost.device.ConfigSpace;
+import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.FdWatcher;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.device.video.wire.Command;
 import io.jvhost.device.video.wire.Response;
+import io.jvhost.memory.GuestMemory;
+import io.jvhost.memory.GuestMemoryException;
 import io.jvhost.virtqueue.ChainAccessException;
 import io.jvhost.virtqueue.ChainReader;
 import io.jvhost.virtqueue.ChainWriter;
@@ -34,10 +38,20 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * writable part becomes ERR_INVALID_PARAMETER; a chain without room for the 8-byte header is returned empty.
  * Refusals are one log line each (the first ten, then every thousandth).
  * <p>
- * Steady state (RESOURCE_QUEUE) allocates nothing: commands are read into one scratch buffer, responses built in
- * another, the stream and resource tables are preallocated.
+ * RESOURCE_QUEUE: when the back-end keeps the buffer ({@link VideoBackend#HELD}) the device holds the command (its
+ * descriptors, at most {@value #MAX_HELD_DESCRIPTORS}, with room for the 24-byte answer: else ERR_INVALID_PARAMETER) until the back-end reports the buffer done
+ * ({@link VideoBackend.Host#completed}), then answers OK_RESOURCE_QUEUE (timestamp, flags, size) on the command
+ * queue's worker, written through the memory of the batch that answers it, in the order the back-end reported. A
+ * resource already held is refused (ERR_INVALID_PARAMETER). QUEUE_CLEAR answers the queue's held commands with
+ * OK_RESOURCE_QUEUE, flags VIRTIO_VIDEO_BUFFER_FLAG_ERR, their timestamp and size 0, before its own OK_NODATA (the
+ * draft: cleared buffers come back without being processed, flagged ERR, as the QEMU vhost-user-video reference
+ * answers them); STREAM_DESTROY and RESOURCE_DESTROY_ALL do the same for the held buffers they end. A reset (the
+ * driver's or a new front-end's) drops them with the ring.
+ * <p>
+ * Steady state (RESOURCE_QUEUE, held or not, and its completion) allocates nothing: commands are read into one
+ * scratch buffer, responses built in another, the stream, resource and held-command tables are preallocated.
  */
-public final class VideoDevice implements VirtioDevice, AutoCloseable
+public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBackend.Host
 {
     public static final int DEVICE_TYPE = 31;
     public static final int QUEUE_SIZE = 1024;
@@ -50,6 +64,13 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
     public static final int MAX_STREAMS = 32;
     public static final int MAX_RESOURCES = 64;
     public static final int MAX_ENTRIES = 1024;
+    /** The descriptors a held RESOURCE_QUEUE chain may have. */
+    public static final int MAX_HELD_DESCRIPTORS = 16;
+    /** VIRTIO_VIDEO_BUFFER_FLAG_ERR. */
+    public static final int BUFFER_FLAG_ERR = 0x0001;
+    /** VIRTIO_VIDEO_BUFFER_FLAG_EOS. */
+    public static final int BUFFER_FLAG_EOS = 0x0002;
+    private static final int RESOURCE_QUEUE_RESPONSE = 24;
 
     public static final int CMD_QUERY_CAPABILITY = 0x0100;
     public static final int CMD_STREAM_CREATE = 0x0101;
@@ -97,6 +118,25 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
     /** Resource ids by stream slot, queue (0 input, 1 output), index. */
     private final int[][][] resources = new int[MAX_STREAMS][2][MAX_RESOURCES];
     private final int[][] resourceCount = new int[MAX_STREAMS][2];
+    /** Held RESOURCE_QUEUE commands, by {@link #key}: the chain head, or -1. */
+    private final int[] heldHead = new int[MAX_STREAMS * 2 * MAX_RESOURCES];
+    private final long[] heldTimestamp = new long[heldHead.length];
+    /** Copies of the held chains, made once per resource slot (not per queued buffer). */
+    private final DescriptorChain[] heldChains = new DescriptorChain[heldHead.length];
+    /** Done and not yet answered: the answer's flags, timestamp and size. */
+    private final boolean[] ready = new boolean[heldHead.length];
+    private final int[] readyFlags = new int[heldHead.length];
+    private final long[] readyTimestamp = new long[heldHead.length];
+    private final int[] readySize = new int[heldHead.length];
+    /** Keys of the ready commands in the order reported (each key is in it at most once). */
+    private final int[] readyOrder = new int[heldHead.length];
+    private int readyFirst;
+    private int readyCount;
+    private final int[] dataSizes = new int[Command.MAX_PLANES];
+    private volatile DeviceContext context;
+    private volatile GuestMemory memory;
+    /** The queue being served, during {@link #processQueue}. */
+    private DeviceQueue serving;
     private long refused;
 
     public VideoDevice(final String name, final VideoBackend backend)
@@ -105,6 +145,7 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
         this.backend = backend;
         cmd.wrap(request);
         resp.wrap(response);
+        java.util.Arrays.fill(heldHead, -1);
         config.set(LE32, 0, 0);
         config.set(LE32, 4, MAX_CAPS_LENGTH);
         config.set(LE32, 8, MAX_CAPS_LENGTH);
@@ -157,6 +198,138 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
         ConfigSpace.read(config, offset, dst);
     }
 
+    @Override
+    public void attach(final DeviceContext deviceContext)
+    {
+        this.context = deviceContext;
+        backend.attach(this);
+    }
+
+    @Override
+    public FdWatcher watcher()
+    {
+        final DeviceContext c = context;
+        return null == c ? (fd, onReadable) -> null : c.watcher(COMMAND_QUEUE);
+    }
+
+    @Override
+    public GuestMemory memory()
+    {
+        return memory;
+    }
+
+    /**
+     * @return RESOURCE_QUEUE commands held, waiting for their buffer.
+     */
+    public int heldCommands()
+    {
+        int n = 0;
+        for (final int head : heldHead)
+        {
+            n += head >= 0 ? 1 : 0;
+        }
+        return n;
+    }
+
+    @Override
+    public void completed(final int streamId, final int queueType, final int resourceId, final int flags,
+        final long timestamp, final int size)
+    {
+        final int slot = slotOf(streamId);
+        final int q = queueType(queueType);
+        final int index = slot < 0 || q < 0 ? -1 : indexOf(slot, q, resourceId);
+        final int key = index < 0 ? -1 : key(slot, q, index);
+        if (key < 0 || heldHead[key] < 0 || ready[key] || readyCount == readyOrder.length)
+        {
+            LOG.log(Level.WARNING, name + ": back-end reported resource " + Integer.toUnsignedString(resourceId)
+                + " of stream " + Integer.toUnsignedString(streamId) + " queue 0x" + Integer.toHexString(queueType)
+                + " done, which is not held; ignored");
+            return;
+        }
+        ready[key] = true;
+        readyFlags[key] = flags;
+        readyTimestamp[key] = timestamp;
+        readySize[key] = size;
+        readyOrder[(readyFirst + readyCount++) % readyOrder.length] = key;
+        final DeviceContext c = context;
+        if (null == serving && null != c)
+        {
+            c.wake(COMMAND_QUEUE);
+        }
+    }
+
+    private static int key(final int slot, final int q, final int index)
+    {
+        return (slot * 2 + q) * MAX_RESOURCES + index;
+    }
+
+    /**
+     * Answers the ready held commands, in the order reported.
+     */
+    private void answerReady(final DeviceQueue queue)
+    {
+        while (readyCount > 0)
+        {
+            final int key = readyOrder[readyFirst];
+            readyFirst = (readyFirst + 1) % readyOrder.length;
+            readyCount--;
+            if (ready[key])
+            {
+                ready[key] = false;
+                release(queue, key, readyFlags[key], readyTimestamp[key], readySize[key]);
+            }
+        }
+    }
+
+    /**
+     * Answers the held command {@code key} with OK_RESOURCE_QUEUE, written through the queue's current memory.
+     */
+    private void release(final DeviceQueue queue, final int key, final int flags, final long timestamp,
+        final int size)
+    {
+        final int head = heldHead[key];
+        heldHead[key] = -1;
+        ready[key] = false;
+        final int n = resp.resourceQueue(RESP_OK_RESOURCE_QUEUE, timestamp, flags, size);
+        final GuestMemory m = queue.memory();
+        final DescriptorChain held = heldChains[key];
+        int done = 0;
+        try
+        {
+            for (int i = held.readableCount(); i < held.count() && done < n; i++)
+            {
+                final int length = (int)Math.min(Integer.toUnsignedLong(held.length(i)), n - done);
+                m.write(held.address(i), response, done, length);
+                done += length;
+            }
+        }
+        catch (final GuestMemoryException | RuntimeException e)
+        {
+            LOG.log(Level.WARNING, name + ": held command " + head + " is no longer in guest memory: "
+                + e.getMessage() + "; returned empty");
+            done = 0;
+        }
+        queue.complete(held, done);
+    }
+
+    /**
+     * Answers every held command of stream slot {@code slot}, queue {@code q} (0, 1; -1 for both) with flag ERR.
+     */
+    private void returnHeld(final int slot, final int q)
+    {
+        for (int qq = q < 0 ? 0 : q; qq <= (q < 0 ? 1 : q); qq++)
+        {
+            for (int i = 0; i < MAX_RESOURCES; i++)
+            {
+                final int key = key(slot, qq, i);
+                if (heldHead[key] >= 0)
+                {
+                    release(serving, key, BUFFER_FLAG_ERR, heldTimestamp[key], 0);
+                }
+            }
+        }
+    }
+
     /**
      * @return commands refused by the device's checks or returned empty.
      */
@@ -172,10 +345,26 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
         {
             return;
         }
-        DescriptorChain chain;
-        while (null != (chain = queue.next()))
+        memory = queue.memory();
+        serving = queue;
+        try
         {
-            queue.complete(chain, answer(chain));
+            answerReady(queue);
+            DescriptorChain chain;
+            while (null != (chain = queue.next()))
+            {
+                final long written = answer(chain);
+                // The buffers this command finished (a drain's, a clear's) come back before its own answer.
+                answerReady(queue);
+                if (written >= 0)
+                {
+                    queue.complete(chain, written);
+                }
+            }
+        }
+        finally
+        {
+            serving = null;
         }
     }
 
@@ -189,6 +378,10 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
             return 0;
         }
         int size = respond(chain);
+        if (size == VideoBackend.HELD)
+        {
+            return -1;
+        }
         if (size > out.remaining())
         {
             refuse(chain, "needs " + size + " writable bytes for its response, has " + out.remaining());
@@ -261,6 +454,7 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
             case CMD_STREAM_DESTROY ->
             {
                 backend.destroyStream(id);
+                returnHeld(slot, -1);
                 streamOpen[slot] = false;
                 LOG.log(Level.INFO, name + ": stream " + Integer.toUnsignedString(id) + " destroyed");
                 yield resp.header(RESP_OK_NODATA);
@@ -298,17 +492,62 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
                     yield refuse(chain, RESP_ERR_INVALID_PARAMETER, "queues " + Integer.toUnsignedString(
                         cmd.numDataSizes()) + " data sizes, more than 8");
                 }
-                yield backend.queueResource(id, cmd.word8(), cmd.word12(), cmd.timestamp(), resp);
+                yield queueResource(chain, id, slot, q);
             }
             case CMD_RESOURCE_DESTROY_ALL ->
             {
+                final int status = backend.destroyResources(id, cmd.word8());
+                returnHeld(slot, q);
                 resourceCount[slot][q] = 0;
-                yield resp.header(backend.destroyResources(id, cmd.word8()));
+                yield resp.header(status);
             }
-            case CMD_QUEUE_CLEAR -> resp.header(backend.clearQueue(id, cmd.word8()));
+            case CMD_QUEUE_CLEAR ->
+            {
+                final int status = backend.clearQueue(id, cmd.word8());
+                returnHeld(slot, q);
+                yield resp.header(status);
+            }
             case CMD_GET_PARAMS_EXT -> backend.getParams(id, cmd.word8(), resp);
             default -> resp.header(backend.setParams(id, cmd.word8()));
         };
+    }
+
+    private int queueResource(final DescriptorChain chain, final int id, final int slot, final int q)
+    {
+        final int resourceId = cmd.word12();
+        final int key = key(slot, q, indexOf(slot, q, resourceId));
+        if (heldHead[key] >= 0)
+        {
+            return refuse(chain, RESP_ERR_INVALID_PARAMETER, "queues resource "
+                + Integer.toUnsignedString(resourceId) + ", which is queued");
+        }
+        final int numDataSizes = cmd.numDataSizes();
+        for (int i = 0; i < numDataSizes; i++)
+        {
+            dataSizes[i] = cmd.dataSize(i);
+        }
+        // The chain must be one the device can hold, with room for the answer, before the back-end takes the buffer.
+        if (chain.count() > MAX_HELD_DESCRIPTORS || chain.writableBytes() < RESOURCE_QUEUE_RESPONSE)
+        {
+            return refuse(chain, RESP_ERR_INVALID_PARAMETER, "queues resource "
+                + Integer.toUnsignedString(resourceId) + " in a chain of " + chain.count() + " buffers with "
+                + chain.writableBytes() + " writable bytes (at most " + MAX_HELD_DESCRIPTORS + ", at least "
+                + RESOURCE_QUEUE_RESPONSE + ")");
+        }
+        final long timestamp = cmd.timestamp();
+        final int size = backend.queueResource(id, cmd.word8(), resourceId, timestamp, dataSizes, numDataSizes,
+            resp);
+        if (size == VideoBackend.HELD)
+        {
+            if (null == heldChains[key])
+            {
+                heldChains[key] = new DescriptorChain(MAX_HELD_DESCRIPTORS);
+            }
+            heldChains[key].copyFrom(chain);
+            heldHead[key] = chain.head();
+            heldTimestamp[key] = timestamp;
+        }
+        return size;
     }
 
     private int createStream(final DescriptorChain chain, final int id)
@@ -363,9 +602,11 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
                 + " with " + Integer.toUnsignedString(planes) + " planes (1 to 8)");
         }
         long entries = 0;
+        final int[] perPlane = new int[planes];
         for (int p = 0; p < planes; p++)
         {
             entries += Integer.toUnsignedLong(cmd.numEntries(p));
+            perPlane[p] = cmd.numEntries(p);
         }
         if (entries == 0 || entries > MAX_ENTRIES)
         {
@@ -382,6 +623,8 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
             return refuse(chain, RESP_ERR_OUT_OF_MEMORY, "creates a resource with all " + MAX_RESOURCES + " in use");
         }
         // The memory entries follow the fixed part: the reader stands after the bytes copied into the scratch.
+        final long[] addresses;
+        final int[] lengths;
         try
         {
             in.rewind();
@@ -392,11 +635,15 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
                     + Integer.toUnsignedString(resourceId) + " with " + in.remaining() / Command.MEM_ENTRY_SIZE
                     + " of its " + entries + " memory entries");
             }
-            for (long e = 0; e < entries; e++)
+            addresses = new long[(int)entries];
+            lengths = new int[(int)entries];
+            for (int e = 0; e < entries; e++)
             {
                 final long addr = in.readLong();
                 final long length = Integer.toUnsignedLong(in.readInt());
                 in.readInt();
+                addresses[e] = addr;
+                lengths[e] = (int)length;
                 if (length == 0 || !chain.memory().isValidRange(addr, length))
                 {
                     return refuse(chain, RESP_ERR_INVALID_PARAMETER, "creates resource "
@@ -409,7 +656,8 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
         {
             return resp.header(RESP_ERR_INVALID_PARAMETER);
         }
-        final int status = backend.createResource(id, cmd.word8(), resourceId);
+        final int status = backend.createResource(id, cmd.word8(), resourceId,
+            new VideoResource(planes, perPlane, addresses, lengths));
         if (status == RESP_OK_NODATA)
         {
             resources[slot][q][resourceCount[slot][q]++] = resourceId;
@@ -518,6 +766,10 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable
     @Override
     public void reset()
     {
+        java.util.Arrays.fill(heldHead, -1);
+        java.util.Arrays.fill(ready, false);
+        readyCount = 0;
+        readyFirst = 0;
         for (int i = 0; i < MAX_STREAMS; i++)
         {
             if (streamOpen[i])

@@ -52,7 +52,7 @@ class V4l2DecoderTest
             assertThat(decoder.openStreams()).isEqualTo(2);
             decoder.destroyStream(1);
             assertThat(decoder.openStreams()).isEqualTo(1);
-            assertThat(decoder.queueResource(2, VideoDevice.QUEUE_TYPE_INPUT, 0, 0, response))
+            assertThat(decoder.queueResource(2, VideoDevice.QUEUE_TYPE_INPUT, 0, 0, new int[8], 0, response))
                 .as("decoding is not written").isEqualTo(8);
             assertThat(response.type()).isEqualTo(VideoDevice.RESP_ERR_INVALID_OPERATION);
         }

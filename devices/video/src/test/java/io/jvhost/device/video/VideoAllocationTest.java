@@ -63,4 +63,52 @@ class VideoAllocationTest
             assertThat(allocated).as("bytes allocated by %d iterations", ITERATIONS).isLessThan(1024);
         }
     }
+
+    @Test
+    void heldResourceQueueAndItsCompletionAllocateNothing() throws Exception
+    {
+        try (SteadyStateRing bench = new SteadyStateRing();
+             ScriptedVideo backend = new ScriptedVideo(false))
+        {
+            final MemorySegment ram = bench.ram;
+            final VideoDevice device = new VideoDevice("video", backend);
+            device.attach(queue -> { });
+            device.featuresAcked(VirtioFeatures.bit(VirtioFeatures.VERSION_1) | 1);
+            // Stream 5 with output resource 2 (one memory entry at 0x80000).
+            ram.set(LE32, 0x20000, VideoDevice.CMD_STREAM_CREATE);
+            ram.set(LE32, 0x20004, 5);
+            ram.set(LE32, 0x20010, 0x1002);
+            ram.set(LE32, 0x20100, VideoDevice.CMD_RESOURCE_CREATE);
+            ram.set(LE32, 0x20104, 5);
+            ram.set(LE32, 0x20108, VideoDevice.QUEUE_TYPE_OUTPUT);
+            ram.set(LE32, 0x2010C, 2);
+            ram.set(LE32, 0x20114, 1);
+            ram.set(LE32, 0x20138, 1);
+            ram.set(LE64, 0x20100 + 88, 0x80000);
+            ram.set(LE32, 0x20100 + 96, 4096);
+            bench.allocatedBy(device, new long[][] {{0x20000, 0x30000}, {0x20100, 0x30100}},
+                new int[][] {{88, 8}, {104, 8}}, new int[] {1, 1}, 1);
+
+            // RESOURCE_QUEUE of the output (held), then STREAM_DRAIN, during which the back-end reports it (EOS).
+            ram.set(LE32, 0x20200, VideoDevice.CMD_RESOURCE_QUEUE);
+            ram.set(LE32, 0x20204, 5);
+            ram.set(LE32, 0x20208, VideoDevice.QUEUE_TYPE_OUTPUT);
+            ram.set(LE32, 0x2020C, 2);
+            ram.set(LE64, 0x20210, 99);
+            ram.set(LE32, 0x20300, VideoDevice.CMD_STREAM_DRAIN);
+            ram.set(LE32, 0x20304, 5);
+            final long refusedBefore = device.refusedCommands();
+            final long allocated = bench.allocatedBy(device, new long[][] {{0x20200, 0x30200}, {0x20300, 0x30300}},
+                new int[][] {{64, 24}, {8, 8}}, new int[] {1, 1}, ITERATIONS);
+            assertThat(device.refusedCommands()).as("no command refused by the device's checks")
+                .isEqualTo(refusedBefore);
+            assertThat(ram.get(LE32, 0x30200)).as("the held command's answer")
+                .isEqualTo(VideoDevice.RESP_OK_RESOURCE_QUEUE);
+            assertThat(ram.get(LE64, 0x30208)).as("its timestamp").isEqualTo(99);
+            assertThat(ram.get(LE32, 0x30210)).as("its flags").isEqualTo(VideoDevice.BUFFER_FLAG_EOS);
+            assertThat(ram.get(LE32, 0x30300)).isEqualTo(VideoDevice.RESP_OK_NODATA);
+            assertThat(device.heldCommands()).isZero();
+            assertThat(allocated).as("bytes allocated by %d iterations", ITERATIONS).isLessThan(1024);
+        }
+    }
 }

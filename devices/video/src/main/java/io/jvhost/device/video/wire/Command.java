@@ -85,4 +85,9 @@ public final class Command extends Flyweight
     {
         return u32(24);
     }
+
+    public int dataSize(final int plane)
+    {
+        return u32(28 + 4 * plane);
+    }
 }
