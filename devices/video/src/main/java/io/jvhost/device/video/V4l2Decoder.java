@@ -1,45 +1,160 @@
 package io.jvhost.device.video;
 
+import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
-import java.util.Arrays;
 
+import io.jvhost.device.FdWatch;
 import io.jvhost.device.video.wire.Response;
-import io.jvhost.os.Ioctl;
-import io.jvhost.os.LibC;
+import io.jvhost.memory.GuestMemory;
+import io.jvhost.memory.GuestMemoryException;
+import io.jvhost.os.Errno;
 import io.jvhost.os.NativeException;
 
 /**
- * rust-vmm's {@code v4l2-decoder} back-end, as far as this machine can prove it (it has no V4L2 node): at start the
- * node must open and answer VIDIOC_QUERYCAP as a memory-to-memory device (V4L2_CAP_VIDEO_M2M or _M2M_MPLANE in its
- * device_caps), else it is refused naming the errno (ENOENT for a missing node, ENOTTY for one that is not V4L2) or
- * the capabilities it has. Each stream opens the node anew (STREAM_CREATE fails with ERR_INVALID_OPERATION when it
- * does not open) and closes it at STREAM_DESTROY.
- * <p>
- * <b>Not written:</b> decoding through the node (formats, buffers, the host's dequeues and events): QUERY_CAPABILITY
- * lists no format and RESOURCE_QUEUE and GET_PARAMS are ERR_INVALID_OPERATION, as with the null back-end.
+ * rust-vmm's {@code v4l2-decoder} back-end: a stateful V4L2 memory-to-memory decoder (single-planar API, USERPTR
+ * memory) behind the virtio-video decoder.
+ * <ul>
+ *   <li>At start the node must answer VIDIOC_QUERYCAP as a memory-to-memory device (V4L2_CAP_VIDEO_M2M or
+ *       _M2M_MPLANE in its device_caps), else it is refused naming the errno (ENOENT, ENOTTY) or its caps.</li>
+ *   <li>STREAM_CREATE opens the node (ERR_INVALID_OPERATION when it does not open), sets the OUTPUT (bitstream)
+ *       queue's format to the coded format (S_FMT; refused: ERR_INVALID_PARAMETER) and watches the descriptor on
+ *       the device's worker.</li>
+ *   <li>The first RESOURCE_QUEUE of a queue asks for as many V4L2 buffers as resources were created on it
+ *       (REQBUFS, USERPTR) and gives each a host buffer of its resource's size (at most {@value #MAX_BUFFER_SIZE}
+ *       bytes); V4L2 buffer index = the resource's order of creation. A resource created after that, or beyond the
+ *       count the node granted, is refused when queued (ERR_INVALID_PARAMETER).</li>
+ *   <li>RESOURCE_QUEUE of a bitstream copies its first data size (bounded by the resource) out of the guest pages
+ *       into the host buffer and queues it (QBUF, timestamp as a timeval: microsecond precision); of a frame buffer
+ *       queues its host buffer; each queue is started (STREAMON) at its first buffer. The command is held
+ *       ({@link VideoBackend#HELD}).</li>
+ *   <li>When the node is readable (a frame decoded), and after every RESOURCE_QUEUE, the decoder dequeues both
+ *       queues until EAGAIN (never blocking): a bitstream buffer is reported with its timestamp and size 0, a frame
+ *       is copied into its resource's guest pages (bytesused, bounded by the resource) and reported with the
+ *       timestamp V4L2 copied from its bitstream, its size, and flags: V4L2_BUF_FLAG_ERROR as ERR, _LAST as EOS,
+ *       _KEYFRAME/_PFRAME/_BFRAME as IFRAME/PFRAME/BFRAME.</li>
+ *   <li>STREAM_DRAIN sends V4L2_DEC_CMD_STOP (answered at once; the last frame comes back flagged EOS), and the
+ *       next bitstream after it V4L2_DEC_CMD_START. QUEUE_CLEAR stops the queue (STREAMOFF, which returns every
+ *       buffer in V4L2); RESOURCE_DESTROY_ALL stops it and frees its buffers (REQBUFS 0); STREAM_DESTROY closes
+ *       the node.</li>
+ * </ul>
+ * Not written: the multi-planar API, MMAP/DMABUF memory, the source-change event (a decoder that needs the CAPTURE
+ * queue set up after it has parsed the stream's headers is not followed), SET/GET_PARAMS and the format
+ * descriptors of QUERY_CAPABILITY (answered as by the null back-end).
  */
 public final class V4l2Decoder implements VideoBackend
 {
     public static final int CAP_VIDEO_M2M_MPLANE = 0x0000_4000;
     public static final int CAP_VIDEO_M2M = 0x0000_8000;
     public static final int CAP_DEVICE_CAPS = 0x8000_0000;
-    /** {@code _IOR('V', 0, struct v4l2_capability)}. */
-    private static final long VIDIOC_QUERYCAP = 0x8068_5600L;
-    private static final int ENOTTY = 25;
-    private static final int O_RDWR = 2;
-    private static final int O_NONBLOCK = 0x800;
-    private static final int O_CLOEXEC = 0x80000;
-    private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** The largest host buffer of one resource. */
+    public static final int MAX_BUFFER_SIZE = 16 << 20;
 
-    private final Path path;
+    public static final int BUF_TYPE_VIDEO_CAPTURE = 1;
+    public static final int BUF_TYPE_VIDEO_OUTPUT = 2;
+    public static final int MEMORY_USERPTR = 2;
+    public static final int BUF_FLAG_KEYFRAME = 0x8;
+    public static final int BUF_FLAG_PFRAME = 0x10;
+    public static final int BUF_FLAG_BFRAME = 0x20;
+    public static final int BUF_FLAG_ERROR = 0x40;
+    public static final int BUF_FLAG_LAST = 0x0010_0000;
+    public static final int BUF_FLAG_TIMESTAMP_COPY = 0x4000;
+    public static final int DEC_CMD_START = 0;
+    public static final int DEC_CMD_STOP = 1;
+
+    public static final long VIDIOC_QUERYCAP = ioc(2, 0, 104);
+    public static final long VIDIOC_G_FMT = ioc(3, 4, 208);
+    public static final long VIDIOC_S_FMT = ioc(3, 5, 208);
+    public static final long VIDIOC_REQBUFS = ioc(3, 8, 20);
+    public static final long VIDIOC_QBUF = ioc(3, 15, 88);
+    public static final long VIDIOC_DQBUF = ioc(3, 17, 88);
+    public static final long VIDIOC_STREAMON = ioc(1, 18, 4);
+    public static final long VIDIOC_STREAMOFF = ioc(1, 19, 4);
+    public static final long VIDIOC_DECODER_CMD = ioc(3, 96, 72);
+
+    private static final int ENOTTY = 25;
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.nativeOrder());
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.nativeOrder());
+    private static final System.Logger LOG = System.getLogger(V4l2Decoder.class.getName());
+
+    private final V4l2Node node;
     private final String card;
-    private final int[] streamIds = new int[VideoDevice.MAX_STREAMS];
-    private final int[] fds = new int[VideoDevice.MAX_STREAMS];
+    private final Stream[] streams = new Stream[VideoDevice.MAX_STREAMS];
     private final NullVideo rest = new NullVideo();
+    private Host host;
+
+    /** One V4L2 queue of a stream: its resources (by order of creation = V4L2 index) and host buffers. */
+    private static final class Queue
+    {
+        final int v4l2Type;
+        final int queueType;
+        final int[] resourceIds = new int[VideoDevice.MAX_RESOURCES];
+        final VideoResource[] pages = new VideoResource[VideoDevice.MAX_RESOURCES];
+        final MemorySegment[] buffers = new MemorySegment[VideoDevice.MAX_RESOURCES];
+        final boolean[] queued = new boolean[VideoDevice.MAX_RESOURCES];
+        int resources;
+        /** Buffers REQBUFS granted, -1 before the first. */
+        int granted = -1;
+        boolean streaming;
+        Arena arena;
+
+        Queue(final int v4l2Type, final int queueType)
+        {
+            this.v4l2Type = v4l2Type;
+            this.queueType = queueType;
+        }
+
+        int indexOf(final int resourceId)
+        {
+            for (int i = 0; i < resources; i++)
+            {
+                if (resourceIds[i] == resourceId)
+                {
+                    return i;
+                }
+            }
+            return -1;
+        }
+    }
+
+    /** A stream: its descriptor on the node, its watch, its queues and the ioctl structures it reuses. */
+    private final class Stream
+    {
+        final int id;
+        final int fd;
+        final Arena arena = Arena.ofShared();
+        final MemorySegment buf = arena.allocate(88, 8);
+        final MemorySegment arg = arena.allocate(208, 8);
+        final Queue input = new Queue(BUF_TYPE_VIDEO_OUTPUT, VideoDevice.QUEUE_TYPE_INPUT);
+        final Queue output = new Queue(BUF_TYPE_VIDEO_CAPTURE, VideoDevice.QUEUE_TYPE_OUTPUT);
+        FdWatch watch;
+        boolean stopped;
+        long failures;
+
+        Stream(final int id, final int fd)
+        {
+            this.id = id;
+            this.fd = fd;
+        }
+
+        Queue queue(final int queueType)
+        {
+            return queueType == VideoDevice.QUEUE_TYPE_INPUT ? input : output;
+        }
+
+        void fail(final String what, final int errno)
+        {
+            failures++;
+            if (failures <= 10 || failures % 1000 == 0)
+            {
+                LOG.log(Level.WARNING, "v4l2 decoder: stream " + Integer.toUnsignedString(id) + ": " + what
+                    + " failed: " + Errno.name(errno) + " (" + failures + " failures so far)");
+            }
+        }
+    }
 
     /**
      * @throws NativeException naming the call, the path and the errno when the node does not open or is not V4L2.
@@ -47,23 +162,37 @@ public final class V4l2Decoder implements VideoBackend
      */
     public V4l2Decoder(final Path path) throws NativeException
     {
-        this.path = path;
-        Arrays.fill(fds, -1);
-        final int fd = LibC.open(path.toString(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        this(V4l2Node.host(path));
+    }
+
+    /**
+     * A decoder of {@code node}, which must answer QUERYCAP as a memory-to-memory device.
+     *
+     * @throws NativeException naming the call, the node and the errno when it does not open or is not V4L2.
+     * @throws IllegalArgumentException naming the capabilities when it is V4L2 but not memory-to-memory.
+     */
+    public V4l2Decoder(final V4l2Node node) throws NativeException
+    {
+        this.node = node;
+        final int fd = node.open();
+        if (fd < 0)
+        {
+            throw new NativeException("open", -fd, "path=" + node);
+        }
         try (Arena arena = Arena.ofConfined())
         {
             final MemorySegment cap = arena.allocate(104, 8);
-            final int rc = new Ioctl().call(fd, VIDIOC_QUERYCAP, cap);
+            final int rc = node.ioctl(fd, VIDIOC_QUERYCAP, cap);
             if (rc < 0)
             {
-                throw new NativeException("ioctl VIDIOC_QUERYCAP", -rc, "path=" + path
+                throw new NativeException("ioctl VIDIOC_QUERYCAP", -rc, "path=" + node
                     + (-rc == ENOTTY ? " (not a V4L2 device)" : ""));
             }
-            final int capabilities = cap.get(LE32, 84);
-            final int caps = (capabilities & CAP_DEVICE_CAPS) != 0 ? cap.get(LE32, 88) : capabilities;
+            final int capabilities = cap.get(I32, 84);
+            final int caps = (capabilities & CAP_DEVICE_CAPS) != 0 ? cap.get(I32, 88) : capabilities;
             if ((caps & (CAP_VIDEO_M2M | CAP_VIDEO_M2M_MPLANE)) == 0)
             {
-                throw new IllegalArgumentException(path + " is not a memory-to-memory decoder: device_caps 0x"
+                throw new IllegalArgumentException(node + " is not a memory-to-memory decoder: device_caps 0x"
                     + Integer.toHexString(caps) + " has neither V4L2_CAP_VIDEO_M2M nor V4L2_CAP_VIDEO_M2M_MPLANE");
             }
             final StringBuilder name = new StringBuilder();
@@ -75,19 +204,46 @@ public final class V4l2Decoder implements VideoBackend
         }
         finally
         {
-            LibC.closeQuietly(fd);
+            node.close(fd);
         }
     }
 
     /**
-     * A decoder of {@code path} with the given card name, without asking the node (tests: this machine has no V4L2
-     * node, so the per-stream paths are exercised against nodes that are not V4L2 or are missing).
+     * A decoder of {@code path} with the given card name, without asking the node (tests of the per-stream paths
+     * against nodes that are not V4L2 or are missing).
      */
     V4l2Decoder(final Path path, final String card)
     {
-        this.path = path;
+        this.node = V4l2Node.host(path);
         this.card = card;
-        Arrays.fill(fds, -1);
+    }
+
+    private static long ioc(final int dir, final int nr, final int size)
+    {
+        return ((long)dir << 30) | ((long)size << 16) | ('V' << 8) | nr;
+    }
+
+    /**
+     * @return the V4L2 pixel format of a draft v3 coded format, or 0.
+     */
+    static int pixelFormat(final int codedFormat)
+    {
+        return switch (codedFormat)
+        {
+            case 0x1000 -> fourcc("MPG2");
+            case 0x1001 -> fourcc("MPG4");
+            case 0x1002 -> fourcc("H264");
+            case 0x1003 -> fourcc("HEVC");
+            case 0x1004 -> fourcc("VP80");
+            case 0x1005 -> fourcc("VP90");
+            case 0x1006 -> fourcc("FWHT");
+            default -> 0;
+        };
+    }
+
+    static int fourcc(final String s)
+    {
+        return s.charAt(0) | s.charAt(1) << 8 | s.charAt(2) << 16 | s.charAt(3) << 24;
     }
 
     /**
@@ -96,11 +252,17 @@ public final class V4l2Decoder implements VideoBackend
     int openStreams()
     {
         int n = 0;
-        for (final int fd : fds)
+        for (final Stream s : streams)
         {
-            n += fd >= 0 ? 1 : 0;
+            n += null != s ? 1 : 0;
         }
         return n;
+    }
+
+    @Override
+    public void attach(final Host deviceHost)
+    {
+        this.host = deviceHost;
     }
 
     @Override
@@ -109,66 +271,199 @@ public final class V4l2Decoder implements VideoBackend
         return card;
     }
 
+    private Stream stream(final int streamId)
+    {
+        for (final Stream s : streams)
+        {
+            if (null != s && s.id == streamId)
+            {
+                return s;
+            }
+        }
+        return null;
+    }
+
     @Override
     public int createStream(final int streamId, final int inMemType, final int outMemType, final int codedFormat)
     {
-        for (int i = 0; i < fds.length; i++)
+        int slot = -1;
+        for (int i = 0; i < streams.length && slot < 0; i++)
         {
-            if (fds[i] < 0)
-            {
-                try
-                {
-                    fds[i] = LibC.open(path.toString(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-                }
-                catch (final NativeException e)
-                {
-                    System.getLogger(V4l2Decoder.class.getName()).log(System.Logger.Level.WARNING,
-                        "v4l2 decoder: stream " + Integer.toUnsignedString(streamId) + ": " + e.getMessage());
-                    return VideoDevice.RESP_ERR_INVALID_OPERATION;
-                }
-                streamIds[i] = streamId;
-                return VideoDevice.RESP_OK_NODATA;
-            }
+            slot = null == streams[i] ? i : -1;
         }
-        return VideoDevice.RESP_ERR_OUT_OF_MEMORY;
+        if (slot < 0)
+        {
+            return VideoDevice.RESP_ERR_OUT_OF_MEMORY;
+        }
+        final int fd = node.open();
+        if (fd < 0)
+        {
+            LOG.log(Level.WARNING, "v4l2 decoder: stream " + Integer.toUnsignedString(streamId) + ": open " + node
+                + " failed: " + Errno.name(-fd));
+            return VideoDevice.RESP_ERR_INVALID_OPERATION;
+        }
+        final Stream s = new Stream(streamId, fd);
+        s.arg.fill((byte)0);
+        s.arg.set(I32, 0, BUF_TYPE_VIDEO_OUTPUT);
+        s.arg.set(I32, 16, pixelFormat(codedFormat));
+        final int rc = node.ioctl(fd, VIDIOC_S_FMT, s.arg);
+        if (rc < 0)
+        {
+            LOG.log(Level.WARNING, "v4l2 decoder: stream " + Integer.toUnsignedString(streamId) + ": " + node
+                + " refused coded format 0x" + Integer.toHexString(codedFormat) + " (VIDIOC_S_FMT: " + Errno.name(-rc)
+                + ")");
+            node.close(fd);
+            s.arena.close();
+            return VideoDevice.RESP_ERR_INVALID_PARAMETER;
+        }
+        streams[slot] = s;
+        if (null != host)
+        {
+            s.watch = host.watcher().watch(fd, () -> dequeue(s));
+        }
+        if (null == s.watch)
+        {
+            LOG.log(Level.WARNING, "v4l2 decoder: stream " + Integer.toUnsignedString(streamId) + ": " + node
+                + " cannot be watched here: frames are dequeued only when the driver queues a buffer");
+        }
+        return VideoDevice.RESP_OK_NODATA;
     }
 
     @Override
     public void destroyStream(final int streamId)
     {
-        for (int i = 0; i < fds.length; i++)
+        for (int i = 0; i < streams.length; i++)
         {
-            if (fds[i] >= 0 && streamIds[i] == streamId)
+            final Stream s = streams[i];
+            if (null != s && s.id == streamId)
             {
-                LibC.closeQuietly(fds[i]);
-                fds[i] = -1;
+                streams[i] = null;
+                close(s);
             }
         }
+    }
+
+    private void close(final Stream s)
+    {
+        if (null != s.watch)
+        {
+            s.watch.close();
+        }
+        node.close(s.fd);
+        free(s.input);
+        free(s.output);
+        s.arena.close();
+    }
+
+    private static void free(final Queue q)
+    {
+        if (null != q.arena)
+        {
+            q.arena.close();
+            q.arena = null;
+        }
+        java.util.Arrays.fill(q.buffers, null);
+        java.util.Arrays.fill(q.queued, false);
+        q.granted = -1;
+        q.streaming = false;
     }
 
     @Override
     public int drain(final int streamId)
     {
-        return rest.drain(streamId);
+        final Stream s = stream(streamId);
+        if (null == s)
+        {
+            return rest.drain(streamId);
+        }
+        if (decoderCommand(s, DEC_CMD_STOP) < 0)
+        {
+            return VideoDevice.RESP_ERR_INVALID_OPERATION;
+        }
+        s.stopped = true;
+        return VideoDevice.RESP_OK_NODATA;
+    }
+
+    private int decoderCommand(final Stream s, final int command)
+    {
+        s.arg.asSlice(0, 72).fill((byte)0);
+        s.arg.set(I32, 0, command);
+        final int rc = node.ioctl(s.fd, VIDIOC_DECODER_CMD, s.arg);
+        if (rc < 0)
+        {
+            s.fail(command == DEC_CMD_STOP ? "VIDIOC_DECODER_CMD STOP" : "VIDIOC_DECODER_CMD START", -rc);
+        }
+        return rc;
     }
 
     @Override
     public int createResource(final int streamId, final int queueType, final int resourceId,
         final VideoResource pages)
     {
-        return rest.createResource(streamId, queueType, resourceId, pages);
+        final Stream s = stream(streamId);
+        if (null == s)
+        {
+            return rest.createResource(streamId, queueType, resourceId, pages);
+        }
+        final Queue q = s.queue(queueType);
+        if (q.resources == VideoDevice.MAX_RESOURCES)
+        {
+            return VideoDevice.RESP_ERR_OUT_OF_MEMORY;
+        }
+        q.pages[q.resources] = pages;
+        q.resourceIds[q.resources++] = resourceId;
+        return VideoDevice.RESP_OK_NODATA;
     }
 
     @Override
     public int destroyResources(final int streamId, final int queueType)
     {
-        return rest.destroyResources(streamId, queueType);
+        final Stream s = stream(streamId);
+        if (null == s)
+        {
+            return rest.destroyResources(streamId, queueType);
+        }
+        final Queue q = s.queue(queueType);
+        streamOff(s, q);
+        if (q.granted >= 0)
+        {
+            s.arg.asSlice(0, 20).fill((byte)0);
+            s.arg.set(I32, 4, q.v4l2Type);
+            s.arg.set(I32, 8, MEMORY_USERPTR);
+            final int rc = node.ioctl(s.fd, VIDIOC_REQBUFS, s.arg);
+            if (rc < 0)
+            {
+                s.fail("VIDIOC_REQBUFS 0", -rc);
+            }
+        }
+        free(q);
+        java.util.Arrays.fill(q.pages, null);
+        q.resources = 0;
+        return VideoDevice.RESP_OK_NODATA;
+    }
+
+    private void streamOff(final Stream s, final Queue q)
+    {
+        s.arg.set(I32, 0, q.v4l2Type);
+        final int rc = node.ioctl(s.fd, VIDIOC_STREAMOFF, s.arg.asSlice(0, 4));
+        if (rc < 0)
+        {
+            s.fail("VIDIOC_STREAMOFF", -rc);
+        }
+        q.streaming = false;
+        java.util.Arrays.fill(q.queued, false);
     }
 
     @Override
     public int clearQueue(final int streamId, final int queueType)
     {
-        return rest.clearQueue(streamId, queueType);
+        final Stream s = stream(streamId);
+        if (null == s)
+        {
+            return rest.clearQueue(streamId, queueType);
+        }
+        streamOff(s, s.queue(queueType));
+        return VideoDevice.RESP_OK_NODATA;
     }
 
     @Override
@@ -199,17 +494,217 @@ public final class V4l2Decoder implements VideoBackend
     public int queueResource(final int streamId, final int queueType, final int resourceId, final long timestamp,
         final int[] dataSizes, final int numDataSizes, final Response response)
     {
-        return rest.queueResource(streamId, queueType, resourceId, timestamp, dataSizes, numDataSizes,
-            response);
+        final Stream s = stream(streamId);
+        if (null == s)
+        {
+            return rest.queueResource(streamId, queueType, resourceId, timestamp, dataSizes, numDataSizes,
+                response);
+        }
+        final Queue q = s.queue(queueType);
+        final int index = q.indexOf(resourceId);
+        if (index < 0)
+        {
+            return response.header(VideoDevice.RESP_ERR_INVALID_RESOURCE_ID);
+        }
+        if (q.granted < 0 && !requestBuffers(s, q))
+        {
+            return response.header(VideoDevice.RESP_ERR_INVALID_OPERATION);
+        }
+        if (index >= q.granted || null == q.buffers[index])
+        {
+            s.fail("queueing resource " + Integer.toUnsignedString(resourceId) + " (V4L2 buffer " + index + " of "
+                + q.granted + " granted)", Errno.EINVAL);
+            return response.header(VideoDevice.RESP_ERR_INVALID_PARAMETER);
+        }
+        final MemorySegment hostBuffer = q.buffers[index];
+        int bytesused = 0;
+        if (q == s.input)
+        {
+            bytesused = (int)Math.min(Integer.toUnsignedLong(numDataSizes > 0 ? dataSizes[0] : 0),
+                hostBuffer.byteSize());
+            if (!copy(q.pages[index], hostBuffer, bytesused, true))
+            {
+                return response.header(VideoDevice.RESP_ERR_INVALID_PARAMETER);
+            }
+            if (s.stopped)
+            {
+                // A drain ended the previous sequence: resume decoding.
+                decoderCommand(s, DEC_CMD_START);
+                s.stopped = false;
+            }
+        }
+        final MemorySegment b = s.buf;
+        b.fill((byte)0);
+        b.set(I32, 0, index);
+        b.set(I32, 4, q.v4l2Type);
+        b.set(I32, 8, bytesused);
+        b.set(I64, 24, Long.divideUnsigned(timestamp, 1_000_000_000L));
+        b.set(I64, 32, Long.remainderUnsigned(timestamp, 1_000_000_000L) / 1000);
+        b.set(I32, 60, MEMORY_USERPTR);
+        b.set(I64, 64, hostBuffer.address());
+        b.set(I32, 72, (int)hostBuffer.byteSize());
+        int rc = node.ioctl(s.fd, VIDIOC_QBUF, b);
+        if (rc < 0)
+        {
+            s.fail("VIDIOC_QBUF of resource " + Integer.toUnsignedString(resourceId), -rc);
+            return response.header(-rc == Errno.EINVAL ? VideoDevice.RESP_ERR_INVALID_PARAMETER
+                : VideoDevice.RESP_ERR_INVALID_OPERATION);
+        }
+        q.queued[index] = true;
+        if (!q.streaming)
+        {
+            s.arg.set(I32, 0, q.v4l2Type);
+            rc = node.ioctl(s.fd, VIDIOC_STREAMON, s.arg.asSlice(0, 4));
+            if (rc < 0)
+            {
+                // The buffer stays queued in V4L2: it comes back with the queue's STREAMOFF (clear, destroy).
+                s.fail("VIDIOC_STREAMON", -rc);
+            }
+            q.streaming = rc == 0;
+        }
+        // A buffer may be done already (V4L2 signals only the CAPTURE side as readable).
+        dequeue(s);
+        return HELD;
+    }
+
+    private boolean requestBuffers(final Stream s, final Queue q)
+    {
+        if (q.resources == 0)
+        {
+            return false;
+        }
+        s.arg.asSlice(0, 20).fill((byte)0);
+        s.arg.set(I32, 0, q.resources);
+        s.arg.set(I32, 4, q.v4l2Type);
+        s.arg.set(I32, 8, MEMORY_USERPTR);
+        final int rc = node.ioctl(s.fd, VIDIOC_REQBUFS, s.arg);
+        if (rc < 0)
+        {
+            s.fail("VIDIOC_REQBUFS of " + q.resources + " USERPTR buffers", -rc);
+            return false;
+        }
+        q.granted = Math.min(Math.max(0, s.arg.get(I32, 0)), q.resources);
+        q.arena = Arena.ofShared();
+        for (int i = 0; i < q.granted; i++)
+        {
+            final long size = Math.min(q.pages[i].size(), MAX_BUFFER_SIZE);
+            q.buffers[i] = q.arena.allocate(size, 4096);
+        }
+        return true;
+    }
+
+    /**
+     * Copies {@code n} bytes between a resource's guest pages and its host buffer, through the memory of the batch
+     * being served.
+     *
+     * @return false when the pages are no longer guest RAM (logged).
+     */
+    private boolean copy(final VideoResource pages, final MemorySegment hostBuffer, final long n,
+        final boolean fromGuest)
+    {
+        final GuestMemory memory = null == host ? null : host.memory();
+        if (null == memory)
+        {
+            return false;
+        }
+        long done = 0;
+        try
+        {
+            for (int e = 0; e < pages.addresses().length && done < n; e++)
+            {
+                final long length = Math.min(Integer.toUnsignedLong(pages.lengths()[e]), n - done);
+                if (fromGuest)
+                {
+                    memory.read(pages.addresses()[e], hostBuffer, done, length);
+                }
+                else
+                {
+                    memory.write(pages.addresses()[e], hostBuffer, done, length);
+                }
+                done += length;
+            }
+        }
+        catch (final GuestMemoryException | RuntimeException e)
+        {
+            LOG.log(Level.WARNING, "v4l2 decoder: a resource's pages are no longer guest RAM: " + e.getMessage());
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * Dequeues every done buffer of both queues without blocking and reports them (the node's watch and after each
+     * RESOURCE_QUEUE).
+     */
+    private void dequeue(final Stream s)
+    {
+        dequeue(s, s.input);
+        dequeue(s, s.output);
+    }
+
+    private void dequeue(final Stream s, final Queue q)
+    {
+        final MemorySegment b = s.buf;
+        while (q.streaming)
+        {
+            b.fill((byte)0);
+            b.set(I32, 4, q.v4l2Type);
+            b.set(I32, 60, MEMORY_USERPTR);
+            final int rc = node.ioctl(s.fd, VIDIOC_DQBUF, b);
+            if (rc == -Errno.EAGAIN || rc == -Errno.EPIPE)
+            {
+                return;
+            }
+            if (rc < 0)
+            {
+                // The queue is in error (EIO: the device went away): stop watching it, or the readable node would
+                // call us again at once; its buffers come back with QUEUE_CLEAR or STREAM_DESTROY.
+                s.fail((q == s.input ? "VIDIOC_DQBUF OUTPUT" : "VIDIOC_DQBUF CAPTURE") + "; no longer watched", -rc);
+                if (null != s.watch)
+                {
+                    s.watch.close();
+                }
+                return;
+            }
+            final int index = b.get(I32, 0);
+            if (index < 0 || index >= q.granted || !q.queued[index])
+            {
+                s.fail("VIDIOC_DQBUF gave buffer " + index + ", which is not queued;", Errno.EINVAL);
+                continue;
+            }
+            q.queued[index] = false;
+            final int v4l2Flags = b.get(I32, 12);
+            final long timestamp = b.get(I64, 24) * 1_000_000_000L + b.get(I64, 32) * 1000;
+            int flags = (v4l2Flags & BUF_FLAG_ERROR) != 0 ? VideoDevice.BUFFER_FLAG_ERR : 0;
+            flags |= (v4l2Flags & BUF_FLAG_LAST) != 0 ? VideoDevice.BUFFER_FLAG_EOS : 0;
+            flags |= (v4l2Flags & BUF_FLAG_KEYFRAME) != 0 ? 0x4 : 0;
+            flags |= (v4l2Flags & BUF_FLAG_PFRAME) != 0 ? 0x8 : 0;
+            flags |= (v4l2Flags & BUF_FLAG_BFRAME) != 0 ? 0x10 : 0;
+            int size = 0;
+            if (q == s.output)
+            {
+                size = (int)Math.min(Integer.toUnsignedLong(b.get(I32, 8)),
+                    Math.min(q.buffers[index].byteSize(), q.pages[index].size()));
+                if (!copy(q.pages[index], q.buffers[index], size, false))
+                {
+                    flags |= VideoDevice.BUFFER_FLAG_ERR;
+                    size = 0;
+                }
+            }
+            host.completed(s.id, q.queueType, q.resourceIds[index], flags, timestamp, size);
+        }
     }
 
     @Override
     public void close()
     {
-        for (int i = 0; i < fds.length; i++)
+        for (int i = 0; i < streams.length; i++)
         {
-            LibC.closeQuietly(fds[i]);
-            fds[i] = -1;
+            if (null != streams[i])
+            {
+                close(streams[i]);
+                streams[i] = null;
+            }
         }
     }
 }
