@@ -29,7 +29,8 @@ import io.jvhost.os.NativeException;
  *       count the node granted, is refused when queued (ERR_INVALID_PARAMETER).</li>
  *   <li>RESOURCE_QUEUE of a bitstream copies its first data size (bounded by the resource) out of the guest pages
  *       into the host buffer and queues it (QBUF, timestamp as a timeval: microsecond precision); of a frame buffer
- *       queues its host buffer; each queue is started (STREAMON) at its first buffer. The command is held
+ *       queues its host buffer, holding a reference to the guest memory snapshot until the frame is copied or the
+ *       buffer returned (a new memory table never unmaps pages under a pending copy, as in devices/media); each queue is started (STREAMON) at its first buffer. The command is held
  *       ({@link VideoBackend#HELD}).</li>
  *   <li>When the node is readable (a frame decoded), and after every RESOURCE_QUEUE, the decoder dequeues both
  *       queues until EAGAIN (never blocking): a bitstream buffer is reported with its timestamp and size 0, a frame
@@ -95,6 +96,8 @@ public final class V4l2Decoder implements VideoBackend
         final VideoResource[] pages = new VideoResource[VideoDevice.MAX_RESOURCES];
         final MemorySegment[] buffers = new MemorySegment[VideoDevice.MAX_RESOURCES];
         final boolean[] queued = new boolean[VideoDevice.MAX_RESOURCES];
+        /** The guest memory snapshot a queued frame buffer will be copied through, retained until then. */
+        final GuestMemory[] memory = new GuestMemory[VideoDevice.MAX_RESOURCES];
         int resources;
         /** Buffers REQBUFS granted, -1 before the first. */
         int granted = -1;
@@ -105,6 +108,24 @@ public final class V4l2Decoder implements VideoBackend
         {
             this.v4l2Type = v4l2Type;
             this.queueType = queueType;
+        }
+
+        void unqueue(final int index)
+        {
+            queued[index] = false;
+            if (null != memory[index])
+            {
+                memory[index].release();
+                memory[index] = null;
+            }
+        }
+
+        void unqueueAll()
+        {
+            for (int i = 0; i < queued.length; i++)
+            {
+                unqueue(i);
+            }
         }
 
         int indexOf(final int resourceId)
@@ -363,7 +384,7 @@ public final class V4l2Decoder implements VideoBackend
             q.arena = null;
         }
         java.util.Arrays.fill(q.buffers, null);
-        java.util.Arrays.fill(q.queued, false);
+        q.unqueueAll();
         q.granted = -1;
         q.streaming = false;
     }
@@ -451,7 +472,7 @@ public final class V4l2Decoder implements VideoBackend
             s.fail("VIDIOC_STREAMOFF", -rc);
         }
         q.streaming = false;
-        java.util.Arrays.fill(q.queued, false);
+        q.unqueueAll();
     }
 
     @Override
@@ -522,7 +543,7 @@ public final class V4l2Decoder implements VideoBackend
         {
             bytesused = (int)Math.min(Integer.toUnsignedLong(numDataSizes > 0 ? dataSizes[0] : 0),
                 hostBuffer.byteSize());
-            if (!copy(q.pages[index], hostBuffer, bytesused, true))
+            if (!copy(host.memory(), q.pages[index], hostBuffer, bytesused, true))
             {
                 return response.header(VideoDevice.RESP_ERR_INVALID_PARAMETER);
             }
@@ -532,6 +553,16 @@ public final class V4l2Decoder implements VideoBackend
                 decoderCommand(s, DEC_CMD_START);
                 s.stopped = false;
             }
+        }
+        else
+        {
+            // The frame is copied when the node gives it back: the guest memory stays mapped until then.
+            final GuestMemory memory = host.memory();
+            if (null == memory || !memory.tryRetain())
+            {
+                return response.header(VideoDevice.RESP_ERR_INVALID_OPERATION);
+            }
+            q.memory[index] = memory;
         }
         final MemorySegment b = s.buf;
         b.fill((byte)0);
@@ -547,6 +578,7 @@ public final class V4l2Decoder implements VideoBackend
         if (rc < 0)
         {
             s.fail("VIDIOC_QBUF of resource " + Integer.toUnsignedString(resourceId), -rc);
+            q.unqueue(index);
             return response.header(-rc == Errno.EINVAL ? VideoDevice.RESP_ERR_INVALID_PARAMETER
                 : VideoDevice.RESP_ERR_INVALID_OPERATION);
         }
@@ -594,15 +626,13 @@ public final class V4l2Decoder implements VideoBackend
     }
 
     /**
-     * Copies {@code n} bytes between a resource's guest pages and its host buffer, through the memory of the batch
-     * being served.
+     * Copies {@code n} bytes between a resource's guest pages and its host buffer, through {@code memory}.
      *
      * @return false when the pages are no longer guest RAM (logged).
      */
-    private boolean copy(final VideoResource pages, final MemorySegment hostBuffer, final long n,
-        final boolean fromGuest)
+    private static boolean copy(final GuestMemory memory, final VideoResource pages, final MemorySegment hostBuffer,
+        final long n, final boolean fromGuest)
     {
-        final GuestMemory memory = null == host ? null : host.memory();
         if (null == memory)
         {
             return false;
@@ -672,6 +702,8 @@ public final class V4l2Decoder implements VideoBackend
                 s.fail("VIDIOC_DQBUF gave buffer " + index + ", which is not queued;", Errno.EINVAL);
                 continue;
             }
+            final GuestMemory memory = q.memory[index];
+            q.memory[index] = null;
             q.queued[index] = false;
             final int v4l2Flags = b.get(I32, 12);
             final long timestamp = b.get(I64, 24) * 1_000_000_000L + b.get(I64, 32) * 1000;
@@ -685,11 +717,15 @@ public final class V4l2Decoder implements VideoBackend
             {
                 size = (int)Math.min(Integer.toUnsignedLong(b.get(I32, 8)),
                     Math.min(q.buffers[index].byteSize(), q.pages[index].size()));
-                if (!copy(q.pages[index], q.buffers[index], size, false))
+                if (!copy(memory, q.pages[index], q.buffers[index], size, false))
                 {
                     flags |= VideoDevice.BUFFER_FLAG_ERR;
                     size = 0;
                 }
+            }
+            if (null != memory)
+            {
+                memory.release();
             }
             host.completed(s.id, q.queueType, q.resourceIds[index], flags, timestamp, size);
         }

@@ -37,8 +37,9 @@ public interface VideoBackend extends AutoCloseable
         FdWatcher watcher();
 
         /**
-         * @return the guest memory of the last batch the device served, for copying into and out of resources from a
-         *     watched descriptor's callback; null before the first.
+         * @return the guest memory of the batch being served (valid during a device call; to copy through it later,
+         *     e.g. from a watched descriptor's callback, take a reference with {@link GuestMemory#tryRetain()} and
+         *     release it after); null before the first batch.
          */
         GuestMemory memory();
     }
