@@ -1,5 +1,6 @@
 package io.jvhost.device.video;
 
+import io.jvhost.device.video.wire.Command;
 import io.jvhost.device.video.wire.Response;
 
 /**
@@ -52,7 +53,7 @@ public final class NullVideo implements VideoBackend
     }
 
     @Override
-    public int setParams(final int streamId, final int queueType)
+    public int setParams(final int streamId, final int queueType, final Command params)
     {
         return VideoDevice.RESP_OK_NODATA;
     }

@@ -8,6 +8,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 
 import io.jvhost.device.FdWatch;
+import io.jvhost.device.video.wire.Command;
 import io.jvhost.device.video.wire.Response;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.GuestMemoryException;
@@ -42,9 +43,16 @@ import io.jvhost.os.NativeException;
  *       buffer in V4L2); RESOURCE_DESTROY_ALL stops it and frees its buffers (REQBUFS 0); STREAM_DESTROY closes
  *       the node.</li>
  * </ul>
+ * <ul>
+ *   <li>QUERY_CAPABILITY lists the formats the node enumerated at start (VIDIOC_ENUM_FMT of OUTPUT: coded, of
+ *       CAPTURE: NV12, YUV420, YVU420; others are skipped), each with its first VIDIOC_ENUM_FRAMESIZES range as one
+ *       frame without frame rates, and a mask naming every format of the other queue.</li>
+ *   <li>GET_PARAMS is the queue's VIDIOC_G_FMT (format, size, crop = the whole frame, one plane of sizeimage and
+ *       bytesperline, buffers 1 to 64); SET_PARAMS its VIDIOC_S_FMT (format, size, and for the bitstream the plane
+ *       size as sizeimage): EINVAL is ERR_INVALID_PARAMETER, other errors ERR_INVALID_OPERATION.</li>
+ * </ul>
  * Not written: the multi-planar API, MMAP/DMABUF memory, the source-change event (a decoder that needs the CAPTURE
- * queue set up after it has parsed the stream's headers is not followed), SET/GET_PARAMS and the format
- * descriptors of QUERY_CAPABILITY (answered as by the null back-end).
+ * queue set up after it has parsed the stream's headers is not followed), frame rates and the RGB formats.
  */
 public final class V4l2Decoder implements VideoBackend
 {
@@ -67,6 +75,8 @@ public final class V4l2Decoder implements VideoBackend
     public static final int DEC_CMD_STOP = 1;
 
     public static final long VIDIOC_QUERYCAP = ioc(2, 0, 104);
+    public static final long VIDIOC_ENUM_FMT = ioc(3, 2, 64);
+    public static final long VIDIOC_ENUM_FRAMESIZES = ioc(3, 74, 44);
     public static final long VIDIOC_G_FMT = ioc(3, 4, 208);
     public static final long VIDIOC_S_FMT = ioc(3, 5, 208);
     public static final long VIDIOC_REQBUFS = ioc(3, 8, 20);
@@ -85,6 +95,10 @@ public final class V4l2Decoder implements VideoBackend
     private final String card;
     private final Stream[] streams = new Stream[VideoDevice.MAX_STREAMS];
     private final NullVideo rest = new NullVideo();
+    /** The node's formats at start, as draft v3 formats: OUTPUT (coded) and CAPTURE (raw), each with its sizes. */
+    private final int[][] formats = new int[2][];
+    /** Per format: min/max/step width, min/max/step height, or null without ENUM_FRAMESIZES. */
+    private final int[][][] sizes = new int[2][][];
     private Host host;
 
     /** One V4L2 queue of a stream: its resources (by order of creation = V4L2 index) and host buffers. */
@@ -222,6 +236,8 @@ public final class V4l2Decoder implements VideoBackend
                 name.append((char)(cap.get(ValueLayout.JAVA_BYTE, i) & 0x7F));
             }
             card = name.toString();
+            enumerate(fd, arena, 0, BUF_TYPE_VIDEO_OUTPUT);
+            enumerate(fd, arena, 1, BUF_TYPE_VIDEO_CAPTURE);
         }
         finally
         {
@@ -237,6 +253,79 @@ public final class V4l2Decoder implements VideoBackend
     {
         this.node = V4l2Node.host(path);
         this.card = card;
+        formats[0] = new int[0];
+        formats[1] = new int[0];
+        sizes[0] = new int[0][];
+        sizes[1] = new int[0][];
+    }
+
+    /**
+     * Lists the formats of one queue (VIDIOC_ENUM_FMT until EINVAL, at most 32) that draft v3 names, each with its
+     * first frame size range (VIDIOC_ENUM_FRAMESIZES index 0: stepwise or continuous as a range, discrete as one
+     * size).
+     */
+    private void enumerate(final int fd, final Arena arena, final int which, final int type)
+    {
+        final MemorySegment desc = arena.allocate(64, 8);
+        final MemorySegment frame = arena.allocate(44, 8);
+        final java.util.List<int[]> found = new java.util.ArrayList<>();
+        for (int index = 0; index < 32; index++)
+        {
+            desc.fill((byte)0);
+            desc.set(I32, 0, index);
+            desc.set(I32, 4, type);
+            if (node.ioctl(fd, VIDIOC_ENUM_FMT, desc) < 0)
+            {
+                break;
+            }
+            final int pixelFormat = desc.get(I32, 44);
+            final int format = virtioFormat(pixelFormat);
+            if (format == 0)
+            {
+                continue;
+            }
+            frame.fill((byte)0);
+            frame.set(I32, 4, pixelFormat);
+            int[] size = null;
+            if (node.ioctl(fd, VIDIOC_ENUM_FRAMESIZES, frame) == 0)
+            {
+                size = frame.get(I32, 8) == 1
+                    ? new int[] {frame.get(I32, 12), frame.get(I32, 12), 0, frame.get(I32, 16), frame.get(I32, 16), 0}
+                    : new int[] {frame.get(I32, 12), frame.get(I32, 16), frame.get(I32, 20), frame.get(I32, 24),
+                        frame.get(I32, 28), frame.get(I32, 32)};
+            }
+            found.add(new int[] {format});
+            found.add(size);
+        }
+        formats[which] = new int[found.size() / 2];
+        sizes[which] = new int[found.size() / 2][];
+        for (int i = 0; i < formats[which].length; i++)
+        {
+            formats[which][i] = found.get(2 * i)[0];
+            sizes[which][i] = found.get(2 * i + 1);
+        }
+    }
+
+    /**
+     * @return the draft v3 format of a V4L2 pixel format (coded 0x1000.., raw NV12 3, YUV420 4, YVU420 5), or 0.
+     */
+    static int virtioFormat(final int pixelFormat)
+    {
+        for (int f = 0x1000; f <= 0x1006; f++)
+        {
+            if (pixelFormat(f) == pixelFormat)
+            {
+                return f;
+            }
+        }
+        for (int f = 3; f <= 5; f++)
+        {
+            if (pixelFormat(f) == pixelFormat)
+            {
+                return f;
+            }
+        }
+        return 0;
     }
 
     private static long ioc(final int dir, final int nr, final int size)
@@ -245,7 +334,7 @@ public final class V4l2Decoder implements VideoBackend
     }
 
     /**
-     * @return the V4L2 pixel format of a draft v3 coded format, or 0.
+     * @return the V4L2 pixel format of a draft v3 format (coded, or raw NV12, YUV420, YVU420), or 0.
      */
     static int pixelFormat(final int codedFormat)
     {
@@ -258,6 +347,9 @@ public final class V4l2Decoder implements VideoBackend
             case 0x1004 -> fourcc("VP80");
             case 0x1005 -> fourcc("VP90");
             case 0x1006 -> fourcc("FWHT");
+            case 3 -> fourcc("NV12");
+            case 4 -> fourcc("YU12");
+            case 5 -> fourcc("YV12");
             default -> 0;
         };
     }
@@ -488,15 +580,56 @@ public final class V4l2Decoder implements VideoBackend
     }
 
     @Override
-    public int setParams(final int streamId, final int queueType)
+    public int setParams(final int streamId, final int queueType, final Command params)
     {
-        return rest.setParams(streamId, queueType);
+        final Stream s = stream(streamId);
+        if (null == s)
+        {
+            return rest.setParams(streamId, queueType, params);
+        }
+        final int pixelFormat = pixelFormat(params.param(4));
+        if (pixelFormat == 0)
+        {
+            s.fail("SET_PARAMS of format 0x" + Integer.toHexString(params.param(4)) + " (not mapped to V4L2)",
+                Errno.EINVAL);
+            return VideoDevice.RESP_ERR_INVALID_PARAMETER;
+        }
+        final Queue q = s.queue(queueType);
+        s.arg.fill((byte)0);
+        s.arg.set(I32, 0, q.v4l2Type);
+        s.arg.set(I32, 8, params.param(8));
+        s.arg.set(I32, 12, params.param(12));
+        s.arg.set(I32, 16, pixelFormat);
+        s.arg.set(I32, 28, params.param(48));
+        final int rc = node.ioctl(s.fd, VIDIOC_S_FMT, s.arg);
+        if (rc < 0)
+        {
+            s.fail("VIDIOC_S_FMT of SET_PARAMS", -rc);
+            return -rc == Errno.EINVAL ? VideoDevice.RESP_ERR_INVALID_PARAMETER
+                : VideoDevice.RESP_ERR_INVALID_OPERATION;
+        }
+        return VideoDevice.RESP_OK_NODATA;
     }
 
     @Override
     public int queryCapability(final int queueType, final Response response)
     {
-        return rest.queryCapability(queueType, response);
+        final int which = queueType == VideoDevice.QUEUE_TYPE_INPUT ? 0 : 1;
+        final int[] list = formats[which];
+        // Every coded format decodes to every raw format: each descriptor's mask names all of the other queue's.
+        final long mask = formats[1 - which].length == 0 ? 0 : -1L >>> (64 - formats[1 - which].length);
+        response.queryCapability(VideoDevice.RESP_OK_QUERY_CAPABILITY, list.length);
+        int at = 16;
+        for (int i = 0; i < list.length; i++)
+        {
+            final int[] size = sizes[which][i];
+            at = response.formatDesc(at, mask, list[i], null == size ? 0 : 1);
+            if (null != size)
+            {
+                at = response.formatFrame(at, size[0], size[1], size[2], size[3], size[4], size[5]);
+            }
+        }
+        return at;
     }
 
     @Override
@@ -508,7 +641,34 @@ public final class V4l2Decoder implements VideoBackend
     @Override
     public int getParams(final int streamId, final int queueType, final Response response)
     {
-        return rest.getParams(streamId, queueType, response);
+        final Stream s = stream(streamId);
+        if (null == s)
+        {
+            return rest.getParams(streamId, queueType, response);
+        }
+        final Queue q = s.queue(queueType);
+        s.arg.fill((byte)0);
+        s.arg.set(I32, 0, q.v4l2Type);
+        final int rc = node.ioctl(s.fd, VIDIOC_G_FMT, s.arg);
+        if (rc < 0)
+        {
+            s.fail("VIDIOC_G_FMT of GET_PARAMS", -rc);
+            return response.header(VideoDevice.RESP_ERR_INVALID_OPERATION);
+        }
+        final int width = s.arg.get(I32, 8);
+        final int height = s.arg.get(I32, 12);
+        final int size = response.params(queueType);
+        response.param(4, virtioFormat(s.arg.get(I32, 16)));
+        response.param(8, width);
+        response.param(12, height);
+        response.param(16, 1);
+        response.param(20, VideoDevice.MAX_RESOURCES);
+        response.param(32, width);
+        response.param(36, height);
+        response.param(44, 1);
+        response.param(48, s.arg.get(I32, 28));
+        response.param(52, s.arg.get(I32, 24));
+        return size;
     }
 
     @Override

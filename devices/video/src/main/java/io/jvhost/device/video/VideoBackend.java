@@ -1,6 +1,7 @@
 package io.jvhost.device.video;
 
 import io.jvhost.device.FdWatcher;
+import io.jvhost.device.video.wire.Command;
 import io.jvhost.device.video.wire.Response;
 import io.jvhost.memory.GuestMemory;
 
@@ -78,10 +79,17 @@ public interface VideoBackend extends AutoCloseable
      */
     int clearQueue(int streamId, int queueType);
 
-    int setParams(int streamId, int queueType);
+    /**
+     * SET_PARAMS_EXT: {@code params} is the command, its virtio_video_params read with {@link Command#param}.
+     */
+    int setParams(int streamId, int queueType, Command params);
 
     /**
      * @return the size of the response written into {@code response}.
+     */
+    /**
+     * QUERY_CAPABILITY: the descriptors ({@link Response#formatDesc}, {@link Response#formatFrame}) may fill up to
+     * {@link VideoDevice#MAX_CAPS_LENGTH} bytes.
      */
     int queryCapability(int queueType, Response response);
 

@@ -508,7 +508,7 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
                 yield resp.header(status);
             }
             case CMD_GET_PARAMS_EXT -> backend.getParams(id, cmd.word8(), resp);
-            default -> resp.header(backend.setParams(id, cmd.word8()));
+            default -> resp.header(backend.setParams(id, cmd.word8(), cmd));
         };
     }
 

@@ -15,8 +15,11 @@ import io.jvhost.os.NativeException;
  * with v4l2-mem2mem:
  * <ul>
  *   <li>QUERYCAP: card {@value #CARD}, VIDEO_M2M | STREAMING, with DEVICE_CAPS.</li>
+ *   <li>ENUM_FMT: OUTPUT H264, JPEG (which draft v3 does not name), VP80; CAPTURE NV12. ENUM_FRAMESIZES: the coded
+ *       formats stepwise 16..1920 x 16..1088 in steps of 16, NV12 discrete {@value #WIDTH}x{@value #HEIGHT}.</li>
  *   <li>S_FMT of the OUTPUT queue: H264 or VP80 (else EINVAL), EBUSY once its buffers are allocated. The CAPTURE
- *       format is fixed: NV12 {@value #WIDTH}x{@value #HEIGHT}, sizeimage {@value #SIZEIMAGE} (G_FMT).</li>
+ *       format is fixed: NV12 {@value #WIDTH}x{@value #HEIGHT}, sizeimage {@value #SIZEIMAGE} (G_FMT; S_FMT of another
+ *       pixel format EINVAL).</li>
  *   <li>REQBUFS: OUTPUT or CAPTURE, USERPTR only (else EINVAL), EBUSY while streaming; count 0 frees, otherwise it
  *       is lowered to {@value #MAX_BUFFERS}.</li>
  *   <li>QBUF: index in range and not queued (EINVAL), userptr not 0 (EFAULT), a CAPTURE buffer at least sizeimage
@@ -260,6 +263,50 @@ final class FakeDecoderNode implements V4l2Node
         {
             rc = format(c, request == V4l2Decoder.VIDIOC_S_FMT, arg);
         }
+        else if (request == V4l2Decoder.VIDIOC_ENUM_FMT)
+        {
+            final int index = arg.get(I32, 0);
+            final int type = arg.get(I32, 4);
+            final int[] list = type == OUTPUT ? new int[] {V4l2Decoder.fourcc("H264"), V4l2Decoder.fourcc("JPEG"),
+                V4l2Decoder.fourcc("VP80")} : type == CAPTURE ? new int[] {NV12} : new int[0];
+            if (index < 0 || index >= list.length)
+            {
+                rc = -Errno.EINVAL;
+            }
+            else
+            {
+                arg.asSlice(8).fill((byte)0);
+                arg.set(I32, 44, list[index]);
+                rc = 0;
+            }
+        }
+        else if (request == V4l2Decoder.VIDIOC_ENUM_FRAMESIZES)
+        {
+            final int f = arg.get(I32, 4);
+            final boolean known = f == V4l2Decoder.fourcc("H264") || f == V4l2Decoder.fourcc("VP80") || f == NV12;
+            if (arg.get(I32, 0) != 0 || !known)
+            {
+                rc = -Errno.EINVAL;
+            }
+            else if (f == NV12)
+            {
+                arg.set(I32, 8, 1);
+                arg.set(I32, 12, WIDTH);
+                arg.set(I32, 16, HEIGHT);
+                rc = 0;
+            }
+            else
+            {
+                arg.set(I32, 8, 3);
+                arg.set(I32, 12, 16);
+                arg.set(I32, 16, 1920);
+                arg.set(I32, 20, 16);
+                arg.set(I32, 24, 16);
+                arg.set(I32, 28, 1088);
+                arg.set(I32, 32, 16);
+                rc = 0;
+            }
+        }
         else if (request == V4l2Decoder.VIDIOC_REQBUFS)
         {
             rc = reqbufs(c, arg);
@@ -319,7 +366,7 @@ final class FakeDecoderNode implements V4l2Node
             a.set(I32, 28, 1 << 20);
             return 0;
         }
-        if (type != CAPTURE)
+        if (type != CAPTURE || set && a.get(I32, 16) != NV12)
         {
             return -Errno.EINVAL;
         }

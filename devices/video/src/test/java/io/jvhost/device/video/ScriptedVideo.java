@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 import io.jvhost.device.FdWatch;
+import io.jvhost.device.video.wire.Command;
 import io.jvhost.device.video.wire.Response;
 import io.jvhost.os.EventFd;
 
@@ -151,7 +152,7 @@ final class ScriptedVideo implements VideoBackend
     }
 
     @Override
-    public int setParams(final int streamId, final int queueType)
+    public int setParams(final int streamId, final int queueType, final Command params)
     {
         return VideoDevice.RESP_OK_NODATA;
     }

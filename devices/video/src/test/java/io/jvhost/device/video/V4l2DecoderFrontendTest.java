@@ -25,7 +25,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * {@link V4l2Decoder} decoding through {@link FakeDecoderNode} (a stateful V4L2 memory-to-memory decoder) behind the
- * real vhost-user back-end, driven by the in-process front-end: bitstreams are copied out of the guest pages into
+ * real vhost-user back-end, driven by the in-process front-end: QUERY_CAPABILITY lists the node's formats and frame
+ * sizes, GET/SET_PARAMS are its G_FMT/S_FMT; bitstreams are copied out of the guest pages into
  * the OUTPUT queue, the fake's frames (decoded on the test's thread, as hardware would, and seen by the node's watch
  * on the device's worker) are copied into the guest pages of the CAPTURE resources across memory entries, with the
  * bitstream's timestamp, the frame size and flags; EAGAIN holds a frame buffer until a frame exists; a drain ends
@@ -73,6 +74,11 @@ class V4l2DecoderFrontendTest
         {
             return bytes.get(LE32, 20);
         }
+
+        int u32(final long offset)
+        {
+            return bytes.get(LE32, offset);
+        }
     }
 
     @AfterEach
@@ -89,9 +95,9 @@ class V4l2DecoderFrontendTest
     {
         final long in = ram.allocate(command.length, 8);
         ram.write(in, command, 0, command.length);
-        final long out = ram.allocate(128, 8);
-        ram.fill(out, 128, (byte)0xEE);
-        final int head = q.add(new long[] {in, out}, new int[] {command.length, 128}, 1, 1);
+        final long out = ram.allocate(512, 8);
+        ram.fill(out, 512, (byte)0xEE);
+        final int head = q.add(new long[] {in, out}, new int[] {command.length, 512}, 1, 1);
         assertThat(head).isNotNegative();
         q.publishAndKick();
         return new Posted(head, out);
@@ -112,7 +118,7 @@ class V4l2DecoderFrontendTest
             {
                 final int head = q.usedHead(i);
                 final Posted p = posted.stream().filter(x -> x.head() == head).reduce((a, b) -> b).orElseThrow();
-                got.add(new Answer(head, q.usedLength(i), MemorySegment.ofArray(ram.read(p.out(), 128))));
+                got.add(new Answer(head, q.usedLength(i), MemorySegment.ofArray(ram.read(p.out(), 512))));
             }
         }
         assertThat(got).as("answers").hasSize(n);
@@ -217,6 +223,40 @@ class V4l2DecoderFrontendTest
             posted.add(post(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 1, 0, 0, H264)));
             assertThat(answers(ram, q, posted, 1).getFirst().type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
             assertThat(fake.codedFormat()).isEqualTo(V4l2Decoder.fourcc("H264"));
+
+            // QUERY_CAPABILITY from the node's ENUM_FMT / ENUM_FRAMESIZES (JPEG, not in the draft, is left out).
+            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0, VideoDevice.QUEUE_TYPE_INPUT)));
+            final Answer coded = answers(ram, q, posted, 1).getFirst();
+            assertThat(coded.type()).isEqualTo(VideoDevice.RESP_OK_QUERY_CAPABILITY);
+            assertThat(coded.usedLength()).as("2 descriptors of one frame each").isEqualTo(16 + 2 * (24 + 40));
+            assertThat(coded.u32(8)).as("num_descs").isEqualTo(2);
+            assertThat(coded.bytes().get(LE64, 16)).as("mask: the one raw format").isEqualTo(1);
+            assertThat(new int[] {coded.u32(24), coded.u32(36), coded.u32(40), coded.u32(44), coded.u32(48),
+                coded.u32(56), coded.u32(60), coded.u32(64)}).as("H264, 1 frame: 16..1920/16 x 16..1088/16")
+                .containsExactly(0x1002, 1, 16, 1920, 16, 16, 1088, 16);
+            assertThat(coded.u32(16 + 64 + 8)).isEqualTo(0x1004);
+            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0, VideoDevice.QUEUE_TYPE_OUTPUT)));
+            final Answer raw = answers(ram, q, posted, 1).getFirst();
+            assertThat(raw.u32(8)).isEqualTo(1);
+            assertThat(raw.bytes().get(LE64, 16)).as("mask: both coded formats").isEqualTo(3);
+            assertThat(new int[] {raw.u32(24), raw.u32(40), raw.u32(44), raw.u32(56), raw.u32(60)})
+                .as("NV12 64x48").containsExactly(3, 64, 64, 48, 48);
+
+            // GET_PARAMS is the node's G_FMT; SET_PARAMS its S_FMT (refused: the errno's code).
+            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_GET_PARAMS_EXT, 1, VideoDevice.QUEUE_TYPE_OUTPUT)));
+            final Answer params = answers(ram, q, posted, 1).getFirst();
+            assertThat(params.type()).isEqualTo(VideoDevice.RESP_OK_GET_PARAMS);
+            assertThat(params.usedLength()).isEqualTo(128);
+            assertThat(new int[] {params.u32(8), params.u32(12), params.u32(16), params.u32(20), params.u32(52),
+                params.u32(56), params.u32(60)}).as("queue, NV12, 64x48, 1 plane of sizeimage, stride 64")
+                .containsExactly(VideoDevice.QUEUE_TYPE_OUTPUT, 3, 64, 48, 1, FakeDecoderNode.SIZEIMAGE, 64);
+            posted.add(post(ram, q, cmd(128, VideoDevice.CMD_SET_PARAMS_EXT, 1, VideoDevice.QUEUE_TYPE_INPUT,
+                0x1004)));
+            assertThat(answers(ram, q, posted, 1).getFirst().type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
+            assertThat(fake.codedFormat()).as("VP8 set on the OUTPUT queue").isEqualTo(V4l2Decoder.fourcc("VP80"));
+            posted.add(post(ram, q, cmd(128, VideoDevice.CMD_SET_PARAMS_EXT, 1, VideoDevice.QUEUE_TYPE_OUTPUT, 4)));
+            assertThat(answers(ram, q, posted, 1).getFirst().type()).as("YUV420, which the node refuses (EINVAL)")
+                .isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
 
             // Two bitstream resources of a page each; frame 1 split over two entries, frame 2 in one.
             final long in1 = ram.allocate(4096, 4096);

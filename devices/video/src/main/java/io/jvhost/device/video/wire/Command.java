@@ -86,6 +86,14 @@ public final class Command extends Flyweight
         return u32(24);
     }
 
+    /**
+     * @return field {@code offset} of SET_PARAMS_EXT's virtio_video_params (see {@link Response}'s table).
+     */
+    public int param(final int offset)
+    {
+        return u32(8 + offset);
+    }
+
     public int dataSize(final int plane)
     {
         return u32(28 + 4 * plane);
