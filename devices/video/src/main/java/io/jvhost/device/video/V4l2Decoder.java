@@ -8,6 +8,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 
 import io.jvhost.device.FdWatch;
+import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.video.wire.Command;
 import io.jvhost.device.video.wire.Response;
 import io.jvhost.memory.GuestMemory;
@@ -26,7 +27,7 @@ import io.jvhost.os.NativeException;
  *       the device's worker.</li>
  *   <li>The first RESOURCE_QUEUE of a queue asks for as many V4L2 buffers as resources were created on it
  *       (REQBUFS, USERPTR) and gives each a host buffer of its resource's size (at most {@value #MAX_BUFFER_SIZE}
- *       bytes); V4L2 buffer index = the resource's order of creation. A resource created after that, or beyond the
+ *       bytes, all streams' together within a budget, 256 MiB); V4L2 buffer index = the resource's order of creation. A resource created after that, or beyond the
  *       count the node granted, is refused when queued (ERR_INVALID_PARAMETER).</li>
  *   <li>RESOURCE_QUEUE of a bitstream copies its first data size (bounded by the resource) out of the guest pages
  *       into the host buffer and queues it (QBUF, timestamp as a timeval: microsecond precision); of a frame buffer
@@ -61,6 +62,8 @@ public final class V4l2Decoder implements VideoBackend
     public static final int CAP_DEVICE_CAPS = 0x8000_0000;
     /** The largest host buffer of one resource. */
     public static final int MAX_BUFFER_SIZE = 16 << 20;
+    /** The host buffers of all streams together, by default. */
+    public static final long HOST_BUFFER_BUDGET = 256L << 20;
 
     public static final int BUF_TYPE_VIDEO_CAPTURE = 1;
     public static final int BUF_TYPE_VIDEO_OUTPUT = 2;
@@ -95,6 +98,7 @@ public final class V4l2Decoder implements VideoBackend
     private final String card;
     private final Stream[] streams = new Stream[VideoDevice.MAX_STREAMS];
     private final NullVideo rest = new NullVideo();
+    private final MemoryBudget budget;
     /** The node's formats at start, as draft v3 formats: OUTPUT (coded) and CAPTURE (raw), each with its sizes. */
     private final int[][] formats = new int[2][];
     /** Per format: min/max/step width, min/max/step height, or null without ENUM_FRAMESIZES. */
@@ -113,6 +117,8 @@ public final class V4l2Decoder implements VideoBackend
         /** The guest memory snapshot a queued frame buffer will be copied through, retained until then. */
         final GuestMemory[] memory = new GuestMemory[VideoDevice.MAX_RESOURCES];
         int resources;
+        /** Host buffer bytes reserved from the budget. */
+        long reserved;
         /** Buffers REQBUFS granted, -1 before the first. */
         int granted = -1;
         boolean streaming;
@@ -208,7 +214,16 @@ public final class V4l2Decoder implements VideoBackend
      */
     public V4l2Decoder(final V4l2Node node) throws NativeException
     {
+        this(node, HOST_BUFFER_BUDGET);
+    }
+
+    /**
+     * A decoder of {@code node} whose host buffers together stay within {@code hostBufferBudget} bytes.
+     */
+    V4l2Decoder(final V4l2Node node, final long hostBufferBudget) throws NativeException
+    {
         this.node = node;
+        this.budget = new MemoryBudget("v4l2 decoder", hostBufferBudget);
         final int fd = node.open();
         if (fd < 0)
         {
@@ -253,6 +268,7 @@ public final class V4l2Decoder implements VideoBackend
     {
         this.node = V4l2Node.host(path);
         this.card = card;
+        this.budget = new MemoryBudget("v4l2 decoder", HOST_BUFFER_BUDGET);
         formats[0] = new int[0];
         formats[1] = new int[0];
         sizes[0] = new int[0][];
@@ -468,13 +484,15 @@ public final class V4l2Decoder implements VideoBackend
         s.arena.close();
     }
 
-    private static void free(final Queue q)
+    private void free(final Queue q)
     {
         if (null != q.arena)
         {
             q.arena.close();
             q.arena = null;
         }
+        budget.release(q.reserved);
+        q.reserved = 0;
         java.util.Arrays.fill(q.buffers, null);
         q.unqueueAll();
         q.granted = -1;
@@ -676,7 +694,7 @@ public final class V4l2Decoder implements VideoBackend
         final int[] dataSizes, final int numDataSizes, final Response response)
     {
         final Stream s = stream(streamId);
-        if (null == s)
+        if (null == s || null == host)
         {
             return rest.queueResource(streamId, queueType, resourceId, timestamp, dataSizes, numDataSizes,
                 response);
@@ -780,6 +798,16 @@ public final class V4l2Decoder implements VideoBackend
         for (int i = 0; i < q.granted; i++)
         {
             final long size = Math.min(q.pages[i].size(), MAX_BUFFER_SIZE);
+            if (!budget.tryReserve(size))
+            {
+                // Over the budget: this buffer and the later ones are refused when queued.
+                s.fail("host buffers of " + size + " bytes for resource " + Integer.toUnsignedString(
+                    q.resourceIds[i]) + " beyond the budget (" + budget.used() + " of " + budget.limit()
+                    + " bytes in use)", Errno.ENOMEM);
+                q.granted = i;
+                break;
+            }
+            q.reserved += size;
             q.buffers[i] = q.arena.allocate(size, 4096);
         }
         return true;

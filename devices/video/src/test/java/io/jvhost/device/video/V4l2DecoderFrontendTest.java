@@ -362,4 +362,42 @@ class V4l2DecoderFrontendTest
             assertThat(fake.frames()).isEqualTo(3);
         }
     }
+
+    @Test
+    void hostBuffersBeyondTheBudgetAreRefused() throws Exception
+    {
+        final FakeDecoderNode fake = new FakeDecoderNode();
+        final VideoDevice device = new VideoDevice("video0", new V4l2Decoder(fake, 8192));
+        final Path socket = dir.resolve("video.sock");
+        daemon = VhostUserDaemon.listen("video0", device, socket);
+        daemonThread = Thread.ofPlatform().name("video-daemon").start(daemon::run);
+        try (GuestRam ram = GuestRam.create(4L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 64).build())
+        {
+            session.start();
+            final FrontendQueue q = session.queue(VideoDevice.COMMAND_QUEUE);
+            final List<Posted> posted = new ArrayList<>();
+            posted.add(post(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 1, 0, 0, H264)));
+            final long page = ram.allocate(4096, 4096);
+            for (int r = 1; r <= 3; r++)
+            {
+                posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_INPUT, r, page, 4096)));
+            }
+            assertThat(answers(ram, q, posted, 4)).extracting(Answer::type).containsOnly(VideoDevice.RESP_OK_NODATA);
+            // 8,192 bytes of budget: host buffers for resources 1 and 2 only.
+            posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 3, 0, 10)));
+            assertThat(answers(ram, q, posted, 1).getFirst().type()).isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
+            posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 2, 0, 10)));
+            assertThat(Await.until(() -> device.heldCommands() == 1, WAIT)).as("resource 2 has its buffer").isTrue();
+            // Destroying the resources returns the held one and the budget: all three fit again after re-creation.
+            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_RESOURCE_DESTROY_ALL, 1, VideoDevice.QUEUE_TYPE_INPUT)));
+            assertThat(answers(ram, q, posted, 2)).extracting(Answer::type)
+                .containsExactly(VideoDevice.RESP_OK_RESOURCE_QUEUE, VideoDevice.RESP_OK_NODATA);
+            posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_INPUT, 9, page, 4096)));
+            assertThat(answers(ram, q, posted, 1).getFirst().type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
+            posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 9, 0, 10)));
+            assertThat(Await.until(() -> device.heldCommands() == 1, WAIT)).as("the budget was released").isTrue();
+        }
+    }
 }
