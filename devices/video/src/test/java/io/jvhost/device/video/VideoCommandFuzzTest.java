@@ -16,7 +16,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Fuzzes the video commandq with any commands (a real type or any other, streams open or not, any queue type,
  * resource, memory entries into guest memory or anywhere, cut into any buffers) against the null back-end. Besides
  * QueueFuzzer's checks (most inputs start with streams 0 to 3 created): every command is answered in the same serve, with nothing (fewer than 8 writable bytes) or a
- * response whose type the draft defines, of its type's size.
+ * response whose type the draft defines, of its type's size. The same commands against {@link V4l2Decoder} and its
+ * {@link FakeDecoderNode} (the fake decoding whenever the input says so): RESOURCE_QUEUE may be held, but every
+ * command comes back, answered once with a defined response, by the time the streams are destroyed.
  */
 class VideoCommandFuzzTest
 {
@@ -73,6 +75,81 @@ class VideoCommandFuzzTest
                 });
             }
             assertThat(QUEUE.outstanding()).as("commands left unanswered").isZero();
+        }
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void everyCommandToTheV4l2DecoderComesBackByStreamDestroy(final FuzzedDataProvider data) throws Exception
+    {
+        QUEUE.reset(VideoDevice.COMMAND_QUEUE, 0);
+        // Frames go into resources' guest pages, which the input places anywhere.
+        QUEUE.allowAllWrites();
+        final FakeDecoderNode fake = new FakeDecoderNode();
+        try (VideoDevice video = new VideoDevice("fuzz", new V4l2Decoder(fake, 1 << 20)))
+        {
+            video.attach(queue -> { });
+            video.featuresAcked(VirtioFeatures.bit(VirtioFeatures.VERSION_1) | 1);
+            for (int id = 0; id < 4; id++)
+            {
+                final byte[] create = new byte[88];
+                MemorySegment.ofArray(create).set(LE32, 0, VideoDevice.CMD_STREAM_CREATE);
+                MemorySegment.ofArray(create).set(LE32, 4, id);
+                MemorySegment.ofArray(create).set(LE32, 16, 0x1002);
+                QUEUE.add(create, 8);
+            }
+            while (data.remainingBytes() > 0)
+            {
+                final int commands = data.consumeInt(1, 8);
+                for (int i = 0; i < commands; i++)
+                {
+                    QUEUE.add(data, command(data), 160);
+                }
+                if (data.consumeBoolean())
+                {
+                    fake.decode();
+                }
+                check(QUEUE.serve(video));
+            }
+            for (int id = 0; id < 4; id++)
+            {
+                final byte[] destroy = new byte[8];
+                MemorySegment.ofArray(destroy).set(LE32, 0, VideoDevice.CMD_STREAM_DESTROY);
+                MemorySegment.ofArray(destroy).set(LE32, 4, id);
+                QUEUE.add(destroy, 8);
+            }
+            check(QUEUE.serve(video));
+            assertThat(QUEUE.outstanding()).as("commands never returned").isZero();
+            assertThat(video.heldCommands()).isZero();
+            assertThat(fake.openFiles()).as("every stream's node closed").isZero();
+        }
+    }
+
+    private static void check(final long[] used)
+    {
+        for (final long u : used)
+        {
+            final int head = (int)(u >>> 32);
+            final long length = u & 0xFFFF_FFFFL;
+            if (QUEUE.writableBytes(head) < 8)
+            {
+                assertThat(length).as("command %d without room for the header", head).isZero();
+                continue;
+            }
+            final int type = MemorySegment.ofArray(QUEUE.written(head, length)).get(LE32, 0);
+            assertThat(type).as("response type of command %d", head).isBetween(VideoDevice.RESP_OK_NODATA,
+                VideoDevice.RESP_ERR_UNSUPPORTED_CONTROL);
+            if (type == VideoDevice.RESP_OK_QUERY_CAPABILITY)
+            {
+                assertThat(length).isGreaterThanOrEqualTo(16);
+                continue;
+            }
+            assertThat(length).as("size of response 0x%x", type).isEqualTo(switch (type)
+            {
+                case VideoDevice.RESP_OK_QUERY_CONTROL -> 20L;
+                case VideoDevice.RESP_OK_RESOURCE_QUEUE -> 24L;
+                case VideoDevice.RESP_OK_GET_PARAMS -> 128L;
+                default -> 8L;
+            });
         }
     }
 
