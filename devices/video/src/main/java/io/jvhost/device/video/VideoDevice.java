@@ -766,10 +766,7 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
     @Override
     public void reset()
     {
-        java.util.Arrays.fill(heldHead, -1);
-        java.util.Arrays.fill(ready, false);
-        readyCount = 0;
-        readyFirst = 0;
+        // The back-end first (it stops watching its descriptors), then the held commands, which go with the ring.
         for (int i = 0; i < MAX_STREAMS; i++)
         {
             if (streamOpen[i])
@@ -778,6 +775,10 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
                 streamOpen[i] = false;
             }
         }
+        java.util.Arrays.fill(heldHead, -1);
+        java.util.Arrays.fill(ready, false);
+        readyCount = 0;
+        readyFirst = 0;
     }
 
     @Override
