@@ -535,17 +535,22 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
                 + RESOURCE_QUEUE_RESPONSE + ")");
         }
         final long timestamp = cmd.timestamp();
+        // Held before the back-end sees it: it may report the buffer done during this very call (a node that had
+        // it done at once), and the report then finds it held.
+        if (null == heldChains[key])
+        {
+            heldChains[key] = new DescriptorChain(MAX_HELD_DESCRIPTORS);
+        }
+        heldChains[key].copyFrom(chain);
+        heldHead[key] = chain.head();
+        heldTimestamp[key] = timestamp;
         final int size = backend.queueResource(id, cmd.word8(), resourceId, timestamp, dataSizes, numDataSizes,
             resp);
-        if (size == VideoBackend.HELD)
+        if (size != VideoBackend.HELD)
         {
-            if (null == heldChains[key])
-            {
-                heldChains[key] = new DescriptorChain(MAX_HELD_DESCRIPTORS);
-            }
-            heldChains[key].copyFrom(chain);
-            heldHead[key] = chain.head();
-            heldTimestamp[key] = timestamp;
+            // Answered at once after all: not held (a report made meanwhile is void).
+            heldHead[key] = -1;
+            ready[key] = false;
         }
         return size;
     }

@@ -56,6 +56,8 @@ final class FakeDecoderNode implements V4l2Node
         int count;
         boolean streaming;
         final long[] userptr = new long[MAX_BUFFERS];
+        /** The memory at each buffer's userptr, made again only when the userptr or length changes. */
+        final MemorySegment[] memory = new MemorySegment[MAX_BUFFERS];
         final int[] length = new int[MAX_BUFFERS];
         final int[] bytesused = new int[MAX_BUFFERS];
         final long[] sec = new long[MAX_BUFFERS];
@@ -97,7 +99,11 @@ final class FakeDecoderNode implements V4l2Node
         }
     }
 
-    private final java.util.Map<Integer, Context> files = new java.util.HashMap<>();
+    /** Contexts by descriptor (an array, so that looking one up allocates nothing). */
+    private final Context[] files = new Context[4096];
+    private int open;
+    /** Decode at each QBUF and STREAMON (as v4l2-mem2mem schedules a job) instead of waiting for {@link #decode}. */
+    volatile boolean decodeOnQueue;
     private int failNr = -1;
     private int failErrno;
     private int frames;
@@ -111,6 +117,12 @@ final class FakeDecoderNode implements V4l2Node
         return bitstream.length == 0 ? 0 : (bitstream[i % bitstream.length] + i / bitstream.length * 3 + 0x11) & 0xFF;
     }
 
+    private static int frameByte(final MemorySegment bitstream, final int length, final int i)
+    {
+        return length == 0 ? 0
+            : (bitstream.get(ValueLayout.JAVA_BYTE, i % length) + i / length * 3 + 0x11) & 0xFF;
+    }
+
     synchronized void failNext(final int nr, final int errno)
     {
         failNr = nr;
@@ -119,7 +131,7 @@ final class FakeDecoderNode implements V4l2Node
 
     synchronized int openFiles()
     {
-        return files.size();
+        return open;
     }
 
     /** @return frames decoded so far. */
@@ -137,13 +149,14 @@ final class FakeDecoderNode implements V4l2Node
     /** @return whether any context streams its CAPTURE queue. */
     synchronized boolean captureStreaming()
     {
-        return files.values().stream().anyMatch(c -> c.capture.streaming);
+        return java.util.Arrays.stream(files).anyMatch(c -> null != c && c.capture.streaming);
     }
 
     /** @return the OUTPUT format of any context (the last set). */
     synchronized int codedFormat()
     {
-        return files.values().stream().mapToInt(c -> c.codedFormat).findFirst().orElse(0);
+        return java.util.Arrays.stream(files).filter(java.util.Objects::nonNull).mapToInt(c -> c.codedFormat)
+            .findFirst().orElse(0);
     }
 
     /**
@@ -154,29 +167,36 @@ final class FakeDecoderNode implements V4l2Node
     synchronized int decode()
     {
         int n = 0;
-        for (final Context c : files.values())
+        for (final Context c : files)
         {
-            while (c.output.streaming && c.capture.streaming && !c.output.pending.isEmpty()
-                && !c.capture.pending.isEmpty())
-            {
-                final int in = c.output.pending.poll();
-                final int out = c.capture.pending.poll();
-                final byte[] bits = MemorySegment.ofAddress(c.output.userptr[in])
-                    .reinterpret(c.output.bytesused[in]).toArray(ValueLayout.JAVA_BYTE);
-                final MemorySegment frame = MemorySegment.ofAddress(c.capture.userptr[out]).reinterpret(SIZEIMAGE);
-                for (int i = 0; i < SIZEIMAGE; i++)
-                {
-                    frame.set(ValueLayout.JAVA_BYTE, i, (byte)frameByte(bits, i));
-                }
-                finish(c.output, in, c.output.bytesused[in], c.output.sec[in], c.output.usec[in], 0);
-                finish(c.capture, out, SIZEIMAGE, c.output.sec[in], c.output.usec[in],
-                    bits.length > 0 && (bits[0] & 1) == 0 ? V4l2Decoder.BUF_FLAG_KEYFRAME : 0);
-                frames++;
-                n++;
-            }
-            last(c);
-            readable(c);
+            n += null == c ? 0 : decode(c);
         }
+        return n;
+    }
+
+    private int decode(final Context c)
+    {
+        int n = 0;
+        while (c.output.streaming && c.capture.streaming && !c.output.pending.isEmpty()
+            && !c.capture.pending.isEmpty())
+        {
+            final int in = c.output.pending.poll();
+            final int out = c.capture.pending.poll();
+            final int length = c.output.bytesused[in];
+            final MemorySegment bits = c.output.memory[in];
+            final MemorySegment frame = c.capture.memory[out];
+            for (int i = 0; i < SIZEIMAGE; i++)
+            {
+                frame.set(ValueLayout.JAVA_BYTE, i, (byte)frameByte(bits, length, i));
+            }
+            finish(c.output, in, length, c.output.sec[in], c.output.usec[in], 0);
+            finish(c.capture, out, SIZEIMAGE, c.output.sec[in], c.output.usec[in],
+                length > 0 && (bits.get(ValueLayout.JAVA_BYTE, 0) & 1) == 0 ? V4l2Decoder.BUF_FLAG_KEYFRAME : 0);
+            frames++;
+            n++;
+        }
+        last(c);
+        readable(c);
         return n;
     }
 
@@ -216,7 +236,13 @@ final class FakeDecoderNode implements V4l2Node
         try
         {
             final EventFd file = EventFd.create();
-            files.put(file.fd(), new Context(file));
+            if (file.fd() >= files.length)
+            {
+                file.close();
+                return -Errno.EMFILE;
+            }
+            files[file.fd()] = new Context(file);
+            open++;
             return file.fd();
         }
         catch (final NativeException e)
@@ -228,9 +254,11 @@ final class FakeDecoderNode implements V4l2Node
     @Override
     public synchronized void close(final int fd)
     {
-        final Context c = files.remove(fd);
+        final Context c = fd >= 0 && fd < files.length ? files[fd] : null;
         if (null != c)
         {
+            files[fd] = null;
+            open--;
             c.file.close();
         }
     }
@@ -238,7 +266,7 @@ final class FakeDecoderNode implements V4l2Node
     @Override
     public synchronized int ioctl(final int fd, final long request, final MemorySegment arg)
     {
-        final Context c = files.get(fd);
+        final Context c = fd >= 0 && fd < files.length ? files[fd] : null;
         if (null == c)
         {
             return -Errno.EBADF;
@@ -314,6 +342,10 @@ final class FakeDecoderNode implements V4l2Node
         else if (request == V4l2Decoder.VIDIOC_QBUF)
         {
             rc = qbuf(c, arg);
+            if (rc == 0 && decodeOnQueue)
+            {
+                decode(c);
+            }
         }
         else if (request == V4l2Decoder.VIDIOC_DQBUF)
         {
@@ -322,6 +354,10 @@ final class FakeDecoderNode implements V4l2Node
         else if (request == V4l2Decoder.VIDIOC_STREAMON || request == V4l2Decoder.VIDIOC_STREAMOFF)
         {
             rc = stream(c, request == V4l2Decoder.VIDIOC_STREAMON, arg.get(I32, 0));
+            if (rc == 0 && decodeOnQueue)
+            {
+                decode(c);
+            }
         }
         else if (request == V4l2Decoder.VIDIOC_DECODER_CMD)
         {
@@ -416,8 +452,12 @@ final class FakeDecoderNode implements V4l2Node
         {
             return -Errno.EFAULT;
         }
-        q.userptr[index] = a.get(I64, 64);
-        q.length[index] = (int)length;
+        if (null == q.memory[index] || q.userptr[index] != a.get(I64, 64) || q.length[index] != (int)length)
+        {
+            q.userptr[index] = a.get(I64, 64);
+            q.length[index] = (int)length;
+            q.memory[index] = MemorySegment.ofAddress(q.userptr[index]).reinterpret(length);
+        }
         q.bytesused[index] = a.get(I32, 8);
         q.sec[index] = a.get(I64, 24);
         q.usec[index] = a.get(I64, 32);

@@ -111,4 +111,63 @@ class VideoAllocationTest
             assertThat(allocated).as("bytes allocated by %d iterations", ITERATIONS).isLessThan(1024);
         }
     }
+
+    @Test
+    void decodingThroughTheV4l2DecoderAllocatesNothing() throws Exception
+    {
+        final FakeDecoderNode fake = new FakeDecoderNode();
+        fake.decodeOnQueue = true;
+        try (SteadyStateRing bench = new SteadyStateRing();
+             VideoDevice device = new VideoDevice("video", new V4l2Decoder(fake, 1 << 20)))
+        {
+            final MemorySegment ram = bench.ram;
+            device.attach(queue -> { });
+            device.featuresAcked(VirtioFeatures.bit(VirtioFeatures.VERSION_1) | 1);
+            // Stream 5: bitstream resource 1 (a page at 0x80000), frame resource 2 (two pages at 0x90000).
+            ram.set(LE32, 0x20000, VideoDevice.CMD_STREAM_CREATE);
+            ram.set(LE32, 0x20004, 5);
+            ram.set(LE32, 0x20010, 0x1002);
+            for (int r = 1; r <= 2; r++)
+            {
+                final int at = 0x20000 + 0x100 * r;
+                ram.set(LE32, at, VideoDevice.CMD_RESOURCE_CREATE);
+                ram.set(LE32, at + 4, 5);
+                ram.set(LE32, at + 8, r == 1 ? VideoDevice.QUEUE_TYPE_INPUT : VideoDevice.QUEUE_TYPE_OUTPUT);
+                ram.set(LE32, at + 12, r);
+                ram.set(LE32, at + 20, 1);
+                ram.set(LE32, at + 56, 1);
+                ram.set(LE64, at + 88, r == 1 ? 0x80000 : 0x90000);
+                ram.set(LE32, at + 96, r == 1 ? 4096 : 8192);
+            }
+            bench.allocatedBy(device, new long[][] {{0x20000, 0x30000}, {0x20100, 0x30100}, {0x20200, 0x30200}},
+                new int[][] {{88, 8}, {104, 8}, {104, 8}}, new int[] {1, 1, 1}, 1);
+            for (int i = 0; i < 100; i++)
+            {
+                ram.set(ValueLayout.JAVA_BYTE, 0x80000 + i, (byte)(i * 5));
+            }
+
+            // Each round: the frame buffer, then a 100-byte bitstream, which the node decodes at once.
+            ram.set(LE32, 0x20400, VideoDevice.CMD_RESOURCE_QUEUE);
+            ram.set(LE32, 0x20404, 5);
+            ram.set(LE32, 0x20408, VideoDevice.QUEUE_TYPE_OUTPUT);
+            ram.set(LE32, 0x2040C, 2);
+            ram.set(LE32, 0x20500, VideoDevice.CMD_RESOURCE_QUEUE);
+            ram.set(LE32, 0x20504, 5);
+            ram.set(LE32, 0x20508, VideoDevice.QUEUE_TYPE_INPUT);
+            ram.set(LE32, 0x2050C, 1);
+            ram.set(LE64, 0x20510, 3_000_000_000L);
+            ram.set(LE32, 0x20518, 1);
+            ram.set(LE32, 0x2051C, 100);
+            final long refusedBefore = device.refusedCommands();
+            final long allocated = bench.allocatedBy(device, new long[][] {{0x20400, 0x30400}, {0x20500, 0x30500}},
+                new int[][] {{64, 24}, {64, 24}}, new int[] {1, 1}, 2_000);
+            assertThat(device.refusedCommands()).isEqualTo(refusedBefore);
+            assertThat(ram.get(LE32, 0x30400)).as("the frame's answer").isEqualTo(VideoDevice.RESP_OK_RESOURCE_QUEUE);
+            assertThat(ram.get(LE64, 0x30408)).as("its timestamp").isEqualTo(3_000_000_000L);
+            assertThat(ram.get(LE32, 0x30414)).as("its size").isEqualTo(FakeDecoderNode.SIZEIMAGE);
+            assertThat(ram.get(ValueLayout.JAVA_BYTE, 0x90000 + 4000) & 0xFF).as("a decoded byte in guest RAM")
+                .isEqualTo((5 * (4000 % 100) + 4000 / 100 * 3 + 0x11) & 0xFF);
+            assertThat(allocated).as("bytes allocated by 2,000 decoded frames").isLessThan(1024);
+        }
+    }
 }
