@@ -160,14 +160,14 @@ class VideoAllocationTest
             ram.set(LE32, 0x2051C, 100);
             final long refusedBefore = device.refusedCommands();
             final long allocated = bench.allocatedBy(device, new long[][] {{0x20400, 0x30400}, {0x20500, 0x30500}},
-                new int[][] {{64, 24}, {64, 24}}, new int[] {1, 1}, 2_000);
+                new int[][] {{64, 24}, {64, 24}}, new int[] {1, 1}, ITERATIONS);
             assertThat(device.refusedCommands()).isEqualTo(refusedBefore);
             assertThat(ram.get(LE32, 0x30400)).as("the frame's answer").isEqualTo(VideoDevice.RESP_OK_RESOURCE_QUEUE);
             assertThat(ram.get(LE64, 0x30408)).as("its timestamp").isEqualTo(3_000_000_000L);
             assertThat(ram.get(LE32, 0x30414)).as("its size").isEqualTo(FakeDecoderNode.SIZEIMAGE);
             assertThat(ram.get(ValueLayout.JAVA_BYTE, 0x90000 + 4000) & 0xFF).as("a decoded byte in guest RAM")
                 .isEqualTo((5 * (4000 % 100) + 4000 / 100 * 3 + 0x11) & 0xFF);
-            assertThat(allocated).as("bytes allocated by 2,000 decoded frames").isLessThan(1024);
+            assertThat(allocated).as("bytes allocated by %d decoded frames", ITERATIONS).isLessThan(1024);
         }
     }
 }

@@ -17,7 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * resource, memory entries into guest memory or anywhere, cut into any buffers) against the null back-end. Besides
  * QueueFuzzer's checks (most inputs start with streams 0 to 3 created): every command is answered in the same serve, with nothing (fewer than 8 writable bytes) or a
  * response whose type the draft defines, of its type's size. The same commands against {@link V4l2Decoder} and its
- * {@link FakeDecoderNode} (the fake decoding whenever the input says so): RESOURCE_QUEUE may be held, but every
+ * {@link FakeDecoderNode} (the fake decoding whenever the input says so, or at each QBUF and STREAMON): RESOURCE_QUEUE may be held, but every
  * command comes back, answered once with a defined response, by the time the streams are destroyed.
  */
 class VideoCommandFuzzTest
@@ -85,6 +85,8 @@ class VideoCommandFuzzTest
         // Frames go into resources' guest pages, which the input places anywhere.
         QUEUE.allowAllWrites();
         final FakeDecoderNode fake = new FakeDecoderNode();
+        // Some inputs have the node finish jobs at once (QBUF, STREAMON): buffers reported during their own command.
+        fake.decodeOnQueue = data.consumeBoolean();
         try (VideoDevice video = new VideoDevice("fuzz", new V4l2Decoder(fake, 1 << 20)))
         {
             video.attach(queue -> { });
