@@ -147,40 +147,6 @@ final class PcmTransfers
     }
 
     /**
-     * The {@code direction} queue stops (VM stop, migration): every message its streams hold goes back to the driver
-     * now, unplayed or unrecorded, with {@link Snd#S_OK} as RELEASE returns them, so the ring's used index accounts
-     * for them when its state is reported. Not {@link Snd#S_IO_ERR}: Linux's virtio_snd fails the stream on it (the
-     * guest's write(2) then gets EIO, seen in SoundGuestTest), while a paused VM should see at most a gap in its
-     * audio. The streams keep their state: after the VM's {@code cont} a running stream resumes with the driver's
-     * next messages.
-     */
-    void returnHeld(final DeviceQueue queue, final int direction)
-    {
-        final GuestMemory memory = queue.memory();
-        for (final PcmStream s : streams)
-        {
-            if (s.direction() != direction)
-            {
-                continue;
-            }
-            final int status = Snd.S_OK;
-            final int count = s.held.size();
-            s.flushPending = false;
-            if (count == 0)
-            {
-                continue;
-            }
-            while (!s.held.isEmpty())
-            {
-                complete(queue, memory, s, s.held.peek(), status, false);
-                s.held.remove();
-            }
-            LOG.log(Level.INFO, name + ": stream " + s.id + ": " + count + " held messages returned unplayed as the"
-                + " queue stops");
-        }
-    }
-
-    /**
      * Completes what is due on stream {@code s}.
      *
      * @return nanoseconds until something is due, or {@link Long#MAX_VALUE} for nothing.

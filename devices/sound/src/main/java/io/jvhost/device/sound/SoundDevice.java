@@ -217,25 +217,6 @@ public final class SoundDevice implements VirtioDevice
 
     // ---- lifecycle -----------------------------------------------------------------------------------------------
 
-    /**
-     * Held I/O messages go back to the driver, unplayed, before the ring's state is reported (see
-     * {@link PcmTransfers#returnHeld}); control requests are answered at once and event buffers are only taken when
-     * there is an event, so those queues hold nothing.
-     */
-    @Override
-    public void queueStopping(final DeviceQueue queue)
-    {
-        switch (queue.index())
-        {
-            case Snd.TX_QUEUE -> transfers.returnHeld(queue, Snd.D_OUTPUT);
-            case Snd.RX_QUEUE -> transfers.returnHeld(queue, Snd.D_INPUT);
-            default ->
-            {
-                // Nothing held.
-            }
-        }
-    }
-
     @Override
     public void queueStopped(final int queue)
     {

@@ -8,7 +8,6 @@ import java.util.Arrays;
 import java.util.Random;
 
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
-import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.FrontendException;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
@@ -156,78 +155,6 @@ class SoundFrontendTest
             assertThat(d.control(SoundRig.pcm(Snd.R_PCM_RELEASE, 0))).isEqualTo(Snd.S_OK);
             final byte[] wav = Files.readAllBytes(playback);
             assertThat(Arrays.copyOfRange(wav, 44, wav.length)).isEqualTo(audio);
-        }
-    }
-
-    @Test
-    void heldPlaybackGoesBackUnplayedBeforeTheStoppedRingsBaseAndTheResumedRingPlaysOn() throws Exception
-    {
-        final byte[] audio = new byte[2 * PERIOD];
-        new Random(11).nextBytes(audio);
-        try (GuestRam ram = GuestRam.create(16L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
-        {
-            session.start();
-            final Driver d = Driver.of(ram, session);
-            assertThat(d.control(SoundRig.setParams(0, 4 * PERIOD, PERIOD, 0, 2, Snd.FMT_S16, Snd.RATE_48000)))
-                .isEqualTo(Snd.S_OK);
-            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_PREPARE, 0))).isEqualTo(Snd.S_OK);
-            final FrontendQueue tx = session.queue(Snd.TX_QUEUE);
-            final long frames = ram.allocate(PERIODS * (4L + PERIOD), 8);
-            final long status = ram.allocate(PERIODS * 8L, 8);
-            ram.fill(status, PERIODS * 8, (byte)0x5A);
-            for (int i = 0; i < 4; i++)
-            {
-                final long at = frames + i * (4L + PERIOD);
-                ram.write(at, new byte[4], 0, 4);
-                tx.add(new long[] {at, status + i * 8L}, new int[] {4 + PERIOD, 8}, 1, 1);
-            }
-            tx.publishAndKick();
-            assertThat(Await.until(() -> device.held(0) == 4, WAIT)).as("the stream holds the 4 messages").isTrue();
-            assertThat(tx.pollUsed()).as("held until START").isZero();
-
-            // VM stop: SET_VRING_ENABLE 0 and GET_VRING_BASE per ring.
-            final int[] bases = session.stop();
-            assertThat(bases[Snd.TX_QUEUE]).as("tx base").isEqualTo(4);
-            assertThat(tx.pollUsed()).as("every held message is back in the used ring before the base is reported")
-                .isEqualTo(4);
-            for (int i = 0; i < 4; i++)
-            {
-                assertThat(tx.usedLength(i)).as("status written").isEqualTo(8);
-                assertThat(MemorySegment.ofArray(ram.read(status + i * 8L, 4)).get(LE32, 0)).as("message " + i)
-                    .isEqualTo(Snd.S_OK);
-            }
-            assertThat(device.held(0)).isZero();
-            assertThat(device.state(0)).as("the stream keeps its state").isEqualTo(PcmState.PREPARED);
-
-            // VM cont: each ring from the base it stopped at; the stream plays on from the driver's next messages.
-            session.start();
-            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_START, 0))).isEqualTo(Snd.S_OK);
-            for (int i = 4; i < 6; i++)
-            {
-                final long at = frames + i * (4L + PERIOD);
-                ram.write(at, new byte[4], 0, 4);
-                ram.write(at + 4, audio, (i - 4) * PERIOD, PERIOD);
-                tx.add(new long[] {at, status + i * 8L}, new int[] {4 + PERIOD, 8}, 1, 1);
-            }
-            tx.publishAndKick();
-            int done = 0;
-            while (done < 2)
-            {
-                final int n = tx.awaitUsed(WAIT);
-                assertThat(n).as("resumed messages completed").isPositive();
-                done += n;
-            }
-            for (int i = 4; i < 6; i++)
-            {
-                assertThat(MemorySegment.ofArray(ram.read(status + i * 8L, 4)).get(LE32, 0)).isEqualTo(Snd.S_OK);
-            }
-            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_STOP, 0))).isEqualTo(Snd.S_OK);
-            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_RELEASE, 0))).isEqualTo(Snd.S_OK);
-            final byte[] wav = Files.readAllBytes(playback);
-            assertThat(Arrays.copyOfRange(wav, 44, wav.length)).as("only the resumed audio was played")
-                .isEqualTo(audio);
         }
     }
 
