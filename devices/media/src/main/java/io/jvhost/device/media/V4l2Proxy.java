@@ -15,6 +15,7 @@ import io.jvhost.device.media.wire.RequestBuffers;
 import io.jvhost.device.media.wire.V4l2Buffer;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.GuestMemoryException;
+import io.jvhost.os.DeviceNode;
 import io.jvhost.os.Errno;
 import io.jvhost.os.NativeException;
 import io.jvhost.virtqueue.ChainAccessException;
@@ -71,7 +72,7 @@ public final class V4l2Proxy implements MediaBackend
     /** Dequeued from the host and copied, its DQBUF event not yet sent. */
     private static final byte DONE = 2;
 
-    private final V4l2Node node;
+    private final DeviceNode node;
     private final int deviceCaps;
     private final String card;
     private final Session[] sessions = new Session[MAX_SESSIONS];
@@ -134,7 +135,7 @@ public final class V4l2Proxy implements MediaBackend
      */
     public V4l2Proxy(final Path path) throws NativeException
     {
-        this(V4l2Node.host(path));
+        this(DeviceNode.host(path));
     }
 
     /**
@@ -142,7 +143,7 @@ public final class V4l2Proxy implements MediaBackend
      *
      * @throws NativeException naming the call, the node and the errno when it does not.
      */
-    public V4l2Proxy(final V4l2Node node) throws NativeException
+    public V4l2Proxy(final DeviceNode node) throws NativeException
     {
         this.node = node;
         final int fd = node.open();
@@ -174,7 +175,7 @@ public final class V4l2Proxy implements MediaBackend
     /**
      * A proxy of {@code node} with the given capabilities, without asking it (tests of nodes that are not V4L2).
      */
-    V4l2Proxy(final V4l2Node node, final int deviceCaps, final String card)
+    V4l2Proxy(final DeviceNode node, final int deviceCaps, final String card)
     {
         this.node = node;
         this.deviceCaps = deviceCaps;

@@ -4,12 +4,13 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
+import io.jvhost.os.DeviceNode;
 import io.jvhost.os.Errno;
 import io.jvhost.os.EventFd;
 import io.jvhost.os.NativeException;
 
 /**
- * A fake V4L2 capture driver behind {@link V4l2Node}, modelling what a videobuf2 capture driver does with the
+ * A fake V4L2 capture driver behind {@link DeviceNode}, modelling what a videobuf2 capture driver does with the
  * structures in their native 64-bit layout (as devices/spi's tests fake spidev): requests are checked by their full
  * {@code _IOC} number (a wrong size or direction is ENOTTY, as video_ioctl2 answers an unknown command), and the
  * queue follows the kernel's rules:
@@ -32,7 +33,7 @@ import io.jvhost.os.NativeException;
  * {@link #failNext} makes the next ioctl of a number fail with an errno. Thread-safe: the proxy calls it on the
  * device's worker, the test's thread produces frames.
  */
-final class FakeCaptureNode implements V4l2Node
+final class FakeCaptureNode implements DeviceNode
 {
     static final String CARD = "jvhost fake camera";
     static final int MIN_BUFFERS = 2;

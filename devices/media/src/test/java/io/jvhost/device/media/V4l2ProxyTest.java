@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import io.jvhost.os.DeviceNode;
 import io.jvhost.os.Errno;
 import io.jvhost.os.NativeException;
 import org.junit.jupiter.api.Test;
@@ -68,7 +69,7 @@ class V4l2ProxyTest
     {
         final MemorySegment payload = MemorySegment.ofArray(new byte[V4l2.MAX_PAYLOAD]);
         payload.set(LE32, 0, V4l2.BUF_TYPE_VIDEO_CAPTURE);
-        try (V4l2Proxy proxy = new V4l2Proxy(V4l2Node.host(Path.of("/dev/null")), V4l2.CAP_VIDEO_CAPTURE, "null"))
+        try (V4l2Proxy proxy = new V4l2Proxy(DeviceNode.host(Path.of("/dev/null")), V4l2.CAP_VIDEO_CAPTURE, "null"))
         {
             assertThat(proxy.open(0)).as("open of /dev/null").isZero();
             assertThat(proxy.ioctl(0, V4l2.G_FMT, payload, null, null)).as("VIDIOC_G_FMT on /dev/null")
@@ -83,7 +84,7 @@ class V4l2ProxyTest
                 .isEqualTo(MediaDevice.ENOTTY);
             proxy.close(0);
         }
-        try (V4l2Proxy gone = new V4l2Proxy(V4l2Node.host(dir.resolve("video7")), V4l2.CAP_VIDEO_CAPTURE, "gone"))
+        try (V4l2Proxy gone = new V4l2Proxy(DeviceNode.host(dir.resolve("video7")), V4l2.CAP_VIDEO_CAPTURE, "gone"))
         {
             assertThat(gone.open(3)).as("open of a node that went away").isEqualTo(Errno.ENOENT);
         }

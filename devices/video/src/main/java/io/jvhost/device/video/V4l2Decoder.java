@@ -13,6 +13,7 @@ import io.jvhost.device.video.wire.Command;
 import io.jvhost.device.video.wire.Response;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.GuestMemoryException;
+import io.jvhost.os.DeviceNode;
 import io.jvhost.os.Errno;
 import io.jvhost.os.NativeException;
 
@@ -94,7 +95,7 @@ public final class V4l2Decoder implements VideoBackend
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.nativeOrder());
     private static final System.Logger LOG = System.getLogger(V4l2Decoder.class.getName());
 
-    private final V4l2Node node;
+    private final DeviceNode node;
     private final String card;
     private final Stream[] streams = new Stream[VideoDevice.MAX_STREAMS];
     private final NullVideo rest = new NullVideo();
@@ -203,7 +204,7 @@ public final class V4l2Decoder implements VideoBackend
      */
     public V4l2Decoder(final Path path) throws NativeException
     {
-        this(V4l2Node.host(path));
+        this(DeviceNode.host(path));
     }
 
     /**
@@ -212,7 +213,7 @@ public final class V4l2Decoder implements VideoBackend
      * @throws NativeException naming the call, the node and the errno when it does not open or is not V4L2.
      * @throws IllegalArgumentException naming the capabilities when it is V4L2 but not memory-to-memory.
      */
-    public V4l2Decoder(final V4l2Node node) throws NativeException
+    public V4l2Decoder(final DeviceNode node) throws NativeException
     {
         this(node, HOST_BUFFER_BUDGET);
     }
@@ -220,7 +221,7 @@ public final class V4l2Decoder implements VideoBackend
     /**
      * A decoder of {@code node} whose host buffers together stay within {@code hostBufferBudget} bytes.
      */
-    V4l2Decoder(final V4l2Node node, final long hostBufferBudget) throws NativeException
+    V4l2Decoder(final DeviceNode node, final long hostBufferBudget) throws NativeException
     {
         this.node = node;
         this.budget = new MemoryBudget("v4l2 decoder", hostBufferBudget);
@@ -266,7 +267,7 @@ public final class V4l2Decoder implements VideoBackend
      */
     V4l2Decoder(final Path path, final String card)
     {
-        this.node = V4l2Node.host(path);
+        this.node = DeviceNode.host(path);
         this.card = card;
         this.budget = new MemoryBudget("v4l2 decoder", HOST_BUFFER_BUDGET);
         formats[0] = new int[0];

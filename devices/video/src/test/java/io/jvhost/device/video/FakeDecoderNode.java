@@ -4,12 +4,13 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
+import io.jvhost.os.DeviceNode;
 import io.jvhost.os.Errno;
 import io.jvhost.os.EventFd;
 import io.jvhost.os.NativeException;
 
 /**
- * A fake V4L2 stateful memory-to-memory decoder behind {@link V4l2Node} (the approach of devices/media's
+ * A fake V4L2 stateful memory-to-memory decoder behind {@link DeviceNode} (the approach of devices/media's
  * FakeCaptureNode), answering the structures in their native 64-bit layout with the kernel's rules. Requests are
  * checked by their full {@code _IOC} number (anything else ENOTTY). Each open file is its own decoding context, as
  * with v4l2-mem2mem:
@@ -36,7 +37,7 @@ import io.jvhost.os.NativeException;
  * </ul>
  * {@link #failNext} makes the next ioctl of a number fail with an errno. Thread-safe.
  */
-final class FakeDecoderNode implements V4l2Node
+final class FakeDecoderNode implements DeviceNode
 {
     static final String CARD = "jvhost fake decoder";
     static final int WIDTH = 64;

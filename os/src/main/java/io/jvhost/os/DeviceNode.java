@@ -1,22 +1,17 @@
-package io.jvhost.device.video;
+package io.jvhost.os;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
-import io.jvhost.os.Ioctl;
-import io.jvhost.os.LibC;
-import io.jvhost.os.NativeException;
-
 /**
- * The three system calls {@link V4l2Decoder} makes on a host V4L2 node: open, ioctl, close (the same seam as
- * devices/media's {@code V4l2Node}, kept per module so the devices stay independent). The host node is
- * {@link #host}; tests put a fake V4L2 driver here, which answers the same structures with the same errno rules
- * (this machine has no V4L2 device).
+ * The three system calls a device back-end makes on a host character device driven by ioctls (a V4L2 node for media's
+ * proxy and video's decoder): open, ioctl, close. The host node is {@link #host}; tests put a fake driver here, which
+ * answers the same structures with the same errno rules (this machine has no such devices).
  * <p>
- * The descriptor {@link #open} returns must be pollable as a V4L2 node is: readable (POLLIN) when a CAPTURE buffer (a
- * decoded frame) can be dequeued or the queue is in error; the decoder watches it on the device's worker.
+ * The descriptor {@link #open} returns must be pollable as the real node is (a V4L2 node: readable, POLLIN, when a
+ * buffer can be dequeued or the queue is in error); the back-ends watch it on the device's worker.
  */
-public interface V4l2Node
+public interface DeviceNode
 {
     /**
      * Opens the node non-blocking ({@code O_RDWR | O_NONBLOCK | O_CLOEXEC}).
@@ -40,13 +35,13 @@ public interface V4l2Node
     /**
      * @return the node at {@code path}, through open(2), ioctl(2) and close(2).
      */
-    static V4l2Node host(final Path path)
+    static DeviceNode host(final Path path)
     {
         return new Host(path);
     }
 
     /** The host's node: the system calls themselves. */
-    final class Host implements V4l2Node
+    final class Host implements DeviceNode
     {
         private static final int O_RDWR = 2;
         private static final int O_CLOEXEC = 0x80000;
