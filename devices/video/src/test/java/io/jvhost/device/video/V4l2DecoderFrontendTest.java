@@ -2,9 +2,7 @@ package io.jvhost.device.video;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -21,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import static io.jvhost.device.video.VideoDriverKit.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -36,9 +35,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(60)
 class V4l2DecoderFrontendTest
 {
-    private static final Duration WAIT = Duration.ofSeconds(10);
-    private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** The writable reply each posted command gets. */
+    private static final int REPLY = 512;
     private static final int H264 = 0x1002;
 
     @TempDir
@@ -46,40 +44,6 @@ class V4l2DecoderFrontendTest
 
     private VhostUserDaemon daemon;
     private Thread daemonThread;
-
-    /** A command in flight: its head and where its answer goes. */
-    private record Posted(int head, long out)
-    {
-    }
-
-    /** An answer: the used length and the response's bytes. */
-    private record Answer(int head, int usedLength, MemorySegment bytes)
-    {
-        int type()
-        {
-            return bytes.get(LE32, 0);
-        }
-
-        long timestamp()
-        {
-            return bytes.get(LE64, 8);
-        }
-
-        int flags()
-        {
-            return bytes.get(LE32, 16);
-        }
-
-        int size()
-        {
-            return bytes.get(LE32, 20);
-        }
-
-        int u32(final long offset)
-        {
-            return bytes.get(LE32, offset);
-        }
-    }
 
     @AfterEach
     void tearDown() throws Exception
@@ -89,64 +53,6 @@ class V4l2DecoderFrontendTest
             daemon.close();
             daemonThread.join(10_000);
         }
-    }
-
-    private static Posted post(final GuestRam ram, final FrontendQueue q, final byte[] command) throws Exception
-    {
-        final long in = ram.allocate(command.length, 8);
-        ram.write(in, command, 0, command.length);
-        final long out = ram.allocate(512, 8);
-        ram.fill(out, 512, (byte)0xEE);
-        final int head = q.add(new long[] {in, out}, new int[] {command.length, 512}, 1, 1);
-        assertThat(head).isNotNegative();
-        q.publishAndKick();
-        return new Posted(head, out);
-    }
-
-    /**
-     * Waits for {@code n} answers and returns them in the order the device used them.
-     */
-    private static List<Answer> answers(final GuestRam ram, final FrontendQueue q, final List<Posted> posted,
-        final int n) throws Exception
-    {
-        final List<Answer> got = new ArrayList<>();
-        final long deadline = System.nanoTime() + WAIT.toNanos();
-        while (got.size() < n && System.nanoTime() < deadline)
-        {
-            final int used = q.awaitUsed(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
-            for (int i = 0; i < used; i++)
-            {
-                final int head = q.usedHead(i);
-                final Posted p = posted.stream().filter(x -> x.head() == head).reduce((a, b) -> b).orElseThrow();
-                got.add(new Answer(head, q.usedLength(i), MemorySegment.ofArray(ram.read(p.out(), 512))));
-            }
-        }
-        assertThat(got).as("answers").hasSize(n);
-        return got;
-    }
-
-    private static byte[] cmd(final int size, final int type, final int stream, final int... words)
-    {
-        final byte[] b = new byte[size];
-        final MemorySegment s = MemorySegment.ofArray(b);
-        s.set(LE32, 0, type);
-        s.set(LE32, 4, stream);
-        for (int i = 0; i < words.length; i++)
-        {
-            s.set(LE32, 8 + 4L * i, words[i]);
-        }
-        return b;
-    }
-
-    private static byte[] queue(final int stream, final int queueType, final int resource, final long timestamp,
-        final int dataSize)
-    {
-        final byte[] b = cmd(64, VideoDevice.CMD_RESOURCE_QUEUE, stream, queueType, resource);
-        final MemorySegment s = MemorySegment.ofArray(b);
-        s.set(LE64, 16, timestamp);
-        s.set(LE32, 24, 1);
-        s.set(LE32, 28, dataSize);
-        return b;
     }
 
     private static byte[] resource(final int stream, final int queueType, final int resource, final long... entries)
@@ -216,17 +122,17 @@ class V4l2DecoderFrontendTest
                 .as("device_name is the node's card").isEqualTo(FakeDecoderNode.CARD.getBytes());
             final FrontendQueue q = session.queue(VideoDevice.COMMAND_QUEUE);
             final List<Posted> posted = new ArrayList<>();
-            posted.add(post(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 2, 0, 0, 0x1005)));
-            assertThat(answers(ram, q, posted, 1).getFirst().type()).as("VP9, which the node refuses (S_FMT EINVAL)")
+            posted.add(post(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 2, 0, 0, 0x1005), REPLY));
+            assertThat(answers(ram, q, posted, 1, REPLY).getFirst().type()).as("VP9, which the node refuses (S_FMT EINVAL)")
                 .isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
             assertThat(fake.openFiles()).isZero();
-            posted.add(post(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 1, 0, 0, H264)));
-            assertThat(answers(ram, q, posted, 1).getFirst().type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
+            posted.add(post(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 1, 0, 0, H264), REPLY));
+            assertThat(answers(ram, q, posted, 1, REPLY).getFirst().type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
             assertThat(fake.codedFormat()).isEqualTo(V4l2Decoder.fourcc("H264"));
 
             // QUERY_CAPABILITY from the node's ENUM_FMT / ENUM_FRAMESIZES (JPEG, not in the draft, is left out).
-            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0, VideoDevice.QUEUE_TYPE_INPUT)));
-            final Answer coded = answers(ram, q, posted, 1).getFirst();
+            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0, VideoDevice.QUEUE_TYPE_INPUT), REPLY));
+            final Answer coded = answers(ram, q, posted, 1, REPLY).getFirst();
             assertThat(coded.type()).isEqualTo(VideoDevice.RESP_OK_QUERY_CAPABILITY);
             assertThat(coded.usedLength()).as("2 descriptors of one frame each").isEqualTo(16 + 2 * (24 + 40));
             assertThat(coded.u32(8)).as("num_descs").isEqualTo(2);
@@ -235,27 +141,27 @@ class V4l2DecoderFrontendTest
                 coded.u32(56), coded.u32(60), coded.u32(64)}).as("H264, 1 frame: 16..1920/16 x 16..1088/16")
                 .containsExactly(0x1002, 1, 16, 1920, 16, 16, 1088, 16);
             assertThat(coded.u32(16 + 64 + 8)).isEqualTo(0x1004);
-            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0, VideoDevice.QUEUE_TYPE_OUTPUT)));
-            final Answer raw = answers(ram, q, posted, 1).getFirst();
+            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_QUERY_CAPABILITY, 0, VideoDevice.QUEUE_TYPE_OUTPUT), REPLY));
+            final Answer raw = answers(ram, q, posted, 1, REPLY).getFirst();
             assertThat(raw.u32(8)).isEqualTo(1);
             assertThat(raw.bytes().get(LE64, 16)).as("mask: both coded formats").isEqualTo(3);
             assertThat(new int[] {raw.u32(24), raw.u32(40), raw.u32(44), raw.u32(56), raw.u32(60)})
                 .as("NV12 64x48").containsExactly(3, 64, 64, 48, 48);
 
             // GET_PARAMS is the node's G_FMT; SET_PARAMS its S_FMT (refused: the errno's code).
-            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_GET_PARAMS_EXT, 1, VideoDevice.QUEUE_TYPE_OUTPUT)));
-            final Answer params = answers(ram, q, posted, 1).getFirst();
+            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_GET_PARAMS_EXT, 1, VideoDevice.QUEUE_TYPE_OUTPUT), REPLY));
+            final Answer params = answers(ram, q, posted, 1, REPLY).getFirst();
             assertThat(params.type()).isEqualTo(VideoDevice.RESP_OK_GET_PARAMS);
             assertThat(params.usedLength()).isEqualTo(128);
             assertThat(new int[] {params.u32(8), params.u32(12), params.u32(16), params.u32(20), params.u32(52),
                 params.u32(56), params.u32(60)}).as("queue, NV12, 64x48, 1 plane of sizeimage, stride 64")
                 .containsExactly(VideoDevice.QUEUE_TYPE_OUTPUT, 3, 64, 48, 1, FakeDecoderNode.SIZEIMAGE, 64);
             posted.add(post(ram, q, cmd(128, VideoDevice.CMD_SET_PARAMS_EXT, 1, VideoDevice.QUEUE_TYPE_INPUT,
-                0x1004)));
-            assertThat(answers(ram, q, posted, 1).getFirst().type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
+                0x1004), REPLY));
+            assertThat(answers(ram, q, posted, 1, REPLY).getFirst().type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
             assertThat(fake.codedFormat()).as("VP8 set on the OUTPUT queue").isEqualTo(V4l2Decoder.fourcc("VP80"));
-            posted.add(post(ram, q, cmd(128, VideoDevice.CMD_SET_PARAMS_EXT, 1, VideoDevice.QUEUE_TYPE_OUTPUT, 4)));
-            assertThat(answers(ram, q, posted, 1).getFirst().type()).as("YUV420, which the node refuses (EINVAL)")
+            posted.add(post(ram, q, cmd(128, VideoDevice.CMD_SET_PARAMS_EXT, 1, VideoDevice.QUEUE_TYPE_OUTPUT, 4), REPLY));
+            assertThat(answers(ram, q, posted, 1, REPLY).getFirst().type()).as("YUV420, which the node refuses (EINVAL)")
                 .isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
 
             // Two bitstream resources of a page each; frame 1 split over two entries, frame 2 in one.
@@ -264,15 +170,15 @@ class V4l2DecoderFrontendTest
             final long out1a = ram.allocate(2048, 4096);
             final long out1b = ram.allocate(4096, 4096);
             final long out2 = ram.allocate(8192, 4096);
-            posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_INPUT, 1, in1, 4096)));
-            posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_INPUT, 2, in2, 4096)));
-            posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_OUTPUT, 11, out1a, 2048, out1b, 4096)));
-            posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_OUTPUT, 12, out2, 8192)));
-            assertThat(answers(ram, q, posted, 4)).extracting(Answer::type).containsOnly(VideoDevice.RESP_OK_NODATA);
+            posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_INPUT, 1, in1, 4096), REPLY));
+            posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_INPUT, 2, in2, 4096), REPLY));
+            posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_OUTPUT, 11, out1a, 2048, out1b, 4096), REPLY));
+            posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_OUTPUT, 12, out2, 8192), REPLY));
+            assertThat(answers(ram, q, posted, 4, REPLY)).extracting(Answer::type).containsOnly(VideoDevice.RESP_OK_NODATA);
 
             // Frame buffers first: the node has nothing to give (EAGAIN), so they are held.
-            final Posted f1 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_OUTPUT, 11, 0, 0));
-            final Posted f2 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_OUTPUT, 12, 0, 0));
+            final Posted f1 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_OUTPUT, 11, 0, 0), REPLY);
+            final Posted f2 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_OUTPUT, 12, 0, 0), REPLY);
             posted.add(f1);
             posted.add(f2);
             assertThat(Await.until(() -> device.heldCommands() == 2, WAIT)).isTrue();
@@ -282,11 +188,11 @@ class V4l2DecoderFrontendTest
             final byte[] bits1 = bitstream(1, 300);
             ram.write(in1, bits1, 0, bits1.length);
             final long ts1 = 5_000_000_000L + 123_000;
-            final Posted b1 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 1, ts1, bits1.length));
+            final Posted b1 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 1, ts1, bits1.length), REPLY);
             posted.add(b1);
             assertThat(Await.until(() -> device.heldCommands() == 3, WAIT)).as("the bitstream held too").isTrue();
             assertThat(fake.decode()).isEqualTo(1);
-            final List<Answer> first = answers(ram, q, posted, 2);
+            final List<Answer> first = answers(ram, q, posted, 2, REPLY);
             assertThat(first).extracting(Answer::head).containsExactly(b1.head(), f1.head());
             assertThat(first.get(0).type()).isEqualTo(VideoDevice.RESP_OK_RESOURCE_QUEUE);
             assertThat(first.get(0).timestamp()).isEqualTo(ts1);
@@ -301,43 +207,43 @@ class V4l2DecoderFrontendTest
             final byte[] bits2 = bitstream(2, 1000);
             bits2[0] = 4;
             ram.write(in2, bits2, 0, bits2.length);
-            final Posted b2 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 2, 7_000_000_000L, bits2.length));
+            final Posted b2 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 2, 7_000_000_000L, bits2.length), REPLY);
             posted.add(b2);
             assertThat(Await.until(() -> device.heldCommands() == 2, WAIT)).isTrue();
             assertThat(fake.decode()).isEqualTo(1);
-            final List<Answer> second = answers(ram, q, posted, 2);
+            final List<Answer> second = answers(ram, q, posted, 2, REPLY);
             assertThat(second).extracting(Answer::head).containsExactly(b2.head(), f2.head());
             assertThat(second.get(1).flags()).as("even first byte: a key frame (IFRAME)").isEqualTo(0x4);
             assertThat(second.get(1).timestamp()).isEqualTo(7_000_000_000L);
             assertFrame(ram, bits2, out2, 8192);
 
             // Drain: answered at once; the node returns the next frame buffer empty, LAST, seen by the watch: EOS.
-            final Posted f3 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_OUTPUT, 11, 0, 0));
+            final Posted f3 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_OUTPUT, 11, 0, 0), REPLY);
             posted.add(f3);
-            posted.add(post(ram, q, cmd(8, VideoDevice.CMD_STREAM_DRAIN, 1)));
-            final List<Answer> drained = answers(ram, q, posted, 2);
+            posted.add(post(ram, q, cmd(8, VideoDevice.CMD_STREAM_DRAIN, 1), REPLY));
+            final List<Answer> drained = answers(ram, q, posted, 2, REPLY);
             assertThat(drained).extracting(Answer::head).contains(f3.head());
             final Answer eos = drained.stream().filter(a -> a.head() == f3.head()).findFirst().orElseThrow();
             assertThat(eos.flags()).isEqualTo(VideoDevice.BUFFER_FLAG_EOS);
             assertThat(eos.size()).isZero();
 
             // The next bitstream restarts the decoder (DECODER_CMD START), or CAPTURE would stay EPIPE.
-            final Posted f4 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_OUTPUT, 12, 0, 0));
-            final Posted b3 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 1, 9_000_000_000L, 300));
+            final Posted f4 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_OUTPUT, 12, 0, 0), REPLY);
+            final Posted b3 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 1, 9_000_000_000L, 300), REPLY);
             posted.add(f4);
             posted.add(b3);
             assertThat(Await.until(() -> device.heldCommands() == 2, WAIT)).isTrue();
             assertThat(fake.starts()).isEqualTo(1);
             assertThat(fake.decode()).isEqualTo(1);
-            assertThat(answers(ram, q, posted, 2)).extracting(Answer::head).containsExactly(b3.head(), f4.head());
+            assertThat(answers(ram, q, posted, 2, REPLY)).extracting(Answer::head).containsExactly(b3.head(), f4.head());
             assertFrame(ram, bits1, out2, 8192);
 
             // QUEUE_CLEAR of the frames: the node stops CAPTURE and the held buffer comes back flagged ERR.
-            final Posted f5 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_OUTPUT, 11, 0, 0));
+            final Posted f5 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_OUTPUT, 11, 0, 0), REPLY);
             posted.add(f5);
             assertThat(Await.until(() -> device.heldCommands() == 1, WAIT)).isTrue();
-            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_QUEUE_CLEAR, 1, VideoDevice.QUEUE_TYPE_OUTPUT)));
-            final List<Answer> cleared = answers(ram, q, posted, 2);
+            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_QUEUE_CLEAR, 1, VideoDevice.QUEUE_TYPE_OUTPUT), REPLY));
+            final List<Answer> cleared = answers(ram, q, posted, 2, REPLY);
             assertThat(cleared.get(0).head()).isEqualTo(f5.head());
             assertThat(cleared.get(0).flags()).isEqualTo(VideoDevice.BUFFER_FLAG_ERR);
             assertThat(cleared.get(1).type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
@@ -345,16 +251,16 @@ class V4l2DecoderFrontendTest
 
             // A QBUF the node refuses is answered at once with the errno's code; nothing is held.
             fake.failNext(15, Errno.EINVAL);
-            posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 2, 0, 10)));
-            assertThat(answers(ram, q, posted, 1).getFirst().type()).isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
+            posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 2, 0, 10), REPLY));
+            assertThat(answers(ram, q, posted, 1, REPLY).getFirst().type()).isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
             assertThat(device.heldCommands()).isZero();
 
             // A bitstream held at STREAM_DESTROY comes back flagged ERR, and the node is closed.
-            final Posted b4 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 2, 0, 10));
+            final Posted b4 = post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 2, 0, 10), REPLY);
             posted.add(b4);
             assertThat(Await.until(() -> device.heldCommands() == 1, WAIT)).isTrue();
-            posted.add(post(ram, q, cmd(8, VideoDevice.CMD_STREAM_DESTROY, 1)));
-            final List<Answer> destroyed = answers(ram, q, posted, 2);
+            posted.add(post(ram, q, cmd(8, VideoDevice.CMD_STREAM_DESTROY, 1), REPLY));
+            final List<Answer> destroyed = answers(ram, q, posted, 2, REPLY);
             assertThat(destroyed.get(0).head()).isEqualTo(b4.head());
             assertThat(destroyed.get(0).flags()).isEqualTo(VideoDevice.BUFFER_FLAG_ERR);
             assertThat(fake.openFiles()).isZero();
@@ -378,25 +284,25 @@ class V4l2DecoderFrontendTest
             session.start();
             final FrontendQueue q = session.queue(VideoDevice.COMMAND_QUEUE);
             final List<Posted> posted = new ArrayList<>();
-            posted.add(post(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 1, 0, 0, H264)));
+            posted.add(post(ram, q, cmd(88, VideoDevice.CMD_STREAM_CREATE, 1, 0, 0, H264), REPLY));
             final long page = ram.allocate(4096, 4096);
             for (int r = 1; r <= 3; r++)
             {
-                posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_INPUT, r, page, 4096)));
+                posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_INPUT, r, page, 4096), REPLY));
             }
-            assertThat(answers(ram, q, posted, 4)).extracting(Answer::type).containsOnly(VideoDevice.RESP_OK_NODATA);
+            assertThat(answers(ram, q, posted, 4, REPLY)).extracting(Answer::type).containsOnly(VideoDevice.RESP_OK_NODATA);
             // 8,192 bytes of budget: host buffers for resources 1 and 2 only.
-            posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 3, 0, 10)));
-            assertThat(answers(ram, q, posted, 1).getFirst().type()).isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
-            posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 2, 0, 10)));
+            posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 3, 0, 10), REPLY));
+            assertThat(answers(ram, q, posted, 1, REPLY).getFirst().type()).isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
+            posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 2, 0, 10), REPLY));
             assertThat(Await.until(() -> device.heldCommands() == 1, WAIT)).as("resource 2 has its buffer").isTrue();
             // Destroying the resources returns the held one and the budget: all three fit again after re-creation.
-            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_RESOURCE_DESTROY_ALL, 1, VideoDevice.QUEUE_TYPE_INPUT)));
-            assertThat(answers(ram, q, posted, 2)).extracting(Answer::type)
+            posted.add(post(ram, q, cmd(16, VideoDevice.CMD_RESOURCE_DESTROY_ALL, 1, VideoDevice.QUEUE_TYPE_INPUT), REPLY));
+            assertThat(answers(ram, q, posted, 2, REPLY)).extracting(Answer::type)
                 .containsExactly(VideoDevice.RESP_OK_RESOURCE_QUEUE, VideoDevice.RESP_OK_NODATA);
-            posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_INPUT, 9, page, 4096)));
-            assertThat(answers(ram, q, posted, 1).getFirst().type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
-            posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 9, 0, 10)));
+            posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_INPUT, 9, page, 4096), REPLY));
+            assertThat(answers(ram, q, posted, 1, REPLY).getFirst().type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
+            posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 9, 0, 10), REPLY));
             assertThat(Await.until(() -> device.heldCommands() == 1, WAIT)).as("the budget was released").isTrue();
         }
     }
