@@ -41,7 +41,6 @@ public final class Gpu3dBench
     static final String FRAME_P50_MS = "frameP50Ms";
     static final String FRAME_P99_MS = "frameP99Ms";
     static final String UPDATES_PER_FRAME = "updatesPerFrame";
-    static final String FRAMES = "frames";
     static final String C_BACKEND = "/usr/lib/qemu/vhost-user-gpu";
     static final String BEGIN_MARKER = "<!-- gpu3dbench:begin -->";
     static final String END_MARKER = "<!-- gpu3dbench:end -->";

@@ -207,7 +207,6 @@ final class Gpu3dSession implements AutoCloseable
         metrics.put(Gpu3dBench.FRAME_P50_MS, shown.getValueAtPercentile(50) / 1e6);
         metrics.put(Gpu3dBench.FRAME_P99_MS, shown.getValueAtPercentile(99) / 1e6);
         metrics.put(Gpu3dBench.UPDATES_PER_FRAME, (double)meter.updates() / Math.max(1, target / guest.frameBytes()));
-        metrics.put(Gpu3dBench.FRAMES, (double)frames);
         Log.info(String.format("3D: %d frames in %.2f s: %.1f frames/s; back-end CPU %.2f ms per frame (%.2f cores);"
             + " frame p50 %.2f ms, p99 %.2f ms; %d UPDATEs, %d pixel bytes at the display", frames, seconds,
             metrics.get(Gpu3dBench.FPS), metrics.get(Gpu3dBench.CPU_MS_PER_FRAME), metrics.get(Gpu3dBench.CPU_CORES),
