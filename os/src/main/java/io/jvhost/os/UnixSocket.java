@@ -31,6 +31,7 @@ public final class UnixSocket implements AutoCloseable
     private static final long CMSG_HEADER = 16;
     /** Room for 32 fds in one cmsg, and for a second cmsg a sender may add: the kernel closes what does not fit. */
     private static final int CONTROL_SIZE = 512;
+    private static final long FIONREAD = 0x541B;
 
     private final int fd;
     private final Path boundPath;
@@ -216,6 +217,19 @@ public final class UnixSocket implements AutoCloseable
             final MemorySegment value = arena.allocate(4, 4);
             value.set(ValueLayout.JAVA_INT, 0, bytes);
             LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, value);
+        }
+    }
+
+    /**
+     * @return bytes received and not yet read ({@code FIONREAD}).
+     */
+    public int unread() throws NativeException
+    {
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment count = arena.allocate(4, 4);
+            LibC.ioctl(fd, FIONREAD, count);
+            return count.get(ValueLayout.JAVA_INT, 0);
         }
     }
 

@@ -1,6 +1,7 @@
 package io.jvhost.vhostuser.frontend.gpu;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -391,6 +392,29 @@ public final class QemuDisplayEmulator implements AutoCloseable
         synchronized (lock)
         {
             paused = true;
+        }
+    }
+
+    /**
+     * @return true when {@link #pause()} holds the reader parked while {@code bytes} or more of the back-end's
+     *         sends wait unread in the socket: what a paused QEMU looks like from the back-end's side.
+     */
+    public boolean parkedWith(final int bytes)
+    {
+        synchronized (lock)
+        {
+            if (!paused)
+            {
+                return false;
+            }
+        }
+        try
+        {
+            return thread.getState() == Thread.State.WAITING && near.unread() >= bytes;
+        }
+        catch (final NativeException e)
+        {
+            throw new UncheckedIOException(e);
         }
     }
 

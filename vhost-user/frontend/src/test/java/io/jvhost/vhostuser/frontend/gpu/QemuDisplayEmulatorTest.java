@@ -13,6 +13,7 @@ import io.jvhost.os.Errno;
 import io.jvhost.os.FdList;
 import io.jvhost.os.NativeException;
 import io.jvhost.os.UnixSocket;
+import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.gpu.QemuDisplayEmulator.Mode;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -224,9 +225,9 @@ class QemuDisplayEmulatorTest
 
         qemu.setSilent(false);
         qemu.pause();
-        Thread.sleep(50);
         send(3, 0);
-        Thread.sleep(200);
+        assertThat(Await.until(() -> qemu.parkedWith(12), Duration.ofSeconds(10)))
+            .as("the reader parked with the request unread").isTrue();
         assertThat(qemu.messages(3)).isZero();
         qemu.resume();
         assertThat(reply(408).get(ValueLayout.JAVA_INT, 12)).isEqualTo(0x1101);
