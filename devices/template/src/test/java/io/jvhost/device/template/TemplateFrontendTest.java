@@ -8,11 +8,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
-import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
-import io.jvhost.vhostuser.frontend.VirtioSession;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -35,9 +32,7 @@ class TemplateFrontendTest
     Path dir;
 
     private TemplateDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
 
     /** One answered request: the used length and the bytes of the writable buffer. */
     private record Answer(int usedLength, byte[] bytes)
@@ -57,16 +52,13 @@ class TemplateFrontendTest
     void setUp() throws Exception
     {
         device = new TemplateDevice("template0");
-        socket = dir.resolve("template.sock");
-        daemon = VhostUserDaemon.listen("template0", device, socket);
-        daemonThread = Thread.ofPlatform().name("template-daemon").start(daemon::run);
+        served = ServedDevice.serve("template0", device, dir.resolve("template.sock"));
     }
 
     @AfterEach
-    void tearDown() throws Exception
+    void tearDown()
     {
-        daemon.close();
-        daemonThread.join(10_000);
+        served.close();
     }
 
     private static byte[] request(final int op, final long claimedLength, final byte[] data)
@@ -98,9 +90,7 @@ class TemplateFrontendTest
     @Test
     void offersVhostDeviceTemplatesFeaturesAndEchoesAndCountsThroughTheBackEnd() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(1, 64).build())
+        served.drive(4L << 20, 1, b -> b.queues(1, 64), (_, _, session) ->
         {
             session.start();
             assertThat(session.offeredFeatures()).as("rust's verify_backend value").isEqualTo(0x1_7100_0000L);
@@ -123,15 +113,13 @@ class TemplateFrontendTest
             assertThat(count.usedLength()).isEqualTo(8);
             assertThat(MemorySegment.ofArray(count.bytes()).get(LE32, 4)).as("third answered request").isEqualTo(3);
             session.stop();
-        }
+        });
     }
 
     @Test
     void hostileRequestsAreRefusedWithAStatusAndTheNextIsServed() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(8L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(1, 64).build())
+        served.drive(8L << 20, 1, b -> b.queues(1, 64), (_, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(0);
@@ -176,17 +164,15 @@ class TemplateFrontendTest
             assertThat(a.data()).isEqualTo(four);
             assertThat(device.refusedRequests()).isEqualTo(10);
             session.stop();
-        }
+        });
     }
 
     @Test
     void listensAgainForTheNextFrontEndWithTheCounterReset() throws Exception
     {
-        for (int vm = 0; vm < 2; vm++)
+        for (final int vm : new int[] {0, 1})
         {
-            try (GuestRam ram = GuestRam.create(4L << 20, 1);
-                 VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-                 VirtioSession session = VirtioSession.builder(fe, ram).queues(1, 64).build())
+            served.drive(4L << 20, 1, b -> b.queues(1, 64), (_, _, session) ->
             {
                 session.start();
                 final FrontendQueue q = session.queue(0);
@@ -195,7 +181,7 @@ class TemplateFrontendTest
                     final Answer count = send(q, request(TemplateDevice.OP_COUNT, 0, new byte[0]), 8);
                     assertThat(MemorySegment.ofArray(count.bytes()).get(LE32, 4)).as("front-end %d", vm).isEqualTo(i);
                 }
-            }
+            });
         }
     }
 }

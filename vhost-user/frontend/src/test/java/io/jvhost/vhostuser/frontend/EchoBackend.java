@@ -3,24 +3,18 @@ package io.jvhost.vhostuser.frontend;
 import java.io.IOException;
 import java.nio.file.Path;
 
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
-
 /**
- * Our vhost-user back-end serving an {@link EchoDevice}, in this process: a {@link VhostUserDaemon} listening on a
- * socket in a temporary directory, run by its own thread, accepting one front-end after another.
+ * Our vhost-user back-end serving an {@link EchoDevice}, in this process: a {@link ServedDevice} on a socket in a
+ * temporary directory, accepting one front-end after another.
  */
 final class EchoBackend implements AutoCloseable
 {
     private final EchoDevice device = new EchoDevice();
-    private final Path socket;
-    private final VhostUserDaemon daemon;
-    private final Thread thread;
+    private final ServedDevice served;
 
     private EchoBackend(final Path socket) throws IOException
     {
-        this.socket = socket;
-        this.daemon = VhostUserDaemon.listen("echo", device, socket);
-        this.thread = Thread.ofPlatform().name("echo-daemon").daemon(true).start(daemon::run);
+        this.served = ServedDevice.serve("echo", device, socket);
     }
 
     static EchoBackend start(final Path dir) throws IOException
@@ -30,7 +24,7 @@ final class EchoBackend implements AutoCloseable
 
     Path socket()
     {
-        return socket;
+        return served.socket();
     }
 
     EchoDevice device()
@@ -40,25 +34,17 @@ final class EchoBackend implements AutoCloseable
 
     VhostUserFrontend connect() throws IOException
     {
-        return VhostUserFrontend.connect(socket);
+        return VhostUserFrontend.connect(served.socket());
     }
 
     boolean isRunning()
     {
-        return thread.isAlive();
+        return served.isRunning();
     }
 
     @Override
     public void close()
     {
-        daemon.close();
-        try
-        {
-            thread.join(5000);
-        }
-        catch (final InterruptedException e)
-        {
-            Thread.currentThread().interrupt();
-        }
+        served.close();
     }
 }
