@@ -10,10 +10,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 import io.jvhost.device.can.wire.CanMessage;
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VhostUserFrontend;
 import io.jvhost.vhostuser.frontend.VirtioSession;
 import io.jvhost.virtqueue.VirtioFeatures;
@@ -43,8 +43,7 @@ class CanFrontendTest
     Path dir;
 
     private final VirtualCanBus bus = new VirtualCanBus("test");
-    private final List<VhostUserDaemon> daemons = new ArrayList<>();
-    private final List<Thread> threads = new ArrayList<>();
+    private final List<ServedDevice> served = new ArrayList<>();
     private final List<AutoCloseable> open = new ArrayList<>();
 
     /** One guest: its device, RAM, front-end and session. */
@@ -63,13 +62,11 @@ class CanFrontendTest
         Guest(final int index, final long driverFeatures) throws Exception
         {
             device = new CanDevice("can" + index, bus.join());
-            final Path socket = dir.resolve("can.sock" + index);
-            final VhostUserDaemon d = VhostUserDaemon.listen("can" + index, device, socket);
-            daemons.add(d);
-            threads.add(Thread.ofPlatform().name("can-daemon-" + index).start(d::run));
+            final ServedDevice daemon = ServedDevice.serve("can" + index, device, dir.resolve("can.sock" + index));
+            served.add(daemon);
             ram = GuestRam.create(4L << 20, 1);
             open.add(ram);
-            fe = VhostUserFrontend.connect(socket, WAIT);
+            fe = daemon.connect();
             open.add(fe);
             session = VirtioSession.builder(fe, ram).queues(3, CanDevice.QUEUE_SIZE).driverFeatures(driverFeatures)
                 .build();
@@ -194,14 +191,7 @@ class CanFrontendTest
         {
             open.get(i).close();
         }
-        for (final VhostUserDaemon d : daemons)
-        {
-            d.close();
-        }
-        for (final Thread t : threads)
-        {
-            t.join(10_000);
-        }
+        served.forEach(ServedDevice::close);
     }
 
     @Test

@@ -15,11 +15,9 @@ import io.jvhost.device.can.wire.CanMessage;
 import io.jvhost.device.can.wire.SocketCanFrame;
 import io.jvhost.os.Errno;
 import io.jvhost.os.LibC;
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
-import io.jvhost.vhostuser.frontend.VirtioSession;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
@@ -181,48 +179,42 @@ class SocketCanPortTest
     void behindTheBackEndGuestFramesGoOutAndBusFramesComeInThroughTheWatch() throws Exception
     {
         final CanDevice device = new CanDevice("can0", port);
-        final Path socket = dir.resolve("can.sock0");
-        final VhostUserDaemon daemon = VhostUserDaemon.listen("can0", device, socket);
-        final Thread t = Thread.ofPlatform().name("can-daemon").start(daemon::run);
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(3, CanDevice.QUEUE_SIZE).build())
+        try (ServedDevice served = ServedDevice.serve("can0", device, dir.resolve("can.sock0")))
         {
-            session.start();
-            final FrontendQueue txq = session.queue(CanDevice.TX_QUEUE);
-            final FrontendQueue rxq = session.queue(CanDevice.RX_QUEUE);
-            final FrontendQueue ctrlq = session.queue(CanDevice.CONTROL_QUEUE);
-            final long rxBuf = ram.allocate(CanMessage.MAX_SIZE, 8);
-            final int rxHead = rxq.add(new long[] {rxBuf}, new int[] {CanMessage.MAX_SIZE}, 0, 1);
-            rxq.publishAndKick();
-            assertThat(request(ram, ctrlq, CanFrontendTest.ctrl(CanDevice.CTRL_START))).isEqualTo(0);
+            served.drive(4L << 20, 1, b -> b.queues(3, CanDevice.QUEUE_SIZE), (ram, _, session) ->
+            {
+                session.start();
+                final FrontendQueue txq = session.queue(CanDevice.TX_QUEUE);
+                final FrontendQueue rxq = session.queue(CanDevice.RX_QUEUE);
+                final FrontendQueue ctrlq = session.queue(CanDevice.CONTROL_QUEUE);
+                final long rxBuf = ram.allocate(CanMessage.MAX_SIZE, 8);
+                final int rxHead = rxq.add(new long[] {rxBuf}, new int[] {CanMessage.MAX_SIZE}, 0, 1);
+                rxq.publishAndKick();
+                assertThat(request(ram, ctrlq, CanFrontendTest.ctrl(CanDevice.CTRL_START))).isEqualTo(0);
 
-            assertThat(request(ram, txq, CanFrontendTest.txMessage(CanDevice.MSG_TX, 0x99, 0, 2, new byte[] {7, 8})))
-                .isEqualTo(CanDevice.RESULT_OK);
-            final MemorySegment out = readBus(SocketCanFrame.CAN_MTU);
-            assertThat(out.get(ValueLayout.JAVA_INT_UNALIGNED, 0)).isEqualTo(0x99);
-            assertThat(out.asSlice(8, 2).toArray(ValueLayout.JAVA_BYTE)).containsExactly(7, 8);
+                assertThat(request(ram, txq,
+                    CanFrontendTest.txMessage(CanDevice.MSG_TX, 0x99, 0, 2, new byte[] {7, 8})))
+                    .isEqualTo(CanDevice.RESULT_OK);
+                final MemorySegment out = readBus(SocketCanFrame.CAN_MTU);
+                assertThat(out.get(ValueLayout.JAVA_INT_UNALIGNED, 0)).isEqualTo(0x99);
+                assertThat(out.asSlice(8, 2).toArray(ValueLayout.JAVA_BYTE)).containsExactly(7, 8);
 
-            writeBus(0x8000_0000 | 0x1000, 12, SocketCanFrame.CANFD_MTU, 0x30);
-            assertThat(rxq.awaitUsed(WAIT)).as("the bus's frame in the RX buffer").isEqualTo(1);
-            assertThat(rxq.usedHead(0)).isEqualTo(rxHead);
-            assertThat(rxq.usedLength(0)).isEqualTo(CanMessage.HEADER_SIZE + 12);
-            final MemorySegment rx = MemorySegment.ofArray(ram.read(rxBuf, CanMessage.HEADER_SIZE + 12));
-            assertThat(rx.get(LE16, 0) & 0xFFFF).isEqualTo(CanDevice.MSG_RX);
-            assertThat(rx.get(LE32, 8)).isEqualTo(CanFrame.FLAG_EXTENDED | CanFrame.FLAG_FD);
-            assertThat(rx.get(LE32, 12)).isEqualTo(0x1000);
-            assertThat(rx.get(ValueLayout.JAVA_BYTE, CanMessage.HEADER_SIZE + 11)).isEqualTo((byte)0x3B);
+                writeBus(0x8000_0000 | 0x1000, 12, SocketCanFrame.CANFD_MTU, 0x30);
+                assertThat(rxq.awaitUsed(WAIT)).as("the bus's frame in the RX buffer").isEqualTo(1);
+                assertThat(rxq.usedHead(0)).isEqualTo(rxHead);
+                assertThat(rxq.usedLength(0)).isEqualTo(CanMessage.HEADER_SIZE + 12);
+                final MemorySegment rx = MemorySegment.ofArray(ram.read(rxBuf, CanMessage.HEADER_SIZE + 12));
+                assertThat(rx.get(LE16, 0) & 0xFFFF).isEqualTo(CanDevice.MSG_RX);
+                assertThat(rx.get(LE32, 8)).isEqualTo(CanFrame.FLAG_EXTENDED | CanFrame.FLAG_FD);
+                assertThat(rx.get(LE32, 12)).isEqualTo(0x1000);
+                assertThat(rx.get(ValueLayout.JAVA_BYTE, CanMessage.HEADER_SIZE + 11)).isEqualTo((byte)0x3B);
 
-            writeBus(0x2000_0000 | SocketCanFrame.CAN_ERR_BUSOFF, 8, SocketCanFrame.CAN_MTU, 0);
-            final byte[] config = session.awaitConfigChange(1, WAIT, CanDevice.CONFIG_SIZE);
-            assertThat(config[0]).as("VIRTIO_CAN_S_CTRL_BUSOFF").isEqualTo((byte)CanDevice.S_CTRL_BUSOFF);
-            assertThat(device.started()).isFalse();
-            session.stop();
-        }
-        finally
-        {
-            daemon.close();
-            t.join(10_000);
+                writeBus(0x2000_0000 | SocketCanFrame.CAN_ERR_BUSOFF, 8, SocketCanFrame.CAN_MTU, 0);
+                final byte[] config = session.awaitConfigChange(1, WAIT, CanDevice.CONFIG_SIZE);
+                assertThat(config[0]).as("VIRTIO_CAN_S_CTRL_BUSOFF").isEqualTo((byte)CanDevice.S_CTRL_BUSOFF);
+                assertThat(device.started()).isFalse();
+                session.stop();
+            });
         }
     }
 

@@ -12,13 +12,13 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.UnaryOperator;
 
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.FrontendException;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VirtioSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -41,31 +41,27 @@ class ConsoleFrontendTest
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int QUEUE = 64;
     private static final int BUFFER = 4096;
+    private static final UnaryOperator<VirtioSession.Builder> SESSION = b -> b.queues(4, QUEUE);
 
     @TempDir
     Path dir;
 
     private NetworkBackend backend;
     private ConsoleDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
 
     @BeforeEach
     void setUp() throws Exception
     {
         backend = NetworkBackend.listen("console0", 0);
         device = new ConsoleDevice("console0", backend, ConsoleDevice.DEFAULT_QUEUE_SIZE);
-        socket = dir.resolve("console.sock0");
-        daemon = VhostUserDaemon.listen("console0", device, socket);
-        daemonThread = Thread.ofPlatform().name("console-daemon").start(daemon::run);
+        served = ServedDevice.serve("console0", device, dir.resolve("console.sock0"));
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        daemon.close();
-        daemonThread.join(10_000);
+        served.close();
         device.close();
     }
 
@@ -216,11 +212,6 @@ class ConsoleFrontendTest
         }
     }
 
-    private VirtioSession session(final VhostUserFrontend fe, final GuestRam ram) throws Exception
-    {
-        return VirtioSession.builder(fe, ram).queues(4, QUEUE).build();
-    }
-
     private Socket connectClient() throws Exception
     {
         final Socket client = new Socket(InetAddress.getLoopbackAddress(), backend.port());
@@ -235,9 +226,7 @@ class ConsoleFrontendTest
         final byte[] toHost = new byte[512 * 1024];
         new Random(11).nextBytes(toGuest);
         new Random(12).nextBytes(toHost);
-        try (GuestRam ram = GuestRam.create(16L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(16L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             assertThat(session.features() & 1L << ConsoleDevice.F_MULTIPORT).as("MULTIPORT negotiated").isNotZero();
@@ -289,7 +278,7 @@ class ConsoleFrontendTest
             assertThat(device.portOpen(0)).isTrue();
             driver.control(0, MultiportControl.PORT_OPEN, 0);
             assertThat(device.portOpen(0)).isFalse();
-        }
+        });
     }
 
     @Test
@@ -299,37 +288,37 @@ class ConsoleFrontendTest
         final int chains = QUEUE / 2;
         final byte[] toHost = new byte[chain * chains];
         new Random(21).nextBytes(toHost);
-        try (GuestRam ram = GuestRam.create(64L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram);
-             Socket client = new Socket())
+        try (Socket client = new Socket())
         {
-            client.setReceiveBufferSize(4096);
-            client.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), backend.port()));
-            client.setSoTimeout((int)WAIT.toMillis());
-            session.start();
-            final Driver driver = new Driver(ram, session);
-            final long pool = ram.allocate(toHost.length, 4096);
-            ram.write(pool, toHost, 0, toHost.length);
-            for (int i = 0; i < chains; i++)
+            served.drive(64L << 20, 1, SESSION, (ram, _, session) ->
             {
-                driver.tx().add(new long[] {pool + (long)i * chain}, new int[] {chain}, 1, 0);
-            }
-            driver.tx().publishAndKick();
-            // The client reads nothing: the device fills the socket, then holds the buffer it could not finish.
-            assertThat(Await.until(device::holdingOutput, WAIT)).as("the device holds a transmit buffer").isTrue();
-            final int returned = driver.tx().pollUsed();
-            assertThat(returned).as("buffers returned while the client reads nothing").isLessThan(chains / 2);
-            assertThat(device.bytesFromGuest()).as("bytes taken from the guest").isLessThan(toHost.length / 2);
+                client.setReceiveBufferSize(4096);
+                client.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), backend.port()));
+                client.setSoTimeout((int)WAIT.toMillis());
+                session.start();
+                final Driver driver = new Driver(ram, session);
+                final long pool = ram.allocate(toHost.length, 4096);
+                ram.write(pool, toHost, 0, toHost.length);
+                for (int i = 0; i < chains; i++)
+                {
+                    driver.tx().add(new long[] {pool + (long)i * chain}, new int[] {chain}, 1, 0);
+                }
+                driver.tx().publishAndKick();
+                // The client reads nothing: the device fills the socket, then holds the buffer it could not finish.
+                assertThat(Await.until(device::holdingOutput, WAIT)).as("the device holds a transmit buffer").isTrue();
+                final int returned = driver.tx().pollUsed();
+                assertThat(returned).as("buffers returned while the client reads nothing").isLessThan(chains / 2);
+                assertThat(device.bytesFromGuest()).as("bytes taken from the guest").isLessThan(toHost.length / 2);
 
-            final byte[] got = client.getInputStream().readNBytes(toHost.length);
-            assertThat(got).isEqualTo(toHost);
-            int total = returned;
-            while (total < chains)
-            {
-                total += driver.tx().awaitUsed(WAIT);
-            }
-            assertThat(total).isEqualTo(chains);
+                final byte[] got = client.getInputStream().readNBytes(toHost.length);
+                assertThat(got).isEqualTo(toHost);
+                int total = returned;
+                while (total < chains)
+                {
+                    total += driver.tx().awaitUsed(WAIT);
+                }
+                assertThat(total).isEqualTo(chains);
+            });
         }
     }
 
@@ -339,61 +328,59 @@ class ConsoleFrontendTest
         final int chain = 512 * 1024;
         final int chains = 8;
         final byte[] marker = "after the cont".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-        try (GuestRam ram = GuestRam.create(64L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram);
-             Socket client = new Socket())
+        try (Socket client = new Socket())
         {
-            client.setReceiveBufferSize(4096);
-            client.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), backend.port()));
-            client.setSoTimeout((int)WAIT.toMillis());
-            session.start();
-            final Driver driver = new Driver(ram, session);
-            final long pool = ram.allocate((long)chain * chains, 4096);
-            for (int i = 0; i < chains; i++)
+            served.drive(64L << 20, 1, SESSION, (ram, _, session) ->
             {
-                driver.tx().add(new long[] {pool + (long)i * chain}, new int[] {chain}, 1, 0);
-            }
-            driver.tx().publishAndKick();
-            assertThat(Await.until(device::holdingOutput, WAIT)).as("the device holds a transmit buffer").isTrue();
-            int returned = driver.tx().pollUsed();
+                client.setReceiveBufferSize(4096);
+                client.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), backend.port()));
+                client.setSoTimeout((int)WAIT.toMillis());
+                session.start();
+                final Driver driver = new Driver(ram, session);
+                final long pool = ram.allocate((long)chain * chains, 4096);
+                for (int i = 0; i < chains; i++)
+                {
+                    driver.tx().add(new long[] {pool + (long)i * chain}, new int[] {chain}, 1, 0);
+                }
+                driver.tx().publishAndKick();
+                assertThat(Await.until(device::holdingOutput, WAIT)).as("the device holds a transmit buffer").isTrue();
+                int returned = driver.tx().pollUsed();
 
-            final int[] bases = session.stop();
-            returned += driver.tx().pollUsed();
-            assertThat(device.holdingOutput()).as("nothing held once the ring stopped").isFalse();
-            assertThat(returned).as("every buffer the device took is back when its base is reported")
-                .isEqualTo(bases[ConsoleDevice.TX]).isPositive();
+                final int[] bases = session.stop();
+                returned += driver.tx().pollUsed();
+                assertThat(device.holdingOutput()).as("nothing held once the ring stopped").isFalse();
+                assertThat(returned).as("every buffer the device took is back when its base is reported")
+                    .isEqualTo(bases[ConsoleDevice.TX]).isPositive();
 
-            session.start();
-            final long tail = ram.allocate(marker.length, 8);
-            ram.write(tail, marker, 0, marker.length);
-            driver.tx().add(new long[] {tail}, new int[] {marker.length}, 1, 0);
-            driver.tx().publishAndKick();
-            final java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
-            final byte[] buf = new byte[64 * 1024];
-            while (got.size() < marker.length || !Arrays.equals(Arrays.copyOfRange(got.toByteArray(),
-                got.size() - marker.length, got.size()), marker))
-            {
-                final int n = client.getInputStream().read(buf);
-                assertThat(n).as("the client gets the resumed ring's bytes").isPositive();
-                got.write(buf, 0, n);
-            }
-            int total = returned;
-            while (total < chains + 1)
-            {
-                final int n = driver.tx().awaitUsed(WAIT);
-                assertThat(n).as("the resumed ring's buffers come back").isPositive();
-                total += n;
-            }
+                session.start();
+                final long tail = ram.allocate(marker.length, 8);
+                ram.write(tail, marker, 0, marker.length);
+                driver.tx().add(new long[] {tail}, new int[] {marker.length}, 1, 0);
+                driver.tx().publishAndKick();
+                final java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+                final byte[] buf = new byte[64 * 1024];
+                while (got.size() < marker.length || !Arrays.equals(Arrays.copyOfRange(got.toByteArray(),
+                    got.size() - marker.length, got.size()), marker))
+                {
+                    final int n = client.getInputStream().read(buf);
+                    assertThat(n).as("the client gets the resumed ring's bytes").isPositive();
+                    got.write(buf, 0, n);
+                }
+                int total = returned;
+                while (total < chains + 1)
+                {
+                    final int n = driver.tx().awaitUsed(WAIT);
+                    assertThat(n).as("the resumed ring's buffers come back").isPositive();
+                    total += n;
+                }
+            });
         }
     }
 
     @Test
     void malformedRequestsAreRefusedAndTheNextFrontEndIsServedByTheSameProcess() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(8L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(8L << 20, 1, SESSION, (ram, fe, session) ->
         {
             session.init();
             assertThatThrownBy(() -> fe.getConfig(8, 8)).isInstanceOf(FrontendException.class);
@@ -407,18 +394,19 @@ class ConsoleFrontendTest
             driver.control(42, MultiportControl.PORT_OPEN, 1);
             assertThat(driver.nextControl()).isEqualTo("0 PORT_ADD 1");
             assertThat(device.ignoredControlMessages()).isEqualTo(2);
-        }
+        });
         // QEMU restarted: the same process serves the next front-end, and the TCP port is still the console's.
-        try (GuestRam ram = GuestRam.create(8L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram);
-             Socket client = connectClient())
+        try (Socket client = connectClient())
         {
-            session.start();
-            final Driver driver = new Driver(ram, session);
-            client.getOutputStream().write("after a re-listen".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            assertThat(new String(driver.receive(17), java.nio.charset.StandardCharsets.US_ASCII))
-                .isEqualTo("after a re-listen");
+            served.drive(8L << 20, 1, SESSION, (ram, _, session) ->
+            {
+                session.start();
+                final Driver driver = new Driver(ram, session);
+                client.getOutputStream()
+                    .write("after a re-listen".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                assertThat(new String(driver.receive(17), java.nio.charset.StandardCharsets.US_ASCII))
+                    .isEqualTo("after a re-listen");
+            });
         }
     }
 }

@@ -13,12 +13,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.function.UnaryOperator;
 
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VirtioSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -37,6 +37,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class GpioFrontendTest
 {
     private static final Duration WAIT = Duration.ofSeconds(10);
+    private static final UnaryOperator<VirtioSession.Builder> SESSION = b -> b.queues(2, 64);
     private static final Duration QUIET = Duration.ofMillis(300);
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -46,30 +47,20 @@ class GpioFrontendTest
 
     private SimulatedGpioChip chip;
     private GpioDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
 
     @BeforeEach
     void setUp() throws Exception
     {
         chip = new SimulatedGpioChip(8);
         device = new GpioDevice("gpio0", chip);
-        socket = dir.resolve("gpio.sock0");
-        daemon = VhostUserDaemon.listen("gpio0", device, socket);
-        daemonThread = Thread.ofPlatform().name("gpio-daemon").start(daemon::run);
+        served = ServedDevice.serve("gpio0", device, dir.resolve("gpio.sock0"));
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        daemon.close();
-        daemonThread.join(10_000);
-    }
-
-    private static VirtioSession session(final VhostUserFrontend fe, final GuestRam ram) throws Exception
-    {
-        return VirtioSession.builder(fe, ram).queues(2, 64).build();
+        served.close();
     }
 
     /** A request as the driver sends it; returns the response bytes ({@code writable} of them) and the used length. */
@@ -108,9 +99,7 @@ class GpioFrontendTest
     @Test
     void theLinuxProbeAndLineOperationsReachTheChip() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (_, fe, session) ->
         {
             session.start();
             assertThat(session.offeredFeatures()).as("vhost-device-gpio's features, F_IRQ included")
@@ -143,15 +132,13 @@ class GpioFrontendTest
             assertThat(request(q, GpioDevice.MSG_GET_DIRECTION, 3, 0, 2)[1]).isZero();
             assertThat(device.refusedRequests()).isZero();
             session.stop();
-        }
+        });
     }
 
     @Test
     void edgesAndLevelsOfDrivenInputsArriveOnTheEventQueue() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
@@ -194,15 +181,13 @@ class GpioFrontendTest
             assertThat(eventq.awaitUsed(QUIET)).as("low: quiet").isZero();
             assertThat(device.interruptsDelivered()).isEqualTo(4);
             session.stop();
-        }
+        });
     }
 
     @Test
     void heldEventBuffersGoBackInvalidAtAVmStopAndTheResumedRingDeliversTheNextEdge() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
@@ -227,15 +212,13 @@ class GpioFrontendTest
             assertThat(eventq.awaitUsed(WAIT)).isEqualTo(1);
             assertThat(ram.getByte(again)).isEqualTo((byte)GpioDevice.IRQ_VALID);
             session.stop();
-        }
+        });
     }
 
     @Test
     void hostileRequestsAreAnsweredErrAndTheDeviceServesOn() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
@@ -276,7 +259,7 @@ class GpioFrontendTest
             assertThat(eventq.awaitUsed(WAIT)).as("served on: the first buffer of line 0 fires").isEqualTo(1);
             assertThat(request(q, GpioDevice.MSG_GET_VALUE, 0, 0, 2)[1]).isEqualTo((byte)1);
             session.stop();
-        }
+        });
     }
 
     @Test
@@ -284,49 +267,49 @@ class GpioFrontendTest
     {
         final Path control = dir.resolve("gpio.ctl");
         try (GpioControlServer server = GpioControlServer.listen("gpio0", control, chip);
-             GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram);
              SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(control)))
         {
-            session.start();
-            final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
-            final FrontendQueue eventq = session.queue(GpioDevice.EVENT_QUEUE);
-            assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 2, GpioChip.IRQ_EDGE_BOTH, 2)[0]).isZero();
-            assertThat(request(q, GpioDevice.MSG_SET_VALUE, 1, 1, 2)[0]).isZero();
-            assertThat(request(q, GpioDevice.MSG_SET_DIRECTION, 1, GpioChip.DIRECTION_OUT, 2)[0]).isZero();
-            final long status = postEvent(ram, eventq, 2);
-
-            final OutputStream out = Channels.newOutputStream(client);
-            final BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client),
-                StandardCharsets.US_ASCII));
-            final String[][] dialogue = {
-                {"get 1", "1 dir=out value=1 irq=none"},
-                {"# a comment", null},
-                {"set 2 1", "ok"},
-                {"get 2", "2 dir=in value=1 irq=edge-both"},
-                {"set 9 1", "error line must be 0..7 and level 0 or 1, got 9 and 1"},
-                {"set 2 5", "error line must be 0..7 and level 0 or 1, got 2 and 5"},
-                {"set 2", "error set needs a line and a level: 'set 2'"},
-                {"get x", "error not a number in 'get x'"},
-                {"toggle 2", "error unknown command 'toggle': expected set or get"},
-            };
-            for (final String[] step : dialogue)
+            served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
             {
-                out.write((step[0] + "\n").getBytes(StandardCharsets.US_ASCII));
-                out.flush();
-                if (null != step[1])
+                session.start();
+                final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
+                final FrontendQueue eventq = session.queue(GpioDevice.EVENT_QUEUE);
+                assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 2, GpioChip.IRQ_EDGE_BOTH, 2)[0]).isZero();
+                assertThat(request(q, GpioDevice.MSG_SET_VALUE, 1, 1, 2)[0]).isZero();
+                assertThat(request(q, GpioDevice.MSG_SET_DIRECTION, 1, GpioChip.DIRECTION_OUT, 2)[0]).isZero();
+                final long status = postEvent(ram, eventq, 2);
+
+                final OutputStream out = Channels.newOutputStream(client);
+                final BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client),
+                    StandardCharsets.US_ASCII));
+                final String[][] dialogue = {
+                    {"get 1", "1 dir=out value=1 irq=none"},
+                    {"# a comment", null},
+                    {"set 2 1", "ok"},
+                    {"get 2", "2 dir=in value=1 irq=edge-both"},
+                    {"set 9 1", "error line must be 0..7 and level 0 or 1, got 9 and 1"},
+                    {"set 2 5", "error line must be 0..7 and level 0 or 1, got 2 and 5"},
+                    {"set 2", "error set needs a line and a level: 'set 2'"},
+                    {"get x", "error not a number in 'get x'"},
+                    {"toggle 2", "error unknown command 'toggle': expected set or get"},
+                };
+                for (final String[] step : dialogue)
                 {
-                    assertThat(in.readLine()).as("answer to '%s'", step[0]).isEqualTo(step[1]);
+                    out.write((step[0] + "\n").getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    if (null != step[1])
+                    {
+                        assertThat(in.readLine()).as("answer to '%s'", step[0]).isEqualTo(step[1]);
+                    }
                 }
-            }
-            assertThat(eventq.awaitUsed(WAIT)).as("the driven edge").isEqualTo(1);
-            assertThat(ram.getByte(status)).isEqualTo((byte)GpioDevice.IRQ_VALID);
-            out.write(("x".repeat(GpioControlServer.MAX_LINE + 1) + "\n").getBytes(StandardCharsets.US_ASCII));
-            out.flush();
-            assertThat(in.readLine()).isEqualTo("error line longer than 256 bytes; closing");
-            assertThat(in.readLine()).isNull();
-            session.stop();
+                assertThat(eventq.awaitUsed(WAIT)).as("the driven edge").isEqualTo(1);
+                assertThat(ram.getByte(status)).isEqualTo((byte)GpioDevice.IRQ_VALID);
+                out.write(("x".repeat(GpioControlServer.MAX_LINE + 1) + "\n").getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                assertThat(in.readLine()).isEqualTo("error line longer than 256 bytes; closing");
+                assertThat(in.readLine()).isNull();
+                session.stop();
+            });
         }
         assertThat(control).doesNotExist();
     }
@@ -334,17 +317,15 @@ class GpioFrontendTest
     @Test
     void listensAgainForTheNextFrontEndWithInterruptsDisarmed() throws Exception
     {
-        for (int vm = 0; vm < 2; vm++)
+        for (final int vm : new int[] {0, 1})
         {
-            try (GuestRam ram = GuestRam.create(4L << 20, 1);
-                 VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-                 VirtioSession session = session(fe, ram))
+            served.drive(4L << 20, 1, SESSION, (_, _, session) ->
             {
                 session.start();
                 final FrontendQueue q = session.queue(GpioDevice.REQUEST_QUEUE);
                 assertThat(request(q, GpioDevice.MSG_IRQ_TYPE, 1, GpioChip.IRQ_EDGE_RISING, 2)[0])
                     .as("front-end %d arms line 1 from NONE", vm).isZero();
-            }
+            });
             assertThat(Await.until(() -> chip.irqType(1) == 0, WAIT)).as("disarmed by the reset").isTrue();
         }
     }

@@ -7,11 +7,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VirtioSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,6 +31,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class I2cFrontendTest
 {
     private static final Duration WAIT = Duration.ofSeconds(10);
+    private static final UnaryOperator<VirtioSession.Builder> SESSION = b -> b.queues(1, 4).maxIndirect(8);
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -40,9 +41,7 @@ class I2cFrontendTest
     private I2cBus bus;
     private SimulatedEeprom eeprom;
     private I2cDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
 
     /** One message of a transfer: address, read length or written bytes. */
     private record Msg(int address, boolean read, byte[] data, int readLength)
@@ -74,22 +73,14 @@ class I2cFrontendTest
         bus = DeviceList.open(DeviceList.parse("sim:0x50=eeprom:72=lm75"));
         eeprom = (SimulatedEeprom)((SimulatedAdapter)bus.adapter(0x50)).client(0x50);
         device = new I2cDevice("i2c0", bus);
-        socket = dir.resolve("i2c.sock0");
-        daemon = VhostUserDaemon.listen("i2c0", device, socket);
-        daemonThread = Thread.ofPlatform().name("i2c-daemon").start(daemon::run);
+        served = ServedDevice.serve("i2c0", device, dir.resolve("i2c.sock0"));
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        daemon.close();
-        daemonThread.join(10_000);
+        served.close();
         bus.close();
-    }
-
-    private static VirtioSession session(final VhostUserFrontend fe, final GuestRam ram) throws Exception
-    {
-        return VirtioSession.builder(fe, ram).queues(1, 4).maxIndirect(8).build();
     }
 
     /**
@@ -175,9 +166,7 @@ class I2cFrontendTest
     @Test
     void i2cToolsSequencesRoundTripTheSimulatedEepromAndReadTheSensor() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             assertThat(session.offeredFeatures()).as("vhost-device-i2c's features, ZERO_LENGTH_REQUEST included")
@@ -217,15 +206,13 @@ class I2cFrontendTest
             assertThat(temp[1].data()).containsExactly(0x19, 0x00);
             assertThat(device.failedTransfers()).isEqualTo(1);
             session.stop();
-        }
+        });
     }
 
     @Test
     void hostileRequestsFailWithTheErrorStatusAndTheDeviceServesOn() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(1, 64).maxIndirect(8).build())
+        served.drive(4L << 20, 1, b -> b.queues(1, 64).maxIndirect(8), (ram, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(0);
@@ -289,17 +276,15 @@ class I2cFrontendTest
             assertThat(ok[1].status()).as("served on").isZero();
             assertThat(ok[1].data()).containsExactly(0xFF, 0xFF);
             session.stop();
-        }
+        });
     }
 
     @Test
     void listensAgainForTheNextFrontEndAndTheEepromKeepsItsContents() throws Exception
     {
-        for (int vm = 0; vm < 2; vm++)
+        for (final int vm : new int[] {0, 1})
         {
-            try (GuestRam ram = GuestRam.create(4L << 20, 1);
-                 VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-                 VirtioSession session = session(fe, ram))
+            served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
             {
                 session.start();
                 final FrontendQueue q = session.queue(0);
@@ -312,7 +297,7 @@ class I2cFrontendTest
                     assertThat(transfer(ram, q, Msg.write(0x50, 0x05), Msg.read(0x50, 1))[1].data())
                         .as("the host's EEPROM outlives the guest").containsExactly(0x5A);
                 }
-            }
+            });
         }
         assertThat(List.of(device.transfers())).containsExactly(2L);
     }

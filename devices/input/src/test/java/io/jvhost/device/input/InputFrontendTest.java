@@ -20,8 +20,8 @@ import java.util.List;
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VhostUserFrontend;
-import io.jvhost.vhostuser.frontend.VirtioSession;
 import io.jvhost.vhostuser.protocol.ProtocolFeature;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -61,25 +61,20 @@ class InputFrontendTest
 
     private final List<Event> status = Collections.synchronizedList(new ArrayList<>());
     private InputDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
 
     @BeforeEach
     void setUp() throws Exception
     {
         device = new InputDevice("input0", VirtualProfile.COMBINED.capabilities(), 1024,
             (type, code, value) -> status.add(new Event(type, code, value)));
-        socket = dir.resolve("input.sock");
-        daemon = VhostUserDaemon.listen("input0", device, socket);
-        daemonThread = Thread.ofPlatform().name("input-daemon").start(daemon::run);
+        served = ServedDevice.serve("input0", device, dir.resolve("input.sock"));
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        daemon.close();
-        daemonThread.join(10_000);
+        served.close();
     }
 
     /**
@@ -159,9 +154,7 @@ class InputFrontendTest
     @Test
     void theLinuxProbeSequenceThroughQemuReadsWhatTheProfileReports() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 4).build())
+        served.drive(4L << 20, 1, b -> b.queues(2, 4), (_, fe, session) ->
         {
             session.init();
             assertThat(session.protocolFeatures() & ProtocolFeature.bit(ProtocolFeature.CONFIG))
@@ -201,16 +194,14 @@ class InputFrontendTest
                 assertThat(cfg.readl(24)).as("res").isZero();
             }
             assertThat(cfg.messages).as("config messages of the whole probe").isGreaterThan(100);
-        }
+        });
     }
 
     @Test
     void byteSizedConfigAccessesWorkToo() throws Exception
     {
         // A front-end that forwards each guest access as is (offset, size) rather than the whole space.
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 4).build())
+        served.drive(4L << 20, 1, b -> b.queues(2, 4), (_, fe, session) ->
         {
             session.init();
             fe.setConfig(0, new byte[] {(byte)CFG_ABS_INFO});
@@ -220,7 +211,7 @@ class InputFrontendTest
             fe.setConfig(0, new byte[] {(byte)0x7f, 0});
             assertThat(fe.getConfig(0, 3)).as("unknown select").containsExactly(0x7f, 0, 0);
             assertThat(fe.getConfig(130, 6)).as("the end of the config space").containsOnly(0);
-        }
+        });
     }
 
     /**
@@ -276,9 +267,7 @@ class InputFrontendTest
     @Test
     void eventsReachEventQueueBuffersInOrderAndStatusEventsAreAnswered() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 4).build())
+        served.drive(4L << 20, 1, b -> b.queues(2, 4), (ram, _, session) ->
         {
             session.start();
             final FrontendQueue eventq = session.queue(InputDevice.EVENT_QUEUE);
@@ -314,7 +303,7 @@ class InputFrontendTest
             assertThat(status).containsExactly(new Event(EV_LED, InputCodes.LED_CAPSL, 1));
 
             session.stop();
-        }
+        });
     }
 
     @Test
@@ -322,67 +311,67 @@ class InputFrontendTest
     {
         final Path control = dir.resolve("control.sock");
         try (InputControlServer server = InputControlServer.listen("input0", control, device, device.capabilities());
-             GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 4).build();
              SocketChannel client = SocketChannel.open(StandardProtocolFamily.UNIX))
         {
-            assertThat(server.path()).isEqualTo(control);
-            assertThat(Files.getPosixFilePermissions(control)).as("owner only")
-                .containsExactlyInAnyOrder(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
-                    java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
-            session.start();
-            final FrontendQueue eventq = session.queue(InputDevice.EVENT_QUEUE);
-            final long[] buffers = postEventBuffers(ram, eventq);
-
-            client.connect(UnixDomainSocketAddress.of(control));
-            final OutputStream out = Channels.newOutputStream(client);
-            final BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client),
-                StandardCharsets.US_ASCII));
-            final String[][] dialogue = {
-                {"key 30 1", "ok"},
-                {"key 30 0", "ok"},
-                {"# a comment, not answered", null},
-                {"", null},
-                {"btn 272 1", "ok"},
-                {"btn 0x110 0", "ok"},
-                {"abs 0 32767", "ok"},
-                {"wheel -2", "ok"},
-                {"abs 32768 5", "error abs x must be 0..32767, got 32768"},
-                {"key 30 3", "error key value must be 0..2, got 3"},
-                {"key 0 1", "error key code must be 1..767, got 0"},
-                {"key 249 1", "error key code 249 is not one '" + VirtualProfile.COMBINED_NAME + "' sends"},
-                {"btn 30 1", "error btn code must be 256..767, got 30"},
-                {"wheel", "error wheel needs one number: 'wheel'"},
-                {"key 30 1 7", "error key needs two numbers, a code and a value: 'key 30 1 7'"},
-                {"key x 1", "error key needs two numbers, a code and a value: 'key x 1'"},
-                {"press 30", "error unknown command 'press': expected key, btn, abs or wheel"},
-                {"key 48 1\r", "ok"},
-            };
-            for (final String[] step : dialogue)
+            served.drive(4L << 20, 1, b -> b.queues(2, 4), (ram, _, session) ->
             {
-                out.write((step[0] + "\n").getBytes(StandardCharsets.US_ASCII));
-                out.flush();
-                if (null != step[1])
-                {
-                    assertThat(in.readLine()).as("answer to '%s'", step[0].strip()).isEqualTo(step[1]);
-                }
-            }
-            final List<Event> expected = List.of(
-                new Event(EV_KEY, 30, 1), new Event(0, 0, 0),
-                new Event(EV_KEY, 30, 0), new Event(0, 0, 0),
-                new Event(EV_KEY, 272, 1), new Event(0, 0, 0),
-                new Event(EV_KEY, 272, 0), new Event(0, 0, 0),
-                new Event(EV_ABS, 0, 0), new Event(EV_ABS, 1, 32767), new Event(0, 0, 0),
-                new Event(EV_REL, 8, -2), new Event(0, 0, 0),
-                new Event(EV_KEY, 48, 1), new Event(0, 0, 0));
-            assertThat(receive(ram, eventq, buffers, expected.size())).containsExactlyElementsOf(expected);
+                assertThat(server.path()).isEqualTo(control);
+                assertThat(Files.getPosixFilePermissions(control)).as("owner only")
+                    .containsExactlyInAnyOrder(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+                        java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+                session.start();
+                final FrontendQueue eventq = session.queue(InputDevice.EVENT_QUEUE);
+                final long[] buffers = postEventBuffers(ram, eventq);
 
-            out.write(("x".repeat(InputControlServer.MAX_LINE + 1) + "\n").getBytes(StandardCharsets.US_ASCII));
-            out.flush();
-            assertThat(in.readLine()).isEqualTo("error line longer than 256 bytes; closing");
-            assertThat(in.readLine()).as("the server closed the connection").isNull();
-            session.stop();
+                client.connect(UnixDomainSocketAddress.of(control));
+                final OutputStream out = Channels.newOutputStream(client);
+                final BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client),
+                    StandardCharsets.US_ASCII));
+                final String[][] dialogue = {
+                    {"key 30 1", "ok"},
+                    {"key 30 0", "ok"},
+                    {"# a comment, not answered", null},
+                    {"", null},
+                    {"btn 272 1", "ok"},
+                    {"btn 0x110 0", "ok"},
+                    {"abs 0 32767", "ok"},
+                    {"wheel -2", "ok"},
+                    {"abs 32768 5", "error abs x must be 0..32767, got 32768"},
+                    {"key 30 3", "error key value must be 0..2, got 3"},
+                    {"key 0 1", "error key code must be 1..767, got 0"},
+                    {"key 249 1", "error key code 249 is not one '" + VirtualProfile.COMBINED_NAME + "' sends"},
+                    {"btn 30 1", "error btn code must be 256..767, got 30"},
+                    {"wheel", "error wheel needs one number: 'wheel'"},
+                    {"key 30 1 7", "error key needs two numbers, a code and a value: 'key 30 1 7'"},
+                    {"key x 1", "error key needs two numbers, a code and a value: 'key x 1'"},
+                    {"press 30", "error unknown command 'press': expected key, btn, abs or wheel"},
+                    {"key 48 1\r", "ok"},
+                };
+                for (final String[] step : dialogue)
+                {
+                    out.write((step[0] + "\n").getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    if (null != step[1])
+                    {
+                        assertThat(in.readLine()).as("answer to '%s'", step[0].strip()).isEqualTo(step[1]);
+                    }
+                }
+                final List<Event> expected = List.of(
+                    new Event(EV_KEY, 30, 1), new Event(0, 0, 0),
+                    new Event(EV_KEY, 30, 0), new Event(0, 0, 0),
+                    new Event(EV_KEY, 272, 1), new Event(0, 0, 0),
+                    new Event(EV_KEY, 272, 0), new Event(0, 0, 0),
+                    new Event(EV_ABS, 0, 0), new Event(EV_ABS, 1, 32767), new Event(0, 0, 0),
+                    new Event(EV_REL, 8, -2), new Event(0, 0, 0),
+                    new Event(EV_KEY, 48, 1), new Event(0, 0, 0));
+                assertThat(receive(ram, eventq, buffers, expected.size())).containsExactlyElementsOf(expected);
+
+                out.write(("x".repeat(InputControlServer.MAX_LINE + 1) + "\n").getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                assertThat(in.readLine()).isEqualTo("error line longer than 256 bytes; closing");
+                assertThat(in.readLine()).as("the server closed the connection").isNull();
+                session.stop();
+            });
         }
         assertThat(control).as("socket file removed on close").doesNotExist();
     }

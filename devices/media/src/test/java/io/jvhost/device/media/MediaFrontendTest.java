@@ -6,12 +6,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 import io.jvhost.os.Errno;
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VirtioSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -29,31 +29,27 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(60)
 class MediaFrontendTest
 {
+    private static final UnaryOperator<VirtioSession.Builder> SESSION = b -> b.queues(2, 64);
 
     @TempDir
     Path dir;
 
     private MediaDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
     private final Map<Integer, Long> eventBuffers = new HashMap<>();
 
     private void start() throws Exception
     {
         device = new MediaDevice("media0", new TestPatternCapture());
-        socket = dir.resolve("media.sock");
-        daemon = VhostUserDaemon.listen("media0", device, socket);
-        daemonThread = Thread.ofPlatform().name("media-daemon").start(daemon::run);
+        served = ServedDevice.serve("media0", device, dir.resolve("media.sock"));
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        if (null != daemon)
+        if (null != served)
         {
-            daemon.close();
-            daemonThread.join(10_000);
+            served.close();
         }
     }
 
@@ -84,18 +80,11 @@ class MediaFrontendTest
         }
     }
 
-    private static VirtioSession session(final VhostUserFrontend fe, final GuestRam ram) throws Exception
-    {
-        return VirtioSession.builder(fe, ram).queues(2, 64).build();
-    }
-
     @Test
     void aCaptureSessionStreamsThePatternIntoTheGuestsBuffers() throws Exception
     {
         start();
-        try (GuestRam ram = GuestRam.create(16L << 20, 2);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(16L << 20, 2, SESSION, (ram, fe, session) ->
         {
             session.start();
             assertThat(session.offeredFeatures()).as("the common vhost-device features").isEqualTo(0x1_7100_0000L);
@@ -222,16 +211,14 @@ class MediaFrontendTest
             assertThat(device.openSessions()).isZero();
             assertThat(ioctl(ram, q, id, V4l2.G_FMT, format(0, 0, 0)).status()).as("a closed session")
                 .isEqualTo(Errno.EINVAL);
-        }
+        });
     }
 
     @Test
     void hostileCommandsGetTheProtocolsErrors() throws Exception
     {
         start();
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
@@ -283,35 +270,31 @@ class MediaFrontendTest
                 .isEqualTo(Errno.EBUSY);
             assertThat(device.openSessions()).isEqualTo(TestPatternCapture.MAX_SESSIONS);
             assertThat(device.refusedCommands()).isPositive();
-        }
+        });
     }
 
     @Test
     void theNextFrontEndFindsNoSessionOfThePreviousOne() throws Exception
     {
         start();
-        int id;
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        final int[] id = new int[1];
+        served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
-            id = send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).u32(8);
-            assertThat(ioctl(ram, q, id, V4l2.REQBUFS, u32s(20, 2, V4l2.BUF_TYPE_VIDEO_CAPTURE, V4l2.MEMORY_USERPTR))
+            id[0] = send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).u32(8);
+            assertThat(ioctl(ram, q, id[0], V4l2.REQBUFS, u32s(20, 2, V4l2.BUF_TYPE_VIDEO_CAPTURE, V4l2.MEMORY_USERPTR))
                 .status()).isZero();
             assertThat(device.openSessions()).isEqualTo(1);
-        }
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        });
+        served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
-            assertThat(ioctl(ram, q, id, V4l2.G_FMT, format(0, 0, 0)).status()).as("the old session")
+            assertThat(ioctl(ram, q, id[0], V4l2.G_FMT, format(0, 0, 0)).status()).as("the old session")
                 .isEqualTo(Errno.EINVAL);
             assertThat(device.openSessions()).isZero();
             assertThat(send(ram, q, header(MediaDevice.CMD_OPEN, 8), 16).status()).isZero();
-        }
+        });
     }
 }

@@ -6,13 +6,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 import io.jvhost.os.Errno;
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VirtioSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -31,6 +31,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(60)
 class V4l2ProxyFrontendTest
 {
+    private static final UnaryOperator<VirtioSession.Builder> SESSION = b -> b.queues(2, 64);
     private static final int WIDTH = 64;
     private static final int HEIGHT = 48;
     private static final int SIZEIMAGE = WIDTH * HEIGHT * 2;
@@ -40,26 +41,21 @@ class V4l2ProxyFrontendTest
 
     private final FakeCaptureNode fake = new FakeCaptureNode();
     private MediaDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
     private final Map<Integer, Long> eventBuffers = new HashMap<>();
 
     private void start() throws Exception
     {
         device = new MediaDevice("media0", new V4l2Proxy(fake));
-        socket = dir.resolve("media.sock");
-        daemon = VhostUserDaemon.listen("media0", device, socket);
-        daemonThread = Thread.ofPlatform().name("media-daemon").start(daemon::run);
+        served = ServedDevice.serve("media0", device, dir.resolve("media.sock"));
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        if (null != daemon)
+        if (null != served)
         {
-            daemon.close();
-            daemonThread.join(10_000);
+            served.close();
         }
     }
 
@@ -87,18 +83,11 @@ class V4l2ProxyFrontendTest
         assertThat(at).as("bytes checked").isEqualTo(SIZEIMAGE);
     }
 
-    private static VirtioSession session(final VhostUserFrontend fe, final GuestRam ram) throws Exception
-    {
-        return VirtioSession.builder(fe, ram).queues(2, 64).build();
-    }
-
     @Test
     void theHostsFramesArriveInTheGuestsBuffersInOrder() throws Exception
     {
         start();
-        try (GuestRam ram = GuestRam.create(16L << 20, 2);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(16L << 20, 2, SESSION, (ram, fe, session) ->
         {
             session.start();
             final MemorySegment config = MemorySegment.ofArray(fe.getConfig(0, MediaDevice.CONFIG_SIZE));
@@ -199,16 +188,14 @@ class V4l2ProxyFrontendTest
 
             assertThat(send(ram, q, u32s(16, MediaDevice.CMD_CLOSE, 0, id), 0).usedLength()).isZero();
             assertThat(device.openSessions()).isZero();
-        }
+        });
     }
 
     @Test
     void hostileBuffersAndHostErrors() throws Exception
     {
         start();
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(MediaDevice.COMMAND_QUEUE);
@@ -276,6 +263,6 @@ class V4l2ProxyFrontendTest
             assertThat(fake.frame()).isFalse();
             assertThat(ioctl(ram, q, id, V4l2.G_FMT, format(0, 0, 0)).status()).isEqualTo(Errno.EINVAL);
             assertThat(device.eventsSent()).isEqualTo(2);
-        }
+        });
     }
 }

@@ -6,12 +6,12 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 import io.jvhost.os.HostClock;
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VirtioSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -29,6 +29,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class RtcFrontendTest
 {
     private static final Duration WAIT = Duration.ofSeconds(10);
+    private static final UnaryOperator<VirtioSession.Builder> SESSION = b -> b.queues(2, 64);
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final long SECOND = 1_000_000_000L;
@@ -37,9 +38,7 @@ class RtcFrontendTest
     Path dir;
 
     private RtcDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
 
     private record Answer(int usedLength, MemorySegment bytes)
     {
@@ -67,9 +66,7 @@ class RtcFrontendTest
     private void start(final List<RtcClock> clocks, final boolean offerAlarm) throws Exception
     {
         device = new RtcDevice("rtc0", clocks, offerAlarm);
-        socket = dir.resolve("rtc.sock");
-        daemon = VhostUserDaemon.listen("rtc0", device, socket);
-        daemonThread = Thread.ofPlatform().name("rtc-daemon").start(daemon::run);
+        served = ServedDevice.serve("rtc0", device, dir.resolve("rtc.sock"));
     }
 
     private void startHostClocks(final boolean offerAlarm) throws Exception
@@ -80,10 +77,9 @@ class RtcFrontendTest
     @AfterEach
     void tearDown() throws Exception
     {
-        if (null != daemon)
+        if (null != served)
         {
-            daemon.close();
-            daemonThread.join(10_000);
+            served.close();
         }
     }
 
@@ -136,18 +132,11 @@ class RtcFrontendTest
         return gpa;
     }
 
-    private static VirtioSession session(final VhostUserFrontend fe, final GuestRam ram) throws Exception
-    {
-        return VirtioSession.builder(fe, ram).queues(2, 64).build();
-    }
-
     @Test
     void theGuestReadsTheHostsClocksThroughTheBackEnd() throws Exception
     {
         startHostClocks(true);
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (_, _, session) ->
         {
             session.start();
             assertThat(session.offeredFeatures()).as("vhost-device-rtc's features with the alarm")
@@ -194,7 +183,7 @@ class RtcFrontendTest
                 .as("no cross-timestamping").isEqualTo(RtcDevice.S_EOPNOTSUPP);
             assertThat(device.refusedRequests()).isZero();
             session.stop();
-        }
+        });
     }
 
     @Test
@@ -202,9 +191,7 @@ class RtcFrontendTest
     {
         startHostClocks(true);
         final HostClock realtime = HostClock.open(HostClock.CLOCK_REALTIME);
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(RtcDevice.REQUEST_QUEUE);
@@ -240,16 +227,14 @@ class RtcFrontendTest
             assertThat(alarmq.awaitUsed(WAIT)).as("an alarm in the past fires at once").isEqualTo(1);
             assertThat(device.alarmsNotified()).isEqualTo(2);
             session.stop();
-        }
+        });
     }
 
     @Test
     void hostileRequestsAreAnsweredWithTheirStatusAndTheNextIsServed() throws Exception
     {
         startHostClocks(true);
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (_, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(RtcDevice.REQUEST_QUEUE);
@@ -285,7 +270,7 @@ class RtcFrontendTest
             assertThat(a.status()).as("served on").isEqualTo(RtcDevice.S_OK);
             assertThat(a.u64(8)).isPositive();
             session.stop();
-        }
+        });
     }
 
     @Test
@@ -293,9 +278,7 @@ class RtcFrontendTest
     {
         final RtcClock broken = new RtcClock("broken", RtcClock.TYPE_UTC_SMEARED, () -> HostClock.FAILED, true);
         start(List.of(RtcClock.monotonic(), broken), false);
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (_, _, session) ->
         {
             session.start();
             assertThat(session.offeredFeatures() & 1).as("no VIRTIO_RTC_F_ALARM").isZero();
@@ -308,7 +291,7 @@ class RtcFrontendTest
             assertThat(send(q, clockReq(RtcDevice.REQ_READ, 1), 16).status()).isEqualTo(RtcDevice.S_EIO);
             assertThat(send(q, clockReq(RtcDevice.REQ_READ, 0), 16).status()).isEqualTo(RtcDevice.S_OK);
             session.stop();
-        }
+        });
     }
 
     @Test
@@ -316,9 +299,7 @@ class RtcFrontendTest
     {
         startHostClocks(true);
         final HostClock realtime = HostClock.open(HostClock.CLOCK_REALTIME);
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             FrontendQueue q = session.queue(RtcDevice.REQUEST_QUEUE);
@@ -363,18 +344,16 @@ class RtcFrontendTest
                 .isZero();
             assertThat(device.alarmsNotified()).isEqualTo(2);
             session.stop();
-        }
+        });
     }
 
     @Test
     void listensAgainForTheNextFrontEndWithTheAlarmCleared() throws Exception
     {
         startHostClocks(true);
-        for (int vm = 0; vm < 2; vm++)
+        for (final int vm : new int[] {0, 1})
         {
-            try (GuestRam ram = GuestRam.create(4L << 20, 1);
-                 VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-                 VirtioSession session = session(fe, ram))
+            served.drive(4L << 20, 1, SESSION, (_, _, session) ->
             {
                 session.start();
                 final FrontendQueue q = session.queue(RtcDevice.REQUEST_QUEUE);
@@ -383,7 +362,7 @@ class RtcFrontendTest
                 assertThat(alarm.u64(8)).as("front-end %d finds no alarm set", vm).isZero();
                 assertThat(alarm.u8(16)).isZero();
                 assertThat(send(q, setAlarm(0, Long.MAX_VALUE, true), 8).status()).isZero();
-            }
+            });
         }
     }
 }

@@ -8,11 +8,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
-import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VirtioSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -33,6 +32,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ScmiFrontendTest
 {
     private static final Duration WAIT = Duration.ofSeconds(10);
+    private static final UnaryOperator<VirtioSession.Builder> SESSION = b -> b.queues(2, 64);
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Linux's VIRTIO_SCMI_MAX_PDU_SIZE: 128 bytes of message and 8 of header and status. */
     private static final int PDU = 136;
@@ -41,9 +41,7 @@ class ScmiFrontendTest
     Path dir;
 
     private ScmiDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
 
     private record Answer(int usedLength, MemorySegment bytes)
     {
@@ -83,18 +81,15 @@ class ScmiFrontendTest
     private void start(final List<ScmiSensor> sensors) throws Exception
     {
         device = new ScmiDevice("scmi0", sensors);
-        socket = dir.resolve("scmi.sock");
-        daemon = VhostUserDaemon.listen("scmi0", device, socket);
-        daemonThread = Thread.ofPlatform().name("scmi-daemon").start(daemon::run);
+        served = ServedDevice.serve("scmi0", device, dir.resolve("scmi.sock"));
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        if (null != daemon)
+        if (null != served)
         {
-            daemon.close();
-            daemonThread.join(10_000);
+            served.close();
         }
         if (null != device)
         {
@@ -133,11 +128,6 @@ class ScmiFrontendTest
         return a;
     }
 
-    private static VirtioSession session(final VhostUserFrontend fe, final GuestRam ram) throws Exception
-    {
-        return VirtioSession.builder(fe, ram).queues(2, 64).build();
-    }
-
     private Path iioFolder(final String raw) throws Exception
     {
         final Path iio = Files.createDirectories(dir.resolve("iio:device0"));
@@ -154,9 +144,7 @@ class ScmiFrontendTest
         final Path iio = iioFolder("41500\n");
         start(List.of(new FakeSensor("accel", FakeSensor.Kind.ACCELEROMETER),
             new FakeSensor("jvtemp", FakeSensor.Kind.THERMOMETER), IioSensor.open(iio, "in_temp", null)));
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (_, _, session) ->
         {
             session.start();
             assertThat(session.offeredFeatures() & 1).as("no VIRTIO_SCMI_F_P2A_CHANNELS").isZero();
@@ -244,7 +232,7 @@ class ScmiFrontendTest
                 .isZero();
             assertThat(device.refusedMessages()).isEqualTo(1);
             session.stop();
-        }
+        });
     }
 
     @Test
@@ -252,9 +240,7 @@ class ScmiFrontendTest
     {
         start(List.of(new FakeSensor("a", FakeSensor.Kind.ACCELEROMETER),
             new FakeSensor("t", FakeSensor.Kind.THERMOMETER)));
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (_, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(ScmiDevice.COMMAND_QUEUE);
@@ -309,25 +295,23 @@ class ScmiFrontendTest
             a = send(q, header(SENSOR, ScmiPlatform.SENSOR_READING_GET, 20), 1, 0);
             assertThat(a.status()).as("served on").isEqualTo(ScmiPlatform.SUCCESS);
             session.stop();
-        }
+        });
     }
 
     @Test
     void listensAgainForTheNextFrontEndWithTheSensorsEnabled() throws Exception
     {
         start(List.of(new FakeSensor("t", FakeSensor.Kind.THERMOMETER)));
-        for (int vm = 0; vm < 2; vm++)
+        for (final int vm : new int[] {0, 1})
         {
-            try (GuestRam ram = GuestRam.create(4L << 20, 1);
-                 VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-                 VirtioSession session = session(fe, ram))
+            served.drive(4L << 20, 1, SESSION, (_, _, session) ->
             {
                 session.start();
                 final FrontendQueue q = session.queue(ScmiDevice.COMMAND_QUEUE);
                 assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_GET, 1), 0).value(0))
                     .as("front-end %d finds the sensor enabled", vm).isEqualTo(1);
                 assertThat(send(q, header(SENSOR, ScmiPlatform.SENSOR_CONFIG_SET, 2), 0, 0).status()).isZero();
-            }
+            });
         }
     }
 }

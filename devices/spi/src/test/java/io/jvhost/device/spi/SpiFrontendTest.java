@@ -7,11 +7,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.function.UnaryOperator;
 
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VirtioSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,6 +31,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class SpiFrontendTest
 {
     private static final Duration WAIT = Duration.ofSeconds(10);
+    private static final UnaryOperator<VirtioSession.Builder> SESSION = b -> b.queues(1, 4).maxIndirect(8);
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     @TempDir
@@ -38,9 +39,7 @@ class SpiFrontendTest
 
     private SimulatedController controller;
     private SpiDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
 
     /** What came back for one request. */
     private record Result(int result, byte[] rx, int usedLength)
@@ -86,22 +85,14 @@ class SpiFrontendTest
     {
         controller = (SimulatedController)ControllerSpec.open("sim:loopback:eeprom");
         device = new SpiDevice("spi0", controller);
-        socket = dir.resolve("spi.sock0");
-        daemon = VhostUserDaemon.listen("spi0", device, socket);
-        daemonThread = Thread.ofPlatform().name("spi-daemon").start(daemon::run);
+        served = ServedDevice.serve("spi0", device, dir.resolve("spi.sock0"));
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        daemon.close();
-        daemonThread.join(10_000);
+        served.close();
         controller.close();
-    }
-
-    private static VirtioSession session(final VhostUserFrontend fe, final GuestRam ram) throws Exception
-    {
-        return VirtioSession.builder(fe, ram).queues(1, 4).maxIndirect(8).build();
     }
 
     /**
@@ -175,9 +166,7 @@ class SpiFrontendTest
     @Test
     void theConfigSpaceIsTheSimulatedControllersAndReadsWithGetConfig() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (_, fe, session) ->
         {
             session.start();
             assertThat(session.offeredFeatures()).as("vhost-device-spi's features").isEqualTo(0x1_7100_0000L);
@@ -196,15 +185,13 @@ class SpiFrontendTest
             }
             assertThat(fe.getConfig(12, 4)).as("a partial read at an offset").containsExactly(0x80, 0xF0, 0xFA, 0x02);
             session.stop();
-        }
+        });
     }
 
     @Test
     void loopbackAndEepromTransfersRoundTripExactly() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(0);
@@ -250,15 +237,13 @@ class SpiFrontendTest
             assertThat(device.transfers()).isEqualTo(11);
             assertThat(device.refusedRequests()).isZero();
             session.stop();
-        }
+        });
     }
 
     @Test
     void unsupportedParametersAreParamErrAndTheDeviceServesOn() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = session(fe, ram))
+        served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(0);
@@ -314,21 +299,19 @@ class SpiFrontendTest
             assertThat(device.refusedRequests()).isEqualTo(bad.length + 6);
             assertThat(device.transfers()).as("none of them ran").isZero();
 
-            final Result served = transfer(ram, q, ok.bytes(), tx, 4);
-            assertThat(served.result()).as("served on").isEqualTo(SpiDevice.TRANS_OK);
+            final Result next = transfer(ram, q, ok.bytes(), tx, 4);
+            assertThat(next.result()).as("served on").isEqualTo(SpiDevice.TRANS_OK);
             assertThat(((SimulatedEeprom)controller.chip(1)).contents()).startsWith(0x11, 0x22);
             session.stop();
-        }
+        });
     }
 
     @Test
     void listensAgainForTheNextFrontEndAndTheEepromKeepsItsContents() throws Exception
     {
-        for (int vm = 0; vm < 2; vm++)
+        for (final int vm : new int[] {0, 1})
         {
-            try (GuestRam ram = GuestRam.create(4L << 20, 1);
-                 VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-                 VirtioSession session = session(fe, ram))
+            served.drive(4L << 20, 1, SESSION, (ram, _, session) ->
             {
                 session.start();
                 final FrontendQueue q = session.queue(0);
@@ -342,7 +325,7 @@ class SpiFrontendTest
                     assertThat(transfer(ram, q, Head.of(1).bytes(), bytes(SimulatedEeprom.READ, 0x05, 0), 3).rx()[2])
                         .as("the host's EEPROM outlives the guest").isEqualTo((byte)0x5A);
                 }
-            }
+            });
         }
         assertThat(device.transfers()).isEqualTo(2);
     }
@@ -351,16 +334,9 @@ class SpiFrontendTest
     void twoSocketsShareOneController() throws Exception
     {
         final SpiDevice second = new SpiDevice("spi1", controller);
-        final Path socket1 = dir.resolve("spi.sock1");
-        try (VhostUserDaemon daemon1 = VhostUserDaemon.listen("spi1", second, socket1))
+        try (ServedDevice served1 = ServedDevice.serve("spi1", second, dir.resolve("spi.sock1")))
         {
-            final Thread thread1 = Thread.ofPlatform().name("spi-daemon1").start(daemon1::run);
-            try (GuestRam ram0 = GuestRam.create(4L << 20, 1);
-                 GuestRam ram1 = GuestRam.create(4L << 20, 1);
-                 VhostUserFrontend fe0 = VhostUserFrontend.connect(socket, WAIT);
-                 VhostUserFrontend fe1 = VhostUserFrontend.connect(socket1, WAIT);
-                 VirtioSession s0 = session(fe0, ram0);
-                 VirtioSession s1 = session(fe1, ram1))
+            served.drive(4L << 20, 1, SESSION, (ram0, _, s0) -> served1.drive(4L << 20, 1, SESSION, (ram1, _, s1) ->
             {
                 s0.start();
                 s1.start();
@@ -368,9 +344,7 @@ class SpiFrontendTest
                     .result()).isZero();
                 assertThat(transfer(ram1, s1.queue(0), Head.of(1).bytes(), bytes(SimulatedEeprom.READ, 0x70, 0), 3)
                     .rx()[2]).as("the other guest's write, on the one EEPROM").isEqualTo((byte)0x17);
-            }
-            daemon1.close();
-            thread1.join(10_000);
+            }));
         }
         assertThat(device.transfers() + second.transfers()).isEqualTo(2);
     }

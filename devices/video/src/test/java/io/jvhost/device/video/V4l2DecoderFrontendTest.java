@@ -8,12 +8,10 @@ import java.util.List;
 
 import io.jvhost.os.Errno;
 
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
-import io.jvhost.vhostuser.frontend.VirtioSession;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -42,16 +40,14 @@ class V4l2DecoderFrontendTest
     @TempDir
     Path dir;
 
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
+    private ServedDevice served;
 
     @AfterEach
     void tearDown() throws Exception
     {
-        if (null != daemon)
+        if (null != served)
         {
-            daemon.close();
-            daemonThread.join(10_000);
+            served.close();
         }
     }
 
@@ -109,12 +105,8 @@ class V4l2DecoderFrontendTest
         final FakeDecoderNode fake = new FakeDecoderNode();
         final V4l2Decoder decoder = new V4l2Decoder(fake);
         final VideoDevice device = new VideoDevice("video0", decoder);
-        final Path socket = dir.resolve("video.sock");
-        daemon = VhostUserDaemon.listen("video0", device, socket);
-        daemonThread = Thread.ofPlatform().name("video-daemon").start(daemon::run);
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 64).build())
+        served = ServedDevice.serve("video0", device, dir.resolve("video.sock"));
+        served.drive(4L << 20, 1, b -> b.queues(2, 64), (ram, fe, session) ->
         {
             session.start();
             final MemorySegment config = MemorySegment.ofArray(fe.getConfig(0, VideoDevice.CONFIG_SIZE));
@@ -266,7 +258,7 @@ class V4l2DecoderFrontendTest
             assertThat(fake.openFiles()).isZero();
             assertThat(q.inFlight()).as("every chain came back").isZero();
             assertThat(fake.frames()).isEqualTo(3);
-        }
+        });
     }
 
     @Test
@@ -274,12 +266,8 @@ class V4l2DecoderFrontendTest
     {
         final FakeDecoderNode fake = new FakeDecoderNode();
         final VideoDevice device = new VideoDevice("video0", new V4l2Decoder(fake, 8192));
-        final Path socket = dir.resolve("video.sock");
-        daemon = VhostUserDaemon.listen("video0", device, socket);
-        daemonThread = Thread.ofPlatform().name("video-daemon").start(daemon::run);
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 64).build())
+        served = ServedDevice.serve("video0", device, dir.resolve("video.sock"));
+        served.drive(4L << 20, 1, b -> b.queues(2, 64), (ram, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(VideoDevice.COMMAND_QUEUE);
@@ -304,6 +292,6 @@ class V4l2DecoderFrontendTest
             assertThat(answers(ram, q, posted, 1, REPLY).getFirst().type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
             posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 9, 0, 10), REPLY));
             assertThat(Await.until(() -> device.heldCommands() == 1, WAIT)).as("the budget was released").isTrue();
-        }
+        });
     }
 }

@@ -6,11 +6,8 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
-import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
-import io.jvhost.vhostuser.frontend.VirtioSession;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -35,9 +32,7 @@ class VideoFrontendTest
     Path dir;
 
     private VideoDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
 
     private record Answer(int usedLength, MemorySegment bytes)
     {
@@ -55,18 +50,15 @@ class VideoFrontendTest
     private void start() throws Exception
     {
         device = new VideoDevice("video0", new NullVideo());
-        socket = dir.resolve("video.sock");
-        daemon = VhostUserDaemon.listen("video0", device, socket);
-        daemonThread = Thread.ofPlatform().name("video-daemon").start(daemon::run);
+        served = ServedDevice.serve("video0", device, dir.resolve("video.sock"));
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        if (null != daemon)
+        if (null != served)
         {
-            daemon.close();
-            daemonThread.join(10_000);
+            served.close();
         }
     }
 
@@ -115,9 +107,7 @@ class VideoFrontendTest
     void aStreamLivesThroughTheNullBackEnd() throws Exception
     {
         start();
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 64).build())
+        served.drive(4L << 20, 1, b -> b.queues(2, 64), (ram, fe, session) ->
         {
             session.start();
             assertThat(session.offeredFeatures()).as("vhost-device-video's features: common + RESOURCE_GUEST_PAGES")
@@ -178,16 +168,14 @@ class VideoFrontendTest
             assertThat(send(q, cmd(8, VideoDevice.CMD_STREAM_DRAIN, 7)).type()).as("a destroyed stream")
                 .isEqualTo(VideoDevice.RESP_ERR_INVALID_STREAM_ID);
             assertThat(device.refusedCommands()).isPositive();
-        }
+        });
     }
 
     @Test
     void hostileCommandsGetTheDraftsErrors() throws Exception
     {
         start();
-        try (GuestRam ram = GuestRam.create(4L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(2, 64).build())
+        served.drive(4L << 20, 1, b -> b.queues(2, 64), (_, _, session) ->
         {
             session.start();
             final FrontendQueue q = session.queue(VideoDevice.COMMAND_QUEUE);
@@ -222,6 +210,6 @@ class VideoFrontendTest
                 .as("one stream too many").isEqualTo(VideoDevice.RESP_ERR_OUT_OF_MEMORY);
             final byte[] nine = cmd(88, VideoDevice.CMD_RESOURCE_CREATE, 0, VideoDevice.QUEUE_TYPE_INPUT, 1, 1, 9);
             assertThat(send(q, nine).type()).as("9 planes").isEqualTo(VideoDevice.RESP_ERR_INVALID_PARAMETER);
-        }
+        });
     }
 }

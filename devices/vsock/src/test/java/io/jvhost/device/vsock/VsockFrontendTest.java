@@ -13,10 +13,9 @@ import java.time.Duration;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.FrontendException;
 import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VirtioSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -48,9 +47,7 @@ class VsockFrontendTest
     private Path uds;
     private UdsHost host;
     private VsockDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
 
     @BeforeEach
     void setUp() throws Exception
@@ -59,16 +56,13 @@ class VsockFrontendTest
         host = UdsHost.listen("vsock0", uds, VsockDevice.MAX_CONNECTIONS);
         device = new VsockDevice("vsock0", 3, VsockDevice.DEFAULT_TX_BUFFER_SIZE, VsockDevice.DEFAULT_QUEUE_SIZE,
             host);
-        socket = dir.resolve("vsock.sock");
-        daemon = VhostUserDaemon.listen("vsock0", device, socket);
-        daemonThread = Thread.ofPlatform().name("vsock-daemon").start(daemon::run);
+        served = ServedDevice.serve("vsock0", device, dir.resolve("vsock.sock"));
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        daemon.close();
-        daemonThread.join(10_000);
+        served.close();
         device.close();
     }
 
@@ -84,136 +78,134 @@ class VsockFrontendTest
         final byte[] toHost = new byte[1 << 20];
         new Random(31).nextBytes(toGuest);
         new Random(32).nextBytes(toHost);
-        try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-             GuestRam ram = GuestRam.create(64L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(3, QUEUE).build())
+        try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX))
         {
-            listener.bind(UnixDomainSocketAddress.of(Path.of(uds + "_" + HOST_PORT)));
-            session.start();
-            final GuestVsockDriver driver = driver(ram, session);
-            // The host program: its own threads for each direction (the common pool may have one thread only).
-            final CompletableFuture<byte[]> hostSide = new CompletableFuture<>();
-            Thread.ofPlatform().name("host-program").start(() ->
+            served.drive(64L << 20, 1, b -> b.queues(3, QUEUE), (ram, _, session) ->
             {
-                try (SocketChannel c = listener.accept())
+                listener.bind(UnixDomainSocketAddress.of(Path.of(uds + "_" + HOST_PORT)));
+                session.start();
+                final GuestVsockDriver driver = driver(ram, session);
+                // The host program: its own threads for each direction (the common pool may have one thread only).
+                final CompletableFuture<byte[]> hostSide = new CompletableFuture<>();
+                Thread.ofPlatform().name("host-program").start(() ->
                 {
-                    final Thread writer = Thread.ofPlatform().name("host-writer").start(() ->
+                    try (SocketChannel c = listener.accept())
                     {
-                        try
+                        final Thread writer = Thread.ofPlatform().name("host-writer").start(() ->
                         {
-                            c.write(ByteBuffer.wrap(toGuest));
-                        }
-                        catch (final IOException e)
+                            try
+                            {
+                                c.write(ByteBuffer.wrap(toGuest));
+                            }
+                            catch (final IOException e)
+                            {
+                                throw new UncheckedIOException(e);
+                            }
+                        });
+                        final ByteBuffer got = ByteBuffer.allocate(toHost.length);
+                        while (got.hasRemaining() && c.read(got) >= 0)
                         {
-                            throw new UncheckedIOException(e);
+                            // Until all of it.
                         }
-                    });
-                    final ByteBuffer got = ByteBuffer.allocate(toHost.length);
-                    while (got.hasRemaining() && c.read(got) >= 0)
-                    {
-                        // Until all of it.
+                        writer.join();
+                        hostSide.complete(got.array());
                     }
-                    writer.join();
-                    hostSide.complete(got.array());
-                }
-                catch (final IOException | InterruptedException | RuntimeException e)
-                {
-                    hostSide.completeExceptionally(e);
-                }
-            });
-            driver.send(VsockHeader.OP_REQUEST, 0, null, 0, 0);
-            final byte[] gotByGuest = new byte[toGuest.length];
-            int received = 0;
-            int reportedFwd = 0;
-            int sent = 0;
-            int peerBufAlloc = 0;
-            int peerFwd = 0;
-            boolean connected = false;
-            final Random sizes = new Random(33);
-            long idleRounds = 0;
-            while (received < toGuest.length || sent < toHost.length)
-            {
-                boolean progress = false;
-                // Nothing happened last round: wait (bounded) for the device instead of spinning.
-                final int used = idleRounds > 0 ? driver.rx().awaitUsed(Duration.ofMillis(50)) : driver.rx().pollUsed();
-                final long[] done = new long[used];
-                for (int i = 0; i < used; i++)
-                {
-                    final long gpa = driver.rxBuffers[driver.rx().usedHead(i)];
-                    done[i] = gpa;
-                    final MemorySegment h = MemorySegment.ofArray(ram.read(gpa, 44));
-                    final int op = h.get(U16, 30);
-                    final int len = h.get(U32, 24);
-                    assertThat(h.get(U32, 16)).isEqualTo(HOST_PORT);
-                    assertThat(h.get(U32, 20)).isEqualTo(GUEST_PORT);
-                    peerBufAlloc = h.get(U32, 36);
-                    peerFwd = h.get(U32, 40);
-                    if (op == VsockHeader.OP_RESPONSE)
+                    catch (final IOException | InterruptedException | RuntimeException e)
                     {
-                        connected = true;
+                        hostSide.completeExceptionally(e);
                     }
-                    else if (op == VsockHeader.OP_RW)
+                });
+                driver.send(VsockHeader.OP_REQUEST, 0, null, 0, 0);
+                final byte[] gotByGuest = new byte[toGuest.length];
+                int received = 0;
+                int reportedFwd = 0;
+                int sent = 0;
+                int peerBufAlloc = 0;
+                int peerFwd = 0;
+                boolean connected = false;
+                final Random sizes = new Random(33);
+                long idleRounds = 0;
+                while (received < toGuest.length || sent < toHost.length)
+                {
+                    boolean progress = false;
+                    // Nothing happened last round: wait (bounded) for the device instead of spinning.
+                    final int used = idleRounds > 0 ? driver.rx().awaitUsed(Duration.ofMillis(50)) : driver.rx().pollUsed();
+                    final long[] done = new long[used];
+                    for (int i = 0; i < used; i++)
                     {
-                        assertThat(received + len - reportedFwd).as("within our buf_alloc")
-                            .isLessThanOrEqualTo(GUEST_BUF_ALLOC);
-                        System.arraycopy(ram.read(gpa + 44, len), 0, gotByGuest, received, len);
-                        received += len;
+                        final long gpa = driver.rxBuffers[driver.rx().usedHead(i)];
+                        done[i] = gpa;
+                        final MemorySegment h = MemorySegment.ofArray(ram.read(gpa, 44));
+                        final int op = h.get(U16, 30);
+                        final int len = h.get(U32, 24);
+                        assertThat(h.get(U32, 16)).isEqualTo(HOST_PORT);
+                        assertThat(h.get(U32, 20)).isEqualTo(GUEST_PORT);
+                        peerBufAlloc = h.get(U32, 36);
+                        peerFwd = h.get(U32, 40);
+                        if (op == VsockHeader.OP_RESPONSE)
+                        {
+                            connected = true;
+                        }
+                        else if (op == VsockHeader.OP_RW)
+                        {
+                            assertThat(received + len - reportedFwd).as("within our buf_alloc")
+                                .isLessThanOrEqualTo(GUEST_BUF_ALLOC);
+                            System.arraycopy(ram.read(gpa + 44, len), 0, gotByGuest, received, len);
+                            received += len;
+                        }
+                        else
+                        {
+                            assertThat(op).as("op").isIn(VsockHeader.OP_CREDIT_UPDATE, VsockHeader.OP_CREDIT_REQUEST);
+                        }
+                        progress = true;
+                    }
+                    for (final long gpa : done)
+                    {
+                        driver.post(gpa);
+                    }
+                    if (used > 0)
+                    {
+                        driver.rx().publishAndKick();
+                    }
+                    if (connected && received - reportedFwd >= GUEST_BUF_ALLOC / 2
+                        || connected && received == toGuest.length && reportedFwd != received)
+                    {
+                        // The application read it all: tell the device (as Linux does when its buffer runs low).
+                        reportedFwd = received;
+                        driver.send(VsockHeader.OP_CREDIT_UPDATE, 0, null, 0, reportedFwd);
+                        progress = true;
+                    }
+                    final int credit = peerBufAlloc - (sent - peerFwd);
+                    if (connected && sent < toHost.length && credit > 0)
+                    {
+                        final int n = Math.min(Math.min(credit, 1 + sizes.nextInt(65536)), toHost.length - sent);
+                        driver.send(VsockHeader.OP_RW, n, toHost, sent, reportedFwd);
+                        sent += n;
+                        progress = true;
+                    }
+                    if (!progress)
+                    {
+                        assertThat(idleRounds++).as("rounds without progress (received %d, sent %d, credit %d): %s",
+                            received, sent, credit, device.describeConnections())
+                            .isLessThan(400);
                     }
                     else
                     {
-                        assertThat(op).as("op").isIn(VsockHeader.OP_CREDIT_UPDATE, VsockHeader.OP_CREDIT_REQUEST);
+                        idleRounds = 0;
                     }
-                    progress = true;
                 }
-                for (final long gpa : done)
-                {
-                    driver.post(gpa);
-                }
-                if (used > 0)
-                {
-                    driver.rx().publishAndKick();
-                }
-                if (connected && received - reportedFwd >= GUEST_BUF_ALLOC / 2
-                    || connected && received == toGuest.length && reportedFwd != received)
-                {
-                    // The application read it all: tell the device (as Linux does when its buffer runs low).
-                    reportedFwd = received;
-                    driver.send(VsockHeader.OP_CREDIT_UPDATE, 0, null, 0, reportedFwd);
-                    progress = true;
-                }
-                final int credit = peerBufAlloc - (sent - peerFwd);
-                if (connected && sent < toHost.length && credit > 0)
-                {
-                    final int n = Math.min(Math.min(credit, 1 + sizes.nextInt(65536)), toHost.length - sent);
-                    driver.send(VsockHeader.OP_RW, n, toHost, sent, reportedFwd);
-                    sent += n;
-                    progress = true;
-                }
-                if (!progress)
-                {
-                    assertThat(idleRounds++).as("rounds without progress (received %d, sent %d, credit %d): %s", received, sent,
-                        credit, device.describeConnections())
-                        .isLessThan(400);
-                }
-                else
-                {
-                    idleRounds = 0;
-                }
-            }
-            assertThat(gotByGuest).as("host to guest, exact").isEqualTo(toGuest);
-            assertThat(hostSide.get()).as("guest to host, exact").isEqualTo(toHost);
-            assertThat(device.bytesToGuest()).isEqualTo(toGuest.length);
-            assertThat(device.bytesFromGuest()).isEqualTo(toHost.length);
+                assertThat(gotByGuest).as("host to guest, exact").isEqualTo(toGuest);
+                assertThat(hostSide.get()).as("guest to host, exact").isEqualTo(toHost);
+                assertThat(device.bytesToGuest()).isEqualTo(toGuest.length);
+                assertThat(device.bytesFromGuest()).isEqualTo(toHost.length);
+            });
         }
     }
 
     @Test
     void malformedConfigReadsAndPacketsAreRefusedAndTheNextFrontEndIsServed() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(32L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(3, QUEUE).build())
+        served.drive(32L << 20, 1, b -> b.queues(3, QUEUE), (ram, fe, session) ->
         {
             session.init();
             assertThatThrownBy(() -> fe.getConfig(4, 8)).isInstanceOf(FrontendException.class);
@@ -232,31 +224,31 @@ class VsockFrontendTest
             final MemorySegment h = MemorySegment.ofArray(ram.read(driver.rxBuffers[driver.rx().usedHead(0)], 44));
             assertThat((int)h.get(U16, 30)).isEqualTo(VsockHeader.OP_RST);
             assertThat(device.badPackets()).isEqualTo(1);
-        }
+        });
         // QEMU restarted: the same process serves the next front-end; the host side is still listening.
-        try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-             GuestRam ram = GuestRam.create(32L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(3, QUEUE).build())
+        try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX))
         {
-            listener.bind(UnixDomainSocketAddress.of(Path.of(uds + "_" + HOST_PORT)));
-            session.start();
-            final GuestVsockDriver driver = driver(ram, session);
-            driver.send(VsockHeader.OP_REQUEST, 0, null, 0, 0);
-            assertThat(driver.rx().awaitUsed(WAIT)).isEqualTo(1);
-            final MemorySegment h = MemorySegment.ofArray(ram.read(driver.rxBuffers[driver.rx().usedHead(0)], 44));
-            assertThat((int)h.get(U16, 30)).isEqualTo(VsockHeader.OP_RESPONSE);
-            try (SocketChannel c = listener.accept())
+            served.drive(32L << 20, 1, b -> b.queues(3, QUEUE), (ram, _, session) ->
             {
-                driver.send(VsockHeader.OP_RW, 5, "again".getBytes(), 0, 0);
-                final ByteBuffer b = ByteBuffer.allocate(5);
-                while (b.hasRemaining() && c.read(b) >= 0)
+                listener.bind(UnixDomainSocketAddress.of(Path.of(uds + "_" + HOST_PORT)));
+                session.start();
+                final GuestVsockDriver driver = driver(ram, session);
+                driver.send(VsockHeader.OP_REQUEST, 0, null, 0, 0);
+                assertThat(driver.rx().awaitUsed(WAIT)).isEqualTo(1);
+                final MemorySegment h = MemorySegment.ofArray(ram.read(driver.rxBuffers[driver.rx().usedHead(0)], 44));
+                assertThat((int)h.get(U16, 30)).isEqualTo(VsockHeader.OP_RESPONSE);
+                try (SocketChannel c = listener.accept())
                 {
-                    // Until all five.
+                    driver.send(VsockHeader.OP_RW, 5, "again".getBytes(), 0, 0);
+                    final ByteBuffer b = ByteBuffer.allocate(5);
+                    while (b.hasRemaining() && c.read(b) >= 0)
+                    {
+                        // Until all five.
+                    }
+                    assertThat(new String(b.array())).isEqualTo("again");
                 }
-                assertThat(new String(b.array())).isEqualTo("again");
-            }
-            assertThat(device.connections()).isEqualTo(1);
+                assertThat(device.connections()).isEqualTo(1);
+            });
         }
     }
 }

@@ -7,10 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VirtioSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -41,8 +40,7 @@ class VsockSiblingFrontendTest
     @TempDir
     Path dir;
     private final List<VsockDevice> devices = new ArrayList<>();
-    private final List<VhostUserDaemon> daemons = new ArrayList<>();
-    private final List<Thread> threads = new ArrayList<>();
+    private final List<ServedDevice> served = new ArrayList<>();
 
     @BeforeEach
     void setUp() throws Exception
@@ -56,20 +54,14 @@ class VsockSiblingFrontendTest
                 VsockDevice.DEFAULT_QUEUE_SIZE, host);
             siblings.add(device, List.of("default"));
             devices.add(device);
-            final VhostUserDaemon daemon = VhostUserDaemon.listen("vsock" + cid, device, dir.resolve(cid + ".sock"));
-            daemons.add(daemon);
-            threads.add(Thread.ofPlatform().name("vsock-daemon-" + cid).start(daemon::run));
+            served.add(ServedDevice.serve("vsock" + cid, device, dir.resolve(cid + ".sock")));
         }
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        daemons.forEach(VhostUserDaemon::close);
-        for (final Thread t : threads)
-        {
-            t.join(10_000);
-        }
+        served.forEach(ServedDevice::close);
         devices.forEach(VsockDevice::close);
     }
 
@@ -170,12 +162,8 @@ class VsockSiblingFrontendTest
     @Test
     void twoSiblingDevicesOnTheirOwnWorkersMoveAMebibyteEachWayAtOnce() throws Exception
     {
-        try (GuestRam ramA = GuestRam.create(96L << 20, 1);
-             GuestRam ramB = GuestRam.create(96L << 20, 1);
-             VhostUserFrontend feA = VhostUserFrontend.connect(dir.resolve("3.sock"), WAIT);
-             VhostUserFrontend feB = VhostUserFrontend.connect(dir.resolve("4.sock"), WAIT);
-             VirtioSession sessionA = VirtioSession.builder(feA, ramA).queues(3, QUEUE).build();
-             VirtioSession sessionB = VirtioSession.builder(feB, ramB).queues(3, QUEUE).build())
+        served.get(0).drive(96L << 20, 1, b -> b.queues(3, QUEUE), (ramA, _, sessionA) ->
+            served.get(1).drive(96L << 20, 1, b -> b.queues(3, QUEUE), (ramB, _, sessionB) ->
         {
             sessionA.start();
             sessionB.start();
@@ -200,7 +188,7 @@ class VsockSiblingFrontendTest
             assertThat(b.got).as("A to B, exact").isEqualTo(a.toSend);
             assertThat(a.got).as("B to A, exact").isEqualTo(b.toSend);
             assertThat(devices.get(0).siblingConnections()).isEqualTo(1);
-        }
+        }));
         // Both front-ends left: each device resets and closes its end; nothing is left.
         assertThat(Await.until(() -> devices.get(0).connections() == 0 && devices.get(1).connections() == 0, WAIT))
             .as("connections after both front-ends left:\nA: %sB: %s", devices.get(0).describeConnections(),
