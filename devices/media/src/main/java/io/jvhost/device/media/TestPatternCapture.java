@@ -69,13 +69,13 @@ public final class TestPatternCapture implements MediaBackend
     private final Input input = new Input();
     private final MemorySegment row = MemorySegment.ofArray(new byte[MAX_WIDTH * 3]);
     private final V4l2Buffer out = new V4l2Buffer();
-    /** Round-robin start of {@link #nextDequeued}. */
-    private int nextSession;
-    private int pending;
+    /** Filled buffers, not yet dequeued, per session. */
+    private final DoneBuffers done = new DoneBuffers(MAX_SESSIONS, MAX_BUFFERS);
 
     /** One session's camera. */
     private static final class Session
     {
+        final int slot;
         boolean open;
         int width;
         int height;
@@ -93,14 +93,11 @@ public final class TestPatternCapture implements MediaBackend
         final int[] queued = new int[MAX_BUFFERS];
         int queuedHead;
         int queuedCount;
-        /** Filled buffers, not yet dequeued: index, sequence, bytesused, flags, timestamp (µs). */
-        final int[] done = new int[MAX_BUFFERS];
-        final int[] doneSeq = new int[MAX_BUFFERS];
-        final int[] doneBytes = new int[MAX_BUFFERS];
-        final int[] doneFlags = new int[MAX_BUFFERS];
-        final long[] doneMicros = new long[MAX_BUFFERS];
-        int doneHead;
-        int doneCount;
+
+        Session(final int slot)
+        {
+            this.slot = slot;
+        }
 
         void reset()
         {
@@ -112,7 +109,6 @@ public final class TestPatternCapture implements MediaBackend
             sequence = 0;
             java.util.Arrays.fill(state, FREE);
             queuedCount = 0;
-            doneCount = 0;
         }
 
         int bytesPerPixel()
@@ -175,10 +171,11 @@ public final class TestPatternCapture implements MediaBackend
     {
         if (null == sessions[slot])
         {
-            sessions[slot] = new Session();
+            sessions[slot] = new Session(slot);
         }
         sessions[slot].reset();
         sessions[slot].open = true;
+        done.clear(slot);
         return 0;
     }
 
@@ -186,7 +183,7 @@ public final class TestPatternCapture implements MediaBackend
     public void close(final int slot)
     {
         final Session s = sessions[slot];
-        pending -= s.doneCount;
+        done.clear(slot);
         s.reset();
         s.open = false;
     }
@@ -310,10 +307,9 @@ public final class TestPatternCapture implements MediaBackend
             return Errno.EBUSY;
         }
         final int count = (int)Math.min(Integer.toUnsignedLong(req.count()), MAX_BUFFERS);
-        pending -= s.doneCount;
+        done.clear(s.slot);
         java.util.Arrays.fill(s.state, FREE);
         s.queuedCount = 0;
-        s.doneCount = 0;
         s.count = count;
         for (int i = 0; i < count; i++)
         {
@@ -425,10 +421,9 @@ public final class TestPatternCapture implements MediaBackend
             return Errno.EINVAL;
         }
         s.streaming = false;
-        pending -= s.doneCount;
+        done.clear(s.slot);
         java.util.Arrays.fill(s.state, FREE);
         s.queuedCount = 0;
-        s.doneCount = 0;
         return 0;
     }
 
@@ -444,15 +439,11 @@ public final class TestPatternCapture implements MediaBackend
             s.queuedCount--;
             final int seq = s.sequence++;
             final boolean ok = capture(s, index, seq, memory);
-            final int d = (s.doneHead + s.doneCount) % MAX_BUFFERS;
-            s.done[d] = index;
-            s.doneSeq[d] = seq;
-            s.doneBytes[d] = ok ? s.sizeimage() : 0;
-            s.doneFlags[d] = V4l2.BUF_FLAG_DONE | V4l2.BUF_FLAG_TIMESTAMP_MONOTONIC | (ok ? 0 : V4l2.BUF_FLAG_ERROR);
-            s.doneMicros[d] = System.nanoTime() / 1000;
-            s.doneCount++;
+            final long micros = System.nanoTime() / 1000;
+            done.add(s.slot, index, seq, ok ? s.sizeimage() : 0,
+                V4l2.BUF_FLAG_DONE | V4l2.BUF_FLAG_TIMESTAMP_MONOTONIC | (ok ? 0 : V4l2.BUF_FLAG_ERROR),
+                V4l2.FIELD_NONE, micros / 1_000_000, micros % 1_000_000);
             s.state[index] = DONE;
-            pending++;
         }
     }
 
@@ -502,38 +493,22 @@ public final class TestPatternCapture implements MediaBackend
     @Override
     public boolean hasDequeued()
     {
-        return pending > 0;
+        return done.any();
     }
 
     @Override
     public int nextDequeued(final MemorySegment buffer)
     {
-        if (pending == 0)
+        out.wrap(buffer);
+        final int slot = done.take(out);
+        if (slot >= 0)
         {
-            return -1;
-        }
-        for (int k = 0; k < MAX_SESSIONS; k++)
-        {
-            final int slot = (nextSession + k) % MAX_SESSIONS;
             final Session s = sessions[slot];
-            if (null == s || s.doneCount == 0)
-            {
-                continue;
-            }
-            nextSession = (slot + 1) % MAX_SESSIONS;
-            final int d = s.doneHead;
-            s.doneHead = (s.doneHead + 1) % MAX_BUFFERS;
-            s.doneCount--;
-            pending--;
-            final int index = s.done[d];
+            final int index = out.index();
             s.state[index] = FREE;
-            out.wrap(buffer);
-            out.clear().index(index).type(V4l2.BUF_TYPE_VIDEO_CAPTURE).bytesused(s.doneBytes[d]).flags(s.doneFlags[d])
-                .field(V4l2.FIELD_NONE).timestamp(s.doneMicros[d] / 1_000_000, s.doneMicros[d] % 1_000_000)
-                .sequence(s.doneSeq[d]).memory(V4l2.MEMORY_USERPTR).length(s.length[index]);
-            return slot;
+            out.length(s.length[index]);
         }
-        return -1;
+        return slot;
     }
 
     @Override

@@ -85,8 +85,8 @@ public final class V4l2Proxy implements MediaBackend
     private final RequestBuffers req = new RequestBuffers();
     private final PixFormat fmt = new PixFormat();
     private volatile FdWatcher watcher;
-    private int nextSession;
-    private int pending;
+    /** Copied buffers, not yet sent, per session. */
+    private final DoneBuffers done = new DoneBuffers(MAX_SESSIONS, MAX_BUFFERS);
 
     /** One open of the host node and its buffers. */
     private final class Session
@@ -110,16 +110,6 @@ public final class V4l2Proxy implements MediaBackend
         final int[] sgCount = new int[MAX_BUFFERS];
         final long[] sgAddr = new long[MAX_BUFFERS * MAX_SG];
         final int[] sgLen = new int[MAX_BUFFERS * MAX_SG];
-        /** Copied buffers, not yet sent: index, sequence, bytesused, flags, field, timestamp. */
-        final int[] done = new int[MAX_BUFFERS];
-        final int[] doneSeq = new int[MAX_BUFFERS];
-        final int[] doneBytes = new int[MAX_BUFFERS];
-        final int[] doneFlags = new int[MAX_BUFFERS];
-        final int[] doneField = new int[MAX_BUFFERS];
-        final long[] doneSec = new long[MAX_BUFFERS];
-        final long[] doneUsec = new long[MAX_BUFFERS];
-        int doneHead;
-        int doneCount;
 
         Session(final int slot)
         {
@@ -344,8 +334,7 @@ public final class V4l2Proxy implements MediaBackend
     /** Forgets the session's buffers and pending events and frees its bounce buffers. */
     private void releaseBuffers(final Session s)
     {
-        pending -= s.doneCount;
-        s.doneCount = 0;
+        done.clear(s.slot);
         for (int i = 0; i < MAX_BUFFERS; i++)
         {
             s.state[i] = FREE;
@@ -499,8 +488,7 @@ public final class V4l2Proxy implements MediaBackend
         s.streaming = false;
         s.failed = false;
         // The host returned every buffer; so does the guest's view (pending events included).
-        pending -= s.doneCount;
-        s.doneCount = 0;
+        done.clear(s.slot);
         for (int i = 0; i < MAX_BUFFERS; i++)
         {
             s.state[i] = FREE;
@@ -576,18 +564,10 @@ public final class V4l2Proxy implements MediaBackend
                 Math.min(s.bounceBytes, Integer.toUnsignedLong(s.length[index])));
             final boolean ok = copyToGuest(s, index, bytes);
             dropMemory(s, index);
-            final int d = (s.doneHead + s.doneCount) % MAX_BUFFERS;
-            s.done[d] = index;
-            s.doneSeq[d] = hostBuf.sequence();
-            s.doneBytes[d] = ok ? (int)bytes : 0;
-            s.doneFlags[d] = (hostBuf.flags() & ~V4l2.BUF_FLAG_QUEUED) | V4l2.BUF_FLAG_DONE
-                | (ok ? 0 : V4l2.BUF_FLAG_ERROR);
-            s.doneField[d] = hostBuf.field();
-            s.doneSec[d] = hostBuf.timestampSeconds();
-            s.doneUsec[d] = hostBuf.timestampMicros();
-            s.doneCount++;
+            done.add(s.slot, index, hostBuf.sequence(), ok ? (int)bytes : 0,
+                (hostBuf.flags() & ~V4l2.BUF_FLAG_QUEUED) | V4l2.BUF_FLAG_DONE | (ok ? 0 : V4l2.BUF_FLAG_ERROR),
+                hostBuf.field(), hostBuf.timestampSeconds(), hostBuf.timestampMicros());
             s.state[index] = DONE;
-            pending++;
         }
     }
 
@@ -621,38 +601,22 @@ public final class V4l2Proxy implements MediaBackend
     @Override
     public boolean hasDequeued()
     {
-        return pending > 0;
+        return done.any();
     }
 
     @Override
     public int nextDequeued(final MemorySegment buffer)
     {
-        if (pending == 0)
+        out.wrap(buffer);
+        final int slot = done.take(out);
+        if (slot >= 0)
         {
-            return -1;
-        }
-        for (int k = 0; k < MAX_SESSIONS; k++)
-        {
-            final int slot = (nextSession + k) % MAX_SESSIONS;
             final Session s = sessions[slot];
-            if (null == s || s.doneCount == 0)
-            {
-                continue;
-            }
-            nextSession = (slot + 1) % MAX_SESSIONS;
-            final int d = s.doneHead;
-            s.doneHead = (s.doneHead + 1) % MAX_BUFFERS;
-            s.doneCount--;
-            pending--;
-            final int index = s.done[d];
+            final int index = out.index();
             s.state[index] = FREE;
-            out.wrap(buffer);
-            out.clear().index(index).type(V4l2.BUF_TYPE_VIDEO_CAPTURE).bytesused(s.doneBytes[d]).flags(s.doneFlags[d])
-                .field(s.doneField[d]).timestamp(s.doneSec[d], s.doneUsec[d]).sequence(s.doneSeq[d])
-                .memory(V4l2.MEMORY_USERPTR).userptr(s.userptr[index]).length(s.length[index]);
-            return slot;
+            out.userptr(s.userptr[index]).length(s.length[index]);
         }
-        return -1;
+        return slot;
     }
 
     @Override
