@@ -15,7 +15,6 @@ import io.jvhost.device.media.wire.V4l2Buffer;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.memory.GuestMemoryException;
 import io.jvhost.os.Errno;
-import io.jvhost.virtqueue.ChainAccessException;
 import io.jvhost.virtqueue.ChainReader;
 
 /**
@@ -86,9 +85,8 @@ public final class TestPatternCapture implements MediaBackend
         final byte[] state = new byte[MAX_BUFFERS];
         final long[] userptr = new long[MAX_BUFFERS];
         final int[] length = new int[MAX_BUFFERS];
-        final int[] sgCount = new int[MAX_BUFFERS];
-        final long[] sgAddr = new long[MAX_BUFFERS * MAX_SG];
-        final int[] sgLen = new int[MAX_BUFFERS * MAX_SG];
+        /** Each buffer's guest pages, from its last QBUF. */
+        final UserptrPages pages = new UserptrPages(MAX_BUFFERS, MAX_SG);
         /** Buffers queued in order, not yet filled. */
         final int[] queued = new int[MAX_BUFFERS];
         int queuedHead;
@@ -315,7 +313,7 @@ public final class TestPatternCapture implements MediaBackend
         {
             s.userptr[i] = 0;
             s.length[i] = 0;
-            s.sgCount[i] = 0;
+            s.pages.clear(i);
         }
         req.answer(count, V4l2.BUF_CAP_SUPPORTS_USERPTR);
         return 0;
@@ -352,40 +350,11 @@ public final class TestPatternCapture implements MediaBackend
         {
             return Errno.EINVAL;
         }
-        // The SG entries covering the buffer: le64 start, le32 len, le32 padding each.
-        final int base = index * MAX_SG;
-        long covered = 0;
-        int n = 0;
-        try
+        final int pages = s.pages.read(index, length, rest, memory);
+        if (pages != 0)
         {
-            while (covered < length)
-            {
-                if (n == MAX_SG || rest.remaining() < 16)
-                {
-                    return Errno.EINVAL;
-                }
-                final long start = rest.readLong();
-                final long len = Integer.toUnsignedLong(rest.readInt());
-                rest.readInt();
-                if (len == 0)
-                {
-                    return Errno.EINVAL;
-                }
-                if (!memory.isValidRange(start, len))
-                {
-                    return Errno.EFAULT;
-                }
-                s.sgAddr[base + n] = start;
-                s.sgLen[base + n] = (int)len;
-                covered += len;
-                n++;
-            }
+            return pages;
         }
-        catch (final ChainAccessException e)
-        {
-            return Errno.EINVAL;
-        }
-        s.sgCount[index] = n;
         s.userptr[index] = buf.userptr();
         s.length[index] = (int)length;
         s.state[index] = QUEUED;
@@ -455,7 +424,6 @@ public final class TestPatternCapture implements MediaBackend
     private boolean capture(final Session s, final int index, final int seq, final GuestMemory memory)
     {
         final int rowBytes = s.width * s.bytesPerPixel();
-        final int base = index * MAX_SG;
         int entry = 0;
         long entryOffset = 0;
         try
@@ -469,12 +437,12 @@ public final class TestPatternCapture implements MediaBackend
                 int done = 0;
                 while (done < rowBytes)
                 {
-                    final long room = s.sgLen[base + entry] - entryOffset;
+                    final long room = s.pages.length(index, entry) - entryOffset;
                     final int n = (int)Math.min(room, rowBytes - done);
-                    memory.write(s.sgAddr[base + entry] + entryOffset, row, done, n);
+                    memory.write(s.pages.address(index, entry) + entryOffset, row, done, n);
                     done += n;
                     entryOffset += n;
-                    if (entryOffset == s.sgLen[base + entry])
+                    if (entryOffset == s.pages.length(index, entry))
                     {
                         entry++;
                         entryOffset = 0;

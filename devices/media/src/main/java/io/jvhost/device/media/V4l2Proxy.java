@@ -18,7 +18,6 @@ import io.jvhost.memory.GuestMemoryException;
 import io.jvhost.os.DeviceNode;
 import io.jvhost.os.Errno;
 import io.jvhost.os.NativeException;
-import io.jvhost.virtqueue.ChainAccessException;
 import io.jvhost.virtqueue.ChainReader;
 
 /**
@@ -107,9 +106,8 @@ public final class V4l2Proxy implements MediaBackend
         final long[] userptr = new long[MAX_BUFFERS];
         final int[] length = new int[MAX_BUFFERS];
         final GuestMemory[] memory = new GuestMemory[MAX_BUFFERS];
-        final int[] sgCount = new int[MAX_BUFFERS];
-        final long[] sgAddr = new long[MAX_BUFFERS * MAX_SG];
-        final int[] sgLen = new int[MAX_BUFFERS * MAX_SG];
+        /** Each buffer's guest pages, from its last QBUF. */
+        final UserptrPages pages = new UserptrPages(MAX_BUFFERS, MAX_SG);
 
         Session(final int slot)
         {
@@ -389,38 +387,10 @@ public final class V4l2Proxy implements MediaBackend
         {
             return Errno.EINVAL;
         }
-        // The SG entries covering the buffer: le64 start, le32 len, le32 padding each.
-        final int base = index * MAX_SG;
-        long covered = 0;
-        int n = 0;
-        try
+        final int pages = s.pages.read(index, length, rest, memory);
+        if (pages != 0)
         {
-            while (covered < length)
-            {
-                if (n == MAX_SG || rest.remaining() < 16)
-                {
-                    return Errno.EINVAL;
-                }
-                final long start = rest.readLong();
-                final long len = Integer.toUnsignedLong(rest.readInt());
-                rest.readInt();
-                if (len == 0)
-                {
-                    return Errno.EINVAL;
-                }
-                if (!memory.isValidRange(start, len))
-                {
-                    return Errno.EFAULT;
-                }
-                s.sgAddr[base + n] = start;
-                s.sgLen[base + n] = (int)len;
-                covered += len;
-                n++;
-            }
-        }
-        catch (final ChainAccessException e)
-        {
-            return Errno.EINVAL;
+            return pages;
         }
         // The guest memory stays mapped while the host holds the buffer (a new memory table does not unmap it).
         if (!memory.tryRetain())
@@ -436,7 +406,6 @@ public final class V4l2Proxy implements MediaBackend
             memory.release();
             return -rc;
         }
-        s.sgCount[index] = n;
         s.userptr[index] = guestBuf.userptr();
         s.length[index] = (int)length;
         s.memory[index] = memory;
@@ -578,15 +547,14 @@ public final class V4l2Proxy implements MediaBackend
      */
     private boolean copyToGuest(final Session s, final int index, final long bytes)
     {
-        final int base = index * MAX_SG;
         final MemorySegment src = s.bounce[index];
         long done = 0;
         try
         {
-            for (int e = 0; e < s.sgCount[index] && done < bytes; e++)
+            for (int e = 0; e < s.pages.count(index) && done < bytes; e++)
             {
-                final long n = Math.min(Integer.toUnsignedLong(s.sgLen[base + e]), bytes - done);
-                s.memory[index].write(s.sgAddr[base + e], src, done, n);
+                final long n = Math.min(s.pages.length(index, e), bytes - done);
+                s.memory[index].write(s.pages.address(index, e), src, done, n);
                 done += n;
             }
             return true;
