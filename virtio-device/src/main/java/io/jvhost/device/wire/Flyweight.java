@@ -7,11 +7,12 @@ import java.nio.ByteOrder;
 /**
  * A view of one little-endian device structure in a scratch buffer (wrapped once, fields read and written in place;
  * nothing allocated per request): the base of the virtio-media (V4L2, 64-bit layouts whatever the guest's
- * architecture) and virtio-video wire structures. A flyweight checks no length: the device has checked that the
- * request or payload holds its structure.
+ * architecture), virtio-video, virtio-rtc and virtio-can wire structures. A flyweight checks no length: the device
+ * has checked that the request or payload holds its structure.
  */
 public abstract class Flyweight
 {
+    private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -37,6 +38,11 @@ public abstract class Flyweight
         return buffer.get(ValueLayout.JAVA_BYTE, base + offset) & 0xFF;
     }
 
+    protected final int u16(final int offset)
+    {
+        return buffer.get(LE16, base + offset) & 0xFFFF;
+    }
+
     protected final int u32(final int offset)
     {
         return buffer.get(LE32, base + offset);
@@ -50,6 +56,11 @@ public abstract class Flyweight
     protected final void u8(final int offset, final int value)
     {
         buffer.set(ValueLayout.JAVA_BYTE, base + offset, (byte)value);
+    }
+
+    protected final void u16(final int offset, final int value)
+    {
+        buffer.set(LE16, base + offset, (short)value);
     }
 
     protected final void u32(final int offset, final int value)

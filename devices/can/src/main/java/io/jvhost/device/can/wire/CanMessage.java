@@ -1,5 +1,7 @@
 package io.jvhost.device.can.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * {@code struct virtio_can_tx_out} (Txq, msg_type TX 0x0001) and {@code struct virtio_can_rx} (Rxq, msg_type RX
  * 0x0101): the two share one layout. The first two bytes are also {@code struct virtio_can_control_out}'s msg_type.

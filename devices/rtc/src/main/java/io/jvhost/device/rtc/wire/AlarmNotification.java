@@ -1,5 +1,7 @@
 package io.jvhost.device.rtc.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * {@code struct virtio_rtc_notif_alarm}, written into an alarmq buffer when a clock's alarm expires.
  * <pre>
@@ -17,7 +19,7 @@ public final class AlarmNotification extends Flyweight
 
     public int write(final int clockId)
     {
-        zero(SIZE);
+        zero(0, SIZE);
         u16(0, NOTIF_ALARM);
         u16(8, clockId);
         return SIZE;

@@ -1,5 +1,7 @@
 package io.jvhost.device.rtc.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * {@code struct virtio_rtc_req_read}, {@code _req_clock_cap} and {@code _req_read_alarm}: the same layout.
  * <pre>

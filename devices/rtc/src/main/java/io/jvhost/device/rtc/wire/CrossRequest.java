@@ -1,5 +1,7 @@
 package io.jvhost.device.rtc.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * {@code struct virtio_rtc_req_read_cross} and {@code _req_cross_cap}.
  * <pre>

@@ -1,5 +1,7 @@
 package io.jvhost.device.rtc.wire;
 
+import io.jvhost.device.wire.Flyweight;
+
 /**
  * Every virtio-rtc response: {@code struct virtio_rtc_resp_head} and the fields that follow it, written into the
  * scratch buffer before they are copied into the chain. Each writer method zeroes the whole response first (reserved
@@ -26,21 +28,21 @@ public final class Response extends Flyweight
 
     public int status(final int status)
     {
-        zero(HEAD_SIZE);
+        zero(0, HEAD_SIZE);
         u8(0, status);
         return HEAD_SIZE;
     }
 
     public int cfg(final int numClocks)
     {
-        zero(16);
+        zero(0, 16);
         u16(8, numClocks);
         return 16;
     }
 
     public int clockCap(final int type, final int leapSecondSmearing, final int flags)
     {
-        zero(16);
+        zero(0, 16);
         u8(8, type);
         u8(9, leapSecondSmearing);
         u8(10, flags);
@@ -49,21 +51,21 @@ public final class Response extends Flyweight
 
     public int crossCap(final int flags)
     {
-        zero(16);
+        zero(0, 16);
         u8(8, flags);
         return 16;
     }
 
     public int read(final long clockReading)
     {
-        zero(16);
+        zero(0, 16);
         u64(8, clockReading);
         return 16;
     }
 
     public int readAlarm(final long alarmTime, final int flags)
     {
-        zero(24);
+        zero(0, 24);
         u64(8, alarmTime);
         u8(16, flags);
         return 24;
