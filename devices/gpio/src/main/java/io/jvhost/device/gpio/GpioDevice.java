@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.Refusals;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.memory.GuestMemoryException;
 import io.jvhost.virtqueue.ChainAccessException;
@@ -86,12 +87,13 @@ public final class GpioDevice implements VirtioDevice
     private final AtomicIntegerArray latched;
     private volatile DeviceContext context;
     private volatile boolean irqNegotiated;
-    private long refused;
+    private final Refusals refusals;
     private long interruptsDelivered;
 
     public GpioDevice(final String name, final GpioChip chip)
     {
         this.name = name;
+        this.refusals = new Refusals(LOG, name, "request");
         this.chip = chip;
         this.lines = chip.lineCount();
         if (lines < 1 || lines > 0xFFFF)
@@ -172,7 +174,7 @@ public final class GpioDevice implements VirtioDevice
 
     public long refusedRequests()
     {
-        return refused;
+        return refusals.count();
     }
 
     public long interruptsDelivered()
@@ -205,7 +207,7 @@ public final class GpioDevice implements VirtioDevice
         final ChainWriter out = chain.writer();
         if (out.remaining() < 1)
         {
-            refuse(chain, "has no writable status byte; returned empty");
+            refusals.refuse(chain, "has no writable status byte; returned empty");
             return 0;
         }
         final ChainReader in = chain.reader();
@@ -213,7 +215,7 @@ public final class GpioDevice implements VirtioDevice
         {
             if (in.remaining() < REQUEST_SIZE)
             {
-                refuse(chain, "has " + in.remaining() + " readable bytes, fewer than the 8-byte request");
+                refusals.refuse(chain, "has " + in.remaining() + " readable bytes, fewer than the 8-byte request");
                 return error(out);
             }
             in.read(request, 0, REQUEST_SIZE);
@@ -224,8 +226,8 @@ public final class GpioDevice implements VirtioDevice
             {
                 if (out.remaining() < 1 + names.length)
                 {
-                    refuse(chain, "asks for the " + names.length + " bytes of names with " + (out.remaining() - 1)
-                        + " bytes of room");
+                    refusals.refuse(chain, "asks for the " + names.length + " bytes of names with "
+                        + (out.remaining() - 1) + " bytes of room");
                     return error(out);
                 }
                 out.writeByte((byte)STATUS_OK);
@@ -234,17 +236,17 @@ public final class GpioDevice implements VirtioDevice
             }
             if (type < MSG_GET_DIRECTION || type > MSG_IRQ_TYPE)
             {
-                refuse(chain, "has unknown type " + type);
+                refusals.refuse(chain, "has unknown type " + type);
                 return error(out);
             }
             if (line >= lines)
             {
-                refuse(chain, "names line " + line + "; the chip has " + lines);
+                refusals.refuse(chain, "names line " + line + "; the chip has " + lines);
                 return error(out);
             }
             if (out.remaining() < 2)
             {
-                refuse(chain, "has " + out.remaining() + " writable bytes, the response needs 2");
+                refusals.refuse(chain, "has " + out.remaining() + " writable bytes, the response needs 2");
                 return error(out);
             }
             final int result = execute(queue, chain, type, line, value);
@@ -259,7 +261,7 @@ public final class GpioDevice implements VirtioDevice
         }
         catch (final ChainAccessException e)
         {
-            refuse(chain, e.getMessage());
+            refusals.refuse(chain, e.getMessage());
             return 0;
         }
     }
@@ -278,7 +280,7 @@ public final class GpioDevice implements VirtioDevice
                 if (value != GpioChip.DIRECTION_NONE && value != GpioChip.DIRECTION_OUT
                     && value != GpioChip.DIRECTION_IN)
                 {
-                    refuse(chain, "sets line " + line + " to direction " + value + " (0 none, 1 out, 2 in)");
+                    refusals.refuse(chain, "sets line " + line + " to direction " + value + " (0 none, 1 out, 2 in)");
                     return -1;
                 }
                 return chip.setDirection(line, value, outputValues[line]) ? 0 : chipRefused(chain, line);
@@ -290,7 +292,7 @@ public final class GpioDevice implements VirtioDevice
             case MSG_SET_VALUE:
                 if (value != 0 && value != 1)
                 {
-                    refuse(chain, "sets line " + line + " to value " + value + " (0 or 1)");
+                    refusals.refuse(chain, "sets line " + line + " to value " + value + " (0 or 1)");
                     return -1;
                 }
                 outputValues[line] = value;
@@ -304,19 +306,19 @@ public final class GpioDevice implements VirtioDevice
     {
         if (!irqNegotiated)
         {
-            refuse(chain, "sets an interrupt type but VIRTIO_GPIO_F_IRQ was not negotiated");
+            refusals.refuse(chain, "sets an interrupt type but VIRTIO_GPIO_F_IRQ was not negotiated");
             return -1;
         }
         if ((type & ~IRQ_ALL) != 0 || type == (GpioChip.IRQ_LEVEL_HIGH | GpioChip.IRQ_LEVEL_LOW)
             || (type & GpioChip.IRQ_EDGE_BOTH) != 0 && (type & ~GpioChip.IRQ_EDGE_BOTH) != 0)
         {
-            refuse(chain, "sets line " + line + " to interrupt type 0x" + Integer.toHexString(type));
+            refusals.refuse(chain, "sets line " + line + " to interrupt type 0x" + Integer.toHexString(type));
             return -1;
         }
         final int previous = irqTypes[line];
         if (previous != GpioChip.IRQ_NONE && type != GpioChip.IRQ_NONE && previous != type)
         {
-            refuse(chain, "changes line " + line + "'s interrupt type from 0x" + Integer.toHexString(previous)
+            refusals.refuse(chain, "changes line " + line + "'s interrupt type from 0x" + Integer.toHexString(previous)
                 + " to 0x" + Integer.toHexString(type) + " without disabling it first");
             return -1;
         }
@@ -342,7 +344,7 @@ public final class GpioDevice implements VirtioDevice
 
     private int chipRefused(final DescriptorChain chain, final int line)
     {
-        refuse(chain, "was refused by the chip for line " + line);
+        refusals.refuse(chain, "was refused by the chip for line " + line);
         return -1;
     }
 
@@ -417,7 +419,7 @@ public final class GpioDevice implements VirtioDevice
         final ChainReader in = chain.reader();
         if (in.remaining() < 2 || chain.writableBytes() < 1 || chain.count() > MAX_EVENT_CHAIN)
         {
-            refuse(chain, "is an event buffer of " + in.remaining() + " readable and " + chain.writableBytes()
+            refusals.refuse(chain, "is an event buffer of " + in.remaining() + " readable and " + chain.writableBytes()
                 + " writable bytes in " + chain.count() + " buffers; it needs 2 and 1");
             completeNow(queue, chain, IRQ_INVALID);
             return -1;
@@ -434,7 +436,8 @@ public final class GpioDevice implements VirtioDevice
         }
         if (line >= lines || irqTypes[line] == GpioChip.IRQ_NONE || held[line])
         {
-            refuse(chain, "is an event buffer for line " + line + (line >= lines ? ", beyond the chip's " + lines
+            refusals.refuse(chain, "is an event buffer for line " + line + (line >= lines ? ", beyond the chip's "
+                + lines
                 : held[line] ? ", which has one already" : ", whose interrupt is disabled") + "; returned INVALID");
             completeNow(queue, chain, IRQ_INVALID);
             return -1;
@@ -523,15 +526,6 @@ public final class GpioDevice implements VirtioDevice
         if (returned > 0)
         {
             LOG.log(Level.INFO, name + ": " + returned + " held event buffers returned INVALID as the queue stops");
-        }
-    }
-
-    private void refuse(final DescriptorChain chain, final String why)
-    {
-        refused++;
-        if (refused <= 10 || refused % 1000 == 0)
-        {
-            LOG.log(Level.WARNING, name + ": request " + chain.head() + " " + why + " (" + refused + " refused so far)");
         }
     }
 

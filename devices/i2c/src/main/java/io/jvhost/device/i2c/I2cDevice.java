@@ -1,9 +1,9 @@
 package io.jvhost.device.i2c;
 
-import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.Refusals;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.virtqueue.ChainAccessException;
 import io.jvhost.virtqueue.ChainReader;
@@ -52,13 +52,14 @@ public final class I2cDevice implements VirtioDevice
     private final int[] messageOf = new int[I2cTransfer.MAX_MESSAGES];
     private final MemorySegment header = MemorySegment.ofArray(new byte[OutHeader.SIZE]);
     private final OutHeader out = new OutHeader().wrap(header);
-    private long refused;
+    private final Refusals refusals;
     private long transfers;
     private long failedTransfers;
 
     public I2cDevice(final String name, final I2cBus bus)
     {
         this.name = name;
+        this.refusals = new Refusals(LOG, name, "request");
         this.bus = bus;
         for (int i = 0; i < held.length; i++)
         {
@@ -98,7 +99,7 @@ public final class I2cDevice implements VirtioDevice
 
     public long refusedRequests()
     {
-        return refused;
+        return refusals.count();
     }
 
     public long transfers()
@@ -125,7 +126,7 @@ public final class I2cDevice implements VirtioDevice
             {
                 if (chain.writableBytes() < 1 || chain.count() > MAX_CHAIN)
                 {
-                    refuse(chain, chain.writableBytes() < 1 ? "has no writable status byte; returned empty"
+                    refusals.refuse(chain, chain.writableBytes() < 1 ? "has no writable status byte; returned empty"
                         : "has " + chain.count() + " buffers, more than " + MAX_CHAIN + "; returned empty");
                     queue.complete(chain, 0);
                     valid = false;
@@ -173,7 +174,7 @@ public final class I2cDevice implements VirtioDevice
         final ChainReader in = chain.reader();
         if (in.remaining() < OutHeader.SIZE)
         {
-            refuse(chain, "has " + in.remaining() + " readable bytes, fewer than the 8-byte header");
+            refusals.refuse(chain, "has " + in.remaining() + " readable bytes, fewer than the 8-byte header");
             return -1;
         }
         try
@@ -185,19 +186,20 @@ public final class I2cDevice implements VirtioDevice
             final long length = read ? chain.writableBytes() - 1 : in.remaining();
             if (read && in.remaining() > 0)
             {
-                refuse(chain, "is a read to 0x" + Integer.toHexString(address) + " with " + in.remaining()
+                refusals.refuse(chain, "is a read to 0x" + Integer.toHexString(address) + " with " + in.remaining()
                     + " device-readable data bytes");
                 return -1;
             }
             if (out.rawAddr() > 0xFF)
             {
-                refuse(chain, "has address field 0x" + Integer.toHexString(out.rawAddr()) + ", not a 7-bit address");
+                refusals.refuse(chain, "has address field 0x" + Integer.toHexString(out.rawAddr())
+                    + ", not a 7-bit address");
                 return -1;
             }
             final int message = length > I2cTransfer.MAX_MESSAGE ? -1 : transfer.add(address, read, (int)length);
             if (message < 0)
             {
-                refuse(chain, "carries " + length + " bytes for 0x" + Integer.toHexString(address)
+                refusals.refuse(chain, "carries " + length + " bytes for 0x" + Integer.toHexString(address)
                     + "; a message holds at most " + I2cTransfer.MAX_MESSAGE + " and a transfer "
                     + I2cTransfer.MAX_MESSAGES + " messages or " + I2cTransfer.MAX_BYTES + " bytes");
                 return -1;
@@ -211,7 +213,7 @@ public final class I2cDevice implements VirtioDevice
         }
         catch (final ChainAccessException e)
         {
-            refuse(chain, e.getMessage());
+            refusals.refuse(chain, e.getMessage());
             return -1;
         }
     }
@@ -244,12 +246,4 @@ public final class I2cDevice implements VirtioDevice
         return w.written();
     }
 
-    private void refuse(final DescriptorChain chain, final String why)
-    {
-        refused++;
-        if (refused <= 10 || refused % 1000 == 0)
-        {
-            LOG.log(Level.WARNING, name + ": request " + chain.head() + " " + why + " (" + refused + " refused so far)");
-        }
-    }
 }

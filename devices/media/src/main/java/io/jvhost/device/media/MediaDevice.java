@@ -8,6 +8,7 @@ import java.nio.ByteOrder;
 import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.Refusals;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.device.media.wire.V4l2Buffer;
 import io.jvhost.os.Errno;
@@ -88,12 +89,13 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
     private final boolean[] open;
     private int nextSessionId;
     private volatile DeviceContext context;
-    private long refused;
+    private final Refusals refusals;
     private long eventsSent;
 
     public MediaDevice(final String name, final MediaBackend backend)
     {
         this.name = name;
+        this.refusals = new Refusals(LOG, name, "command");
         this.backend = backend;
         this.sessionIds = new int[backend.maxSessions()];
         this.open = new boolean[backend.maxSessions()];
@@ -160,7 +162,7 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
      */
     public long refusedCommands()
     {
-        return refused;
+        return refusals.count();
     }
 
     /**
@@ -219,7 +221,7 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
         final long readable = in.remaining();
         if (readable < 8)
         {
-            refuse(chain, "has " + readable + " readable bytes, fewer than the 8-byte command header");
+            refusals.refuse(chain, "has " + readable + " readable bytes, fewer than the 8-byte command header");
             return status(out, chain, Errno.EINVAL);
         }
         final int cmd;
@@ -236,14 +238,14 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
                 case CMD_MUNMAP -> mapping(chain, in, out, 8, "MUNMAP");
                 default ->
                 {
-                    refuse(chain, "has unknown command " + Integer.toUnsignedString(cmd));
+                    refusals.refuse(chain, "has unknown command " + Integer.toUnsignedString(cmd));
                     yield status(out, chain, ENOTTY);
                 }
             };
         }
         catch (final ChainAccessException e)
         {
-            refuse(chain, "could not be read or answered: " + e.getMessage());
+            refusals.refuse(chain, "could not be read or answered: " + e.getMessage());
             return 0;
         }
     }
@@ -252,7 +254,8 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
     {
         if (out.remaining() < 16)
         {
-            refuse(chain, "is OPEN with " + out.remaining() + " writable bytes, fewer than its 16-byte answer");
+            refusals.refuse(chain, "is OPEN with " + out.remaining()
+                + " writable bytes, fewer than its 16-byte answer");
             return status(out, chain, Errno.EINVAL);
         }
         int slot = -1;
@@ -262,13 +265,13 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
         }
         if (slot < 0)
         {
-            refuse(chain, "is OPEN with all " + open.length + " sessions open");
+            refusals.refuse(chain, "is OPEN with all " + open.length + " sessions open");
             return status(out, chain, Errno.EBUSY);
         }
         final int errno = backend.open(slot);
         if (errno != 0)
         {
-            refuse(chain, "is OPEN, which the back-end refused with " + Errno.name(errno));
+            refusals.refuse(chain, "is OPEN, which the back-end refused with " + Errno.name(errno));
             return status(out, chain, errno);
         }
         int id = nextSessionId;
@@ -290,7 +293,7 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
     {
         if (in.remaining() < 4)
         {
-            refuse(chain, "is CLOSE without a session id");
+            refusals.refuse(chain, "is CLOSE without a session id");
             return 0;
         }
         in.read(command, 8, 4);
@@ -298,7 +301,7 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
         final int slot = slotOf(id);
         if (slot < 0)
         {
-            refuse(chain, "closes session " + Integer.toUnsignedString(id) + ", which is not open");
+            refusals.refuse(chain, "closes session " + Integer.toUnsignedString(id) + ", which is not open");
             return 0;
         }
         backend.close(slot);
@@ -312,7 +315,7 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
     {
         if (in.remaining() < 8)
         {
-            refuse(chain, "is IOCTL of " + (8 + in.remaining()) + " readable bytes, shorter than its 16");
+            refusals.refuse(chain, "is IOCTL of " + (8 + in.remaining()) + " readable bytes, shorter than its 16");
             return status(out, chain, Errno.EINVAL);
         }
         in.read(command, 8, 8);
@@ -321,14 +324,15 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
         final int slot = slotOf(id);
         if (slot < 0)
         {
-            refuse(chain, "is IOCTL " + Integer.toUnsignedString(code) + " on session " + Integer.toUnsignedString(id)
-                + ", which is not open");
+            refusals.refuse(chain, "is IOCTL " + Integer.toUnsignedString(code) + " on session "
+                + Integer.toUnsignedString(id) + ", which is not open");
             return status(out, chain, Errno.EINVAL);
         }
         final int size = V4l2.payloadSize(code);
         if (size < 0)
         {
-            refuse(chain, "is IOCTL " + Integer.toUnsignedString(code) + ", which virtio-media does not carry");
+            refusals.refuse(chain, "is IOCTL " + Integer.toUnsignedString(code)
+                + ", which virtio-media does not carry");
             return status(out, chain, ENOTTY);
         }
         final int dir = V4l2.direction(code);
@@ -336,8 +340,8 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
         {
             if (in.remaining() < size)
             {
-                refuse(chain, "is IOCTL " + code + " with a payload of " + in.remaining() + " bytes, shorter than its "
-                    + size);
+                refusals.refuse(chain, "is IOCTL " + code + " with a payload of " + in.remaining()
+                    + " bytes, shorter than its " + size);
                 return status(out, chain, Errno.EINVAL);
             }
             in.read(payload, 0, size);
@@ -352,7 +356,7 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
         final long answerSize = 8 + ((dir & V4l2.DIR_READ) != 0 ? size : 0);
         if (out.remaining() < answerSize)
         {
-            refuse(chain, "is IOCTL " + code + " with " + out.remaining() + " writable bytes, fewer than its "
+            refusals.refuse(chain, "is IOCTL " + code + " with " + out.remaining() + " writable bytes, fewer than its "
                 + answerSize + "-byte answer");
             return status(out, chain, Errno.EINVAL);
         }
@@ -380,18 +384,18 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
     {
         if (in.remaining() < rest)
         {
-            refuse(chain, "is " + what + " of " + (8 + in.remaining()) + " readable bytes, shorter than its "
+            refusals.refuse(chain, "is " + what + " of " + (8 + in.remaining()) + " readable bytes, shorter than its "
                 + (8 + rest));
             return status(out, chain, Errno.EINVAL);
         }
         in.read(command, 8, rest);
         if (rest == 12 && slotOf(command.get(LE32, 8)) < 0)
         {
-            refuse(chain, "is MMAP on session " + Integer.toUnsignedString(command.get(LE32, 8))
+            refusals.refuse(chain, "is MMAP on session " + Integer.toUnsignedString(command.get(LE32, 8))
                 + ", which is not open");
             return status(out, chain, Errno.EINVAL);
         }
-        refuse(chain, "is " + what + ", but no MMAP buffer exists (MMAP memory needs vhost-user SHMEM_MAP)");
+        refusals.refuse(chain, "is " + what + ", but no MMAP buffer exists (MMAP memory needs vhost-user SHMEM_MAP)");
         return status(out, chain, Errno.EINVAL);
     }
 
@@ -416,7 +420,7 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
     {
         if (out.remaining() < 8)
         {
-            refuse(chain, "has " + out.remaining() + " writable bytes, too few for the 8-byte answer header;"
+            refusals.refuse(chain, "has " + out.remaining() + " writable bytes, too few for the 8-byte answer header;"
                 + " returned empty");
             return 0;
         }
@@ -448,7 +452,7 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
             final ChainWriter out = chain.writer();
             if (out.remaining() < MIN_EVENT_SIZE)
             {
-                refuse(chain, "is an eventq buffer of " + out.remaining() + " writable bytes, fewer than the "
+                refusals.refuse(chain, "is an eventq buffer of " + out.remaining() + " writable bytes, fewer than the "
                     + MIN_EVENT_SIZE + " of a DQBUF event. Returned empty");
                 queue.complete(chain, 0);
                 continue;
@@ -474,16 +478,6 @@ public final class MediaDevice implements VirtioDevice, AutoCloseable
             }
             queue.complete(chain, size);
             eventsSent++;
-        }
-    }
-
-    private void refuse(final DescriptorChain chain, final String why)
-    {
-        refused++;
-        if (refused <= 10 || refused % 1000 == 0)
-        {
-            LOG.log(Level.WARNING, name + ": command " + chain.head() + " " + why + " (" + refused
-                + " refused so far)");
         }
     }
 

@@ -6,6 +6,7 @@ import java.util.List;
 
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.Refusals;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.device.rtc.wire.AlarmNotification;
 import io.jvhost.device.rtc.wire.ClockRequest;
@@ -92,7 +93,7 @@ public final class RtcDevice implements VirtioDevice
     private final AlarmNotification notification = new AlarmNotification();
     private volatile DeviceContext context;
     private volatile boolean alarmNegotiated;
-    private long refused;
+    private final Refusals refusals;
     private long alarmsNotified;
 
     /**
@@ -106,6 +107,7 @@ public final class RtcDevice implements VirtioDevice
             throw new IllegalArgumentException("at most 65535 clocks, got " + clocks.size());
         }
         this.name = name;
+        this.refusals = new Refusals(LOG, name, "request");
         this.clocks = clocks.toArray(RtcClock[]::new);
         this.offerAlarm = offerAlarm;
         head.wrap(request);
@@ -172,7 +174,7 @@ public final class RtcDevice implements VirtioDevice
      */
     public long refusedRequests()
     {
-        return refused;
+        return refusals.count();
     }
 
     /**
@@ -208,14 +210,14 @@ public final class RtcDevice implements VirtioDevice
         final ChainWriter out = chain.writer();
         if (out.remaining() < Response.HEAD_SIZE)
         {
-            refuse(chain, "has " + out.remaining() + " writable bytes, too few for the 8-byte response head;"
+            refusals.refuse(chain, "has " + out.remaining() + " writable bytes, too few for the 8-byte response head;"
                 + " returned empty");
             return 0;
         }
         int size = respond(chain);
         if (size > out.remaining())
         {
-            refuse(chain, "needs " + size + " writable bytes for its response, has " + out.remaining());
+            refusals.refuse(chain, "needs " + size + " writable bytes for its response, has " + out.remaining());
             size = resp.status(S_EINVAL);
         }
         try
@@ -238,7 +240,7 @@ public final class RtcDevice implements VirtioDevice
         final long readable = in.remaining();
         if (readable < RequestHead.SIZE)
         {
-            refuse(chain, "has " + readable + " readable bytes, fewer than the 8-byte request head");
+            refusals.refuse(chain, "has " + readable + " readable bytes, fewer than the 8-byte request head");
             return resp.status(S_EINVAL);
         }
         final int n = (int)Math.min(readable, request.byteSize());
@@ -274,7 +276,7 @@ public final class RtcDevice implements VirtioDevice
             case REQ_READ_ALARM, REQ_SET_ALARM, REQ_SET_ALARM_ENABLED -> alarmRequest(chain, type, n);
             default ->
             {
-                refuse(chain, "has unknown msg_type 0x" + Integer.toHexString(type));
+                refusals.refuse(chain, "has unknown msg_type 0x" + Integer.toHexString(type));
                 yield resp.status(S_EOPNOTSUPP);
             }
         };
@@ -285,7 +287,7 @@ public final class RtcDevice implements VirtioDevice
         final long now = c.read();
         if (now == HostClock.FAILED)
         {
-            refuse(chain, "reads the " + c.name() + " clock, which the host failed to read");
+            refusals.refuse(chain, "reads the " + c.name() + " clock, which the host failed to read");
             return resp.status(S_EIO);
         }
         return resp.read(now);
@@ -295,8 +297,8 @@ public final class RtcDevice implements VirtioDevice
     {
         if (!alarmNegotiated)
         {
-            refuse(chain, "is alarm request 0x" + Integer.toHexString(type) + " but VIRTIO_RTC_F_ALARM was not "
-                + (offerAlarm ? "negotiated" : "offered"));
+            refusals.refuse(chain, "is alarm request 0x" + Integer.toHexString(type)
+                + " but VIRTIO_RTC_F_ALARM was not " + (offerAlarm ? "negotiated" : "offered"));
             return resp.status(S_EOPNOTSUPP);
         }
         final int size = type == REQ_SET_ALARM ? SetAlarmRequest.SIZE : ClockRequest.SIZE;
@@ -309,7 +311,7 @@ public final class RtcDevice implements VirtioDevice
         }
         if (!c.alarmCapable())
         {
-            refuse(chain, "asks for the alarm of clock " + id + " (" + c.name() + "), which has none");
+            refusals.refuse(chain, "asks for the alarm of clock " + id + " (" + c.name() + "), which has none");
             return resp.status(S_EINVAL);
         }
         if (type == REQ_READ_ALARM)
@@ -318,7 +320,7 @@ public final class RtcDevice implements VirtioDevice
         }
         if (c.read() == HostClock.FAILED)
         {
-            refuse(chain, "sets the alarm of the " + c.name() + " clock, which the host failed to read");
+            refusals.refuse(chain, "sets the alarm of the " + c.name() + " clock, which the host failed to read");
             return resp.status(S_EIO);
         }
         if (type == REQ_SET_ALARM)
@@ -345,13 +347,13 @@ public final class RtcDevice implements VirtioDevice
     {
         if (length < size)
         {
-            refuse(chain, "is msg_type 0x" + Integer.toHexString(type) + " of " + length + " bytes, shorter than its "
-                + size);
+            refusals.refuse(chain, "is msg_type 0x" + Integer.toHexString(type) + " of " + length
+                + " bytes, shorter than its " + size);
             return null;
         }
         if (id >= clocks.length)
         {
-            refuse(chain, "names clock " + id + "; the device has " + clocks.length);
+            refusals.refuse(chain, "names clock " + id + "; the device has " + clocks.length);
             return null;
         }
         return clocks[id];
@@ -403,8 +405,9 @@ public final class RtcDevice implements VirtioDevice
             final ChainWriter out = chain.writer();
             if (chain.readableCount() > 0 || out.remaining() < AlarmNotification.SIZE)
             {
-                refuse(chain, "is an alarmq buffer of " + out.remaining() + " writable and " + chain.readableBytes()
-                    + " readable bytes; it needs " + AlarmNotification.SIZE + " writable only. Returned empty");
+                refusals.refuse(chain, "is an alarmq buffer of " + out.remaining() + " writable and "
+                    + chain.readableBytes() + " readable bytes; it needs " + AlarmNotification.SIZE
+                    + " writable only. Returned empty");
                 queue.complete(chain, 0);
                 continue;
             }
@@ -425,15 +428,6 @@ public final class RtcDevice implements VirtioDevice
             return true;
         }
         return false;
-    }
-
-    private void refuse(final DescriptorChain chain, final String why)
-    {
-        refused++;
-        if (refused <= 10 || refused % 1000 == 0)
-        {
-            LOG.log(Level.WARNING, name + ": request " + chain.head() + " " + why + " (" + refused + " refused so far)");
-        }
     }
 
     /**

@@ -1,10 +1,10 @@
 package io.jvhost.device.spi;
 
-import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 
 import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.Refusals;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.virtqueue.ChainAccessException;
 import io.jvhost.virtqueue.ChainReader;
@@ -52,13 +52,14 @@ public final class SpiDevice implements VirtioDevice
     private final MemorySegment scratch = MemorySegment.ofArray(new byte[TransferHead.SIZE]);
     private final TransferHead head = new TransferHead().wrap(scratch);
     private final MemorySegment configSpace = MemorySegment.ofArray(new byte[SpiConfig.SIZE]);
-    private long refused;
+    private final Refusals refusals;
     private long transfers;
     private long failedTransfers;
 
     public SpiDevice(final String name, final SpiController controller)
     {
         this.name = name;
+        this.refusals = new Refusals(LOG, name, "request");
         this.controller = controller;
         this.config = controller.config();
         config.write(configSpace);
@@ -108,7 +109,7 @@ public final class SpiDevice implements VirtioDevice
 
     public long refusedRequests()
     {
-        return refused;
+        return refusals.count();
     }
 
     public long transfers()
@@ -129,9 +130,9 @@ public final class SpiDevice implements VirtioDevice
         {
             if (chain.writableBytes() < 1)
             {
-                if (refused())
+                if (refusals.add())
                 {
-                    log(chain, "has no writable result byte; returned empty");
+                    refusals.log(chain, "has no writable result byte; returned empty");
                 }
                 queue.complete(chain, 0);
                 continue;
@@ -151,9 +152,9 @@ public final class SpiDevice implements VirtioDevice
         final ChainReader in = chain.reader();
         if (in.remaining() < TransferHead.SIZE)
         {
-            if (refused())
+            if (refusals.add())
             {
-                log(chain, "has " + in.remaining() + " readable bytes, fewer than the 32-byte transfer head");
+                refusals.log(chain, "has " + in.remaining() + " readable bytes, fewer than the 32-byte transfer head");
             }
             return PARAM_ERR;
         }
@@ -161,9 +162,9 @@ public final class SpiDevice implements VirtioDevice
         final long rxLength = chain.writableBytes() - 1;
         if (txLength > 0 && rxLength > 0 && txLength != rxLength)
         {
-            if (refused())
+            if (refusals.add())
             {
-                log(chain, "sends " + txLength + " bytes but has room for " + rxLength + " received bytes;"
+                refusals.log(chain, "sends " + txLength + " bytes but has room for " + rxLength + " received bytes;"
                     + " a full-duplex transfer's tx and rx are equally long");
             }
             return PARAM_ERR;
@@ -171,9 +172,9 @@ public final class SpiDevice implements VirtioDevice
         final long length = Math.max(txLength, rxLength);
         if (length > SpiTransfer.MAX_LENGTH)
         {
-            if (refused())
+            if (refusals.add())
             {
-                log(chain, "is a transfer of " + length + " bytes, more than " + SpiTransfer.MAX_LENGTH);
+                refusals.log(chain, "is a transfer of " + length + " bytes, more than " + SpiTransfer.MAX_LENGTH);
             }
             return PARAM_ERR;
         }
@@ -183,9 +184,9 @@ public final class SpiDevice implements VirtioDevice
             final int reason = config.check(head, length);
             if (reason != SpiConfig.VALID)
             {
-                if (refused())
+                if (refusals.add())
                 {
-                    log(chain, config.describe(reason, head, length));
+                    refusals.log(chain, config.describe(reason, head, length));
                 }
                 return PARAM_ERR;
             }
@@ -202,9 +203,9 @@ public final class SpiDevice implements VirtioDevice
         }
         catch (final ChainAccessException e)
         {
-            if (refused())
+            if (refusals.add())
             {
-                log(chain, e.getMessage());
+                refusals.log(chain, e.getMessage());
             }
             return PARAM_ERR;
         }
@@ -261,14 +262,4 @@ public final class SpiDevice implements VirtioDevice
      *
      * @return true when it is to be logged (the first ten, then every thousandth), so the message is built only then.
      */
-    private boolean refused()
-    {
-        refused++;
-        return refused <= 10 || refused % 1000 == 0;
-    }
-
-    private void log(final DescriptorChain chain, final String why)
-    {
-        LOG.log(Level.WARNING, name + ": request " + chain.head() + " " + why + " (" + refused + " refused so far)");
-    }
 }

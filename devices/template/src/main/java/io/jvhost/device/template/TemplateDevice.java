@@ -1,9 +1,9 @@
 package io.jvhost.device.template;
 
-import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.Refusals;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.virtqueue.ChainAccessException;
 import io.jvhost.virtqueue.ChainReader;
@@ -57,11 +57,12 @@ public final class TemplateDevice implements VirtioDevice
     private final MemorySegment scratch = MemorySegment.ofArray(new byte[TemplateRequest.SIZE + MAX_DATA]);
     private final TemplateRequest request = new TemplateRequest();
     private int answered;
-    private long refused;
+    private final Refusals refusals;
 
     public TemplateDevice(final String name)
     {
         this.name = name;
+        this.refusals = new Refusals(LOG, name, "request");
     }
 
     @Override
@@ -102,7 +103,7 @@ public final class TemplateDevice implements VirtioDevice
      */
     public long refusedRequests()
     {
-        return refused;
+        return refusals.count();
     }
 
     @Override
@@ -123,7 +124,8 @@ public final class TemplateDevice implements VirtioDevice
         final ChainWriter out = chain.writer();
         if (out.remaining() < 4)
         {
-            refuse(chain, "has " + out.remaining() + " writable bytes, too few for the 4-byte status; returned empty");
+            refusals.refuse(chain, "has " + out.remaining()
+                + " writable bytes, too few for the 4-byte status; returned empty");
             return 0;
         }
         try
@@ -139,7 +141,7 @@ public final class TemplateDevice implements VirtioDevice
         catch (final ChainAccessException e)
         {
             // Cannot happen after the checks in serve(); answered like any other malformed request all the same.
-            refuse(chain, e.getMessage());
+            refusals.refuse(chain, e.getMessage());
             out.rewind();
             return writeStatus(out, STATUS_INVALID);
         }
@@ -150,7 +152,7 @@ public final class TemplateDevice implements VirtioDevice
         final ChainReader in = chain.reader();
         if (in.remaining() < TemplateRequest.SIZE)
         {
-            refuse(chain, "has " + in.remaining() + " readable bytes, fewer than the " + TemplateRequest.SIZE
+            refusals.refuse(chain, "has " + in.remaining() + " readable bytes, fewer than the " + TemplateRequest.SIZE
                 + "-byte header");
             return STATUS_INVALID;
         }
@@ -159,8 +161,8 @@ public final class TemplateDevice implements VirtioDevice
         final long length = request.length();
         if (length > MAX_DATA || length > in.remaining())
         {
-            refuse(chain, "claims " + length + " data bytes; it holds " + in.remaining() + ", at most " + MAX_DATA
-                + " are allowed");
+            refusals.refuse(chain, "claims " + length + " data bytes; it holds " + in.remaining() + ", at most "
+                + MAX_DATA + " are allowed");
             return STATUS_INVALID;
         }
         switch (request.op())
@@ -169,8 +171,8 @@ public final class TemplateDevice implements VirtioDevice
             {
                 if (out.remaining() < 4 + length)
                 {
-                    refuse(chain, "echo of " + length + " bytes needs " + (4 + length) + " writable bytes, has "
-                        + out.remaining());
+                    refusals.refuse(chain, "echo of " + length + " bytes needs " + (4 + length)
+                        + " writable bytes, has " + out.remaining());
                     return STATUS_INVALID;
                 }
                 in.read(scratch, TemplateRequest.SIZE, length);
@@ -181,7 +183,7 @@ public final class TemplateDevice implements VirtioDevice
             {
                 if (out.remaining() < 8)
                 {
-                    refuse(chain, "count needs 8 writable bytes, has " + out.remaining());
+                    refusals.refuse(chain, "count needs 8 writable bytes, has " + out.remaining());
                     return STATUS_INVALID;
                 }
                 out.writeInt(STATUS_OK);
@@ -189,7 +191,8 @@ public final class TemplateDevice implements VirtioDevice
             }
             default ->
             {
-                refuse(chain, "has unknown op " + request.op() + " (ECHO is " + OP_ECHO + ", COUNT " + OP_COUNT + ")");
+                refusals.refuse(chain, "has unknown op " + request.op() + " (ECHO is " + OP_ECHO + ", COUNT " + OP_COUNT
+                    + ")");
                 return STATUS_UNSUPPORTED;
             }
         }
@@ -208,15 +211,6 @@ public final class TemplateDevice implements VirtioDevice
             return 0;
         }
         return out.written();
-    }
-
-    private void refuse(final DescriptorChain chain, final String why)
-    {
-        refused++;
-        if (refused <= 10 || refused % 1000 == 0)
-        {
-            LOG.log(Level.WARNING, name + ": request " + chain.head() + " " + why + " (" + refused + " refused so far)");
-        }
     }
 
     @Override

@@ -9,6 +9,7 @@ import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
 import io.jvhost.device.FdWatcher;
+import io.jvhost.device.Refusals;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.device.video.wire.Command;
 import io.jvhost.device.video.wire.Response;
@@ -137,11 +138,12 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
     private volatile GuestMemory memory;
     /** The queue being served, during {@link #processQueue}. */
     private DeviceQueue serving;
-    private long refused;
+    private final Refusals refusals;
 
     public VideoDevice(final String name, final VideoBackend backend)
     {
         this.name = name;
+        this.refusals = new Refusals(LOG, name, "command");
         this.backend = backend;
         cmd.wrap(request);
         resp.wrap(response);
@@ -335,7 +337,7 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
      */
     public long refusedCommands()
     {
-        return refused;
+        return refusals.count();
     }
 
     @Override
@@ -373,7 +375,7 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
         final ChainWriter out = chain.writer();
         if (out.remaining() < Response.HEADER_SIZE)
         {
-            refuse(chain, "has " + out.remaining() + " writable bytes, too few for the 8-byte response header;"
+            refusals.refuse(chain, "has " + out.remaining() + " writable bytes, too few for the 8-byte response header;"
                 + " returned empty");
             return 0;
         }
@@ -384,7 +386,7 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
         }
         if (size > out.remaining())
         {
-            refuse(chain, "needs " + size + " writable bytes for its response, has " + out.remaining());
+            refusals.refuse(chain, "needs " + size + " writable bytes for its response, has " + out.remaining());
             size = resp.header(RESP_ERR_INVALID_PARAMETER);
         }
         try
@@ -754,18 +756,8 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
      */
     private int refuse(final DescriptorChain chain, final int status, final String why)
     {
-        refuse(chain, why);
+        refusals.refuse(chain, why);
         return resp.header(status);
-    }
-
-    private void refuse(final DescriptorChain chain, final String why)
-    {
-        refused++;
-        if (refused <= 10 || refused % 1000 == 0)
-        {
-            LOG.log(Level.WARNING, name + ": command " + chain.head() + " " + why + " (" + refused
-                + " refused so far)");
-        }
     }
 
     @Override
