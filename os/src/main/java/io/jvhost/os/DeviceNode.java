@@ -43,8 +43,6 @@ public interface DeviceNode
     /** The host's node: the system calls themselves. */
     final class Host implements DeviceNode
     {
-        private static final int O_RDWR = 2;
-        private static final int O_CLOEXEC = 0x80000;
 
         private final Path path;
         private final Ioctl ioctl = new Ioctl();
@@ -59,7 +57,7 @@ public interface DeviceNode
         {
             try
             {
-                return LibC.open(path.toString(), O_RDWR | LibC.O_NONBLOCK | O_CLOEXEC);
+                return LibC.open(path.toString(), LibC.O_RDWR | LibC.O_NONBLOCK | LibC.O_CLOEXEC);
             }
             catch (final NativeException e)
             {

@@ -9,7 +9,7 @@ import java.lang.invoke.MethodHandle;
  * {@code -errno} instead of thrown, so a call allocates nothing (compare {@link LibC#ioctl}, which boxes). One thread
  * at a time per instance.
  */
-public final class Ioctl
+public final class Ioctl implements IoctlCall
 {
     private static final MethodHandle IOCTL = Downcalls.ioctl();
 
@@ -20,6 +20,7 @@ public final class Ioctl
      *            ({@code MemorySegment.ofAddress(value)}).
      * @return the call's non-negative result, or {@code -errno}.
      */
+    @Override
     public int call(final int fd, final long request, final MemorySegment arg)
     {
         final int rc;

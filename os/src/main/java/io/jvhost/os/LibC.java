@@ -73,7 +73,11 @@ public final class LibC
     public static final int F_GETFL = 3;
     public static final int F_SETFL = 4;
     public static final int FD_CLOEXEC = 1;
+    public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
+    public static final int O_RDWR = 2;
     public static final int O_NONBLOCK = 0x800;
+    public static final int O_CLOEXEC = 0x80000;
     public static final int RWF_NOWAIT = 0x8;
     public static final short POLLIN = 0x1;
     public static final short POLLOUT = 0x4;

@@ -22,9 +22,6 @@ public final class StreamFd implements AutoCloseable
         JAVA_INT);
     private static final MethodHandle READ_PLAIN = Downcalls.plain("read", JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG);
     private static final MethodHandle IOCTL_PLAIN = Downcalls.plainIoctl();
-    private static final int O_RDONLY = 0;
-    private static final int O_WRONLY = 1;
-    private static final int O_CLOEXEC = 0x80000;
 
     private final int fd;
     private final boolean socket;
@@ -91,7 +88,7 @@ public final class StreamFd implements AutoCloseable
      */
     public static StreamFd reopen(final int fd, final boolean forWriting) throws NativeException
     {
-        final int flags = (forWriting ? O_WRONLY : O_RDONLY) | LibC.O_NONBLOCK | O_CLOEXEC;
+        final int flags = (forWriting ? LibC.O_WRONLY : LibC.O_RDONLY) | LibC.O_NONBLOCK | LibC.O_CLOEXEC;
         return new StreamFd(LibC.open("/proc/self/fd/" + fd, flags), false);
     }
 

@@ -11,6 +11,7 @@ import java.util.function.IntConsumer;
 
 import io.jvhost.os.Errno;
 import io.jvhost.os.Ioctl;
+import io.jvhost.os.IoctlCall;
 import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
 
@@ -57,18 +58,6 @@ public final class LinuxGpioChip implements GpioChip
     static final int EVENT_SIZE = 48;
 
     private static final System.Logger LOG = System.getLogger(LinuxGpioChip.class.getName());
-    private static final int O_RDWR = 2;
-    private static final int O_CLOEXEC = 0x80000;
-
-    /** The ioctl call, replaceable so tests can check what reaches the kernel. */
-    @FunctionalInterface
-    public interface IoctlCall
-    {
-        /**
-         * @return the call's result, or {@code -errno}.
-         */
-        int call(int fd, long request, MemorySegment arg);
-    }
 
     private final String path;
     private final int fd;
@@ -134,7 +123,7 @@ public final class LinuxGpioChip implements GpioChip
      */
     public static LinuxGpioChip open(final int number) throws IOException
     {
-        return open(Path.of("/dev/gpiochip" + number), new Ioctl()::call);
+        return open(Path.of("/dev/gpiochip" + number), new Ioctl());
     }
 
     static LinuxGpioChip open(final Path device, final IoctlCall ioctl) throws IOException
@@ -142,7 +131,7 @@ public final class LinuxGpioChip implements GpioChip
         final int fd;
         try
         {
-            fd = LibC.open(device.toString(), O_RDWR | O_CLOEXEC);
+            fd = LibC.open(device.toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
         }
         catch (final NativeException e)
         {

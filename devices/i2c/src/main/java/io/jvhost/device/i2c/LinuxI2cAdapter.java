@@ -12,6 +12,7 @@ import java.nio.file.Path;
 
 import io.jvhost.os.Errno;
 import io.jvhost.os.Ioctl;
+import io.jvhost.os.IoctlCall;
 import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
 
@@ -60,19 +61,7 @@ public final class LinuxI2cAdapter implements I2cAdapter
     static final int SMBUS_DATA_SIZE = 34;
 
     private static final System.Logger LOG = System.getLogger(LinuxI2cAdapter.class.getName());
-    private static final int O_RDWR = 2;
     private static final int EOPNOTSUPP = 95;
-    private static final int O_CLOEXEC = 0x80000;
-
-    /** The ioctl call, replaceable so tests can check what reaches the kernel. */
-    @FunctionalInterface
-    public interface IoctlCall
-    {
-        /**
-         * @return the call's result, or {@code -errno}.
-         */
-        int call(int fd, long request, MemorySegment arg);
-    }
 
     private final String path;
     private final int fd;
@@ -135,7 +124,7 @@ public final class LinuxI2cAdapter implements I2cAdapter
      */
     public static LinuxI2cAdapter open(final String bus, final int... addresses) throws IOException
     {
-        return open(bus, Path.of("/sys/bus/i2c/devices"), Path.of("/dev"), new Ioctl()::call, addresses);
+        return open(bus, Path.of("/sys/bus/i2c/devices"), Path.of("/dev"), new Ioctl(), addresses);
     }
 
     static LinuxI2cAdapter open(final String bus, final Path sysfs, final Path dev, final IoctlCall ioctl,
@@ -146,7 +135,7 @@ public final class LinuxI2cAdapter implements I2cAdapter
         final int fd;
         try
         {
-            fd = LibC.open(path, O_RDWR | O_CLOEXEC);
+            fd = LibC.open(path, LibC.O_RDWR | LibC.O_CLOEXEC);
         }
         catch (final NativeException e)
         {

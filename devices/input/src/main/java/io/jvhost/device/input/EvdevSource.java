@@ -25,9 +25,6 @@ import io.jvhost.os.NativeException;
 public final class EvdevSource implements StatusListener, AutoCloseable
 {
     private static final System.Logger LOG = System.getLogger(EvdevSource.class.getName());
-    private static final int O_RDONLY = 0;
-    private static final int O_RDWR = 2;
-    private static final int O_CLOEXEC = 0x80000;
     /** Longest name, serial or bitmap asked of the kernel. */
     private static final int QUERY_SIZE = 256;
 
@@ -63,7 +60,7 @@ public final class EvdevSource implements StatusListener, AutoCloseable
         boolean writable = true;
         try
         {
-            fd = LibC.open(path, O_RDWR | LibC.O_NONBLOCK | O_CLOEXEC);
+            fd = LibC.open(path, LibC.O_RDWR | LibC.O_NONBLOCK | LibC.O_CLOEXEC);
         }
         catch (final NativeException e)
         {
@@ -73,7 +70,7 @@ public final class EvdevSource implements StatusListener, AutoCloseable
             }
             try
             {
-                fd = LibC.open(path, O_RDONLY | LibC.O_NONBLOCK | O_CLOEXEC);
+                fd = LibC.open(path, LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC);
                 writable = false;
             }
             catch (final NativeException e2)

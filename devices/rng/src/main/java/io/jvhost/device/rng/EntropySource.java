@@ -12,8 +12,6 @@ import io.jvhost.virtqueue.ChainWriter;
  */
 public final class EntropySource implements ChainWriter.Transfer, AutoCloseable
 {
-    private static final int O_RDONLY = 0;
-    private static final int O_CLOEXEC = 0x80000;
 
     private final String path;
     private final int fd;
@@ -33,7 +31,7 @@ public final class EntropySource implements ChainWriter.Transfer, AutoCloseable
     {
         try
         {
-            return new EntropySource(path, LibC.open(path, O_RDONLY | O_CLOEXEC));
+            return new EntropySource(path, LibC.open(path, LibC.O_RDONLY | LibC.O_CLOEXEC));
         }
         catch (final NativeException e)
         {

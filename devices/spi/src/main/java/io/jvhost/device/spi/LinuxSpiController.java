@@ -8,6 +8,7 @@ import java.lang.foreign.ValueLayout;
 
 import io.jvhost.os.Errno;
 import io.jvhost.os.Ioctl;
+import io.jvhost.os.IoctlCall;
 import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
 
@@ -60,18 +61,6 @@ public final class LinuxSpiController implements SpiController
     static final long MAX_CS_HOLD_NS = 65_535_000L;
 
     private static final System.Logger LOG = System.getLogger(LinuxSpiController.class.getName());
-    private static final int O_RDWR = 2;
-    private static final int O_CLOEXEC = 0x80000;
-
-    /** The ioctl call, replaceable so tests can check what reaches the kernel. */
-    @FunctionalInterface
-    public interface IoctlCall
-    {
-        /**
-         * @return the call's result, or {@code -errno}.
-         */
-        int call(int fd, long request, MemorySegment arg);
-    }
 
     private final String path;
     private final int fd;
@@ -149,7 +138,7 @@ public final class LinuxSpiController implements SpiController
      */
     public static LinuxSpiController open(final String path) throws IOException
     {
-        return open(path, new Ioctl()::call);
+        return open(path, new Ioctl());
     }
 
     static LinuxSpiController open(final String path, final IoctlCall ioctl) throws IOException
@@ -157,7 +146,7 @@ public final class LinuxSpiController implements SpiController
         final int fd;
         try
         {
-            fd = LibC.open(path, O_RDWR | O_CLOEXEC);
+            fd = LibC.open(path, LibC.O_RDWR | LibC.O_CLOEXEC);
         }
         catch (final NativeException e)
         {
