@@ -1,8 +1,6 @@
 package io.jvhost.device.scsi;
 
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -13,11 +11,10 @@ import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
-import io.jvhost.vhostuser.frontend.VhostUserFrontend;
+import io.jvhost.vhostuser.frontend.ServedDevice;
 import io.jvhost.vhostuser.frontend.VirtioSession;
 import io.jvhost.virtqueue.VirtioFeatures;
 import org.junit.jupiter.api.AfterEach;
@@ -45,9 +42,7 @@ class ScsiFrontendTest
     Path dir;
 
     private ScsiDevice device;
-    private VhostUserDaemon daemon;
-    private Thread daemonThread;
-    private Path socket;
+    private ServedDevice served;
     private Path imagePath;
     private byte[] image;
 
@@ -59,16 +54,13 @@ class ScsiFrontendTest
         imagePath = dir.resolve("disk.img");
         Files.write(imagePath, image);
         device = ScsiDevice.open("scsi0", List.of(imagePath.toString()), false, false, 2);
-        socket = dir.resolve("scsi.sock");
-        daemon = VhostUserDaemon.listen("scsi0", device, socket);
-        daemonThread = Thread.ofPlatform().name("scsi-daemon").start(daemon::run);
+        served = ServedDevice.serve("scsi0", device, dir.resolve("scsi.sock"));
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        daemon.close();
-        daemonThread.join(10_000);
+        served.close();
         device.close();
     }
 
@@ -160,8 +152,7 @@ class ScsiFrontendTest
     @Test
     void aVmStopAnswersTheReadInFlightAndTheAbortHeldForItAndTheResumedRingServesOn() throws Exception
     {
-        daemon.close();
-        daemonThread.join(10_000);
+        served.close();
         device.close();
         final CountDownLatch diskStarted = new CountDownLatch(1);
         final CountDownLatch diskMayGo = new CountDownLatch(1);
@@ -178,11 +169,8 @@ class ScsiFrontendTest
             }
             slot.run();
         });
-        daemon = VhostUserDaemon.listen("scsi0", device, socket);
-        daemonThread = Thread.ofPlatform().name("scsi-daemon").start(daemon::run);
-        try (GuestRam ram = GuestRam.create(16L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(3, QUEUE).build())
+        served = ServedDevice.serve("scsi0", device, dir.resolve("scsi.sock"));
+        served.drive(16L << 20, 1, b -> b.queues(3, QUEUE), (ram, fe, session) ->
         {
             session.start();
             final Driver driver = new Driver(ram, session);
@@ -231,17 +219,15 @@ class ScsiFrontendTest
             session.start();
             assertThat(driver.send(bytes(0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0), null, 512)).isEqualTo(108 + 512);
             assertThat(driver.dataIn(512)).isEqualTo(Arrays.copyOf(image, 512));
-        }
+        });
     }
 
     @Test
     void servesAFrontendThatAcksQemusOwnChangeFeatureReadsWritesAndReListens() throws Exception
     {
-        for (int round = 0; round < 2; round++)
+        for (final int round : new int[] {0, 1})
         {
-            try (GuestRam ram = GuestRam.create(16L << 20, 1);
-                 VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-                 VirtioSession session = VirtioSession.builder(fe, ram).queues(3, QUEUE).build())
+            served.drive(16L << 20, 1, b -> b.queues(3, QUEUE), (ram, fe, session) ->
             {
                 session.init();
                 assertThat(HexFormat.of().formatHex(fe.getConfig(0, 36))).as("virtio_scsi_config").isEqualTo(
@@ -263,16 +249,14 @@ class ScsiFrontendTest
                 assertThat(driver.sense()).isEqualTo("good");
                 assertThat(driver.send(bytes(0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0), null, 0)).isEqualTo(108);
                 assertThat(Arrays.copyOfRange(Files.readAllBytes(imagePath), 256 * 512, 264 * 512)).isEqualTo(block);
-            }
+            });
         }
     }
 
     @Test
     void hostileRequestsAreAnsweredOrReturnedUnusedAndServingGoesOn() throws Exception
     {
-        try (GuestRam ram = GuestRam.create(16L << 20, 1);
-             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
-             VirtioSession session = VirtioSession.builder(fe, ram).queues(3, QUEUE).build())
+        served.drive(16L << 20, 1, b -> b.queues(3, QUEUE), (ram, _, session) ->
         {
             session.start();
             final Driver driver = new Driver(ram, session);
@@ -313,6 +297,6 @@ class ScsiFrontendTest
             assertThat(driver.send(bytes(0x00, 0, 0, 0, 0, 0), null, 0)).isEqualTo(108);
             assertThat(driver.sense()).isEqualTo("good");
             assertThat(Arrays.equals(Files.readAllBytes(imagePath), image)).as("image unchanged").isTrue();
-        }
+        });
     }
 }
