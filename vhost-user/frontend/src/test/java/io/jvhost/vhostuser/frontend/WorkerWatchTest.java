@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 
 import io.jvhost.os.OpenFds;
@@ -23,7 +24,6 @@ import io.jvhost.device.VirtioDevice;
 import io.jvhost.os.EventFd;
 import io.jvhost.os.NativeException;
 import io.jvhost.os.UnixSocket;
-import io.jvhost.vhostuser.backend.VhostUserDaemon;
 import io.jvhost.virtqueue.DescriptorChain;
 import io.jvhost.virtqueue.VirtioFeatures;
 
@@ -34,6 +34,8 @@ import io.jvhost.virtqueue.VirtioFeatures;
 class WorkerWatchTest
 {
     private static final Duration WAIT = Duration.ofSeconds(5);
+    private static final UnaryOperator<VirtioSession.Builder> SESSION = b -> b.queues(1, 16)
+        .driverFeatures(VirtioFeatures.bit(VirtioFeatures.VERSION_1));
 
     @TempDir
     Path dir;
@@ -115,14 +117,9 @@ class WorkerWatchTest
     {
         final OpenFds baseline = OpenFds.snapshot();
         final CreditDevice device = new CreditDevice();
-        final Path socket = dir.resolve("credit.sock");
-        try (VhostUserDaemon daemon = VhostUserDaemon.listen("credit", device, socket))
+        try (ServedDevice served = ServedDevice.serve("credit", device, dir.resolve("credit.sock")))
         {
-            Thread.ofPlatform().name("credit-daemon").daemon(true).start(daemon::run);
-            try (GuestRam ram = GuestRam.create(1 << 20, 1);
-                 VhostUserFrontend fe = VhostUserFrontend.connect(socket);
-                 VirtioSession session = VirtioSession.builder(fe, ram).queues(1, 16)
-                     .driverFeatures(VirtioFeatures.bit(VirtioFeatures.VERSION_1)).build())
+            served.drive(1 << 20, 1, SESSION, (ram, _, session) ->
             {
                 session.start();
                 assertThat(device.watch).as("the transport watches descriptors").isNotNull();
@@ -154,7 +151,7 @@ class WorkerWatchTest
                 assertThat(q.awaitUsed(Duration.ofMillis(300))).as("a closed watch is not read").isZero();
                 assertThat(device.callbacks.get()).isEqualTo(callbacks);
                 device.watch.close();
-            }
+            });
         }
         finally
         {
@@ -229,12 +226,6 @@ class WorkerWatchTest
         }
     }
 
-    private static VirtioSession session(final VhostUserFrontend fe, final GuestRam ram) throws Exception
-    {
-        return VirtioSession.builder(fe, ram).queues(1, 16).driverFeatures(VirtioFeatures.bit(VirtioFeatures.VERSION_1))
-            .build();
-    }
-
     private static void serveOne(final GuestRam ram, final FrontendQueue q) throws Exception
     {
         q.add(new long[] {ram.allocate(64, 8)}, new int[] {64}, 0, 1);
@@ -248,13 +239,9 @@ class WorkerWatchTest
         // A device that never notices its descriptor ended (it reads nothing and keeps its watch open).
         final UnixSocket[] pair = UnixSocket.pair();
         final WatchingDevice device = new WatchingDevice(pair[0].fd(), () -> { });
-        final Path socket = dir.resolve("watching.sock");
-        try (VhostUserDaemon daemon = VhostUserDaemon.listen("watching", device, socket))
+        try (ServedDevice served = ServedDevice.serve("watching", device, dir.resolve("watching.sock")))
         {
-            Thread.ofPlatform().name("watching-daemon").daemon(true).start(daemon::run);
-            try (GuestRam ram = GuestRam.create(1 << 20, 1);
-                 VhostUserFrontend fe = VhostUserFrontend.connect(socket);
-                 VirtioSession session = session(fe, ram))
+            served.drive(1 << 20, 1, SESSION, (ram, _, session) ->
             {
                 session.start();
                 serveOne(ram, session.queue(0));
@@ -269,7 +256,7 @@ class WorkerWatchTest
                 assertThat(device.callbacks.get()).as("callbacks after the hang-up").isEqualTo(64);
                 serveOne(ram, session.queue(0));
                 device.watch.close();
-            }
+            });
         }
         finally
         {
@@ -296,13 +283,9 @@ class WorkerWatchTest
                 Thread.currentThread().interrupt();
             }
         });
-        final Path socket = dir.resolve("watching.sock");
-        try (VhostUserDaemon daemon = VhostUserDaemon.listen("watching", device, socket))
+        try (ServedDevice served = ServedDevice.serve("watching", device, dir.resolve("watching.sock")))
         {
-            Thread.ofPlatform().name("watching-daemon").daemon(true).start(daemon::run);
-            try (GuestRam ram = GuestRam.create(1 << 20, 1);
-                 VhostUserFrontend fe = VhostUserFrontend.connect(socket);
-                 VirtioSession session = session(fe, ram))
+            served.drive(1 << 20, 1, SESSION, (ram, _, session) ->
             {
                 session.start();
                 serveOne(ram, session.queue(0));
@@ -328,7 +311,7 @@ class WorkerWatchTest
                     .as("the worker closed the ring's kick, call and err once past the callback (open: %d of %d)",
                         copiesOf(ring), withRing).isTrue();
                 device.watch.close();
-            }
+            });
         }
         finally
         {
