@@ -232,6 +232,12 @@ public final class ActiveQueue implements DeviceQueue
     }
 
     @Override
+    public boolean rewind(final int availIndex, final int count)
+    {
+        return queue.rewind(availIndex, count);
+    }
+
+    @Override
     public void retryAfter(final long nanos)
     {
         retryNanos = Math.max(1, nanos);

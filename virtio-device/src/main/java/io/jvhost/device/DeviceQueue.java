@@ -31,6 +31,23 @@ public interface DeviceQueue
     void complete(DescriptorChain chain, long written);
 
     /**
+     * Puts the last {@code count} chains taken back on the ring untaken (see {@code SplitQueue.rewind}): meant for
+     * {@link VirtioDevice#queueStopping}, where the ring's state is reported right after, so the front-end restarts
+     * the ring at the first of them and the device (this one, or the next) reads them again. Only for chains the
+     * device still holds, none completed, taken one after the other with nothing taken after them: the device checks
+     * that it holds {@code count} chains whose {@link DescriptorChain#availIndex()} run from {@code availIndex} on;
+     * the queue checks that nothing was taken after them.
+     *
+     * @param availIndex the oldest held chain's {@link DescriptorChain#availIndex()}.
+     * @return false, changing nothing, when they are not the last {@code count} chains taken (the device then gives
+     *     them back with {@link #complete}).
+     */
+    default boolean rewind(final int availIndex, final int count)
+    {
+        return false;
+    }
+
+    /**
      * Asks to be called again after {@code nanos} even without a kick (e.g. a rate limit): stop taking chains now.
      * Chains already available stay in the ring.
      */

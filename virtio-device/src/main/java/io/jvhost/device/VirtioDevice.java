@@ -105,8 +105,10 @@ public interface VirtioDevice
      * not completed yet (held messages, buffers parked until an event, requests waiting for a fence), each with what
      * the device's spec answers for a request it did not carry out. The front-end takes the ring's avail index as
      * consumed and its used index as returned right after this returns: a chain still held is lost to the driver,
-     * which waits for it forever. {@link DeviceQueue#next()} returns null here (no new chain is taken). Device state
-     * is kept (a resumed ring continues with it); {@link #queueStopped} follows.
+     * which waits for it forever. Instead of completing them, a device may put chains it holds back on the ring with
+     * {@link DeviceQueue#rewind} when they are the last ones taken: the base reported is then the first of them, and
+     * the restarted ring reads them again (the driver sees nothing). {@link DeviceQueue#next()} returns null here (no
+     * new chain is taken). Device state is kept (a resumed ring continues with it); {@link #queueStopped} follows.
      * <p>
      * Called with the ring still bound to guest memory, on the queue's worker thread (see {@link #queueWorker})
      * between two {@link #processQueue} calls, like them (so a device may touch what is bound to that thread, e.g. a

@@ -24,6 +24,7 @@ public final class DescriptorChain
 
     private GuestMemory memory;
     private int head = -1;
+    private int availIndex = -1;
     private int count;
     private int readableCount;
     private long readableBytes;
@@ -59,6 +60,15 @@ public final class DescriptorChain
     public int head()
     {
         return head;
+    }
+
+    /**
+     * @return the position in the avail ring (free-running u16) this chain was taken from, as {@link
+     *     SplitQueue#rewind} takes it; -1 for a chain that was never popped.
+     */
+    public int availIndex()
+    {
+        return availIndex;
     }
 
     /**
@@ -167,6 +177,7 @@ public final class DescriptorChain
                 + maxDescriptors);
         }
         head = other.head;
+        availIndex = other.availIndex;
         memory = other.memory;
         count = other.count;
         readableCount = other.readableCount;
@@ -182,7 +193,13 @@ public final class DescriptorChain
 
     void reset(final int head, final GuestMemory memory)
     {
+        reset(head, -1, memory);
+    }
+
+    void reset(final int head, final int availIndex, final GuestMemory memory)
+    {
         this.head = head;
+        this.availIndex = availIndex;
         this.memory = memory;
         this.count = 0;
         this.readableCount = 0;

@@ -194,6 +194,31 @@ public final class SplitQueue
     }
 
     /**
+     * Puts the last {@code count} chains taken back on the ring untaken, as if they had never been popped (QEMU's
+     * {@code virtqueue_rewind}, libvhost-user's {@code vu_queue_rewind}): the next available index moves back to
+     * {@code availIndex}, so the next pop, or whoever restarts the ring from the base GET_VRING_BASE then reports,
+     * reads them again. The driver has not got them back, so their avail slots and descriptors are still as it
+     * wrote them. Only sound when none of them and no later chain was returned to the driver: the caller, who took
+     * them, checks that it still holds exactly these {@code count} chains; this checks that they are the last ones
+     * taken.
+     *
+     * @param availIndex the oldest chain's {@link DescriptorChain#availIndex()}.
+     * @return false, changing nothing, unless {@code count} is 1 to {@link #size()} and the chains taken from
+     *     {@code availIndex} on are exactly {@code count}.
+     */
+    public boolean rewind(final int availIndex, final int count)
+    {
+        if (count < 1 || count > size || availIndex < 0 || availIndex > 0xFFFF
+            || ((nextAvail - availIndex) & 0xFFFF) != count)
+        {
+            return false;
+        }
+        nextAvail = availIndex;
+        shadowAvail = nextAvail;
+        return true;
+    }
+
+    /**
      * @return the next available index to process (GET_VRING_BASE answers this).
      */
     public int nextAvail()
@@ -386,7 +411,7 @@ public final class SplitQueue
             throw new InvalidChainException(-1, "avail ring entry out of range: head=" + head + ", size=" + size
                 + ", avail slot=" + slot + ", avail index=" + ((nextAvail - 1) & 0xFFFF));
         }
-        walk(chain, head);
+        walk(chain, head, (nextAvail - 1) & 0xFFFF);
         return true;
     }
 
@@ -414,9 +439,9 @@ public final class SplitQueue
      * Follows the chain from {@code head} through the descriptor table and at most one indirect table, validating
      * every descriptor and copying the buffers into {@code chain}.
      */
-    private void walk(final DescriptorChain chain, final int head) throws InvalidChainException
+    private void walk(final DescriptorChain chain, final int head, final int availIndex) throws InvalidChainException
     {
-        chain.reset(head, memory);
+        chain.reset(head, availIndex, memory);
         final GuestMemory memory = this.memory;
         final int maxDescriptors = chain.maxDescriptors();
 

@@ -629,6 +629,57 @@ class SplitQueuePopTest
     }
 
     @Test
+    void rewindPutsTheLastChainsTakenBackAndTheyArePoppedAgainAcrossTheU16Wrap()
+    {
+        f.driver.reset(0xFFFE);
+        f.queue.setNextAvail(0xFFFE);
+        f.bind();
+        final long a = f.alloc(8);
+        final int[] heads = new int[4];
+        for (int i = 0; i < 4; i++)
+        {
+            heads[i] = f.add(new long[]{a}, new int[]{8}, 1, 0);
+            assertThat(f.pop()).isTrue();
+            assertThat(f.chain.availIndex()).as("chain " + i + "'s avail position").isEqualTo((0xFFFE + i) & 0xFFFF);
+        }
+        final DescriptorChain kept = new DescriptorChain(4);
+        kept.copyFrom(f.chain);
+        assertThat(kept.availIndex()).as("copied with the chain").isEqualTo(1);
+
+        assertThat(f.queue.rewind(0xFFFF, 3)).as("the last three, across the wrap").isTrue();
+        assertThat(f.queue.nextAvail()).isEqualTo(0xFFFF);
+        for (int i = 1; i < 4; i++)
+        {
+            assertThat(f.pop()).as("chain " + i + " again").isTrue();
+            assertThat(f.chain.head()).isEqualTo(heads[i]);
+            assertThat(f.chain.availIndex()).isEqualTo((0xFFFE + i) & 0xFFFF);
+        }
+        assertThat(f.pop()).as("nothing more").isFalse();
+        assertThat(f.queue.nextAvail()).isEqualTo(2);
+    }
+
+    @Test
+    void rewindRefusesChainsThatAreNotTheLastOnesTaken()
+    {
+        final long a = f.alloc(8);
+        for (int i = 0; i < 3; i++)
+        {
+            f.add(new long[]{a}, new int[]{8}, 1, 0);
+            assertThat(f.pop()).isTrue();
+        }
+        assertThat(f.queue.rewind(0, 2)).as("a chain was taken after them").isFalse();
+        assertThat(f.queue.rewind(1, 1)).as("not up to the last one taken").isFalse();
+        assertThat(f.queue.rewind(2, 0)).as("nothing").isFalse();
+        assertThat(f.queue.rewind(3, 0)).isFalse();
+        assertThat(f.queue.rewind(-1, 4)).isFalse();
+        assertThat(f.queue.rewind(0x10002, 1)).isFalse();
+        assertThat(f.queue.nextAvail()).as("unchanged").isEqualTo(3);
+        f.queue.setNextAvail(SIZE + 5);
+        assertThat(f.queue.rewind(4, SIZE + 1)).as("more than the ring holds").isFalse();
+        assertThat(f.queue.nextAvail()).isEqualTo(SIZE + 5);
+    }
+
+    @Test
     void popRequiresABoundQueue()
     {
         f.queue.unbind();

@@ -66,6 +66,14 @@ final class HeldQueue
     }
 
     /**
+     * @return the {@code i}-th oldest message ({@code i} below {@link #size()}).
+     */
+    HeldIo get(final int i)
+    {
+        return ring[(head + i) % ring.length];
+    }
+
+    /**
      * Drops the oldest message.
      */
     void remove()

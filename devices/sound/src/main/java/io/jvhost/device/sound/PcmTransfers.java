@@ -147,6 +147,107 @@ final class PcmTransfers
     }
 
     /**
+     * The {@code direction} queue stops (vhost-user GET_VRING_BASE: a VM stop, the stop ahead of a reset): the
+     * messages its streams hold go back on the ring untaken ({@link DeviceQueue#rewind}), so the base reported is the
+     * first of them and the restarted ring reads them again; the streams keep their state and clock, so after the
+     * VM's {@code cont} they are held again and played (or filled) in real time from then on, as after any gap. The
+     * driver sees nothing: no message completes early (Linux's virtio_snd moves its hardware pointer on every
+     * completion, whatever the status: messages given back unplayed made the guest's playback fail). A RELEASE not
+     * yet answered is answered first (its messages back unplayed, as {@link #serveStream} would). Only sound when the
+     * held messages are exactly the last chains taken from the ring; when another chain was completed after one of
+     * them (a message refused or an invalid chain behind it: not a driver that follows the spec), they are completed
+     * now with {@link Snd#S_IO_ERR} instead, before the base is read, so none is lost or completed twice.
+     */
+    void stopping(final DeviceQueue queue, final int direction)
+    {
+        final GuestMemory memory = queue.memory();
+        int count = 0;
+        int oldest = -1;
+        for (final PcmStream s : streams)
+        {
+            if (s.direction() != direction)
+            {
+                continue;
+            }
+            if (s.flushPending)
+            {
+                s.flushPending = false;
+                while (!s.held.isEmpty())
+                {
+                    complete(queue, memory, s, s.held.peek(), Snd.S_OK, false);
+                    s.held.remove();
+                }
+            }
+            if (!s.held.isEmpty())
+            {
+                final int first = s.held.peek().chain.availIndex();
+                if (oldest < 0 || (short)(first - oldest) < 0)
+                {
+                    oldest = first;
+                }
+                count += s.held.size();
+            }
+        }
+        if (count == 0)
+        {
+            return;
+        }
+        if (heldRunFrom(oldest, count, direction) && queue.rewind(oldest, count))
+        {
+            for (final PcmStream s : streams)
+            {
+                if (s.direction() == direction)
+                {
+                    s.held.clear();
+                }
+            }
+            LOG.log(Level.INFO, name + ": " + count + " held " + (direction == Snd.D_OUTPUT ? "playback" : "capture")
+                + " messages put back on the ring as it stops (its base goes back to avail index " + oldest
+                + "); they are taken again when it restarts");
+            return;
+        }
+        for (final PcmStream s : streams)
+        {
+            if (s.direction() == direction)
+            {
+                while (!s.held.isEmpty())
+                {
+                    complete(queue, memory, s, s.held.peek(), Snd.S_IO_ERR, false);
+                    s.held.remove();
+                }
+            }
+        }
+        LOG.log(Level.WARNING, name + ": " + count + " held " + (direction == Snd.D_OUTPUT ? "playback" : "capture")
+            + " messages returned with IO_ERR as the ring stops: other chains were completed after them, so the ring"
+            + " cannot be rewound over them");
+    }
+
+    /**
+     * @return whether the {@code count} messages the {@code direction} streams hold were taken from the avail ring
+     *     positions {@code oldest} to {@code oldest + count - 1}, every position once (they are distinct chains, so
+     *     all within that range is enough).
+     */
+    private boolean heldRunFrom(final int oldest, final int count, final int direction)
+    {
+        for (final PcmStream s : streams)
+        {
+            if (s.direction() != direction)
+            {
+                continue;
+            }
+            for (int i = 0; i < s.held.size(); i++)
+            {
+                final int at = s.held.get(i).chain.availIndex();
+                if (at < 0 || ((at - oldest) & 0xFFFF) >= count)
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /**
      * Completes what is due on stream {@code s}.
      *
      * @return nanoseconds until something is due, or {@link Long#MAX_VALUE} for nothing.

@@ -217,6 +217,25 @@ public final class SoundDevice implements VirtioDevice
 
     // ---- lifecycle -----------------------------------------------------------------------------------------------
 
+    /**
+     * Held I/O messages go back on the ring untaken before its state is reported (see {@link PcmTransfers#stopping}):
+     * the restarted ring reads them again and they play on. Control requests are answered at once and event buffers
+     * are only taken when there is an event, so those queues hold nothing.
+     */
+    @Override
+    public void queueStopping(final DeviceQueue queue)
+    {
+        switch (queue.index())
+        {
+            case Snd.TX_QUEUE -> transfers.stopping(queue, Snd.D_OUTPUT);
+            case Snd.RX_QUEUE -> transfers.stopping(queue, Snd.D_INPUT);
+            default ->
+            {
+                // Nothing held.
+            }
+        }
+    }
+
     @Override
     public void queueStopped(final int queue)
     {

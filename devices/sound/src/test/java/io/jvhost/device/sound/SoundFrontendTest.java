@@ -4,10 +4,13 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
+import io.jvhost.vhostuser.frontend.Await;
 import io.jvhost.vhostuser.frontend.FrontendException;
 import io.jvhost.vhostuser.frontend.FrontendQueue;
 import io.jvhost.vhostuser.frontend.GuestRam;
@@ -26,8 +29,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * {@link SoundDevice} with the WAV file back-end behind the real vhost-user back-end, driven by the in-process
  * front-end as QEMU's vhost-user-snd and Linux's virtio_snd drive it: playback held until START and completed in real
- * time into the WAV file exactly, and hostile requests refused with the spec's status while the device serves on,
- * also for the next front-end.
+ * time into the WAV file exactly; messages held at a VM stop (GET_VRING_BASE) put back on the ring and played once,
+ * in order and in real time after the {@code cont}, nothing written while stopped, nothing after a reset; and hostile
+ * requests refused with the spec's status while the device serves on, also for the next front-end.
  */
 @Timeout(120)
 class SoundFrontendTest
@@ -155,6 +159,303 @@ class SoundFrontendTest
             assertThat(d.control(SoundRig.pcm(Snd.R_PCM_RELEASE, 0))).isEqualTo(Snd.S_OK);
             final byte[] wav = Files.readAllBytes(playback);
             assertThat(Arrays.copyOfRange(wav, 44, wav.length)).isEqualTo(audio);
+        }
+    }
+
+    /** 4096 frames of S16 stereo: 85.3 ms at 48 kHz. */
+    private static final int LONG_PERIOD = 16384;
+    private static final long LONG_PERIOD_NANOS = LONG_PERIOD * 1_000_000_000L / (48_000 * 4);
+
+    /** Collects used elements' heads across awaitUsed/pollUsed calls. */
+    private static int collect(final FrontendQueue q, final int n, final List<Integer> heads)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            heads.add(q.usedHead(i));
+        }
+        return n;
+    }
+
+    private static int status(final GuestRam ram, final long at)
+    {
+        return MemorySegment.ofArray(ram.read(at, 4)).get(LE32, 0);
+    }
+
+    @Test
+    void playbackHeldAtAVmStopGoesBackOnTheRingAndPlaysOnceInOrderInRealTimeAfterTheCont() throws Exception
+    {
+        final int periods = 16;
+        final byte[] audio = new byte[periods * LONG_PERIOD];
+        new Random(11).nextBytes(audio);
+        try (GuestRam ram = GuestRam.create(16L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram))
+        {
+            session.start();
+            final Driver d = Driver.of(ram, session);
+            assertThat(d.control(SoundRig.setParams(0, periods * LONG_PERIOD, LONG_PERIOD, 0, 2, Snd.FMT_S16,
+                Snd.RATE_48000))).isEqualTo(Snd.S_OK);
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_PREPARE, 0))).isEqualTo(Snd.S_OK);
+            final FrontendQueue tx = session.queue(Snd.TX_QUEUE);
+            final long frames = ram.allocate(periods * (4L + LONG_PERIOD), 8);
+            final long status = ram.allocate(periods * 8L, 8);
+            ram.fill(status, periods * 8L, (byte)0x5A);
+            final List<Integer> added = new ArrayList<>();
+            for (int i = 0; i < periods; i++)
+            {
+                final long at = frames + i * (4L + LONG_PERIOD);
+                ram.write(at, new byte[4], 0, 4);
+                ram.write(at + 4, audio, i * LONG_PERIOD, LONG_PERIOD);
+                added.add(tx.add(new long[] {at, status + i * 8L}, new int[] {4 + LONG_PERIOD, 8}, 1, 1));
+            }
+            tx.publishAndKick();
+            assertThat(Await.until(() -> device.held(0) == periods, WAIT)).as("all held").isTrue();
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_START, 0))).isEqualTo(Snd.S_OK);
+            final List<Integer> used = new ArrayList<>();
+            assertThat(collect(tx, tx.awaitUsed(WAIT), used)).as("the first period played").isPositive();
+
+            // VM stop (SET_VRING_ENABLE 0, GET_VRING_BASE per ring) while 1.3 s of periods are still held.
+            final int[] bases = session.stop();
+            collect(tx, tx.pollUsed(), used);
+            final int played = used.size();
+            assertThat(played).as("periods were still held at the stop").isLessThan(periods);
+            assertThat(bases[Snd.TX_QUEUE]).as("tx base: the first held message, put back on the ring")
+                .isEqualTo(played);
+            assertThat(device.held(0)).isZero();
+            final long bytesAtStop = device.bytes(0);
+            final byte[] usedRingAtStop = ram.read(tx.usedGpa(), 4 + 8 * SoundDevice.QUEUE_SIZE);
+            final byte[] statusAtStop = ram.read(status, periods * 8);
+            assertThat(tx.awaitUsed(Duration.ofNanos(4 * LONG_PERIOD_NANOS))).as("nothing completes while stopped")
+                .isZero();
+            assertThat(ram.read(tx.usedGpa(), 4 + 8 * SoundDevice.QUEUE_SIZE)).as("used ring untouched while stopped")
+                .isEqualTo(usedRingAtStop);
+            assertThat(ram.read(status, periods * 8)).as("statuses untouched while stopped").isEqualTo(statusAtStop);
+            assertThat(device.bytes(0)).as("nothing played while stopped").isEqualTo(bytesAtStop);
+            for (int i = played; i < periods; i++)
+            {
+                assertThat(status(ram, status + i * 8L)).as("held message " + i + " not answered").isEqualTo(0x5A5A5A5A);
+            }
+
+            // VM cont: every ring from the base the stop reported; the held periods are taken again.
+            final long restarted = System.nanoTime();
+            session.start();
+            while (used.size() < periods)
+            {
+                assertThat(collect(tx, tx.awaitUsed(WAIT), used)).as("periods after the cont").isPositive();
+            }
+            final long tookNanos = System.nanoTime() - restarted;
+            assertThat(used).as("every period completed exactly once, in order").isEqualTo(added);
+            assertThat(tookNanos).as("the rest played in real time from the cont, not caught up in a burst")
+                .isGreaterThanOrEqualTo((periods - played) * LONG_PERIOD_NANOS);
+            assertThat(tx.awaitUsed(Duration.ofNanos(2 * LONG_PERIOD_NANOS))).as("nothing completed twice").isZero();
+            for (int i = 0; i < periods; i++)
+            {
+                assertThat(status(ram, status + i * 8L)).as("message " + i).isEqualTo(Snd.S_OK);
+            }
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_STOP, 0))).isEqualTo(Snd.S_OK);
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_RELEASE, 0))).isEqualTo(Snd.S_OK);
+            final byte[] wav = Files.readAllBytes(playback);
+            assertThat(Arrays.copyOfRange(wav, 44, wav.length)).as("every sample once, in order").isEqualTo(audio);
+        }
+    }
+
+    @Test
+    void playbackHeldAtAStopIsNeverCompletedAfterAResetAndNothingIsWrittenMeanwhile() throws Exception
+    {
+        final int periods = 16;
+        final byte[] audio = new byte[periods * LONG_PERIOD];
+        new Random(12).nextBytes(audio);
+        try (GuestRam ram = GuestRam.create(16L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram))
+        {
+            session.start();
+            final Driver d = Driver.of(ram, session);
+            assertThat(d.control(SoundRig.setParams(0, periods * LONG_PERIOD, LONG_PERIOD, 0, 2, Snd.FMT_S16,
+                Snd.RATE_48000))).isEqualTo(Snd.S_OK);
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_PREPARE, 0))).isEqualTo(Snd.S_OK);
+            final FrontendQueue tx = session.queue(Snd.TX_QUEUE);
+            final long frames = ram.allocate(periods * (4L + LONG_PERIOD), 8);
+            final long status = ram.allocate(periods * 8L, 8);
+            ram.fill(status, periods * 8L, (byte)0x5A);
+            for (int i = 0; i < periods; i++)
+            {
+                final long at = frames + i * (4L + LONG_PERIOD);
+                ram.write(at, new byte[4], 0, 4);
+                ram.write(at + 4, audio, i * LONG_PERIOD, LONG_PERIOD);
+                tx.add(new long[] {at, status + i * 8L}, new int[] {4 + LONG_PERIOD, 8}, 1, 1);
+            }
+            tx.publishAndKick();
+            assertThat(Await.until(() -> device.held(0) == periods, WAIT)).as("all held").isTrue();
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_START, 0))).isEqualTo(Snd.S_OK);
+            int played = tx.awaitUsed(WAIT);
+            assertThat(played).as("the first period played").isPositive();
+
+            final int[] bases = session.stop();
+            played += tx.pollUsed();
+            assertThat(played).as("periods were still held at the stop").isLessThan(periods);
+            assertThat(bases[Snd.TX_QUEUE]).isEqualTo(played);
+            final byte[] memoryAtStop = ram.read(frames, (int)(status + periods * 8L - frames));
+            final byte[] usedRingAtStop = ram.read(tx.usedGpa(), 4 + 8 * SoundDevice.QUEUE_SIZE);
+            final long bytesAtStop = device.bytes(0);
+
+            // A guest reset instead of a cont: RESET_DEVICE while stopped, then a new driver's rings from base 0.
+            fe.resetDevice();
+            assertThat(device.state(0)).as("reset").isEqualTo(PcmState.IDLE);
+            assertThat(tx.awaitUsed(Duration.ofNanos(4 * LONG_PERIOD_NANOS))).as("nothing completes").isZero();
+            assertThat(ram.read(tx.usedGpa(), 4 + 8 * SoundDevice.QUEUE_SIZE)).as("used ring untouched")
+                .isEqualTo(usedRingAtStop);
+            assertThat(ram.read(frames, (int)(status + periods * 8L - frames))).as("messages untouched")
+                .isEqualTo(memoryAtStop);
+            session.resetQueues();
+            fe.getConfig(0, SoundDevice.CONFIG_SIZE);
+            session.start();
+            assertThat(d.control(SoundRig.setParams(0, periods * LONG_PERIOD, LONG_PERIOD, 0, 2, Snd.FMT_S16,
+                Snd.RATE_48000))).isEqualTo(Snd.S_OK);
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_PREPARE, 0))).isEqualTo(Snd.S_OK);
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_START, 0))).isEqualTo(Snd.S_OK);
+            final byte[] fresh = new byte[LONG_PERIOD];
+            new Random(13).nextBytes(fresh);
+            final long msg = ram.allocate(4 + LONG_PERIOD, 8);
+            final long freshStatus = ram.allocate(8, 8);
+            ram.write(msg, new byte[4], 0, 4);
+            ram.write(msg + 4, fresh, 0, LONG_PERIOD);
+            final int head = tx.add(new long[] {msg, freshStatus}, new int[] {4 + LONG_PERIOD, 8}, 1, 1);
+            tx.publishAndKick();
+            assertThat(tx.awaitUsed(WAIT)).as("only the new driver's message").isEqualTo(1);
+            assertThat(tx.usedHead(0)).isEqualTo(head);
+            assertThat(status(ram, freshStatus)).isEqualTo(Snd.S_OK);
+            assertThat(tx.awaitUsed(Duration.ofNanos(2 * LONG_PERIOD_NANOS))).as("the old ones never").isZero();
+            for (int i = played; i < periods; i++)
+            {
+                assertThat(status(ram, status + i * 8L)).as("old message " + i).isEqualTo(0x5A5A5A5A);
+            }
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_STOP, 0))).isEqualTo(Snd.S_OK);
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_RELEASE, 0))).isEqualTo(Snd.S_OK);
+            final byte[] wav = Files.readAllBytes(playback);
+            final byte[] expected = new byte[(int)bytesAtStop + LONG_PERIOD];
+            System.arraycopy(audio, 0, expected, 0, (int)bytesAtStop);
+            System.arraycopy(fresh, 0, expected, (int)bytesAtStop, LONG_PERIOD);
+            assertThat(bytesAtStop).isEqualTo((long)played * LONG_PERIOD);
+            assertThat(Arrays.copyOfRange(wav, 44, wav.length)).as("what played before the stop, then the new period")
+                .isEqualTo(expected);
+        }
+    }
+
+    @Test
+    void heldMessagesThatAreNotTheLastTakenGoBackWithIoErrBeforeTheBaseAndNeverAgain() throws Exception
+    {
+        final byte[] audio = new byte[LONG_PERIOD];
+        new Random(14).nextBytes(audio);
+        try (GuestRam ram = GuestRam.create(16L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram))
+        {
+            session.start();
+            final Driver d = Driver.of(ram, session);
+            assertThat(d.control(SoundRig.setParams(0, 4 * LONG_PERIOD, LONG_PERIOD, 0, 2, Snd.FMT_S16,
+                Snd.RATE_48000))).isEqualTo(Snd.S_OK);
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_PREPARE, 0))).isEqualTo(Snd.S_OK);
+            final FrontendQueue tx = session.queue(Snd.TX_QUEUE);
+            final long frames = ram.allocate(3 * (4L + LONG_PERIOD), 8);
+            final long status = ram.allocate(3 * 8L, 8);
+            ram.fill(status, 3 * 8L, (byte)0x5A);
+            final List<Integer> added = new ArrayList<>();
+            for (int i = 0; i < 3; i++)
+            {
+                final long at = frames + i * (4L + LONG_PERIOD);
+                // Two messages for the playback stream (held until START), then one naming the capture stream.
+                ram.write(at, new byte[] {(byte)(i < 2 ? 0 : 1), 0, 0, 0}, 0, 4);
+                added.add(tx.add(new long[] {at, status + i * 8L}, new int[] {4 + LONG_PERIOD, 8}, 1, 1));
+            }
+            tx.publishAndKick();
+            final List<Integer> used = new ArrayList<>();
+            assertThat(collect(tx, tx.awaitUsed(WAIT), used)).as("the third refused at once").isEqualTo(1);
+            assertThat(used).containsExactly(added.get(2));
+            assertThat(status(ram, status + 16)).isEqualTo(Snd.S_BAD_MSG);
+            assertThat(device.held(0)).isEqualTo(2);
+
+            final int[] bases = session.stop();
+            assertThat(bases[Snd.TX_QUEUE]).as("every message taken is accounted for in the base").isEqualTo(3);
+            assertThat(collect(tx, tx.pollUsed(), used)).as("the held two came back before the base").isEqualTo(2);
+            assertThat(used).containsExactly(added.get(2), added.get(0), added.get(1));
+            assertThat(status(ram, status)).isEqualTo(Snd.S_IO_ERR);
+            assertThat(status(ram, status + 8)).isEqualTo(Snd.S_IO_ERR);
+            assertThat(device.held(0)).isZero();
+
+            session.start();
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_START, 0))).isEqualTo(Snd.S_OK);
+            final long at = ram.allocate(4 + LONG_PERIOD, 8);
+            final long st = ram.allocate(8, 8);
+            ram.write(at, new byte[4], 0, 4);
+            ram.write(at + 4, audio, 0, LONG_PERIOD);
+            final int head = tx.add(new long[] {at, st}, new int[] {4 + LONG_PERIOD, 8}, 1, 1);
+            tx.publishAndKick();
+            assertThat(tx.awaitUsed(WAIT)).as("only the new message after the restart").isEqualTo(1);
+            assertThat(tx.usedHead(0)).isEqualTo(head);
+            assertThat(tx.awaitUsed(Duration.ofNanos(2 * LONG_PERIOD_NANOS))).as("none completed twice").isZero();
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_STOP, 0))).isEqualTo(Snd.S_OK);
+            final byte[] wav = Files.readAllBytes(playback);
+            assertThat(Arrays.copyOfRange(wav, 44, wav.length)).as("only the new period played").isEqualTo(audio);
+        }
+    }
+
+    @Test
+    void captureHeldAtAStopIsHeldAgainAfterTheContAndFilledInOrder() throws Exception
+    {
+        final int messages = 4;
+        try (GuestRam ram = GuestRam.create(16L << 20, 1);
+             VhostUserFrontend fe = VhostUserFrontend.connect(socket, WAIT);
+             VirtioSession session = session(fe, ram))
+        {
+            session.start();
+            final Driver d = Driver.of(ram, session);
+            assertThat(d.control(SoundRig.setParams(1, messages * PERIOD, PERIOD, 0, 2, Snd.FMT_S16,
+                Snd.RATE_48000))).isEqualTo(Snd.S_OK);
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_PREPARE, 1))).isEqualTo(Snd.S_OK);
+            final FrontendQueue rx = session.queue(Snd.RX_QUEUE);
+            final long header = ram.allocate(4L * messages, 8);
+            final long buffers = ram.allocate(messages * (PERIOD + 8L), 8);
+            ram.fill(buffers, messages * (PERIOD + 8L), (byte)0x5A);
+            final List<Integer> added = new ArrayList<>();
+            for (int i = 0; i < messages; i++)
+            {
+                ram.write(header + 4L * i, new byte[] {1, 0, 0, 0}, 0, 4);
+                added.add(rx.add(new long[] {header + 4L * i, buffers + i * (PERIOD + 8L)},
+                    new int[] {4, PERIOD + 8}, 1, 1));
+            }
+            rx.publishAndKick();
+            assertThat(Await.until(() -> device.held(1) == messages, WAIT)).as("held until START").isTrue();
+
+            final int[] bases = session.stop();
+            assertThat(bases[Snd.RX_QUEUE]).as("rx base: back at the first held message").isZero();
+            assertThat(rx.pollUsed()).as("none given back").isZero();
+            assertThat(device.held(1)).isZero();
+
+            session.start();
+            assertThat(Await.until(() -> device.held(1) == messages, WAIT)).as("taken again after the cont")
+                .isTrue();
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_START, 1))).isEqualTo(Snd.S_OK);
+            final List<Integer> used = new ArrayList<>();
+            while (used.size() < messages)
+            {
+                final int n = rx.awaitUsed(WAIT);
+                assertThat(n).as("captured").isPositive();
+                for (int i = 0; i < n; i++)
+                {
+                    assertThat(rx.usedLength(i)).as("frames and status").isEqualTo(PERIOD + 8);
+                }
+                collect(rx, n, used);
+            }
+            assertThat(used).as("each once, in order").isEqualTo(added);
+            assertThat(rx.awaitUsed(Duration.ofMillis(100))).as("none twice").isZero();
+            for (int i = 0; i < messages; i++)
+            {
+                final long at = buffers + i * (PERIOD + 8L);
+                assertThat(ram.read(at, PERIOD)).as("silence recorded").isEqualTo(new byte[PERIOD]);
+                assertThat(status(ram, at + PERIOD)).isEqualTo(Snd.S_OK);
+            }
+            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_STOP, 1))).isEqualTo(Snd.S_OK);
         }
     }
 
