@@ -255,6 +255,25 @@ public final class QueueFuzzer
     {
         MemorySegment.copy(ram, 0, shadow, 0, RAM_SIZE);
         queue.serve(device);
+        return checkAnswers();
+    }
+
+    /**
+     * Stops the queue as GET_VRING_BASE does ({@link ActiveQueue#stop}: the device gives back, or puts back on the
+     * ring, what it holds) and checks its answers as {@link #serve} does. The ring stays bound at the base the stop
+     * left, so the next {@link #serve} is the restarted ring.
+     *
+     * @return the used elements, {@code (long)head << 32 | length}, in order.
+     */
+    public long[] stop(final VirtioDevice device)
+    {
+        MemorySegment.copy(ram, 0, shadow, 0, RAM_SIZE);
+        queue.stop(device);
+        return checkAnswers();
+    }
+
+    private long[] checkAnswers()
+    {
         long[] used = new long[0];
         final long ringEnd = GPA + DriverQueue.ringBytes(SIZE);
         for (long u; (u = driver.pollUsed()) >= 0; )

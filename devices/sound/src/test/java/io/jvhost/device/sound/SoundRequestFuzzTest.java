@@ -11,12 +11,15 @@ import static io.jvhost.device.sound.SoundRig.LE32;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Fuzzes the sound device's four queues and its clock: control requests (a real code or any, then any fields), I/O
- * messages of any stream id and size on tx and rx, event buffers, and time passing. Every control request is answered
+ * Fuzzes the sound device's four queues and its clock: control requests (a driver's stream request with values the
+ * device takes, or a real code or any, then any fields), I/O
+ * messages of any stream id and size on tx and rx, event buffers, time passing, and rings stopped (GET_VRING_BASE) and
+ * restarted at the base the stop left. Every control request is answered
  * at once with one of the spec's statuses (or returned unused when it has no room for one), every I/O answer is a
  * status of the spec's (8 bytes, or frames and a status on rx), events are 8-byte XRUNs, no stream holds more than
- * its 64 messages, and the back-end never gets more than the guest sent. QueueFuzzer checks that nothing outside the
- * response buffers changes.
+ * its 64 messages, a stopped ring leaves nothing held (put back on the ring or answered), and the back-end never gets
+ * more than the guest sent. QueueFuzzer checks that each request is answered at most once (a message put back at a
+ * stop and taken again too) and that nothing outside the response buffers changes.
  */
 class SoundRequestFuzzTest
 {
@@ -50,7 +53,22 @@ class SoundRequestFuzzTest
         long sentPayload = 0;
         while (data.remainingBytes() > 0)
         {
-            final int op = data.consumeInt(0, 4);
+            final int op = data.consumeInt(0, 5);
+            if (op == 5)
+            {
+                final int q = data.consumeInt(0, 3);
+                check(QUEUES[q], q, QUEUES[q].stop(device));
+                for (int s = 0; s < SoundDevice.STREAMS; s++)
+                {
+                    if (q == (s == 0 ? Snd.TX_QUEUE : Snd.RX_QUEUE))
+                    {
+                        assertThat(device.held(s)).as("held by stream %d as its ring stops", s).isZero();
+                    }
+                }
+                device.queueStopped(q);
+                device.queueStarted(q);
+                continue;
+            }
             if (op == 4)
             {
                 now += data.consumeLong(0, 200_000_000L);
@@ -62,7 +80,11 @@ class SoundRequestFuzzTest
             }
             final QueueFuzzer queue = QUEUES[op];
             final byte[] readable;
-            if (op == Snd.CONTROL_QUEUE)
+            if (op == Snd.CONTROL_QUEUE && data.consumeBoolean())
+            {
+                readable = wellFormed(data);
+            }
+            else if (op == Snd.CONTROL_QUEUE)
             {
                 final byte[] rest = data.consumeBytes(data.consumeInt(0, 28));
                 readable = new byte[4 + rest.length];
@@ -103,6 +125,23 @@ class SoundRequestFuzzTest
             }
         }
         assertThat((long)backend.played.size()).as("bytes played").isLessThanOrEqualTo(sentPayload);
+    }
+
+    /**
+     * @return a stream request a driver would send (SET_PARAMS with values the device takes, PREPARE, RELEASE,
+     *     START or STOP), so inputs reach streams that hold messages.
+     */
+    private static byte[] wellFormed(final FuzzedDataProvider data)
+    {
+        final int stream = data.consumeInt(0, 1);
+        final int code = CODES[data.consumeInt(3, 7)];
+        if (code != Snd.R_PCM_SET_PARAMS)
+        {
+            return SoundRig.pcm(code, stream);
+        }
+        final int period = 4 * data.consumeInt(1, 64);
+        return SoundRig.setParams(stream, period * data.consumeInt(1, 8), period,
+            data.consumeBoolean() ? 1 << Snd.PCM_F_EVT_XRUNS : 0, 2, Snd.FMT_S16, Snd.RATE_48000);
     }
 
     private static void check(final QueueFuzzer queue, final int q, final long[] used)
