@@ -2,8 +2,8 @@
 # jvhost benchmarks: builds the launcher and benchmark jars, then runs GpuBench, which measures jvhost's GPU
 # back-end against QEMU's C vhost-user-gpu (and jvhost rng, the same-run baselines and the JMH microbenchmarks),
 # then DisplayBench (jvhost's own display: frame latency and bytes per frame over the web console's WebSocket),
-# and prints the Markdown for BENCHMARKS.md. With --guest, GuestBench too: vsock and scsi in QEMU guests against
-# their peers; with --bus, LowSpeedBusBench: gpio request round trips against rust-vmm's gpio mock. See
+# and prints the Markdown for BENCHMARKS.md. With --guest, GuestBench too: vsock, scsi and sound in QEMU guests
+# against their peers; with --bus, LowSpeedBusBench: gpio request round trips against rust-vmm's gpio mock. See
 # BENCHMARKS.md for what every figure means.
 #
 #   scripts/bench.sh [--no-build] [--update] [--no-display] [--3d | --only-3d] [--guest | --guest-only]
@@ -17,12 +17,15 @@
 #     --only-3d    run only Gpu3dBench
 #     --kmscube-seconds S  Gpu3dBench's kmscube window (default 30; 0 skips booting the guest)
 #     --guest      also run GuestBench: vsock throughput and back-end CPU per MiB host<->guest (against
-#                  --peer-vsock CMD if given), scsi sequential and 4 KiB random reads in the guest against
-#                  qemu-storage-daemon's vhost-user-blk; --guest-only runs only GuestBench. GuestBench gets
-#                  --quick too, and --guest-sections vsock,scsi, --peer-vsock CMD [--peer-vsock-name N],
-#                  --accel tcg|kvm, --guest-repeats N, --vsock-mib N, --image-mib N, --rand-ms N
-#                  (the peer defaults to vhost-device-vsock in the rust-peers cache, ~/.cache/jvhost/rust-peers/bin
-#                  or $RUST_PEERS_HOME/bin, when built)
+#                  --peer-vsock CMD), scsi sequential and 4 KiB random reads in the guest with the back-ends' CPU
+#                  per MiB against qemu-storage-daemon's vhost-user-blk and --peer-scsi CMD, and sound: back-end
+#                  CPU per second of 48 kHz stereo playback in a 6.12 guest against --peer-sound CMD;
+#                  --guest-only runs only GuestBench. GuestBench gets --quick too, and
+#                  --guest-sections vsock,scsi,sound, --peer-vsock|--peer-scsi|--peer-sound CMD
+#                  [--peer-vsock-name|--peer-scsi-name|--peer-sound-name N], --accel tcg|kvm, --guest-repeats N,
+#                  --vsock-mib N, --image-mib N, --rand-ms N, --sound-seconds N, --guest612-dir DIR
+#                  (the peers default to vhost-device-vsock, -scsi and -sound in the rust-peers cache,
+#                  ~/.cache/jvhost/rust-peers/bin or $RUST_PEERS_HOME/bin, when built; "none" leaves one out)
 #     --bus        also run LowSpeedBusBench: GET_VALUE round trips (one in flight) through the in-process
 #                  front-end to `jvhost gpio -l s8` and to rust-vmm's vhost-device-gpio-mock (from the rust-peers
 #                  cache, or --peer-gpio CMD; "none" for jvhost alone); --bus-only runs only it. It gets --quick
@@ -82,7 +85,8 @@ while [[ $# -gt 0 ]]; do
             esac
             shift
             ;;
-        --guest-sections|--peer-vsock|--peer-vsock-name|--accel|--guest-repeats|--vsock-mib|--image-mib|--rand-ms)
+        --guest-sections|--peer-vsock|--peer-vsock-name|--peer-scsi|--peer-scsi-name|--peer-sound|--peer-sound-name\
+        |--accel|--guest-repeats|--vsock-mib|--image-mib|--rand-ms|--sound-seconds|--guest612-dir)
             [[ $# -gt 0 ]] || die "$a needs a value"
             case "$a" in
                 --guest-sections) guest_args+=(--sections "$1") ;;

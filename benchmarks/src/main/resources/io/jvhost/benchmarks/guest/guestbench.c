@@ -7,6 +7,11 @@
  *                                      "seq bytes=N ns=T"
  *   guestbench rand DEV MS             4 KiB O_DIRECT reads at random 4 KiB offsets, one at a time, for MS
  *                                      milliseconds: "rand reads=N ns=T"
+ *   guestbench snd-play PCM SECONDS    play SECONDS of 48 kHz S16 stereo (a quiet ramp) on the ALSA playback device
+ *                                      PCM (/dev/snd/pcmCcD0p) with the kernel's ioctls, periods of 4800 frames
+ *                                      (100 ms), 16 of them (1.6 s: room for TCG's stalls); from the first write
+ *                                      to the end of the drain: "snd frames=N ns=T xruns=X" (a failed drain counts
+ *                                      as an xrun)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +26,12 @@
 #include <unistd.h>
 #include <linux/fs.h>
 #include <linux/vm_sockets.h>
+#include <sound/asound.h>
+
+#define SND_RATE 48000
+#define SND_CHANNELS 2
+#define SND_PERIOD 4800
+#define SND_PERIODS 16
 
 static void die(const char *what)
 {
@@ -46,6 +57,79 @@ static int vsock_connect(unsigned port)
     if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0)
         die("connect");
     return s;
+}
+
+static void snd_mask(struct snd_pcm_hw_params *p, int param, unsigned int value)
+{
+    struct snd_mask *m = &p->masks[param - SNDRV_PCM_HW_PARAM_FIRST_MASK];
+    memset(m, 0, sizeof *m);
+    m->bits[value >> 5] |= 1u << (value & 31);
+}
+
+static void snd_interval(struct snd_pcm_hw_params *p, int param, unsigned int value)
+{
+    struct snd_interval *i = &p->intervals[param - SNDRV_PCM_HW_PARAM_FIRST_INTERVAL];
+    memset(i, 0, sizeof *i);
+    i->min = value;
+    i->max = value;
+    i->integer = 1;
+}
+
+/* Plays SECONDS of a quiet ramp on PCM; the time runs from the first write to the end of the drain. */
+static int snd_play(const char *pcm, long seconds)
+{
+    static int16_t period[SND_PERIOD * SND_CHANNELS];
+    struct snd_pcm_hw_params p;
+    long frames = seconds * SND_RATE, done = 0;
+    int xruns = 0, fd = open(pcm, O_RDWR);
+    if (fd < 0)
+        die(pcm);
+    memset(&p, 0, sizeof p);
+    for (int i = 0; i <= SNDRV_PCM_HW_PARAM_LAST_MASK - SNDRV_PCM_HW_PARAM_FIRST_MASK; i++)
+        memset(&p.masks[i], 0xff, sizeof p.masks[i]);
+    for (int i = 0; i <= SNDRV_PCM_HW_PARAM_LAST_INTERVAL - SNDRV_PCM_HW_PARAM_FIRST_INTERVAL; i++)
+        p.intervals[i].max = ~0u;
+    p.rmask = ~0u;
+    p.info = ~0u;
+    snd_mask(&p, SNDRV_PCM_HW_PARAM_ACCESS, SNDRV_PCM_ACCESS_RW_INTERLEAVED);
+    snd_mask(&p, SNDRV_PCM_HW_PARAM_FORMAT, SNDRV_PCM_FORMAT_S16_LE);
+    snd_mask(&p, SNDRV_PCM_HW_PARAM_SUBFORMAT, SNDRV_PCM_SUBFORMAT_STD);
+    snd_interval(&p, SNDRV_PCM_HW_PARAM_CHANNELS, SND_CHANNELS);
+    snd_interval(&p, SNDRV_PCM_HW_PARAM_RATE, SND_RATE);
+    snd_interval(&p, SNDRV_PCM_HW_PARAM_PERIOD_SIZE, SND_PERIOD);
+    snd_interval(&p, SNDRV_PCM_HW_PARAM_PERIODS, SND_PERIODS);
+    if (ioctl(fd, SNDRV_PCM_IOCTL_HW_PARAMS, &p) < 0)
+        die("HW_PARAMS");
+    if (ioctl(fd, SNDRV_PCM_IOCTL_PREPARE) < 0)
+        die("PREPARE");
+    for (int f = 0; f < SND_PERIOD; f++)
+        period[2 * f] = period[2 * f + 1] = (int16_t)((f & 255) - 128);
+    int64_t t0 = now();
+    while (done < frames) {
+        struct snd_xferi x = {0};
+        x.buf = period;
+        x.frames = frames - done < SND_PERIOD ? frames - done : SND_PERIOD;
+        if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) < 0) {
+            if (errno == EPIPE) {
+                xruns++;
+                if (ioctl(fd, SNDRV_PCM_IOCTL_PREPARE) < 0)
+                    die("PREPARE after an xrun");
+                continue;
+            }
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            die("WRITEI_FRAMES");
+        }
+        done += x.result;
+    }
+    if (ioctl(fd, SNDRV_PCM_IOCTL_DRAIN) < 0) {
+        fprintf(stderr, "guestbench: DRAIN: %s\n", strerror(errno));
+        xruns++;
+    }
+    int64_t t = now() - t0;
+    close(fd);
+    printf("snd frames=%ld ns=%lld xruns=%d\n", done, (long long)t, xruns);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -111,6 +195,9 @@ int main(int argc, char **argv)
         close(fd);
         return 0;
     }
-    fprintf(stderr, "usage: guestbench vsock-recv|vsock-send PORT BYTES | seq DEV BYTES | rand DEV MS\n");
+    if (argc == 4 && !strcmp(argv[1], "snd-play"))
+        return snd_play(argv[2], atol(argv[3]));
+    fprintf(stderr, "usage: guestbench vsock-recv|vsock-send PORT BYTES | seq DEV BYTES | rand DEV MS"
+            " | snd-play PCM SECONDS\n");
     return 2;
 }
