@@ -26,6 +26,8 @@ final class ImageFile implements AutoCloseable
     private static final int O_CLOEXEC = 0x80000;
     private static final int FALLOC_FL_KEEP_SIZE = 1;
     private static final int FALLOC_FL_PUNCH_HOLE = 2;
+    /** The file system cannot do what the flags ask (here: RWF_NOWAIT). */
+    static final int EOPNOTSUPP = 95;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
@@ -37,6 +39,8 @@ final class ImageFile implements AutoCloseable
         ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG);
     private static final MethodHandle PREADV = handle("preadv", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
         ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG);
+    private static final MethodHandle PREADV2 = handle("preadv2", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
+        ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT);
     private static final MethodHandle PWRITEV = handle("pwritev", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
         ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG);
     private static final MethodHandle FDATASYNC = handle("fdatasync", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT);
@@ -47,6 +51,8 @@ final class ImageFile implements AutoCloseable
     private final int fd;
     private final long size;
     private final boolean readOnly;
+    /** Cleared once the file system refuses RWF_NOWAIT (EOPNOTSUPP): every read then goes to a disk thread. */
+    private volatile boolean noWaitReads = true;
 
     private ImageFile(final String path, final int fd, final long size, final boolean readOnly)
     {
@@ -171,6 +177,52 @@ final class ImageFile implements AutoCloseable
         {
             throw new IllegalStateException((write ? "pwritev" : "preadv") + " on " + path + " failed to run: " + t, t);
         }
+    }
+
+    /**
+     * {@code preadv2(RWF_NOWAIT)} of {@code count} iovecs at {@code iov}, at {@code offset} of the image: reads what
+     * the page cache holds and fails with EAGAIN instead of waiting for the disk. A file system that cannot promise
+     * that (EOPNOTSUPP) turns {@link #noWaitReads} off.
+     *
+     * @return bytes read (fewer than asked when only part was cached), or {@code -errno}; EINTR is retried.
+     */
+    long readVectorNoWait(final long iov, final int count, final long offset)
+    {
+        final MemorySegment c = CAPTURE.get();
+        try
+        {
+            while (true)
+            {
+                final long n = (long)PREADV2.invokeExact(c, fd, iov, count, offset, LibC.RWF_NOWAIT);
+                if (n >= 0)
+                {
+                    return n;
+                }
+                final int errno = (int)ERRNO.get(c, 0L);
+                if (errno == EOPNOTSUPP && noWaitReads)
+                {
+                    noWaitReads = false;
+                    System.getLogger(ImageFile.class.getName()).log(System.Logger.Level.INFO, "image " + path
+                        + ": preadv2(RWF_NOWAIT) failed with EOPNOTSUPP; every read goes to a disk thread");
+                }
+                if (errno != Errno.EINTR)
+                {
+                    return -errno;
+                }
+            }
+        }
+        catch (final Throwable t)
+        {
+            throw new IllegalStateException("preadv2 on " + path + " failed to run: " + t, t);
+        }
+    }
+
+    /**
+     * @return whether reads may be tried from the page cache without waiting ({@link #readVectorNoWait}).
+     */
+    boolean noWaitReads()
+    {
+        return noWaitReads;
     }
 
     /**

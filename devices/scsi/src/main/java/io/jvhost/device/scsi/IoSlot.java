@@ -14,6 +14,7 @@ import io.jvhost.virtqueue.DescriptorChain;
  * One disk transfer in flight: the request chain (a copy: the queue reuses its own), the guest memory snapshot it
  * was popped under (retained until the chain is completed, so the buffers stay mapped while a disk thread fills
  * them), the plan from {@link Request}, and the outcome. Runs on a {@link DiskIo} thread; completed on the worker.
+ * A READ is first tried on the worker from the page cache ({@link #tryReadCached}), which never waits for the disk.
  */
 final class IoSlot
 {
@@ -60,6 +61,10 @@ final class IoSlot
     private int iovCount;
     /** Bytes the gathered iovecs hold. */
     private long pending;
+    /** Set while {@link #tryReadCached} runs: reads use RWF_NOWAIT, and anything short of all of it gives up. */
+    private boolean cachedOnly;
+    /** Set when a {@link #cachedOnly} read could not be done from the page cache. */
+    private boolean notCached;
 
     IoSlot(final int maxDescriptors)
     {
@@ -130,6 +135,45 @@ final class IoSlot
             LOG.log(Level.ERROR, "scsi lun " + unit.lun() + ": transfer failed on " + unit.image().path() + ": " + e, e);
             fail(Sense.MEDIUM_ERROR, io == Request.IO_READ ? Sense.UNRECOVERED_READ_ERROR : Sense.WRITE_ERROR);
         }
+    }
+
+    /**
+     * Tries this READ from the page cache without waiting for the disk (preadv2 with RWF_NOWAIT), on the calling
+     * thread: the ring's worker, which must never wait for a slow disk. Anything but the whole transfer read at once
+     * (a page not cached, a file system that cannot promise not to wait, an error) leaves the slot as planned for
+     * {@link #run} on a disk thread, which reads it all again and reports any error as usual.
+     *
+     * @return true when the outcome is final (read, or refused before touching the disk); false for a disk thread.
+     */
+    boolean tryReadCached()
+    {
+        if (io != Request.IO_READ || !unit.image().noWaitReads())
+        {
+            return false;
+        }
+        cachedOnly = true;
+        try
+        {
+            move(false);
+        }
+        catch (final RuntimeException e)
+        {
+            notCached = true;
+        }
+        finally
+        {
+            cachedOnly = false;
+        }
+        if (notCached)
+        {
+            notCached = false;
+            status = Sense.GOOD;
+            senseLength = 0;
+            response = 0;
+            transferred = 0;
+            return false;
+        }
+        return true;
     }
 
     private void move(final boolean write)
@@ -208,6 +252,18 @@ final class IoSlot
         final long start = done - pending;
         while (moved < pending)
         {
+            if (cachedOnly)
+            {
+                final long n = unit.image().readVectorNoWait(iov.address() + index * IOVEC, iovCount - index,
+                    offset + start + moved);
+                if (n != pending - moved)
+                {
+                    // Not (all) in the page cache, or an error: a disk thread does it, and says why if it fails.
+                    notCached = true;
+                    return false;
+                }
+                break;
+            }
             final long n = unit.image().transferVector(write, iov.address() + index * IOVEC, iovCount - index,
                 offset + start + moved);
             if (n <= 0)

@@ -24,7 +24,8 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * <pre>
  *  queue 0 controlq  task management (answered once no transfer is in flight) and asynchronous-event queries
  *  queue 1 eventq    buffers left in the ring: no hot-plug events are ever sent
- *  queue 2 requestq  commands: answered on the worker, or handed to DiskIo and completed when the disk is done
+ *  queue 2 requestq  commands: answered on the worker (a READ the page cache holds too, read without waiting),
+ *                    or handed to DiskIo and completed when the disk is done
  *
  *  request (device-readable)                              response (device-writable)
  *  lun[8] | id le64 | task_attr | prio | crn | cdb[32] | data-out...   sense_len le32 | resid le32 |
@@ -74,6 +75,11 @@ public final class ScsiDevice implements VirtioDevice
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED;
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final long DRAIN_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
+    /**
+     * Bytes a pass over the request queue reads from the page cache on the worker, at most: beyond, READs go to the
+     * disk threads, so a deep queue of cached reads delays the control queue by a few memory copies only.
+     */
+    static final long CACHED_READ_BYTES_PER_PASS = 4L << 20;
 
     private final String name;
     private final LogicalUnit[] units;
@@ -90,6 +96,10 @@ public final class ScsiDevice implements VirtioDevice
     private int freeCount;
     private final ArrayBlockingQueue<IoSlot> done;
     private final DiskIo disk;
+    /** Tries a READ from the page cache on the worker ({@link IoSlot#tryReadCached}; tests turn it off). */
+    private final java.util.function.Predicate<IoSlot> cachedRead;
+    /** Bytes the current pass over the request queue may still read on the worker. */
+    private long cachedBudget;
     private final Object drained = new Object();
     private final DescriptorChain[] heldTmf;
     private int tmfHeld;
@@ -110,12 +120,27 @@ public final class ScsiDevice implements VirtioDevice
     public static ScsiDevice open(final String name, final List<String> images, final boolean readOnly,
         final boolean solidState, final int diskThreads) throws IOException
     {
-        return open(name, images, readOnly, solidState, diskThreads, IoSlot::run);
+        return open(name, images, readOnly, solidState, diskThreads, IoSlot::run, IoSlot::tryReadCached);
     }
 
+    /**
+     * With a disk of the test's own ({@code runner}), which every transfer goes to: no READ is served from the page
+     * cache on the worker.
+     */
     static ScsiDevice open(final String name, final List<String> images, final boolean readOnly,
         final boolean solidState, final int diskThreads, final java.util.function.Consumer<IoSlot> runner)
         throws IOException
+    {
+        return open(name, images, readOnly, solidState, diskThreads, runner, slot -> false);
+    }
+
+    /**
+     * @param runner     runs each disk transfer on a disk thread ({@link IoSlot#run}).
+     * @param cachedRead tries a READ on the worker first ({@link IoSlot#tryReadCached}); true when it is done.
+     */
+    static ScsiDevice open(final String name, final List<String> images, final boolean readOnly,
+        final boolean solidState, final int diskThreads, final java.util.function.Consumer<IoSlot> runner,
+        final java.util.function.Predicate<IoSlot> cachedRead) throws IOException
     {
         if (images.isEmpty() || images.size() > MAX_LUNS)
         {
@@ -151,25 +176,27 @@ public final class ScsiDevice implements VirtioDevice
             }
             throw e;
         }
-        return new ScsiDevice(name, units, diskThreads, runner);
+        return new ScsiDevice(name, units, diskThreads, runner, cachedRead);
     }
 
     ScsiDevice(final String name, final LogicalUnit[] units, final int diskThreads)
     {
-        this(name, units, diskThreads, IoSlot::run);
+        this(name, units, diskThreads, IoSlot::run, IoSlot::tryReadCached);
     }
 
     /**
-     * @param runner runs each disk transfer on a disk thread ({@link IoSlot#run}; tests slow it down).
+     * @param runner     runs each disk transfer on a disk thread ({@link IoSlot#run}; tests slow it down).
+     * @param cachedRead tries a READ on the worker first ({@link IoSlot#tryReadCached}); true when it is done.
      */
     ScsiDevice(final String name, final LogicalUnit[] units, final int diskThreads,
-        final java.util.function.Consumer<IoSlot> runner)
+        final java.util.function.Consumer<IoSlot> runner, final java.util.function.Predicate<IoSlot> cachedRead)
     {
         if (units.length < 1 || units.length > MAX_LUNS)
         {
             throw new IllegalArgumentException("a target has 1.." + MAX_LUNS + " LUNs, got " + units.length);
         }
         this.name = name;
+        this.cachedRead = cachedRead;
         this.units = units.clone();
         this.slots = new IoSlot[QUEUE_SIZE];
         this.free = new IoSlot[QUEUE_SIZE];
@@ -296,6 +323,7 @@ public final class ScsiDevice implements VirtioDevice
     private void serveRequests(final DeviceQueue queue)
     {
         completeTransfers(queue);
+        cachedBudget = CACHED_READ_BYTES_PER_PASS;
         while (freeCount > 0)
         {
             final DescriptorChain chain = queue.next();
@@ -362,6 +390,13 @@ public final class ScsiDevice implements VirtioDevice
             slot.plan(request, chain, memory, unit, write ? REQUEST_HEADER : RESPONSE_HEADER, write ? dataOut
                 : dataIn);
             slot.generation = generation;
+            if (request.io == Request.IO_READ && cachedBudget > 0 && cachedRead.test(slot))
+            {
+                // Read from the page cache right here: no hand-over to a disk thread and back.
+                cachedBudget -= slot.transferred;
+                complete(queue, slot);
+                return;
+            }
             disk.submit(slot);
         }
         catch (final ChainAccessException e)
@@ -466,29 +501,7 @@ public final class ScsiDevice implements VirtioDevice
         IoSlot slot;
         while (null != (slot = done.poll()))
         {
-            try
-            {
-                if (slot.generation == generation)
-                {
-                    final long dataIn = slot.chain.writableBytes() - RESPONSE_HEADER;
-                    final boolean moves = slot.io == Request.IO_READ || slot.io == Request.IO_WRITE;
-                    final long moved = slot.io == Request.IO_READ ? slot.transferred : 0;
-                    writeResponse(slot.chain, slot.response, slot.status, slot.sense, slot.senseLength,
-                        moves ? slot.dataCapacity - slot.transferred : dataIn);
-                    queue.complete(slot.chain, RESPONSE_HEADER + moved);
-                }
-            }
-            catch (final ChainAccessException e)
-            {
-                refuse(slot.chain, e.getMessage());
-                queue.complete(slot.chain, 0);
-            }
-            finally
-            {
-                slot.memory.release();
-                slot.memory = null;
-                free[freeCount++] = slot;
-            }
+            complete(queue, slot);
         }
         if (tmfHeld > 0 && freeCount == QUEUE_SIZE)
         {
@@ -497,6 +510,36 @@ public final class ScsiDevice implements VirtioDevice
             {
                 c.wake(CONTROL);
             }
+        }
+    }
+
+    /**
+     * Answers a finished transfer (unless it belongs to an older generation) and frees its slot.
+     */
+    private void complete(final DeviceQueue queue, final IoSlot slot)
+    {
+        try
+        {
+            if (slot.generation == generation)
+            {
+                final long dataIn = slot.chain.writableBytes() - RESPONSE_HEADER;
+                final boolean moves = slot.io == Request.IO_READ || slot.io == Request.IO_WRITE;
+                final long moved = slot.io == Request.IO_READ ? slot.transferred : 0;
+                writeResponse(slot.chain, slot.response, slot.status, slot.sense, slot.senseLength,
+                    moves ? slot.dataCapacity - slot.transferred : dataIn);
+                queue.complete(slot.chain, RESPONSE_HEADER + moved);
+            }
+        }
+        catch (final ChainAccessException e)
+        {
+            refuse(slot.chain, e.getMessage());
+            queue.complete(slot.chain, 0);
+        }
+        finally
+        {
+            slot.memory.release();
+            slot.memory = null;
+            free[freeCount++] = slot;
         }
     }
 

@@ -91,11 +91,19 @@ class ScsiDeviceTest
 
     private void start(final boolean readOnly, final boolean solidState, final int luns) throws Exception
     {
-        start(readOnly, solidState, luns, IoSlot::run);
+        start(readOnly, solidState, luns, IoSlot::run, IoSlot::tryReadCached);
+    }
+
+    /** With a disk of the test's own, which every transfer goes to (no READ from the page cache on the worker). */
+    private void start(final boolean readOnly, final boolean solidState, final int luns,
+        final java.util.function.Consumer<IoSlot> runner) throws Exception
+    {
+        start(readOnly, solidState, luns, runner, slot -> false);
     }
 
     private void start(final boolean readOnly, final boolean solidState, final int luns,
-        final java.util.function.Consumer<IoSlot> runner) throws Exception
+        final java.util.function.Consumer<IoSlot> runner, final java.util.function.Predicate<IoSlot> cachedRead)
+        throws Exception
     {
         image = new byte[IMAGE_BYTES];
         for (int i = 0; i < image.length; i++)
@@ -124,7 +132,7 @@ class ScsiDeviceTest
             ring.bind(memory);
             queue[q] = new ActiveQueue(q, "scsi q" + q, ring, SIZE);
         }
-        device = ScsiDevice.open("scsi-test", paths, readOnly, solidState, 2, runner);
+        device = ScsiDevice.open("scsi-test", paths, readOnly, solidState, 2, runner, cachedRead);
         device.attach(new DeviceContext()
         {
             @Override
@@ -703,5 +711,102 @@ class ScsiDeviceTest
         assertThat(ram.asSlice(0x220000, 512).toArray(ValueLayout.JAVA_BYTE)).isEqualTo(Arrays.copyOf(image, 512));
         assertThat((int)awaitUsed(0)).as("then the abort is answered").isEqualTo(1);
         assertThat(ram.get(ValueLayout.JAVA_BYTE, 0x240000)).as("FUNCTION COMPLETE").isZero();
+    }
+
+    /** A disk whose every transfer waits for {@code mayGo}; counts {@code started} down as one arrives. */
+    private static java.util.function.Consumer<IoSlot> stalledDisk(final java.util.concurrent.CountDownLatch started,
+        final java.util.concurrent.CountDownLatch mayGo)
+    {
+        return slot ->
+        {
+            started.countDown();
+            try
+            {
+                mayGo.await();
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+            }
+            slot.run();
+        };
+    }
+
+    @Test
+    void aReadThePageCacheHoldsIsAnsweredOnTheWorkerWhileTheDiskIsStalled() throws Exception
+    {
+        final java.util.concurrent.CountDownLatch diskStarted = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.CountDownLatch diskMayGo = new java.util.concurrent.CountDownLatch(1);
+        start(false, false, 1, stalledDisk(diskStarted, diskMayGo), IoSlot::tryReadCached);
+        // A WRITE(10) of one block, stalled on the disk.
+        MemorySegment.copy(header(0, 0, bytes(0x2A, 0, 0, 0, 0, 9, 0, 0, 1, 0)), 0, ram, ValueLayout.JAVA_BYTE,
+            0x200000, ScsiDevice.REQUEST_HEADER);
+        ram.asSlice(0x250000, 512).fill((byte)0x3C);
+        driver[2].add(new long[] {0x200000, 0x250000, 0x210000}, new int[] {ScsiDevice.REQUEST_HEADER, 512, 108}, 2,
+            1);
+        driver[2].publish();
+        queue[2].serve(device);
+        assertThat(diskStarted.await(10, TimeUnit.SECONDS)).as("the WRITE reached the disk").isTrue();
+
+        // READs of the image just written (in the page cache) need no disk thread: every one of them would stall.
+        final Answer small = command(null, 4096, bytes(0x28, 0, 0, 0, 0, 3, 0, 0, 8, 0));
+        assertGood(small);
+        assertThat(small.dataIn()).isEqualTo(Arrays.copyOfRange(image, 3 * 512, 3 * 512 + 4096));
+        final Answer large = command(null, 512 * 1024, bytes(0x28, 0, 0, 0, 0, 0, 0, 0x04, 0, 0));
+        assertGood(large);
+        assertThat(large.dataIn()).isEqualTo(Arrays.copyOf(image, 512 * 1024));
+        assertThat(device.transfersRunning()).as("only the WRITE is on a disk thread").isEqualTo(1);
+
+        diskMayGo.countDown();
+        assertThat((int)awaitUsed(2)).as("the WRITE, answered once the disk went on").isEqualTo(108);
+        assertThat(Arrays.copyOfRange(imageNow(), 9 * 512, 10 * 512)).containsOnly((byte)0x3C);
+    }
+
+    @Test
+    void aReadOfBlocksNotInThePageCacheGoesToADiskThreadAndTheWorkerServesOn() throws Throwable
+    {
+        final java.util.concurrent.CountDownLatch diskStarted = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.CountDownLatch diskMayGo = new java.util.concurrent.CountDownLatch(1);
+        start(false, false, 1, stalledDisk(diskStarted, diskMayGo), IoSlot::tryReadCached);
+        evictFromPageCache(imagePath);
+        MemorySegment.copy(header(0, 0, bytes(0x28, 0, 0, 0, 0x02, 0, 0, 0, 8, 0)), 0, ram, ValueLayout.JAVA_BYTE,
+            0x200000, ScsiDevice.REQUEST_HEADER);
+        driver[2].add(new long[] {0x200000, 0x210000, 0x220000}, new int[] {ScsiDevice.REQUEST_HEADER, 108, 4096}, 1,
+            2);
+        driver[2].publish();
+        queue[2].serve(device);
+        assertThat(diskStarted.await(10, TimeUnit.SECONDS)).as("the READ of evicted blocks reached the disk").isTrue();
+        assertThat(driver[2].pollUsed()).as("and waits for it").isEqualTo(-1);
+        assertGood(command(null, 0, bytes(0x00, 0, 0, 0, 0, 0)));
+        assertThat(control(bytes(1, 0, 0, 0, 1, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0), 5)).containsExactly(0, 0, 0, 0, 0);
+
+        diskMayGo.countDown();
+        assertThat((int)awaitUsed(2)).isEqualTo(108 + 4096);
+        assertThat(ram.asSlice(0x220000, 4096).toArray(ValueLayout.JAVA_BYTE))
+            .isEqualTo(Arrays.copyOfRange(image, 512 * 512, 512 * 512 + 4096));
+    }
+
+    /** Writes {@code file}'s dirty pages back and drops its clean ones (posix_fadvise DONTNEED). */
+    private static void evictFromPageCache(final Path file) throws Throwable
+    {
+        try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(file,
+            java.nio.file.StandardOpenOption.WRITE))
+        {
+            c.force(true);
+        }
+        final java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+        final java.lang.invoke.MethodHandle fadvise = linker.downcallHandle(
+            linker.defaultLookup().findOrThrow("posix_fadvise"), java.lang.foreign.FunctionDescriptor.of(
+                ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_INT));
+        final int fd = io.jvhost.os.LibC.open(file.toString(), 0);
+        try
+        {
+            assertThat((int)fadvise.invokeExact(fd, 0L, 0L, 4)).as("posix_fadvise(DONTNEED)").isZero();
+        }
+        finally
+        {
+            io.jvhost.os.LibC.closeQuietly(fd);
+        }
     }
 }
