@@ -56,6 +56,8 @@ public final class GuestBench
     private static final String BEGIN = "<!-- guestbench:begin -->";
     private static final String END = "<!-- guestbench:end -->";
     private static final int VSOCK_PORT = 1234;
+    /** The guest's wait between a measurement's start line and the measurement (its scripts' "sleep 0.2"). */
+    private static final long START_GAP = 200_000_000L;
     private static final String USAGE = """
         usage: GuestBench [options]
           --root DIR           the jvhost checkout (default: .)
@@ -227,7 +229,8 @@ public final class GuestBench
         {
             missing.add("no qemu-system-x86_64 (--qemu)");
         }
-        if ((sections.contains("vsock") || sections.contains("scsi")) && !Files.isRegularFile(guestDir.resolve("vmlinuz")))
+        if ((sections.contains("vsock") || sections.contains("scsi"))
+            && !Files.isRegularFile(guestDir.resolve("vmlinuz")))
         {
             missing.add("no guest kernel in " + guestDir + " (scripts/setup.sh guest)");
         }
@@ -544,14 +547,18 @@ public final class GuestBench
                   if [ -n "$d" ]; then eval dev_${w%%%%:*}=$d; keys="$keys ${w%%%%:*}"; else echo "GB missing ${w%%%%:*} $(ls /sys/block | tr '\\n' ' ')"; fi
                 done
                 rev=""; for k in $keys; do rev="$k $rev"; done
+                # Warm-up, not measured: a fresh back-end (a JVM's JIT above all) would charge its start to the first.
+                # Each measurement starts 0.2 s after its start line, so the host reads the back-end's CPU before.
+                for k in $keys; do eval d=\\$dev_$k; /bin/guestbench seq /dev/$d %d >/dev/null; /bin/guestbench rand /dev/$d 500 >/dev/null; done
                 for r in $(seq %d); do
                   if [ $((r %% 2)) = 1 ]; then order="$keys"; else order="$rev"; fi
-                  for k in $order; do eval d=\\$dev_$k; echo "GB begin $k seq"; echo "GB $k $(/bin/guestbench seq /dev/$d %d)"; done
-                  for k in $order; do eval d=\\$dev_$k; echo "GB begin $k rand"; echo "GB $k $(/bin/guestbench rand /dev/$d %d)"; done
+                  for k in $order; do eval d=\\$dev_$k; echo "GB begin $k seq"; sleep 0.2; echo "GB $k $(/bin/guestbench seq /dev/$d %d)"; done
+                  for k in $order; do eval d=\\$dev_$k; echo "GB begin $k rand"; sleep 0.2; echo "GB $k $(/bin/guestbench rand /dev/$d %d)"; done
                 done
                 echo "GB done"
                 poweroff -f
-                """.formatted(names.toString().strip(), figures.size(), repeats, imageMib << 20, randMs);
+                """.formatted(names.toString().strip(), figures.size(), Math.min(imageMib, 64) << 20, repeats,
+                    imageMib << 20, randMs);
             final Path initrd = BenchGuest.initramfs(root, guestDir, work, "scsi", init, tree, "virtio_pci", "virtio_scsi",
                 "sd_mod", "virtio_blk");
             scsiGuest(dir, initrd, qemuArgs, backends, figures);
@@ -570,21 +577,24 @@ public final class GuestBench
         }
         for (final var e : figures.entrySet())
         {
-            System.err.printf(Locale.ROOT, "GuestBench: scsi %s: seq %s MiB/s, rand %s IOPS, CPU ms/MiB seq %s rand %s%n",
+            System.err.printf(Locale.ROOT,
+                "GuestBench: scsi %s: seq %s MiB/s, rand %s IOPS, CPU ms/MiB seq %s rand %s%n",
                 e.getKey(), e.getValue().seqMibS(), e.getValue().randIops(), e.getValue().seqCpuMsPerMib(),
                 e.getValue().randCpuMsPerMib());
         }
         final StringBuilder md = new StringBuilder();
         md.append("\n#### Block reads in the guest\n\nOne ").append(imageMib).append(" MiB image (random bytes, in the"
-            + " host's page cache for every back-end), read in the guest with O_DIRECT: sequentially in 1 MiB reads, and"
-            + " in 4 KiB reads at random offsets one at a time (queue depth 1) for ").append(randMs).append(" ms; all"
-            + " disks in the same guest, measured one after the other (the order reversed every repeat), median of ")
-            .append(repeats).append(". CPU: the back-end process's time on a CPU (its threads' nanoseconds,"
-                + " `/proc/PID/task/*/schedstat`) from the guest's start line of a measurement to its result line, per MiB"
-                + " read. Peers: `qemu-storage-daemon` exporting the image"
-                + " read-only as vhost-user-blk (").append(MachineInfo.packageOf(qsd.toString())).append("), and ")
-            .append(peerName).append(" serving it read-only as vhost-user-scsi.\n\n");
-        md.append("| Back-end | sequential MiB/s | 4 KiB random reads/s | CPU ms/MiB sequential | CPU ms/MiB random |\n");
+            + " host's page cache for every back-end), read in the guest with O_DIRECT: sequentially in 1 MiB reads,"
+            + " and in 4 KiB reads at random offsets one at a time (queue depth 1) for ").append(randMs).append(" ms; all"
+            + " disks in the same guest, measured one after the other (the order reversed every repeat) after an"
+            + " unmeasured warm-up (64 MiB sequential and 0.5 s random per disk), median of ").append(repeats)
+            .append(". CPU: the back-end process's time on a CPU (its threads' nanoseconds,"
+                + " `/proc/PID/task/*/schedstat`) from the guest's start line of a measurement (0.2 s before it) to its"
+                + " result line, per MiB read. Peers: `qemu-storage-daemon` exporting the image read-only as vhost-user-blk (")
+            .append(MachineInfo.packageOf(qsd.toString())).append("), and ").append(peerName)
+            .append(" serving it read-only as vhost-user-scsi.\n\n");
+        md.append("| Back-end | sequential MiB/s | 4 KiB random reads/s | CPU ms/MiB sequential"
+            + " | CPU ms/MiB random |\n");
         md.append("| --- | ---: | ---: | ---: | ---: |\n");
         final java.util.Map<String, double[]> medians = new java.util.LinkedHashMap<>();
         for (final Disk d : disks)
@@ -633,6 +643,7 @@ public final class GuestBench
         {
             String current = null;
             CpuTime.Reading cpu0 = null;
+            long t0 = 0;
             for (String line; !(line = guest.next(Duration.ofSeconds(600))).equals("GB done");)
             {
                 final Matcher b = begin.matcher(line);
@@ -642,11 +653,14 @@ public final class GuestBench
                 {
                     current = b.group(1);
                     cpu0 = CpuTime.read(backends.get(current).pid());
+                    t0 = System.nanoTime();
                 }
                 else if ((s.matches() || r.matches()) && (s.matches() ? s : r).group(1).equals(current))
                 {
                     final double cpuMs = CpuTime.read(backends.get(current).pid()).nanosSince(cpu0) / 1e6;
                     final DiskFigures f = figures.get(current);
+                    checkInterval("scsi " + current + (s.matches() ? " seq" : " rand"),
+                        System.nanoTime() - t0 - START_GAP, Long.parseLong((s.matches() ? s : r).group(3)), cpuMs);
                     if (s.matches())
                     {
                         final double mib = Long.parseLong(s.group(2)) / (double)(1 << 20);
@@ -675,7 +689,22 @@ public final class GuestBench
     }
 
     /**
-     * @return why the peer's disk did not appear, from its log's last line and QEMU's complaint on the console.
+     * Logs one measurement's interval as the guest timed it and as the host saw it (from the guest's start line to its
+     * result line, which the CPU time covers, less the 0.2 s the guest waits after the start line), and warns when the
+     * host's is shorter: the start line reached the host more than 0.2 s late, so part of the back-end's work fell
+     * before the CPU reading.
+     */
+    private static void checkInterval(final String what, final long hostNanos, final long guestNanos,
+        final double cpuMs)
+    {
+        System.err.printf(Locale.ROOT, "GuestBench: %s: %.1f ms in the guest, %.1f ms seen by the host, back-end CPU"
+            + " %.2f ms%s%n", what, guestNanos / 1e6, hostNanos / 1e6, cpuMs, hostNanos < guestNanos
+                ? " (warning: the start line came late, the CPU figure misses part of the work)" : "");
+    }
+
+    /**
+     * @return why the peer's disk or card did not appear: the last complaint of QEMU or the guest's driver on the
+     *     console, and the back-end log's last error.
      */
     private static String peerFailure(final Path backendLog, final Path serialLog)
     {
@@ -685,7 +714,8 @@ public final class GuestBench
             try
             {
                 Files.readAllLines(p, StandardCharsets.UTF_8).stream()
-                    .filter(l -> l.contains("vhost") || l.contains("rror") || l.contains("nvalid"))
+                    .filter(l -> !l.startsWith("GB ") && (l.contains("qemu-system") || l.contains("virtio")
+                        || l.contains("rror") || l.contains("nvalid")))
                     .reduce((a, b) -> b)
                     .ifPresent(l -> why.append(why.isEmpty() ? "" : "; ").append('`')
                         .append(l.strip().replace('`', '\'').replace('|', '/')).append('`'));
@@ -774,21 +804,19 @@ public final class GuestBench
                     "vhost-user-snd-pci,chardev=" + c.getKey() + ",addr=0x" + slot));
             }
             // virtio_snd's buffer may hold 2 s (default 160 ms), its periods 100 ms and a control message may take 10 s
-            // (default 1 s): room for TCG's stalls on a busy host. The limits are read at the driver's probe, so every
-            // sound device (virtio ID 25; bound, or left over by a probe that timed out) is bound again.
-            final String init = prologue() + """
+            // (default 1 s): room for TCG's stalls on a busy host. The driver reads them at its probe, so it is loaded
+            // with them, after the other modules (a re-probe instead would reset the devices once more).
+            final String init = """
+                #!/bin/sh
+                mount -t proc proc /proc
+                mount -t sysfs sys /sys
+                mount -t devtmpfs dev /dev
+                snd=$(grep '/virtio_snd\\.ko$' /modules.order)
+                grep -v '/virtio_snd\\.ko$' /modules.order > /tmp/modules.order; cat /tmp/modules.order > /modules.order
+                /bin/load-modules || echo "guestbench: some modules failed to load (optional ones are fine)"
+                insmod $snd pcm_buffer_ms=2000 pcm_period_ms_max=100 msg_timeout_ms=10000 || echo "GB error insmod $snd"
                 card() { for c in /sys/class/sound/card*; do case $(readlink -f $c/device) in */0000:00:$1.0/*) echo ${c##*card}; return;; esac; done; }
                 want="%s"
-                p=/sys/module/virtio_snd/parameters
-                echo 2000 > $p/pcm_buffer_ms; echo 100 > $p/pcm_period_ms_max; echo 10000 > $p/msg_timeout_ms
-                n=0
-                for d in /sys/bus/virtio/devices/virtio*; do
-                  [ "$(cat $d/device)" = 0x0019 ] || continue
-                  n=$((n+1))
-                  [ -e $d/driver ] && echo ${d##*/} > /sys/bus/virtio/drivers/virtio_snd/unbind
-                  echo ${d##*/} > /sys/bus/virtio/drivers/virtio_snd/bind
-                done
-                [ $n = %d ] || echo "GB error $n virtio sound devices, expected %d"
                 keys=""
                 for w in $want; do
                   i=0; while [ -z "$(card ${w#*:})" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
@@ -797,13 +825,16 @@ public final class GuestBench
                   else echo "GB missing ${w%%%%:*} $(cat /proc/asound/cards | tr '\\n' ' ')"; fi
                 done
                 rev=""; for k in $keys; do rev="$k $rev"; done
+                # Warm-up, not measured: a fresh back-end (a JVM's JIT above all) would charge its start to the first.
+                # Each measurement starts 0.2 s after its start line, so the host reads the back-end's CPU before.
+                for k in $keys; do eval c=\\$card_$k; /bin/guestbench snd-play /dev/snd/pcmC${c}D0p 1 >/dev/null; done
                 for r in $(seq %d); do
                   if [ $((r %% 2)) = 1 ]; then order="$keys"; else order="$rev"; fi
-                  for k in $order; do eval c=\\$card_$k; echo "GB begin $k"; echo "GB $k $(/bin/guestbench snd-play /dev/snd/pcmC${c}D0p %d)"; done
+                  for k in $order; do eval c=\\$card_$k; echo "GB begin $k"; sleep 0.2; echo "GB $k $(/bin/guestbench snd-play /dev/snd/pcmC${c}D0p %d)"; done
                 done
                 echo "GB done"
                 poweroff -f
-                """.formatted(want.toString().strip(), figures.size(), figures.size(), repeats, soundSeconds);
+                """.formatted(want.toString().strip(), repeats, soundSeconds);
             final Path initrd = BenchGuest.initramfs(root, guest612Dir, work, "sound", init, tree, "virtio_pci",
                 "virtio_snd");
             soundGuest(dir, initrd, qemuArgs, backends, figures);
@@ -828,11 +859,12 @@ public final class GuestBench
         md.append("A 6.12 guest (`virtio_snd`, QEMU's `vhost-user-snd-pci`, one card per back-end in the same guest)"
             + " plays ").append(soundSeconds).append(" s of 48 kHz S16 stereo (periods of 4800 frames, 16 of them,"
                 + " written with the kernel's ALSA ioctls) to each back-end's null output, one after the other (the"
-                + " order reversed every repeat), median of ").append(repeats).append(". Wall time: from the first"
-                + " write to the end of the drain, in the guest (a back-end that consumes in real time takes about ")
+                + " order reversed every repeat) after an unmeasured second each, median of ").append(repeats)
+            .append(". Wall time: from the first write to the end of the drain, in the guest (a back-end that"
+                + " consumes in real time takes about ")
             .append(soundSeconds).append(" s; one that completes buffers at once, less). CPU: the back-end process's"
                 + " time on a CPU (its threads' nanoseconds, `/proc/PID/task/*/schedstat`) from the guest's start line"
-                + " to its result line, per second of audio played.\n\n");
+                + " (0.2 s before the playback) to its result line, per second of audio played.\n\n");
         md.append("| Back-end | wall time s | CPU ms per s of playback | xruns |\n| --- | ---: | ---: | ---: |\n");
         final java.util.Map<String, double[]> medians = new java.util.HashMap<>();
         for (final String key : commands.keySet())
@@ -874,6 +906,7 @@ public final class GuestBench
         {
             String current = null;
             CpuTime.Reading cpu0 = null;
+            long t0 = 0;
             for (String line; !(line = guest.next(Duration.ofSeconds(600))).equals("GB done");)
             {
                 final Matcher b = begin.matcher(line);
@@ -882,11 +915,14 @@ public final class GuestBench
                 {
                     current = b.group(1);
                     cpu0 = CpuTime.read(backends.get(current).pid());
+                    t0 = System.nanoTime();
                 }
                 else if (p.matches() && p.group(1).equals(current))
                 {
                     final double cpuMs = CpuTime.read(backends.get(current).pid()).nanosSince(cpu0) / 1e6;
                     final SoundFigures f = figures.get(current);
+                    checkInterval("sound " + current, System.nanoTime() - t0 - START_GAP, Long.parseLong(p.group(3)),
+                        cpuMs);
                     f.wallSeconds().add(Long.parseLong(p.group(3)) / 1e9);
                     f.cpuMsPerSecond().add(cpuMs / (Long.parseLong(p.group(2)) / (double)SOUND_RATE));
                     f.xruns()[0] += Integer.parseInt(p.group(4));
