@@ -61,7 +61,7 @@ public final class CpuTime
      * {@code /proc/PID/task/TID/schedstat}, exact for a thread that is not running at that moment), and the tree's
      * tick-counted {@link #ofTree} total, which also holds the threads that have exited.
      */
-    public record Reading(Map<Long, Long> threadNanos, long tickNanos)
+    public record Reading(Map<Long, Long> threadNanos, Map<Long, String> threadNames, long tickNanos)
     {
         /**
          * @return nanoseconds of CPU used since {@code earlier}: the growth of the threads alive now (a thread born
@@ -78,6 +78,27 @@ public final class CpuTime
             final long ticks = tickNanos - earlier.tickNanos;
             return ticks > precise + 2 * (1_000_000_000L / TICKS_PER_SECOND) ? ticks : precise;
         }
+
+        /**
+         * @return the {@code n} threads that used the most CPU since {@code earlier}, as "name ms" (threads with the
+         *     same name, e.g. a pool's, summed), most first: where a back-end's time went.
+         */
+        public String busiestSince(final Reading earlier, final int n)
+        {
+            final Map<String, Long> byName = new HashMap<>();
+            for (final Map.Entry<Long, Long> e : threadNanos.entrySet())
+            {
+                final long used = e.getValue() - earlier.threadNanos.getOrDefault(e.getKey(), 0L);
+                if (used > 0)
+                {
+                    byName.merge(threadNames.getOrDefault(e.getKey(), "?"), used, Long::sum);
+                }
+            }
+            return String.join(", ", byName.entrySet().stream()
+                .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(n)
+                .map(e -> String.format(java.util.Locale.ROOT, "%s %.2f ms", e.getKey(), e.getValue() / 1e6))
+                .toList());
+        }
     }
 
     /**
@@ -91,6 +112,7 @@ public final class CpuTime
         pids.add(pid);
         ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(d -> pids.add(d.pid())));
         final Map<Long, Long> threads = new HashMap<>();
+        final Map<Long, String> names = new HashMap<>();
         for (final long p : pids)
         {
             final List<Path> tasks;
@@ -111,8 +133,11 @@ public final class CpuTime
                 try
                 {
                     final String stat = Files.readString(task.resolve("schedstat"), StandardCharsets.US_ASCII);
-                    threads.put(Long.parseLong(task.getFileName().toString()),
-                        Long.parseLong(stat.substring(0, stat.indexOf(' '))));
+                    final long tid = Long.parseLong(task.getFileName().toString());
+                    threads.put(tid, Long.parseLong(stat.substring(0, stat.indexOf(' '))));
+                    // A pool's threads differ only in their number: named once.
+                    names.put(tid, Files.readString(task.resolve("comm"), StandardCharsets.US_ASCII).strip()
+                        .replaceAll("[-#]?\\d+$", "*"));
                 }
                 catch (final IOException e)
                 {
@@ -120,6 +145,6 @@ public final class CpuTime
                 }
             }
         }
-        return new Reading(Map.copyOf(threads), ticks);
+        return new Reading(Map.copyOf(threads), Map.copyOf(names), ticks);
     }
 }

@@ -56,7 +56,7 @@ class CpuTimeTest
     }
 
     @Test
-    void readingHasEachLiveThreadsCpuTimeInNanosecondsFinerThanATick() throws Exception
+    void readingHasEachLiveThreadsCpuTimeInNanosecondsFinerThanATickAndItsName() throws Exception
     {
         final long pid = ProcessHandle.current().pid();
         final CountDownLatch started = new CountDownLatch(1);
@@ -93,6 +93,7 @@ class CpuTimeTest
         assertThat(threadDelta).as("the burning thread's time, against its own clock (%d ns)", used.get())
             .isBetween(used.get() - 1_000_000, used.get() + 1_000_000);
         assertThat(after.nanosSince(before)).isGreaterThanOrEqualTo(threadDelta);
+        assertThat(after.busiestSince(before, 10)).as("the busiest threads, by name").contains("cpuburn-live ");
     }
 
     @Test

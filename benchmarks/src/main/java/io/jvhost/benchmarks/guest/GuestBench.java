@@ -657,10 +657,12 @@ public final class GuestBench
                 }
                 else if ((s.matches() || r.matches()) && (s.matches() ? s : r).group(1).equals(current))
                 {
-                    final double cpuMs = CpuTime.read(backends.get(current).pid()).nanosSince(cpu0) / 1e6;
+                    final CpuTime.Reading cpu1 = CpuTime.read(backends.get(current).pid());
+                    final double cpuMs = cpu1.nanosSince(cpu0) / 1e6;
                     final DiskFigures f = figures.get(current);
                     checkInterval("scsi " + current + (s.matches() ? " seq" : " rand"),
-                        System.nanoTime() - t0 - START_GAP, Long.parseLong((s.matches() ? s : r).group(3)), cpuMs);
+                        System.nanoTime() - t0 - START_GAP, Long.parseLong((s.matches() ? s : r).group(3)), cpuMs,
+                        cpu1.busiestSince(cpu0, 4));
                     if (s.matches())
                     {
                         final double mib = Long.parseLong(s.group(2)) / (double)(1 << 20);
@@ -692,13 +694,13 @@ public final class GuestBench
      * Logs one measurement's interval as the guest timed it and as the host saw it (from the guest's start line to its
      * result line, which the CPU time covers, less the 0.2 s the guest waits after the start line), and warns when the
      * host's is shorter: the start line reached the host more than 0.2 s late, so part of the back-end's work fell
-     * before the CPU reading.
+     * before the CPU reading. The back-end's busiest threads say where its time went.
      */
     private static void checkInterval(final String what, final long hostNanos, final long guestNanos,
-        final double cpuMs)
+        final double cpuMs, final String busiest)
     {
         System.err.printf(Locale.ROOT, "GuestBench: %s: %.1f ms in the guest, %.1f ms seen by the host, back-end CPU"
-            + " %.2f ms%s%n", what, guestNanos / 1e6, hostNanos / 1e6, cpuMs, hostNanos < guestNanos
+            + " %.2f ms (%s)%s%n", what, guestNanos / 1e6, hostNanos / 1e6, cpuMs, busiest, hostNanos < guestNanos
                 ? " (warning: the start line came late, the CPU figure misses part of the work)" : "");
     }
 
@@ -919,10 +921,11 @@ public final class GuestBench
                 }
                 else if (p.matches() && p.group(1).equals(current))
                 {
-                    final double cpuMs = CpuTime.read(backends.get(current).pid()).nanosSince(cpu0) / 1e6;
+                    final CpuTime.Reading cpu1 = CpuTime.read(backends.get(current).pid());
+                    final double cpuMs = cpu1.nanosSince(cpu0) / 1e6;
                     final SoundFigures f = figures.get(current);
                     checkInterval("sound " + current, System.nanoTime() - t0 - START_GAP, Long.parseLong(p.group(3)),
-                        cpuMs);
+                        cpuMs, cpu1.busiestSince(cpu0, 4));
                     f.wallSeconds().add(Long.parseLong(p.group(3)) / 1e9);
                     f.cpuMsPerSecond().add(cpuMs / (Long.parseLong(p.group(2)) / (double)SOUND_RATE));
                     f.xruns()[0] += Integer.parseInt(p.group(4));
