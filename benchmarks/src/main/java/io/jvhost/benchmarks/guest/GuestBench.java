@@ -56,6 +56,7 @@ public final class GuestBench
     private static final String BEGIN = "<!-- guestbench:begin -->";
     private static final String END = "<!-- guestbench:end -->";
     private static final int VSOCK_PORT = 1234;
+    private static final List<String> SECTIONS = List.of("vsock", "scsi", "sound");
     /** The guest's wait between a measurement's start line and the measurement (its scripts' "sleep 0.2"). */
     private static final long START_GAP = 200_000_000L;
     private static final String USAGE = """
@@ -95,7 +96,6 @@ public final class GuestBench
         """;
 
     private Path root = Path.of(".");
-    private static final List<String> SECTIONS = List.of("vsock", "scsi", "sound");
     private final Set<String> sections = new LinkedHashSet<>(SECTIONS);
     private boolean quick;
     private int repeats = 3;
@@ -591,8 +591,8 @@ public final class GuestBench
             .append(". CPU: the back-end process's time on a CPU (its threads' nanoseconds,"
                 + " `/proc/PID/task/*/schedstat`) from the guest's start line of a measurement (0.2 s before it) to its"
                 + " result line, per MiB read. Peers: `qemu-storage-daemon` exporting the image read-only as vhost-user-blk (")
-            .append(MachineInfo.packageOf(qsd.toString())).append("), and ").append(peerName)
-            .append(" serving it read-only as vhost-user-scsi.\n\n");
+            .append(MachineInfo.packageOf(qsd.toString())).append(")").append(null == peerMissing ? ", and "
+                + peerName + " serving it read-only as vhost-user-scsi" : "").append(".\n\n");
         md.append("| Back-end | sequential MiB/s | 4 KiB random reads/s | CPU ms/MiB sequential"
             + " | CPU ms/MiB random |\n");
         md.append("| --- | ---: | ---: | ---: | ---: |\n");
