@@ -6,7 +6,8 @@ import io.jvhost.virtqueue.DescriptorChain;
 
 /**
  * A device's count of the requests it refused (answered with an error or returned empty) and its log of them: one
- * WARNING line per refusal, for the first ten and then every thousandth, so a hostile driver cannot flood the log.
+ * WARNING line per refusal, for the first ten and then every thousandth ({@link LogThrottle}), so a hostile driver
+ * cannot flood the log.
  * A line names the device, the chain's head, why, and the count so far:
  * {@code gpio0: request 3 has 2 readable bytes, fewer than 8 (4 refused so far)}.
  * <p>
@@ -51,7 +52,7 @@ public final class Refusals
     {
         final long n = count + 1;
         count = n;
-        return n <= 10 || n % 1000 == 0;
+        return LogThrottle.due(n);
     }
 
     /**
