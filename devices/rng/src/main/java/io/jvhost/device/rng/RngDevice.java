@@ -3,6 +3,7 @@ package io.jvhost.device.rng;
 import java.lang.System.Logger.Level;
 
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.LogThrottle;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.os.Errno;
 import io.jvhost.virtqueue.DescriptorChain;
@@ -164,8 +165,7 @@ public final class RngDevice implements VirtioDevice
 
     private void refuse(final DescriptorChain chain)
     {
-        rejected++;
-        if (rejected <= 10 || rejected % 1000 == 0)
+        if (LogThrottle.due(++rejected))
         {
             LOG.log(Level.WARNING, name + ": request " + chain.head() + " has " + chain.readableCount()
                 + " device-readable buffer(s); rng requests must be device-writable only. Answered with 0 bytes"
