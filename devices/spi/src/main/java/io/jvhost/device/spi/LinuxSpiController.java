@@ -6,6 +6,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import io.jvhost.device.LogThrottle;
 import io.jvhost.os.Errno;
 import io.jvhost.os.Ioctl;
 import io.jvhost.os.IoctlCall;
@@ -267,8 +268,7 @@ public final class LinuxSpiController implements SpiController
 
     private void failed(final String what, final int rc)
     {
-        failures++;
-        if (failures <= 10 || failures % 1000 == 0)
+        if (LogThrottle.due(++failures))
         {
             LOG.log(Level.WARNING, path + ": " + what + " failed: " + Errno.name(-rc) + " (" + failures
                 + " failed transfers so far)");
