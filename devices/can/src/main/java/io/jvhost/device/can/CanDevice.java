@@ -8,6 +8,7 @@ import java.nio.ByteOrder;
 import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.LogThrottle;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.device.can.wire.CanMessage;
 import io.jvhost.os.Errno;
@@ -484,7 +485,7 @@ public final class CanDevice implements VirtioDevice, CanPort.Receiver
         }
         if (dropped != 0)
         {
-            if (dropped <= 10 || dropped % 1000 == 0)
+            if (LogThrottle.due(dropped))
             {
                 LOG.log(Level.WARNING, name + ": received frame " + frame + " dropped: " + (wanted
                     ? "the receive FIFO of " + FIFO_FRAMES + " frames is full (" + dropped + " overruns so far)"
@@ -533,8 +534,7 @@ public final class CanDevice implements VirtioDevice, CanPort.Receiver
             final ChainWriter out = chain.writer();
             if (chain.readableCount() > 0 || out.remaining() < bufferSize)
             {
-                rxRefused++;
-                if (rxRefused <= 10 || rxRefused % 1000 == 0)
+                if (LogThrottle.due(++rxRefused))
                 {
                     LOG.log(Level.WARNING, name + ": RX buffer " + chain.head() + " has " + chain.readableBytes()
                         + " readable and " + out.remaining() + " writable bytes; it needs " + bufferSize
@@ -688,8 +688,7 @@ public final class CanDevice implements VirtioDevice, CanPort.Receiver
      */
     private boolean logRefusal()
     {
-        refused++;
-        return refused <= 10 || refused % 1000 == 0;
+        return LogThrottle.due(++refused);
     }
 
     @Override

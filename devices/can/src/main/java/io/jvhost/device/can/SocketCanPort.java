@@ -12,6 +12,7 @@ import java.nio.file.Path;
 
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.FdWatch;
+import io.jvhost.device.LogThrottle;
 import io.jvhost.device.can.wire.SocketCanFrame;
 import io.jvhost.os.Errno;
 import io.jvhost.os.LibC;
@@ -291,8 +292,7 @@ public final class SocketCanPort implements CanPort
             }
             if (n < 0)
             {
-                readErrors++;
-                if (readErrors <= 10 || readErrors % 1000 == 0)
+                if (LogThrottle.due(++readErrors))
                 {
                     LOG.log(Level.WARNING, name + ": reading the CAN socket failed: " + Errno.name((int)-n) + " ("
                         + readErrors + " errors so far)");
@@ -318,8 +318,7 @@ public final class SocketCanPort implements CanPort
             }
             else if (kind == SocketCanFrame.ODD)
             {
-                odd++;
-                if (odd <= 10 || odd % 1000 == 0)
+                if (LogThrottle.due(++odd))
                 {
                     LOG.log(Level.WARNING, name + ": ignored a " + n + "-byte read from the CAN socket (neither a CAN"
                         + " frame of 16 bytes nor a CAN FD frame of 72, or its length is out of range; " + odd
