@@ -11,6 +11,7 @@ import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
 import io.jvhost.device.FdWatch;
+import io.jvhost.device.LogThrottle;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.os.Errno;
 import io.jvhost.os.LibC;
@@ -993,8 +994,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         }
         if (strayCount == MAX_STRAY_RESETS)
         {
-            droppedResets++;
-            if (droppedResets <= 10 || droppedResets % 1000 == 0)
+            if (LogThrottle.due(++droppedResets))
             {
                 LOG.log(Level.WARNING, name + ": RST to guest port " + Integer.toUnsignedString(guestPort)
                     + " dropped: " + MAX_STRAY_RESETS + " are waiting for rx buffers (" + droppedResets
@@ -1018,8 +1018,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
 
     private void bad(final DescriptorChain chain, final String what)
     {
-        badPackets++;
-        if (badPackets <= 10 || badPackets % 1000 == 0)
+        if (LogThrottle.due(++badPackets))
         {
             LOG.log(Level.WARNING, name + ": " + what + " (chain head " + chain.head() + "; " + badPackets
                 + " bad so far)");
