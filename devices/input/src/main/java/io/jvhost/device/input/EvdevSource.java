@@ -8,6 +8,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 
+import io.jvhost.device.LogThrottle;
 import io.jvhost.os.Errno;
 import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
@@ -309,7 +310,7 @@ public final class EvdevSource implements StatusListener, AutoCloseable
         writeBack.set(ValueLayout.JAVA_INT_UNALIGNED, 20, value);
         // The second record stays all zero: EV_SYN / SYN_REPORT / 0.
         final long n = LibC.writeRaw(fd, writeBack.address(), writeBack.byteSize());
-        if (n != writeBack.byteSize() && (++writeFailures <= 10 || writeFailures % 1000 == 0))
+        if (n != writeBack.byteSize() && LogThrottle.due(++writeFailures))
         {
             LOG.log(Level.WARNING, path + ": writing " + InputCodes.typeName(type) + " code " + code + " value "
                 + value + " to the device failed: " + (n < 0 ? Errno.name((int)-n) : "short write of " + n + " bytes")

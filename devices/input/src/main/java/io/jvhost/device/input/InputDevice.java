@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.LogThrottle;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.virtqueue.ChainAccessException;
 import io.jvhost.virtqueue.ChainReader;
@@ -357,7 +358,7 @@ public final class InputDevice implements VirtioDevice, InputSink
     private void badEventBuffer(final DescriptorChain chain)
     {
         final long n = ++badEventBuffers;
-        if (n <= 10 || n % 1000 == 0)
+        if (LogThrottle.due(n))
         {
             LOG.log(Level.WARNING, name + ": event buffer " + chain.head() + " has " + chain.writableBytes()
                 + " writable bytes, an event needs " + EVENT_SIZE + "; returned unused (" + n + " so far)");
@@ -373,7 +374,7 @@ public final class InputDevice implements VirtioDevice, InputSink
             if (reader.remaining() < EVENT_SIZE)
             {
                 final long n = ++badStatusBuffers;
-                if (n <= 10 || n % 1000 == 0)
+                if (LogThrottle.due(n))
                 {
                     LOG.log(Level.WARNING, name + ": status buffer " + chain.head() + " has " + reader.remaining()
                         + " readable bytes, an event needs " + EVENT_SIZE + " (" + n + " so far)");
