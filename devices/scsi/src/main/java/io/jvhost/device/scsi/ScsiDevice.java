@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.LogThrottle;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.memory.GuestMemory;
 import io.jvhost.virtqueue.ChainAccessException;
@@ -643,8 +644,7 @@ public final class ScsiDevice implements VirtioDevice
 
     private void refuse(final DescriptorChain chain, final String why)
     {
-        badChains++;
-        if (badChains <= 10 || badChains % 1000 == 0)
+        if (LogThrottle.due(++badChains))
         {
             LOG.log(Level.WARNING, name + ": request " + chain.head() + " returned unanswered: " + why + " ("
                 + badChains + " so far)");
