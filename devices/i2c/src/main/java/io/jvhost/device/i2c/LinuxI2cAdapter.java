@@ -10,6 +10,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import io.jvhost.device.LogThrottle;
 import io.jvhost.os.Errno;
 import io.jvhost.os.Ioctl;
 import io.jvhost.os.IoctlCall;
@@ -211,8 +212,7 @@ public final class LinuxI2cAdapter implements I2cAdapter
         final int rc = smbus ? smbusTransfer(transfer) : rdwrTransfer(transfer);
         if (rc < 0)
         {
-            failures++;
-            if (failures <= 10 || failures % 1000 == 0)
+            if (LogThrottle.due(++failures))
             {
                 LOG.log(Level.DEBUG, path + ": transfer of " + transfer.count() + " message(s) to 0x"
                     + Integer.toHexString(transfer.address(0)) + " failed: " + Errno.name(-rc) + " (" + failures
