@@ -8,6 +8,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 
 import io.jvhost.device.FdWatch;
+import io.jvhost.device.LogThrottle;
 import io.jvhost.device.MemoryBudget;
 import io.jvhost.device.video.wire.Command;
 import io.jvhost.device.video.wire.Response;
@@ -189,8 +190,7 @@ public final class V4l2Decoder implements VideoBackend
 
         void fail(final String what, final int errno)
         {
-            failures++;
-            if (failures <= 10 || failures % 1000 == 0)
+            if (LogThrottle.due(++failures))
             {
                 LOG.log(Level.WARNING, "v4l2 decoder: stream " + Integer.toUnsignedString(id) + ": " + what
                     + " failed: " + Errno.name(errno) + " (" + failures + " failures so far)");
