@@ -12,6 +12,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 
+import io.jvhost.device.LogThrottle;
 import io.jvhost.os.Errno;
 import io.jvhost.os.LibC;
 import io.jvhost.os.NativeException;
@@ -340,8 +341,7 @@ public final class IioSensor extends ScmiSensor
 
     private boolean failed(final int axis, final String why)
     {
-        failures++;
-        if (failures <= 10 || failures % 1000 == 0)
+        if (LogThrottle.due(++failures))
         {
             LOG.log(System.Logger.Level.WARNING, "iio sensor " + name() + ": cannot read " + rawFiles[axis] + ": "
                 + why + " (" + failures + " failed readings so far)");

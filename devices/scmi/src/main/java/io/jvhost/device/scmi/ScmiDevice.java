@@ -4,6 +4,7 @@ import java.lang.System.Logger.Level;
 import java.util.List;
 
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.LogThrottle;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.device.scmi.wire.Request;
 import io.jvhost.device.scmi.wire.Response;
@@ -113,8 +114,7 @@ public final class ScmiDevice implements VirtioDevice
         final ChainWriter out = chain.writer();
         if (out.remaining() < Response.HEAD_SIZE)
         {
-            emptied++;
-            if (emptied <= 10 || emptied % 1000 == 0)
+            if (LogThrottle.due(++emptied))
             {
                 LOG.log(Level.WARNING, name + ": request " + chain.head() + " has " + out.remaining()
                     + " writable bytes, too few for the 8-byte response head; returned empty (" + emptied

@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
 
+import io.jvhost.device.LogThrottle;
 import io.jvhost.device.scmi.wire.Request;
 import io.jvhost.device.scmi.wire.Response;
 
@@ -478,8 +479,7 @@ public final class ScmiPlatform
 
     private int refuse(final int header, final int status, final Why why, final long a, final long b)
     {
-        refused++;
-        if (refused <= 10 || refused % 1000 == 0)
+        if (LogThrottle.due(++refused))
         {
             LOG.log(Level.WARNING, name + ": SCMI message 0x" + Integer.toHexString(header) + " "
                 + why.template.formatted(a, b) + "; answered " + statusName(status) + " (" + refused
