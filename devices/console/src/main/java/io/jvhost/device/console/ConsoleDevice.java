@@ -8,6 +8,7 @@ import io.jvhost.device.ConfigSpace;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.DeviceQueue;
 import io.jvhost.device.FdWatch;
+import io.jvhost.device.LogThrottle;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.virtqueue.ChainAccessException;
 import io.jvhost.virtqueue.ChainReader;
@@ -400,8 +401,7 @@ public final class ConsoleDevice implements VirtioDevice
 
     private void bad(final DescriptorChain chain, final String what)
     {
-        badChains++;
-        if (badChains <= 10 || badChains % 1000 == 0)
+        if (LogThrottle.due(++badChains))
         {
             LOG.log(Level.WARNING, name + ": " + what + " (chain head " + chain.head() + "; " + badChains
                 + " bad so far)");
