@@ -66,6 +66,63 @@ stage() {
     say "staged $(wc -l < "$x/packages") packages into $x"
 }
 
+# The IOREQ variant (issue 16, "beyond the anchors"): Debian's arm64 Xen has CONFIG_IOREQ_SERVER off, so a domU's
+# virtio-mmio accesses cannot reach a device model in dom0. Debian's archive serves the source of bookworm's Xen 4.17
+# (trixie's 4.20 source and bookworm-security's are not on the mirror: 404), so this rebuilds 4.17 with
+# CONFIG_EXPERT=y and CONFIG_IOREQ_SERVER=y from Debian's own config (xen-hypervisor-4.17-arm64's boot/*.config),
+# and stages bookworm's matching toolstack (xl 4.17 speaks the 4.17 hypervisor's domctl version; trixie's 4.20 does
+# not). Into ${JVHOST_CACHE}/xen-arm64-ioreq: xen (the rebuilt Image), tools/ (xen-utils-4.17 and its library closure,
+# copied into dom0 without overwriting trixie's files), xen.config. Needs flex, bison and aarch64-linux-gnu-gcc-12.
+xi=$cache/xen-arm64-ioreq
+ioreq_packages="xen-utils-4.17 xenstore-utils xen-hypervisor-4.17-arm64"
+ioreq_stamp="source xen/bookworm + CONFIG_EXPERT CONFIG_IOREQ_SERVER; $ioreq_packages"
+
+stage_ioreq() {
+    [[ -f $xi/.complete && $(cat "$xi/.complete") == "$ioreq_stamp" ]] && return 0
+    local t
+    for t in aarch64-linux-gnu-gcc-12 flex bison dpkg-source make; do
+        command -v "$t" >/dev/null || die "$t is needed to rebuild Xen (apt-get install gcc-12-aarch64-linux-gnu flex bison dpkg-dev make)"
+    done
+    rm -rf "$xi"
+    mkdir -p "$xi/src" "$xi/tools" "$xi/hv"
+    local tmp=$xi/apt log=$xi/stage.log
+    # The private apt of setup.sh (the system's own mirror and key), switched to bookworm, with source entries.
+    jvhost_setup__trixie_apt "$tmp"
+    sed -i 's/^Types: deb$/Types: deb deb-src/; s/^Suites: trixie trixie-updates trixie-backports$/Suites: bookworm bookworm-updates/; s/^Suites: trixie-security$/Suites: bookworm-security/' \
+        "$tmp/sources.list.d/trixie.sources"
+    sed -i 's/^APT::Architectures { "amd64"; };/APT::Architectures { "arm64"; };\nAPT::Architecture "arm64";/' \
+        "$tmp/apt.conf"
+    say "downloading Debian's Xen 4.17 source (bookworm) and $ioreq_packages for arm64"
+    apt-get -c "$tmp/apt.conf" -q update >"$log" 2>&1 || die "'apt-get update' (private, bookworm arm64 + source) failed; see $log"
+    (cd "$xi/src" && apt-get -c "$tmp/apt.conf" -q source --download-only xen/bookworm) >>"$log" 2>&1 \
+        || die "'apt-get source xen/bookworm' failed; see $log"
+    (cd "$xi/src" && dpkg-source -x ./*.dsc xen) >>"$log" 2>&1 || die "dpkg-source -x of Xen's source failed; see $log"
+    apt-get -c "$tmp/apt.conf" -q install --download-only --no-install-recommends -y $ioreq_packages >>"$log" 2>&1 \
+        || die "downloading $ioreq_packages failed; see $log"
+    local deb
+    for deb in "$tmp"/archives/*.deb; do
+        case ${deb##*/} in
+            xen-hypervisor-*) dpkg-deb -x "$deb" "$xi/hv" ;;
+            *) dpkg-deb -x "$deb" "$xi/tools" ;;
+        esac || die "unpacking $deb failed"
+    done
+    local config
+    config=$(ls "$xi"/hv/boot/xen-*-arm64.config 2>/dev/null | head -1)
+    [[ -n $config ]] || die "xen-hypervisor-4.17-arm64 has no boot/xen-*-arm64.config; see $log"
+    # Debian's hypervisor config, plus IOREQ (which needs EXPERT on Arm).
+    local make=(make -C "$xi/src/xen/xen" XEN_TARGET_ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- CC=aarch64-linux-gnu-gcc-12)
+    { cat "$config"; printf 'CONFIG_EXPERT=y\nCONFIG_IOREQ_SERVER=y\n'; } > "$xi/src/xen/xen/.config"
+    say "cross-building Xen $(sed -n 's/^xen (\([^)]*\)).*/\1/p;q' "$xi/src/xen/debian/changelog") with CONFIG_IOREQ_SERVER (about a minute)"
+    "${make[@]}" olddefconfig >>"$log" 2>&1 || die "Xen's olddefconfig failed; see $log"
+    grep -qx CONFIG_IOREQ_SERVER=y "$xi/src/xen/xen/.config" || die "CONFIG_IOREQ_SERVER did not stay set; see $xi/src/xen/xen/.config"
+    "${make[@]}" -j"$(nproc)" >>"$log" 2>&1 || die "building Xen failed; see $log"
+    cp "$xi/src/xen/xen/xen" "$xi/xen"
+    cp "$xi/src/xen/xen/.config" "$xi/xen.config"
+    rm -rf "$xi/src" "$xi/hv" "$tmp" "$xi"/tools/usr/share/doc "$xi"/tools/usr/share/man
+    echo "$ioreq_stamp" > "$xi/.complete"
+    say "rebuilt Xen with CONFIG_IOREQ_SERVER into $xi/xen"
+}
+
 # The dom0 init: Xen's device nodes, the toolstack, a domU; XEN-TEST lines are what the script checks.
 dom0_init() {
     cat <<'INIT'
@@ -234,5 +291,6 @@ CFG
 case "$what" in
     stage) stage ;;
     boot) stage; boot ;;
-    *) die "usage: scripts/xen-test.sh [stage|boot]" ;;
+    stage-ioreq) stage_ioreq ;;
+    *) die "usage: scripts/xen-test.sh [stage|boot|stage-ioreq]" ;;
 esac
