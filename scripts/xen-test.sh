@@ -288,9 +288,198 @@ CFG
     say "every step came"
 }
 
+# The genuine virtio path: the domU's own virtio_mmio and virtio_rng drivers use jvhost rng in dom0 through jvhost's
+# Java device model (jvhost xen-vhost-frontend: an IOREQ server on the rebuilt Xen 4.17). libxl 4.17 only makes
+# virtio-mmio nodes for disks, so the domU gets a "specification=virtio" disk whose DT node (virtio@2000000, SPI 33)
+# the front-end serves as an rng (the node says only "virtio,mmio"; the device ID register says what it is); dom0's
+# init answers libxl's wait for that disk's back-end (state 2) itself.
+dom0_init_virtio() {
+    cat <<'INIT'
+#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev /run /tmp /var/lib/xen /var/log/xen/console /etc/xen
+[ -L /var/run ] || { /bin/busybox rm -rf /var/run; /bin/busybox ln -s /run /var/run; }
+/bin/busybox --install -s /bin 2>/dev/null
+export PATH=/usr/lib/xen-4.17/bin:/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs tmp /run
+mkdir -p /dev/pts /run/xen /run/xenstored; mount -t devpts devpts /dev/pts
+t() { echo "XEN-TEST $* (t=$(cut -d' ' -f1 /proc/uptime)s)"; }
+t dom0 up
+for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do insmod /mods/$m.ko || t "insmod $m failed"; done
+mount -t xenfs xenfs /proc/xen
+xenstored --pid-file /run/xenstored.pid
+for i in $(seq 50); do [ -S /run/xenstored/socket ] && break; sleep 0.2; done
+xen-init-dom0 >/tmp/init-dom0.log 2>&1 && t xen-init-dom0 ok || { t xen-init-dom0 failed; cat /tmp/init-dom0.log; }
+xenconsoled --log=guest --log-dir=/var/log/xen/console
+java="/usr/lib/jvm/java-25-openjdk-arm64/bin/java --enable-native-access=ALL-UNNAMED -XX:TieredStopAtLevel=1 -Xmx192m -cp $(cat /jvhost/classpath)"
+$java io.jvhost.launcher.Main rng --socket-path /run/rng --rng-source /etc/jvhost-rng.src >/tmp/rng.log 2>&1 &
+xl create -p /etc/xen/domu.cfg >/tmp/xl.log 2>&1 &
+xl_pid=$!
+be=/local/domain/0/backend/virtio_disk
+while kill -0 $xl_pid 2>/dev/null; do
+    for d in $(xenstore-list $be 2>/dev/null); do for n in $(xenstore-list $be/$d 2>/dev/null); do
+        [ "$(xenstore-read $be/$d/$n/state 2>/dev/null)" = 1 ] && xenstore-write $be/$d/$n/state 2 && t virtio back-end state 2 for $d/$n
+    done; done
+    sleep 0.2
+done
+wait $xl_pid && t xl create ok || { t xl create failed; cat /tmp/xl.log; }
+domid=$(xl domid domu)
+dev=$(xenstore-list $be/$domid | head -1)
+base=$(xenstore-read $be/$domid/$dev/base); irq=$(xenstore-read $be/$domid/$dev/irq)
+t virtio-mmio base $base irq $irq domid $domid
+$java io.jvhost.launcher.Main xen-vhost-frontend --domid $domid --socket-path /run/rng0 --device rng \
+    --base $base --irq $irq --memory 256 >/tmp/fe.log 2>&1 &
+for i in $(seq 150); do grep -q 'serving' /tmp/fe.log && break; sleep 0.2; done
+sed 's/^/XEN-TEST fe: /' /tmp/fe.log
+grep -q 'serving' /tmp/fe.log && t front-end serving
+xl unpause domu && t domu unpaused
+log=/var/log/xen/console/guest-domu.log
+for i in $(seq 300); do grep -q 'DOMU-RNG-BYTES\|DOMU-NO-RNG' $log 2>/dev/null && break; sleep 0.2; done
+grep -a 'DOMU\|virtio\|rng' $log | tr -d '\r' | sed 's/^/XEN-TEST domU: /'
+sed 's/^/XEN-TEST fe: /' /tmp/fe.log | tail -n +3
+sed 's/^/XEN-TEST rng: /' /tmp/rng.log | tail -20
+t done
+poweroff -f
+INIT
+}
+
+domu_init_virtio() {
+    cat <<'INIT'
+#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
+/bin/busybox mount -t devtmpfs dev /dev
+echo DOMU-UP
+/bin/busybox insmod /virtio_mmio.ko && /bin/busybox insmod /virtio-rng.ko
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -c /dev/hwrng ] && break; /bin/busybox sleep 0.5; done
+echo "DOMU-RNG-CURRENT $(/bin/busybox cat /sys/class/misc/hw_random/rng_current 2>/dev/null)"
+if /bin/busybox dd if=/dev/hwrng of=/rng.bin bs=64 count=4 2>/dev/null; then
+    echo "DOMU-RNG-BYTES $(/bin/busybox wc -c < /rng.bin) bytes $(/bin/busybox od -An -tx1 -N32 /rng.bin | /bin/busybox tr -d ' \n')"
+else
+    echo DOMU-NO-RNG
+fi
+while true; do /bin/busybox sleep 3600; done
+INIT
+}
+
+boot_virtio() {
+    local w=$x/run-virtio g=$cache/guest-arm64-6.12
+    [[ -f $g/.complete ]] || die "the arm64 6.12 guest kernel is not staged ($g; scripts/setup.sh guest-arm64-6.12)"
+    rm -rf "$w"
+    mkdir -p "$w/domu/bin" "$w/dom0"
+    cp "$x/root/usr/bin/busybox" "$w/domu/bin/busybox"
+    local kver m ko
+    kver=$(cat "$g/kernel-version")
+    for m in drivers/virtio/virtio_mmio drivers/char/hw_random/virtio-rng; do
+        ko=$g/root/lib/modules/$kver/kernel/$m.ko.xz
+        [[ -f $ko ]] || die "the arm64 guest kernel has no $m module ($ko)"
+        xz -dc "$ko" > "$w/domu/${m##*/}.ko"
+    done
+    domu_init_virtio > "$w/domu/init"
+    chmod +x "$w/domu/init"
+    (cd "$w/domu" && find . | cpio -o -H newc --quiet | gzip -1) > "$w/domu.cpio.gz"
+    # dom0: trixie's system (merged /usr), then each file of bookworm's 4.17 toolstack that trixie does not have
+    # (bookworm's /bin, /sbin, /lib go to /usr; trixie's libc and the stable Xen libraries stay).
+    cp -a "$x/root/." "$w/dom0/"
+    rm -rf "$w/dom0/usr/share/doc" "$w/dom0/usr/share/man" "$w/dom0/usr/share/locale"
+    for d in bin sbin lib; do [[ -e $w/dom0/$d ]] || ln -s "usr/$d" "$w/dom0/$d"; done
+    local f t
+    while IFS= read -r f; do
+        t=${f#./}
+        case $t in bin/*|sbin/*|lib/*) t=usr/$t ;; esac
+        [[ -e $w/dom0/$t || -L $w/dom0/$t ]] && continue
+        mkdir -p "$(dirname "$w/dom0/$t")"
+        cp -a "$xi/tools/$f" "$w/dom0/$t"
+    done < <(cd "$xi/tools" && find . -type f -o -type l)
+    [[ -x $w/dom0/usr/lib/xen-4.17/bin/xl ]] || die "bookworm's xl 4.17 did not land in dom0"
+    mkdir -p "$w/dom0/boot" "$w/dom0/etc/xen" "$w/dom0/jvhost"
+    cp -a "$x/mods" "$w/dom0/mods"
+    cp -L "$g/vmlinuz" "$w/dom0/boot/Image"
+    cp "$w/domu.cpio.gz" "$w/dom0/boot/domu.cpio.gz"
+    cat > "$w/dom0/etc/xen/domu.cfg" <<CFG
+name = "domu"
+kernel = "/boot/Image"
+ramdisk = "/boot/domu.cpio.gz"
+extra = "console=hvc0 rdinit=/init"
+memory = 256
+vcpus = 1
+disk = [ "backendtype=standalone,specification=virtio,vdev=xvda,target=/etc/xen/virtio-rng.placeholder" ]
+CFG
+    # libxl wants a regular file or block device as the "disk"; nothing reads it.
+    : > "$w/dom0/etc/xen/virtio-rng.placeholder"
+    # The back-end's entropy: 1 MiB the host keeps, so what the domU reads can be found in it.
+    head -c 1048576 /dev/urandom > "$w/rng.src"
+    cp "$w/rng.src" "$w/dom0/etc/jvhost-rng.src"
+    # jvhost: the launcher's classes (every main module) and its two libraries.
+    say "compiling jvhost (./mvnw -o -pl launcher -am compile)"
+    (cd "$root" && JAVA_HOME=$(jvhost_setup_jdk) ./mvnw -o -q -B -Djvhost.aot.skip -Djacoco.skip -pl launcher -am \
+        compile >"$x/compile-launcher.log" 2>&1) || die "compiling jvhost failed; see $x/compile-launcher.log"
+    local cp="" c name jar
+    for c in "$root"/*/target/classes "$root"/*/*/target/classes; do
+        case $c in */benchmarks/*|*/e2e/*|*/coverage/*) continue ;; esac
+        name=${c#"$root"/}; name=${name%/target/classes}; name=${name//\//-}
+        cp -a "$c" "$w/dom0/jvhost/$name"
+        cp="$cp${cp:+:}/jvhost/$name"
+    done
+    for jar in info/picocli/picocli org/snakeyaml/snakeyaml-engine; do
+        c=$(ls "$HOME"/.m2/repository/$jar/*/*.jar 2>/dev/null | grep -v sources | sort -V | tail -1)
+        [[ -n $c ]] || die "no $jar jar in ~/.m2 (build jvhost once online)"
+        cp "$c" "$w/dom0/jvhost/"
+        cp="$cp:/jvhost/${c##*/}"
+    done
+    echo "$cp" > "$w/dom0/jvhost/classpath"
+    dom0_init_virtio > "$w/dom0/init"
+    chmod +x "$w/dom0/init"
+    say "packing dom0's initramfs ($(du -sh "$w/dom0" | cut -f1))"
+    (cd "$w/dom0" && find . | cpio -o -H newc --quiet | gzip -1) > "$w/dom0.cpio.gz"
+    rm -rf "$w/dom0" "$w/domu"
+
+    local machine="virt,virtualization=on,gic-version=3" kernel=$x/vmlinuz
+    qemu-system-aarch64 -machine "$machine,dumpdtb=$w/virt.dtb" -cpu cortex-a57 -m 3G -smp 2 -nographic \
+        >/dev/null 2>&1 || die "qemu-system-aarch64 could not dump its DTB"
+    cp "$w/virt.dtb" "$w/xen.dtb"
+    fdtput -t s "$w/xen.dtb" /chosen xen,xen-bootargs \
+        "console=dtuart dtuart=/pl011@9000000 dom0_mem=1536M dom0_max_vcpus=2 bootscrub=0 loglvl=all guest_loglvl=all"
+    fdtput -t s "$w/xen.dtb" /chosen xen,dom0-bootargs "console=hvc0 earlycon=xen rdinit=/init"
+    fdtput -t i "$w/xen.dtb" /chosen '#address-cells' 2
+    fdtput -t i "$w/xen.dtb" /chosen '#size-cells' 2
+    fdtput -c "$w/xen.dtb" /chosen/module@50000000
+    fdtput -t s "$w/xen.dtb" /chosen/module@50000000 compatible multiboot,kernel multiboot,module
+    fdtput -t x "$w/xen.dtb" /chosen/module@50000000 reg 0 0x50000000 0 "$(printf %x "$(stat -L -c %s "$kernel")")"
+    fdtput -c "$w/xen.dtb" /chosen/module@54000000
+    fdtput -t s "$w/xen.dtb" /chosen/module@54000000 compatible multiboot,ramdisk multiboot,module
+    fdtput -t x "$w/xen.dtb" /chosen/module@54000000 reg 0 0x54000000 0 \
+        "$(printf %x "$(stat -c %s "$w/dom0.cpio.gz")")"
+
+    say "booting the rebuilt Xen 4.17 (IOREQ) with dom0 (jvhost rng + xen-vhost-frontend) and a virtio domU; console in $w/console.log"
+    local start=$SECONDS
+    timeout 900 qemu-system-aarch64 -machine "$machine" -cpu cortex-a57 -m 3G -smp 2 -nographic -monitor none \
+        -serial stdio -no-reboot -kernel "$xi/xen" -dtb "$w/xen.dtb" \
+        -device loader,file="$kernel",addr=0x50000000,force-raw=on \
+        -device loader,file="$w/dom0.cpio.gz",addr=0x54000000,force-raw=on </dev/null >"$w/console.log" 2>&1 || true
+    say "QEMU ran $((SECONDS - start)) s"
+    grep -a 'XEN-TEST' "$w/console.log" | tr -d '\r' >&2 || true
+    local missing=0 want
+    for want in 'dom0 up' 'xen-init-dom0 ok' 'xl create ok' 'front-end serving' 'domu unpaused' 'domU: DOMU-UP' \
+        'domU: DOMU-RNG-BYTES ' 'done'; do
+        grep -aq "XEN-TEST $want" "$w/console.log" || { say "missing: XEN-TEST $want"; missing=1; }
+    done
+    # The domU's first 32 bytes from /dev/hwrng must be bytes the back-end read from its source (at a byte offset).
+    local got
+    got=$(grep -a 'DOMU-RNG-BYTES' "$w/console.log" | tr -d '\r' | sed -n 's/.* bytes \([0-9a-f]*\)$/\1/p' | head -1)
+    if [[ ${#got} -eq 64 ]] && od -An -v -tx1 "$w/rng.src" | tr -d ' \n' | grep -ob "$got" | grep -q '^[0-9]*[02468]:'; then
+        say "the domU's /dev/hwrng bytes $got are the back-end's source bytes"
+    else
+        say "the domU's bytes '$got' are not in the back-end's source"; missing=1
+    fi
+    [[ $missing -eq 0 ]] || die "not every step came; see $w/console.log"
+    say "the domU read /dev/hwrng through jvhost rng over Xen IOREQ"
+}
+
 case "$what" in
     stage) stage ;;
     boot) stage; boot ;;
     stage-ioreq) stage_ioreq ;;
-    *) die "usage: scripts/xen-test.sh [stage|boot|stage-ioreq]" ;;
+    virtio) stage; stage_ioreq; boot_virtio ;;
+    *) die "usage: scripts/xen-test.sh [stage|boot|stage-ioreq|virtio]" ;;
 esac

@@ -98,6 +98,7 @@ public final class Main implements Runnable
         commands.put("sound", SoundCommand::new);
         commands.put("media", MediaCommand::new);
         commands.put("video", VideoCommand::new);
+        commands.put("xen-vhost-frontend", XenVhostFrontendCommand::new);
         commands.put("demo", DemoCommand::new);
         return commands;
     }
