@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/xen-test.sh [stage|boot]: jvhost against real Xen, under TCG (issue 16). Not part of ./jvhost test.
+# scripts/xen-test.sh [stage|boot|stage-ioreq|virtio]: jvhost against real Xen, under TCG (issue 16). Not part of ./jvhost test.
 #
 #   stage  unpack, without installing anything, an arm64 Xen system into ${JVHOST_CACHE:-$HOME/.cache/jvhost}/xen-arm64:
 #          trixie's xen-hypervisor-4.20-arm64, xen-utils-4.20, openjdk-25-jre-headless, busybox-static and
@@ -11,6 +11,10 @@
 #          (TCG), dom0 from QEMU's -device loader described in /chosen of the DTB. dom0 starts xenstored,
 #          xen-init-dom0 and xenconsoled, creates the domU with xl, waits for it, and prints XEN-TEST lines;
 #          the script reports what it saw and exits 0 only when every expected line came.
+#   stage-ioreq  rebuild Debian's Xen 4.17 (bookworm's source, apt-get source) with CONFIG_IOREQ_SERVER and stage
+#          bookworm's xl 4.17 into ${JVHOST_CACHE}/xen-arm64-ioreq (once; about a minute of cross-compiling).
+#   virtio stage, stage-ioreq, then boot that Xen: a domU's own virtio_mmio/virtio_rng drivers read /dev/hwrng through
+#          jvhost xen-vhost-frontend (the Java IOREQ device model) and jvhost rng in dom0 (about 2.5 min of TCG).
 #
 # Needs qemu-system-aarch64 (QEMU 10, bookworm-backports' qemu-system-arm), fdtput (device-tree-compiler), apt-get,
 # dpkg-deb, cpio and xz; aarch64-linux-gnu-gcc-12 for the grant part (the domU's granter, scripts/xen/granter.c).
