@@ -32,6 +32,7 @@ targets=(
     "media             devices/media       io.jvhost.device.media.MediaCommandFuzzTest"
     "media-proxy       devices/media       io.jvhost.device.media.V4l2ProxyFuzzTest"
     "video             devices/video       io.jvhost.device.video.VideoCommandFuzzTest"
+    "xen-ioreq         xen                 io.jvhost.xen.IoreqFuzzTest"
 )
 
 die() { echo "jvhost fuzz: $*" >&2; exit 2; }
