@@ -84,18 +84,19 @@ ioreq_stamp="source xen/bookworm + CONFIG_EXPERT CONFIG_IOREQ_SERVER; $ioreq_pac
 stage_ioreq() {
     [[ -f $xi/.complete && $(cat "$xi/.complete") == "$ioreq_stamp" ]] && return 0
     local t
+    if ! command -v flex >/dev/null || ! command -v bison >/dev/null; then
+        say "installing flex and bison (Xen's Kconfig needs them)"
+        jvhost_setup__apt install -y --no-install-recommends flex bison
+    fi
     for t in aarch64-linux-gnu-gcc-12 flex bison dpkg-source make; do
         command -v "$t" >/dev/null || die "$t is needed to rebuild Xen (apt-get install gcc-12-aarch64-linux-gnu flex bison dpkg-dev make)"
     done
     rm -rf "$xi"
     mkdir -p "$xi/src" "$xi/tools" "$xi/hv"
     local tmp=$xi/apt log=$xi/stage.log
-    # The private apt of setup.sh (the system's own mirror and key), switched to bookworm, with source entries.
-    jvhost_setup__trixie_apt "$tmp"
-    sed -i 's/^Types: deb$/Types: deb deb-src/; s/^Suites: trixie trixie-updates trixie-backports$/Suites: bookworm bookworm-updates/; s/^Suites: trixie-security$/Suites: bookworm-security/' \
-        "$tmp/sources.list.d/trixie.sources"
-    sed -i 's/^APT::Architectures { "amd64"; };/APT::Architectures { "arm64"; };\nAPT::Architecture "arm64";/' \
-        "$tmp/apt.conf"
+    # setup.sh's private bookworm arm64 apt (the system's own mirrors and keys), with source entries.
+    jvhost_setup__arm64_apt "$tmp"
+    sed -i 's/^Types: deb$/Types: deb deb-src/' "$tmp/sources.list.d/trixie.sources"
     say "downloading Debian's Xen 4.17 source (bookworm) and $ioreq_packages for arm64"
     apt-get -c "$tmp/apt.conf" -q update >"$log" 2>&1 || die "'apt-get update' (private, bookworm arm64 + source) failed; see $log"
     (cd "$xi/src" && apt-get -c "$tmp/apt.conf" -q source --download-only xen/bookworm) >>"$log" 2>&1 \
