@@ -407,7 +407,7 @@ kernel = "/boot/Image"
 ramdisk = "/boot/domu.cpio.gz"
 extra = "console=hvc0 rdinit=/init"
 memory = 256
-vcpus = 1
+vcpus = 2
 disk = [ "backendtype=standalone,specification=virtio,vdev=xvda,target=/etc/xen/virtio-rng.placeholder" ]
 CFG
     # libxl wants a regular file or block device as the "disk"; nothing reads it.

@@ -42,6 +42,7 @@ public final class IoreqPage
     private final VirtioMmio device;
     private long refused;
     private long served;
+    private String lastRefusal = "";
 
     /**
      * @param base the guest physical address of the device's window ({@link VirtioMmio#WINDOW} bytes).
@@ -101,6 +102,8 @@ public final class IoreqPage
         if (!ok)
         {
             refused++;
+            lastRefusal = "vCPU " + vcpu + ": type " + type + ", " + (read ? "read" : "write") + " of " + size
+                + " bytes x" + count + (ptr ? " (data_is_ptr)" : "") + " at 0x" + Long.toHexString(addr);
             if (read)
             {
                 page.set(U64, s + 8, -1L);
@@ -129,6 +132,12 @@ public final class IoreqPage
     public long served()
     {
         return served;
+    }
+
+    /** The last refused request, described ("" when none). */
+    public String lastRefusal()
+    {
+        return lastRefusal;
     }
 
     /** Requests completed without the device (wrong type, size, count, pointer data or address). */

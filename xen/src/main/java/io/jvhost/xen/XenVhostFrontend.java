@@ -90,6 +90,7 @@ public final class XenVhostFrontend
             epoll.add(backend.socket().fd(), LibC.EPOLLRDHUP, TOKEN_BACKEND);
             log("serving: vCPU event channels " + java.util.Arrays.toString(local) + ", back-end " + o.socket());
             long ignoredSeen = 0;
+            long refusedSeen = 0;
             int lastStatus = 0;
             loop:
             while (true)
@@ -133,6 +134,11 @@ public final class XenVhostFrontend
                         }
                     }
                 }
+                if (ioreq.refused() != refusedSeen)
+                {
+                    refusedSeen = ioreq.refused();
+                    log("request refused (" + refusedSeen + " so far): " + ioreq.lastRefusal());
+                }
                 if (mmio.ignoredAccesses() != ignoredSeen)
                 {
                     ignoredSeen = mmio.ignoredAccesses();
@@ -142,7 +148,8 @@ public final class XenVhostFrontend
                 {
                     lastStatus = mmio.status();
                     log("status 0x" + Integer.toHexString(lastStatus) + ", features 0x"
-                        + Long.toHexString(mmio.driverFeatures()) + (mmio.started() ? ", started" : ""));
+                        + Long.toHexString(mmio.driverFeatures()) + (mmio.started() ? ", started" : "") + " ("
+                        + ioreq.served() + " accesses served, " + ioreq.refused() + " refused)");
                 }
             }
             bridge.close();

@@ -303,6 +303,7 @@ class VirtioMmioTest
         page.set(ValueLayout.JAVA_BYTE, s + 30, (byte)(IoreqPage.STATE_READY | 0x10));
         assertThat(ioreq.serve(0)).isTrue();
         assertThat(ioreq.refused()).isEqualTo(4);
+        assertThat(ioreq.lastRefusal()).isEqualTo("vCPU 0: type 1, write of 4 bytes x1 (data_is_ptr) at 0x2000000");
         assertThat(events).isEmpty();
         // a slot that is not READY is left alone; a vCPU outside the page is no request
         page.set(ValueLayout.JAVA_BYTE, s + 30, (byte)IoreqPage.STATE_INPROCESS);
