@@ -465,8 +465,10 @@ CFG
     say "QEMU ran $((SECONDS - start)) s"
     grep -a 'XEN-TEST' "$w/console.log" | tr -d '\r' >&2 || true
     local missing=0 want
+    # The driver brought the device to DRIVER_OK (0xf) with no request refused.
     for want in 'dom0 up' 'xen-init-dom0 ok' 'xl create ok' 'front-end serving' 'domu unpaused' 'domU: DOMU-UP' \
-        'domU: DOMU-RNG-BYTES ' 'done'; do
+        'domU: DOMU-RNG-BYTES ' 'fe: xen-vhost-frontend: status 0xf, .*, started ([0-9]* accesses served, 0 refused' \
+        'done'; do
         grep -aq "XEN-TEST $want" "$w/console.log" || { say "missing: XEN-TEST $want"; missing=1; }
     done
     # The domU's first 32 bytes from /dev/hwrng must be bytes the back-end read from its source (at a byte offset).

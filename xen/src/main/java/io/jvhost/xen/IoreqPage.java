@@ -20,8 +20,9 @@ import java.lang.invoke.VarHandle;
  *  31  u8  type       0 PIO, 1 COPY (MMIO), 8 INVALIDATE ...
  * </pre>
  * The page is written by the hypervisor on behalf of a possibly hostile guest: {@link #serve} answers only a READY
- * slot of type COPY with data_is_ptr 0, count 1 and a size of 1, 2, 4 or 8 inside the device's window; anything
- * else is completed without touching the device (reads return all ones) and counted.
+ * slot of type COPY with data_is_ptr 0, count 1 and a size of 1, 2, 4 or 8 inside the device's window; INVALIDATE
+ * (Xen's map-cache broadcast) is completed and counted; anything else is completed without touching the device
+ * (reads return all ones) and counted as refused.
  */
 public final class IoreqPage
 {
@@ -31,6 +32,7 @@ public final class IoreqPage
     public static final int STATE_INPROCESS = 2;
     public static final int STATE_RESP_READY = 3;
     public static final int TYPE_COPY = 1;
+    public static final int TYPE_INVALIDATE = 8;
 
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG;
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT;
@@ -42,6 +44,7 @@ public final class IoreqPage
     private final VirtioMmio device;
     private long refused;
     private long served;
+    private long invalidations;
     private String lastRefusal = "";
 
     /**
@@ -97,6 +100,16 @@ public final class IoreqPage
         final boolean ptr = (flags & 0x10) != 0;
         final boolean read = (flags & 0x20) != 0;
         final long offset = addr - base;
+        if (type == TYPE_INVALIDATE)
+        {
+            // Xen broadcasts this to every server when the domU's memory map changes, for device models with a
+            // map cache (QEMU); the back-end maps the domU's RAM once and has none: complete it.
+            invalidations++;
+            VarHandle.releaseFence();
+            page.set(U8, s + 30, (byte)(flags & ~0xF | STATE_RESP_READY));
+            VarHandle.fullFence();
+            return true;
+        }
         final boolean ok = type == TYPE_COPY && !ptr && count == 1 && (size == 1 || size == 2 || size == 4
             || size == 8) && offset >= 0 && offset <= VirtioMmio.WINDOW - size;
         if (!ok)
@@ -132,6 +145,12 @@ public final class IoreqPage
     public long served()
     {
         return served;
+    }
+
+    /** Map-cache invalidations (IOREQ_TYPE_INVALIDATE) completed. */
+    public long invalidations()
+    {
+        return invalidations;
     }
 
     /** The last refused request, described ("" when none). */

@@ -149,7 +149,8 @@ public final class XenVhostFrontend
                     lastStatus = mmio.status();
                     log("status 0x" + Integer.toHexString(lastStatus) + ", features 0x"
                         + Long.toHexString(mmio.driverFeatures()) + (mmio.started() ? ", started" : "") + " ("
-                        + ioreq.served() + " accesses served, " + ioreq.refused() + " refused)");
+                        + ioreq.served() + " accesses served, " + ioreq.refused() + " refused, " + ioreq.invalidations()
+                        + " map-cache invalidations)");
                 }
             }
             bridge.close();

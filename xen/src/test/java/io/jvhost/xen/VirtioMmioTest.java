@@ -305,6 +305,13 @@ class VirtioMmioTest
         assertThat(ioreq.refused()).isEqualTo(4);
         assertThat(ioreq.lastRefusal()).isEqualTo("vCPU 0: type 1, write of 4 bytes x1 (data_is_ptr) at 0x2000000");
         assertThat(events).isEmpty();
+        // Xen's map-cache invalidation broadcast is completed, not refused
+        page.set(ValueLayout.JAVA_BYTE, s + 31, (byte)IoreqPage.TYPE_INVALIDATE);
+        page.set(ValueLayout.JAVA_BYTE, s + 30, (byte)IoreqPage.STATE_READY);
+        assertThat(ioreq.serve(0)).isTrue();
+        assertThat(page.get(ValueLayout.JAVA_BYTE, s + 30) & 0xF).isEqualTo(IoreqPage.STATE_RESP_READY);
+        assertThat(ioreq.invalidations()).isEqualTo(1);
+        assertThat(ioreq.refused()).isEqualTo(4);
         // a slot that is not READY is left alone; a vCPU outside the page is no request
         page.set(ValueLayout.JAVA_BYTE, s + 30, (byte)IoreqPage.STATE_INPROCESS);
         assertThat(ioreq.serve(0)).isFalse();
