@@ -340,6 +340,8 @@ xl unpause domu && t domu unpaused
 log=/var/log/xen/console/guest-domu.log
 for i in $(seq 300); do grep -q 'DOMU-RNG-BYTES\|DOMU-NO-RNG' $log 2>/dev/null && break; sleep 0.2; done
 grep -a 'DOMU\|virtio\|rng' $log | tr -d '\r' | sed 's/^/XEN-TEST domU: /'
+xl destroy domu && t domu destroyed
+for i in $(seq 50); do grep -q 'served [0-9]* accesses, refused' /tmp/fe.log && break; sleep 0.2; done
 sed 's/^/XEN-TEST fe: /' /tmp/fe.log | tail -n +3
 sed 's/^/XEN-TEST rng: /' /tmp/rng.log | tail -20
 t done
@@ -468,7 +470,7 @@ CFG
     # The driver brought the device to DRIVER_OK (0xf) with no request refused.
     for want in 'dom0 up' 'xen-init-dom0 ok' 'xl create ok' 'front-end serving' 'domu unpaused' 'domU: DOMU-UP' \
         'domU: DOMU-RNG-BYTES ' 'fe: xen-vhost-frontend: status 0xf, .*, started ([0-9]* accesses served, 0 refused' \
-        'done'; do
+        'domu destroyed' 'fe: xen-vhost-frontend: the domain is gone' 'done'; do
         grep -aq "XEN-TEST $want" "$w/console.log" || { say "missing: XEN-TEST $want"; missing=1; }
     done
     # The domU's first 32 bytes from /dev/hwrng must be bytes the back-end read from its source (at a byte offset).

@@ -16,7 +16,7 @@ import io.jvhost.vhostuser.frontend.VhostUserFrontend;
  * ({@link VirtioMmio}), forwards the device to a vhost-user back-end that maps the domU's RAM as a Xen FOREIGN region
  * ({@link VhostUserBridge}), turns the back-end's call eventfds into the domU's SPI (XEN_DMOP_set_irq_level) and
  * QueueNotify writes into kick eventfds. One thread, one epoll loop; runs until the back-end disconnects or the
- * domain's event channels go away.
+ * domain is gone (its ioreq server with it: checked after each idle second).
  */
 public final class XenVhostFrontend
 {
@@ -95,7 +95,22 @@ public final class XenVhostFrontend
             loop:
             while (true)
             {
-                final int n = epoll.await(-1);
+                final int n = epoll.await(1000);
+                if (n == 0)
+                {
+                    // Nothing for a second: is the domain still there? Killing a domain destroys its ioreq servers
+                    // (a dying domain lives on while the back-end maps its memory, so nr_vcpus would still answer);
+                    // enabling an enabled server is a no-op.
+                    try
+                    {
+                        dm.setServerState(server, true);
+                    }
+                    catch (final XenException e)
+                    {
+                        log("the domain is gone: " + e.getMessage());
+                        break;
+                    }
+                }
                 for (int i = 0; i < n; i++)
                 {
                     final long token = epoll.token(i);
@@ -166,7 +181,7 @@ public final class XenVhostFrontend
             }
             catch (final XenException e)
             {
-                log(e.getMessage());
+                log("ioreq server not destroyed (the domain's end takes it): " + e.getMessage());
             }
             dm.unmap(page);
             LibC.closeQuietly(privcmd);
