@@ -4,6 +4,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.List;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 
@@ -22,6 +24,16 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * {@link ActiveQueue}. {@link #serve} checks what holds for every device: each used element names a request that was
  * outstanding (once), its length is at most that request's writable bytes, no guest byte outside the writable buffers
  * of the requests completed in that call changed, and the canaries are intact. Reused across inputs (allocated once).
+ *
+ * <p>Cost per input (the device harnesses run millions): {@code shadow} always holds what guest memory should hold
+ * (the harness's own writes go to both), so a serve compares guest memory with it, no copy, and skips a whole allowed
+ * buffer at its first changed byte, copying it into the shadow; a device writing anything else fails that serve. A
+ * serve compares only up to the high-water mark of the buffers (and allowed ranges) of this input; the zeroed memory
+ * above it is checked when a new buffer first covers it, by {@link #finish} at the end of an input, and by the next
+ * {@link #reset} (which reports a change there made after the input's last serve). So every byte is checked in the
+ * input that changed it, and reset zeroes only what the input used (everything when a check of it failed). Once
+ * every request is answered, {@link #add} places buffers from the start of the data area again (checked unchanged
+ * since they were answered, then zeroed, so a new buffer is zero as before), which keeps that mark low.
  */
 public final class QueueFuzzer
 {
@@ -32,12 +44,20 @@ public final class QueueFuzzer
     private static final long DATA = GPA + 4 * PAGE;
     private static final byte CANARY = (byte)0xC3;
     private static final int MAX_BUFFERS = 8;
+    /**
+     * While fuzzing ({@code JAZZER_FUZZ} set) jvhost logs errors only: a device's line per refused request (a
+     * WARNING, formatted and written to the test's output) was most of an execution's time, and millions of them fill
+     * the disk; errors still show, and {@link ErrorLog} still collects them. Replaying leaves the levels alone. Held:
+     * java.util.logging keeps loggers weakly.
+     */
+    private static final Logger LOGGER = quietWhileFuzzing();
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment host = arena.allocate(RAM_SIZE + 2 * PAGE, PAGE);
     private final MemorySegment ram = host.asSlice(PAGE, RAM_SIZE);
     private final MemorySegment shadow = arena.allocate(RAM_SIZE);
     private final MemorySegment canaries = arena.allocate(PAGE).fill(CANARY);
+    private final MemorySegment zeroPage = arena.allocate(PAGE);
     private final GuestMemory memory;
     private final long[][] bufferGpa = new long[SIZE][MAX_BUFFERS];
     private final int[][] bufferLen = new int[SIZE][MAX_BUFFERS];
@@ -50,11 +70,19 @@ public final class QueueFuzzer
     private DriverQueue driver;
     private ActiveQueue queue;
     private long bump;
+    /** Where {@link #add} allocates from once no request is outstanding: above what {@link #allocate} handed out. */
+    private long floor;
     private boolean asynchronous;
     private final long[] allowedGpa = new long[8];
     private final long[] allowedLength = new long[8];
     private int allowedCount;
     private int outstandingCount;
+    /** End of the buffers and allowed ranges of this input: serves compare below, memory above must still be zero. */
+    private long highWater = GPA + RAM_SIZE;
+    /** False from the start of a serve until its checks passed: memory may then hold anything, reset fills it all. */
+    private boolean clean;
+    /** {@link #finish} checked memory above the high-water mark and nothing ran since: reset need not again. */
+    private boolean finished;
 
     public QueueFuzzer()
     {
@@ -73,8 +101,36 @@ public final class QueueFuzzer
      */
     public ActiveQueue reset(final int index, final long features)
     {
-        host.fill(CANARY);
-        ram.fill((byte)0);
+        if (clean && finished)
+        {
+            ram.asSlice(0, highWater - GPA).fill((byte)0);
+            shadow.asSlice(0, highWater - GPA).fill((byte)0);
+        }
+        else if (clean)
+        {
+            // Above the previous input's high-water mark its serves found nothing changed: still so, or a device
+            // thread wrote there after the last serve (reported here, not hidden by the zeroing).
+            final long used = highWater - GPA;
+            final boolean late = !untouchedAbove(highWater);
+            ram.asSlice(0, used).fill((byte)0);
+            shadow.asSlice(0, used).fill((byte)0);
+            if (late)
+            {
+                clean = false;
+                reset(index, features);
+                throw new AssertionError("guest memory outside the previous input's buffers (above 0x"
+                    + Long.toHexString(highWater) + ") or a canary changed after its last serve");
+            }
+        }
+        else
+        {
+            host.fill(CANARY);
+            ram.fill((byte)0);
+            shadow.fill((byte)0);
+            clean = true;
+        }
+        highWater = DATA;
+        finished = false;
         driver = new DriverQueue(ram, GPA, SIZE, GPA);
         final SplitQueue ring = new SplitQueue(SplitQueue.MAX_SIZE);
         ring.setSize(SIZE);
@@ -91,6 +147,7 @@ public final class QueueFuzzer
         queue = new ActiveQueue(index, "fuzz q" + index, ring, 2 * MAX_BUFFERS);
         queue.setAckedFeatures(features | VirtioFeatures.bit(VirtioFeatures.VERSION_1));
         bump = DATA;
+        floor = DATA;
         Arrays.fill(outstanding, false);
         outstandingCount = 0;
         asynchronous = false;
@@ -114,9 +171,15 @@ public final class QueueFuzzer
      */
     public void allowWrites(final long gpa, final long length)
     {
+        // Serves compare it from now on (the device may write there), the next reset zeroes it.
+        if (length > 0 && gpa < GPA + RAM_SIZE && gpa + length > GPA)
+        {
+            raiseHighWater(gpa + length < gpa ? GPA + RAM_SIZE : gpa + length);
+        }
         if (allowedCount == allowedGpa.length)
         {
             // More ranges than kept: the whole of guest memory, which holds them all.
+            raiseHighWater(GPA + RAM_SIZE);
             allowedGpa[0] = GPA;
             allowedLength[0] = RAM_SIZE;
             allowedCount = 1;
@@ -143,6 +206,7 @@ public final class QueueFuzzer
      */
     public int add(final FuzzedDataProvider data, final byte[] readable, final int maxWritable)
     {
+        rewind();
         final int out = readable.length == 0 ? 0 : data.consumeInt(1, 4);
         final int in = data.consumeInt(0, 4);
         int at = 0;
@@ -156,6 +220,7 @@ public final class QueueFuzzer
                 return -1;
             }
             MemorySegment.copy(MemorySegment.ofArray(readable), at, ram, gpas[i] - GPA, len);
+            MemorySegment.copy(MemorySegment.ofArray(readable), at, shadow, gpas[i] - GPA, len);
             at += len;
         }
         long writableBytes = 0;
@@ -180,6 +245,7 @@ public final class QueueFuzzer
      */
     public int add(final byte[] readable, final int writableBytes)
     {
+        rewind();
         final int out = readable.length > 0 ? 1 : 0;
         final int in = writableBytes > 0 ? 1 : 0;
         if (out > 0)
@@ -191,6 +257,7 @@ public final class QueueFuzzer
                 return -1;
             }
             MemorySegment.copy(MemorySegment.ofArray(readable), 0, ram, gpas[0] - GPA, readable.length);
+            MemorySegment.copy(MemorySegment.ofArray(readable), 0, shadow, gpas[0] - GPA, readable.length);
         }
         if (in > 0)
         {
@@ -242,6 +309,8 @@ public final class QueueFuzzer
         if (gpa >= 0)
         {
             ram.asSlice(gpa - GPA, length).fill(fill);
+            shadow.asSlice(gpa - GPA, length).fill(fill);
+            floor = bump;
         }
         return gpa;
     }
@@ -253,7 +322,8 @@ public final class QueueFuzzer
      */
     public long[] serve(final VirtioDevice device)
     {
-        MemorySegment.copy(ram, 0, shadow, 0, RAM_SIZE);
+        clean = false;
+        finished = false;
         queue.serve(device);
         return checkAnswers();
     }
@@ -276,6 +346,7 @@ public final class QueueFuzzer
     {
         long[] used = new long[0];
         final long ringEnd = GPA + DriverQueue.ringBytes(SIZE);
+        final long scanEnd = highWater - GPA;
         for (long u; (u = driver.pollUsed()) >= 0; )
         {
             final int head = (int)(u >>> 32);
@@ -294,26 +365,103 @@ public final class QueueFuzzer
             used = Arrays.copyOf(used, used.length + 1);
             used[used.length - 1] = u;
         }
-        for (long from = ringEnd - GPA; from < RAM_SIZE; )
+        for (long from = ringEnd - GPA; from < scanEnd; )
         {
-            final long off = ram.asSlice(from).mismatch(shadow.asSlice(from));
+            final long off = ram.asSlice(from, scanEnd - from).mismatch(shadow.asSlice(from, scanEnd - from));
             if (off < 0)
             {
                 break;
             }
             final long gpa = GPA + from + off;
-            if (!inWritableOfCompleted(gpa, used) && !(asynchronous && inWritableOfOutstanding(gpa)) && !allowed(gpa))
+            long end = inWritableOfCompleted(gpa, used);
+            if (end < 0 && asynchronous)
+            {
+                end = inWritableOfOutstanding(gpa);
+            }
+            if (end < 0)
+            {
+                end = allowed(gpa);
+            }
+            if (end < 0)
             {
                 throw new AssertionError("guest byte at 0x" + Long.toHexString(gpa)
                     + " changed outside the writable buffers of the requests completed");
             }
-            from += off + 1;
+            // The rest of that buffer may change too: take it as it is now, the next change is checked from its end.
+            final long to = Math.min(end - GPA, scanEnd);
+            MemorySegment.copy(ram, from + off, shadow, from + off, to - from - off);
+            from = to;
         }
         if (host.asSlice(0, PAGE).mismatch(canaries) >= 0 || host.asSlice(PAGE + RAM_SIZE).mismatch(canaries) >= 0)
         {
             throw new AssertionError("a canary page around guest memory changed");
         }
+        clean = true;
         return used;
+    }
+
+    /**
+     * Ends an input: checks that guest memory above this input's buffers and allowed ranges (which serves do not
+     * compare) and the canaries are unchanged. Harnesses call it last; {@link #reset} checks it too, one input late.
+     */
+    public void finish()
+    {
+        finished = true;
+        if (!untouchedAbove(highWater))
+        {
+            clean = false;
+            throw new AssertionError("guest memory above this input's buffers (from 0x" + Long.toHexString(highWater)
+                + ") or a canary page changed");
+        }
+    }
+
+    /**
+     * Moves the high-water mark up to {@code to}, after checking that the memory it now covers is still unchanged.
+     */
+    private void raiseHighWater(final long to)
+    {
+        final long end = Math.min(to, GPA + RAM_SIZE);
+        if (end <= highWater)
+        {
+            return;
+        }
+        final long from = highWater - GPA;
+        final long off = ram.asSlice(from, end - highWater).mismatch(shadow.asSlice(from, end - highWater));
+        if (off >= 0)
+        {
+            clean = false;
+            throw new AssertionError("guest byte at 0x" + Long.toHexString(highWater + off)
+                + " changed before any buffer covered it");
+        }
+        highWater = end;
+    }
+
+    private static Logger quietWhileFuzzing()
+    {
+        final Logger logger = Logger.getLogger("io.jvhost");
+        if (null != System.getenv("JAZZER_FUZZ"))
+        {
+            logger.setLevel(Level.SEVERE);
+        }
+        return logger;
+    }
+
+    /**
+     * @return whether guest memory from {@code gpa} is still zero (as its shadow above the high-water mark always is,
+     *     compared page by page with one zero page: half the bytes read) and the canaries are intact.
+     */
+    private boolean untouchedAbove(final long gpa)
+    {
+        for (long from = gpa - GPA; from < RAM_SIZE; )
+        {
+            final long n = Math.min(PAGE - (from & (PAGE - 1)), RAM_SIZE - from);
+            if (ram.asSlice(from, n).mismatch(zeroPage.asSlice(0, n)) >= 0)
+            {
+                return false;
+            }
+            from += n;
+        }
+        return host.asSlice(0, PAGE).mismatch(canaries) < 0 && host.asSlice(PAGE + RAM_SIZE).mismatch(canaries) < 0;
     }
 
     /**
@@ -352,61 +500,104 @@ public final class QueueFuzzer
         return memory;
     }
 
-    private boolean inWritableOfCompleted(final long gpa, final long[] used)
+    /**
+     * @return the end of the writable buffer of a request completed in this serve that holds {@code gpa}, or -1.
+     */
+    private long inWritableOfCompleted(final long gpa, final long[] used)
     {
         for (final long u : used)
         {
-            final int head = (int)(u >>> 32);
-            for (int i = readableCount[head]; i < bufferCount[head]; i++)
+            final long end = inWritableOf((int)(u >>> 32), gpa);
+            if (end >= 0)
             {
-                if (gpa >= bufferGpa[head][i] && gpa < bufferGpa[head][i] + bufferLen[head][i])
-                {
-                    return true;
-                }
+                return end;
             }
         }
-        return false;
+        return -1;
     }
 
-    private boolean allowed(final long gpa)
+    /**
+     * @return the end of the allowed range that holds {@code gpa}, or -1.
+     */
+    private long allowed(final long gpa)
     {
         for (int i = 0; i < allowedCount; i++)
         {
             if (gpa >= allowedGpa[i] && gpa - allowedGpa[i] < allowedLength[i])
             {
-                return true;
+                final long end = allowedGpa[i] + allowedLength[i];
+                return end < allowedGpa[i] ? Long.MAX_VALUE : end;
             }
         }
-        return false;
+        return -1;
     }
 
-    private boolean inWritableOfOutstanding(final long gpa)
+    /**
+     * @return the end of the writable buffer of an outstanding request that holds {@code gpa}, or -1.
+     */
+    private long inWritableOfOutstanding(final long gpa)
     {
         for (int head = 0; head < SIZE; head++)
         {
-            if (!outstanding[head])
+            if (outstanding[head])
             {
-                continue;
-            }
-            for (int i = readableCount[head]; i < bufferCount[head]; i++)
-            {
-                if (gpa >= bufferGpa[head][i] && gpa < bufferGpa[head][i] + bufferLen[head][i])
+                final long end = inWritableOf(head, gpa);
+                if (end >= 0)
                 {
-                    return true;
+                    return end;
                 }
             }
         }
-        return false;
+        return -1;
+    }
+
+    private long inWritableOf(final int head, final long gpa)
+    {
+        for (int i = readableCount[head]; i < bufferCount[head]; i++)
+        {
+            if (gpa >= bufferGpa[head][i] && gpa < bufferGpa[head][i] + bufferLen[head][i])
+            {
+                return bufferGpa[head][i] + bufferLen[head][i];
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * With no request outstanding the device holds no buffer: the next ones may reuse the memory of the answered ones.
+     */
+    private void rewind()
+    {
+        if (outstandingCount == 0)
+        {
+            bump = floor;
+        }
     }
 
     private long alloc(final int length)
     {
+        finished = false;
         final long gpa = bump;
         if (gpa + length > GPA + RAM_SIZE)
         {
             return -1;
         }
         bump = (bump + length + 7) & -8L;
+        final long reused = Math.min(bump, highWater) - gpa;
+        if (reused > 0)
+        {
+            // Memory of answered requests: unchanged since the last serve compared it, then zero like fresh memory.
+            final long off = ram.asSlice(gpa - GPA, reused).mismatch(shadow.asSlice(gpa - GPA, reused));
+            if (off >= 0)
+            {
+                clean = false;
+                throw new AssertionError("guest byte at 0x" + Long.toHexString(gpa + off)
+                    + " changed after the last serve, with no request outstanding");
+            }
+            ram.asSlice(gpa - GPA, reused).fill((byte)0);
+            shadow.asSlice(gpa - GPA, reused).fill((byte)0);
+        }
+        raiseHighWater(bump);
         return gpa;
     }
 }

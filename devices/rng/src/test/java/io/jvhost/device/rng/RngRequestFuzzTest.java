@@ -63,6 +63,7 @@ class RngRequestFuzzTest
             }
         }
         assertThat(rng.bytesServed()).isEqualTo(served);
+        QUEUE.finish();
     }
 
     private static EntropySource open()
