@@ -145,6 +145,9 @@ class CanRequestFuzzTest
             }
             assertThat(b.pending()).as("frames waiting in B").isEqualTo(expected.size());
         }
+        TX.finish();
+        CONTROL.finish();
+        RX.finish();
     }
 
     private static void start(final CanDevice device)

@@ -85,6 +85,10 @@ class ConsoleRequestFuzzTest
         }
         assertThat(isPrefix(received.toByteArray(), hostInput)).as("the guest got the host's input in order")
             .isTrue();
+        for (final QueueFuzzer queue : QUEUES)
+        {
+            queue.finish();
+        }
     }
 
     private static boolean isPrefix(final byte[] prefix, final byte[] of)

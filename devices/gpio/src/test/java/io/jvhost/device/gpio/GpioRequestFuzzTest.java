@@ -69,5 +69,6 @@ class GpioRequestFuzzTest
                 assertThat(chip.irqType(line)).isIn(0, 1, 2, 3, 4, 8);
             }
         }
+        QUEUE.finish();
     }
 }

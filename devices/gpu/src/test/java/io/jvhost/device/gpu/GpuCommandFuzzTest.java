@@ -80,6 +80,8 @@ class GpuCommandFuzzTest
             }
             serveControl(gpu, display, requests);
         }
+        CONTROL.finish();
+        CURSOR.finish();
     }
 
     /** Resource 1 (64x64 B8G8R8A8) with backing, shown on scanout 0. */

@@ -62,5 +62,6 @@ class I2cRequestFuzzTest
                 assertThat(QUEUE.outstanding()).as("requests left unanswered").isZero();
             }
         }
+        QUEUE.finish();
     }
 }

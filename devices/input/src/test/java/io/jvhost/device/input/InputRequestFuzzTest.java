@@ -107,6 +107,8 @@ class InputRequestFuzzTest
         assertThat(input.deliveredEvents()).isEqualTo(taken);
         assertThat(input.deliveredEvents() + input.droppedEvents() + input.pendingEvents())
             .as("delivered + dropped + pending").isEqualTo(offers);
+        EVENTS.finish();
+        STATUS.finish();
     }
 
     private static long pack(final int type, final int code, final int value)

@@ -81,6 +81,7 @@ class RtcRequestFuzzTest
             }
             assertThat(QUEUE.outstanding()).as("requests left unanswered").isZero();
         }
+        QUEUE.finish();
     }
 
     private static long okSize(final int type)

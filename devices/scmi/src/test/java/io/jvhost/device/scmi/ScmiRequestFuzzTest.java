@@ -82,5 +82,6 @@ class ScmiRequestFuzzTest
             }
             assertThat(QUEUE.outstanding()).as("commands left unanswered").isZero();
         }
+        QUEUE.finish();
     }
 }

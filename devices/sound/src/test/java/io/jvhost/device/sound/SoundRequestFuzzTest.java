@@ -125,6 +125,10 @@ class SoundRequestFuzzTest
             }
         }
         assertThat((long)backend.played.size()).as("bytes played").isLessThanOrEqualTo(sentPayload);
+        for (final QueueFuzzer queue : QUEUES)
+        {
+            queue.finish();
+        }
     }
 
     /**

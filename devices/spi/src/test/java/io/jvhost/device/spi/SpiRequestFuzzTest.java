@@ -92,5 +92,6 @@ class SpiRequestFuzzTest
                 assertThat(QUEUE.outstanding()).as("requests left unanswered").isZero();
             }
         }
+        QUEUE.finish();
     }
 }

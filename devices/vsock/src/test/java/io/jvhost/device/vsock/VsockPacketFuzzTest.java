@@ -190,6 +190,9 @@ class VsockPacketFuzzTest
         }
         // At most: the JDK may close a descriptor of its own meanwhile.
         assertThat(fdCount()).as("descriptors after the device closed").isLessThanOrEqualTo(fdsBefore);
+        RX.finish();
+        TX.finish();
+        EVENT.finish();
     }
 
     private static void start(final VsockDevice device)
