@@ -117,6 +117,25 @@ public final class FakeXen implements XenSyscalls, AutoCloseable
         return LibC.memfdCreate(name, LibC.MFD_CLOEXEC);
     }
 
+    /**
+     * Back to the state a new fake starts in (no grants, no calls recorded, indexes from 0, RAM zeroed), for a test
+     * that keeps one across runs (a fuzz harness: building it is a memfd and a mapping per input). A grant map or a
+     * privcmd mapping still there would carry one run into the next: then it throws instead.
+     */
+    public synchronized void reset()
+    {
+        if (!grantMaps.isEmpty() || !privcmdVmas.isEmpty())
+        {
+            throw new IllegalStateException("left behind: " + grantMaps.size() + " grant maps, privcmd mappings at "
+                + privcmdVmas.keySet());
+        }
+        grants.clear();
+        calls.clear();
+        nextIndex = 0;
+        mmapsOfGrants = 0;
+        view.segment().fill((byte)0);
+    }
+
     public synchronized List<Call> calls()
     {
         return List.copyOf(calls);

@@ -7,7 +7,12 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
@@ -45,6 +50,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  * descriptors include the in-process fake's privcmd and gntdev ({@link FakeXen}, whose guest RAM is the memory the
  * input writes, with references 0-15 granting its 16 pages), and once the connection is over every grant mapping
  * the back-end made is undone.
+ * <p>
+ * Each input gets a new back-end, as each connection does in {@link VhostUserDaemon} (its worker threads and
+ * descriptors are part of what must not leak). What only drives it is built once per process and put back to a
+ * verified state per input: the guest RAM memfd and the Xen fake (zeroed; still their size; the fake with no grant
+ * map or privcmd mapping left), and one thread that runs {@code serve} for each connection in turn. The descriptor
+ * count an input starts with is the one the previous input ended with (counted once per input, not twice).
  */
 class VhostUserBackendFuzzTest
 {
@@ -60,29 +71,59 @@ class VhostUserBackendFuzzTest
     private static final int[] ALWAYS_ANSWERED = {FrontendRequest.GET_FEATURES, FrontendRequest.GET_PROTOCOL_FEATURES,
         FrontendRequest.GET_QUEUE_NUM, FrontendRequest.GET_MAX_MEM_SLOTS};
 
+    /** Guest RAM without Xen; the Xen fake (its own RAM); the thread serving each connection: kept across inputs. */
+    private static final MemFd GUEST_RAM;
+    private static final MappedMemory GUEST_VIEW;
+    private static final FakeXen XEN;
+    private static final ExecutorService SERVER = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform()
+        .name("fuzz-serve").daemon().unstarted(r));
+    /** The descriptor count the last input ended with (a passing one), or -1: count before this input. */
+    private static int fdsAfterLast = -1;
+
+    static
+    {
+        try
+        {
+            GUEST_RAM = MemFd.create("fuzz-ram", RAM);
+            GUEST_VIEW = GUEST_RAM.map();
+            XEN = new FakeXen(DOMID, RAM);
+        }
+        catch (final IOException e)
+        {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     @FuzzTest(maxDuration = "30s")
     void everyRequestGetsAtMostOneWellFormedReplyAndNothingLeaks(final FuzzedDataProvider data) throws Exception
     {
-        final int fdsBefore = openFds();
+        final int fdsBefore = fdsAfterLast >= 0 ? fdsAfterLast : openFds();
+        fdsAfterLast = -1;
         final boolean xenMmap = data.consumeBoolean();
-        final FakeXen xen = new FakeXen(DOMID, RAM);
-        final VhostUserBackend backend = new VhostUserBackend("fuzz", new DrainingDevice(), null, xen);
+        // The state every input starts from: zeroed RAM of its size, a fake with nothing mapped and 16 pages granted.
+        GUEST_VIEW.segment().fill((byte)0);
+        assertThat(Files.size(Path.of("/proc/self/fd/" + GUEST_RAM.fd()))).as("guest RAM size").isEqualTo(RAM);
+        assertThat(Files.size(Path.of("/proc/self/fd/" + XEN.ramFd()))).as("Xen guest RAM size").isEqualTo(RAM);
+        XEN.reset();
+        for (int ref = 0; ref < RAM / 4096; ref++)
+        {
+            XEN.grant(ref, FakeXen.RAM_GPA + ref * 4096L);
+        }
+        final VhostUserBackend backend = new VhostUserBackend("fuzz", new DrainingDevice(), null, XEN);
         try
         {
-            for (int ref = 0; ref < RAM / 4096; ref++)
-            {
-                xen.grant(ref, FakeXen.RAM_GPA + ref * 4096L);
-            }
-            fuzzConnection(backend, data, xenMmap ? xen : null);
+            fuzzConnection(backend, data, xenMmap ? XEN : null);
             freshFrontendIsServed(backend);
         }
         finally
         {
             backend.close();
-            xen.close();
         }
-        assertThat(xen.outstandingGrantMaps()).as("grant maps after the back-end closed").isZero();
-        assertThat(openFds()).as("descriptors after the back-end closed").isEqualTo(fdsBefore);
+        assertThat(XEN.outstandingGrantMaps()).as("grant maps after the back-end closed").isZero();
+        XEN.reset(); // fails when a privcmd mapping is left
+        final int fdsAfter = openFds();
+        assertThat(fdsAfter).as("descriptors after the back-end closed").isEqualTo(fdsBefore);
+        fdsAfterLast = fdsAfter;
     }
 
     /**
@@ -92,10 +133,12 @@ class VhostUserBackendFuzzTest
         throws Exception
     {
         final UnixSocket[] pair = UnixSocket.pair();
-        final Thread server = serve(backend, pair[0], new AtomicReference<>());
+        final Future<?> server = serve(backend, pair[0]);
         final Message out = new Message(MessageHeader.MAX_PAYLOAD);
         final Message in = new Message(MessageHeader.MAX_PAYLOAD);
-        try (UnixSocket front = pair[1]; MemFd ram = MemFd.create("fuzz-ram", RAM); MappedMemory view = ram.map())
+        final MemFd ram = GUEST_RAM;
+        final MappedMemory view = GUEST_VIEW;
+        try (UnixSocket front = pair[1])
         {
             front.setReceiveTimeout(TIMEOUT_MS);
             final VhostUserConnection conn = new VhostUserConnection(front, false);
@@ -164,8 +207,7 @@ class VhostUserBackendFuzzTest
         finally
         {
             in.fds().closeRemaining();
-            server.join(TIMEOUT_MS);
-            assertThat(server.isAlive()).as("serve() returned after the front-end left").isFalse();
+            ended(server, "serve() returned after the front-end left");
         }
     }
 
@@ -331,7 +373,7 @@ class VhostUserBackendFuzzTest
     private static void freshFrontendIsServed(final VhostUserBackend backend) throws Exception
     {
         final UnixSocket[] pair = UnixSocket.pair();
-        final Thread server = serve(backend, pair[0], new AtomicReference<>());
+        final Future<?> server = serve(backend, pair[0]);
         final Message msg = new Message(MessageHeader.MAX_PAYLOAD);
         try (UnixSocket front = pair[1])
         {
@@ -344,14 +386,13 @@ class VhostUserBackendFuzzTest
             assertThat(VirtioFeatures.has(msg.u64(0), VirtioFeatures.VERSION_1)).isTrue();
             front.shutdown();
         }
-        server.join(TIMEOUT_MS);
-        assertThat(server.isAlive()).as("serve() returned after the fresh front-end left").isFalse();
+        ended(server, "serve() returned after the fresh front-end left");
     }
 
-    private static Thread serve(final VhostUserBackend backend, final UnixSocket socket,
-        final AtomicReference<Throwable> failure)
+    /** Runs the back-end's {@code serve} on the connection's side of {@code socket}, on the one server thread. */
+    private static Future<?> serve(final VhostUserBackend backend, final UnixSocket socket)
     {
-        return Thread.ofPlatform().name("fuzz-serve").start(() ->
+        return SERVER.submit(() ->
         {
             try (VhostUserConnection conn = new VhostUserConnection(socket, true))
             {
@@ -361,12 +402,32 @@ class VhostUserBackendFuzzTest
             {
                 // The back-end refused something and ended the connection: allowed, and what the harness checks.
             }
-            catch (final Throwable t)
-            {
-                failure.set(t);
-                throw t;
-            }
+            return null;
         });
+    }
+
+    /**
+     * Waits for {@code serve} to return (it must, the front-end has gone) and rethrows what it threw but an
+     * IOException: an Error or RuntimeException of the back-end's is a finding.
+     */
+    private static void ended(final Future<?> server, final String what) throws Exception
+    {
+        try
+        {
+            server.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        }
+        catch (final TimeoutException e)
+        {
+            throw new AssertionError(what + ": still serving after " + TIMEOUT_MS + " ms", e);
+        }
+        catch (final ExecutionException e)
+        {
+            if (e.getCause() instanceof Error error)
+            {
+                throw error;
+            }
+            throw (Exception)e.getCause();
+        }
     }
 
     private static boolean receive(final VhostUserConnection conn, final Message in) throws IOException
