@@ -139,6 +139,7 @@ class Gpu3dCommandFuzzTest
         serve(requests);
         assertThat(gpu.renderer().hostMemoryUsed()).as("renderer host memory").isLessThanOrEqualTo(MAX_HOST_MEM);
         assertThat(ERRORS.messages()).as("errors logged").isEmpty();
+        CONTROL.finish();
     }
 
     /** Context 1 with render target 1 (64x32, backing attached), 2D resource 2. */

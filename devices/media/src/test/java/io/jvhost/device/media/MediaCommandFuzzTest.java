@@ -107,6 +107,7 @@ class MediaCommandFuzzTest
             assertThat(media.openSessions()).isBetween(0, maxSessions);
             afterServe.run();
         }
+        QUEUE.finish();
     }
 
     private static long okSize(final int cmd, final int code)

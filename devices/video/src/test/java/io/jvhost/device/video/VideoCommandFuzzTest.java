@@ -76,6 +76,7 @@ class VideoCommandFuzzTest
             }
             assertThat(QUEUE.outstanding()).as("commands left unanswered").isZero();
         }
+        QUEUE.finish();
     }
 
     @FuzzTest(maxDuration = "30s")
@@ -124,6 +125,7 @@ class VideoCommandFuzzTest
             assertThat(video.heldCommands()).isZero();
             assertThat(fake.openFiles()).as("every stream's node closed").isZero();
         }
+        QUEUE.finish();
     }
 
     private static void check(final long[] used)
