@@ -14,8 +14,9 @@ import io.jvhost.virtqueue.SplitQueue;
  * <p>
  * One {@link #serve} call: disable notifications, let the device take chains, notify the driver if it asked for it,
  * re-enable notifications and go round again if buffers arrived meanwhile (the re-check closes the lost-wakeup
- * window). A batch is capped at twice the queue size so a guest that keeps the ring full cannot starve the other
- * queues on the same worker. Not thread-safe: one worker owns it at a time.
+ * window), unless the device asked for a later call that looks at the ring anyway ({@link #pollAfter}: the driver's
+ * kicks meanwhile would only wake the worker). A batch is capped at twice the queue size so a guest that keeps the
+ * ring full cannot starve the other queues on the same worker. Not thread-safe: one worker owns it at a time.
  */
 public final class ActiveQueue implements DeviceQueue
 {
@@ -33,6 +34,8 @@ public final class ActiveQueue implements DeviceQueue
     private boolean drained;
     private boolean pushed;
     private long retryNanos;
+    /** {@link #pollAfter} was asked for in this round: notifications stay off. */
+    private boolean quiet;
     private long invalidChains;
     private long logWindowStart;
     private int loggedInWindow;
@@ -94,6 +97,7 @@ public final class ActiveQueue implements DeviceQueue
             queue.disableNotification();
             budget = Math.max(2 * queue.size(), 64);
             drained = false;
+            quiet = false;
             try
             {
                 device.processQueue(this);
@@ -103,6 +107,12 @@ public final class ActiveQueue implements DeviceQueue
                 LOG.log(Level.ERROR, name + ": device failed while processing the queue: " + e, e);
             }
             notifyIfNeeded();
+            if (quiet)
+            {
+                // No kicks wanted until the call the device asked for, which takes whatever was added meanwhile.
+                queue.suppressNotification();
+                return retryNanos;
+            }
             if (!drained)
             {
                 queue.enableNotification();
@@ -140,6 +150,7 @@ public final class ActiveQueue implements DeviceQueue
         }
         notifyIfNeeded();
         retryNanos = 0;
+        quiet = false;
     }
 
     private void notifyIfNeeded()
@@ -241,10 +252,18 @@ public final class ActiveQueue implements DeviceQueue
     public void retryAfter(final long nanos)
     {
         retryNanos = Math.max(1, nanos);
+        quiet = false;
         budget = 0;
         // Asked for after the ring was found empty too (a device that still waits for something of its own, e.g.
-        // a GPU's fences): honoured, not lost in the "drained, look again" loop.
-        drained = false;
+        // a GPU's fences, a sound stream's next message): the "drained, look again" loop returns it when the ring is
+        // still empty, and serves the chains added meanwhile (their kicks were suppressed) when it is not.
+    }
+
+    @Override
+    public void pollAfter(final long nanos)
+    {
+        retryAfter(nanos);
+        quiet = true;
     }
 
     @Override

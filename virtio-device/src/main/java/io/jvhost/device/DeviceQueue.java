@@ -54,6 +54,16 @@ public interface DeviceQueue
     void retryAfter(long nanos);
 
     /**
+     * As {@link #retryAfter}, for a device that looks at the ring at that call anyway (a sound stream's next message
+     * due): the driver is asked not to kick meanwhile, so the chains it adds wait in the ring until then, instead of
+     * each waking the worker for nothing. Ask for it only when a chain added meanwhile can wait that long.
+     */
+    default void pollAfter(final long nanos)
+    {
+        retryAfter(nanos);
+    }
+
+    /**
      * @return the guest memory the queue is bound to, for addresses carried inside requests.
      */
     GuestMemory memory();

@@ -27,13 +27,14 @@ class ActiveQueueTest
     private DriverQueue driver;
     private SplitQueue ring;
     private ActiveQueue queue;
+    private GuestMemory memory;
     private final AtomicInteger interrupts = new AtomicInteger();
 
     @BeforeEach
     void setUp() throws Exception
     {
         final MemorySegment ram = arena.allocate(1 << 20, 4096);
-        final GuestMemory memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, ram, 0x5000_0000L)), 8);
+        memory = GuestMemory.of(List.of(MemoryRegion.ofSegment(0, ram, 0x5000_0000L)), 8);
         driver = new DriverQueue(ram, 0, SIZE, 0x1000);
         ring = new SplitQueue(SIZE);
         ring.setSize(SIZE);
@@ -251,6 +252,90 @@ class ActiveQueueTest
         }));
         assertThat(again).as("the retry survives the drained ring").isEqualTo(7_000_000);
         assertThat(queue.serve(device(q -> q.next()))).as("no retry asked: none").isZero();
+    }
+
+    @Test
+    void aChainAddedAfterTheDeviceDrainedTheRingAndAskedForALaterCallIsTakenInTheSameServe()
+    {
+        addWritable(0, 8);
+        final AtomicInteger taken = new AtomicInteger();
+        final long again = queue.serve(device(q ->
+        {
+            while (null != q.next())
+            {
+                taken.incrementAndGet();
+            }
+            if (taken.get() == 1)
+            {
+                // Published while notifications were off: no kick comes for it.
+                addWritable(1, 8);
+            }
+            q.retryAfter(7_000_000);
+        }));
+        assertThat(taken).as("the second chain is not left for the retry").hasValue(2);
+        assertThat(again).isEqualTo(7_000_000);
+    }
+
+    @Test
+    void pollAfterAsksTheDriverForNoKickUntilTheCallWithoutEventIdx()
+    {
+        kicksStayOffUntilTheCall();
+    }
+
+    @Test
+    void pollAfterAsksTheDriverForNoKickUntilTheCallWithEventIdx() throws Exception
+    {
+        ring.unbind();
+        ring.setFeatures(VirtioFeatures.bit(VirtioFeatures.VERSION_1)
+            | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX));
+        ring.bind(memory);
+        driver.setEventIdx(true);
+        kicksStayOffUntilTheCall();
+    }
+
+    /**
+     * A device holding its chains until a deadline (a sound stream's messages) asks for the call with pollAfter: the
+     * chains the driver adds until then need no kick (the call takes them); once the device asks for none, kicks are
+     * wanted again.
+     */
+    private void kicksStayOffUntilTheCall()
+    {
+        addWritable(0, 8);
+        assertThat(driver.needsKick()).as("kick for the first chain").isTrue();
+        final AtomicInteger taken = new AtomicInteger();
+        assertThat(queue.serve(device(q ->
+        {
+            while (null != q.next())
+            {
+                taken.incrementAndGet();
+            }
+            q.pollAfter(5_000_000);
+        }))).isEqualTo(5_000_000);
+        addWritable(1, 8);
+        assertThat(driver.needsKick()).as("kick for a chain added before the call").isFalse();
+        addWritable(2, 8);
+        assertThat(driver.needsKick()).as("kick for another one").isFalse();
+        assertThat(queue.serve(device(q ->
+        {
+            while (null != q.next())
+            {
+                taken.incrementAndGet();
+            }
+            q.pollAfter(5_000_000);
+        }))).isEqualTo(5_000_000);
+        assertThat(taken).as("taken at the call").hasValue(3);
+        addWritable(3, 8);
+        assertThat(driver.needsKick()).as("kick after a second pollAfter").isFalse();
+        assertThat(queue.serve(device(q ->
+        {
+            while (null != q.next())
+            {
+                taken.incrementAndGet();
+            }
+        }))).isZero();
+        assertThat(taken).hasValue(4);
+        addWritable(4, 8);
+        assertThat(driver.needsKick()).as("kick once the device asks for no call").isTrue();
     }
 
     @Test

@@ -75,6 +75,8 @@ public final class SplitQueue
     private boolean eventIdx;
     private boolean indirectDesc;
     private boolean notifyOnEmpty;
+    /** {@link #suppressNotification}: pops leave avail_event behind until {@link #enableNotification}. */
+    private boolean kicksSuppressed;
     /** Set by setAddresses/setNextAvail: the next bind takes nextUsed from the ring's used.idx. */
     private boolean reloadUsedIdx = true;
 
@@ -191,6 +193,7 @@ public final class SplitQueue
         this.shadowAvail = this.nextAvail;
         this.reloadUsedIdx = true;
         this.signalledUsedValid = false;
+        this.kicksSuppressed = false;
     }
 
     /**
@@ -356,6 +359,7 @@ public final class SplitQueue
         broken = false;
         signalledUsedValid = false;
         pushedSinceDecision = false;
+        kicksSuppressed = false;
     }
 
     private void clearBinding()
@@ -398,7 +402,7 @@ public final class SplitQueue
         final int slot = nextAvail & mask;
         final int head = lpAvailRing(slot);
         nextAvail = (nextAvail + 1) & 0xFFFF;
-        if (eventIdx)
+        if (eventIdx && !kicksSuppressed)
         {
             // "Kick me when you publish past what I have consumed" (libvhost-user does the same after every pop).
             // A plain store is enough: the value is a hint, and enableNotification fences before the device sleeps.
@@ -717,6 +721,7 @@ public final class SplitQueue
     public boolean enableNotification()
     {
         checkBound();
+        kicksSuppressed = false;
         if (eventIdx)
         {
             spAvailEvent(nextAvail);
@@ -741,6 +746,27 @@ public final class SplitQueue
     {
         checkBound();
         if (!eventIdx)
+        {
+            spUsedFlags(lpUsedFlags() | USED_F_NO_NOTIFY);
+        }
+    }
+
+    /**
+     * Asks the driver not to kick at all until {@link #enableNotification}, for a device that will look at the ring
+     * at a time of its own anyway: sets USED_F_NO_NOTIFY without EVENT_IDX; with EVENT_IDX, avail_event goes to an
+     * index the driver has already passed ({@code nextAvail - 1}) and pops leave it there, so no publish crosses it
+     * (until 65535 more, by which time the device has been round again). A driver that read the old value meanwhile
+     * may still kick once.
+     */
+    public void suppressNotification()
+    {
+        checkBound();
+        kicksSuppressed = true;
+        if (eventIdx)
+        {
+            spAvailEvent((nextAvail - 1) & 0xFFFF);
+        }
+        else
         {
             spUsedFlags(lpUsedFlags() | USED_F_NO_NOTIFY);
         }
