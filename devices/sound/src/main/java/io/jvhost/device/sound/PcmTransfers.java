@@ -68,16 +68,29 @@ final class PcmTransfers
             accept(queue, chain, direction, now);
         }
         long wait = Long.MAX_VALUE;
+        boolean kicksWanted = false;
         for (final PcmStream s : streams)
         {
             if (s.direction() == direction)
             {
                 wait = Math.min(wait, serveStream(queue, s, now));
+                kicksWanted |= s.state == PcmState.RUNNING && s.held.isEmpty();
             }
         }
-        if (wait != Long.MAX_VALUE)
+        if (wait == Long.MAX_VALUE)
         {
+            return;
+        }
+        if (kicksWanted)
+        {
+            // A running stream with nothing held waits for its next message (or its xrun): take it when it comes.
             queue.retryAfter(wait);
+        }
+        else
+        {
+            // Each running stream holds its next message, due by then: the worker takes what the driver added
+            // meanwhile at that call, so the driver's kicks would only wake it for nothing (one per message).
+            queue.pollAfter(wait);
         }
     }
 

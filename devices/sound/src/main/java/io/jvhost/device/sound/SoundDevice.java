@@ -24,9 +24,12 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * </pre>
  * Pacing: a running stream completes a message when the stream's audio up to its end has played ({@link StreamClock}),
  * never earlier; a guest whose messages complete at once sees its hardware pointer overtake its application pointer
- * and fails with EPIPE. A running stream that has had nothing to play (or nowhere to record) for a whole buffer's
- * duration is an xrun: counted, logged and, when the driver enabled {@link Snd#PCM_F_EVT_XRUNS}, sent as
- * {@link Snd#EVT_PCM_XRUN}. All four queues run on one worker; per message nothing is allocated.
+ * and fails with EPIPE. While a running stream holds messages, its queue is looked at again when the next one is
+ * due anyway, so the driver is asked not to kick meanwhile ({@link io.jvhost.device.DeviceQueue#pollAfter}): the
+ * worker wakes once per message completed, not once more per message sent. A running stream that has had nothing to
+ * play (or nowhere to record) for a whole buffer's duration is an xrun: counted, logged and, when the driver enabled
+ * {@link Snd#PCM_F_EVT_XRUNS}, sent as {@link Snd#EVT_PCM_XRUN}. All four queues run on one worker; per message
+ * nothing is allocated.
  * <p>
  * This class is the virtio face (features, queues, configuration, lifecycle); the queues' work is in {@link
  * ControlRequests}, {@link PcmTransfers} and {@link SoundEvents}, over the streams' {@link PcmStream} state.
