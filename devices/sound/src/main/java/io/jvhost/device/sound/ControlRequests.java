@@ -61,7 +61,7 @@ final class ControlRequests
 
     /**
      * @param chmaps    each stream's channel positions.
-     * @param wakeQueue asks for a queue to be served soon (START, RELEASE: the held messages' queue).
+     * @param wakeQueue asks for a queue to be served soon (START, STOP, RELEASE: the held messages' queue).
      */
     ControlRequests(final String name, final PcmStream[] streams, final byte[][] chmaps, final SoundBackend backend,
         final LongSupplier clock, final IntConsumer wakeQueue)
@@ -287,6 +287,10 @@ final class ControlRequests
             case Snd.R_PCM_STOP ->
             {
                 backend.stop(s.id);
+                // While it ran, the driver added messages without a kick (PcmTransfers asks for none while the
+                // stream holds messages): they are taken now, before a RELEASE could find them in the ring and
+                // refuse them, and the queue asks for kicks again.
+                wake(s);
                 LOG.log(Level.INFO, name + ": stream " + id + " stopped: " + s.bytes + " bytes ("
                     + s.bytes / Math.max(1, s.params.frameBytes()) + " frames) in "
                     + (s.lastNanos - s.startedNanos) / 1_000_000 + " ms since START, " + s.held.size() + " held");

@@ -284,6 +284,35 @@ class SoundDeviceTest
     }
 
     @Test
+    void aMessageAddedWithoutAKickWhileRunningIsTakenAtStopAndGoesBackOkAtRelease()
+    {
+        rig.prepareS16Stereo(0, 0);
+        rig.playback(0, frames(PERIOD, 0));
+        rig.playback(0, frames(PERIOD, 1));
+        assertThat(rig.controlStatus(pcm(Snd.R_PCM_START, 0))).isEqualTo(Snd.S_OK);
+        assertThat(rig.serve(2)).isEqualTo(PERIOD_NANOS);
+        rig.driver[2].needsKick();
+        rig.playback(0, frames(PERIOD, 2));
+        assertThat(rig.driver[2].needsKick()).as("no kick while the stream holds messages").isFalse();
+        rig.wakes.clear();
+        assertThat(rig.controlStatus(pcm(Snd.R_PCM_STOP, 0))).isEqualTo(Snd.S_OK);
+        assertThat(rig.wakes).as("STOP wakes the tx queue").contains(Snd.TX_QUEUE);
+        rig.serve(2);
+        assertThat(rig.device.held(0)).as("taken at the STOP, held").isEqualTo(3);
+        rig.playback(0, frames(PERIOD, 3));
+        assertThat(rig.driver[2].needsKick()).as("kicks wanted again once stopped").isTrue();
+        rig.serve(2);
+        assertThat(rig.controlStatus(pcm(Snd.R_PCM_RELEASE, 0))).isEqualTo(Snd.S_OK);
+        rig.serve(2);
+        assertThat(rig.used(2)).hasSize(4);
+        for (int i = 0; i < 4; i++)
+        {
+            assertThat(rig.playbackStatus(i)).as("message " + i).isEqualTo(Snd.S_OK);
+        }
+        assertThat(rig.device.refusedMessages()).isZero();
+    }
+
+    @Test
     void aLongPlaybackKeepsExactlyToRealTimeWithoutDrift()
     {
         rig.prepareS16Stereo(0, 0);
