@@ -305,6 +305,40 @@ class SoundFrontendTest
         return n;
     }
 
+    private static void prepare(final Driver d, final int stream, final int bufferBytes, final int periodBytes)
+        throws Exception
+    {
+        assertThat(d.control(SoundRig.setParams(stream, bufferBytes, periodBytes, 0, 2, Snd.FMT_S16, Snd.RATE_48000)))
+            .isEqualTo(Snd.S_OK);
+        assertThat(d.control(SoundRig.pcm(Snd.R_PCM_PREPARE, stream))).isEqualTo(Snd.S_OK);
+    }
+
+    /** Playback messages on the ring, unpublished: where their frames and 8-byte statuses are, and their heads. */
+    private record Queued(long frames, long status, List<Integer> heads)
+    {
+    }
+
+    /**
+     * Adds {@code periods} playback messages for stream 0 to {@code tx}, each a 4-byte header, one long period of
+     * {@code audio} and an 8-byte status filled with 0x5A (so an unanswered status shows).
+     */
+    private static Queued queuePlayback(final GuestRam ram, final FrontendQueue tx, final byte[] audio,
+        final int periods)
+    {
+        final long frames = ram.allocate(periods * (4L + LONG_PERIOD), 8);
+        final long status = ram.allocate(periods * 8L, 8);
+        ram.fill(status, periods * 8L, (byte)0x5A);
+        final List<Integer> heads = new ArrayList<>();
+        for (int i = 0; i < periods; i++)
+        {
+            final long at = frames + i * (4L + LONG_PERIOD);
+            ram.write(at, new byte[4], 0, 4);
+            ram.write(at + 4, audio, i * LONG_PERIOD, LONG_PERIOD);
+            heads.add(tx.add(new long[] {at, status + i * 8L}, new int[] {4 + LONG_PERIOD, 8}, 1, 1));
+        }
+        return new Queued(frames, status, heads);
+    }
+
     private static int status(final GuestRam ram, final long at)
     {
         return MemorySegment.ofArray(ram.read(at, 4)).get(LE32, 0);
@@ -322,21 +356,11 @@ class SoundFrontendTest
         {
             session.start();
             final Driver d = Driver.of(ram, session);
-            assertThat(d.control(SoundRig.setParams(0, periods * LONG_PERIOD, LONG_PERIOD, 0, 2, Snd.FMT_S16,
-                Snd.RATE_48000))).isEqualTo(Snd.S_OK);
-            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_PREPARE, 0))).isEqualTo(Snd.S_OK);
+            prepare(d, 0, periods * LONG_PERIOD, LONG_PERIOD);
             final FrontendQueue tx = session.queue(Snd.TX_QUEUE);
-            final long frames = ram.allocate(periods * (4L + LONG_PERIOD), 8);
-            final long status = ram.allocate(periods * 8L, 8);
-            ram.fill(status, periods * 8L, (byte)0x5A);
-            final List<Integer> added = new ArrayList<>();
-            for (int i = 0; i < periods; i++)
-            {
-                final long at = frames + i * (4L + LONG_PERIOD);
-                ram.write(at, new byte[4], 0, 4);
-                ram.write(at + 4, audio, i * LONG_PERIOD, LONG_PERIOD);
-                added.add(tx.add(new long[] {at, status + i * 8L}, new int[] {4 + LONG_PERIOD, 8}, 1, 1));
-            }
+            final Queued queued = queuePlayback(ram, tx, audio, periods);
+            final long status = queued.status();
+            final List<Integer> added = queued.heads();
             tx.publishAndKick();
             assertThat(Await.until(() -> device.held(0) == periods, WAIT)).as("all held").isTrue();
             assertThat(d.control(SoundRig.pcm(Snd.R_PCM_START, 0))).isEqualTo(Snd.S_OK);
@@ -400,20 +424,11 @@ class SoundFrontendTest
         {
             session.start();
             final Driver d = Driver.of(ram, session);
-            assertThat(d.control(SoundRig.setParams(0, periods * LONG_PERIOD, LONG_PERIOD, 0, 2, Snd.FMT_S16,
-                Snd.RATE_48000))).isEqualTo(Snd.S_OK);
-            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_PREPARE, 0))).isEqualTo(Snd.S_OK);
+            prepare(d, 0, periods * LONG_PERIOD, LONG_PERIOD);
             final FrontendQueue tx = session.queue(Snd.TX_QUEUE);
-            final long frames = ram.allocate(periods * (4L + LONG_PERIOD), 8);
-            final long status = ram.allocate(periods * 8L, 8);
-            ram.fill(status, periods * 8L, (byte)0x5A);
-            for (int i = 0; i < periods; i++)
-            {
-                final long at = frames + i * (4L + LONG_PERIOD);
-                ram.write(at, new byte[4], 0, 4);
-                ram.write(at + 4, audio, i * LONG_PERIOD, LONG_PERIOD);
-                tx.add(new long[] {at, status + i * 8L}, new int[] {4 + LONG_PERIOD, 8}, 1, 1);
-            }
+            final Queued queued = queuePlayback(ram, tx, audio, periods);
+            final long frames = queued.frames();
+            final long status = queued.status();
             tx.publishAndKick();
             assertThat(Await.until(() -> device.held(0) == periods, WAIT)).as("all held").isTrue();
             assertThat(d.control(SoundRig.pcm(Snd.R_PCM_START, 0))).isEqualTo(Snd.S_OK);
@@ -439,9 +454,7 @@ class SoundFrontendTest
             session.resetQueues();
             fe.getConfig(0, SoundDevice.CONFIG_SIZE);
             session.start();
-            assertThat(d.control(SoundRig.setParams(0, periods * LONG_PERIOD, LONG_PERIOD, 0, 2, Snd.FMT_S16,
-                Snd.RATE_48000))).isEqualTo(Snd.S_OK);
-            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_PREPARE, 0))).isEqualTo(Snd.S_OK);
+            prepare(d, 0, periods * LONG_PERIOD, LONG_PERIOD);
             assertThat(d.control(SoundRig.pcm(Snd.R_PCM_START, 0))).isEqualTo(Snd.S_OK);
             final byte[] fresh = new byte[LONG_PERIOD];
             new Random(13).nextBytes(fresh);
@@ -482,9 +495,7 @@ class SoundFrontendTest
         {
             session.start();
             final Driver d = Driver.of(ram, session);
-            assertThat(d.control(SoundRig.setParams(0, 4 * LONG_PERIOD, LONG_PERIOD, 0, 2, Snd.FMT_S16,
-                Snd.RATE_48000))).isEqualTo(Snd.S_OK);
-            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_PREPARE, 0))).isEqualTo(Snd.S_OK);
+            prepare(d, 0, 4 * LONG_PERIOD, LONG_PERIOD);
             final FrontendQueue tx = session.queue(Snd.TX_QUEUE);
             final long frames = ram.allocate(3 * (4L + LONG_PERIOD), 8);
             final long status = ram.allocate(3 * 8L, 8);
@@ -539,9 +550,7 @@ class SoundFrontendTest
         {
             session.start();
             final Driver d = Driver.of(ram, session);
-            assertThat(d.control(SoundRig.setParams(1, messages * PERIOD, PERIOD, 0, 2, Snd.FMT_S16,
-                Snd.RATE_48000))).isEqualTo(Snd.S_OK);
-            assertThat(d.control(SoundRig.pcm(Snd.R_PCM_PREPARE, 1))).isEqualTo(Snd.S_OK);
+            prepare(d, 1, messages * PERIOD, PERIOD);
             final FrontendQueue rx = session.queue(Snd.RX_QUEUE);
             final long header = ram.allocate(4L * messages, 8);
             final long buffers = ram.allocate(messages * (PERIOD + 8L), 8);
