@@ -60,44 +60,7 @@ class ActiveQueueTest
 
     private static VirtioDevice device(final java.util.function.Consumer<DeviceQueue> body)
     {
-        return new VirtioDevice()
-        {
-            @Override
-            public int deviceType()
-            {
-                return 0;
-            }
-
-            @Override
-            public String name()
-            {
-                return "test";
-            }
-
-            @Override
-            public int queueCount()
-            {
-                return 1;
-            }
-
-            @Override
-            public int maxQueueSize()
-            {
-                return SIZE;
-            }
-
-            @Override
-            public long features()
-            {
-                return VirtioFeatures.bit(VirtioFeatures.VERSION_1);
-            }
-
-            @Override
-            public void processQueue(final DeviceQueue q)
-            {
-                body.accept(q);
-            }
-        };
+        return new OneQueueDevice(SIZE, VirtioFeatures.bit(VirtioFeatures.VERSION_1), body);
     }
 
     @Test

@@ -6,6 +6,7 @@ import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.OneQueueDevice;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.memory.GuestMemoryException;
 import io.jvhost.virtqueue.DescriptorChain;
@@ -230,43 +231,6 @@ class QueueFuzzerTest
 
     private static VirtioDevice device(final Consumer<DeviceQueue> body)
     {
-        return new VirtioDevice()
-        {
-            @Override
-            public int deviceType()
-            {
-                return 0;
-            }
-
-            @Override
-            public String name()
-            {
-                return "test";
-            }
-
-            @Override
-            public int queueCount()
-            {
-                return 1;
-            }
-
-            @Override
-            public int maxQueueSize()
-            {
-                return QueueFuzzer.SIZE;
-            }
-
-            @Override
-            public long features()
-            {
-                return 0;
-            }
-
-            @Override
-            public void processQueue(final DeviceQueue queue)
-            {
-                body.accept(queue);
-            }
-        };
+        return new OneQueueDevice(QueueFuzzer.SIZE, 0, body);
     }
 }
