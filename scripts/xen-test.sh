@@ -205,6 +205,40 @@ PROOF
     chmod +x "$dest/proof.sh"
 }
 
+# Packs $1/dom0 into the initramfs, writes QEMU's own DTB for these machine options with Xen's boot modules and command
+# lines in /chosen, and boots hypervisor $2 with dom0 kernel $3 and $4 dom0 vCPUs; the console goes to $1/console.log.
+pack_and_boot() {
+    local w=$1 xen=$2 kernel=$3 vcpus=$4 what=$5
+    say "packing dom0's initramfs ($(du -sh "$w/dom0" | cut -f1))"
+    (cd "$w/dom0" && find . | cpio -o -H newc --quiet | gzip -1) > "$w/dom0.cpio.gz"
+    rm -rf "$w/dom0" "$w/domu"
+
+    local machine="virt,virtualization=on,gic-version=3"
+    qemu-system-aarch64 -machine "$machine,dumpdtb=$w/virt.dtb" -cpu cortex-a57 -m 3G -smp 2 -nographic \
+        >/dev/null 2>&1 || die "qemu-system-aarch64 could not dump its DTB"
+    cp "$w/virt.dtb" "$w/xen.dtb"
+    fdtput -t s "$w/xen.dtb" /chosen xen,xen-bootargs \
+        "console=dtuart dtuart=/pl011@9000000 dom0_mem=1536M dom0_max_vcpus=$vcpus bootscrub=0 loglvl=all guest_loglvl=all"
+    fdtput -t s "$w/xen.dtb" /chosen xen,dom0-bootargs "console=hvc0 earlycon=xen rdinit=/init"
+    fdtput -t i "$w/xen.dtb" /chosen '#address-cells' 2
+    fdtput -t i "$w/xen.dtb" /chosen '#size-cells' 2
+    fdtput -c "$w/xen.dtb" /chosen/module@50000000
+    fdtput -t s "$w/xen.dtb" /chosen/module@50000000 compatible multiboot,kernel multiboot,module
+    fdtput -t x "$w/xen.dtb" /chosen/module@50000000 reg 0 0x50000000 0 "$(printf %x "$(stat -L -c %s "$kernel")")"
+    fdtput -c "$w/xen.dtb" /chosen/module@54000000
+    fdtput -t s "$w/xen.dtb" /chosen/module@54000000 compatible multiboot,ramdisk multiboot,module
+    fdtput -t x "$w/xen.dtb" /chosen/module@54000000 reg 0 0x54000000 0 \
+        "$(printf %x "$(stat -c %s "$w/dom0.cpio.gz")")"
+
+    say "booting $what; console in $w/console.log"
+    local start=$SECONDS
+    timeout 900 qemu-system-aarch64 -machine "$machine" -cpu cortex-a57 -m 3G -smp 2 -nographic -monitor none \
+        -serial stdio -no-reboot -kernel "$xen" -dtb "$w/xen.dtb" \
+        -device loader,file="$kernel",addr=0x50000000,force-raw=on \
+        -device loader,file="$w/dom0.cpio.gz",addr=0x54000000,force-raw=on </dev/null >"$w/console.log" 2>&1 || true
+    say "QEMU ran $((SECONDS - start)) s"
+}
+
 boot() {
     local w=$x/run
     rm -rf "$w"
@@ -241,35 +275,7 @@ CFG
     proof "$w/dom0/jvhost"
     dom0_init > "$w/dom0/init"
     chmod +x "$w/dom0/init"
-    say "packing dom0's initramfs ($(du -sh "$w/dom0" | cut -f1))"
-    (cd "$w/dom0" && find . | cpio -o -H newc --quiet | gzip -1) > "$w/dom0.cpio.gz"
-    rm -rf "$w/dom0" "$w/domu"
-
-    # QEMU's own DTB for exactly these machine options, plus Xen's boot modules and command lines in /chosen.
-    local machine="virt,virtualization=on,gic-version=3" kernel=$x/vmlinuz
-    qemu-system-aarch64 -machine "$machine,dumpdtb=$w/virt.dtb" -cpu cortex-a57 -m 3G -smp 2 -nographic \
-        >/dev/null 2>&1 || die "qemu-system-aarch64 could not dump its DTB"
-    cp "$w/virt.dtb" "$w/xen.dtb"
-    fdtput -t s "$w/xen.dtb" /chosen xen,xen-bootargs \
-        "console=dtuart dtuart=/pl011@9000000 dom0_mem=1536M dom0_max_vcpus=1 bootscrub=0 loglvl=all guest_loglvl=all"
-    fdtput -t s "$w/xen.dtb" /chosen xen,dom0-bootargs "console=hvc0 earlycon=xen rdinit=/init"
-    fdtput -t i "$w/xen.dtb" /chosen '#address-cells' 2
-    fdtput -t i "$w/xen.dtb" /chosen '#size-cells' 2
-    fdtput -c "$w/xen.dtb" /chosen/module@50000000
-    fdtput -t s "$w/xen.dtb" /chosen/module@50000000 compatible multiboot,kernel multiboot,module
-    fdtput -t x "$w/xen.dtb" /chosen/module@50000000 reg 0 0x50000000 0 "$(printf %x "$(stat -L -c %s "$kernel")")"
-    fdtput -c "$w/xen.dtb" /chosen/module@54000000
-    fdtput -t s "$w/xen.dtb" /chosen/module@54000000 compatible multiboot,ramdisk multiboot,module
-    fdtput -t x "$w/xen.dtb" /chosen/module@54000000 reg 0 0x54000000 0 \
-        "$(printf %x "$(stat -c %s "$w/dom0.cpio.gz")")"
-
-    say "booting Xen 4.20 (arm64, TCG) with dom0 and a domU; console in $w/console.log"
-    local start=$SECONDS
-    timeout 900 qemu-system-aarch64 -machine "$machine" -cpu cortex-a57 -m 3G -smp 2 -nographic -monitor none \
-        -serial stdio -no-reboot -kernel "$x/xen" -dtb "$w/xen.dtb" \
-        -device loader,file="$kernel",addr=0x50000000,force-raw=on \
-        -device loader,file="$w/dom0.cpio.gz",addr=0x54000000,force-raw=on </dev/null >"$w/console.log" 2>&1 || true
-    say "QEMU ran $((SECONDS - start)) s"
+    pack_and_boot "$w" "$x/xen" "$x/vmlinuz" 1 "Xen 4.20 (arm64, TCG) with dom0 and a domU"
     grep -a 'XEN-TEST' "$w/console.log" | tr -d '\r' >&2 || true
     local missing=0 want expect=('dom0 up' 'devices privcmd gntdev present' 'xen-init-dom0 ok' 'xl create ok' 'domu up'
         'java: ' 'done')
@@ -437,34 +443,8 @@ CFG
     echo "$cp" > "$w/dom0/jvhost/classpath"
     dom0_init_virtio > "$w/dom0/init"
     chmod +x "$w/dom0/init"
-    say "packing dom0's initramfs ($(du -sh "$w/dom0" | cut -f1))"
-    (cd "$w/dom0" && find . | cpio -o -H newc --quiet | gzip -1) > "$w/dom0.cpio.gz"
-    rm -rf "$w/dom0" "$w/domu"
-
-    local machine="virt,virtualization=on,gic-version=3" kernel=$x/vmlinuz
-    qemu-system-aarch64 -machine "$machine,dumpdtb=$w/virt.dtb" -cpu cortex-a57 -m 3G -smp 2 -nographic \
-        >/dev/null 2>&1 || die "qemu-system-aarch64 could not dump its DTB"
-    cp "$w/virt.dtb" "$w/xen.dtb"
-    fdtput -t s "$w/xen.dtb" /chosen xen,xen-bootargs \
-        "console=dtuart dtuart=/pl011@9000000 dom0_mem=1536M dom0_max_vcpus=2 bootscrub=0 loglvl=all guest_loglvl=all"
-    fdtput -t s "$w/xen.dtb" /chosen xen,dom0-bootargs "console=hvc0 earlycon=xen rdinit=/init"
-    fdtput -t i "$w/xen.dtb" /chosen '#address-cells' 2
-    fdtput -t i "$w/xen.dtb" /chosen '#size-cells' 2
-    fdtput -c "$w/xen.dtb" /chosen/module@50000000
-    fdtput -t s "$w/xen.dtb" /chosen/module@50000000 compatible multiboot,kernel multiboot,module
-    fdtput -t x "$w/xen.dtb" /chosen/module@50000000 reg 0 0x50000000 0 "$(printf %x "$(stat -L -c %s "$kernel")")"
-    fdtput -c "$w/xen.dtb" /chosen/module@54000000
-    fdtput -t s "$w/xen.dtb" /chosen/module@54000000 compatible multiboot,ramdisk multiboot,module
-    fdtput -t x "$w/xen.dtb" /chosen/module@54000000 reg 0 0x54000000 0 \
-        "$(printf %x "$(stat -c %s "$w/dom0.cpio.gz")")"
-
-    say "booting the rebuilt Xen 4.17 (IOREQ) with dom0 (jvhost rng + xen-vhost-frontend) and a virtio domU; console in $w/console.log"
-    local start=$SECONDS
-    timeout 900 qemu-system-aarch64 -machine "$machine" -cpu cortex-a57 -m 3G -smp 2 -nographic -monitor none \
-        -serial stdio -no-reboot -kernel "$xi/xen" -dtb "$w/xen.dtb" \
-        -device loader,file="$kernel",addr=0x50000000,force-raw=on \
-        -device loader,file="$w/dom0.cpio.gz",addr=0x54000000,force-raw=on </dev/null >"$w/console.log" 2>&1 || true
-    say "QEMU ran $((SECONDS - start)) s"
+    pack_and_boot "$w" "$xi/xen" "$x/vmlinuz" 2 \
+        "the rebuilt Xen 4.17 (IOREQ) with dom0 (jvhost rng + xen-vhost-frontend) and a virtio domU"
     grep -a 'XEN-TEST' "$w/console.log" | tr -d '\r' >&2 || true
     local missing=0 want
     # The driver brought the device to DRIVER_OK (0xf) with no request refused.
