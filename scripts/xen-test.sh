@@ -84,9 +84,10 @@ ioreq_stamp="source xen/bookworm + CONFIG_EXPERT CONFIG_IOREQ_SERVER; $ioreq_pac
 stage_ioreq() {
     [[ -f $xi/.complete && $(cat "$xi/.complete") == "$ioreq_stamp" ]] && return 0
     local t
-    if ! command -v flex >/dev/null || ! command -v bison >/dev/null; then
-        say "installing flex and bison (Xen's Kconfig needs them)"
-        jvhost_setup__apt install -y --no-install-recommends flex bison
+    if ! command -v flex >/dev/null || ! command -v bison >/dev/null || ! command -v dpkg-source >/dev/null \
+        || ! command -v make >/dev/null; then
+        say "installing flex, bison, dpkg-dev and make (Xen's Kconfig and its Debian source need them)"
+        jvhost_setup__apt install -y --no-install-recommends flex bison dpkg-dev make
     fi
     for t in aarch64-linux-gnu-gcc-12 flex bison dpkg-source make; do
         command -v "$t" >/dev/null || die "$t is needed to rebuild Xen (apt-get install gcc-12-aarch64-linux-gnu flex bison dpkg-dev make)"
