@@ -129,20 +129,28 @@ stage_ioreq() {
     say "rebuilt Xen with CONFIG_IOREQ_SERVER into $xi/xen"
 }
 
-# The dom0 init: Xen's device nodes, the toolstack, a domU; XEN-TEST lines are what the script checks.
-dom0_init() {
-    cat <<'INIT'
+# The start both dom0 inits share: busybox, the mounts, Xen's modules and xenfs, and the XEN-TEST line helper t;
+# $1 is the version of the toolstack under /usr/lib/xen-$1.
+dom0_init_start() {
+    sed "s/@XENVER@/$1/" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /run /tmp /var/lib/xen /var/log/xen/console /etc/xen
 [ -L /var/run ] || { /bin/busybox rm -rf /var/run; /bin/busybox ln -s /run /var/run; }
 /bin/busybox --install -s /bin 2>/dev/null
-export PATH=/usr/lib/xen-4.20/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH=/usr/lib/xen-@XENVER@/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs tmp /run
 mkdir -p /dev/pts /run/xen /run/xenstored; mount -t devpts devpts /dev/pts
 t() { echo "XEN-TEST $* (t=$(cut -d' ' -f1 /proc/uptime)s)"; }
 t dom0 up
 for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do insmod /mods/$m.ko || t "insmod $m failed"; done
 mount -t xenfs xenfs /proc/xen
+INIT
+}
+
+# The dom0 init: Xen's device nodes, the toolstack, a domU; XEN-TEST lines are what the script checks.
+dom0_init() {
+    dom0_init_start 4.20
+    cat <<'INIT'
 [ -c /dev/xen/privcmd ] && [ -c /dev/xen/gntdev ] && t devices privcmd gntdev present
 xenstored --pid-file /run/xenstored.pid
 for i in $(seq 50); do [ -S /run/xenstored/socket ] && break; sleep 0.2; done
@@ -306,18 +314,8 @@ CFG
 # the front-end serves as an rng (the node says only "virtio,mmio"; the device ID register says what it is); dom0's
 # init answers libxl's wait for that disk's back-end (state 2) itself.
 dom0_init_virtio() {
+    dom0_init_start 4.17
     cat <<'INIT'
-#!/bin/busybox sh
-/bin/busybox mkdir -p /proc /sys /dev /run /tmp /var/lib/xen /var/log/xen/console /etc/xen
-[ -L /var/run ] || { /bin/busybox rm -rf /var/run; /bin/busybox ln -s /run /var/run; }
-/bin/busybox --install -s /bin 2>/dev/null
-export PATH=/usr/lib/xen-4.17/bin:/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs tmp /run
-mkdir -p /dev/pts /run/xen /run/xenstored; mount -t devpts devpts /dev/pts
-t() { echo "XEN-TEST $* (t=$(cut -d' ' -f1 /proc/uptime)s)"; }
-t dom0 up
-for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do insmod /mods/$m.ko || t "insmod $m failed"; done
-mount -t xenfs xenfs /proc/xen
 xenstored --pid-file /run/xenstored.pid
 for i in $(seq 50); do [ -S /run/xenstored/socket ] && break; sleep 0.2; done
 xen-init-dom0 >/tmp/init-dom0.log 2>&1 && t xen-init-dom0 ok || { t xen-init-dom0 failed; cat /tmp/init-dom0.log; }
