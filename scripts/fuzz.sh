@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# ./jvhost fuzz [target|all] [--time D]: coverage-guided fuzzing of one or all Jazzer harnesses (JAZZER_FUZZ=1).
-# Each target runs for D (libFuzzer seconds, or 30s / 10m / 2h; default 10m) in its module's surefire, with
+# ./jvhost fuzz [target|all] [--time D] [--runs N]: coverage-guided fuzzing of one or all Jazzer harnesses
+# (JAZZER_FUZZ=1). Each target runs for D (libFuzzer seconds, or 30s / 10m / 2h; default 10m), or until it has
+# executed N inputs (1000000, 500k, 10M) when --runs is given (then D, default 24h, only caps it), in its module's surefire, with
 # scripts/fuzz/ClassVersionAgent on the command line so Jazzer 0.24.0 can instrument Java 25 classes. The growing
 # corpus stays in <module>/.cifuzz-corpus (not committed); a crashing input is written by Jazzer into the harness's
 # src/test/resources/...Inputs folder, so the next ./jvhost test replays it. Prints executions and coverage.
@@ -38,7 +39,8 @@ targets=(
 die() { echo "jvhost fuzz: $*" >&2; exit 2; }
 
 usage() {
-    echo "usage: ./jvhost fuzz [target|all] [--time D]   (D: seconds or 30s, 10m, 2h; default 10m)"
+    echo "usage: ./jvhost fuzz [target|all] [--time D] [--runs N]"
+    echo "  D: seconds or 30s, 10m, 2h (default 10m, or 24h with --runs); N: executions per harness method, 10M, 500k"
     echo "targets:"
     for t in "${targets[@]}"; do read -r name module class <<<"$t"; echo "  $name  ($module: ${class##*.})"; done
 }
@@ -53,15 +55,28 @@ seconds() {
     esac
 }
 
-want=all time=600
+count() {
+    case $1 in
+        *M) echo $(( ${1%M} * 1000000 )) ;;
+        *k) echo $(( ${1%k} * 1000 )) ;;
+        *[!0-9]*|'') die "not a number of executions: $1" ;;
+        *) echo "$1" ;;
+    esac
+}
+
+want=all time='' runs=''
 while [[ $# -gt 0 ]]; do
     case $1 in
         --time) [[ $# -ge 2 ]] || die "--time needs a value"; time=$(seconds "$2"); shift 2 ;;
+        --runs) [[ $# -ge 2 ]] || die "--runs needs a value"; runs=$(count "$2"); shift 2 ;;
         -h|--help) usage; exit 0 ;;
         -*) die "unknown option $1" ;;
         *) want=$1; shift ;;
     esac
 done
+if [[ -n $runs ]]; then time=${time:-86400}; else time=${time:-600}; fi
+limits=("-Djazzer.internal.arg.1=-max_total_time=$time")
+[[ -z $runs ]] || limits+=("-Djazzer.internal.arg.3=-runs=$runs")
 
 agent_dir=$root/target/fuzz-agent
 if [[ ! -f $agent_dir/class-version-agent.jar || $root/scripts/fuzz/ClassVersionAgent.java -nt $agent_dir/class-version-agent.jar ]]; then
@@ -76,14 +91,14 @@ for t in "${targets[@]}"; do
     read -r name module class <<<"$t"
     [[ $want == all || $want == "$name" ]] || continue
     found=1
-    echo "jvhost fuzz: $name ($class) for ${time}s" >&2
+    echo "jvhost fuzz: $name ($class) for ${time}s${runs:+ or $runs executions}" >&2
     status=0
     log=$root/target/fuzz-$name.log
     (cd "$root" && JAZZER_FUZZ=1 ./mvnw -B -ntp -q -Dstyle.color=never -Djvhost.aot.skip -Djacoco.skip=true \
         -Djvhost.allocationTests.skip=true \
         -pl "$module" -am verify -Dtest="${class##*.}" -Dsurefire.failIfNoSpecifiedTests=false \
         "-Djvhost.test.jvmArgs=--enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -javaagent:$agent_dir/class-version-agent.jar" \
-        -Djazzer.hooks=true -Djazzer.internal.arg.0=fuzz "-Djazzer.internal.arg.1=-max_total_time=$time" \
+        -Djazzer.hooks=true -Djazzer.internal.arg.0=fuzz "${limits[@]}" \
         -Djazzer.internal.arg.2=-print_final_stats=1) >"$log" 2>&1 || status=$?
     out=$root/$module/target/surefire-reports/$class-output.txt
     cat "$log" "$out" 2>/dev/null \
