@@ -10,6 +10,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import io.jvhost.os.LogRecorder;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.logging.Level;
 
 import io.jvhost.display.http.HttpServer;
+import io.jvhost.os.LogRecorder;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -22,6 +22,7 @@ import io.jvhost.display.rfb.RfbConfig;
 import io.jvhost.display.rfb.RfbSession;
 import io.jvhost.display.rfb.RfbTransport;
 import io.jvhost.display.rfb.SocketTransport;
+import io.jvhost.os.LogRecorder;
 import io.jvhost.os.ThreadTop;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

@@ -2,6 +2,7 @@ package io.jvhost.device.console;
 
 import java.lang.System.Logger.Level;
 
+import io.jvhost.device.LogThrottle;
 import io.jvhost.os.Epoll;
 import io.jvhost.os.Errno;
 import io.jvhost.os.LibC;
@@ -140,9 +141,11 @@ public final class NetworkBackend implements ConsoleBackend
         if (null != client)
         {
             accepted.close();
-            refused++;
-            LOG.log(Level.WARNING, name + ": refused a second console client on port " + listener.port()
-                + ": one at a time (" + refused + " refused so far)");
+            if (LogThrottle.due(++refused))
+            {
+                LOG.log(Level.WARNING, name + ": refused a second console client on port " + listener.port()
+                    + ": one at a time (" + refused + " refused so far)");
+            }
             return 0;
         }
         try

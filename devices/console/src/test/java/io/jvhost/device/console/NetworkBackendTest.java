@@ -11,7 +11,11 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
+import java.util.logging.Level;
 
+import io.jvhost.device.LogThrottle;
+import io.jvhost.os.LogRecorder;
 import io.jvhost.vhostuser.frontend.Await;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -93,6 +97,32 @@ class NetworkBackendTest
             awaitPoll(ConsoleBackend.INPUT);
             assertThat(read(64)).isEqualTo("still here");
             assertThat(backend.connected()).isTrue();
+        }
+    }
+
+    @Test
+    void aStormOfSecondClientsIsLoggedByTheThrottleNotALinePerClient() throws Exception
+    {
+        final int clients = LogThrottle.FIRST + 15;
+        try (Socket first = connect();
+             LogRecorder log = LogRecorder.of(NetworkBackend.class))
+        {
+            awaitPoll(ConsoleBackend.CONNECTION);
+            for (int i = 0; i < clients; i++)
+            {
+                try (Socket extra = connect())
+                {
+                    assertThat(Await.until(() ->
+                    {
+                        backend.poll();
+                        return readsEnd(extra);
+                    }, WAIT)).as("client %d closed", i).isTrue();
+                }
+            }
+            final List<LogRecorder.Entry> refused = log.matching(Level.WARNING, "refused a second console client");
+            assertThat(refused).as("%d refused clients", clients).hasSize(LogThrottle.FIRST);
+            assertThat(refused.getLast().message()).contains("(" + LogThrottle.FIRST + " refused so far)");
+            assertThat(backend.connected()).as("the first client keeps the console").isTrue();
         }
     }
 

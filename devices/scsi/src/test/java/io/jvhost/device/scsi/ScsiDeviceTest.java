@@ -458,28 +458,7 @@ class ScsiDeviceTest
             {
                 io.jvhost.os.LibC.closeQuietly(gntdev);
             }
-            final java.util.List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
-            final java.util.logging.Handler handler = new java.util.logging.Handler()
-            {
-                @Override
-                public void publish(final java.util.logging.LogRecord r)
-                {
-                    log.add(r.getMessage());
-                }
-
-                @Override
-                public void flush()
-                {
-                }
-
-                @Override
-                public void close()
-                {
-                }
-            };
-            final java.util.logging.Logger logger = java.util.logging.Logger.getLogger(IoSlot.class.getName());
-            logger.addHandler(handler);
-            try
+            try (io.jvhost.os.LogRecorder log = io.jvhost.os.LogRecorder.of(IoSlot.class))
             {
                 start(false, false, 1);
                 final byte[] read = header(0, 0, bytes(0x28, 0, 0, 0, 0, 9, 0, 0, 2, 0));
@@ -489,14 +468,13 @@ class ScsiDeviceTest
                 awaitUsed(2);
                 assertThat(ram.get(ValueLayout.JAVA_BYTE, RESPONSE + 11)).as("virtio response S_FAILURE")
                     .isEqualTo((byte)ScsiDevice.S_FAILURE);
-                assertThat(log).anyMatch(l -> l.contains("buffer at guest address 0x8000000000040100 is not in guest"
-                    + " memory mapped in advance"));
+                assertThat(log.matching(java.util.logging.Level.ALL, "buffer at guest address 0x8000000000040100 is not"
+                    + " in guest memory mapped in advance")).isNotEmpty();
                 assertThat(xen.grantMmaps()).as("no grant mapped for the disk").isZero();
                 assertThat(xen.ram().asSlice(0x100, 1024).toArray(ValueLayout.JAVA_BYTE)).containsOnly((byte)0);
             }
             finally
             {
-                logger.removeHandler(handler);
                 device.close();
                 device = null;
                 extraRegions.getFirst().release();

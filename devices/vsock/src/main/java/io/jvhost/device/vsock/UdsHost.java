@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 
+import io.jvhost.device.LogThrottle;
 import io.jvhost.os.Epoll;
 import io.jvhost.os.Errno;
 import io.jvhost.os.LibC;
@@ -188,9 +189,11 @@ public final class UdsHost implements AutoCloseable
             if (free < 0)
             {
                 client.close();
-                refused++;
-                LOG.log(Level.WARNING, name + ": refused a host client on " + udsPath + ": " + MAX_PENDING
-                    + " are already mid-request (" + refused + " refused so far)");
+                if (LogThrottle.due(++refused))
+                {
+                    LOG.log(Level.WARNING, name + ": refused a host client on " + udsPath + ": " + MAX_PENDING
+                        + " are already mid-request (" + refused + " refused so far)");
+                }
                 continue;
             }
             try

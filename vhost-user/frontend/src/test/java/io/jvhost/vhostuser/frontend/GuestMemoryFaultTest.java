@@ -4,7 +4,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.logging.Level;
 
+import io.jvhost.os.LogRecorder;
 import io.jvhost.os.ThreadTop;
 import io.jvhost.vhostuser.backend.VhostUserBackend;
 import io.jvhost.vhostuser.backend.VhostUserDaemon;
@@ -33,7 +35,7 @@ class GuestMemoryFaultTest
     void truncatedGuestMemoryEndsThatConnectionWithOneLineAndTheNextFrontEndIsServed() throws Exception
     {
         try (Deaths deaths = new Deaths();
-             LogLines lines = new LogLines(WAIT, VhostUserDaemon.class, VhostUserBackend.class, ThreadTop.class,
+             LogRecorder log = LogRecorder.of(VhostUserDaemon.class, VhostUserBackend.class, ThreadTop.class,
                  Class.forName("io.jvhost.vhostuser.backend.Worker"));
              EchoBackend backend = EchoBackend.start(dir))
         {
@@ -42,13 +44,13 @@ class GuestMemoryFaultTest
                 truncateThenKick(backend, round);
                 // Either worker may meet the shrunk memory first: queue 0's after the kick, or queue 1's if it is
                 // woken meanwhile (both rings live in the truncated file).
-                assertThat(lines.await(round + 1, "connection dropped").get(round)).containsPattern("^WARNING echo:"
+                assertThat(log.await(WAIT, round + 1, Level.WARNING, "connection dropped").get(round).line()).containsPattern("^WARNING echo:"
                     + " connection dropped: echo-worker[01] faulted on guest memory serving queue [01]:"
                     + " java\\.lang\\.InternalError: a fault occurred in an unsafe memory access operation"
                     + " \\(at io\\.jvhost\\.");
             }
             truncateThenConfigureRing(backend);
-            assertThat(lines.await(3, "connection dropped").get(2)).startsWith("WARNING echo: connection dropped:"
+            assertThat(log.await(WAIT, 3, Level.WARNING, "connection dropped").get(2).line()).startsWith("WARNING echo: connection dropped:"
                 + " SET_VRING_ADDR faulted on guest memory: java.lang.InternalError: a fault occurred in an unsafe"
                 + " memory access operation (at io.jvhost.");
 
@@ -56,7 +58,7 @@ class GuestMemoryFaultTest
 
             assertThat(backend.isRunning()).as("the daemon's thread").isTrue();
             assertThat(deaths.list()).as("threads that died of an uncaught throwable").isEmpty();
-            assertThat(lines.all()).as("every warning and error: one line per fault, no stack trace").hasSize(3)
+            assertThat(log.lines(Level.WARNING)).as("every warning and error: one line per fault, no stack trace").hasSize(3)
                 .allMatch(l -> l.contains("connection dropped") && !l.contains("\n"));
         }
     }
