@@ -172,6 +172,8 @@ final class Worker implements AutoCloseable
     private boolean loopEnded;
     /** Set once the thread is gone: retired descriptors are then closed at once. Guarded by {@link #retired}. */
     private boolean stopped;
+    /** The ring being served, for a failure's message (a fault is thrown from the access that hit it); worker only. */
+    private Vring serving;
 
     /**
      * @param onFailure told, on this worker's thread, why it stopped before {@link #close()}; it ends the connection.
@@ -439,64 +441,11 @@ final class Worker implements AutoCloseable
 
     private void serveUntilStopped()
     {
-        // The ring being served, for the failure's message (a fault is thrown from the access that hit it).
-        Vring serving = null;
         while (running)
         {
             try
             {
-                final int n = epoll.await(timeoutMillis());
-                for (int i = 0; i < n; i++)
-                {
-                    final long token = epoll.token(i);
-                    if (token == WAKE_TOKEN)
-                    {
-                        wake.drain();
-                    }
-                    else if (token >= WATCH_TOKEN_BASE && token < WATCH_TOKEN_BASE + MAX_WATCHES)
-                    {
-                        final Watch w;
-                        synchronized (watches)
-                        {
-                            w = watches[(int)(token - WATCH_TOKEN_BASE)];
-                        }
-                        if (null != w)
-                        {
-                            w.fire(epoll.readyMask(i));
-                        }
-                    }
-                    else if (token >= 0 && token < byIndex.length && null != byIndex[(int)token])
-                    {
-                        final Vring v = byIndex[(int)token];
-                        final PeerEventFd k = v.kick;
-                        if (null != k && k.drain() == 0
-                            && ((epoll.readyMask(i) & HANGUP_OR_ERROR) != 0 || k.drainError() != 0))
-                        {
-                            dropKick(v, k, epoll.readyMask(i));
-                        }
-                        v.pending = true;
-                    }
-                }
-                if (tasksPending)
-                {
-                    runTasks();
-                }
-                final long now = System.nanoTime();
-                for (final Vring v : vrings)
-                {
-                    if (v.pending || v.retryAt != 0 && now - v.retryAt >= 0)
-                    {
-                        v.pending = false;
-                        v.retryAt = 0;
-                        serving = v;
-                        serve(v);
-                        serving = null;
-                    }
-                }
-                if (retiring)
-                {
-                    closeRetired();
-                }
+                serveOnce();
             }
             catch (final NativeException e)
             {
@@ -521,6 +470,67 @@ final class Worker implements AutoCloseable
                 }
                 return;
             }
+        }
+    }
+
+    /**
+     * One iteration of the loop: waits for events, acts on them, serves the rings that need it. A method of its own
+     * so the JIT compiles it after a few thousand wake-ups; as the body of the long-running loop above it would stay
+     * interpreted until on-stack replacement, tens of thousands of wake-ups later.
+     */
+    private void serveOnce() throws NativeException
+    {
+        final int n = epoll.await(timeoutMillis());
+        for (int i = 0; i < n; i++)
+        {
+            final long token = epoll.token(i);
+            if (token == WAKE_TOKEN)
+            {
+                wake.drain();
+            }
+            else if (token >= WATCH_TOKEN_BASE && token < WATCH_TOKEN_BASE + MAX_WATCHES)
+            {
+                final Watch w;
+                synchronized (watches)
+                {
+                    w = watches[(int)(token - WATCH_TOKEN_BASE)];
+                }
+                if (null != w)
+                {
+                    w.fire(epoll.readyMask(i));
+                }
+            }
+            else if (token >= 0 && token < byIndex.length && null != byIndex[(int)token])
+            {
+                final Vring v = byIndex[(int)token];
+                final PeerEventFd k = v.kick;
+                if (null != k && k.drain() == 0
+                    && ((epoll.readyMask(i) & HANGUP_OR_ERROR) != 0 || k.drainError() != 0))
+                {
+                    dropKick(v, k, epoll.readyMask(i));
+                }
+                v.pending = true;
+            }
+        }
+        if (tasksPending)
+        {
+            runTasks();
+        }
+        final long now = System.nanoTime();
+        for (final Vring v : vrings)
+        {
+            if (v.pending || v.retryAt != 0 && now - v.retryAt >= 0)
+            {
+                v.pending = false;
+                v.retryAt = 0;
+                serving = v;
+                serve(v);
+                serving = null;
+            }
+        }
+        if (retiring)
+        {
+            closeRetired();
         }
     }
 
