@@ -23,8 +23,12 @@ final class IoSlot
     private static final int PATTERN_BYTES = 64 * 1024;
     /** Bytes of one {@code struct iovec}. */
     private static final long IOVEC = 16;
-    /** iovecs handed to one preadv/pwritev, at most (Linux's IOV_MAX is 1024): 256 KiB of 4 KiB buffers a call. */
-    private static final int MAX_IOVECS = 64;
+    /**
+     * iovecs handed to one preadv/pwritev, at most (Linux's IOV_MAX is 1024): a whole chain's data buffers (the queue
+     * size, less the two headers) and a few buffers that cross a memory region's end, so the disk moves a request in
+     * one call (a Linux guest's 1 MiB read is three requests of up to 126 pages).
+     */
+    static final int MAX_IOVECS = ScsiDevice.QUEUE_SIZE + 8;
 
     final DescriptorChain chain;
     final byte[] sense = new byte[Sense.FIXED_LENGTH];
@@ -61,6 +65,8 @@ final class IoSlot
     private int iovCount;
     /** Bytes the gathered iovecs hold. */
     private long pending;
+    /** preadv/pwritev/preadv2 calls the last transfer made (tests count them). */
+    int vectorCalls;
     /** Set while {@link #tryReadCached} runs: reads use RWF_NOWAIT, and anything short of all of it gives up. */
     private boolean cachedOnly;
     /** Set when a {@link #cachedOnly} read could not be done from the page cache. */
@@ -101,6 +107,7 @@ final class IoSlot
         senseLength = 0;
         response = 0;
         transferred = 0;
+        vectorCalls = 0;
     }
 
     /**
@@ -252,6 +259,7 @@ final class IoSlot
         final long start = done - pending;
         while (moved < pending)
         {
+            vectorCalls++;
             if (cachedOnly)
             {
                 final long n = unit.image().readVectorNoWait(iov.address() + index * IOVEC, iovCount - index,
