@@ -23,13 +23,21 @@ import io.jvhost.vhostuser.protocol.VhostUserConnection;
  * <p>
  * It does what a back-end does from its start to its first answers: for the GPU and the rng back-end it parses the
  * command line, starts the daemon on a socket in a temporary directory, connects as a front-end and goes through
- * the first messages QEMU sends (features, protocol features, queue count, owner), then exits. The JVM options
+ * the first messages QEMU sends (features, protocol features, queue count, owner). Then it plays sound through the
+ * device on in-process rings ({@link SoundTraining}): a device that serves ten periods a second would otherwise run
+ * its data path interpreted for the first tens of seconds of every playback, and with the cached profiles the JIT
+ * compiles those methods at their first check (128 calls) instead of after 256. Then it exits. The JVM options
  * must be those the back-ends run with ({@code --enable-native-access=ALL-UNNAMED @launcher/jvm.options}): the
  * cache is refused when they differ.
  */
 public final class AotTraining
 {
     private static final long TIMEOUT_MS = 60_000;
+    /**
+     * Sound periods the training plays: past C2's thresholds (5,000 calls) for the path's methods, so the cache holds
+     * their final profiles; a few hundred milliseconds.
+     */
+    static final int SOUND_PERIODS = 20_000;
 
     private AotTraining()
     {
@@ -56,6 +64,8 @@ public final class AotTraining
         {
             train(dir, "gpu", 2);
             train(dir, "rng", 1);
+            final SoundTraining.Result sound = new SoundTraining().play(SOUND_PERIODS);
+            System.out.println("aot-training: sound played " + sound.completed() + " periods");
         }
         finally
         {
