@@ -264,6 +264,14 @@ public final class SplitQueue
     }
 
     /**
+     * @return whether the ring's addresses were set ({@link #bind} needs them).
+     */
+    public boolean hasAddresses()
+    {
+        return addressesSet;
+    }
+
+    /**
      * Translates the ring addresses against {@code memory} and keeps the snapshot for descriptor access. Called
      * when the queue starts and whenever the memory map changes. On the first bind after configuration the used
      * index is read from the ring (it may not be zero after a front-end restart). Re-binding keeps all indices.

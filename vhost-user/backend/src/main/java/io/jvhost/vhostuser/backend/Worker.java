@@ -570,13 +570,23 @@ final class Worker implements AutoCloseable
             {
                 if (v.queue.memory() != mem)
                 {
+                    // Both are the front-end's doing (a ring started before SET_VRING_ADDR, a memory table that no
+                    // longer holds the ring): the ring stops until the front-end sets it up and starts it again.
+                    if (!v.queue.hasAddresses())
+                    {
+                        LOG.log(Level.WARNING, name + ": queue " + v.index + " has no ring addresses (started before"
+                            + " SET_VRING_ADDR); stopped until it is set up and started again");
+                        v.started = false;
+                        return;
+                    }
                     try
                     {
                         v.queue.bind(mem);
                     }
                     catch (final GuestMemoryException e)
                     {
-                        LOG.log(Level.ERROR, name + ": queue " + v.index + " is not in guest memory: " + e.getMessage());
+                        LOG.log(Level.WARNING, name + ": queue " + v.index + " is not in guest memory: " + e.getMessage()
+                            + "; stopped until it is set up and started again");
                         v.started = false;
                         return;
                     }

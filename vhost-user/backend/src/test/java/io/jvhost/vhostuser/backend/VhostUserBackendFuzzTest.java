@@ -12,12 +12,12 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.logging.Logger;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
 import io.jvhost.device.DeviceQueue;
+import io.jvhost.device.fuzz.ErrorLog;
 import io.jvhost.memory.xen.FakeXen;
 import io.jvhost.device.VirtioDevice;
 import io.jvhost.os.EventFd;
@@ -84,12 +84,12 @@ class VhostUserBackendFuzzTest
         FrontendRequest.GET_QUEUE_NUM, FrontendRequest.GET_MAX_MEM_SLOTS};
 
     /**
-     * While fuzzing ({@code JAZZER_FUZZ} set) jvhost logs errors only, as the device harnesses do (QueueFuzzer): the
-     * back-end's WARNING per refused request, formatted and written to the test's output, was most of an execution's
-     * time and about a kilobyte of report per execution. Replaying leaves the levels alone. Held: java.util.logging
-     * keeps loggers weakly.
+     * What jvhost logs at ERROR during an input: a front-end's messages are answered (refused with a WARNING at most),
+     * never an error of ours. While fuzzing ({@code JAZZER_FUZZ} set) only errors are logged at all, as in the device
+     * harnesses: the back-end's WARNING per refused request, formatted and written to the test's output, was most of
+     * an execution's time. Replaying leaves the levels alone.
      */
-    private static final Logger LOGGER = quietWhileFuzzing();
+    private static final ErrorLog ERRORS = ErrorLog.install();
     /** Guest RAM without Xen; the Xen fake (its own RAM); the thread serving each connection: kept across inputs. */
     private static final MemFd GUEST_RAM;
     private static final MappedMemory GUEST_VIEW;
@@ -137,6 +137,7 @@ class VhostUserBackendFuzzTest
     {
         final int fdsBefore = fdsAfterLast >= 0 ? fdsAfterLast : openFds();
         fdsAfterLast = -1;
+        ERRORS.clear();
         final boolean xenMmap = data.consumeBoolean();
         // The state every input starts from: zeroed RAM of its size, a fake with nothing mapped and 16 pages granted.
         GUEST_VIEW.segment().fill((byte)0);
@@ -153,6 +154,7 @@ class VhostUserBackendFuzzTest
         XEN.reset(); // fails when a privcmd mapping is left
         final int fdsAfter = openFds();
         assertThat(fdsAfter).as("descriptors after the back-end closed").isEqualTo(fdsBefore);
+        assertThat(ERRORS.messages()).as("errors logged while serving a front-end's messages").isEmpty();
         fdsAfterLast = fdsAfter;
     }
 
@@ -358,16 +360,6 @@ class VhostUserBackendFuzzTest
         out.header(FrontendRequest.SET_PROTOCOL_FEATURES, MessageHeader.VERSION, 8).u64(0, protocol);
         conn.send(out);
         return ProtocolFeature.has(protocol, ProtocolFeature.REPLY_ACK);
-    }
-
-    private static Logger quietWhileFuzzing()
-    {
-        final Logger logger = Logger.getLogger("io.jvhost");
-        if (null != System.getenv("JAZZER_FUZZ"))
-        {
-            logger.setLevel(java.util.logging.Level.SEVERE);
-        }
-        return logger;
     }
 
     private static boolean wantsReply(final int request, final int flags, final boolean replyAck)

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.logging.Level;
 import java.util.stream.Stream;
 
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
@@ -23,7 +24,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import io.jvhost.os.EventFd;
+import io.jvhost.os.LogRecorder;
 import io.jvhost.os.OpenFds;
+import io.jvhost.vhostuser.backend.VhostUserBackend;
 import io.jvhost.vhostuser.protocol.FrontendRequest;
 import io.jvhost.vhostuser.protocol.MessageHeader;
 import io.jvhost.vhostuser.protocol.Payloads;
@@ -379,6 +382,30 @@ class HostileFrontendTest
             assertRefused(SET_VRING_ADDR, () -> fe.setVringAddr(0, desc, used + 2, avail));
             fe.setVringAddr(0, desc, used, avail);
             assertStillAnswers(fe);
+        }
+    }
+
+    @Test
+    void ringStartedBeforeItsAddressesWaitsForThemAndIsNoErrorOfOurs() throws Exception
+    {
+        try (LogRecorder log = LogRecorder.of(VhostUserBackend.class, Class.forName(
+                 "io.jvhost.vhostuser.backend.Worker"));
+             VhostUserFrontend fe = negotiated();
+             GuestRam ram = GuestRam.create(1 << 20, 1);
+             GuestRam other = GuestRam.create(1 << 20, 1);
+             EventFd kick = EventFd.create())
+        {
+            fe.setMemTable(ram);
+            fe.setVringNum(0, 64);
+            // Started with no ring addresses: nothing to serve until SET_VRING_ADDR.
+            fe.setVringKick(0, kick);
+            log.await(Duration.ofSeconds(5), Level.WARNING, "queue 0 is not in guest memory yet");
+            // A new memory table makes the worker look at its rings again; a kick too.
+            fe.setMemTable(other);
+            kick.signal();
+            log.await(Duration.ofSeconds(5), Level.WARNING, "queue 0", "has no ring addresses");
+            assertStillAnswers(fe);
+            assertThat(log.matching(Level.SEVERE)).as("a front-end's mistake is not our error").isEmpty();
         }
     }
 
