@@ -17,6 +17,21 @@ import static io.jvhost.virtqueue.SplitRingLayout.U64_UNALIGNED;
  */
 public final class ChainReader
 {
+    /**
+     * Moves bytes straight from guest memory to a host sink (a socket, a file), one contiguous span at a time.
+     */
+    @FunctionalInterface
+    public interface Transfer
+    {
+        /**
+         * @param hostAddress where in this process the span starts (valid only during the call).
+         * @param length      bytes available in the span.
+         * @return bytes actually taken from the span (less than {@code length} stops the transfer), or a negative
+         *     value for an error (also stops it).
+         */
+        long from(long hostAddress, long length);
+    }
+
     private final DescriptorChain chain;
     private final ChainCursor cursor;
     /** Assembles values that straddle a span boundary (rare: only at buffer or region ends). */
@@ -150,6 +165,43 @@ public final class ChainReader
         }
         require(length);
         cursor.skip(length);
+    }
+
+    /**
+     * Lets {@code transfer} take up to {@code maxLength} bytes of the readable part directly, span by span (zero copy:
+     * e.g. a {@code send(2)} from guest memory to a socket). A span never crosses a descriptor or a memory-region
+     * boundary, and its host address is {@code region.bytes().address() + offset}, so the regions must be native
+     * memory (mappings always are). The counterpart of {@link ChainWriter#transferFrom}.
+     *
+     * @return bytes transferred (counted in {@link #position()}; the next read starts after them), or the negative
+     *     error of the first failing span if none were.
+     * @throws IllegalStateException if {@code transfer} claims more bytes than it was offered.
+     */
+    public long transferTo(final Transfer transfer, final long maxLength)
+    {
+        final long total = Math.min(maxLength, cursor.remaining());
+        long done = 0;
+        while (done < total)
+        {
+            final long offered = Math.min(total - done, cursor.span());
+            final long n = transfer.from(cursor.spanBytes().address() + cursor.spanOffset(), offered);
+            if (n < 0 || n > offered)
+            {
+                cursor.endAccess();
+                if (n > offered)
+                {
+                    throw new IllegalStateException("transfer took " + n + " bytes from a span of " + offered);
+                }
+                return 0 == done ? n : done;
+            }
+            cursor.advanceAndEnd(n);
+            done += n;
+            if (n < offered)
+            {
+                break;
+            }
+        }
+        return done;
     }
 
     private void require(final long length) throws ChainAccessException

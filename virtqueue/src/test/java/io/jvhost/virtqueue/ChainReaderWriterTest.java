@@ -2,6 +2,7 @@ package io.jvhost.virtqueue;
 
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -329,6 +330,61 @@ class ChainReaderWriterTest
     void transferFromRejectsATransferClaimingMoreThanOffered()
     {
         assertThatThrownBy(() -> f.chain.writer().transferFrom((address, length) -> length + 1, 100))
+            .isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    @SuppressWarnings("restricted") // The transfer reads through the raw host address it is given, like send(2) would.
+    void transferToSplitsSpansAtDescriptorAndRegionBoundariesAndContinuesWhereItStopped() throws Exception
+    {
+        final List<Span> spans = new ArrayList<>();
+        final ByteArrayOutputStream taken = new ByteArrayOutputStream();
+        final ChainReader reader = f.chain.reader();
+        reader.skip(2);
+
+        final long done = reader.transferTo((address, length) ->
+        {
+            spans.add(new Span(address, length));
+            taken.writeBytes(MemorySegment.ofAddress(address).reinterpret(length).toArray(ValueLayout.JAVA_BYTE));
+            return length;
+        }, 20);
+
+        assertThat(done).isEqualTo(20);
+        assertThat(taken.toByteArray()).isEqualTo(Arrays.copyOfRange(stream, 2, 22));
+        assertThat(spans).containsExactly(
+            new Span(host(f.ram0, GPA0, READ_GPAS[0] + 2), 3),
+            new Span(host(f.ram0, GPA0, GPA1 - 6), 6),
+            new Span(host(f.ram1, GPA1, GPA1), 10),
+            new Span(host(f.ram1, GPA1, READ_GPAS[2]), 1));
+        assertThat(reader.position()).isEqualTo(22);
+        final byte[] rest = new byte[2];
+        reader.read(MemorySegment.ofArray(rest), 0, 2);
+        assertThat(rest).isEqualTo(Arrays.copyOfRange(stream, 22, 24));
+    }
+
+    @Test
+    void transferToStopsAtAShortSpanAndTheNextReadStartsAfterWhatWasTaken() throws Exception
+    {
+        final int[] calls = {0};
+        final ChainReader reader = f.chain.reader();
+
+        final long done = reader.transferTo((address, length) -> ++calls[0] == 2 ? 4 : length, Long.MAX_VALUE);
+
+        assertThat(done).isEqualTo(9);
+        assertThat(calls[0]).isEqualTo(2);
+        assertThat(reader.readByte()).isEqualTo(stream[9]);
+    }
+
+    @Test
+    void transferToReturnsTheErrorWhenNothingWasTakenAndTheProgressOtherwise()
+    {
+        final ChainReader reader = f.chain.reader();
+        assertThat(reader.transferTo((address, length) -> -11, 100)).isEqualTo(-11);
+        assertThat(reader.position()).isZero();
+        final int[] calls = {0};
+        assertThat(reader.transferTo((address, length) -> ++calls[0] == 1 ? length : -32, 100)).isEqualTo(5);
+        assertThat(reader.position()).isEqualTo(5);
+        assertThatThrownBy(() -> reader.transferTo((address, length) -> length + 1, 100))
             .isInstanceOf(IllegalStateException.class);
     }
 
