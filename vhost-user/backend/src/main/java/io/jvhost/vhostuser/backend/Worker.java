@@ -8,6 +8,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 
@@ -174,6 +175,8 @@ final class Worker implements AutoCloseable
     private boolean stopped;
     /** The ring being served, for a failure's message (a fault is thrown from the access that hit it); worker only. */
     private Vring serving;
+    /** {@link #wakeSignals()}. */
+    private final AtomicLong wakeSignals = new AtomicLong();
 
     /**
      * @param onFailure told, on this worker's thread, why it stopped before {@link #close()}; it ends the connection.
@@ -334,12 +337,24 @@ final class Worker implements AutoCloseable
     }
 
     /**
-     * Makes the worker look at {@code vring} soon even without a kick.
+     * Makes the worker look at {@code vring} soon even without a kick. From the worker itself (a device waking one of
+     * its queues while it serves another, or from a watch's callback) the flag is enough: the loop looks at every
+     * ring's flag before it waits again ({@link #timeoutMillis}), so no eventfd write and read are spent on it.
      */
     void poke(final Vring vring)
     {
         vring.pending = true;
-        wake.signal();
+        if (Thread.currentThread() != thread)
+        {
+            wakeSignals.incrementAndGet();
+            wake.signal();
+        }
+    }
+
+    /** @return how often {@link #poke} wrote the wake eventfd. */
+    long wakeSignals()
+    {
+        return wakeSignals.get();
     }
 
     /**
