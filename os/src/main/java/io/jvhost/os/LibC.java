@@ -127,6 +127,9 @@ public final class LibC
         static final MethodHandle EPOLL_CREATE1 = downcall("epoll_create1", JAVA_INT, JAVA_INT);
         static final MethodHandle EPOLL_CTL = downcall("epoll_ctl", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
         static final MethodHandle EPOLL_WAIT = downcall("epoll_wait", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
+        /** The event as a plain address and no errno capture: nothing to allocate per call. */
+        static final MethodHandle EPOLL_CTL_NO_ERRNO =
+            plainDowncall("epoll_ctl", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG);
         // Every worker wake-up waits here: without errno capture, whose per-call segment check may allocate when C2
         // does not inline it (seen on a loaded machine); errno is fetched by a second, non-waiting call on failure.
         static final MethodHandle EPOLL_WAIT_NO_ERRNO =
@@ -816,10 +819,27 @@ public final class LibC
         return callInt(Serve.EPOLL_CREATE1, "epoll_create1", "", flags);
     }
 
+    /**
+     * {@code epoll_ctl} with {@code event} in native memory. Allocation-free when it succeeds (a device may change a
+     * socket's mask on its data path, e.g. vsock's {@code EPOLLOUT} while a host reader is behind): without errno
+     * capture and without the failure's text; a failed call is made again with errno captured, for the exception.
+     */
     public static void epollCtl(final int epfd, final int op, final int fd, final MemorySegment event)
         throws NativeException
     {
-        callInt(Serve.EPOLL_CTL, "epoll_ctl", "epfd=" + epfd + ", op=" + op + ", fd=" + fd, epfd, op, fd, event);
+        final int r;
+        try
+        {
+            r = (int)Serve.EPOLL_CTL_NO_ERRNO.invokeExact(epfd, op, fd, event.address());
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+        if (r != 0)
+        {
+            callInt(Serve.EPOLL_CTL, "epoll_ctl", "epfd=" + epfd + ", op=" + op + ", fd=" + fd, epfd, op, fd, event);
+        }
     }
 
     /**
