@@ -57,6 +57,7 @@ final class VsockConnection
     final int peerPort;
     final StreamFd socket;
     final ChainWriter.Transfer readFromHost;
+    private final ChainReader.Transfer writeToHost;
     final boolean hostInitiated;
     private final int bufAlloc;
 
@@ -79,7 +80,8 @@ final class VsockConnection
     private MemorySegment buffer;
     private long received;
     private long forwarded;
-    private int lastReportedFwd;
+    /** {@link #forwarded} as the guest last heard it (every packet we send carries fwd_cnt). */
+    private long lastReportedFwd;
 
     private int peerBufAlloc;
     private int peerFwdCnt;
@@ -107,6 +109,7 @@ final class VsockConnection
         this.peerPort = peerPort;
         this.socket = socket;
         this.readFromHost = socket::read;
+        this.writeToHost = socket::write;
         this.hostInitiated = hostInitiated;
         this.bufAlloc = bufAlloc;
         this.state = state;
@@ -182,31 +185,49 @@ final class VsockConnection
     }
 
     /**
-     * Copies an RW payload into the buffer.
+     * Takes an RW payload: when no guest data is waiting before it, straight from guest memory to the host socket
+     * (no copy); what the socket does not take now is copied into the buffer, to be forwarded by {@link #flush()}.
      *
-     * @return false when it does not fit the credit we advertised (the guest broke flow control).
+     * @return the bytes copied into the buffer, or -1 when the payload does not fit the credit we advertised (the guest
+     *     broke flow control).
      */
-    boolean accept(final ChainReader reader, final long length) throws ChainAccessException
+    long accept(final ChainReader reader, final long length) throws ChainAccessException
     {
         if (length > bufAlloc - buffered())
         {
-            return false;
+            return -1;
+        }
+        long left = length;
+        if (received == forwarded && left > 0)
+        {
+            // A failed send (EAGAIN, or an error flush() meets again and reports) takes nothing: all is copied.
+            final long n = reader.transferTo(writeToHost, left);
+            if (n > 0)
+            {
+                received += n;
+                forwarded += n;
+                left -= n;
+            }
+        }
+        if (left == 0)
+        {
+            return 0;
         }
         if (null == buffer)
         {
-            // Once per connection, and only for one that carries guest data.
+            // Once per connection, and only for one whose host reader fell behind.
             arena = Arena.ofShared();
             buffer = arena.allocate(bufAlloc, 8);
         }
         final long pos = received % bufAlloc;
-        final long first = Math.min(length, bufAlloc - pos);
+        final long first = Math.min(left, bufAlloc - pos);
         reader.read(buffer, pos, first);
-        if (first < length)
+        if (first < left)
         {
-            reader.read(buffer, 0, length - first);
+            reader.read(buffer, 0, left - first);
         }
-        received += length;
-        return true;
+        received += left;
+        return left;
     }
 
     /**
@@ -235,19 +256,25 @@ final class VsockConnection
     }
 
     /**
-     * @return true when enough space was freed since the guest last heard our fwd_cnt that it should hear it now
-     *     (a quarter of the buffer, or everything forwarded).
+     * Whether the guest should hear our fwd_cnt now. A guest sends as far as its credit goes (buf_alloc less what it
+     * sent since the fwd_cnt it last heard) and stalls only when that runs out, so a CREDIT_UPDATE is owed only once
+     * it has used three quarters of it, and then only when it gains something worth a packet: a quarter of the
+     * buffer, or everything it sent forwarded (a stalled guest always gets one, however small the buffer). A guest
+     * writing small packets to a host reader that keeps up thus hears one update per three quarters of the buffer,
+     * not one per packet.
      */
     boolean creditWorthReporting()
     {
-        final long unreported = Integer.toUnsignedLong((int)forwarded - lastReportedFwd);
-        return unreported > 0 && (unreported >= bufAlloc / 4 || received == forwarded);
+        final long unreported = forwarded - lastReportedFwd;
+        final long inFlightForTheGuest = received - lastReportedFwd;
+        return unreported > 0 && 4 * inFlightForTheGuest >= 3L * bufAlloc
+            && (4 * unreported >= bufAlloc || received == forwarded);
     }
 
     /** Every packet we send carries fwd_cnt: the guest has now heard it. */
     void reported()
     {
-        lastReportedFwd = (int)forwarded;
+        lastReportedFwd = forwarded;
     }
 
     /**
@@ -269,7 +296,7 @@ final class VsockConnection
     {
         return this + ": state " + state + ", owed 0x" + Integer.toHexString(owed) + ", epoll 0x"
             + Integer.toHexString(epollMask) + ", buffered " + buffered() + ", received " + received + ", forwarded "
-            + forwarded + ", reported fwd " + Integer.toUnsignedString(lastReportedFwd) + ", credit to the guest "
+            + forwarded + ", reported fwd " + lastReportedFwd + ", credit to the guest "
             + credit() + ", host eof " + hostEof;
     }
 

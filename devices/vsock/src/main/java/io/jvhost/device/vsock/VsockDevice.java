@@ -29,7 +29,8 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * {@code <uds-path>} and sending {@code CONNECT P\n} reaches guest port P and is answered {@code OK <host port>\n}.
  * <pre>
  *  queue 0 rx    (device to driver)  RESPONSE/REQUEST/RST/SHUTDOWN/CREDIT_*, and host data as RW
- *  queue 1 tx    (driver to device)  every guest packet; payload copied into its connection's buffer
+ *  queue 1 tx    (driver to device)  every guest packet; payload sent to the host socket from guest memory,
+ *                                    what it does not take copied into its connection's buffer
  *  queue 2 event (device to driver)  TRANSPORT_RESET once after the back-end's state was lost
  * </pre>
  * Nothing grows without bound: guest data waits only in its connection's buffer of {@code --tx-buffer-size} bytes,
@@ -40,7 +41,9 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * <p>
  * All three queues and the host sockets share one worker ({@link DeviceContext#watch} on the rx queue), so the data
  * path needs no locks; the monitor orders it against the protocol thread's start and reset. Allocation-free per
- * packet; a connection allocates when it opens (and its buffer with its first guest data).
+ * packet; a connection allocates when it opens (and its buffer the first time its host reader falls behind). Guest to
+ * host, a packet costs one send (no copy) while the host reader keeps up, and the guest hears a CREDIT_UPDATE only
+ * once it has used three quarters of its credit ({@link VsockConnection#creditWorthReporting}).
  * <pre>
  * struct virtio_vsock_config (8 bytes): le64 guest_cid
  * </pre>
@@ -93,6 +96,7 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
     private int nextHostPort = FIRST_HOST_PORT;
     private long bytesToGuest;
     private long bytesFromGuest;
+    private long bytesBufferedFromGuest;
     private long badPackets;
     private long droppedResets;
     private long transportResets;
@@ -552,13 +556,15 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             resetConnection(c, "sent data " + (c.guestSendDone ? "after SHUTDOWN" : "before the connection was up"));
             return;
         }
-        if (!c.accept(reader, len))
+        final long copied = c.accept(reader, len);
+        if (copied < 0)
         {
             resetConnection(c, "sent " + len + " bytes with " + c.buffered() + " of its " + c.bufAlloc()
                 + "-byte credit in flight");
             return;
         }
         bytesFromGuest += len;
+        bytesBufferedFromGuest += copied;
         flush(c);
     }
 
@@ -581,6 +587,10 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             hostGone(c, "failed: send " + Errno.name(-r));
             return;
         }
+        if (!watchWritable(c, r == VsockConnection.BLOCKED))
+        {
+            return;
+        }
         if (c.creditWorthReporting())
         {
             owe(c, VsockConnection.OWE_CREDIT_UPDATE);
@@ -598,6 +608,32 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
                 c.socket.shutdownOutput();
             }
         }
+    }
+
+    /**
+     * Watches the socket for {@code EPOLLOUT} exactly while guest data waits for it (one epoll_ctl when the host reader
+     * falls behind, one when it caught up). Adding it reports the socket at once if it became writable meanwhile.
+     *
+     * @return false when epoll refused (the connection is reset).
+     */
+    private boolean watchWritable(final VsockConnection c, final boolean blocked)
+    {
+        if (blocked == ((c.epollMask & LibC.EPOLLOUT) != 0))
+        {
+            return true;
+        }
+        final int mask = blocked ? SOCKET_EVENTS | LibC.EPOLLOUT : SOCKET_EVENTS;
+        try
+        {
+            host.modify(c.socket, c.slot, mask);
+        }
+        catch (final NativeException e)
+        {
+            resetConnection(c, "cannot be watched (" + e.getMessage() + ")");
+            return false;
+        }
+        c.epollMask = mask;
+        return true;
     }
 
     // ---------------------------------------------------------------- host to guest
@@ -916,11 +952,13 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
     // ---------------------------------------------------------------- connection bookkeeping
 
     /**
-     * A connection's socket is watched edge-triggered, for everything, from open to close: readiness changes arrive
-     * once each, and what is still pending is remembered as owed bits (host data waiting for credit or a buffer stays
-     * {@link VsockConnection#OWE_RW}), so no epoll_ctl is needed per packet.
+     * A connection's socket is watched edge-triggered from open to close: readiness changes arrive once each, and
+     * what is still pending is remembered as owed bits (host data waiting for credit or a buffer stays
+     * {@link VsockConnection#OWE_RW}), so no epoll_ctl is needed per packet. {@code EPOLLOUT} is added only while
+     * guest data waits in the connection's buffer ({@link #watchWritable}): a host reader that keeps up would
+     * otherwise wake the worker with an edge for every read it makes.
      */
-    private static final int SOCKET_EVENTS = LibC.EPOLLIN | LibC.EPOLLOUT | LibC.EPOLLRDHUP | LibC.EPOLLET;
+    private static final int SOCKET_EVENTS = LibC.EPOLLIN | LibC.EPOLLRDHUP | LibC.EPOLLET;
 
     private void owe(final VsockConnection c, final int bit)
     {
@@ -1063,6 +1101,15 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
     public synchronized long bytesFromGuest()
     {
         return bytesFromGuest;
+    }
+
+    /**
+     * @return guest bytes that waited in a connection's buffer because the host socket did not take them at once (the
+     *     rest went from guest memory to the socket with no copy).
+     */
+    public synchronized long bytesBufferedFromGuest()
+    {
+        return bytesBufferedFromGuest;
     }
 
     /** @return every connection's state and credit, one per line (diagnostics). */
