@@ -99,6 +99,8 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
     private long bytesBufferedFromGuest;
     private long badPackets;
     private long droppedResets;
+    /** Connections refused (guest, host client or sibling; a peer can repeat them at will): logged by LogThrottle. */
+    private long refusedConnections;
     private long transportResets;
     private long siblingConnections;
 
@@ -356,8 +358,12 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         final int slot = table.reserveSlot();
         if (slot < 0)
         {
-            LOG.log(Level.WARNING, name + ": guest port " + Integer.toUnsignedString(guestPort) + " refused: "
-                + MAX_CONNECTIONS + " connections open");
+            if (LogThrottle.due(++refusedConnections))
+            {
+                LOG.log(Level.WARNING, name + ": guest port " + Integer.toUnsignedString(guestPort) + " refused: "
+                    + MAX_CONNECTIONS + " connections open"
+                    + " (" + refusedConnections + " refused so far)");
+            }
             strayReset(VsockHeader.OP_REQUEST, HOST_CID, hostPort, guestPort);
             return;
         }
@@ -368,8 +374,12 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         }
         catch (final NativeException e)
         {
-            LOG.log(Level.INFO, name + ": guest port " + Integer.toUnsignedString(guestPort) + " to host port "
-                + Integer.toUnsignedString(hostPort) + " refused: " + e.getMessage());
+            if (LogThrottle.due(++refusedConnections))
+            {
+                LOG.log(Level.INFO, name + ": guest port " + Integer.toUnsignedString(guestPort) + " to host port "
+                    + Integer.toUnsignedString(hostPort) + " refused: " + e.getMessage()
+                    + " (" + refusedConnections + " refused so far)");
+            }
             strayReset(VsockHeader.OP_REQUEST, HOST_CID, hostPort, guestPort);
             return;
         }
@@ -394,17 +404,25 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         final VsockDevice sibling = null == siblings ? null : siblings.reachable(guestCid, remoteCid);
         if (null == sibling)
         {
-            LOG.log(Level.INFO, name + ": guest port " + Integer.toUnsignedString(guestPort) + " to CID " + remoteCid
-                + " port " + Integer.toUnsignedString(remotePort) + " refused: "
-                + (null == siblings ? "no sibling VMs" : siblings.whyUnreachable(guestCid, remoteCid)));
+            if (LogThrottle.due(++refusedConnections))
+            {
+                LOG.log(Level.INFO, name + ": guest port " + Integer.toUnsignedString(guestPort) + " to CID "
+                    + remoteCid + " port " + Integer.toUnsignedString(remotePort) + " refused: "
+                    + (null == siblings ? "no sibling VMs" : siblings.whyUnreachable(guestCid, remoteCid))
+                    + " (" + refusedConnections + " refused so far)");
+            }
             strayReset(VsockHeader.OP_REQUEST, remoteCid, remotePort, guestPort);
             return;
         }
         final int slot = table.reserveSlot();
         if (slot < 0)
         {
-            LOG.log(Level.WARNING, name + ": guest port " + Integer.toUnsignedString(guestPort) + " refused: "
-                + MAX_CONNECTIONS + " connections open");
+            if (LogThrottle.due(++refusedConnections))
+            {
+                LOG.log(Level.WARNING, name + ": guest port " + Integer.toUnsignedString(guestPort) + " refused: "
+                    + MAX_CONNECTIONS + " connections open"
+                    + " (" + refusedConnections + " refused so far)");
+            }
             strayReset(VsockHeader.OP_REQUEST, remoteCid, remotePort, guestPort);
             return;
         }
@@ -415,8 +433,12 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         }
         catch (final NativeException e)
         {
-            LOG.log(Level.WARNING, name + ": guest port " + Integer.toUnsignedString(guestPort) + " to CID "
-                + remoteCid + " refused: " + e.getMessage());
+            if (LogThrottle.due(++refusedConnections))
+            {
+                LOG.log(Level.WARNING, name + ": guest port " + Integer.toUnsignedString(guestPort) + " to CID "
+                    + remoteCid + " refused: " + e.getMessage()
+                    + " (" + refusedConnections + " refused so far)");
+            }
             strayReset(VsockHeader.OP_REQUEST, remoteCid, remotePort, guestPort);
             return;
         }
@@ -644,8 +666,12 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         final int slot = table.reserveSlot();
         if (slot < 0 || null == watch)
         {
-            LOG.log(Level.WARNING, name + ": host client for guest port " + Integer.toUnsignedString(port)
-                + " refused: " + (slot < 0 ? MAX_CONNECTIONS + " connections open" : "no guest driver running"));
+            if (LogThrottle.due(++refusedConnections))
+            {
+                LOG.log(Level.WARNING, name + ": host client for guest port " + Integer.toUnsignedString(port)
+                    + " refused: " + (slot < 0 ? MAX_CONNECTIONS + " connections open" : "no guest driver running")
+                    + " (" + refusedConnections + " refused so far)");
+            }
             client.close();
             return;
         }
@@ -674,8 +700,12 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
             : null != table.get(r.fromCid(), r.fromPort(), r.toPort()) ? "that port pair is still open" : null;
         if (null != refused)
         {
-            LOG.log(Level.WARNING, name + ": CID " + r.fromCid() + " port " + Integer.toUnsignedString(r.fromPort())
-                + " to guest port " + Integer.toUnsignedString(r.toPort()) + " refused: " + refused);
+            if (LogThrottle.due(++refusedConnections))
+            {
+                LOG.log(Level.WARNING, name + ": CID " + r.fromCid() + " port " + Integer.toUnsignedString(r.fromPort())
+                    + " to guest port " + Integer.toUnsignedString(r.toPort()) + " refused: " + refused
+                    + " (" + refusedConnections + " refused so far)");
+            }
             r.socket().close();
             return;
         }

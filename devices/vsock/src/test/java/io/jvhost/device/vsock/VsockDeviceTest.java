@@ -16,9 +16,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.logging.Level;
 
+import io.jvhost.device.LogThrottle;
 import io.jvhost.device.vsock.MockGuest.Packet;
 import io.jvhost.os.LibC;
+import io.jvhost.os.LogRecorder;
 import io.jvhost.virtqueue.VirtioFeatures;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -134,6 +137,24 @@ class VsockDeviceTest
         assertThatThrownBy(() -> device.readConfig(4, MemorySegment.ofArray(new byte[8])))
             .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("offset 4");
         assertThatThrownBy(() -> new VsockDevice("x", 2, 1, 1024, host)).hasMessageContaining("got 2");
+    }
+
+    @Test
+    void aGuestConnectingInALoopToAPortWithoutAListenerIsLoggedByTheThrottle()
+    {
+        final int attempts = LogThrottle.FIRST + 20;
+        try (LogRecorder log = LogRecorder.of(VsockDevice.class))
+        {
+            for (int i = 0; i < attempts; i++)
+            {
+                guest.send(GUEST_PORT + i, 9999, VsockHeader.OP_REQUEST, 4096, 0);
+                assertThat(guest.receive()).extracting(Packet::op).as("attempt %d", i)
+                    .containsExactly(VsockHeader.OP_RST);
+            }
+            final List<LogRecorder.Entry> refused = log.matching(Level.INFO, "to host port 9999 refused");
+            assertThat(refused).as("%d refused connections", attempts).hasSize(LogThrottle.FIRST);
+            assertThat(refused.getLast().message()).endsWith("(" + LogThrottle.FIRST + " refused so far)");
+        }
     }
 
     @Test
