@@ -15,6 +15,7 @@ targets=(
     "vhost-user        vhost-user/backend  io.jvhost.vhostuser.backend.VhostUserBackendFuzzTest"
     "gpu               devices/gpu         io.jvhost.device.gpu.GpuCommandFuzzTest"
     "gpu3d             devices/gpu         io.jvhost.device.gpu.Gpu3dCommandFuzzTest"
+    "gpu3d-commands    devices/gpu         io.jvhost.device.gpu.Gpu3dCommandPathFuzzTest"
     "websocket         display             io.jvhost.display.websocket.WebSocketFrameFuzzTest"
     "http              display             io.jvhost.display.http.HttpRequestFuzzTest"
     "rfb               display             io.jvhost.display.rfb.RfbSessionFuzzTest"

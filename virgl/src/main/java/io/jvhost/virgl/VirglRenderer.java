@@ -30,7 +30,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * {@link #resourceAttachIov} copies the caller's entries into an array owned here, freed at detach, unref, reset
  * and close. The pages the entries point at are the caller's to keep mapped until then.
  */
-public final class VirglRenderer implements AutoCloseable
+public final class VirglRenderer implements VirglCalls
 {
     private static final System.Logger LOG = System.getLogger(VirglRenderer.class.getName());
 
@@ -164,6 +164,7 @@ public final class VirglRenderer implements AutoCloseable
     /**
      * @return the thread every call must come from.
      */
+    @Override
     public Thread owner()
     {
         return owner;
@@ -172,9 +173,22 @@ public final class VirglRenderer implements AutoCloseable
     /**
      * @return the flags init was given.
      */
+    @Override
     public int flags()
     {
         return flags;
+    }
+
+    @Override
+    public boolean hasContextFences()
+    {
+        return VirglLibrary.hasContextFences();
+    }
+
+    @Override
+    public String describe()
+    {
+        return version().toString();
     }
 
     /**
@@ -263,6 +277,7 @@ public final class VirglRenderer implements AutoCloseable
      * @param ctxId   unused by 0.10 (QEMU passes the command type); kept for the ABI.
      * @return 0, or the code virglrenderer returned.
      */
+    @Override
     public int createFence(final long fenceId, final int ctxId)
     {
         checkUsable();
@@ -287,6 +302,7 @@ public final class VirglRenderer implements AutoCloseable
      * @return 0, or the code virglrenderer returned (negative or positive).
      * @throws UnsupportedOperationException when the library has no per-context fences.
      */
+    @Override
     public int contextCreateFence(final int ctxId, final int fenceFlags, final int ringIndex, final long fenceId)
     {
         checkUsable();
@@ -311,6 +327,7 @@ public final class VirglRenderer implements AutoCloseable
      *
      * @return the descriptor, or -1 without THREAD_SYNC (then call {@link #poll()} periodically).
      */
+    @Override
     public int pollFd()
     {
         checkUsable();
@@ -327,6 +344,7 @@ public final class VirglRenderer implements AutoCloseable
     /**
      * {@code virgl_renderer_poll}: retires finished fences, calling the listener on this thread.
      */
+    @Override
     public void poll()
     {
         checkUsable();
@@ -346,6 +364,7 @@ public final class VirglRenderer implements AutoCloseable
      * {@code virgl_renderer_reset}: destroys every context and resource (their ids may be used again) and frees
      * the iovec arrays virglrenderer held. The renderer stays initialised.
      */
+    @Override
     public void reset()
     {
         checkUsable();
@@ -363,6 +382,7 @@ public final class VirglRenderer implements AutoCloseable
     /**
      * {@code virgl_renderer_force_ctx_0}: makes context 0 current; QEMU calls it before every control command.
      */
+    @Override
     public void forceCtx0()
     {
         checkUsable();
@@ -420,6 +440,7 @@ public final class VirglRenderer implements AutoCloseable
      *
      * @param capsetId e.g. {@link #CAPSET_VIRGL2}; an unknown id reads as version 0, size 0.
      */
+    @Override
     public CapsetInfo getCapSet(final int capsetId)
     {
         checkUsable();
@@ -443,6 +464,7 @@ public final class VirglRenderer implements AutoCloseable
      * @return the number of bytes the capset has (and that were written).
      * @throws IllegalArgumentException when {@code destination} is smaller than that, or not native.
      */
+    @Override
     public int fillCaps(final int capsetId, final int version, final MemorySegment destination)
     {
         final int size = getCapSet(capsetId).maxSize();
@@ -474,6 +496,7 @@ public final class VirglRenderer implements AutoCloseable
      * @param ctxId 1 or more.
      * @param name  the guest's debug name (sent without a terminating NUL, as virtio-gpu carries it).
      */
+    @Override
     public void contextCreate(final int ctxId, final String name) throws VirglException
     {
         checkUsable();
@@ -498,6 +521,7 @@ public final class VirglRenderer implements AutoCloseable
      *
      * @param contextFlags the capset id in the low 8 bits (e.g. {@link #CAPSET_VENUS}).
      */
+    @Override
     public void contextCreateWithFlags(final int ctxId, final int contextFlags, final String name)
         throws VirglException
     {
@@ -531,6 +555,7 @@ public final class VirglRenderer implements AutoCloseable
     /**
      * {@code virgl_renderer_context_destroy}; an unknown id is ignored by virglrenderer.
      */
+    @Override
     public void contextDestroy(final int ctxId)
     {
         checkUsable();
@@ -548,6 +573,7 @@ public final class VirglRenderer implements AutoCloseable
      * {@code virgl_renderer_ctx_attach_resource}: lets the context's command streams use the resource (without it
      * a stream naming the resource fails). Unknown ids are ignored by virglrenderer.
      */
+    @Override
     public void ctxAttachResource(final int ctxId, final int resourceId)
     {
         checkUsable();
@@ -564,6 +590,7 @@ public final class VirglRenderer implements AutoCloseable
     /**
      * {@code virgl_renderer_ctx_detach_resource}. Unknown ids are ignored by virglrenderer.
      */
+    @Override
     public void ctxDetachResource(final int ctxId, final int resourceId)
     {
         checkUsable();
@@ -588,6 +615,7 @@ public final class VirglRenderer implements AutoCloseable
      * @return 0, or the code virglrenderer returned (22 for an unknown context or a malformed stream; the
      *         context is then in error and refuses further streams).
      */
+    @Override
     public int submitCmd(final MemorySegment commands, final int ctxId, final int dwords)
     {
         checkUsable();
@@ -610,6 +638,7 @@ public final class VirglRenderer implements AutoCloseable
     /**
      * {@code virgl_renderer_resource_create}, without backing (attach it with {@link #resourceAttachIov}).
      */
+    @Override
     public void resourceCreate(final ResourceCreateArgs args) throws VirglException
     {
         checkUsable();
@@ -632,6 +661,7 @@ public final class VirglRenderer implements AutoCloseable
      * {@code virgl_renderer_resource_unref}, after detaching and freeing its backing's iovec array (as QEMU does).
      * An unknown id is ignored by virglrenderer.
      */
+    @Override
     public void resourceUnref(final int resourceId)
     {
         checkUsable();
@@ -653,6 +683,7 @@ public final class VirglRenderer implements AutoCloseable
      * @param iov the pages; {@link IoVecArray#count()} entries, at least one.
      * @throws VirglException when virglrenderer refuses (22: unknown resource, or one already attached).
      */
+    @Override
     public void resourceAttachIov(final int resourceId, final IoVecArray iov) throws VirglException
     {
         checkUsable();
@@ -693,6 +724,7 @@ public final class VirglRenderer implements AutoCloseable
      *
      * @return how many entries were attached (0 when none, or the resource is unknown).
      */
+    @Override
     public int resourceDetachIov(final int resourceId)
     {
         checkUsable();
@@ -768,6 +800,7 @@ public final class VirglRenderer implements AutoCloseable
      *
      * @return its size and whether it was copied, or null when the resource has no image (unknown, no storage).
      */
+    @Override
     public CursorImage cursorData(final int resourceId, final MemorySegment destination)
     {
         checkUsable();
@@ -821,6 +854,7 @@ public final class VirglRenderer implements AutoCloseable
      * @param ctxId 0 for the resource itself; a context id to go through that context.
      * @return 0, or the code virglrenderer returned.
      */
+    @Override
     public int transferRead(final int resourceId, final int ctxId, final int level, final int stride,
         final int layerStride, final Box box, final long offset, final IoVecArray iov)
     {
@@ -844,6 +878,7 @@ public final class VirglRenderer implements AutoCloseable
      *
      * @return 0, or the code virglrenderer returned.
      */
+    @Override
     public int transferWrite(final int resourceId, final int ctxId, final int level, final int stride,
         final int layerStride, final Box box, final long offset, final IoVecArray iov)
     {
@@ -868,6 +903,7 @@ public final class VirglRenderer implements AutoCloseable
      * @param host native memory; virglrenderer refuses (22) a box that does not fit it.
      * @return 0, or the code virglrenderer returned.
      */
+    @Override
     public int readback(final int resourceId, final Box box, final int stride, final MemorySegment host)
     {
         checkUsable();

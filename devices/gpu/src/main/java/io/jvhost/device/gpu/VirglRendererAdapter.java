@@ -16,9 +16,9 @@ import io.jvhost.virgl.CursorImage;
 import io.jvhost.virgl.FenceListener;
 import io.jvhost.virgl.IoVecArray;
 import io.jvhost.virgl.ResourceCreateArgs;
+import io.jvhost.virgl.VirglCalls;
 import io.jvhost.virgl.VirglException;
 import io.jvhost.virgl.VirglFlags;
-import io.jvhost.virgl.VirglLibrary;
 import io.jvhost.virgl.VirglRenderer;
 import io.jvhost.virgl.VirglUnavailableException;
 
@@ -82,7 +82,9 @@ final class VirglRendererAdapter implements Renderer, FenceListener
     private long hostMem;
     private long backingEntries;
 
-    private VirglRenderer virgl;
+    /** How virglrenderer is started: {@link VirglRenderer#init}, or a test's fake. */
+    private final Starter starter;
+    private VirglCalls virgl;
     private String failure;
     private boolean resetPending;
     private Arena arena;
@@ -98,9 +100,28 @@ final class VirglRendererAdapter implements Renderer, FenceListener
     /** The last context-0 fence virglrenderer reported (from {@link VirglRenderer#poll}, on the worker). */
     private volatile int signalledFence;
 
+    /**
+     * Starts virglrenderer on the calling thread ({@link VirglRenderer#init}; tests put a fake in its place).
+     */
+    @FunctionalInterface
+    interface Starter
+    {
+        VirglCalls init(int flags, FenceListener fences) throws VirglUnavailableException, VirglException;
+    }
+
     VirglRendererAdapter(final String name, final int flags, final int capsetMask, final MemoryBudget budget,
         final GuestErrors errors, final RingFences rings)
     {
+        this(name, flags, capsetMask, budget, errors, rings, VirglRenderer::init);
+    }
+
+    /**
+     * With virglrenderer started by {@code starter} (tests: a fake behind the same calls).
+     */
+    VirglRendererAdapter(final String name, final int flags, final int capsetMask, final MemoryBudget budget,
+        final GuestErrors errors, final RingFences rings, final Starter starter)
+    {
+        this.starter = starter;
         this.name = name;
         this.rings = rings;
         this.flags = flags;
@@ -156,7 +177,7 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         final int initFlags = flags & ~GpuOptions.VIRGL_GLES_FALLBACK;
         try
         {
-            virgl = VirglRenderer.init(initFlags, this);
+            virgl = starter.init(initFlags, this);
         }
         catch (final Exception e)
         {
@@ -179,7 +200,7 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         resetPending = false;
         signalledFence = lastFence;
         LOG.log(Level.INFO, name + ": virglrenderer started on thread '" + Thread.currentThread().getName()
-            + "' (" + VirglRenderer.version() + ")");
+            + "' (" + virgl.describe() + ")");
     }
 
     /**
@@ -209,7 +230,7 @@ final class VirglRendererAdapter implements Renderer, FenceListener
             + "); trying OpenGL ES");
         try
         {
-            virgl = VirglRenderer.init(glesFlags, this);
+            virgl = starter.init(glesFlags, this);
             return true;
         }
         catch (final Exception e)
@@ -351,9 +372,10 @@ final class VirglRendererAdapter implements Renderer, FenceListener
         {
             return down();
         }
-        if (!VirglLibrary.hasContextFences())
+        if (!virgl.hasContextFences())
         {
-            return errors.fail(RESP_ERR_UNSPEC, VirglLibrary.NAME + " has no per-context fences");
+            return errors.fail(RESP_ERR_UNSPEC, "virglrenderer (" + virgl.describe()
+                + ") has no per-context fences");
         }
         final int result = virgl.contextCreateFence(ctxId, FENCE_FLAG_MERGEABLE, ring, seq);
         if (0 != result)
@@ -382,7 +404,7 @@ final class VirglRendererAdapter implements Renderer, FenceListener
     @Override
     public void contextFenceSignalled(final int ctxId, final int ringIndex, final long fenceId)
     {
-        final VirglRenderer live = virgl;
+        final VirglCalls live = virgl;
         if (null == live || live.owner() != Thread.currentThread())
         {
             if (0 == foreignCallbacks++)
@@ -970,6 +992,14 @@ final class VirglRendererAdapter implements Renderer, FenceListener
     {
         final int at = Arrays.binarySearch(contexts, 0, contextCount, ctxId);
         return at < 0 ? 0 : contextCapsets[at];
+    }
+
+    /**
+     * @return live contexts (tests).
+     */
+    int contextCount()
+    {
+        return contextCount;
     }
 
     @Override

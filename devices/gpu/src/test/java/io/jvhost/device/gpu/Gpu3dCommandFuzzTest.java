@@ -4,7 +4,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
-import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -15,7 +14,6 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.fuzz.ErrorLog;
 import io.jvhost.device.fuzz.QueueFuzzer;
-import io.jvhost.virgl.ResourceCreateArgs;
 import io.jvhost.virgl.VirglFlags;
 
 import static io.jvhost.device.gpu.GpuProtocol.*;
@@ -42,13 +40,6 @@ class Gpu3dCommandFuzzTest
 {
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final int[] COMMANDS = {CMD_CTX_CREATE, CMD_CTX_DESTROY, CMD_CTX_ATTACH_RESOURCE,
-        CMD_CTX_DETACH_RESOURCE, CMD_RESOURCE_CREATE_3D, CMD_TRANSFER_TO_HOST_3D, CMD_TRANSFER_FROM_HOST_3D,
-        CMD_SUBMIT_3D, CMD_GET_CAPSET_INFO, CMD_GET_CAPSET, CMD_RESOURCE_UNREF, CMD_RESOURCE_FLUSH, CMD_SET_SCANOUT,
-        CMD_RESOURCE_CREATE_2D, CMD_RESOURCE_ATTACH_BACKING, CMD_RESOURCE_DETACH_BACKING, CMD_TRANSFER_TO_HOST_2D};
-    private static final Set<Integer> NODATA = Set.of(RESP_OK_NODATA, RESP_ERR_UNSPEC, RESP_ERR_OUT_OF_MEMORY,
-        RESP_ERR_INVALID_SCANOUT_ID, RESP_ERR_INVALID_RESOURCE_ID, RESP_ERR_INVALID_CONTEXT_ID,
-        RESP_ERR_INVALID_PARAMETER);
     private static final long MAX_HOST_MEM = 64L << 20;
     private static final int W = 64;
     private static final int H = 32;
@@ -121,7 +112,7 @@ class Gpu3dCommandFuzzTest
 
         while (data.remainingBytes() > 0)
         {
-            final byte[] request = request(data);
+            final byte[] request = Gpu3dRequests.request(data);
             if (request.length >= 4 && MemorySegment.ofArray(request).get(U32, HDR_TYPE) == CMD_RESOURCE_ATTACH_BACKING)
             {
                 CONTROL.allowAllWrites();
@@ -147,34 +138,7 @@ class Gpu3dCommandFuzzTest
     {
         final long backing = CONTROL.allocate(W * H * 4, (byte)0x3C);
         CONTROL.allowWrites(backing, W * H * 4);
-        final byte[] attach = new byte[ATTACH_SIZE + MEM_ENTRY_SIZE];
-        final MemorySegment a = MemorySegment.ofArray(attach);
-        a.set(U32, HDR_TYPE, CMD_RESOURCE_ATTACH_BACKING);
-        a.set(U32, ATTACH_RESOURCE_ID, 1);
-        a.set(U32, ATTACH_NR_ENTRIES, 1);
-        a.set(U64, ATTACH_SIZE, backing);
-        a.set(U32, ATTACH_SIZE + 8, W * H * 4);
-        final byte[] ctx = new byte[96];
-        MemorySegment.ofArray(ctx).set(U32, HDR_TYPE, CMD_CTX_CREATE);
-        MemorySegment.ofArray(ctx).set(U32, HDR_CTX_ID, 1);
-        MemorySegment.ofArray(ctx).set(U32, 24, 4);
-        MemorySegment.ofArray(ctx).set(U32, 32, 0x7a7a7566);
-        final byte[] create = new byte[72];
-        final MemorySegment c = MemorySegment.ofArray(create);
-        c.set(U32, HDR_TYPE, CMD_RESOURCE_CREATE_3D);
-        c.set(U32, 24, 1);
-        c.set(U32, 28, 2);
-        c.set(U32, 32, ResourceCreateArgs.FORMAT_B8G8R8X8_UNORM);
-        c.set(U32, 36, ResourceCreateArgs.BIND_RENDER_TARGET | ResourceCreateArgs.BIND_SCANOUT);
-        c.set(U32, 40, W);
-        c.set(U32, 44, H);
-        c.set(U32, 48, 1);
-        c.set(U32, 52, 1);
-        final byte[] ctxAttach = new byte[32];
-        MemorySegment.ofArray(ctxAttach).set(U32, HDR_TYPE, CMD_CTX_ATTACH_RESOURCE);
-        MemorySegment.ofArray(ctxAttach).set(U32, HDR_CTX_ID, 1);
-        MemorySegment.ofArray(ctxAttach).set(U32, 24, 1);
-        for (final byte[] r : new byte[][] {ctx, create, attach, ctxAttach, GpuHarness.create2d(2, 1, 16, 16).array()})
+        for (final byte[] r : Gpu3dRequests.prelude(backing, W, H))
         {
             requests[CONTROL.add(r, HDR_SIZE)] = r;
             final long[] used = serve(requests);
@@ -214,66 +178,6 @@ class Gpu3dCommandFuzzTest
         {
             return;
         }
-        final MemorySegment response = MemorySegment.ofArray(CONTROL.written(head, length));
-        final int type = response.get(U32, HDR_TYPE);
-        assertThat(length).as("response of type 0x%x", type).isGreaterThanOrEqualTo(HDR_SIZE);
-        switch (type)
-        {
-            case RESP_OK_CAPSET_INFO -> assertThat(length).as("capset info").isEqualTo(40);
-            case RESP_OK_CAPSET -> assertThat(length - HDR_SIZE).as("capset bytes")
-                .isBetween(1L, (long)VirglRendererAdapter.MAX_CAPSET_BYTES);
-            case RESP_OK_DISPLAY_INFO -> assertThat(length).isEqualTo(DISPLAY_INFO_SIZE);
-            default ->
-            {
-                assertThat(NODATA).as("response type 0x%x", type).contains(type);
-                assertThat(length).as("length of response 0x%x", type).isEqualTo(HDR_SIZE);
-            }
-        }
-        final byte[] request = requests[head];
-        if (request.length >= HDR_SIZE && (MemorySegment.ofArray(request).get(U32, HDR_FLAGS) & FLAG_FENCE) != 0)
-        {
-            assertThat(response.get(U32, HDR_FLAGS) & FLAG_FENCE).as("fence flag echoed").isEqualTo(FLAG_FENCE);
-            assertThat(response.get(U64, HDR_FENCE_ID)).as("fence id echoed")
-                .isEqualTo(MemorySegment.ofArray(request).get(U64, HDR_FENCE_ID));
-        }
-        else
-        {
-            assertThat(response.get(U32, HDR_FLAGS) & FLAG_FENCE).as("fence flag on an unfenced request").isZero();
-        }
+        Gpu3dRequests.checkResponse(MemorySegment.ofArray(CONTROL.written(head, length)), length, requests[head]);
     }
-
-    /**
-     * Any bytes; mostly a 3D command type with context 1 and (where a resource id goes) resource 1 or 2.
-     */
-    private static byte[] request(final FuzzedDataProvider data)
-    {
-        final byte[] bytes = data.consumeBytes(data.consumeInt(0, 200));
-        if (bytes.length >= HDR_SIZE && data.consumeInt(0, 7) != 0)
-        {
-            final MemorySegment r = MemorySegment.ofArray(bytes);
-            final int type = COMMANDS[data.consumeInt(0, COMMANDS.length - 1)];
-            r.set(U32, HDR_TYPE, type);
-            if (data.consumeBoolean())
-            {
-                r.set(U32, HDR_CTX_ID, data.consumeInt(0, 2));
-            }
-            final int resourceAt = switch (type)
-            {
-                case CMD_CTX_ATTACH_RESOURCE, CMD_CTX_DETACH_RESOURCE, CMD_RESOURCE_CREATE_3D -> 24;
-                case CMD_TRANSFER_TO_HOST_3D, CMD_TRANSFER_FROM_HOST_3D -> 56;
-                default -> -1;
-            };
-            if (resourceAt >= 0 && bytes.length >= resourceAt + 4 && data.consumeBoolean())
-            {
-                r.set(U32, resourceAt, data.consumeInt(1, 3));
-            }
-            if (type == CMD_SUBMIT_3D && bytes.length >= 28 && data.consumeBoolean())
-            {
-                // The stream's size: what follows the 32-byte head, give or take.
-                r.set(U32, 24, Math.max(0, bytes.length - 32 + data.consumeInt(-4, 4)));
-            }
-        }
-        return bytes;
-    }
-
 }
