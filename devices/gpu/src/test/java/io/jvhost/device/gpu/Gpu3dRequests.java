@@ -72,7 +72,7 @@ final class Gpu3dRequests
 
     /**
      * A response of {@code length} bytes (at least 1) to {@code request}: an OK or ERR type of its exact size
-     * (capset info 40 bytes, a capset 1..4096), the fence flag and id back when the request was fenced, not otherwise.
+     * (capset info 40 bytes, a capset 1..4096, a UUID 40, an EDID 1056), the fence flag and id back when the request was fenced, not otherwise.
      */
     static void checkResponse(final MemorySegment response, final long length, final byte[] request)
     {
@@ -84,6 +84,8 @@ final class Gpu3dRequests
             case RESP_OK_CAPSET -> assertThat(length - HDR_SIZE).as("capset bytes")
                 .isBetween(1L, (long)VirglRendererAdapter.MAX_CAPSET_BYTES);
             case RESP_OK_DISPLAY_INFO -> assertThat(length).isEqualTo(DISPLAY_INFO_SIZE);
+            case RESP_OK_EDID -> assertThat(length).as("EDID").isEqualTo(EDID_RESP_SIZE);
+            case RESP_OK_RESOURCE_UUID -> assertThat(length).as("resource UUID").isEqualTo(UUID_RESP_SIZE);
             default ->
             {
                 assertThat(NODATA).as("response type 0x%x", type).contains(type);
