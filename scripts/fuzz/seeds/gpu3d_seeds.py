@@ -30,8 +30,8 @@ def transfer(t, res, w, h, ctx=1, fence=None, offset=0, stride=256):
     return hdr(t, ctx, fence) + box(0, 0, 0, w, h, 1) + struct.pack('<QIIII', offset, res, 0, stride, 0)
 def create3d(res, target, fmt, bind, w, h, d, array=1, levels=0, samples=0):
     return hdr(0x204, 0) + struct.pack('<13I', res, target, fmt, bind, w, h, d, array, levels, samples, 0, 0, 0)[:48]
-def ctxcreate(ctx, name=b'seed'):
-    return hdr(0x200, ctx) + struct.pack('<II', len(name), 0) + name.ljust(64, b'\0')
+def ctxcreate(ctx, name=b'seed', init=0, fence=None, ring=None):
+    return hdr(0x200, ctx, fence, ring) + struct.pack('<II', len(name), init) + name.ljust(64, b'\0')
 def ctxres(t, ctx, res): return hdr(t, ctx) + struct.pack('<II', res, 0)
 def submit(ctx, stream, fence=None, size=None):
     return hdr(0x207, ctx, fence) + struct.pack('<II', len(stream) if size is None else size, 0) + stream
@@ -57,6 +57,15 @@ e = Enc(); req(e, transfer(0x206, 1, 64, 32, fence=11), serve=False); req(e, sub
 seeds['batched'] = e
 e = Enc(); req(e, hdr(0x207, 1, 13, ring=0) + struct.pack('<II', 8, 0) + bytes(8)); req(e, hdr(0x207, 1, 14, ring=1) + struct.pack('<II', 8, 0) + bytes(8))
 req(e, hdr(0x201, 1, 15, ring=0) + bytes(8)); seeds['ring-fences'] = e
+# CONTEXT_INIT (gpu3d-commands negotiates it): a Venus context (capset 4) fencing on several rings, a GL context on
+# ring 0 and a refused ring 1, and a context destroyed while its ring fences wait.
+def ring_submit(ctx, fence, ring, n=8): return hdr(0x207, ctx, fence, ring) + struct.pack('<II', n, 0) + bytes(n)
+e = Enc(); req(e, ctxcreate(3, init=4)); req(e, ring_submit(3, 20, 0), serve=False); req(e, ring_submit(3, 21, 5), serve=False)
+req(e, ring_submit(3, 22, 0), serve=False); req(e, ring_submit(3, 23, 63), serve=False); req(e, ring_submit(3, 24, 64))
+req(e, ring_submit(1, 25, 0), serve=False); req(e, ring_submit(1, 26, 1)); req(e, capset_info(2), 40); seeds['venus-rings'] = e
+e = Enc(); req(e, ctxcreate(4, init=4)); req(e, ring_submit(4, 30, 2), serve=False); req(e, ring_submit(4, 31, 2), serve=False)
+req(e, hdr(0x201, 4, 32, ring=2), serve=False); req(e, ctxcreate(4, init=2, fence=33, ring=0)); req(e, ring_submit(4, 34, 1))
+seeds['ring-fences-context-destroyed'] = e
 for k, v in seeds.items():
     open(os.path.join(out, k), 'wb').write(v.data())
 print(len(seeds))
