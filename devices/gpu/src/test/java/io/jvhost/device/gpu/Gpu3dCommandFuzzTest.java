@@ -4,9 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
@@ -44,12 +42,7 @@ class Gpu3dCommandFuzzTest
     private static final int W = 64;
     private static final int H = 32;
     private static final QueueFuzzer CONTROL = new QueueFuzzer();
-    private static final ExecutorService WORKER = Executors.newSingleThreadExecutor(r ->
-    {
-        final Thread t = new Thread(r, "gpu3d-fuzz worker");
-        t.setDaemon(true);
-        return t;
-    });
+    private static final ExecutorService WORKER = Gpu3dRequests.rendererThread("gpu3d-fuzz worker");
     private static final ErrorLog ERRORS = ErrorLog.install();
     private static GpuDevice gpu;
     private static String unavailable;
@@ -57,22 +50,7 @@ class Gpu3dCommandFuzzTest
     @FuzzTest(maxDuration = "30s")
     void every3dRequestGetsExactlyOneWellFormedResponse(final FuzzedDataProvider data) throws Exception
     {
-        try
-        {
-            WORKER.submit(() ->
-            {
-                run(data);
-                return null;
-            }).get();
-        }
-        catch (final ExecutionException e)
-        {
-            if (e.getCause() instanceof Error error)
-            {
-                throw error;
-            }
-            throw e;
-        }
+        Gpu3dRequests.runOn(WORKER, () -> run(data));
     }
 
     private static void run(final FuzzedDataProvider data)

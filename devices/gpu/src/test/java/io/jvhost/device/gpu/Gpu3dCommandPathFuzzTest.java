@@ -7,9 +7,7 @@ import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
@@ -57,12 +55,7 @@ class Gpu3dCommandPathFuzzTest
     private static final int H = 32;
     private static final int SUBMIT_HEAD = 32;
     private static final QueueFuzzer CONTROL = new QueueFuzzer();
-    private static final ExecutorService WORKER = Executors.newSingleThreadExecutor(r ->
-    {
-        final Thread t = new Thread(r, "gpu3d-commands fuzz worker");
-        t.setDaemon(true);
-        return t;
-    });
+    private static final ExecutorService WORKER = Gpu3dRequests.rendererThread("gpu3d-commands fuzz worker");
     private static final ErrorLog ERRORS = ErrorLog.install();
     private static final MemoryBudget BUDGET = new MemoryBudget("fuzz3dcmd", MAX_HOST_MEM);
     private static GpuDevice gpu;
@@ -113,22 +106,7 @@ class Gpu3dCommandPathFuzzTest
     @FuzzTest(maxDuration = "30s")
     void everyRequestAnsweredOnceAndTheRendererGetsOnlyCheckedCalls(final FuzzedDataProvider data) throws Exception
     {
-        try
-        {
-            WORKER.submit(() ->
-            {
-                run(data);
-                return null;
-            }).get();
-        }
-        catch (final ExecutionException e)
-        {
-            if (e.getCause() instanceof Error error)
-            {
-                throw error;
-            }
-            throw e;
-        }
+        Gpu3dRequests.runOn(WORKER, () -> run(data));
     }
 
     private static void run(final FuzzedDataProvider data)

@@ -4,6 +4,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 
@@ -32,6 +35,40 @@ final class Gpu3dRequests
 
     private Gpu3dRequests()
     {
+    }
+
+    /**
+     * @return a single daemon thread to run every input on: virglrenderer is called from one thread only (its GL
+     *     context is bound to it), and {@link RecordingVirgl} fails a call from any other.
+     */
+    static ExecutorService rendererThread(final String name)
+    {
+        return Executors.newSingleThreadExecutor(r ->
+        {
+            final Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /**
+     * Runs one input on {@code thread} and waits for it; an assertion failure (any Error) is rethrown as itself, so
+     * the fuzzer reports the harness's message.
+     */
+    static void runOn(final ExecutorService thread, final Runnable input) throws Exception
+    {
+        try
+        {
+            thread.submit(input).get();
+        }
+        catch (final ExecutionException e)
+        {
+            if (e.getCause() instanceof Error error)
+            {
+                throw error;
+            }
+            throw e;
+        }
     }
 
     /**

@@ -496,6 +496,19 @@ class ScsiDeviceTest
         }
 
         calls.clear();
+        writeBackAt1024(gpas, lengths, buffers, blocks);
+        assertThat(calls).as("pwritev calls").containsExactly(1);
+        assertThat(Arrays.copyOfRange(imageNow(), 1024 * 512, (1024 + blocks) * 512))
+            .isEqualTo(Arrays.copyOfRange(image, 16 * 512, (16 + blocks) * 512));
+    }
+
+    /**
+     * WRITE(10) of {@code blocks} blocks at LBA 1024 from the data buffers a READ test used ({@code gpas[2..]},
+     * {@code lengths[2..]}), answered GOOD.
+     */
+    private void writeBackAt1024(final long[] gpas, final int[] lengths, final int buffers, final int blocks)
+        throws Exception
+    {
         final long[] out = new long[2 + buffers];
         final int[] outLengths = new int[2 + buffers];
         out[0] = HEADER;
@@ -510,9 +523,6 @@ class ScsiDeviceTest
         driver[2].publish();
         assertThat((int)awaitUsed(2)).as("used length").isEqualTo(108);
         assertThat(ram.get(ValueLayout.JAVA_SHORT, RESPONSE + 10)).as("status GOOD, response OK").isZero();
-        assertThat(calls).as("pwritev calls").containsExactly(1);
-        assertThat(Arrays.copyOfRange(imageNow(), 1024 * 512, (1024 + blocks) * 512))
-            .isEqualTo(Arrays.copyOfRange(image, 16 * 512, (16 + blocks) * 512));
     }
 
     /**
@@ -584,20 +594,7 @@ class ScsiDeviceTest
         }
 
         calls.clear();
-        final long[] out = new long[2 + buffers];
-        final int[] outLengths = new int[2 + buffers];
-        out[0] = HEADER;
-        outLengths[0] = ScsiDevice.REQUEST_HEADER;
-        System.arraycopy(gpas, 2, out, 1, buffers);
-        System.arraycopy(lengths, 2, outLengths, 1, buffers);
-        out[1 + buffers] = RESPONSE;
-        outLengths[1 + buffers] = 108;
-        MemorySegment.copy(header(0, 0, bytes(0x2A, 0, 0, 0, 0x04, 0, 0, blocks >>> 8, blocks & 0xFF, 0)), 0, ram,
-            ValueLayout.JAVA_BYTE, HEADER, ScsiDevice.REQUEST_HEADER);
-        driver[2].add(out, outLengths, 1 + buffers, 1);
-        driver[2].publish();
-        assertThat((int)awaitUsed(2)).as("used length").isEqualTo(108);
-        assertThat(ram.get(ValueLayout.JAVA_SHORT, RESPONSE + 10)).as("status GOOD, response OK").isZero();
+        writeBackAt1024(gpas, lengths, buffers, blocks);
         assertThat(calls).as("pwritev calls").containsExactly(2);
         assertThat(Arrays.copyOfRange(imageNow(), 1024 * 512, (1024 + blocks) * 512))
             .isEqualTo(Arrays.copyOfRange(image, 9 * 512, (9 + blocks) * 512));
