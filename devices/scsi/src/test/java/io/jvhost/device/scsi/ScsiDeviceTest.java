@@ -445,19 +445,7 @@ class ScsiDeviceTest
     {
         final java.util.List<Integer> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
         final boolean[] fromCache = {true};
-        start(false, false, 1, slot ->
-        {
-            slot.run();
-            calls.add(slot.vectorCalls);
-        }, slot ->
-        {
-            if (!fromCache[0] || !slot.tryReadCached())
-            {
-                return false;
-            }
-            calls.add(slot.vectorCalls);
-            return true;
-        });
+        startCountingVectorCalls(calls, fromCache);
         final int buffers = ScsiDevice.QUEUE_SIZE - 2;
         final long[] gpas = new long[2 + buffers];
         final int[] lengths = new int[2 + buffers];
@@ -503,6 +491,28 @@ class ScsiDeviceTest
     }
 
     /**
+     * Starts one LUN whose transfers record their preadv/pwritev call count in {@code calls}: on a disk thread, and on
+     * the worker for a READ the page cache holds while {@code fromCache[0]} (false sends every READ to a disk thread).
+     */
+    private void startCountingVectorCalls(final java.util.List<Integer> calls, final boolean[] fromCache)
+        throws Exception
+    {
+        start(false, false, 1, slot ->
+        {
+            slot.run();
+            calls.add(slot.vectorCalls);
+        }, slot ->
+        {
+            if (!fromCache[0] || !slot.tryReadCached())
+            {
+                return false;
+            }
+            calls.add(slot.vectorCalls);
+            return true;
+        });
+    }
+
+    /**
      * WRITE(10) of {@code blocks} blocks at LBA 1024 from the data buffers a READ test used ({@code gpas[2..]},
      * {@code lengths[2..]}), answered GOOD.
      */
@@ -545,19 +555,7 @@ class ScsiDeviceTest
         extraRegions = split;
         final java.util.List<Integer> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
         final boolean[] fromCache = {true};
-        start(false, false, 1, slot ->
-        {
-            slot.run();
-            calls.add(slot.vectorCalls);
-        }, slot ->
-        {
-            if (!fromCache[0] || !slot.tryReadCached())
-            {
-                return false;
-            }
-            calls.add(slot.vectorCalls);
-            return true;
-        });
+        startCountingVectorCalls(calls, fromCache);
         final int buffers = 120;
         final int length = 3 * 512;
         final long[] gpas = new long[2 + buffers];
