@@ -207,8 +207,9 @@ public final class ActiveQueue implements DeviceQueue
             {
                 if (!brokenLogged)
                 {
+                    // The driver's doing, not ours: a warning, once per stop.
                     brokenLogged = true;
-                    LOG.log(Level.ERROR, name + ": queue stopped, the driver broke the ring: " + e.getMessage());
+                    LOG.log(Level.WARNING, name + ": queue stopped, the driver broke the ring: " + e.getMessage());
                 }
                 return null;
             }
