@@ -3,8 +3,16 @@ package io.jvhost.vhostuser.backend;
 import java.io.File;
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -18,8 +26,10 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 
 import io.jvhost.device.DeviceQueue;
 import io.jvhost.device.fuzz.ErrorLog;
+import io.jvhost.memory.MemoryRegion;
 import io.jvhost.memory.xen.FakeXen;
 import io.jvhost.device.VirtioDevice;
+import io.jvhost.os.Errno;
 import io.jvhost.os.EventFd;
 import io.jvhost.os.LibC;
 import io.jvhost.os.MappedMemory;
@@ -58,11 +68,13 @@ import static org.assertj.core.api.Assertions.assertThat;
  * for each front-end: a new back-end (its worker threads and descriptors are part of what must not leak), serve until
  * the front-end leaves, close it. The negotiation's replies (the offered features, nothing else) show each new
  * connection is served. Once the front-end has left the harness waits for the back-end to have closed (serve
- * returned; workers joined; memory released), then checks no grant map or privcmd mapping is left and the process
- * holds exactly the descriptors it held before. What only drives it is built once per process and put back to a
- * verified state per input: the guest RAM memfd and the Xen fake (zeroed; still their size; the fake with no grant
- * map or privcmd mapping left). The descriptor count an input starts with is the one the previous input ended with
- * (counted once per input, not twice).
+ * returned; workers joined; memory released), then checks no grant map or privcmd mapping is left, no mapping a
+ * region made is left ({@link #noRegionStillMapped}: every mapping {@link MemoryRegion} reported during the input,
+ * plain, foreign or grant, is gone or no longer guest RAM) and the process holds exactly the descriptors it held
+ * before. What only drives it is built once per process and put back to a verified state per input: the guest RAM
+ * memfd and the Xen fake (zeroed; still their size; the fake with no grant map or privcmd mapping left). The
+ * descriptor count an input starts with is the one the previous input ended with (counted once per input, not
+ * twice).
  */
 class VhostUserBackendFuzzTest
 {
@@ -112,6 +124,23 @@ class VhostUserBackendFuzzTest
     private static final long DEV_NULL = 0x103;
     /** The descriptor count the last input ended with (a passing one), or -1: count before this input. */
     private static int fdsAfterLast = -1;
+    /** Every mapping the back-end's regions made during the input ({@link MemoryRegion#observeMappings}). */
+    private static final Mappings MAPPINGS = new Mappings();
+    /** The inodes of the two guest RAM memfds, what a region left mapped would still map. */
+    private static final long RAM_INODE;
+    private static final long XEN_RAM_INODE;
+    private static final long ST_INO = 8;
+    /** mincore(2) with errno, and its vector: one byte per page, {@link #MINCORE_PAGES} pages per call. */
+    private static final MethodHandle MINCORE = Linker.nativeLinker().downcallHandle(
+        Linker.nativeLinker().defaultLookup().findOrThrow("mincore"),
+        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS),
+        Linker.Option.captureCallState("errno"));
+    private static final MemorySegment ERRNO_STATE = Arena.global().allocate(Linker.Option.captureStateLayout());
+    private static final VarHandle ERRNO = Linker.Option.captureStateLayout()
+        .varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final long MINCORE_PAGES = 4096;
+    private static final MemorySegment MINCORE_VEC = Arena.global().allocate(MINCORE_PAGES);
+    private static final int ENOMEM = 12;
 
     static
     {
@@ -120,6 +149,11 @@ class VhostUserBackendFuzzTest
             GUEST_RAM = MemFd.create("fuzz-ram", RAM);
             GUEST_VIEW = GUEST_RAM.map();
             XEN = new FakeXen(DOMID, RAM);
+            LibC.fstat(GUEST_RAM.fd(), STAT);
+            RAM_INODE = STAT.get(ValueLayout.JAVA_LONG, ST_INO);
+            LibC.fstat(XEN.ramFd(), STAT);
+            XEN_RAM_INODE = STAT.get(ValueLayout.JAVA_LONG, ST_INO);
+            MemoryRegion.observeMappings(MAPPINGS);
             try (VhostUserBackend backend = new VhostUserBackend("fuzz", new DrainingDevice(), null, XEN))
             {
                 FEATURES = backend.offeredFeatures();
@@ -138,6 +172,7 @@ class VhostUserBackendFuzzTest
         final int fdsBefore = fdsAfterLast >= 0 ? fdsAfterLast : openFds();
         fdsAfterLast = -1;
         ERRORS.clear();
+        MAPPINGS.clear();
         final boolean xenMmap = data.consumeBoolean();
         // The state every input starts from: zeroed RAM of its size, a fake with nothing mapped and 16 pages granted.
         GUEST_VIEW.segment().fill((byte)0);
@@ -152,6 +187,7 @@ class VhostUserBackendFuzzTest
         // The connection is over and its back-end closed (workers joined, memory table released, descriptors closed).
         assertThat(XEN.outstandingGrantMaps()).as("grant maps after the back-end closed").isZero();
         XEN.reset(); // fails when a privcmd mapping is left
+        noRegionStillMapped();
         final int fdsAfter = openFds();
         assertThat(fdsAfter).as("descriptors after the back-end closed").isEqualTo(fdsBefore);
         assertThat(ERRORS.messages()).as("errors logged while serving a front-end's messages").isEmpty();
@@ -543,6 +579,97 @@ class VhostUserBackendFuzzTest
             }
             throw (Exception)e.getCause();
         }
+    }
+
+    /** The mappings regions made during an input, as (address, length) pairs: told on the serve thread. */
+    private static final class Mappings implements MemoryRegion.MappingObserver
+    {
+        private long[] ranges = new long[32];
+        private int count;
+
+        @Override
+        public synchronized void mapped(final long address, final long length)
+        {
+            if (count == ranges.length)
+            {
+                ranges = Arrays.copyOf(ranges, 2 * count);
+            }
+            ranges[count++] = address;
+            ranges[count++] = length;
+        }
+
+        synchronized void clear()
+        {
+            count = 0;
+        }
+
+        synchronized long[] toArray()
+        {
+            return Arrays.copyOf(ranges, count);
+        }
+    }
+
+    /**
+     * Once the back-end has closed, nothing a region mapped may still map guest RAM (a mapping holds no descriptor,
+     * so the census does not see one left behind). Each mapping reported during the input is looked at with
+     * mincore(2), which fails with ENOMEM when any page of the range is unmapped: a mapping left behind is whole, so
+     * that settles almost every range at one system call. Only when the whole range is mapped again (the JVM may have
+     * reused the address) does /proc/self/maps say what is there: a failure only when it is one of the guest RAM
+     * memfds (its inode), the harness's RAM or the Xen fake's (whose pages foreign and grant regions map).
+     */
+    private static void noRegionStillMapped() throws Throwable
+    {
+        final long[] ranges = MAPPINGS.toArray();
+        for (int i = 0; i < ranges.length; i += 2)
+        {
+            if (whollyMapped(ranges[i], ranges[i + 1]))
+            {
+                final String vma = guestRamIn(ranges[i], ranges[i + 1]);
+                assertThat(vma).as("guest RAM still mapped where a region was mapped, at 0x%x, %d bytes, after the"
+                    + " back-end closed", ranges[i], ranges[i + 1]).isNull();
+            }
+        }
+    }
+
+    private static boolean whollyMapped(final long address, final long length) throws Throwable
+    {
+        for (long at = 0; at < length; at += MINCORE_PAGES * 4096)
+        {
+            final long chunk = Math.min(length - at, MINCORE_PAGES * 4096);
+            final int rc = (int)MINCORE.invokeExact(ERRNO_STATE, MemorySegment.ofAddress(address + at), chunk,
+                MINCORE_VEC);
+            if (rc != 0)
+            {
+                final int errno = (int)ERRNO.get(ERRNO_STATE, 0L);
+                assertThat(errno).as("mincore(0x%x, %d): %s", address + at, chunk, Errno.name(errno))
+                    .isEqualTo(ENOMEM);
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * @return the line of /proc/self/maps of a mapping of either guest RAM memfd within {@code [address, address +
+     *     length)}, or null.
+     */
+    private static String guestRamIn(final long address, final long length) throws IOException
+    {
+        for (final String line : Files.readAllLines(Path.of("/proc/self/maps")))
+        {
+            // start-end perms offset dev inode [path]
+            final String[] f = line.trim().split("\\s+", 6);
+            final int dash = f[0].indexOf('-');
+            final long start = Long.parseUnsignedLong(f[0], 0, dash, 16);
+            final long end = Long.parseUnsignedLong(f[0], dash + 1, f[0].length(), 16);
+            final long inode = Long.parseLong(f[4]);
+            if (Long.compareUnsigned(start, address + length) < 0 && Long.compareUnsigned(address, end) < 0
+                && (inode == RAM_INODE || inode == XEN_RAM_INODE) && f.length > 5 && f[5].contains("memfd:"))
+            {
+                return line;
+            }
+        }
+        return null;
     }
 
     private static boolean receive(final VhostUserConnection conn, final Message in) throws IOException
