@@ -50,8 +50,8 @@ public final class UdsHost implements AutoCloseable
     private final StreamFd[] pending = new StreamFd[MAX_PENDING];
     private final byte[][] lines = new byte[MAX_PENDING][MAX_LINE];
     private final int[] lineLengths = new int[MAX_PENDING];
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment oneByte = arena.allocate(1);
+    /** Freed with this by the GC: closing a shared arena stops every thread of the process for a handshake. */
+    private final MemorySegment oneByte = Arena.ofAuto().allocate(1);
     private long refused;
 
     private UdsHost(final String name, final Path udsPath, final UnixStreamListener listener, final Epoll epoll)
@@ -323,6 +323,5 @@ public final class UdsHost implements AutoCloseable
         }
         epoll.close();
         listener.close();
-        arena.close();
     }
 }

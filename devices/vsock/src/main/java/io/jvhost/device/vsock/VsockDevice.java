@@ -88,8 +88,11 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
     private final VsockHeader in = new VsockHeader();
     private final VsockHeader out = new VsockHeader();
     private final MemorySegment config = MemorySegment.ofArray(new byte[CONFIG_SIZE]);
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment reply = arena.allocate(32);
+    /**
+     * The sibling's answer, read a byte at a time, and a host client's OK line. Freed with the device by the GC:
+     * closing a shared arena stops every thread of the process for a handshake, for 32 bytes.
+     */
+    private final MemorySegment reply = Arena.ofAuto().allocate(32);
     private DeviceContext context;
     private FdWatch watch;
     private boolean owedTransportReset = true;
@@ -1190,7 +1193,9 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         }
         synchronized (this)
         {
-            for (int i = 0; i < table.capacity(); i++)
+            // Every connection holds a slot of the table: the walk ends once the last one is closed (a reset with
+            // none open, as at a driver's start, walks none of the 1,024 slots).
+            for (int i = 0; i < table.capacity() && table.size() > 0; i++)
             {
                 final VsockConnection c = table.bySlot(i);
                 if (null != c)
@@ -1218,7 +1223,6 @@ public final class VsockDevice implements VirtioDevice, UdsHost.Events
         synchronized (this)
         {
             host.close();
-            arena.close();
         }
     }
 }

@@ -684,6 +684,34 @@ class VsockDeviceTest
     }
 
     @Test
+    void aResetClosesEveryConnectionWhicheverSlotsTheyHold() throws IOException
+    {
+        final ServerSocketChannel listener = hostListener(HOST_PORT);
+        final List<SocketChannel> hostEnds = new ArrayList<>();
+        for (int i = 0; i < 6; i++)
+        {
+            guest.send(GUEST_PORT + i, HOST_PORT, VsockHeader.OP_REQUEST, 4096, 0);
+            hostEnds.add(accept(listener));
+        }
+        assertThat(guest.receive(64)).hasSize(6);
+        // The guest resets the middle four: the two left hold the first and the last slot, with free ones between.
+        for (int i = 1; i < 5; i++)
+        {
+            guest.send(GUEST_PORT + i, HOST_PORT, VsockHeader.OP_RST, 4096, 0);
+        }
+        assertThat(device.connections()).isEqualTo(2);
+        device.reset();
+        assertThat(device.connections()).isZero();
+        for (final int i : new int[] {0, 5})
+        {
+            final SocketChannel h = hostEnds.get(i);
+            h.configureBlocking(true);
+            assertThat(h.read(ByteBuffer.allocate(10))).as("host end of connection %d after the reset", i)
+                .isEqualTo(-1);
+        }
+    }
+
+    @Test
     void transportResetIsDeliveredOnceAfterStartAndAgainAfterAReset() throws IOException
     {
         assertThat(guest.event()).isEqualTo(VsockDevice.EVENT_TRANSPORT_RESET);
