@@ -11,9 +11,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Registration ({@link #add}, {@link #modify}, {@link #remove}) is thread-safe; {@link #await} and the event
  * accessors are for the single thread that owns the loop.
  * <p>
- * Every call after {@link #close()} throws {@link IllegalStateException}: the descriptor number may already belong
- * to another file (another worker's epoll, a socket), which a late {@code epoll_ctl} or {@code epoll_wait} would
- * act on. A close while another thread is inside a call releases the descriptor when that call returns.
+ * Every call on the descriptor after {@link #close()} throws {@link IllegalStateException}: its number may already
+ * belong to another file (another worker's epoll, a socket), which a late {@code epoll_ctl} or {@code epoll_wait}
+ * would act on. A close while another thread is inside a call releases the descriptor when that call returns.
  * <pre>
  * struct epoll_event on x86-64 (packed, 12 bytes)     on aarch64 (16 bytes)
  *  0               4                        12         0        4    8                 16
@@ -29,7 +29,6 @@ public final class Epoll implements AutoCloseable
     private static final ValueLayout.OfLong DATA = ValueLayout.JAVA_LONG_UNALIGNED;
 
     private final int epfd;
-    private final Arena arena = Arena.ofShared();
     private final MemorySegment events;
     private final int maxEvents;
     private final ThreadLocal<MemorySegment> ctlEvent;
@@ -41,7 +40,8 @@ public final class Epoll implements AutoCloseable
     {
         this.epfd = epfd;
         this.maxEvents = maxEvents;
-        this.events = arena.allocate((long)EVENT_SIZE * maxEvents, 8);
+        // Freed with this by the GC: closing a shared arena stops every thread of the process for a handshake.
+        this.events = Arena.ofAuto().allocate((long)EVENT_SIZE * maxEvents, 8);
         this.ctlEvent = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16, 8));
     }
 
@@ -210,6 +210,5 @@ public final class Epoll implements AutoCloseable
     private void release()
     {
         LibC.closeQuietly(epfd);
-        arena.close();
     }
 }

@@ -25,8 +25,11 @@ public final class StreamFd implements AutoCloseable
 
     private final int fd;
     private final boolean socket;
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment count = arena.allocate(JAVA_INT);
+    /**
+     * FIONREAD's answer. Freed with this by the GC: closing a shared arena at every close stops every thread of the
+     * process for a handshake (a vsock device closes a socket per connection).
+     */
+    private final MemorySegment count = Arena.ofAuto().allocate(JAVA_INT);
     private boolean closed;
 
     private StreamFd(final int fd, final boolean socket)
@@ -215,7 +218,6 @@ public final class StreamFd implements AutoCloseable
         {
             closed = true;
             LibC.closeQuietly(fd);
-            arena.close();
         }
     }
 }
