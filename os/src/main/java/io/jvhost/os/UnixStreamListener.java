@@ -2,6 +2,7 @@ package io.jvhost.os;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -30,18 +31,29 @@ public final class UnixStreamListener implements AutoCloseable
      */
     public static UnixStreamListener listen(final Path path, final int backlog) throws IOException
     {
-        if (Files.exists(path, LinkOption.NOFOLLOW_LINKS))
-        {
-            if (!"socket".equals(UnixSocket.fileType(path)))
-            {
-                throw new IOException("refusing to replace " + path + ": it exists and is not a socket");
-            }
-            LibC.unlinkIfExists(path.toString());
-        }
         final int fd = LibC.socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0);
         try (Arena arena = Arena.ofConfined())
         {
-            LibC.bind(fd, UnixSocket.sockaddr(arena, path), UnixSocket.SOCKADDR_UN_SIZE, "path=" + path);
+            final MemorySegment address = UnixSocket.sockaddr(arena, path);
+            try
+            {
+                LibC.bind(fd, address, UnixSocket.SOCKADDR_UN_SIZE, "path=" + path);
+            }
+            catch (final NativeException e)
+            {
+                // Bound first, looked at only when taken (Files.exists without following links throws and catches
+                // an exception for a path that is not there): a stale socket file is replaced, anything else refused.
+                if (e.errno() != Errno.EADDRINUSE || !Files.exists(path, LinkOption.NOFOLLOW_LINKS))
+                {
+                    throw e;
+                }
+                if (!"socket".equals(UnixSocket.fileType(path)))
+                {
+                    throw new IOException("refusing to replace " + path + ": it exists and is not a socket");
+                }
+                LibC.unlinkIfExists(path.toString());
+                LibC.bind(fd, address, UnixSocket.SOCKADDR_UN_SIZE, "path=" + path);
+            }
             LibC.listen(fd, backlog);
             return new UnixStreamListener(fd, path);
         }

@@ -218,6 +218,13 @@ class StreamFdTest
         assertThatThrownBy(() -> UnixStreamListener.listen(file, 4)).isInstanceOf(IOException.class)
             .hasMessageContaining("not a socket");
         assertThat(Files.readString(file)).as("the file is left alone").isEqualTo("precious");
+        final Path link = Files.createSymbolicLink(dir.resolve("dangling.sock"), dir.resolve("nowhere"));
+        assertThatThrownBy(() -> UnixStreamListener.listen(link, 4)).isInstanceOf(IOException.class)
+            .hasMessageContaining("not a socket");
+        assertThat(link).as("the link is left alone").isSymbolicLink();
+        final Path directory = Files.createDirectory(dir.resolve("dir.sock"));
+        assertThatThrownBy(() -> UnixStreamListener.listen(directory, 4)).isInstanceOf(IOException.class)
+            .hasMessageContaining("not a socket");
     }
 
     @Test
