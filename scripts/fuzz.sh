@@ -9,7 +9,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 
-# target  module  test class (a harness may hold several @FuzzTest methods: all run, one after another)
+# target  module  test class (a harness may hold several @FuzzTest methods: each runs in a Maven run of its own, one
+# after another, since Jazzer fuzzes only the first of a class's fuzz tests and skips the others)
 targets=(
     "virtqueue         virtqueue           io.jvhost.virtqueue.SplitQueueFuzzTest"
     "vhost-user        vhost-user/backend  io.jvhost.vhostuser.backend.VhostUserBackendFuzzTest"
@@ -92,20 +93,26 @@ for t in "${targets[@]}"; do
     read -r name module class <<<"$t"
     [[ $want == all || $want == "$name" ]] || continue
     found=1
-    echo "jvhost fuzz: $name ($class) for ${time}s${runs:+ or $runs executions}" >&2
-    status=0
-    log=$root/target/fuzz-$name.log
-    (cd "$root" && JAZZER_FUZZ=1 ./mvnw -B -ntp -q -Dstyle.color=never -Djvhost.aot.skip -Djacoco.skip=true \
-        -Djvhost.allocationTests.skip=true \
-        -pl "$module" -am verify -Dtest="${class##*.}" -Dsurefire.failIfNoSpecifiedTests=false \
-        "-Djvhost.test.jvmArgs=--enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -javaagent:$agent_dir/class-version-agent.jar" \
-        -Djazzer.hooks=true -Djazzer.internal.arg.0=fuzz "${limits[@]}" \
-        -Djazzer.internal.arg.2=-print_final_stats=1) >"$log" 2>&1 || status=$?
-    out=$root/$module/target/surefire-reports/$class-output.txt
-    cat "$log" "$out" 2>/dev/null \
-        | grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)|== Java Exception|^(INFO|WARN): .*(crash|Crash)' \
-        | sed "s/^/  $name: /" | tail -n 12
-    [[ $status -eq 0 ]] || { failed=1; echo "jvhost fuzz: $name failed (see $log and $out)" >&2; }
+    methods=$(awk '/@FuzzTest/ { f = 1; next } f && match($0, /void [A-Za-z0-9_]+\(/) {
+        print substr($0, RSTART + 5, RLENGTH - 6); f = 0 }' "$root/$module/src/test/java/${class//.//}.java")
+    [[ -n $methods ]] || die "no @FuzzTest method in $class"
+    for method in $methods; do
+        [[ $(wc -w <<<"$methods") -eq 1 ]] && label=$name || label=$name#$method
+        echo "jvhost fuzz: $label ($class) for ${time}s${runs:+ or $runs executions}" >&2
+        status=0
+        log=$root/target/fuzz-${label/\#/-}.log
+        (cd "$root" && JAZZER_FUZZ=1 ./mvnw -B -ntp -q -Dstyle.color=never -Djvhost.aot.skip -Djacoco.skip=true \
+            -Djvhost.allocationTests.skip=true \
+            -pl "$module" -am verify -Dtest="${class##*.}#$method" -Dsurefire.failIfNoSpecifiedTests=false \
+            "-Djvhost.test.jvmArgs=--enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -javaagent:$agent_dir/class-version-agent.jar" \
+            -Djazzer.hooks=true -Djazzer.internal.arg.0=fuzz "${limits[@]}" \
+            -Djazzer.internal.arg.2=-print_final_stats=1) >"$log" 2>&1 || status=$?
+        out=$root/$module/target/surefire-reports/$class-output.txt
+        cat "$log" "$out" 2>/dev/null \
+            | grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)|== Java Exception|^(INFO|WARN): .*(crash|Crash)' \
+            | sed "s/^/  $label: /" | tail -n 12
+        [[ $status -eq 0 ]] || { failed=1; echo "jvhost fuzz: $label failed (see $log and $out)" >&2; }
+    done
 done
 [[ $found -eq 1 ]] || { usage >&2; die "no target named $want"; }
 exit $failed

@@ -35,6 +35,10 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * of it failed). Once
  * every request is answered, {@link #add} places buffers from the start of the data area again (checked unchanged
  * since they were answered, then zeroed, so a new buffer is zero as before), which keeps that mark low.
+ *
+ * <p>After {@link #allowAllWrites} (the device may write anywhere in guest memory until the next reset) there is
+ * nothing in guest memory left to compare: a serve checks the answers and the canaries only, and neither it nor
+ * {@link #add} compares guest memory with the shadow (256 KiB read twice per serve, for a check that could not fail).
  */
 public final class QueueFuzzer
 {
@@ -77,6 +81,8 @@ public final class QueueFuzzer
     private final long[] allowedGpa = new long[8];
     private final long[] allowedLength = new long[8];
     private int allowedCount;
+    /** Since {@link #allowAllWrites}: every guest byte may change, the shadow is not kept (zeroed by reset). */
+    private boolean allWritable;
     private int outstandingCount;
     /** End of the buffers and allowed ranges of this input: serves compare below, memory above must still be zero. */
     private long highWater = GPA + RAM_SIZE;
@@ -138,6 +144,7 @@ public final class QueueFuzzer
         outstandingCount = 0;
         asynchronous = false;
         allowedCount = 0;
+        allWritable = false;
         return queue;
     }
 
@@ -182,6 +189,7 @@ public final class QueueFuzzer
     public void allowAllWrites()
     {
         allowWrites(GPA, RAM_SIZE);
+        allWritable = true;
     }
 
     /**
@@ -350,7 +358,7 @@ public final class QueueFuzzer
             used = Arrays.copyOf(used, used.length + 1);
             used[used.length - 1] = u;
         }
-        for (long from = ringEnd - GPA; from < scanEnd; )
+        for (long from = ringEnd - GPA; !allWritable && from < scanEnd; )
         {
             final long off = ram.asSlice(from, scanEnd - from).mismatch(shadow.asSlice(from, scanEnd - from));
             if (off < 0)
@@ -568,7 +576,12 @@ public final class QueueFuzzer
         }
         bump = (bump + length + 7) & -8L;
         final long reused = Math.min(bump, highWater) - gpa;
-        if (reused > 0)
+        if (reused > 0 && allWritable)
+        {
+            // The device may have written here in any serve: nothing to compare, a new buffer is zero all the same.
+            ram.asSlice(gpa - GPA, reused).fill((byte)0);
+        }
+        else if (reused > 0)
         {
             // Memory of answered requests: unchanged since the last serve compared it, then zero like fresh memory.
             final long off = ram.asSlice(gpa - GPA, reused).mismatch(shadow.asSlice(gpa - GPA, reused));

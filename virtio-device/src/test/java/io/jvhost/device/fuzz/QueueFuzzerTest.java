@@ -177,6 +177,37 @@ class QueueFuzzerTest
         assertThat(guestBytesAreZero()).isTrue();
     }
 
+    @Test
+    void withAllWritesAllowedAWriteAnywhereInGuestMemoryPassesAndTheNextInputIsCheckedInFullAgain()
+    {
+        fuzzer.reset(0, 0);
+        fuzzer.allowAllWrites();
+        fuzzer.add(new byte[0], 16);
+        final DeviceQueue[] kept = new DeviceQueue[1];
+        fuzzer.serve(device(q ->
+        {
+            kept[0] = q;
+            write(q, LAST_PAGE + 100, 8);
+            write(q, FIRST + 200, 8);
+            completeAll(q, 16);
+        }));
+        write(kept[0], FIRST + 3, 1); // after the request was answered: the device may write anywhere
+        final int reused = fuzzer.add(new byte[0], 16);
+        assertThat(fuzzer.written(reused, 16)).as("a reused buffer starts zeroed").containsOnly((byte)0);
+        assertThat(fuzzer.serve(device(q -> completeAll(q, 16)))).containsExactly((long)reused << 32 | 16);
+        fuzzer.finish();
+
+        fuzzer.reset(0, 0);
+        assertThat(guestBytesAreZero()).isTrue();
+        fuzzer.add(new byte[0], 16);
+        fuzzer.add(new byte[] {9}, 0);
+        assertThatThrownBy(() -> fuzzer.serve(device(q ->
+        {
+            write(q, FIRST, 17);
+            completeAll(q, 16);
+        }))).isInstanceOf(AssertionError.class).hasMessageContaining("0x104010 changed outside");
+    }
+
     /** Guest memory from the data area to its end holds only zeros. */
     private boolean guestBytesAreZero()
     {

@@ -68,6 +68,7 @@ final class FakeCaptureNode implements DeviceNode
     private int failNr = -1;
     private int failErrno;
     private int opens;
+    private int openFiles;
     private int dequeues;
     private int dqbufErrors;
 
@@ -100,6 +101,12 @@ final class FakeCaptureNode implements DeviceNode
     synchronized int opens()
     {
         return opens;
+    }
+
+    /** @return files open now. */
+    synchronized int openFiles()
+    {
+        return openFiles;
     }
 
     /** @return DQBUF calls answered with a buffer. */
@@ -188,6 +195,7 @@ final class FakeCaptureNode implements DeviceNode
             }
             files[file.fd()] = file;
             opens++;
+            openFiles++;
             return file.fd();
         }
         catch (final NativeException e)
@@ -207,6 +215,7 @@ final class FakeCaptureNode implements DeviceNode
         }
         files[fd].close();
         files[fd] = null;
+        openFiles--;
     }
 
     @Override

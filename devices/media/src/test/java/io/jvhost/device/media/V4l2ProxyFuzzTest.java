@@ -9,6 +9,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.jvhost.device.DeviceContext;
 import io.jvhost.device.FdWatch;
 import io.jvhost.device.fuzz.QueueFuzzer;
+import io.jvhost.os.DeviceNode;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -17,18 +18,85 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@link FakeCaptureNode}: after each serve the fake's sensor delivers a frame and every watch's callback runs (the
  * host's dequeues, copied into whatever guest memory the QBUF named). Each input starts with session 0 streaming
  * 16x16 YUYV with two USERPTR buffers (else few inputs get a frame through). Besides that harness's checks: no watch is left
- * once the device is reset, and the device and its host files are closed after each input.
+ * once the device is reset, and the reset closed every host file of the input. The device and its proxy are built once
+ * and reset after each input (a driver's reset, which closes every session as a guest's CLOSE would); each input has a
+ * new fake node behind them, so that no camera state (format, frame sequence) carries over.
  */
 class V4l2ProxyFuzzTest
 {
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final PerInputNode NODE = new PerInputNode();
+    private static final Runnable[] WATCHED = new Runnable[V4l2Proxy.MAX_SESSIONS];
+    private static MediaDevice device;
+
+    /** The node the proxy was made with: each input's {@link FakeCaptureNode} behind it. */
+    private static final class PerInputNode implements DeviceNode
+    {
+        FakeCaptureNode fake = new FakeCaptureNode();
+
+        @Override
+        public int open()
+        {
+            return fake.open();
+        }
+
+        @Override
+        public int ioctl(final int fd, final long request, final MemorySegment arg)
+        {
+            return fake.ioctl(fd, request, arg);
+        }
+
+        @Override
+        public void close(final int fd)
+        {
+            fake.close(fd);
+        }
+
+        @Override
+        public String toString()
+        {
+            return fake.toString();
+        }
+    }
 
     @FuzzTest(maxDuration = "30s")
     void everyCommandIsAnsweredOnceWithADefinedStatus(final FuzzedDataProvider data) throws Exception
     {
         final FakeCaptureNode fake = new FakeCaptureNode();
-        final Runnable[] watched = new Runnable[V4l2Proxy.MAX_SESSIONS];
-        final MediaDevice media = new MediaDevice("fuzz", new V4l2Proxy(fake));
+        NODE.fake = fake;
+        final Runnable[] watched = WATCHED;
+        if (null == device)
+        {
+            device = attached(new MediaDevice("fuzz", new V4l2Proxy(NODE)));
+        }
+        final MediaDevice media = device;
+        try
+        {
+            MediaCommandFuzzTest.start(media);
+            streaming(media);
+            MediaCommandFuzzTest.commands(data, media, () ->
+            {
+                fake.frame();
+                for (final Runnable r : watched)
+                {
+                    if (null != r)
+                    {
+                        r.run();
+                    }
+                }
+            }, V4l2Proxy.MAX_SESSIONS);
+        }
+        finally
+        {
+            media.reset();
+        }
+        assertThat(watched).as("watches left after the sessions closed").containsOnlyNulls();
+        assertThat(fake.openFiles()).as("host files open after the reset").isZero();
+    }
+
+    private static MediaDevice attached(final MediaDevice media)
+    {
+        final Runnable[] watched = WATCHED;
         media.attach(new DeviceContext()
         {
             @Override
@@ -51,28 +119,7 @@ class V4l2ProxyFuzzTest
                 throw new AssertionError("more watches than sessions");
             }
         });
-        try
-        {
-            MediaCommandFuzzTest.start(media);
-            streaming(media);
-            MediaCommandFuzzTest.commands(data, media, () ->
-            {
-                fake.frame();
-                for (final Runnable r : watched)
-                {
-                    if (null != r)
-                    {
-                        r.run();
-                    }
-                }
-            }, V4l2Proxy.MAX_SESSIONS);
-        }
-        finally
-        {
-            media.reset();
-            media.close();
-        }
-        assertThat(watched).as("watches left after the sessions closed").containsOnlyNulls();
+        return media;
     }
 
     /**

@@ -377,6 +377,14 @@ public final class V4l2Decoder implements VideoBackend
     }
 
     /**
+     * @return host buffer bytes reserved from the budget (0 once every stream is destroyed).
+     */
+    long hostBytesReserved()
+    {
+        return budget.used();
+    }
+
+    /**
      * @return streams with the node open.
      */
     int openStreams()

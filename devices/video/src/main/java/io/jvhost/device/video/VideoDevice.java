@@ -121,6 +121,8 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
     private final int[][] resourceCount = new int[MAX_STREAMS][2];
     /** Held RESOURCE_QUEUE commands, by {@link #key}: the chain head, or -1. */
     private final int[] heldHead = new int[MAX_STREAMS * 2 * MAX_RESOURCES];
+    /** Entries of {@link #heldHead} that are not -1. */
+    private int heldCount;
     private final long[] heldTimestamp = new long[heldHead.length];
     /** Copies of the held chains, made once per resource slot (not per queued buffer). */
     private final DescriptorChain[] heldChains = new DescriptorChain[heldHead.length];
@@ -225,12 +227,7 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
      */
     public int heldCommands()
     {
-        int n = 0;
-        for (final int head : heldHead)
-        {
-            n += head >= 0 ? 1 : 0;
-        }
-        return n;
+        return heldCount;
     }
 
     @Override
@@ -290,6 +287,7 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
         final int size)
     {
         final int head = heldHead[key];
+        heldCount -= head >= 0 ? 1 : 0;
         heldHead[key] = -1;
         ready[key] = false;
         final int n = resp.resourceQueue(RESP_OK_RESOURCE_QUEUE, timestamp, flags, size);
@@ -545,12 +543,14 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
         }
         heldChains[key].copyFrom(chain);
         heldHead[key] = chain.head();
+        heldCount++;
         heldTimestamp[key] = timestamp;
         final int size = backend.queueResource(id, cmd.word8(), resourceId, timestamp, dataSizes, numDataSizes,
             resp);
         if (size != VideoBackend.HELD)
         {
             // Answered at once after all: not held (a report made meanwhile is void).
+            heldCount -= heldHead[key] >= 0 ? 1 : 0;
             heldHead[key] = -1;
             ready[key] = false;
         }
@@ -773,6 +773,7 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
             }
         }
         java.util.Arrays.fill(heldHead, -1);
+        heldCount = 0;
         java.util.Arrays.fill(ready, false);
         readyCount = 0;
         readyFirst = 0;

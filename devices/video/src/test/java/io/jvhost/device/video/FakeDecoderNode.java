@@ -86,6 +86,8 @@ final class FakeDecoderNode implements DeviceNode
         final Q output = new Q();
         final Q capture = new Q();
         int codedFormat = V4l2Decoder.fourcc("H264");
+        /** Whether {@link #file} is signalled (only this fake reads or writes it). */
+        boolean signalled;
         boolean stopping;
         boolean lastDequeued;
 
@@ -102,6 +104,8 @@ final class FakeDecoderNode implements DeviceNode
 
     /** Contexts by descriptor (an array, so that looking one up allocates nothing). */
     private final Context[] files = new Context[4096];
+    /** Above every open file's descriptor: {@link #decode} looks no further (a fuzz input calls it per serve). */
+    private int filesEnd;
     private int open;
     /** Decode at each QBUF and STREAMON (as v4l2-mem2mem schedules a job) instead of waiting for {@link #decode}. */
     volatile boolean decodeOnQueue;
@@ -168,9 +172,9 @@ final class FakeDecoderNode implements DeviceNode
     synchronized int decode()
     {
         int n = 0;
-        for (final Context c : files)
+        for (int fd = 0; fd < filesEnd; fd++)
         {
-            n += null == c ? 0 : decode(c);
+            n += null == files[fd] ? 0 : decode(files[fd]);
         }
         return n;
     }
@@ -215,13 +219,18 @@ final class FakeDecoderNode implements DeviceNode
 
     private void readable(final Context c)
     {
-        if (!c.capture.finished.isEmpty())
+        // A system call only when the state changes: readable() runs after every ioctl.
+        if (c.signalled == c.capture.finished.isEmpty())
         {
-            c.file.signal();
-        }
-        else
-        {
-            c.file.drain();
+            c.signalled = !c.signalled;
+            if (c.signalled)
+            {
+                c.file.signal();
+            }
+            else
+            {
+                c.file.drain();
+            }
         }
     }
 
@@ -243,6 +252,7 @@ final class FakeDecoderNode implements DeviceNode
                 return -Errno.EMFILE;
             }
             files[file.fd()] = new Context(file);
+            filesEnd = Math.max(filesEnd, file.fd() + 1);
             open++;
             return file.fd();
         }

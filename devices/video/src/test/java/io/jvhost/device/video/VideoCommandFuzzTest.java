@@ -18,13 +18,19 @@ import static org.assertj.core.api.Assertions.assertThat;
  * QueueFuzzer's checks (most inputs start with streams 0 to 3 created): every command is answered in the same serve, with nothing (fewer than 8 writable bytes) or a
  * response whose type the draft defines, of its type's size. The same commands against {@link V4l2Decoder} and its
  * {@link FakeDecoderNode} (the fake decoding whenever the input says so, or at each QBUF and STREAMON): RESOURCE_QUEUE may be held, but every
- * command comes back, answered once with a defined response, by the time the streams are destroyed.
+ * command comes back, answered once with a defined response, by the time the streams are destroyed. That device, its
+ * decoder and the fake node are built once and reset after each input (a driver's reset), which must leave no node
+ * open, no stream, no command held and no host buffer reserved (checked per input).
  */
 class VideoCommandFuzzTest
 {
     private static final QueueFuzzer QUEUE = new QueueFuzzer();
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** The V4l2Decoder method's node and device, built once (reset and checked clean per input). */
+    private static final FakeDecoderNode FAKE = new FakeDecoderNode();
+    private static V4l2Decoder decoder;
+    private static VideoDevice decoderDevice;
     private static final int[] TYPES = {0x100, 0x101, 0x102, 0x103, 0x104, 0x105, 0x106, 0x107, 0x10A, 0x10B, 0x10D,
         0x10E};
 
@@ -85,12 +91,18 @@ class VideoCommandFuzzTest
         QUEUE.reset(VideoDevice.COMMAND_QUEUE, 0);
         // Frames go into resources' guest pages, which the input places anywhere.
         QUEUE.allowAllWrites();
-        final FakeDecoderNode fake = new FakeDecoderNode();
+        final FakeDecoderNode fake = FAKE;
         // Some inputs have the node finish jobs at once (QBUF, STREAMON): buffers reported during their own command.
         fake.decodeOnQueue = data.consumeBoolean();
-        try (VideoDevice video = new VideoDevice("fuzz", new V4l2Decoder(fake, 1 << 20)))
+        if (null == decoderDevice)
         {
-            video.attach(queue -> { });
+            decoder = new V4l2Decoder(fake, 1 << 20);
+            decoderDevice = new VideoDevice("fuzz", decoder);
+            decoderDevice.attach(queue -> { });
+        }
+        final VideoDevice video = decoderDevice;
+        try
+        {
             video.featuresAcked(VirtioFeatures.bit(VirtioFeatures.VERSION_1) | 1);
             for (int id = 0; id < 4; id++)
             {
@@ -125,6 +137,15 @@ class VideoCommandFuzzTest
             assertThat(video.heldCommands()).isZero();
             assertThat(fake.openFiles()).as("every stream's node closed").isZero();
         }
+        finally
+        {
+            // As a driver's reset: whatever the input left (streams of other ids too) goes.
+            video.reset();
+        }
+        assertThat(fake.openFiles()).as("nodes open after the reset").isZero();
+        assertThat(decoder.openStreams()).as("streams after the reset").isZero();
+        assertThat(video.heldCommands()).as("commands held after the reset").isZero();
+        assertThat(decoder.hostBytesReserved()).as("host buffer bytes after the reset").isZero();
         QUEUE.finish();
     }
 
