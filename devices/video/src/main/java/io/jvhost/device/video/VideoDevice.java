@@ -223,6 +223,19 @@ public final class VideoDevice implements VirtioDevice, AutoCloseable, VideoBack
     }
 
     /**
+     * @return streams open (created and not destroyed).
+     */
+    int openStreams()
+    {
+        int n = 0;
+        for (final boolean open : streamOpen)
+        {
+            n += open ? 1 : 0;
+        }
+        return n;
+    }
+
+    /**
      * @return RESOURCE_QUEUE commands held, waiting for their buffer.
      */
     public int heldCommands()

@@ -265,7 +265,8 @@ class V4l2DecoderFrontendTest
     void hostBuffersBeyondTheBudgetAreRefused() throws Exception
     {
         final FakeDecoderNode fake = new FakeDecoderNode();
-        final VideoDevice device = new VideoDevice("video0", new V4l2Decoder(fake, 8192));
+        final V4l2Decoder decoder = new V4l2Decoder(fake, 8192);
+        final VideoDevice device = new VideoDevice("video0", decoder);
         served = ServedDevice.serve("video0", device, dir.resolve("video.sock"));
         served.drive(4L << 20, 1, b -> b.queues(2, 64), (ram, _, session) ->
         {
@@ -285,9 +286,11 @@ class V4l2DecoderFrontendTest
             posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 2, 0, 10), REPLY));
             assertThat(Await.until(() -> device.heldCommands() == 1, WAIT)).as("resource 2 has its buffer").isTrue();
             // Destroying the resources returns the held one and the budget: all three fit again after re-creation.
+            assertThat(decoder.hostBytesReserved()).as("host buffers of resources 1 and 2").isEqualTo(8192);
             posted.add(post(ram, q, cmd(16, VideoDevice.CMD_RESOURCE_DESTROY_ALL, 1, VideoDevice.QUEUE_TYPE_INPUT), REPLY));
             assertThat(answers(ram, q, posted, 2, REPLY)).extracting(Answer::type)
                 .containsExactly(VideoDevice.RESP_OK_RESOURCE_QUEUE, VideoDevice.RESP_OK_NODATA);
+            assertThat(decoder.hostBytesReserved()).isZero();
             posted.add(post(ram, q, resource(1, VideoDevice.QUEUE_TYPE_INPUT, 9, page, 4096), REPLY));
             assertThat(answers(ram, q, posted, 1, REPLY).getFirst().type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
             posted.add(post(ram, q, queue(1, VideoDevice.QUEUE_TYPE_INPUT, 9, 0, 10), REPLY));

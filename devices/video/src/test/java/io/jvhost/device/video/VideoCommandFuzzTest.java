@@ -16,7 +16,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Fuzzes the video commandq with any commands (a real type or any other, streams open or not, any queue type,
  * resource, memory entries into guest memory or anywhere, cut into any buffers) against the null back-end. Besides
  * QueueFuzzer's checks (most inputs start with streams 0 to 3 created): every command is answered in the same serve, with nothing (fewer than 8 writable bytes) or a
- * response whose type the draft defines, of its type's size. The same commands against {@link V4l2Decoder} and its
+ * response whose type the draft defines, of its type's size; the device is built once and reset after each input (a
+ * driver's reset), which must leave no stream open and nothing held. The same commands against {@link V4l2Decoder} and its
  * {@link FakeDecoderNode} (the fake decoding whenever the input says so, or at each QBUF and STREAMON): RESOURCE_QUEUE may be held, but every
  * command comes back, answered once with a defined response, by the time the streams are destroyed. That device, its
  * decoder and the fake node are built once and reset after each input (a driver's reset), which must leave no node
@@ -27,6 +28,8 @@ class VideoCommandFuzzTest
     private static final QueueFuzzer QUEUE = new QueueFuzzer();
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** The null back-end's device, built once (reset and checked clean per input). */
+    private static final VideoDevice NULL_DEVICE = new VideoDevice("fuzz", new NullVideo());
     /** The V4l2Decoder method's node and device, built once (reset and checked clean per input). */
     private static final FakeDecoderNode FAKE = new FakeDecoderNode();
     private static V4l2Decoder decoder;
@@ -38,7 +41,22 @@ class VideoCommandFuzzTest
     void everyCommandIsAnsweredOnceWithADefinedResponse(final FuzzedDataProvider data)
     {
         QUEUE.reset(VideoDevice.COMMAND_QUEUE, 0);
-        final VideoDevice video = new VideoDevice("fuzz", new NullVideo());
+        final VideoDevice video = NULL_DEVICE;
+        try
+        {
+            nullBackEnd(data, video);
+        }
+        finally
+        {
+            video.reset();
+        }
+        assertThat(video.openStreams()).as("streams after the reset").isZero();
+        assertThat(video.heldCommands()).as("commands held after the reset").isZero();
+        QUEUE.finish();
+    }
+
+    private static void nullBackEnd(final FuzzedDataProvider data, final VideoDevice video)
+    {
         video.featuresAcked(VirtioFeatures.bit(VirtioFeatures.VERSION_1) | 1);
         if (data.consumeBoolean())
         {
@@ -82,7 +100,6 @@ class VideoCommandFuzzTest
             }
             assertThat(QUEUE.outstanding()).as("commands left unanswered").isZero();
         }
-        QUEUE.finish();
     }
 
     @FuzzTest(maxDuration = "30s")
@@ -144,6 +161,7 @@ class VideoCommandFuzzTest
         }
         assertThat(fake.openFiles()).as("nodes open after the reset").isZero();
         assertThat(decoder.openStreams()).as("streams after the reset").isZero();
+        assertThat(video.openStreams()).as("device streams after the reset").isZero();
         assertThat(video.heldCommands()).as("commands held after the reset").isZero();
         assertThat(decoder.hostBytesReserved()).as("host buffer bytes after the reset").isZero();
         QUEUE.finish();

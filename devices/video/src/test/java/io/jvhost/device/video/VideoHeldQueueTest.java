@@ -105,6 +105,7 @@ class VideoHeldQueueTest
                 assertThat(twice.type()).as("resource 10 is queued already").isEqualTo(
                     VideoDevice.RESP_ERR_INVALID_PARAMETER);
                 assertThat(device.heldCommands()).isEqualTo(2);
+                assertThat(device.openStreams()).isOne();
 
                 // The back-end reports the frame from its descriptor, on the worker, with no command to carry it.
                 backend.nextSize = 3110;
@@ -148,6 +149,7 @@ class VideoHeldQueueTest
                 assertThat(destroyed.get(0).flags()).isEqualTo(VideoDevice.BUFFER_FLAG_ERR);
                 assertThat(destroyed.get(1).type()).isEqualTo(VideoDevice.RESP_OK_NODATA);
                 assertThat(device.heldCommands()).isZero();
+                assertThat(device.openStreams()).isZero();
                 assertThat(q.inFlight()).as("every chain came back").isZero();
             });
         }
