@@ -39,6 +39,9 @@ import io.jvhost.virtqueue.VirtioFeatures;
  * <p>After {@link #allowAllWrites} (the device may write anywhere in guest memory until the next reset) there is
  * nothing in guest memory left to compare: a serve checks the answers and the canaries only, and neither it nor
  * {@link #add} compares guest memory with the shadow (256 KiB read twice per serve, for a check that could not fail).
+ * The shadow is then left as it was (the next reset zeroes only what it held), and when the reset before zeroed all of
+ * guest memory and nothing was served since, {@link #allowAllWrites} does not compare the memory above the buffers
+ * either: only a device thread could have written there since, and the same write a moment later is allowed.
  */
 public final class QueueFuzzer
 {
@@ -83,6 +86,10 @@ public final class QueueFuzzer
     private int allowedCount;
     /** Since {@link #allowAllWrites}: every guest byte may change, the shadow is not kept (zeroed by reset). */
     private boolean allWritable;
+    /** End of what the shadow may hold that is not zero, while {@link #allWritable} (the shadow is not written). */
+    private long shadowEnd = GPA + RAM_SIZE;
+    /** The last reset zeroed all of guest memory and nothing was served since. */
+    private boolean zeroedAll;
     private int outstandingCount;
     /** End of the buffers and allowed ranges of this input: serves compare below, memory above must still be zero. */
     private long highWater = GPA + RAM_SIZE;
@@ -106,7 +113,14 @@ public final class QueueFuzzer
      */
     public ActiveQueue reset(final int index, final long features)
     {
-        if (clean)
+        if (clean && allWritable)
+        {
+            // Any byte may have changed; the shadow was not written above shadowEnd.
+            ram.fill((byte)0);
+            shadow.asSlice(0, shadowEnd - GPA).fill((byte)0);
+            zeroedAll = true;
+        }
+        else if (clean)
         {
             // After an input's finish(), or within an input (a driver resetting the device): memory above the
             // high-water mark is left as it is, so a change there since the last serve is still found by this
@@ -114,6 +128,7 @@ public final class QueueFuzzer
             // failed for another reason before its finish, such a change would be reported by the next input.)
             ram.asSlice(0, highWater - GPA).fill((byte)0);
             shadow.asSlice(0, highWater - GPA).fill((byte)0);
+            zeroedAll = highWater == GPA + RAM_SIZE;
         }
         else
         {
@@ -121,6 +136,7 @@ public final class QueueFuzzer
             ram.fill((byte)0);
             shadow.fill((byte)0);
             clean = true;
+            zeroedAll = true;
         }
         highWater = DATA;
         driver = new DriverQueue(ram, GPA, SIZE, GPA);
@@ -188,6 +204,17 @@ public final class QueueFuzzer
      */
     public void allowAllWrites()
     {
+        if (zeroedAll && !allWritable)
+        {
+            // Guest memory and shadow are zero above the buffers: nothing to compare before allowing every write.
+            shadowEnd = highWater;
+            highWater = GPA + RAM_SIZE;
+        }
+        else if (!allWritable)
+        {
+            raiseHighWater(GPA + RAM_SIZE);
+            shadowEnd = GPA + RAM_SIZE;
+        }
         allowWrites(GPA, RAM_SIZE);
         allWritable = true;
     }
@@ -214,7 +241,10 @@ public final class QueueFuzzer
                 return -1;
             }
             MemorySegment.copy(MemorySegment.ofArray(readable), at, ram, gpas[i] - GPA, len);
-            MemorySegment.copy(MemorySegment.ofArray(readable), at, shadow, gpas[i] - GPA, len);
+            if (!allWritable)
+            {
+                MemorySegment.copy(MemorySegment.ofArray(readable), at, shadow, gpas[i] - GPA, len);
+            }
             at += len;
         }
         long writableBytes = 0;
@@ -251,7 +281,10 @@ public final class QueueFuzzer
                 return -1;
             }
             MemorySegment.copy(MemorySegment.ofArray(readable), 0, ram, gpas[0] - GPA, readable.length);
-            MemorySegment.copy(MemorySegment.ofArray(readable), 0, shadow, gpas[0] - GPA, readable.length);
+            if (!allWritable)
+            {
+                MemorySegment.copy(MemorySegment.ofArray(readable), 0, shadow, gpas[0] - GPA, readable.length);
+            }
         }
         if (in > 0)
         {
@@ -303,7 +336,10 @@ public final class QueueFuzzer
         if (gpa >= 0)
         {
             ram.asSlice(gpa - GPA, length).fill(fill);
-            shadow.asSlice(gpa - GPA, length).fill(fill);
+            if (!allWritable)
+            {
+                shadow.asSlice(gpa - GPA, length).fill(fill);
+            }
             floor = bump;
         }
         return gpa;
@@ -317,6 +353,7 @@ public final class QueueFuzzer
     public long[] serve(final VirtioDevice device)
     {
         clean = false;
+        zeroedAll = false;
         queue.serve(device);
         return checkAnswers();
     }
@@ -331,6 +368,8 @@ public final class QueueFuzzer
     public long[] stop(final VirtioDevice device)
     {
         MemorySegment.copy(ram, 0, shadow, 0, RAM_SIZE);
+        shadowEnd = GPA + RAM_SIZE;
+        zeroedAll = false;
         queue.stop(device);
         return checkAnswers();
     }
